@@ -1,0 +1,185 @@
+package amqp
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ProtocolHeader opens every AMQP 0-9-1 connection.
+const ProtocolHeader = "AMQP\x00\x00\x09\x01"
+
+// FrameOverhead is the frame header (type, channel, size) plus the frame end.
+const FrameOverhead = 8
+
+// Frame is one frame as read from the wire. Payload aliases the reader's
+// buffer and is valid only until the next ReadFrame.
+type Frame struct {
+	Type    uint8
+	Channel uint16
+	Payload []byte
+}
+
+// FrameReader reads frames from a buffered stream. A frame larger than the
+// negotiated frame_max is an error returned before its payload is read or
+// allocated, so memory per connection is bounded by frame_max.
+type FrameReader struct {
+	r        *bufio.Reader
+	frameMax uint32
+	buf      []byte
+}
+
+// NewFrameReader returns a reader that accepts frames of at most frameMax
+// bytes in all (0 means the minimum, FrameMinSize).
+func NewFrameReader(r *bufio.Reader, frameMax uint32) *FrameReader {
+	fr := &FrameReader{r: r}
+	fr.SetFrameMax(frameMax)
+	return fr
+}
+
+// SetFrameMax changes the largest frame accepted, after tuning.
+func (fr *FrameReader) SetFrameMax(n uint32) {
+	if n == 0 || n < FrameMinSize {
+		n = FrameMinSize
+	}
+	fr.frameMax = n
+}
+
+// FrameMax returns the largest frame accepted.
+func (fr *FrameReader) FrameMax() uint32 { return fr.frameMax }
+
+// ErrBadProtocolHeader is returned by ReadProtocolHeader when the peer sent
+// something other than AMQP 0-9-1's header. The server answers it by
+// writing ProtocolHeader and closing the socket.
+var ErrBadProtocolHeader = errors.New("amqp: bad protocol header")
+
+// ReadProtocolHeader reads and checks the 8-byte protocol header.
+func ReadProtocolHeader(r io.Reader) error {
+	var h [8]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return err
+	}
+	if string(h[:]) != ProtocolHeader {
+		return fmt.Errorf("%w %q", ErrBadProtocolHeader, h[:])
+	}
+	return nil
+}
+
+// ReadFrame reads the next frame. I/O errors are returned as they are; a
+// malformed frame is a *Error with code FRAME_ERROR.
+func (fr *FrameReader) ReadFrame() (Frame, error) {
+	hdr, err := fr.r.Peek(7)
+	if err != nil {
+		if len(hdr) > 0 && err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return Frame{}, err
+	}
+	typ := hdr[0]
+	ch := binary.BigEndian.Uint16(hdr[1:3])
+	size := binary.BigEndian.Uint32(hdr[3:7])
+	// spec 0-9-1 frame-max: the whole frame, header and end included, must fit.
+	if uint64(size)+FrameOverhead > uint64(fr.frameMax) {
+		return Frame{}, &Error{Code: FrameError, Text: fmt.Sprintf("FRAME_ERROR - type %d, %d-byte payload exceeds frame_max %d", typ, size, fr.frameMax)}
+	}
+	switch typ {
+	case FrameMethod, FrameHeader, FrameBody, FrameHeartbeat:
+	default:
+		return Frame{}, &Error{Code: FrameError, Text: fmt.Sprintf("FRAME_ERROR - unknown frame type %d on channel %d", typ, ch)}
+	}
+	if _, err := fr.r.Discard(7); err != nil {
+		return Frame{}, err
+	}
+	need := int(size) + 1
+	if cap(fr.buf) < need {
+		fr.buf = make([]byte, need)
+	}
+	buf := fr.buf[:need]
+	if _, err := io.ReadFull(fr.r, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return Frame{}, err
+	}
+	if buf[size] != FrameEnd {
+		return Frame{}, &Error{Code: FrameError, Text: fmt.Sprintf("FRAME_ERROR - bad frame end %#02x on channel %d, want 0xce", buf[size], ch)}
+	}
+	return Frame{Type: typ, Channel: ch, Payload: buf[:size]}, nil
+}
+
+// AppendFrame appends one frame with the given payload.
+func AppendFrame(b []byte, typ uint8, ch uint16, payload []byte) []byte {
+	b = append(b, typ, byte(ch>>8), byte(ch))
+	b = appendUint32(b, uint32(len(payload)))
+	b = append(b, payload...)
+	return append(b, FrameEnd)
+}
+
+// beginFrame appends a frame header with a size to be patched by endFrame.
+func beginFrame(b []byte, typ uint8, ch uint16) ([]byte, int) {
+	b = append(b, typ, byte(ch>>8), byte(ch), 0, 0, 0, 0)
+	return b, len(b)
+}
+
+func endFrame(b []byte, start int) []byte {
+	patchLen(b, start-4)
+	return append(b, FrameEnd)
+}
+
+// AppendMethodFrame appends a method frame. On error b is returned as it was.
+func AppendMethodFrame(b []byte, ch uint16, m Method) ([]byte, error) {
+	orig := len(b)
+	b, start := beginFrame(b, FrameMethod, ch)
+	b, err := AppendMethod(b, m)
+	if err != nil {
+		return b[:orig], err
+	}
+	return endFrame(b, start), nil
+}
+
+// AppendHeaderFrame appends a content header frame.
+func AppendHeaderFrame(b []byte, ch uint16, classID uint16, bodySize uint64, p *Properties) ([]byte, error) {
+	orig := len(b)
+	b, start := beginFrame(b, FrameHeader, ch)
+	b = appendUint16(b, classID)
+	b = appendUint16(b, 0)
+	b = appendUint64(b, bodySize)
+	b, err := AppendProperties(b, p)
+	if err != nil {
+		return b[:orig], err
+	}
+	return endFrame(b, start), nil
+}
+
+// AppendRawHeaderFrame appends a content header frame whose properties are
+// already encoded (as returned by SplitContentHeader).
+func AppendRawHeaderFrame(b []byte, ch uint16, classID uint16, bodySize uint64, rawProps []byte) []byte {
+	b, start := beginFrame(b, FrameHeader, ch)
+	b = appendUint16(b, classID)
+	b = appendUint16(b, 0)
+	b = appendUint64(b, bodySize)
+	b = append(b, rawProps...)
+	return endFrame(b, start)
+}
+
+// AppendBodyFrames appends body as content body frames of at most frameMax
+// bytes each. An empty body takes no frame.
+func AppendBodyFrames(b []byte, ch uint16, body []byte, frameMax uint32) []byte {
+	chunk := int(frameMax) - FrameOverhead
+	if frameMax == 0 || chunk <= 0 {
+		chunk = len(body)
+	}
+	for len(body) > 0 {
+		n := min(chunk, len(body))
+		b = AppendFrame(b, FrameBody, ch, body[:n])
+		body = body[n:]
+	}
+	return b
+}
+
+// AppendHeartbeat appends a heartbeat frame.
+func AppendHeartbeat(b []byte) []byte {
+	return append(b, FrameHeartbeat, 0, 0, 0, 0, 0, 0, FrameEnd)
+}

@@ -1,0 +1,90 @@
+package amqp
+
+//go:generate go run ../tools/amqpgen -spec spec/amqp0-9-1.extended.xml -out spec_gen.go
+
+import "fmt"
+
+// Method is one AMQP method with its arguments. The concrete types are the
+// generated structs in spec_gen.go, e.g. *BasicPublish.
+type Method interface {
+	// ID is the class id in the high 16 bits and the method id in the low 16.
+	ID() uint32
+	// Name is "class.method", e.g. "basic.publish".
+	Name() string
+	// Synchronous reports whether the method expects a response.
+	Synchronous() bool
+	// HasContent reports whether a content header and body follow.
+	HasContent() bool
+	// AppendArgs appends the arguments (without class and method ids).
+	AppendArgs(b []byte) ([]byte, error)
+	String() string
+
+	decodeArgs(d *decoder)
+}
+
+// MethodInfo is the specification's metadata for a method.
+type MethodInfo struct {
+	Name        string
+	Synchronous bool
+	Content     bool
+	Responses   []uint32 // ids of the methods that answer it
+}
+
+// LookupMethod returns the metadata of the method with the given id.
+func LookupMethod(id uint32) (MethodInfo, bool) {
+	mi, ok := methodInfos[id]
+	return mi, ok
+}
+
+// ClassOf returns the class id of a method id.
+func ClassOf(id uint32) uint16 { return uint16(id >> 16) }
+
+// MethodOf returns the method id (within its class) of a method id.
+func MethodOf(id uint32) uint16 { return uint16(id) }
+
+// MethodName names any class and method pair, known or not, for error texts.
+func MethodName(classID, methodID uint16) string {
+	if mi, ok := methodInfos[uint32(classID)<<16|uint32(methodID)]; ok {
+		return mi.Name
+	}
+	if cn, ok := classNames[classID]; ok {
+		return fmt.Sprintf("%s.%d", cn, methodID)
+	}
+	return fmt.Sprintf("%d.%d", classID, methodID)
+}
+
+// DecodeMethod decodes a method frame's payload. The result does not alias
+// payload. A truncated or over-long payload, or an unknown class or method,
+// is a *Error.
+func DecodeMethod(payload []byte) (Method, error) {
+	if len(payload) < 4 {
+		return nil, &Error{Code: FrameError, Text: fmt.Sprintf("FRAME_ERROR - method frame too short: %d bytes", len(payload))}
+	}
+	classID := uint16(payload[0])<<8 | uint16(payload[1])
+	methodID := uint16(payload[2])<<8 | uint16(payload[3])
+	m := newMethod(uint32(classID)<<16 | uint32(methodID))
+	if m == nil {
+		// rabbitmq: an unknown method is a connection error, 540 NOT_IMPLEMENTED
+		// for a known class, 503 COMMAND_INVALID for an unknown one.
+		if _, ok := classNames[classID]; ok {
+			return nil, &Error{Code: NotImplemented, Text: fmt.Sprintf("NOT_IMPLEMENTED - unknown method %d in class %d (%s)", methodID, classID, classNames[classID]), ClassID: classID, MethodID: methodID}
+		}
+		return nil, &Error{Code: CommandInvalid, Text: fmt.Sprintf("COMMAND_INVALID - unknown class %d (method %d)", classID, methodID), ClassID: classID, MethodID: methodID}
+	}
+	d := decoder{b: payload, off: 4}
+	m.decodeArgs(&d)
+	if d.err == nil && d.off != len(d.b) {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b)-d.off)
+	}
+	if d.err != nil {
+		return nil, &Error{Code: SyntaxError, Text: fmt.Sprintf("SYNTAX_ERROR - cannot decode %s: %v", m.Name(), d.err), ClassID: classID, MethodID: methodID}
+	}
+	return m, nil
+}
+
+// AppendMethod appends the class id, method id and arguments of m.
+func AppendMethod(b []byte, m Method) ([]byte, error) {
+	id := m.ID()
+	b = appendUint32(b, id)
+	return m.AppendArgs(b)
+}

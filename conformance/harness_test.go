@@ -1,0 +1,427 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// waitTimeout bounds every wait in the suite: a delivery, a notification, a
+// polled condition. Nothing waits for a fixed time.
+const waitTimeout = 5 * time.Second
+
+// brokerURL returns the broker under test: AMQP_URL when set (any broker,
+// e.g. RabbitMQ), otherwise an in-process Warren.
+func brokerURL(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv("AMQP_URL"); u != "" {
+		return u
+	}
+	return startWarren(t)
+}
+
+// broker is one test's handle on the broker under test. brokerURL is called
+// once per test so that every connection of a test reaches the same broker.
+type broker struct {
+	t   testing.TB
+	url string
+
+	mu struct {
+		sync.Mutex
+		queues    []string
+		exchanges []string
+		inspector *amqp.Connection
+	}
+}
+
+// setup marks t parallel and returns its broker handle. The cleanup it
+// registers first runs last: after the test's own connections are closed it
+// deletes, over a fresh connection, every queue and exchange the test named
+// through declareQueue/declareExchange/cleanupQueue/cleanupExchange.
+func setup(t *testing.T) *broker {
+	t.Helper()
+	t.Parallel()
+	b := &broker{t: t, url: brokerURL(t)}
+	t.Cleanup(b.cleanup)
+	return b
+}
+
+func (b *broker) cleanup() {
+	b.mu.Lock()
+	queues, exchanges, inspector := b.mu.queues, b.mu.exchanges, b.mu.inspector
+	b.mu.Unlock()
+	if inspector != nil {
+		_ = inspector.Close()
+	}
+	if len(queues) == 0 && len(exchanges) == 0 {
+		return
+	}
+	conn, err := amqp.Dial(b.url)
+	if err != nil {
+		b.t.Errorf("cleanup: dial: %v", err)
+		return
+	}
+	defer conn.Close()
+	del := func(kind, name string, f func(ch *amqp.Channel) error) {
+		ch, err := conn.Channel()
+		if err != nil {
+			b.t.Errorf("cleanup: open channel: %v", err)
+			return
+		}
+		if err := f(ch); err != nil {
+			// Deleting what is already gone is not an error in RabbitMQ
+			// 3.10; anything else is worth a line in the log.
+			b.t.Logf("cleanup: delete %s %q: %v", kind, name, err)
+			return
+		}
+		_ = ch.Close()
+	}
+	for _, q := range queues {
+		del("queue", q, func(ch *amqp.Channel) error { _, err := ch.QueueDelete(q, false, false, false); return err })
+	}
+	for _, x := range exchanges {
+		del("exchange", x, func(ch *amqp.Channel) error { return ch.ExchangeDelete(x, false, false) })
+	}
+}
+
+// name returns a name unique to this test on a shared broker: the kind, the
+// test name and a random suffix.
+func (b *broker) name(kind string) string {
+	tn := strings.NewReplacer("/", ".", " ", "_").Replace(b.t.Name())
+	if len(tn) > 180 {
+		tn = tn[:180]
+	}
+	return fmt.Sprintf("%s.%s.%08x", kind, tn, rand.Uint32())
+}
+
+func (b *broker) cleanupQueue(name string) {
+	b.mu.Lock()
+	b.mu.queues = append(b.mu.queues, name)
+	b.mu.Unlock()
+}
+
+func (b *broker) cleanupExchange(name string) {
+	b.mu.Lock()
+	b.mu.exchanges = append(b.mu.exchanges, name)
+	b.mu.Unlock()
+}
+
+// dialConfig connects with cfg; a successful connection is closed when the
+// test ends.
+func (b *broker) dialConfig(cfg amqp.Config) (*amqp.Connection, error) {
+	b.t.Helper()
+	conn, err := amqp.DialConfig(b.url, cfg)
+	if err == nil {
+		b.t.Cleanup(func() { _ = conn.Close() })
+	}
+	return conn, err
+}
+
+// dial connects with the client's defaults or fails the test.
+func (b *broker) dial() *amqp.Connection {
+	b.t.Helper()
+	conn, err := b.dialConfig(amqp.Config{})
+	if err != nil {
+		b.t.Fatalf("dial %s: %v", b.url, err)
+	}
+	return conn
+}
+
+// channel opens a channel on conn or fails the test.
+func (b *broker) channel(conn *amqp.Connection) *amqp.Channel {
+	b.t.Helper()
+	ch, err := conn.Channel()
+	if err != nil {
+		b.t.Fatalf("open channel: %v", err)
+	}
+	return ch
+}
+
+// open dials a fresh connection and opens one channel on it.
+func (b *broker) open() (*amqp.Connection, *amqp.Channel) {
+	b.t.Helper()
+	conn := b.dial()
+	return conn, b.channel(conn)
+}
+
+// queue declares a fresh non-durable queue with a unique name, deleted at
+// the end of the test.
+func (b *broker) queue(ch *amqp.Channel) string {
+	b.t.Helper()
+	return b.declareQueue(ch, b.name("q"), false, false, false, nil)
+}
+
+// declareQueue declares name, registers it for cleanup and fails the test
+// on error. It returns the queue's name (the server's when name is "").
+func (b *broker) declareQueue(ch *amqp.Channel, name string, durable, autoDelete, exclusive bool, args amqp.Table) string {
+	b.t.Helper()
+	q, err := ch.QueueDeclare(name, durable, autoDelete, exclusive, false, args)
+	if err != nil {
+		b.t.Fatalf("queue.declare %q: %v", name, err)
+	}
+	b.cleanupQueue(q.Name)
+	return q.Name
+}
+
+// declareExchange declares a fresh non-durable exchange of kind with a
+// unique name, deleted at the end of the test.
+func (b *broker) declareExchange(ch *amqp.Channel, kind string) string {
+	b.t.Helper()
+	name := b.name("x-" + kind)
+	b.cleanupExchange(name)
+	if err := ch.ExchangeDeclare(name, kind, false, false, false, false, nil); err != nil {
+		b.t.Fatalf("exchange.declare %q %s: %v", name, kind, err)
+	}
+	return name
+}
+
+// bind binds queue to exchange with key or fails the test.
+func (b *broker) bind(ch *amqp.Channel, queue, key, exchange string, args amqp.Table) {
+	b.t.Helper()
+	if err := ch.QueueBind(queue, key, exchange, false, args); err != nil {
+		b.t.Fatalf("queue.bind %q -> %q key %q: %v", queue, exchange, key, err)
+	}
+}
+
+// publish publishes body and fails the test on a client-side error.
+func (b *broker) publish(ch *amqp.Channel, exchange, key, body string) {
+	b.t.Helper()
+	if err := ch.Publish(exchange, key, false, false, amqp.Publishing{Body: []byte(body)}); err != nil {
+		b.t.Fatalf("basic.publish to %q key %q: %v", exchange, key, err)
+	}
+}
+
+// inspect passively declares queue on a connection of its own, so that a
+// 404 never disturbs the test's channels.
+func (b *broker) inspect(queue string) (amqp.Queue, error) {
+	b.t.Helper()
+	b.mu.Lock()
+	conn := b.mu.inspector
+	if conn == nil || conn.IsClosed() {
+		var err error
+		conn, err = amqp.Dial(b.url)
+		if err != nil {
+			b.mu.Unlock()
+			b.t.Fatalf("dial inspector: %v", err)
+		}
+		b.mu.inspector = conn
+	}
+	b.mu.Unlock()
+	ch, err := conn.Channel()
+	if err != nil {
+		b.t.Fatalf("inspector channel: %v", err)
+	}
+	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
+	if err == nil {
+		_ = ch.Close()
+	}
+	return q, err
+}
+
+// counts returns a queue's ready message count and consumer count, as
+// queue.declare-ok reports them.
+func (b *broker) counts(queue string) (messages, consumers int) {
+	b.t.Helper()
+	q, err := b.inspect(queue)
+	if err != nil {
+		b.t.Fatalf("passive declare %q: %v", queue, err)
+	}
+	return q.Messages, q.Consumers
+}
+
+// waitCounts polls until queue reports the given ready-message and consumer
+// counts.
+func (b *broker) waitCounts(queue string, messages, consumers int) {
+	b.t.Helper()
+	eventually(b.t, fmt.Sprintf("queue %q to have %d ready messages and %d consumers", queue, messages, consumers), func() (bool, string) {
+		m, c := b.counts(queue)
+		return m == messages && c == consumers, fmt.Sprintf("messages=%d consumers=%d", m, c)
+	})
+}
+
+// waitQueueGone polls until a passive declare of queue answers 404.
+func (b *broker) waitQueueGone(queue string) {
+	b.t.Helper()
+	eventually(b.t, fmt.Sprintf("queue %q to be deleted", queue), func() (bool, string) {
+		_, err := b.inspect(queue)
+		var e *amqp.Error
+		if errors.As(err, &e) && e.Code == amqp.NotFound {
+			return true, ""
+		}
+		return false, fmt.Sprintf("passive declare: err=%v", err)
+	})
+}
+
+// isRabbitMQ tells from the server properties whether conn reaches RabbitMQ.
+// Use it only for the rare test that depends on a broker-specific feature,
+// and skip with an explanation.
+func isRabbitMQ(conn *amqp.Connection) bool {
+	p, _ := conn.Properties["product"].(string)
+	return p == "RabbitMQ"
+}
+
+// eventually polls cond until it holds or waitTimeout passes. cond returns
+// whether it holds and, for the failure message, what it saw.
+func eventually(t testing.TB, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	backoff := time.Millisecond
+	var seen string
+	for {
+		var ok bool
+		if ok, seen = cond(); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s; last seen: %s", waitTimeout, what, seen)
+		}
+		// Polling interval, not synchronisation: the condition decides.
+		<-time.After(backoff)
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+}
+
+// amqpError extracts the *amqp.Error from err or fails the test.
+func amqpError(t testing.TB, err error) *amqp.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want an AMQP error")
+	}
+	var e *amqp.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got error %T %v, want *amqp.Error", err, err)
+	}
+	return e
+}
+
+// expectError asserts that err is an *amqp.Error with code and exact text.
+func expectError(t testing.TB, err error, code int, text string) {
+	t.Helper()
+	e := amqpError(t, err)
+	if e.Code != code || e.Reason != text {
+		t.Fatalf("got error %d %q, want %d %q", e.Code, e.Reason, code, text)
+	}
+	if !e.Server {
+		t.Fatalf("error %d %q was made by the client, want one sent by the server", e.Code, e.Reason)
+	}
+}
+
+// expectClose waits for a close notification (from Channel.NotifyClose or
+// Connection.NotifyClose) and asserts its code and exact text.
+func expectClose(t testing.TB, closes <-chan *amqp.Error, code int, text string) {
+	t.Helper()
+	select {
+	case e, ok := <-closes:
+		if !ok || e == nil {
+			t.Fatalf("closed without an error, want %d %q", code, text)
+		}
+		expectError(t, e, code, text)
+	case <-time.After(waitTimeout):
+		t.Fatalf("no close within %v, want %d %q", waitTimeout, code, text)
+	}
+}
+
+// notifyClose registers a buffered close listener on ch.
+func notifyClose(ch *amqp.Channel) <-chan *amqp.Error {
+	return ch.NotifyClose(make(chan *amqp.Error, 1))
+}
+
+// notifyConnClose registers a buffered close listener on conn.
+func notifyConnClose(conn *amqp.Connection) <-chan *amqp.Error {
+	return conn.NotifyClose(make(chan *amqp.Error, 1))
+}
+
+// recv waits for one delivery.
+func recv(t testing.TB, deliveries <-chan amqp.Delivery) amqp.Delivery {
+	t.Helper()
+	select {
+	case d, ok := <-deliveries:
+		if !ok {
+			t.Fatalf("delivery channel closed, want a delivery")
+		}
+		return d
+	case <-time.After(waitTimeout):
+		t.Fatalf("no delivery within %v", waitTimeout)
+	}
+	return amqp.Delivery{}
+}
+
+// recvBodies waits for n deliveries and returns their bodies in order.
+func recvBodies(t testing.TB, deliveries <-chan amqp.Delivery, n int) []string {
+	t.Helper()
+	bodies := make([]string, 0, n)
+	for range n {
+		bodies = append(bodies, string(recv(t, deliveries).Body))
+	}
+	return bodies
+}
+
+// expectNoneBuffered asserts that no delivery is waiting in deliveries right
+// now. It does not wait: callers first establish, through the queue's
+// counts, that nothing more can be in flight.
+func expectNoneBuffered(t testing.TB, deliveries <-chan amqp.Delivery) {
+	t.Helper()
+	select {
+	case d := <-deliveries:
+		t.Fatalf("unexpected delivery %q (tag %d)", d.Body, d.DeliveryTag)
+	default:
+	}
+}
+
+// get does a basic.get that must return a message.
+func get(t testing.TB, ch *amqp.Channel, queue string, autoAck bool) amqp.Delivery {
+	t.Helper()
+	d, ok, err := ch.Get(queue, autoAck)
+	if err != nil {
+		t.Fatalf("basic.get %q: %v", queue, err)
+	}
+	if !ok {
+		t.Fatalf("basic.get %q: get-empty, want a message", queue)
+	}
+	return d
+}
+
+// expectEmpty does a basic.get that must answer get-empty.
+func expectEmpty(t testing.TB, ch *amqp.Channel, queue string) {
+	t.Helper()
+	d, ok, err := ch.Get(queue, true)
+	if err != nil {
+		t.Fatalf("basic.get %q: %v", queue, err)
+	}
+	if ok {
+		t.Fatalf("basic.get %q: got %q, want get-empty", queue, d.Body)
+	}
+}
+
+// consume starts a consumer or fails the test.
+func consume(t testing.TB, ch *amqp.Channel, queue, tag string, autoAck bool) <-chan amqp.Delivery {
+	t.Helper()
+	d, err := ch.Consume(queue, tag, autoAck, false, false, false, nil)
+	if err != nil {
+		t.Fatalf("basic.consume %q: %v", queue, err)
+	}
+	return d
+}
+
+// equal fails the test when got != want.
+func equal[T comparable](t testing.TB, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("%s: got %v, want %v", what, got, want)
+	}
+}
+
+// equalStrings fails the test when the slices differ.
+func equalStrings(t testing.TB, what string, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\x00") != strings.Join(want, "\x00") || len(got) != len(want) {
+		t.Fatalf("%s: got %q, want %q", what, got, want)
+	}
+}

@@ -249,10 +249,10 @@ func (r *rawConn) openChannel(channel uint16) {
 
 type encoder struct{ b []byte }
 
-func (e *encoder) u8(v byte)     { e.b = append(e.b, v) }
-func (e *encoder) u16(v uint16)  { e.b = binary.BigEndian.AppendUint16(e.b, v) }
-func (e *encoder) u32(v uint32)  { e.b = binary.BigEndian.AppendUint32(e.b, v) }
-func (e *encoder) u64(v uint64)  { e.b = binary.BigEndian.AppendUint64(e.b, v) }
+func (e *encoder) u8(v byte)         { e.b = append(e.b, v) }
+func (e *encoder) u16(v uint16)      { e.b = binary.BigEndian.AppendUint16(e.b, v) }
+func (e *encoder) u32(v uint32)      { e.b = binary.BigEndian.AppendUint32(e.b, v) }
+func (e *encoder) u64(v uint64)      { e.b = binary.BigEndian.AppendUint64(e.b, v) }
 func (e *encoder) shortstr(s string) { e.u8(byte(len(s))); e.b = append(e.b, s...) }
 func (e *encoder) longstr(s string)  { e.u32(uint32(len(s))); e.b = append(e.b, s...) }
 

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -423,5 +424,52 @@ func equalStrings(t testing.TB, what string, got, want []string) {
 	t.Helper()
 	if strings.Join(got, "\x00") != strings.Join(want, "\x00") || len(got) != len(want) {
 		t.Fatalf("%s: got %q, want %q", what, got, want)
+	}
+}
+
+// confirmChannel opens a channel in confirm mode on conn.
+func (b *broker) confirmChannel(conn *amqp.Connection) *amqp.Channel {
+	b.t.Helper()
+	ch := b.channel(conn)
+	if err := ch.Confirm(false); err != nil {
+		b.t.Fatalf("confirm.select: %v", err)
+	}
+	return ch
+}
+
+// publishConfirmed publishes msg on a confirm-mode channel and waits for the
+// broker's ack, after which the message is in every queue it was routed to
+// (or was dropped as unroutable). It fails the test on a nack.
+func (b *broker) publishConfirmed(ch *amqp.Channel, exchange, key string, msg amqp.Publishing) {
+	b.t.Helper()
+	dc, err := ch.PublishWithDeferredConfirm(exchange, key, false, false, msg)
+	if err != nil {
+		b.t.Fatalf("basic.publish to %q key %q: %v", exchange, key, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	acked, err := dc.WaitContext(ctx)
+	if err != nil {
+		b.t.Fatalf("waiting for the confirm of a publish to %q key %q: %v", exchange, key, err)
+	}
+	if !acked {
+		b.t.Fatalf("publish to %q key %q was nacked", exchange, key)
+	}
+}
+
+// drain gets every ready message of queue with basic.get (auto-ack) and
+// returns their bodies in order.
+func drain(t testing.TB, ch *amqp.Channel, queue string) []string {
+	t.Helper()
+	var bodies []string
+	for {
+		d, ok, err := ch.Get(queue, true)
+		if err != nil {
+			t.Fatalf("basic.get %q: %v", queue, err)
+		}
+		if !ok {
+			return bodies
+		}
+		bodies = append(bodies, string(d.Body))
 	}
 }

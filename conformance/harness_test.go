@@ -473,3 +473,13 @@ func drain(t testing.TB, ch *amqp.Channel, queue string) []string {
 		bodies = append(bodies, string(d.Body))
 	}
 }
+
+// replyText returns text as it goes on the wire. rabbitmq: a reply text
+// longer than a shortstr's 255 bytes is cut to its first 252 bytes and
+// "...".
+func replyText(text string) string {
+	if len(text) > 255 {
+		return text[:252] + "..."
+	}
+	return text
+}

@@ -420,7 +420,7 @@ func TestQueueAutoDeleteConsumerChannelClosed(t *testing.T) {
 func TestQueueLongReplyTextTruncated(t *testing.T) {
 	b := setup(t)
 	_, ch := b.open()
-	q := b.name("q") + "." + strings.Repeat("long", 50)
+	q := b.name("q") + "." + strings.Repeat("long", 80)
 	q = q[:250]
 	_, err := ch.QueueDeclarePassive(q, false, false, false, false, nil)
 	full := noQueue(q)

@@ -93,5 +93,12 @@ func BenchmarkMatchHeaders(b *testing.B) {
 				MatchHeaders(c.args, headers)
 			}
 		})
+		b.Run(c.name+"/compiled", func(b *testing.B) {
+			h := CompileHeaders(c.args)
+			b.ReportAllocs()
+			for b.Loop() {
+				h.Match(headers)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 // Package binding holds the pure matchers behind the exchange kinds: a trie
 // for topic patterns (Topic), an exact-key map (Direct) and the headers
-// match (MatchHeaders, ValidateHeaders).
+// match (MatchHeaders on raw arguments, Headers for compiled ones, and
+// ValidateHeaders).
 //
 // It owns matching only. It knows nothing of exchanges, queues, vhosts or the
 // wire: destinations are any comparable type D chosen by the caller, and
@@ -16,7 +17,8 @@
 // holds its lock for writing). Any number of Match calls may run at the same
 // time, under a read lock: Match keeps its scratch state on its own stack
 // (and takes dedup maps from a sync.Pool for large results) and writes
-// nothing shared. MatchHeaders and ValidateHeaders are pure functions.
+// nothing shared. MatchHeaders and ValidateHeaders are pure functions, and a
+// compiled Headers is immutable.
 //
 // # Topic trie
 //

@@ -81,6 +81,69 @@ func MatchHeaders(bindingArgs, headers map[string]any) bool {
 	return all
 }
 
+// Headers is a headers-exchange binding's arguments compiled for matching:
+// the x-match mode and the considered arguments, with their values already
+// classified. Matching one is several times faster than MatchHeaders on the
+// raw table, with the same result.
+//
+// A Headers is immutable and safe for concurrent use. It keeps the argument
+// values, so the table it was compiled from must not be modified.
+type Headers struct {
+	all  bool
+	args []headerArg
+}
+
+type headerArg struct {
+	name string
+	void bool
+	want field
+	str  string // the value when want.tag is tagLongstr
+}
+
+// CompileHeaders compiles the arguments of a headers-exchange binding.
+// The rules are those of MatchHeaders.
+func CompileHeaders(bindingArgs map[string]any) Headers {
+	mode := parseXMatch(bindingArgs)
+	withX := mode == matchAllWithX || mode == matchAnyWithX
+	h := Headers{all: mode == matchAll || mode == matchAllWithX}
+	for k, v := range bindingArgs {
+		if k == "x-match" || !withX && strings.HasPrefix(k, "x-") {
+			continue
+		}
+		a := headerArg{name: k, void: v == nil, want: classify(v)}
+		if a.want.tag == tagLongstr {
+			a.str = bytesOf(a.want)
+		}
+		h.args = append(h.args, a)
+	}
+	return h
+}
+
+// Match reports whether a message with the given headers matches.
+// It allocates nothing.
+func (h *Headers) Match(headers map[string]any) bool {
+	for i := range h.args {
+		a := &h.args[i]
+		got, present := headers[a.name]
+		ok := present
+		if ok && !a.void {
+			// fast path for the common string argument and header
+			if s, isStr := got.(string); isStr && a.want.tag == tagLongstr {
+				ok = s == a.str
+			} else {
+				ok = fieldsEqual(a.want, classify(got))
+			}
+		}
+		if ok && !h.all {
+			return true
+		}
+		if !ok && h.all {
+			return false
+		}
+	}
+	return h.all
+}
+
 // ErrInvalidXMatch is the sentinel of a headers binding whose x-match
 // argument is not one of the four modes. Errors returned by ValidateHeaders
 // wrap it and read like RabbitMQ's PRECONDITION_FAILED texts.
@@ -265,7 +328,11 @@ func classifyReflect(v any) field {
 //     empty array; non-empty ones compare element by element WITH their
 //     field types, see strictEqual.
 func valuesEqual(a, b any) bool {
-	x, y := classify(a), classify(b)
+	return fieldsEqual(classify(a), classify(b))
+}
+
+// fieldsEqual is valuesEqual on classified values.
+func fieldsEqual(x, y field) bool {
 	switch {
 	case x.isInt() || x.isFloat():
 		return numbersEqual(x, y)

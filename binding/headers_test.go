@@ -100,6 +100,10 @@ func TestMatchHeaders(t *testing.T) {
 			if got := MatchHeaders(tt.args, tt.headers); got != tt.want {
 				t.Fatalf("MatchHeaders(%v, %v) = %v, want %v", tt.args, tt.headers, got, tt.want)
 			}
+			h := CompileHeaders(tt.args)
+			if got := h.Match(tt.headers); got != tt.want {
+				t.Fatalf("CompileHeaders(%v).Match(%v) = %v, want %v", tt.args, tt.headers, got, tt.want)
+			}
 		})
 	}
 }
@@ -119,6 +123,15 @@ func TestMatchHeadersDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("MatchHeaders allocates %v times per call", allocs)
+	}
+	h := CompileHeaders(args)
+	allocs = testing.AllocsPerRun(100, func() {
+		if !h.Match(headers) {
+			t.Fatal("no match")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Headers.Match allocates %v times per call", allocs)
 	}
 }
 

@@ -21,7 +21,8 @@ import (
 // The zero value is an empty Topic ready to use. A Topic must not be copied
 // after first use. Add and Remove must not run concurrently with each other
 // or with Match; any number of Match calls may run concurrently with each
-// other (Match writes nothing shared).
+// other (Match keeps its scratch state on its own stack; the sync.Pool it
+// may use for large results is safe for concurrent use).
 type Topic[D comparable] struct {
 	root node[D]
 	n    int

@@ -120,6 +120,7 @@ func (x *Exchange) ValidateBinding(b Binding) error {
 // Bind adds b and reports false if an identical binding (same destination,
 // key and arguments) exists. b.Source is set to the exchange's name. The
 // exchange keeps b.Args: the caller must not modify the map afterwards.
+// Bind does not validate: call ValidateBinding first.
 func (x *Exchange) Bind(b Binding) bool {
 	b.Source = x.Name
 	id := ident{key: b.Key, args: argsKey(b.Args)}

@@ -818,3 +818,73 @@ func TestBasicNoAckConsumer(t *testing.T) {
 	}
 	expectClose(t, closes, amqp.PreconditionFailed, "PRECONDITION_FAILED - unknown delivery tag 1")
 }
+
+// rabbitmq: prefetch_size other than 0 is not implemented.
+func TestBasicQosPrefetchSize(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	conns := notifyConnClose(conn)
+	err := ch.Qos(0, 1, false)
+	const text = "NOT_IMPLEMENTED - prefetch_size!=0 (1)"
+	expectError(t, err, amqp.NotImplemented, text)
+	expectClose(t, conns, amqp.NotImplemented, text)
+}
+
+// The content header comes back byte for byte, with all 14 properties,
+// cluster-id included (amqp091-go cannot send that one).
+func TestBasicContentHeaderPreserved(t *testing.T) {
+	b := setup(t)
+	_, ch := b.open()
+	q := b.queue(ch)
+	uri, err := amqp.ParseURI(b.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.rawDial()
+	r.handshake(rawTune{})
+	r.openChannel(1)
+
+	var h encoder
+	h.u16(60)     // class
+	h.u16(0)      // weight
+	h.u64(2)      // body size
+	h.u16(0xFFFC) // all 14 property flags
+	h.shortstr("text/plain")
+	h.shortstr("utf-8")
+	h.table(map[string]any{"k": "v", "nested": map[string]any{"t": true}})
+	h.u8(2) // delivery-mode
+	h.u8(5) // priority
+	h.shortstr("corr")
+	h.shortstr("reply")
+	h.shortstr("60000") // expiration
+	h.shortstr("mid")
+	h.u64(1700000000) // timestamp
+	h.shortstr("type")
+	h.shortstr(uri.Username)
+	h.shortstr("app")
+	h.shortstr("cluster")
+
+	var pub encoder
+	pub.u16(0)
+	pub.shortstr("")
+	pub.shortstr(q)
+	pub.u8(0)
+	r.sendMethod(1, 60, 40, pub.b)
+	r.sendFrame(frameHeader, 1, h.b)
+	r.sendFrame(frameBody, 1, []byte("hi"))
+
+	var g encoder
+	g.u16(0)
+	g.shortstr(q)
+	g.u8(1) // no-ack
+	r.sendMethod(1, 60, 70, g.b)
+	r.expectMethod(1, 60, 71)
+	f := r.mustReadFrame()
+	equal(t, "frame type", f.typ, frameHeader)
+	if !bytes.Equal(f.payload, h.b) {
+		t.Fatalf("content header changed:\n got %q\nwant %q", f.payload, h.b)
+	}
+	f = r.mustReadFrame()
+	equal(t, "frame type", f.typ, frameBody)
+	equal(t, "body", string(f.payload), "hi")
+}

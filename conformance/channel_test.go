@@ -172,3 +172,45 @@ func TestChannelFlowInactive(t *testing.T) {
 	expectError(t, err, amqp.NotImplemented, text)
 	expectClose(t, conns, amqp.NotImplemented, text)
 }
+
+// After the broker closes a channel it discards that channel's frames until
+// the client's close-ok; then the channel number may be opened again.
+func TestChannelFramesDiscardedUntilCloseOk(t *testing.T) {
+	b := setup(t)
+	r := b.rawDial()
+	r.handshake(rawTune{})
+	r.openChannel(1)
+	missing := b.name("missing")
+	var e encoder
+	e.u16(0)
+	e.shortstr(missing)
+	e.u8(1) // passive
+	e.table(nil)
+	r.sendMethod(1, 50, 10, e.b)
+	d := r.expectMethod(1, 20, 40) // channel.close
+	code, text := d.u16(), d.shortstr()
+	equal(t, "reply code", code, 404)
+	equal(t, "reply text", text, noQueue(missing))
+	r.sendMethod(1, 60, 10, []byte{0, 0, 0, 0, 0, 1, 0}) // basic.qos, discarded
+	r.sendMethod(1, 20, 41, nil)                         // close-ok
+	r.openChannel(1)
+	r.sendMethod(1, 60, 10, []byte{0, 0, 0, 0, 0, 1, 0})
+	r.expectMethod(1, 60, 11)
+}
+
+// A method on a channel the client closed is a hard 504.
+func TestChannelMethodAfterClose(t *testing.T) {
+	b := setup(t)
+	r := b.rawDial()
+	r.handshake(rawTune{})
+	r.openChannel(1)
+	var e encoder
+	e.u16(200)
+	e.shortstr("bye")
+	e.u16(0)
+	e.u16(0)
+	r.sendMethod(1, 20, 40, e.b)
+	r.expectMethod(1, 20, 41)
+	r.sendMethod(1, 60, 10, []byte{0, 0, 0, 0, 0, 1, 0})
+	r.expectConnectionClose(504, "CHANNEL_ERROR - expected 'channel.open'")
+}

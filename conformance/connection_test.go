@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -295,5 +296,61 @@ func TestConnectionCloseByClient(t *testing.T) {
 	}
 	if _, err := conn.Channel(); !errors.Is(err, amqp.ErrClosed) {
 		t.Fatalf("channel on a closed connection: got %v, want ErrClosed", err)
+	}
+}
+
+// A client that stops sending after tune-ok heartbeat=1 is disconnected
+// without a connection.close; meanwhile the broker sends heartbeats.
+func TestConnectionMissedHeartbeatsClose(t *testing.T) {
+	b := setup(t)
+	r := b.rawDial()
+	r.handshake(rawTune{heartbeat: 1})
+	start := time.Now()
+	heartbeats := 0
+	for {
+		f, err := r.readFrame()
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("still connected after %v of client silence", time.Since(start))
+			}
+			break // EOF or reset: disconnected
+		}
+		if f.typ != frameHeartbeat {
+			t.Fatalf("got frame type %d on channel %d, want only heartbeats before the disconnect", f.typ, f.channel)
+		}
+		heartbeats++
+	}
+	if heartbeats == 0 {
+		t.Fatal("disconnected without sending a heartbeat first")
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Fatalf("disconnected after %v, before one heartbeat interval passed", d)
+	}
+}
+
+func TestConnectionFrameErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		text  string
+	}{
+		{"body frame over frame_max",
+			appendFrame(nil, frameBody, 1, make([]byte, 5000)),
+			"FRAME_ERROR - type 3, all octets = <<>>: {frame_too_large,5000,4088}"},
+		{"unknown frame type",
+			appendFrame(nil, 9, 0, nil),
+			"FRAME_ERROR - type 9, all octets = <<>>: unknown_frame"},
+		{"bad frame end",
+			[]byte{frameMethod, 0, 0, 0, 0, 0, 4, 0, 10, 0, 40, 0xAB},
+			"FRAME_ERROR - type 1, all octets = <<0,10,0,40>>: {invalid_frame_end_marker,171}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t)
+			r := b.rawDial()
+			r.handshake(rawTune{frameMax: 4096})
+			r.openChannel(1)
+			r.write(tc.frame)
+			r.expectConnectionClose(501, tc.text)
+		})
 	}
 }

@@ -428,3 +428,87 @@ func TestQueueLongReplyTextTruncated(t *testing.T) {
 	expectError(t, err, amqp.NotFound, want)
 	equal(t, "reply text length", len(amqpError(t, err).Reason), 255)
 }
+
+// spec 0-9-1: an empty queue name means the queue last declared on the
+// channel.
+func TestQueueLastDeclaredName(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	q := b.declareQueue(ch, "", false, false, true, nil)
+	x := b.declareExchange(ch, "fanout")
+	if err := ch.QueueBind("", "", x, false, nil); err != nil {
+		t.Fatalf("queue.bind of the last declared queue: %v", err)
+	}
+	b.publishConfirmed(b.confirmChannel(conn), x, "", amqp.Publishing{Body: []byte("m")})
+	n, err := ch.QueuePurge("", false)
+	if err != nil {
+		t.Fatalf("queue.purge of the last declared queue: %v", err)
+	}
+	equal(t, "purged through the binding", n, 1)
+	deliveries, err := ch.Consume("", "c", true, false, false, false, nil)
+	if err != nil {
+		t.Fatalf("basic.consume of the last declared queue: %v", err)
+	}
+	b.publish(ch, "", q, "direct")
+	equal(t, "consumed", string(recv(t, deliveries).Body), "direct")
+	if err := ch.Cancel("c", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDelete("", false, false, false); err != nil {
+		t.Fatalf("queue.delete of the last declared queue: %v", err)
+	}
+	_, err = ch.QueueDeclarePassive(q, false, false, true, false, nil)
+	expectError(t, err, amqp.NotFound, noQueue(q))
+}
+
+func TestQueueNoPreviouslyDeclared(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	_, err := ch.Consume("", "", false, false, false, false, nil)
+	expectError(t, err, amqp.NotFound, "NOT_FOUND - no previously declared queue")
+	ch = b.channel(conn)
+	err = ch.QueueBind("", "k", "amq.direct", false, nil)
+	expectError(t, err, amqp.NotFound, "NOT_FOUND - no previously declared queue")
+	// A passive declare of "" is a lookup of the queue named "".
+	ch = b.channel(conn)
+	_, err = ch.QueueDeclarePassive("", false, false, false, false, nil)
+	expectError(t, err, amqp.NotFound, "NOT_FOUND - no queue '' in vhost '/'")
+}
+
+// rabbitmq: the exclusive flag must match on redeclare, even from the owner.
+func TestQueueRedeclareExclusiveMismatch(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	eq := b.declareQueue(ch, b.name("q"), false, false, true, nil)
+	_, err := ch.QueueDeclare(eq, false, false, false, false, nil)
+	expectError(t, err, amqp.ResourceLocked, lockedQueue(eq))
+
+	ch = b.channel(conn)
+	q := b.queue(ch)
+	_, err = ch.QueueDeclare(q, false, false, true, false, nil)
+	expectError(t, err, amqp.ResourceLocked, lockedQueue(q))
+}
+
+func TestQueueDeclareInvalidArguments(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args amqp.Table
+		text string // after the queue name
+	}{
+		{"x-max-length longstr", amqp.Table{"x-max-length": "abc"},
+			`PRECONDITION_FAILED - invalid arg 'x-max-length' for queue '%s' in vhost '/': "expected integer, got longstr"`},
+		{"x-max-length negative", amqp.Table{"x-max-length": int32(-1)},
+			`PRECONDITION_FAILED - invalid arg 'x-max-length' for queue '%s' in vhost '/': {value_negative,-1}`},
+		{"x-queue-type unknown", amqp.Table{"x-queue-type": "nope"},
+			`PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue '%s' in vhost '/': "unsupported queue type 'nope'"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t)
+			_, ch := b.open()
+			q := b.name("q")
+			b.cleanupQueue(q)
+			_, err := ch.QueueDeclare(q, false, false, false, false, tc.args)
+			expectError(t, err, amqp.PreconditionFailed, fmt.Sprintf(tc.text, q))
+		})
+	}
+}

@@ -2447,7 +2447,7 @@ func (*BasicRecover) ID() uint32 { return BasicRecoverID }
 func (*BasicRecover) Name() string { return "basic.recover" }
 
 // Synchronous reports whether the method expects a response.
-func (*BasicRecover) Synchronous() bool { return false }
+func (*BasicRecover) Synchronous() bool { return true }
 
 // HasContent reports whether a content header and body follow the method.
 func (*BasicRecover) HasContent() bool { return false }
@@ -2979,7 +2979,7 @@ var methodInfos = map[uint32]MethodInfo{
 	BasicAckID:                 {Name: "basic.ack", Synchronous: false, Content: false, Responses: nil},
 	BasicRejectID:              {Name: "basic.reject", Synchronous: false, Content: false, Responses: nil},
 	BasicRecoverAsyncID:        {Name: "basic.recover-async", Synchronous: false, Content: false, Responses: nil},
-	BasicRecoverID:             {Name: "basic.recover", Synchronous: false, Content: false, Responses: nil},
+	BasicRecoverID:             {Name: "basic.recover", Synchronous: true, Content: false, Responses: []uint32{BasicRecoverOkID}},
 	BasicRecoverOkID:           {Name: "basic.recover-ok", Synchronous: true, Content: false, Responses: nil},
 	BasicNackID:                {Name: "basic.nack", Synchronous: false, Content: false, Responses: nil},
 	TxSelectID:                 {Name: "tx.select", Synchronous: true, Content: false, Responses: []uint32{TxSelectOkID}},

@@ -96,6 +96,17 @@ func applyOverrides(s *specXML) {
 	// rabbitmq: basic.return for an unroutable mandatory message carries 312 NO_ROUTE.
 	s.Constants = append(s.Constants, constantXML{Name: "no-route", Value: 312, Class: "soft-error"})
 	for i := range s.Classes {
+		if s.Classes[i].Name == "basic" {
+			for j := range s.Classes[i].Methods {
+				m := &s.Classes[i].Methods[j]
+				// rabbitmq: basic.recover is synchronous, answered by
+				// basic.recover-ok (the extended XML leaves both out).
+				if m.Name == "recover" && m.Synchronous == 0 {
+					m.Synchronous = 1
+					m.Responses = append(m.Responses, responseXML{Name: "recover-ok"})
+				}
+			}
+		}
 		if s.Classes[i].Name != "connection" {
 			continue
 		}

@@ -350,11 +350,10 @@ func genAppend(p func(string, ...any), typ string, fields []field) {
 			p("{\nvar bits byte\n")
 			j := 0
 			for ; i+j < len(fields) && fields[i+j].wireType == "bit"; j++ {
-				g := fields[i+j]
-				if g.reserved {
-					continue
+				if g := fields[i+j]; !g.reserved {
+					p("if m.%s {\nbits |= 1 << %d\n}\n", g.goName, j%8)
 				}
-				p("if m.%s {\nbits |= 1 << %d\n}\n", g.goName, j%8)
+				// A reserved bit still takes its place in the octet.
 				if j%8 == 7 && i+j+1 < len(fields) && fields[i+j+1].wireType == "bit" {
 					p("b = append(b, bits)\nbits = 0\n")
 				}

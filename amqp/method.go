@@ -15,7 +15,9 @@ type Method interface {
 	Synchronous() bool
 	// HasContent reports whether a content header and body follow.
 	HasContent() bool
-	// AppendArgs appends the arguments (without class and method ids).
+	// AppendArgs appends the arguments (without class and method ids). On
+	// error (a shortstr over 255 bytes, a table value of an unsupported
+	// type) b is returned as it was.
 	AppendArgs(b []byte) ([]byte, error)
 	String() string
 
@@ -82,9 +84,13 @@ func DecodeMethod(payload []byte) (Method, error) {
 	return m, nil
 }
 
-// AppendMethod appends the class id, method id and arguments of m.
+// AppendMethod appends the class id, method id and arguments of m. On error
+// b is returned as it was.
 func AppendMethod(b []byte, m Method) ([]byte, error) {
-	id := m.ID()
-	b = appendUint32(b, id)
-	return m.AppendArgs(b)
+	orig := len(b)
+	b, err := m.AppendArgs(appendUint32(b, m.ID()))
+	if err != nil {
+		return b[:orig], err
+	}
+	return b, nil
 }

@@ -195,11 +195,12 @@ func (*ConnectionStart) HasContent() bool { return false }
 
 // AppendArgs appends the method's arguments in wire format.
 func (m *ConnectionStart) AppendArgs(b []byte) ([]byte, error) {
+	orig := len(b)
 	var err error
 	b = append(b, m.VersionMajor)
 	b = append(b, m.VersionMinor)
 	if b, err = AppendTable(b, m.ServerProperties); err != nil {
-		return b, err
+		return b[:orig], fmt.Errorf("server-properties: %w", err)
 	}
 	b = appendLongStr(b, m.Mechanisms)
 	b = appendLongStr(b, m.Locales)
@@ -246,9 +247,10 @@ func (m *ConnectionStartOk) AppendArgs(b []byte) ([]byte, error) {
 	if len(m.Locale) > 255 {
 		return b, errShortStr("locale", len(m.Locale))
 	}
+	orig := len(b)
 	var err error
 	if b, err = AppendTable(b, m.ClientProperties); err != nil {
-		return b, err
+		return b[:orig], fmt.Errorf("client-properties: %w", err)
 	}
 	b = appendShortStr(b, m.Mechanism)
 	b = appendLongStr(b, m.Response)
@@ -920,6 +922,7 @@ func (m *ExchangeDeclare) AppendArgs(b []byte) ([]byte, error) {
 	if len(m.Type) > 255 {
 		return b, errShortStr("type", len(m.Type))
 	}
+	orig := len(b)
 	var err error
 	b = appendUint16(b, 0)
 	b = appendShortStr(b, m.Exchange)
@@ -944,7 +947,7 @@ func (m *ExchangeDeclare) AppendArgs(b []byte) ([]byte, error) {
 		b = append(b, bits)
 	}
 	if b, err = AppendTable(b, m.Arguments); err != nil {
-		return b, err
+		return b[:orig], fmt.Errorf("arguments: %w", err)
 	}
 	return b, nil
 }
@@ -1111,6 +1114,7 @@ func (m *ExchangeBind) AppendArgs(b []byte) ([]byte, error) {
 	if len(m.RoutingKey) > 255 {
 		return b, errShortStr("routing-key", len(m.RoutingKey))
 	}
+	orig := len(b)
 	var err error
 	b = appendUint16(b, 0)
 	b = appendShortStr(b, m.Destination)
@@ -1124,7 +1128,7 @@ func (m *ExchangeBind) AppendArgs(b []byte) ([]byte, error) {
 		b = append(b, bits)
 	}
 	if b, err = AppendTable(b, m.Arguments); err != nil {
-		return b, err
+		return b[:orig], fmt.Errorf("arguments: %w", err)
 	}
 	return b, nil
 }
@@ -1206,6 +1210,7 @@ func (m *ExchangeUnbind) AppendArgs(b []byte) ([]byte, error) {
 	if len(m.RoutingKey) > 255 {
 		return b, errShortStr("routing-key", len(m.RoutingKey))
 	}
+	orig := len(b)
 	var err error
 	b = appendUint16(b, 0)
 	b = appendShortStr(b, m.Destination)
@@ -1219,7 +1224,7 @@ func (m *ExchangeUnbind) AppendArgs(b []byte) ([]byte, error) {
 		b = append(b, bits)
 	}
 	if b, err = AppendTable(b, m.Arguments); err != nil {
-		return b, err
+		return b[:orig], fmt.Errorf("arguments: %w", err)
 	}
 	return b, nil
 }
@@ -1297,6 +1302,7 @@ func (m *QueueDeclare) AppendArgs(b []byte) ([]byte, error) {
 	if len(m.Queue) > 255 {
 		return b, errShortStr("queue", len(m.Queue))
 	}
+	orig := len(b)
 	var err error
 	b = appendUint16(b, 0)
 	b = appendShortStr(b, m.Queue)
@@ -1320,7 +1326,7 @@ func (m *QueueDeclare) AppendArgs(b []byte) ([]byte, error) {
 		b = append(b, bits)
 	}
 	if b, err = AppendTable(b, m.Arguments); err != nil {
-		return b, err
+		return b[:orig], fmt.Errorf("arguments: %w", err)
 	}
 	return b, nil
 }
@@ -1416,6 +1422,7 @@ func (m *QueueBind) AppendArgs(b []byte) ([]byte, error) {
 	if len(m.RoutingKey) > 255 {
 		return b, errShortStr("routing-key", len(m.RoutingKey))
 	}
+	orig := len(b)
 	var err error
 	b = appendUint16(b, 0)
 	b = appendShortStr(b, m.Queue)
@@ -1429,7 +1436,7 @@ func (m *QueueBind) AppendArgs(b []byte) ([]byte, error) {
 		b = append(b, bits)
 	}
 	if b, err = AppendTable(b, m.Arguments); err != nil {
-		return b, err
+		return b[:orig], fmt.Errorf("arguments: %w", err)
 	}
 	return b, nil
 }
@@ -1510,13 +1517,14 @@ func (m *QueueUnbind) AppendArgs(b []byte) ([]byte, error) {
 	if len(m.RoutingKey) > 255 {
 		return b, errShortStr("routing-key", len(m.RoutingKey))
 	}
+	orig := len(b)
 	var err error
 	b = appendUint16(b, 0)
 	b = appendShortStr(b, m.Queue)
 	b = appendShortStr(b, m.Exchange)
 	b = appendShortStr(b, m.RoutingKey)
 	if b, err = AppendTable(b, m.Arguments); err != nil {
-		return b, err
+		return b[:orig], fmt.Errorf("arguments: %w", err)
 	}
 	return b, nil
 }
@@ -1837,6 +1845,7 @@ func (m *BasicConsume) AppendArgs(b []byte) ([]byte, error) {
 	if len(m.ConsumerTag) > 255 {
 		return b, errShortStr("consumer-tag", len(m.ConsumerTag))
 	}
+	orig := len(b)
 	var err error
 	b = appendUint16(b, 0)
 	b = appendShortStr(b, m.Queue)
@@ -1858,7 +1867,7 @@ func (m *BasicConsume) AppendArgs(b []byte) ([]byte, error) {
 		b = append(b, bits)
 	}
 	if b, err = AppendTable(b, m.Arguments); err != nil {
-		return b, err
+		return b[:orig], fmt.Errorf("arguments: %w", err)
 	}
 	return b, nil
 }

@@ -336,7 +336,8 @@ func genAppend(p func(string, ...any), typ string, fields []field) {
 		}
 	}
 	if needErr {
-		p("var err error\n")
+		// On error b is returned as it was, like the shortstr checks above.
+		p("orig := len(b)\nvar err error\n")
 	}
 	for i := 0; i < len(fields); i++ {
 		f := fields[i]
@@ -381,7 +382,7 @@ func genAppend(p func(string, ...any), typ string, fields []field) {
 			if f.reserved {
 				p("b = appendUint32(b, 0)\n")
 			} else {
-				p("if b, err = AppendTable(b, %s); err != nil {\nreturn b, err\n}\n", val)
+				p("if b, err = AppendTable(b, %s); err != nil {\nreturn b[:orig], fmt.Errorf(\"%s: %%w\", err)\n}\n", val, f.name)
 			}
 		}
 	}

@@ -64,7 +64,8 @@ func DecodeMethod(payload []byte) (Method, error) {
 	}
 	classID := uint16(payload[0])<<8 | uint16(payload[1])
 	methodID := uint16(payload[2])<<8 | uint16(payload[3])
-	m := newMethod(uint32(classID)<<16 | uint32(methodID))
+	d := decoder{b: payload, off: 4}
+	m := decodeMethod(uint32(classID)<<16|uint32(methodID), &d)
 	if m == nil {
 		// rabbitmq: an unknown method is a connection error, 540 NOT_IMPLEMENTED
 		// for a known class, 503 COMMAND_INVALID for an unknown one.
@@ -73,8 +74,6 @@ func DecodeMethod(payload []byte) (Method, error) {
 		}
 		return nil, &Error{Code: CommandInvalid, Text: fmt.Sprintf("COMMAND_INVALID - unknown class %d (method %d)", classID, methodID), ClassID: classID, MethodID: methodID}
 	}
-	d := decoder{b: payload, off: 4}
-	m.decodeArgs(&d)
 	if d.err == nil && d.off != len(d.b) {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.b)-d.off)
 	}

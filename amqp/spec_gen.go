@@ -2934,6 +2934,270 @@ func newMethod(id uint32) Method {
 	return nil
 }
 
+// decodeMethod decodes the arguments of the method with the given id, or
+// returns nil for an unknown id. The calls are direct, so d does not escape.
+func decodeMethod(id uint32, d *decoder) Method {
+	switch id {
+	case ConnectionStartID:
+		m := new(ConnectionStart)
+		m.decodeArgs(d)
+		return m
+	case ConnectionStartOkID:
+		m := new(ConnectionStartOk)
+		m.decodeArgs(d)
+		return m
+	case ConnectionSecureID:
+		m := new(ConnectionSecure)
+		m.decodeArgs(d)
+		return m
+	case ConnectionSecureOkID:
+		m := new(ConnectionSecureOk)
+		m.decodeArgs(d)
+		return m
+	case ConnectionTuneID:
+		m := new(ConnectionTune)
+		m.decodeArgs(d)
+		return m
+	case ConnectionTuneOkID:
+		m := new(ConnectionTuneOk)
+		m.decodeArgs(d)
+		return m
+	case ConnectionOpenID:
+		m := new(ConnectionOpen)
+		m.decodeArgs(d)
+		return m
+	case ConnectionOpenOkID:
+		m := new(ConnectionOpenOk)
+		m.decodeArgs(d)
+		return m
+	case ConnectionCloseID:
+		m := new(ConnectionClose)
+		m.decodeArgs(d)
+		return m
+	case ConnectionCloseOkID:
+		m := new(ConnectionCloseOk)
+		m.decodeArgs(d)
+		return m
+	case ConnectionBlockedID:
+		m := new(ConnectionBlocked)
+		m.decodeArgs(d)
+		return m
+	case ConnectionUnblockedID:
+		m := new(ConnectionUnblocked)
+		m.decodeArgs(d)
+		return m
+	case ConnectionUpdateSecretID:
+		m := new(ConnectionUpdateSecret)
+		m.decodeArgs(d)
+		return m
+	case ConnectionUpdateSecretOkID:
+		m := new(ConnectionUpdateSecretOk)
+		m.decodeArgs(d)
+		return m
+	case ChannelOpenID:
+		m := new(ChannelOpen)
+		m.decodeArgs(d)
+		return m
+	case ChannelOpenOkID:
+		m := new(ChannelOpenOk)
+		m.decodeArgs(d)
+		return m
+	case ChannelFlowID:
+		m := new(ChannelFlow)
+		m.decodeArgs(d)
+		return m
+	case ChannelFlowOkID:
+		m := new(ChannelFlowOk)
+		m.decodeArgs(d)
+		return m
+	case ChannelCloseID:
+		m := new(ChannelClose)
+		m.decodeArgs(d)
+		return m
+	case ChannelCloseOkID:
+		m := new(ChannelCloseOk)
+		m.decodeArgs(d)
+		return m
+	case ExchangeDeclareID:
+		m := new(ExchangeDeclare)
+		m.decodeArgs(d)
+		return m
+	case ExchangeDeclareOkID:
+		m := new(ExchangeDeclareOk)
+		m.decodeArgs(d)
+		return m
+	case ExchangeDeleteID:
+		m := new(ExchangeDelete)
+		m.decodeArgs(d)
+		return m
+	case ExchangeDeleteOkID:
+		m := new(ExchangeDeleteOk)
+		m.decodeArgs(d)
+		return m
+	case ExchangeBindID:
+		m := new(ExchangeBind)
+		m.decodeArgs(d)
+		return m
+	case ExchangeBindOkID:
+		m := new(ExchangeBindOk)
+		m.decodeArgs(d)
+		return m
+	case ExchangeUnbindID:
+		m := new(ExchangeUnbind)
+		m.decodeArgs(d)
+		return m
+	case ExchangeUnbindOkID:
+		m := new(ExchangeUnbindOk)
+		m.decodeArgs(d)
+		return m
+	case QueueDeclareID:
+		m := new(QueueDeclare)
+		m.decodeArgs(d)
+		return m
+	case QueueDeclareOkID:
+		m := new(QueueDeclareOk)
+		m.decodeArgs(d)
+		return m
+	case QueueBindID:
+		m := new(QueueBind)
+		m.decodeArgs(d)
+		return m
+	case QueueBindOkID:
+		m := new(QueueBindOk)
+		m.decodeArgs(d)
+		return m
+	case QueueUnbindID:
+		m := new(QueueUnbind)
+		m.decodeArgs(d)
+		return m
+	case QueueUnbindOkID:
+		m := new(QueueUnbindOk)
+		m.decodeArgs(d)
+		return m
+	case QueuePurgeID:
+		m := new(QueuePurge)
+		m.decodeArgs(d)
+		return m
+	case QueuePurgeOkID:
+		m := new(QueuePurgeOk)
+		m.decodeArgs(d)
+		return m
+	case QueueDeleteID:
+		m := new(QueueDelete)
+		m.decodeArgs(d)
+		return m
+	case QueueDeleteOkID:
+		m := new(QueueDeleteOk)
+		m.decodeArgs(d)
+		return m
+	case BasicQosID:
+		m := new(BasicQos)
+		m.decodeArgs(d)
+		return m
+	case BasicQosOkID:
+		m := new(BasicQosOk)
+		m.decodeArgs(d)
+		return m
+	case BasicConsumeID:
+		m := new(BasicConsume)
+		m.decodeArgs(d)
+		return m
+	case BasicConsumeOkID:
+		m := new(BasicConsumeOk)
+		m.decodeArgs(d)
+		return m
+	case BasicCancelID:
+		m := new(BasicCancel)
+		m.decodeArgs(d)
+		return m
+	case BasicCancelOkID:
+		m := new(BasicCancelOk)
+		m.decodeArgs(d)
+		return m
+	case BasicPublishID:
+		m := new(BasicPublish)
+		m.decodeArgs(d)
+		return m
+	case BasicReturnID:
+		m := new(BasicReturn)
+		m.decodeArgs(d)
+		return m
+	case BasicDeliverID:
+		m := new(BasicDeliver)
+		m.decodeArgs(d)
+		return m
+	case BasicGetID:
+		m := new(BasicGet)
+		m.decodeArgs(d)
+		return m
+	case BasicGetOkID:
+		m := new(BasicGetOk)
+		m.decodeArgs(d)
+		return m
+	case BasicGetEmptyID:
+		m := new(BasicGetEmpty)
+		m.decodeArgs(d)
+		return m
+	case BasicAckID:
+		m := new(BasicAck)
+		m.decodeArgs(d)
+		return m
+	case BasicRejectID:
+		m := new(BasicReject)
+		m.decodeArgs(d)
+		return m
+	case BasicRecoverAsyncID:
+		m := new(BasicRecoverAsync)
+		m.decodeArgs(d)
+		return m
+	case BasicRecoverID:
+		m := new(BasicRecover)
+		m.decodeArgs(d)
+		return m
+	case BasicRecoverOkID:
+		m := new(BasicRecoverOk)
+		m.decodeArgs(d)
+		return m
+	case BasicNackID:
+		m := new(BasicNack)
+		m.decodeArgs(d)
+		return m
+	case TxSelectID:
+		m := new(TxSelect)
+		m.decodeArgs(d)
+		return m
+	case TxSelectOkID:
+		m := new(TxSelectOk)
+		m.decodeArgs(d)
+		return m
+	case TxCommitID:
+		m := new(TxCommit)
+		m.decodeArgs(d)
+		return m
+	case TxCommitOkID:
+		m := new(TxCommitOk)
+		m.decodeArgs(d)
+		return m
+	case TxRollbackID:
+		m := new(TxRollback)
+		m.decodeArgs(d)
+		return m
+	case TxRollbackOkID:
+		m := new(TxRollbackOk)
+		m.decodeArgs(d)
+		return m
+	case ConfirmSelectID:
+		m := new(ConfirmSelect)
+		m.decodeArgs(d)
+		return m
+	case ConfirmSelectOkID:
+		m := new(ConfirmSelectOk)
+		m.decodeArgs(d)
+		return m
+	}
+	return nil
+}
+
 var methodInfos = map[uint32]MethodInfo{
 	ConnectionStartID:          {Name: "connection.start", Synchronous: true, Content: false, Responses: []uint32{ConnectionStartOkID}},
 	ConnectionStartOkID:        {Name: "connection.start-ok", Synchronous: true, Content: false, Responses: nil},

@@ -67,22 +67,27 @@ func main() {
 	out := flag.String("out", "spec_gen.go", "the Go file to write")
 	flag.Parse()
 
-	raw, err := os.ReadFile(*specPath)
-	if err != nil {
-		fatal(err)
-	}
-	var s specXML
-	if err := xml.Unmarshal(raw, &s); err != nil {
-		fatal(fmt.Errorf("parse %s: %w", *specPath, err))
-	}
-	applyOverrides(&s)
-	src, err := generate(&s)
+	src, err := generateFile(*specPath)
 	if err != nil {
 		fatal(err)
 	}
 	if err := os.WriteFile(*out, src, 0o644); err != nil {
 		fatal(err)
 	}
+}
+
+// generateFile reads the specification XML and returns the Go source.
+func generateFile(specPath string) ([]byte, error) {
+	raw, err := os.ReadFile(specPath)
+	if err != nil {
+		return nil, err
+	}
+	var s specXML
+	if err := xml.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", specPath, err)
+	}
+	applyOverrides(&s)
+	return generate(&s)
 }
 
 func fatal(err error) {

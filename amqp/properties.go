@@ -223,6 +223,10 @@ func DecodeContentHeader(payload []byte) (ContentHeader, error) {
 	h.ClassID = d.short()
 	h.Weight = d.short()
 	h.BodySize = d.longlong()
+	// spec 0-9-1 content header: the weight field is unused and must be zero.
+	if d.err == nil && h.Weight != 0 {
+		d.fail(fmt.Errorf("weight %d, must be 0", h.Weight))
+	}
 	d.properties(&h.Properties)
 	if d.err == nil && d.off != len(payload) {
 		d.err = fmt.Errorf("%d trailing bytes after properties", len(payload)-d.off)
@@ -235,12 +239,16 @@ func DecodeContentHeader(payload []byte) (ContentHeader, error) {
 
 // SplitContentHeader returns the class id, body size and the raw property
 // bytes (flag words included) of a content header payload without decoding
-// the properties, for relaying them unchanged.
+// the properties, for relaying them unchanged. It checks the length and the
+// weight only: DecodeProperties(rawProps) validates the properties.
 func SplitContentHeader(payload []byte) (classID uint16, bodySize uint64, rawProps []byte, err error) {
 	if len(payload) < 14 {
 		return 0, 0, nil, &Error{Code: FrameError, Text: fmt.Sprintf("FRAME_ERROR - content header of %d bytes is too short", len(payload))}
 	}
 	classID = uint16(payload[0])<<8 | uint16(payload[1])
+	if w := uint16(payload[2])<<8 | uint16(payload[3]); w != 0 {
+		return 0, 0, nil, &Error{Code: FrameError, Text: fmt.Sprintf("FRAME_ERROR - content header weight %d, must be 0", w)}
+	}
 	bodySize = uint64(payload[4])<<56 | uint64(payload[5])<<48 | uint64(payload[6])<<40 | uint64(payload[7])<<32 |
 		uint64(payload[8])<<24 | uint64(payload[9])<<16 | uint64(payload[10])<<8 | uint64(payload[11])
 	return classID, bodySize, payload[12:], nil

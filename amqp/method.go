@@ -55,6 +55,12 @@ func MethodName(classID, methodID uint16) string {
 	return fmt.Sprintf("%d.%d", classID, methodID)
 }
 
+// newMethod returns a zero method value for the id, or nil. A decoder that
+// has already failed reads only zero values.
+func newMethod(id uint32) Method {
+	return decodeMethod(id, &decoder{err: errTruncated})
+}
+
 // DecodeMethod decodes a method frame's payload. The result does not alias
 // payload. A truncated or over-long payload, or an unknown class or method,
 // is a *Error.

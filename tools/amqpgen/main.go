@@ -271,14 +271,6 @@ func generate(s *specXML) ([]byte, error) {
 	}
 
 	// Lookup tables.
-	p("// newMethod returns a zero method value for the id, or nil.\nfunc newMethod(id uint32) Method {\nswitch id {\n")
-	for _, c := range s.Classes {
-		for _, m := range c.Methods {
-			typ := camel(c.Name) + camel(m.Name)
-			p("case %sID:\nreturn new(%s)\n", typ, typ)
-		}
-	}
-	p("}\nreturn nil\n}\n\n")
 	p("// decodeMethod decodes the arguments of the method with the given id, or\n")
 	p("// returns nil for an unknown id. The calls are direct, so d does not escape.\n")
 	p("func decodeMethod(id uint32, d *decoder) Method {\nswitch id {\n")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 )
 
 // ProtocolHeader opens every AMQP 0-9-1 connection.
@@ -82,12 +83,7 @@ func (fr *FrameReader) ReadFrame() (Frame, error) {
 	size := binary.BigEndian.Uint32(hdr[3:7])
 	// spec 0-9-1 frame-max: the whole frame, header and end included, must fit.
 	if uint64(size)+FrameOverhead > uint64(fr.frameMax) {
-		return Frame{}, &Error{Code: FrameError, Text: fmt.Sprintf("FRAME_ERROR - type %d, %d-byte payload exceeds frame_max %d", typ, size, fr.frameMax)}
-	}
-	switch typ {
-	case FrameMethod, FrameHeader, FrameBody, FrameHeartbeat:
-	default:
-		return Frame{}, &Error{Code: FrameError, Text: fmt.Sprintf("FRAME_ERROR - unknown frame type %d on channel %d", typ, ch)}
+		return Frame{}, frameError(typ, nil, fmt.Sprintf("{frame_too_large,%d,%d}", size, fr.frameMax-FrameOverhead))
 	}
 	if _, err := fr.r.Discard(7); err != nil {
 		return Frame{}, err
@@ -104,7 +100,12 @@ func (fr *FrameReader) ReadFrame() (Frame, error) {
 		return Frame{}, err
 	}
 	if buf[size] != FrameEnd {
-		return Frame{}, &Error{Code: FrameError, Text: fmt.Sprintf("FRAME_ERROR - bad frame end %#02x on channel %d, want 0xce", buf[size], ch)}
+		return Frame{}, frameError(typ, buf[:size], fmt.Sprintf("{invalid_frame_end_marker,%d}", buf[size]))
+	}
+	switch typ {
+	case FrameMethod, FrameHeader, FrameBody, FrameHeartbeat:
+	default:
+		return Frame{}, frameError(typ, buf[:size], "unknown_frame")
 	}
 	return Frame{Type: typ, Channel: ch, Payload: buf[:size]}, nil
 }
@@ -182,4 +183,35 @@ func AppendBodyFrames(b []byte, ch uint16, body []byte, frameMax uint32) []byte 
 // AppendHeartbeat appends a heartbeat frame.
 func AppendHeartbeat(b []byte) []byte {
 	return append(b, FrameHeartbeat, 0, 0, 0, 0, 0, 0, FrameEnd)
+}
+
+// frameError builds RabbitMQ's FRAME_ERROR text, which shows the frame's
+// payload as an Erlang binary: "type 1, all octets = <<0,10>>: reason".
+func frameError(typ uint8, payload []byte, reason string) *Error {
+	return &Error{Code: FrameError, Text: fmt.Sprintf("FRAME_ERROR - type %d, all octets = %s: %s", typ, erlangBinary(payload), reason)}
+}
+
+// erlangBinary writes b as Erlang prints a binary, up to 64 bytes.
+func erlangBinary(b []byte) string {
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	printable := len(b) > 0
+	for _, c := range b {
+		if c < 32 || c > 126 {
+			printable = false
+			break
+		}
+	}
+	if printable {
+		return fmt.Sprintf("<<%q>>", b)
+	}
+	out := []byte("<<")
+	for i, c := range b {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = strconv.AppendUint(out, uint64(c), 10)
+	}
+	return string(append(out, ">>"...))
 }

@@ -1,0 +1,359 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/queue"
+)
+
+func (ch *channel) basicQos(m *amqp.BasicQos) error {
+	if m.PrefetchSize != 0 {
+		// rabbitmq: prefetch_size is not implemented.
+		return amqp.Errorf(amqp.NotImplemented, "prefetch_size!=0 (%d)", m.PrefetchSize)
+	}
+	// rabbitmq: global=false limits each new consumer, global=true the channel.
+	if m.Global {
+		ch.dmu.Lock()
+		ch.dmu.globalPrefetch = int(m.PrefetchCount)
+		ch.dmu.Unlock()
+	} else {
+		ch.consumerPrefetch = int(m.PrefetchCount)
+	}
+	ch.send(&amqp.BasicQosOk{})
+	ch.wakeQueues()
+	return nil
+}
+
+// wakeQueues asks the queues of the channel's consumers to deliver again.
+func (ch *channel) wakeQueues() {
+	ch.dmu.Lock()
+	qs := make([]*queue.Queue, 0, len(ch.dmu.consumers))
+	for _, cs := range ch.dmu.consumers {
+		qs = append(qs, cs.q)
+	}
+	ch.dmu.Unlock()
+	for _, q := range qs {
+		q.Dispatch()
+	}
+}
+
+func genTag() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "amq.ctag-" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
+	q, err := ch.ownedQueue(m.Queue)
+	if err != nil {
+		return err
+	}
+	tag := m.ConsumerTag
+	if tag == "" {
+		tag = genTag()
+	}
+	ch.dmu.Lock()
+	_, dup := ch.dmu.consumers[tag]
+	ch.dmu.Unlock()
+	if dup {
+		return amqp.Errorf(amqp.NotAllowed, "attempt to reuse consumer tag '%s'", tag)
+	}
+	cs := &consumer{
+		Consumer: queue.Consumer{Tag: tag, Exclusive: m.Exclusive},
+		ch:       ch,
+		q:        q,
+		noAck:    m.NoAck,
+		prefetch: ch.consumerPrefetch,
+	}
+	cs.Sink = cs
+	if err := q.AddConsumer(&cs.Consumer); err != nil {
+		switch err {
+		case queue.ErrExclusiveConsumer, queue.ErrHasConsumers:
+			return amqp.Errorf(amqp.AccessRefused, "queue '%s' in vhost '%s' in exclusive use", q.Name, ch.c.vhost.name)
+		default:
+			return ch.c.vhost.errNoQueue(q.Name)
+		}
+	}
+	ch.dmu.Lock()
+	ch.dmu.consumers[tag] = cs
+	ch.dmu.Unlock()
+	ch.c.addConsumer(cs)
+	if !m.NoWait {
+		ch.send(&amqp.BasicConsumeOk{ConsumerTag: tag})
+	}
+	// Deliveries may start only once consume-ok is queued ahead of them.
+	ch.dmu.Lock()
+	cs.active = true
+	ch.dmu.Unlock()
+	q.Dispatch()
+	return nil
+}
+
+func (ch *channel) basicCancel(m *amqp.BasicCancel) error {
+	ch.dmu.Lock()
+	cs := ch.dmu.consumers[m.ConsumerTag]
+	delete(ch.dmu.consumers, m.ConsumerTag)
+	ch.dmu.Unlock()
+	if cs != nil {
+		ch.detachConsumer(cs)
+	}
+	// rabbitmq: cancelling an unknown tag is not an error.
+	if !m.NoWait {
+		ch.send(&amqp.BasicCancelOk{ConsumerTag: m.ConsumerTag})
+	}
+	return nil
+}
+
+// detachConsumer removes cs from its queue, deleting an auto-delete queue
+// that lost its last consumer.
+func (ch *channel) detachConsumer(cs *consumer) {
+	ch.c.removeConsumer(cs)
+	if cs.q.RemoveConsumer(&cs.Consumer) {
+		ch.c.vhost.deleteQueue(cs.q, false, false)
+	}
+}
+
+// serverCancel tells the client that the broker cancelled its consumer,
+// because the queue was deleted. Called from any goroutine.
+func (cs *consumer) serverCancel() {
+	ch := cs.ch
+	ch.dmu.Lock()
+	if ch.dmu.consumers[cs.Tag] != cs {
+		ch.dmu.Unlock()
+		return
+	}
+	delete(ch.dmu.consumers, cs.Tag)
+	closed := ch.dmu.closed
+	ch.dmu.Unlock()
+	ch.c.removeConsumer(cs)
+	if !closed && ch.c.capCancelNotify {
+		ch.send(&amqp.BasicCancel{ConsumerTag: cs.Tag, NoWait: true})
+	}
+}
+
+func (ch *channel) basicPublish(m *amqp.BasicPublish) error {
+	if m.Immediate {
+		// rabbitmq: immediate is not implemented since 3.0.
+		return amqp.Errorf(amqp.NotImplemented, "immediate=true")
+	}
+	ch.pub = m
+	ch.pubState = pubHeader
+	return nil
+}
+
+func (ch *channel) contentHeader(payload []byte) error {
+	classID, size, props, err := amqp.SplitContentHeader(payload)
+	if err != nil {
+		return err
+	}
+	if classID != amqp.ClassBasic {
+		return amqp.Errorf(amqp.FrameError, "content header for class %d, expected %d", classID, amqp.ClassBasic)
+	}
+	if max := ch.c.srv.cfg.MaxMessageSize; size > uint64(max) {
+		ch.pubState = pubIdle
+		return amqp.Errorf(amqp.PreconditionFailed, "message size %d is larger than configured max size %d", size, max).On(amqp.BasicPublishID)
+	}
+	ch.pubProps = append([]byte(nil), props...)
+	ch.pubSize = size
+	ch.pubBody = make([]byte, 0, size)
+	if size == 0 {
+		return ch.publishComplete()
+	}
+	ch.pubState = pubBody
+	return nil
+}
+
+func (ch *channel) contentBody(payload []byte) error {
+	if uint64(len(ch.pubBody)+len(payload)) > ch.pubSize {
+		return amqp.Errorf(amqp.FrameError, "content body of %d bytes exceeds the %d declared in the header", len(ch.pubBody)+len(payload), ch.pubSize)
+	}
+	ch.pubBody = append(ch.pubBody, payload...)
+	if uint64(len(ch.pubBody)) < ch.pubSize {
+		return nil
+	}
+	return ch.publishComplete()
+}
+
+func (ch *channel) publishComplete() error {
+	pub := ch.pub
+	ch.pub, ch.pubState = nil, pubIdle
+	body, props := ch.pubBody, ch.pubProps
+	ch.pubBody, ch.pubProps = nil, nil
+	if err := ch.publish(pub, props, body); err != nil {
+		if ae, ok := err.(*amqp.Error); ok && ae.ClassID == 0 {
+			return ae.On(amqp.BasicPublishID)
+		}
+		return err
+	}
+	return nil
+}
+
+func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
+	v := ch.c.vhost
+	x := v.exchange(pub.Exchange)
+	if x == nil {
+		return v.errNoExchange(pub.Exchange)
+	}
+	if x.Internal {
+		return amqp.Errorf(amqp.AccessRefused, "cannot publish to internal exchange '%s' in vhost '%s'", x.Name, v.name)
+	}
+	sum, err := amqp.ScanProperties(props)
+	if err != nil {
+		return err
+	}
+	if sum.UserID != nil && string(sum.UserID) != ch.c.user {
+		// rabbitmq: a user_id property must name the authenticated user.
+		return amqp.Errorf(amqp.PreconditionFailed, "user_id property set to '%s' but authenticated user was '%s'", sum.UserID, ch.c.user)
+	}
+	msg := &queue.Message{
+		Exchange:   pub.Exchange,
+		RoutingKey: pub.RoutingKey,
+		Props:      props,
+		Body:       body,
+		Persistent: sum.DeliveryMode == 2,
+		Priority:   sum.Priority,
+	}
+	headers := func() map[string]any {
+		if sum.Headers == nil {
+			return nil
+		}
+		t, _ := amqp.DecodeTable(sum.Headers)
+		return t
+	}
+	qs := v.route(x, pub.RoutingKey, headers, ch.routeBuf[:0])
+	if ch.tx {
+		ch.txPubs = append(ch.txPubs, txPublish{msg: msg, mandatory: pub.Mandatory, queues: append([]*queue.Queue(nil), qs...)})
+		return nil
+	}
+	ch.deliverPublished(msg, pub.Mandatory, qs)
+	clear(qs)
+	ch.routeBuf = qs[:0]
+	return nil
+}
+
+// deliverPublished enqueues a routed message, returns it if it was
+// mandatory and unroutable, and counts it for confirms.
+func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue) {
+	routed := false
+	for _, q := range qs {
+		if q.Publish(msg) == nil {
+			routed = true
+		}
+	}
+	if !routed && mandatory {
+		// spec 0-9-1 basic.return: before the confirm, as RabbitMQ orders them.
+		ch.c.out.write(func(b []byte) []byte {
+			m := amqp.BasicReturn{ReplyCode: amqp.NoRoute, ReplyText: "NO_ROUTE", Exchange: msg.Exchange, RoutingKey: msg.RoutingKey}
+			b = appendMethodFrame(b, ch.id, amqp.BasicReturnID, &m)
+			return appendContent(b, ch.id, ch.c.frameMax, msg)
+		})
+	}
+	if ch.confirm {
+		ch.publishSeq++
+		ch.confirmDirty = true
+	}
+}
+
+func (ch *channel) basicGet(m *amqp.BasicGet) error {
+	q, err := ch.ownedQueue(m.Queue)
+	if err != nil {
+		return err
+	}
+	e, remaining, ok := q.Get()
+	if !ok {
+		ch.send(&amqp.BasicGetEmpty{})
+		return nil
+	}
+	if m.NoAck {
+		q.Ack([]queue.Entry{e})
+	}
+	// Tags are assigned and frames queued under dmu, as deliveries are, so
+	// that tags reach the client in order.
+	ch.dmu.Lock()
+	ch.dmu.nextTag++
+	tag := ch.dmu.nextTag
+	if !m.NoAck {
+		ch.dmu.unacked.push(pending{tag: tag, q: q, e: e})
+	}
+	ch.c.out.write(func(b []byte) []byte {
+		gm := amqp.BasicGetOk{DeliveryTag: tag, Redelivered: e.Redelivered, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey, MessageCount: uint32(remaining)}
+		b = appendMethodFrame(b, ch.id, amqp.BasicGetOkID, &gm)
+		return appendContent(b, ch.id, ch.c.frameMax, e.Msg)
+	})
+	ch.dmu.Unlock()
+	return nil
+}
+
+// settle removes deliveries from the unacknowledged list, releasing
+// prefetch credit.
+func (ch *channel) settle(tag uint64, multiple bool) ([]pending, error) {
+	ch.dmu.Lock()
+	ps, ok := ch.dmu.unacked.take(tag, multiple, nil)
+	if !ok {
+		ch.dmu.Unlock()
+		return nil, amqp.Errorf(amqp.PreconditionFailed, "unknown delivery tag %d", tag)
+	}
+	for _, p := range ps {
+		if p.cs != nil {
+			p.cs.inflight--
+			ch.dmu.inflight--
+		}
+	}
+	ch.dmu.Unlock()
+	return ps, nil
+}
+
+func (ch *channel) basicAck(tag uint64, multiple bool) error {
+	if ch.tx {
+		return ch.txSettle(tag, multiple, true, false)
+	}
+	ps, err := ch.settle(tag, multiple)
+	if err != nil {
+		return err
+	}
+	forEachQueue(ps, func(q *queue.Queue, es []queue.Entry) {
+		q.Ack(es)
+		q.Dispatch()
+	})
+	return nil
+}
+
+func (ch *channel) basicNack(tag uint64, multiple, requeue bool) error {
+	if ch.tx {
+		return ch.txSettle(tag, multiple, false, requeue)
+	}
+	ps, err := ch.settle(tag, multiple)
+	if err != nil {
+		return err
+	}
+	forEachQueue(ps, func(q *queue.Queue, es []queue.Entry) {
+		if requeue {
+			q.Requeue(es)
+		} else {
+			q.Ack(es) // dead-lettering hooks in here
+			q.Dispatch()
+		}
+	})
+	return nil
+}
+
+func (ch *channel) basicRecover(requeue bool) error {
+	if !requeue {
+		// rabbitmq: recover with requeue=false is not supported.
+		return amqp.Errorf(amqp.NotImplemented, "requeue=false")
+	}
+	ch.dmu.Lock()
+	ps := ch.dmu.unacked.takeAll()
+	for _, p := range ps {
+		if p.cs != nil {
+			p.cs.inflight--
+		}
+	}
+	ch.dmu.inflight = 0
+	ch.dmu.Unlock()
+	ch.send(&amqp.BasicRecoverOk{})
+	requeueByQueue(ps)
+	return nil
+}

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/queue"
+)
+
+// queueName resolves the empty name to the channel's last declared queue
+// (spec 0-9-1 queue-name: "the client MAY use an empty queue name to refer
+// to the last queue declared on the channel").
+func (ch *channel) queueName(name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	if ch.lastQueue == "" {
+		return "", ch.c.vhost.errNoQueue("")
+	}
+	return ch.lastQueue, nil
+}
+
+// ownedQueue looks a queue up and checks exclusive ownership.
+func (ch *channel) ownedQueue(name string) (*queue.Queue, error) {
+	name, err := ch.queueName(name)
+	if err != nil {
+		return nil, err
+	}
+	v := ch.c.vhost
+	q := v.queue(name)
+	if q == nil {
+		return nil, v.errNoQueue(name)
+	}
+	if q.Exclusive && q.Owner != ch.c.id {
+		return nil, errLocked(name, v.name)
+	}
+	return q, nil
+}
+
+func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
+	v := ch.c.vhost
+	name := m.Queue
+	var q *queue.Queue
+	if m.Passive {
+		var err error
+		if q, err = ch.ownedQueue(name); err != nil {
+			return err
+		}
+	} else {
+		if name == "" {
+			name = genName("amq.gen-")
+		} else if reservedName(name) {
+			return amqp.Errorf(amqp.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", name)
+		}
+		var err error
+		q, err = v.declareQueue(queue.Config{
+			Name: name, Durable: m.Durable, Exclusive: m.Exclusive, AutoDelete: m.AutoDelete,
+			Args: m.Arguments, Owner: ch.c.id,
+		})
+		if err != nil {
+			return err
+		}
+		if q.Exclusive {
+			ch.c.exclusive[q] = struct{}{}
+		}
+	}
+	ch.lastQueue = q.Name
+	if !m.NoWait {
+		msgs, consumers := q.Counts()
+		ch.send(&amqp.QueueDeclareOk{Queue: q.Name, MessageCount: uint32(msgs), ConsumerCount: uint32(consumers)})
+	}
+	return nil
+}
+
+func (ch *channel) queueBind(m *amqp.QueueBind) error {
+	q, err := ch.ownedQueue(m.Queue)
+	if err != nil {
+		return err
+	}
+	key := m.RoutingKey
+	if m.Queue == "" && key == "" {
+		key = q.Name // spec 0-9-1 queue.bind: empty queue and key bind by the queue's name
+	}
+	if err := ch.c.vhost.bind(m.Exchange, exchange.Destination{Name: q.Name}, key, m.Arguments); err != nil {
+		return err
+	}
+	if !m.NoWait {
+		ch.send(&amqp.QueueBindOk{})
+	}
+	return nil
+}
+
+func (ch *channel) queueUnbind(m *amqp.QueueUnbind) error {
+	q, err := ch.ownedQueue(m.Queue)
+	if err != nil {
+		if err.(*amqp.Error).Code == amqp.NotFound {
+			ch.send(&amqp.QueueUnbindOk{}) // rabbitmq: unbinding a missing queue succeeds
+			return nil
+		}
+		return err
+	}
+	if err := ch.c.vhost.unbind(m.Exchange, exchange.Destination{Name: q.Name}, m.RoutingKey, m.Arguments); err != nil {
+		return err
+	}
+	ch.send(&amqp.QueueUnbindOk{})
+	return nil
+}
+
+func (ch *channel) queuePurge(m *amqp.QueuePurge) error {
+	q, err := ch.ownedQueue(m.Queue)
+	if err != nil {
+		return err
+	}
+	n := q.Purge()
+	if !m.NoWait {
+		ch.send(&amqp.QueuePurgeOk{MessageCount: uint32(n)})
+	}
+	return nil
+}
+
+func (ch *channel) queueDelete(m *amqp.QueueDelete) error {
+	name, err := ch.queueName(m.Queue)
+	if err != nil {
+		return err
+	}
+	v := ch.c.vhost
+	q := v.queue(name)
+	n := 0
+	if q != nil {
+		if q.Exclusive && q.Owner != ch.c.id {
+			return errLocked(name, v.name)
+		}
+		if n, err = v.deleteQueue(q, m.IfUnused, m.IfEmpty); err != nil {
+			return err
+		}
+		delete(ch.c.exclusive, q)
+	}
+	// rabbitmq: deleting a missing queue succeeds with a count of 0.
+	if !m.NoWait {
+		ch.send(&amqp.QueueDeleteOk{MessageCount: uint32(n)})
+	}
+	return nil
+}

@@ -1,0 +1,509 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/queue"
+)
+
+// conn is one client connection. The reader goroutine (serve) owns the
+// protocol state: the handshake, the channel table and every channel's
+// reader-side state. The writer goroutine owns the socket's write side.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	id  uint64
+	log *zap.Logger
+	out *outbound
+
+	br *bufio.Reader
+	fr *amqp.FrameReader
+	// readTimeout is applied before every read: the handshake timeout, then
+	// two heartbeat intervals (0: none).
+	readTimeout atomic.Int64
+
+	frameMax        uint32
+	channelMax      uint16
+	heartbeat       uint16
+	user            string
+	vhost           *vhost
+	capCancelNotify bool
+	// capAuthFailureClose: the client wants connection.close on a failed login.
+	capAuthFailureClose bool
+	closedByClient      bool  // the client sent connection.close
+	heartbeatNanos      int64 // set once tuning completes; the writer reads it atomically
+
+	channels  map[uint16]*channel
+	exclusive map[*queue.Queue]struct{} // exclusive queues this connection owns
+	closing   atomic.Bool               // connection.close sent, awaiting close-ok
+
+	consumersMu sync.Mutex
+	consumers   map[*consumer]struct{} // every consumer, for waking after backpressure
+
+	writerDone chan struct{}
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		srv:        s,
+		nc:         nc,
+		id:         s.nextConnID.Add(1),
+		out:        newOutbound(s.cfg.MaxOutboundBytes),
+		channels:   map[uint16]*channel{},
+		exclusive:  map[*queue.Queue]struct{}{},
+		consumers:  map[*consumer]struct{}{},
+		writerDone: make(chan struct{}),
+		frameMax:   amqp.FrameMinSize,
+	}
+	c.log = s.log.With(zap.Uint64("conn", c.id), zap.String("peer", nc.RemoteAddr().String()))
+	c.br = bufio.NewReaderSize(deadlineReader{c}, 64<<10)
+	c.fr = amqp.NewFrameReader(c.br, amqp.FrameMinSize)
+	return c
+}
+
+// deadlineReader sets the read deadline before each read of the socket.
+type deadlineReader struct{ c *conn }
+
+func (r deadlineReader) Read(p []byte) (int, error) {
+	if d := time.Duration(r.c.readTimeout.Load()); d > 0 {
+		r.c.nc.SetReadDeadline(time.Now().Add(d))
+	}
+	return r.c.nc.Read(p)
+}
+
+// errClosed ends the reader loop after a clean close.
+var errClosed = errors.New("connection closed")
+
+func (c *conn) serve() {
+	defer c.srv.removeConn(c)
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic in connection; closing it", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			c.teardown()
+			c.nc.Close()
+		}
+	}()
+	go c.writeLoop()
+	c.readTimeout.Store(int64(c.srv.cfg.HandshakeTimeout))
+	if err := c.handshake(); err != nil {
+		c.log.Debug("handshake failed", zap.Error(err))
+		c.finish()
+		return
+	}
+	c.log.Info("connection opened", zap.String("user", c.user), zap.String("vhost", c.vhost.name))
+	err := c.readLoop()
+	c.finish()
+	if err != nil && !errors.Is(err, errClosed) {
+		c.log.Info("connection closed", zap.String("user", c.user), zap.Error(err))
+	} else {
+		c.log.Info("connection closed", zap.String("user", c.user))
+	}
+}
+
+// finish releases everything the connection holds, lets the writer flush
+// what is queued, and closes the socket.
+func (c *conn) finish() {
+	c.teardown()
+	c.out.close()
+	select {
+	case <-c.writerDone:
+	case <-time.After(5 * time.Second):
+	}
+	if c.closedByClient {
+		// Let the client close the socket first after reading close-ok, so
+		// that it never sees an EOF before it.
+		c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, c.nc)
+	}
+	c.nc.Close()
+}
+
+// teardown closes every channel (requeueing unacknowledged messages) and
+// deletes the exclusive queues. It runs once, on the reader goroutine.
+func (c *conn) teardown() {
+	for id, ch := range c.channels {
+		ch.release()
+		delete(c.channels, id)
+	}
+	if c.vhost != nil {
+		for q := range c.exclusive {
+			c.vhost.deleteQueue(q, false, false)
+		}
+	}
+	c.exclusive = nil
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	var tick <-chan time.Time
+	var ticker *time.Ticker
+	var hb time.Duration
+	for {
+		select {
+		case <-c.out.wake:
+		case now := <-tick:
+			c.out.mu.Lock()
+			idle := now.Sub(c.out.mu.written) >= hb/2 && len(c.out.mu.buf) == 0
+			if idle {
+				c.out.mu.buf = amqp.AppendHeartbeat(c.out.mu.buf)
+			}
+			c.out.mu.Unlock()
+			if !idle {
+				continue
+			}
+		}
+		if tick == nil && c.heartbeatInterval() > 0 {
+			hb = c.heartbeatInterval()
+			ticker = time.NewTicker(hb / 2)
+			defer ticker.Stop()
+			tick = ticker.C
+		}
+		batch, closed := c.out.take()
+		if len(batch) > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			if _, err := c.nc.Write(batch); err != nil {
+				c.out.close()
+				c.nc.Close() // wake the reader
+				return
+			}
+		}
+		if c.out.done(batch, time.Now()) {
+			c.wakeConsumers()
+		}
+		if closed {
+			return
+		}
+	}
+}
+
+func (c *conn) heartbeatInterval() time.Duration {
+	return time.Duration(atomic.LoadInt64(&c.heartbeatNanos))
+}
+
+// send appends one method frame on channel ch.
+func (c *conn) send(ch uint16, m amqp.Method) {
+	c.out.write(func(b []byte) []byte {
+		b, err := amqp.AppendMethodFrame(b, ch, m)
+		if err != nil {
+			c.log.Error("cannot encode method", zap.Stringer("method", m), zap.Error(err))
+		}
+		return b
+	})
+}
+
+// forceClose is Shutdown's request: send connection.close and let the
+// reader finish when the client answers (or the socket closes).
+func (c *conn) forceClose(e *amqp.Error) {
+	if c.closing.Swap(true) {
+		return
+	}
+	c.send(0, &amqp.ConnectionClose{ReplyCode: e.Code, ReplyText: replyText(e.Text)})
+	c.readTimeout.Store(int64(3 * time.Second))
+	c.nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+}
+
+// closeWith sends connection.close for a hard error and waits for close-ok.
+func (c *conn) closeWith(e *amqp.Error) error {
+	if !c.closing.Swap(true) {
+		c.log.Warn("closing connection on error", zap.Uint16("code", uint16(e.Code)), zap.String("text", e.Text))
+		c.send(0, &amqp.ConnectionClose{ReplyCode: e.Code, ReplyText: replyText(e.Text), ClassID: e.ClassID, MethodID: e.MethodID})
+	}
+	// spec 0-9-1 connection.close: after sending close, discard frames until close-ok.
+	c.readTimeout.Store(int64(3 * time.Second))
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			return errClosed
+		}
+		if f.Type == amqp.FrameMethod && f.Channel == 0 {
+			m, err := amqp.DecodeMethod(f.Payload)
+			if err != nil {
+				continue
+			}
+			switch m.(type) {
+			case *amqp.ConnectionCloseOk:
+				return errClosed
+			case *amqp.ConnectionClose:
+				c.send(0, &amqp.ConnectionCloseOk{})
+				return errClosed
+			}
+		}
+	}
+}
+
+func (c *conn) handshake() error {
+	if err := amqp.ReadProtocolHeader(c.br); err != nil {
+		if errors.Is(err, amqp.ErrBadProtocolHeader) {
+			// spec 0-9-1 section 4.2.2: answer a bad header with ours, then close.
+			c.out.write(func(b []byte) []byte { return append(b, amqp.ProtocolHeader...) })
+		}
+		return err
+	}
+	cfg := &c.srv.cfg
+	c.send(0, &amqp.ConnectionStart{
+		VersionMajor:     0,
+		VersionMinor:     9,
+		ServerProperties: c.srv.serverProperties(),
+		Mechanisms:       "PLAIN AMQPLAIN",
+		Locales:          "en_US",
+	})
+	startOk, err := readHandshakeMethod[*amqp.ConnectionStartOk](c)
+	if err != nil {
+		return err
+	}
+	if caps, ok := startOk.ClientProperties["capabilities"].(amqp.Table); ok {
+		c.capCancelNotify, _ = caps["consumer_cancel_notify"].(bool)
+		c.capAuthFailureClose, _ = caps["authentication_failure_close"].(bool)
+	}
+	user, pass, err := parseCredentials(startOk.Mechanism, startOk.Response)
+	if err != nil {
+		return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism), err)
+	}
+	u, ok := c.srv.users[user]
+	if !ok || !u.CheckPassword(pass) {
+		return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism),
+			fmt.Errorf("user '%s': invalid credentials", user))
+	}
+	for _, lu := range cfg.LoopbackUsers {
+		if lu == user && !isLoopback(c.nc.RemoteAddr()) {
+			return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism),
+				fmt.Errorf("user '%s' can only connect via localhost", user))
+		}
+	}
+	c.user = user
+
+	c.send(0, &amqp.ConnectionTune{ChannelMax: cfg.ChannelMax, FrameMax: cfg.FrameMax, Heartbeat: cfg.Heartbeat})
+	tuneOk, err := readHandshakeMethod[*amqp.ConnectionTuneOk](c)
+	if err != nil {
+		return err
+	}
+	// spec 0-9-1 connection.tune-ok: the client may lower each value; 0 means no limit.
+	c.channelMax = cfg.ChannelMax
+	if tuneOk.ChannelMax != 0 && tuneOk.ChannelMax < c.channelMax {
+		c.channelMax = tuneOk.ChannelMax
+	}
+	switch fm := tuneOk.FrameMax; {
+	case fm != 0 && fm < amqp.FrameMinSize:
+		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "frame_max=%d < %d min size", fm, amqp.FrameMinSize))
+	case fm != 0 && fm > cfg.FrameMax:
+		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "frame_max=%d > %d max size", fm, cfg.FrameMax))
+	case fm == 0:
+		c.frameMax = cfg.FrameMax
+	default:
+		c.frameMax = fm
+	}
+	c.fr.SetFrameMax(c.frameMax)
+	c.heartbeat = tuneOk.Heartbeat
+	atomic.StoreInt64(&c.heartbeatNanos, int64(time.Duration(c.heartbeat)*time.Second))
+
+	open, err := readHandshakeMethod[*amqp.ConnectionOpen](c)
+	if err != nil {
+		return err
+	}
+	v := c.srv.vhosts[open.VirtualHost]
+	if v == nil {
+		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "vhost %s not found", open.VirtualHost))
+	}
+	if !u.mayOpen(open.VirtualHost) {
+		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "access to vhost '%s' refused for user '%s'", open.VirtualHost, user))
+	}
+	c.vhost = v
+	c.send(0, &amqp.ConnectionOpenOk{})
+	// rabbitmq: a peer silent for two heartbeat intervals is disconnected.
+	c.readTimeout.Store(int64(2 * time.Duration(c.heartbeat) * time.Second))
+	c.out.signal() // let the writer start its heartbeat ticker
+	return nil
+}
+
+// refuse closes the connection during the handshake with ACCESS_REFUSED,
+// as RabbitMQ does when the client has authentication_failure_close.
+func (c *conn) refuse(e *amqp.Error, cause error) error {
+	c.log.Warn("login refused", zap.Error(cause))
+	// rabbitmq: without authentication_failure_close the socket just closes.
+	if c.capAuthFailureClose {
+		c.closeWith(e)
+	}
+	return cause
+}
+
+// readHandshakeMethod reads the next frame and requires the method M on
+// channel 0.
+func readHandshakeMethod[M amqp.Method](c *conn) (M, error) {
+	var zero M
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			var ae *amqp.Error
+			if errors.As(err, &ae) {
+				return zero, c.closeWith(ae)
+			}
+			return zero, err
+		}
+		if f.Type == amqp.FrameHeartbeat {
+			continue
+		}
+		if f.Type != amqp.FrameMethod || f.Channel != 0 {
+			return zero, c.closeWith(amqp.Errorf(amqp.CommandInvalid, "unexpected frame type %d on channel %d during the handshake", f.Type, f.Channel))
+		}
+		m, err := amqp.DecodeMethod(f.Payload)
+		if err != nil {
+			var ae *amqp.Error
+			errors.As(err, &ae)
+			return zero, c.closeWith(ae)
+		}
+		if cl, ok := m.(*amqp.ConnectionClose); ok {
+			c.send(0, &amqp.ConnectionCloseOk{})
+			return zero, fmt.Errorf("client closed during handshake: %d %s", cl.ReplyCode, cl.ReplyText)
+		}
+		mm, ok := m.(M)
+		if !ok {
+			return zero, c.closeWith(amqp.Errorf(amqp.CommandInvalid, "expected %s, got %s", zero.Name(), m.Name()).On(m.ID()))
+		}
+		return mm, nil
+	}
+}
+
+func (c *conn) readLoop() error {
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			var ae *amqp.Error
+			if errors.As(err, &ae) {
+				return c.closeWith(ae)
+			}
+			if c.closing.Load() {
+				return errClosed
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return fmt.Errorf("missed heartbeats from client, timeout: %ds", c.heartbeat*2)
+			}
+			if err == io.EOF {
+				return fmt.Errorf("client closed the TCP connection without connection.close")
+			}
+			return err
+		}
+		if err := c.handleFrame(f); err != nil {
+			var ae *amqp.Error
+			if errors.As(err, &ae) {
+				return c.closeWith(ae)
+			}
+			return err
+		}
+		if c.br.Buffered() == 0 {
+			// About to block on the socket: acknowledge confirms in one go.
+			c.flushConfirms()
+		}
+	}
+}
+
+func (c *conn) handleFrame(f amqp.Frame) error {
+	if f.Type == amqp.FrameHeartbeat {
+		if f.Channel != 0 {
+			return amqp.Errorf(amqp.FrameError, "heartbeat frame on channel %d", f.Channel)
+		}
+		return nil
+	}
+	if f.Channel == 0 {
+		if f.Type != amqp.FrameMethod {
+			return amqp.Errorf(amqp.CommandInvalid, "unexpected frame type %d on channel 0", f.Type)
+		}
+		m, err := amqp.DecodeMethod(f.Payload)
+		if err != nil {
+			return err
+		}
+		return c.handleConnectionMethod(m)
+	}
+	if c.closing.Load() {
+		return nil // discard everything until close-ok
+	}
+	ch := c.channels[f.Channel]
+	if ch == nil {
+		return c.handleNewChannel(f)
+	}
+	return ch.handleFrame(f)
+}
+
+func (c *conn) handleConnectionMethod(m amqp.Method) error {
+	switch m := m.(type) {
+	case *amqp.ConnectionClose:
+		c.send(0, &amqp.ConnectionCloseOk{})
+		c.closedByClient = true
+		return errClosed
+	case *amqp.ConnectionCloseOk:
+		if c.closing.Load() {
+			return errClosed
+		}
+		return amqp.Errorf(amqp.CommandInvalid, "unexpected connection.close-ok").On(m.ID())
+	case *amqp.ConnectionBlocked, *amqp.ConnectionUnblocked:
+		return nil
+	case *amqp.ConnectionUpdateSecret:
+		c.send(0, &amqp.ConnectionUpdateSecretOk{})
+		return nil
+	}
+	return amqp.Errorf(amqp.CommandInvalid, "unexpected method %s on channel 0", m.Name()).On(m.ID())
+}
+
+func (c *conn) handleNewChannel(f amqp.Frame) error {
+	if f.Type != amqp.FrameMethod {
+		return amqp.Errorf(amqp.ChannelError, "expected 'channel.open'")
+	}
+	m, err := amqp.DecodeMethod(f.Payload)
+	if err != nil {
+		return err
+	}
+	if _, ok := m.(*amqp.ChannelOpen); !ok {
+		return amqp.Errorf(amqp.ChannelError, "expected 'channel.open'").On(m.ID())
+	}
+	if f.Channel > c.channelMax || len(c.channels) >= int(c.channelMax) {
+		return amqp.Errorf(amqp.NotAllowed, "number of channels opened (%d) has reached the negotiated channel_max (%d)", len(c.channels), c.channelMax).On(m.ID())
+	}
+	ch := newChannel(c, f.Channel)
+	c.channels[f.Channel] = ch
+	c.send(f.Channel, &amqp.ChannelOpenOk{})
+	return nil
+}
+
+func (c *conn) flushConfirms() {
+	for _, ch := range c.channels {
+		if ch.confirmDirty {
+			ch.flushConfirms()
+		}
+	}
+}
+
+func (c *conn) addConsumer(cs *consumer) {
+	c.consumersMu.Lock()
+	c.consumers[cs] = struct{}{}
+	c.consumersMu.Unlock()
+}
+
+func (c *conn) removeConsumer(cs *consumer) {
+	c.consumersMu.Lock()
+	delete(c.consumers, cs)
+	c.consumersMu.Unlock()
+}
+
+// wakeConsumers asks the queues of every consumer to deliver again, after
+// the connection's output drained below its cap.
+func (c *conn) wakeConsumers() {
+	c.consumersMu.Lock()
+	qs := make([]*queue.Queue, 0, len(c.consumers))
+	for cs := range c.consumers {
+		qs = append(qs, cs.q)
+	}
+	c.consumersMu.Unlock()
+	for _, q := range qs {
+		q.Dispatch()
+	}
+}

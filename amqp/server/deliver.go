@@ -1,0 +1,213 @@
+package server
+
+import (
+	"encoding/binary"
+	"sort"
+
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/queue"
+)
+
+// consumer is one basic.consume subscription. It is the queue's Sink.
+type consumer struct {
+	queue.Consumer
+	ch       *channel
+	q        *queue.Queue
+	noAck    bool
+	prefetch int // 0: unlimited
+	// Guarded by ch.dmu:
+	inflight int
+	active   bool // consume-ok is on the wire; deliveries may follow
+}
+
+// pending is an unacknowledged delivery.
+type pending struct {
+	tag   uint64
+	q     *queue.Queue
+	e     queue.Entry
+	cs    *consumer // nil for basic.get
+	acked bool
+}
+
+// unackedList keeps pending deliveries in delivery-tag order; tags grow, so
+// appends keep it sorted and lookups are binary searches.
+type unackedList struct {
+	items []pending
+	head  int
+	live  int
+}
+
+func (u *unackedList) push(p pending) {
+	u.items = append(u.items, p)
+	u.live++
+}
+
+func (u *unackedList) find(tag uint64) int {
+	live := u.items[u.head:]
+	i := sort.Search(len(live), func(i int) bool { return live[i].tag >= tag })
+	if i < len(live) && live[i].tag == tag && !live[i].acked {
+		return u.head + i
+	}
+	return -1
+}
+
+// take removes the delivery with the tag, or every delivery up to it when
+// multiple is set (tag 0 with multiple: all). ok is false if the tag is
+// not outstanding.
+func (u *unackedList) take(tag uint64, multiple bool, out []pending) ([]pending, bool) {
+	if multiple && tag == 0 {
+		return append(out, u.takeAll()...), true
+	}
+	i := u.find(tag)
+	if i < 0 {
+		return out, false
+	}
+	if multiple {
+		for j := u.head; j <= i; j++ {
+			if !u.items[j].acked {
+				out = append(out, u.items[j])
+				u.items[j].acked = true
+				u.live--
+			}
+		}
+	} else {
+		out = append(out, u.items[i])
+		u.items[i].acked = true
+		u.live--
+	}
+	u.compact()
+	return out, true
+}
+
+func (u *unackedList) compact() {
+	for u.head < len(u.items) && u.items[u.head].acked {
+		u.items[u.head] = pending{}
+		u.head++
+	}
+	if u.head == len(u.items) {
+		u.items, u.head = u.items[:0], 0
+	} else if u.head > 1024 && u.head > len(u.items)/2 {
+		n := copy(u.items, u.items[u.head:])
+		clear(u.items[n:])
+		u.items, u.head = u.items[:n], 0
+	}
+}
+
+func (u *unackedList) takeAll() []pending {
+	var out []pending
+	for _, p := range u.items[u.head:] {
+		if !p.acked {
+			out = append(out, p)
+		}
+	}
+	u.items, u.head, u.live = nil, 0, 0
+	return out
+}
+
+// TryDeliver implements queue.Sink. It runs with the queue's lock held.
+func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
+	ch := cs.ch
+	ch.dmu.Lock()
+	defer ch.dmu.Unlock()
+	if ch.dmu.closed || !cs.active {
+		return false
+	}
+	if !cs.noAck {
+		// spec 0-9-1 basic.qos / rabbitmq per_consumer_qos: both limits apply.
+		if cs.prefetch > 0 && cs.inflight >= cs.prefetch {
+			return false
+		}
+		if ch.dmu.globalPrefetch > 0 && ch.dmu.inflight >= ch.dmu.globalPrefetch {
+			return false
+		}
+	}
+	o := ch.c.out
+	o.mu.Lock()
+	if o.mu.full || o.mu.closed {
+		o.mu.Unlock()
+		return false
+	}
+	ch.dmu.nextTag++
+	tag := ch.dmu.nextTag
+	o.mu.buf = appendDelivery(o.mu.buf, ch.id, ch.c.frameMax, cs.Tag, tag, e)
+	if len(o.mu.buf) >= o.limit {
+		o.mu.full = true
+	}
+	o.mu.Unlock()
+	o.signal()
+	if !cs.noAck {
+		ch.dmu.unacked.push(pending{tag: tag, q: q, e: e, cs: cs})
+		cs.inflight++
+		ch.dmu.inflight++
+	}
+	return true
+}
+
+// appendDelivery appends basic.deliver, the content header and the body
+// frames of one delivery, so they are never interleaved with other frames.
+func appendDelivery(b []byte, ch uint16, frameMax uint32, ctag string, tag uint64, e queue.Entry) []byte {
+	m := amqp.BasicDeliver{ConsumerTag: ctag, DeliveryTag: tag, Redelivered: e.Redelivered, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey}
+	b = appendMethodFrame(b, ch, amqp.BasicDeliverID, &m)
+	return appendContent(b, ch, frameMax, e.Msg)
+}
+
+func appendContent(b []byte, ch uint16, frameMax uint32, msg *queue.Message) []byte {
+	b = amqp.AppendRawHeaderFrame(b, ch, amqp.ClassBasic, uint64(len(msg.Body)), msg.Props)
+	return amqp.AppendBodyFrames(b, ch, msg.Body, frameMax)
+}
+
+// argsAppender is a method's argument encoder, called on the concrete type
+// so that the method value does not escape to the heap.
+type argsAppender interface {
+	AppendArgs(b []byte) ([]byte, error)
+}
+
+func appendMethodFrame[M argsAppender](b []byte, ch uint16, id uint32, m M) []byte {
+	start := len(b)
+	b = append(b, amqp.FrameMethod, byte(ch>>8), byte(ch), 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, id)
+	b, err := m.AppendArgs(b)
+	if err != nil {
+		return b[:start] // only over-long short strings fail, and we never build those
+	}
+	binary.BigEndian.PutUint32(b[start+3:], uint32(len(b)-start-7))
+	return append(b, amqp.FrameEnd)
+}
+
+// requeueByQueue puts pending deliveries back on their queues.
+func requeueByQueue(ps []pending) {
+	forEachQueue(ps, func(q *queue.Queue, es []queue.Entry) { q.Requeue(es) })
+}
+
+// forEachQueue groups pending deliveries by queue, keeping their order.
+func forEachQueue(ps []pending, fn func(q *queue.Queue, es []queue.Entry)) {
+	for len(ps) > 0 {
+		q := ps[0].q
+		var es []queue.Entry
+		rest := ps[:0]
+		for _, p := range ps {
+			if p.q == q {
+				es = append(es, p.e)
+			} else {
+				rest = append(rest, p)
+			}
+		}
+		fn(q, es)
+		ps = rest
+	}
+}
+
+func zapChannel(id uint16) zap.Field     { return zap.Uint16("channel", id) }
+func zapCode(c amqp.ReplyCode) zap.Field { return zap.Uint16("code", uint16(c)) }
+func zapText(t string) zap.Field         { return zap.String("text", t) }
+
+// replyText fits a reply text into its shortstr: rabbitmq cuts a longer
+// text to 252 bytes and appends "...".
+func replyText(s string) string {
+	if len(s) > 255 {
+		return s[:252] + "..."
+	}
+	return s
+}

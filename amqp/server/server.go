@@ -1,0 +1,219 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/amqp"
+)
+
+// Version is Warren's version, advertised in connection.start.
+const Version = "0.1.0"
+
+// Config configures a Server. The zero value of every field but Users and
+// Vhosts has a sensible default (see the field comments).
+type Config struct {
+	Logger *zap.Logger // nil: no logging
+
+	Users  []User   // who may log in
+	Vhosts []string // virtual hosts; empty means just "/"
+	// LoopbackUsers may log in only from a loopback address (RabbitMQ's
+	// loopback_users; nil means []string{"guest"}).
+	LoopbackUsers []string
+
+	ChannelMax       uint16        // 0: 2047
+	FrameMax         uint32        // 0: 131072
+	Heartbeat        uint16        // seconds; 0: 60. Use NoHeartbeat to disable.
+	HandshakeTimeout time.Duration // 0: 10s
+	MaxMessageSize   int           // bytes; 0: 16 MiB
+	// MaxOutboundBytes caps the frames waiting to be written to one
+	// connection before its consumers stop receiving deliveries; 0: 4 MiB.
+	MaxOutboundBytes int
+}
+
+// NoHeartbeat disables heartbeats when set as Config.Heartbeat.
+const NoHeartbeat = ^uint16(0)
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if len(c.Vhosts) == 0 {
+		c.Vhosts = []string{"/"}
+	}
+	if c.LoopbackUsers == nil {
+		c.LoopbackUsers = []string{"guest"}
+	}
+	if c.ChannelMax == 0 {
+		c.ChannelMax = 2047
+	}
+	if c.FrameMax == 0 {
+		c.FrameMax = 131072
+	}
+	switch c.Heartbeat {
+	case 0:
+		c.Heartbeat = 60
+	case NoHeartbeat:
+		c.Heartbeat = 0
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = 16 << 20
+	}
+	if c.MaxOutboundBytes == 0 {
+		c.MaxOutboundBytes = 4 << 20
+	}
+}
+
+// Server is an AMQP 0-9-1 broker.
+type Server struct {
+	cfg    Config
+	log    *zap.Logger
+	users  map[string]User
+	vhosts map[string]*vhost
+
+	nextConnID atomic.Uint64
+	wg         sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		listeners map[net.Listener]struct{}
+		conns     map[*conn]struct{}
+		shutdown  bool
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("server: closed")
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, users: map[string]User{}, vhosts: map[string]*vhost{}}
+	for _, u := range cfg.Users {
+		if u.Name == "" {
+			return nil, errors.New("server: a user has no name")
+		}
+		s.users[u.Name] = u
+	}
+	for _, name := range cfg.Vhosts {
+		s.vhosts[name] = newVhost(name)
+	}
+	s.mu.listeners = map[net.Listener]struct{}{}
+	s.mu.conns = map[*conn]struct{}{}
+	return s, nil
+}
+
+// Serve accepts connections on l until Shutdown. It always returns an error.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.mu.shutdown {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.mu.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.mu.listeners, l)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			down := s.mu.shutdown
+			s.mu.Unlock()
+			if down {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff) // accept back-off, not synchronisation
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.mu.shutdown {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.mu.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	delete(s.mu.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Shutdown stops accepting, sends connection.close 320 CONNECTION_FORCED to
+// every client and waits for the connections to end or ctx to expire, when
+// it closes the rest.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.mu.shutdown = true
+	for l := range s.mu.listeners {
+		l.Close()
+	}
+	conns := make([]*conn, 0, len(s.mu.conns))
+	for c := range s.mu.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.forceClose(amqp.Errorf(amqp.ConnectionForced, "broker forced connection closure with reason 'shutdown'"))
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.nc.Close()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (s *Server) serverProperties() amqp.Table {
+	return amqp.Table{
+		"product":     "Warren",
+		"version":     Version,
+		"platform":    "Go " + runtime.Version(),
+		"copyright":   "Copyright (c) 2026 The Warren Authors",
+		"information": "Licensed under the MIT licence",
+		"capabilities": amqp.Table{
+			"publisher_confirms":           true,
+			"exchange_exchange_bindings":   true,
+			"basic.nack":                   true,
+			"consumer_cancel_notify":       true,
+			"per_consumer_qos":             true,
+			"authentication_failure_close": true,
+		},
+		"cluster_name": "warren",
+	}
+}

@@ -1,0 +1,274 @@
+package server
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/queue"
+)
+
+// equivalentQueueArgs are the queue arguments a redeclaration must repeat
+// exactly (rabbitmq: the arguments its queue types interpret).
+var equivalentQueueArgs = []string{
+	"x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
+	"x-max-length", "x-max-length-bytes", "x-max-priority", "x-overflow", "x-queue-mode",
+	"x-queue-type", "x-single-active-consumer", "x-delivery-limit",
+	"x-max-in-memory-length", "x-max-in-memory-bytes",
+}
+
+// equivalentExchangeArgs likewise, for exchanges.
+var equivalentExchangeArgs = []string{"alternate-exchange"}
+
+func inequivalent(kind, name, vhost, arg string, received, current any) *amqp.Error {
+	// rabbitmq: with both values present it shows them bare, otherwise the
+	// present one with its type and the missing one as none.
+	r, c := describeArg(received), describeArg(current)
+	if received != nil && current != nil {
+		r, c = "'"+argValueString(received)+"'", "'"+argValueString(current)+"'"
+	}
+	return amqp.Errorf(amqp.PreconditionFailed, "inequivalent arg '%s' for %s '%s' in vhost '%s': received %s but current is %s",
+		arg, kind, name, vhost, r, c)
+}
+
+func inequivalentFlag(kind, name, vhost, arg string, received, current bool) *amqp.Error {
+	return amqp.Errorf(amqp.PreconditionFailed, "inequivalent arg '%s' for %s '%s' in vhost '%s': received '%t' but current is '%t'",
+		arg, kind, name, vhost, received, current)
+}
+
+// describeArg writes an argument value as RabbitMQ does in its
+// inequivalence messages: "none" or "the value 'V' of type 'T'".
+func describeArg(v any) string {
+	if v == nil {
+		return "none"
+	}
+	return fmt.Sprintf("the value '%s' of type '%s'", argValueString(v), fieldTypeName(v))
+}
+
+func argValueString(v any) string {
+	switch v := v.(type) {
+	case []byte:
+		return string(v)
+	case time.Time:
+		return fmt.Sprint(v.Unix())
+	}
+	return fmt.Sprint(v)
+}
+
+// fieldTypeName is RabbitMQ's name for a field value's type.
+func fieldTypeName(v any) string {
+	switch v.(type) {
+	case bool:
+		return "bool"
+	case int8:
+		return "byte"
+	case uint8:
+		return "unsignedbyte"
+	case int16:
+		return "short"
+	case uint16:
+		return "unsignedshort"
+	case int32:
+		return "signedint"
+	case uint32:
+		return "unsignedint"
+	case int64, int:
+		return "long"
+	case float32:
+		return "float"
+	case float64:
+		return "double"
+	case amqp.Decimal:
+		return "decimal"
+	case string:
+		return "longstr"
+	case []byte:
+		return "binary"
+	case time.Time:
+		return "timestamp"
+	case amqp.Table, map[string]any:
+		return "table"
+	case []any:
+		return "array"
+	}
+	return "void"
+}
+
+func argsEquivalent(names []string, a, b map[string]any) (string, bool) {
+	for _, n := range names {
+		av, aok := a[n]
+		bv, bok := b[n]
+		if aok != bok || !reflect.DeepEqual(av, bv) {
+			return n, false
+		}
+	}
+	return "", true
+}
+
+// declareExchange creates the exchange or checks that it is equivalent.
+func (v *vhost) declareExchange(name string, kind exchange.Kind, durable, autoDelete, internal bool, args map[string]any) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if x := v.mu.exchanges[name]; x != nil {
+		switch {
+		case x.Kind != kind:
+			return amqp.Errorf(amqp.PreconditionFailed, "inequivalent arg 'type' for exchange '%s' in vhost '%s': received '%s' but current is '%s'", name, v.name, kind, x.Kind)
+		case x.Durable != durable:
+			return inequivalentFlag("exchange", name, v.name, "durable", durable, x.Durable)
+		case x.AutoDelete != autoDelete:
+			return inequivalentFlag("exchange", name, v.name, "auto_delete", autoDelete, x.AutoDelete)
+		case x.Internal != internal:
+			return inequivalentFlag("exchange", name, v.name, "internal", internal, x.Internal)
+		}
+		if arg, ok := argsEquivalent(equivalentExchangeArgs, args, x.Args); !ok {
+			return inequivalent("exchange", name, v.name, arg, args[arg], x.Args[arg])
+		}
+		return nil
+	}
+	if reservedName(name) {
+		return amqp.Errorf(amqp.AccessRefused, "exchange name '%s' contains reserved prefix 'amq.*'", name)
+	}
+	v.mu.exchanges[name] = &exchange.Exchange{Name: name, Kind: kind, Durable: durable, AutoDelete: autoDelete, Internal: internal, Args: args}
+	return nil
+}
+
+func (v *vhost) deleteExchange(name string, ifUnused bool) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	x := v.mu.exchanges[name]
+	if x == nil {
+		return nil // rabbitmq: deleting a missing exchange succeeds
+	}
+	if ifUnused && x.HasBindings() {
+		return amqp.Errorf(amqp.PreconditionFailed, "exchange '%s' in vhost '%s' in use", name, v.name)
+	}
+	v.deleteExchangeLocked(x)
+	return nil
+}
+
+func (v *vhost) deleteExchangeLocked(x *exchange.Exchange) {
+	delete(v.mu.exchanges, x.Name)
+	v.removeDestinationLocked(exchange.Destination{Exchange: true, Name: x.Name})
+}
+
+// removeDestinationLocked drops every binding to d, auto-deleting the
+// exchanges that lose their last binding.
+func (v *vhost) removeDestinationLocked(d exchange.Destination) {
+	for _, src := range v.mu.exchanges {
+		if src.RemoveDestination(d) > 0 && src.AutoDelete && !src.HasBindings() {
+			v.deleteExchangeLocked(src)
+		}
+	}
+}
+
+// bind adds a binding from the exchange src to d.
+func (v *vhost) bind(src string, d exchange.Destination, key string, args map[string]any) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	x, err := v.bindingEndsLocked(src, d)
+	if err != nil {
+		return err
+	}
+	b := exchange.Binding{Source: src, Destination: d, Key: key, Args: args}
+	if err := x.ValidateBinding(b); err != nil {
+		return amqp.Errorf(amqp.PreconditionFailed, "%v", err)
+	}
+	x.Bind(b)
+	return nil
+}
+
+func (v *vhost) unbind(src string, d exchange.Destination, key string, args map[string]any) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	x, err := v.bindingEndsLocked(src, d)
+	if err != nil {
+		if err.(*amqp.Error).Code == amqp.NotFound {
+			return nil // rabbitmq: unbinding what does not exist succeeds
+		}
+		return err
+	}
+	if x.Unbind(exchange.Binding{Source: src, Destination: d, Key: key, Args: args}) && x.AutoDelete && !x.HasBindings() {
+		v.deleteExchangeLocked(x)
+	}
+	return nil
+}
+
+func (v *vhost) bindingEndsLocked(src string, d exchange.Destination) (*exchange.Exchange, error) {
+	if src == "" {
+		return nil, amqp.Errorf(amqp.AccessRefused, "operation not permitted on the default exchange")
+	}
+	if d.Exchange {
+		if d.Name == "" {
+			return nil, amqp.Errorf(amqp.AccessRefused, "operation not permitted on the default exchange")
+		}
+		if v.mu.exchanges[d.Name] == nil {
+			return nil, v.errNoExchange(d.Name)
+		}
+	} else if v.mu.queues[d.Name] == nil {
+		return nil, v.errNoQueue(d.Name)
+	}
+	x := v.mu.exchanges[src]
+	if x == nil {
+		return nil, v.errNoExchange(src)
+	}
+	return x, nil
+}
+
+// declareQueue returns the existing queue or creates one from cfg.
+func (v *vhost) declareQueue(cfg queue.Config) (q *queue.Queue, err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if q := v.mu.queues[cfg.Name]; q != nil {
+		if q.Exclusive && q.Owner != cfg.Owner || q.Exclusive != cfg.Exclusive {
+			return nil, errLocked(q.Name, v.name)
+		}
+		switch {
+		case q.Durable != cfg.Durable:
+			return nil, inequivalentFlag("queue", q.Name, v.name, "durable", cfg.Durable, q.Durable)
+		case q.AutoDelete != cfg.AutoDelete:
+			return nil, inequivalentFlag("queue", q.Name, v.name, "auto_delete", cfg.AutoDelete, q.AutoDelete)
+		}
+		if arg, ok := argsEquivalent(equivalentQueueArgs, cfg.Args, q.Args); !ok {
+			return nil, inequivalent("queue", q.Name, v.name, arg, cfg.Args[arg], q.Args[arg])
+		}
+		return q, nil
+	}
+	q = queue.New(cfg)
+	v.mu.queues[cfg.Name] = q
+	return q, nil
+}
+
+func errLocked(queue, vhost string) *amqp.Error {
+	return amqp.Errorf(amqp.ResourceLocked, "cannot obtain exclusive access to locked queue '%s' in vhost '%s'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.", queue, vhost)
+}
+
+// deleteQueue deletes q, its bindings and its consumers, and returns how
+// many ready messages it had.
+func (v *vhost) deleteQueue(q *queue.Queue, ifUnused, ifEmpty bool) (int, error) {
+	n, consumers, err := q.Delete(ifUnused, ifEmpty)
+	switch err {
+	case nil:
+	case queue.ErrDeleted:
+		return 0, nil
+	case queue.ErrInUse:
+		return 0, amqp.Errorf(amqp.PreconditionFailed, "queue '%s' in vhost '%s' in use", q.Name, v.name)
+	case queue.ErrNotEmpty:
+		return 0, amqp.Errorf(amqp.PreconditionFailed, "queue '%s' in vhost '%s' not empty", q.Name, v.name)
+	default:
+		return 0, err
+	}
+	v.mu.Lock()
+	if v.mu.queues[q.Name] == q {
+		delete(v.mu.queues, q.Name)
+		v.removeDestinationLocked(exchange.Destination{Name: q.Name})
+	}
+	v.mu.Unlock()
+	for _, c := range consumers {
+		if cs, ok := c.Sink.(*consumer); ok {
+			cs.serverCancel()
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,19 @@
+// Package queue is the queue core: an ordered store of ready messages, the
+// consumers attached to the queue, and the decisions of which consumer gets
+// which message next.
+//
+// A Queue is driven by its callers under its own mutex; no goroutine belongs
+// to it. Publishers call Publish from their connection's reader goroutine,
+// and the delivery to consumers happens right there, under the queue's lock,
+// through each consumer's Sink. A Sink is called with the queue's lock held
+// and must not call back into any Queue; it takes the message or refuses it
+// when its consumer has no credit (prefetch, or a full outbound buffer).
+// When credit comes back the owner calls Dispatch.
+//
+// Ordering: every message gets a per-queue sequence number when it is
+// enqueued. Ready messages are kept in sequence order, so a requeued
+// message goes back to its original position (RabbitMQ does the same for
+// classic queues).
+//
+// Lock order: Queue.mu is taken before anything a Sink takes.
+package queue

@@ -1,0 +1,22 @@
+package queue
+
+// Message is one published message. It is immutable once published and
+// shared by every queue it was routed to.
+type Message struct {
+	Exchange   string
+	RoutingKey string
+	Props      []byte // encoded properties: flag words, then values
+	Body       []byte
+	Persistent bool
+	Priority   uint8
+}
+
+// Size is what the message counts for in byte limits: its body.
+func (m *Message) Size() int { return len(m.Body) }
+
+// Entry is a message's place in one queue.
+type Entry struct {
+	Msg         *Message
+	Seq         uint64 // per-queue, increasing in publish order
+	Redelivered bool
+}

@@ -1,0 +1,46 @@
+// Package server is Warren's protocol engine: the Server, its connections
+// and channels, the vhost registry and the mapping of errors to the wire.
+//
+// # Goroutines
+//
+// Each connection has a reader goroutine (conn.serve) that owns the
+// handshake, the channel table and every channel's protocol state, and
+// dispatches frames inline, with no goroutine per channel; and a writer
+// goroutine (conn.writeLoop) that owns the socket's write side. Producers
+// append encoded frames to the connection's outbound buffer under its lock
+// and wake the writer, which swaps the batch out and writes it with no lock
+// held, one write per batch. All frames of one delivery are appended under
+// one lock acquisition, so they never interleave.
+//
+// Queues have no goroutine. A publisher's reader goroutine routes the
+// message (vhost read lock), enqueues it under each queue's lock, and the
+// queue pushes it at once to a consumer with credit through the consumer's
+// Sink, which encodes the delivery into the consumer connection's outbound
+// buffer. Acks, qos changes and a drained outbound buffer make the owner
+// call Queue.Dispatch to deliver what waits.
+//
+// # Backpressure
+//
+// A connection whose outbound buffer holds more than MaxOutboundBytes takes
+// no deliveries until the writer drains it below half; it then wakes the
+// queues of its consumers. A slow consumer throttles its own deliveries,
+// not the broker.
+//
+// # Lock order
+//
+// Taken in this order, never the reverse:
+//
+//	vhost.mu  ->  queue.Queue.mu  ->  channel.dmu  ->  outbound.mu
+//	conn.consumersMu is a leaf.
+//
+// vhost.mu is released before a queue's lock is taken for publishing, so in
+// practice the publish path holds queue.mu -> channel.dmu -> outbound.mu
+// while it delivers. No lock is held during socket I/O.
+//
+// # Errors
+//
+// Handlers return *amqp.Error with RabbitMQ's reply texts. A soft error
+// closes the channel (channel.closeWith); a hard one closes the connection
+// (conn.closeWith); both then discard frames until the peer's close-ok, as
+// the specification says.
+package server

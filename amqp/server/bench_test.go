@@ -1,0 +1,100 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/warrenmq/warren/amqp/server"
+)
+
+// benchURL is the broker under benchmark: AMQP_URL when set (RabbitMQ, to
+// compare in the same run), otherwise an in-process Warren.
+func benchURL(b *testing.B) string {
+	if u := os.Getenv("AMQP_URL"); u != "" {
+		return u
+	}
+	srv, err := server.New(server.Config{Users: []server.User{{Name: "guest", PasswordHash: server.HashPassword("guest")}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return "amqp://guest:guest@" + ln.Addr().String() + "/"
+}
+
+// BenchmarkPublishConsume measures end-to-end transient throughput: one
+// producer and one consumer connection, 16-byte bodies, manual acks with
+// multiple every 100, prefetch 1000. An op is one message published and
+// received.
+func BenchmarkPublishConsume(b *testing.B) {
+	for _, size := range []int{16, 1024} {
+		b.Run(fmt.Sprintf("body=%d", size), func(b *testing.B) {
+			url := benchURL(b)
+			pc, err := amqp091.Dial(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pc.Close()
+			cc, err := amqp091.Dial(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cc.Close()
+			pch, _ := pc.Channel()
+			cch, _ := cc.Channel()
+			q, err := cch.QueueDeclare("", false, true, true, false, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cch.Qos(1000, 0, false)
+			deliveries, err := cch.Consume(q.Name, "", false, false, false, false, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			body := make([]byte, size)
+			done := make(chan int)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			go func() {
+				n := 0
+				for d := range deliveries {
+					n++
+					if n%100 == 0 {
+						d.Ack(true)
+					}
+					if n == b.N {
+						d.Ack(true)
+						break
+					}
+				}
+				done <- n
+			}()
+			for i := 0; i < b.N; i++ {
+				if err := pch.Publish("", q.Name, false, false, amqp091.Publishing{Body: body}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			select {
+			case <-done:
+			case <-time.After(2 * time.Minute):
+				b.Fatal("consumer did not receive every message")
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
+		})
+	}
+}

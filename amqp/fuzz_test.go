@@ -85,6 +85,9 @@ func checkFramePayload(t *testing.T, fm Frame) {
 	case FrameHeader:
 		h, err := DecodeContentHeader(fm.Payload)
 		class, size, raw, splitErr := SplitContentHeader(fm.Payload)
+		if splitErr == nil {
+			checkScanProperties(t, raw)
+		}
 		if err != nil {
 			asFuzzError(t, err, FrameError)
 			return
@@ -106,6 +109,42 @@ func checkFramePayload(t *testing.T, fm Frame) {
 		enc2, err := AppendHeaderFrame(nil, fm.Channel, h2.ClassID, h2.BodySize, &h2.Properties)
 		if err != nil || !bytes.Equal(enc1, enc2) {
 			t.Fatalf("header re-encoding unstable:\n %x\n %x", enc1, enc2)
+		}
+	}
+}
+
+// checkScanProperties checks that ScanProperties accepts exactly what
+// DecodeProperties accepts and summarises it faithfully.
+func checkScanProperties(t *testing.T, raw []byte) {
+	t.Helper()
+	s, scanErr := ScanProperties(raw)
+	p, decErr := DecodeProperties(raw)
+	if (scanErr == nil) != (decErr == nil) {
+		t.Fatalf("ScanProperties err %v, DecodeProperties err %v on %x", scanErr, decErr, raw)
+	}
+	if scanErr != nil {
+		asFuzzError(t, scanErr, FrameError)
+		return
+	}
+	str := func(b []byte, flag uint16) string {
+		if (b != nil) != (p.Flags&flag != 0) {
+			t.Fatalf("flag %#04x set %t, summary %q", flag, p.Flags&flag != 0, b)
+		}
+		return string(b)
+	}
+	if s.DeliveryMode != p.DeliveryMode || s.Priority != p.Priority || s.HasPriority != (p.Flags&FlagPriority != 0) ||
+		str(s.Expiration, FlagExpiration) != p.Expiration || str(s.UserID, FlagUserID) != p.UserID {
+		t.Fatalf("ScanProperties %+v, DecodeProperties %+v", s, p)
+	}
+	if (s.Headers != nil) != (p.Flags&FlagHeaders != 0) {
+		t.Fatalf("headers flag %t, summary %x", p.Flags&FlagHeaders != 0, s.Headers)
+	}
+	if s.Headers != nil {
+		tab, err := DecodeTable(s.Headers)
+		want, _ := AppendTable(nil, p.Headers)
+		got, _ := AppendTable(nil, tab)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("summary headers %x (%v), decoded %x", got, err, want)
 		}
 	}
 }

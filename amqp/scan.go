@@ -45,7 +45,7 @@ func ScanProperties(raw []byte) (PropertySummary, error) {
 	}
 	if f&FlagHeaders != 0 {
 		start := d.off
-		d.table() // validates; the map is discarded
+		d.skipTable()
 		if d.err == nil {
 			s.Headers = d.b[start:d.off]
 		}

@@ -231,3 +231,66 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 	}
 	return b, fmt.Errorf("%w %T", errUnsupported, v)
 }
+
+// skipTable checks a table's wire form the way table() decodes it, without
+// building the map: the publish path only needs to know it is well formed.
+func (d *decoder) skipTable() {
+	body := d.longbytes()
+	if d.err != nil {
+		return
+	}
+	if d.depth >= MaxTableDepth {
+		d.fail(errTooDeep)
+		return
+	}
+	inner := decoder{b: body, depth: d.depth + 1}
+	for inner.err == nil && inner.off < len(inner.b) {
+		inner.take(int(inner.octet())) // the key
+		inner.skipValue()
+	}
+	d.fail(inner.err)
+}
+
+func (d *decoder) skipArray() {
+	body := d.longbytes()
+	if d.err != nil {
+		return
+	}
+	if d.depth >= MaxTableDepth {
+		d.fail(errTooDeep)
+		return
+	}
+	inner := decoder{b: body, depth: d.depth + 1}
+	for inner.err == nil && inner.off < len(inner.b) {
+		inner.skipValue()
+	}
+	d.fail(inner.err)
+}
+
+func (d *decoder) skipValue() {
+	typ := d.octet()
+	if d.err != nil {
+		return
+	}
+	switch typ {
+	case 't', 'b', 'B':
+		d.take(1)
+	case 's', 'u':
+		d.take(2)
+	case 'I', 'i', 'f':
+		d.take(4)
+	case 'l', 'd', 'T':
+		d.take(8)
+	case 'D':
+		d.take(5)
+	case 'S', 'x':
+		d.longbytes()
+	case 'F':
+		d.skipTable()
+	case 'A':
+		d.skipArray()
+	case 'V':
+	default:
+		d.fail(fmt.Errorf("unknown field value type %q", typ))
+	}
+}

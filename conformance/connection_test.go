@@ -58,7 +58,7 @@ func TestConnectionWrongPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	uri.Password = "wrong-" + uri.Password
-	conn, err := amqp.Dial(uri.String())
+	conn, err := b.dialURL(uri.String(), amqp.Config{})
 	if err == nil {
 		conn.Close()
 		t.Fatal("dial with a wrong password succeeded")
@@ -85,7 +85,7 @@ func TestConnectionUnknownVhost(t *testing.T) {
 	}
 	vhost := b.name("vhost")
 	uri.Vhost = vhost
-	conn, err := amqp.Dial(uri.String())
+	conn, err := b.dialURL(uri.String(), amqp.Config{})
 	if err == nil {
 		conn.Close()
 		t.Fatal("dial to an unknown vhost succeeded")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -17,6 +18,12 @@ import (
 // waitTimeout bounds every wait in the suite: a delivery, a notification, a
 // polled condition. Nothing waits for a fixed time.
 const waitTimeout = 5 * time.Second
+
+// testTimeout bounds a whole test, cleanup included. amqp091-go waits for
+// the reply to a synchronous method without a deadline, so a broker that
+// stops answering would hang the suite: past testTimeout a watchdog fails
+// the test and closes its sockets, which ends every pending call.
+const testTimeout = 30 * time.Second
 
 // brokerURL returns the broker under test: AMQP_URL when set (any broker,
 // e.g. RabbitMQ), otherwise an in-process Warren.
@@ -34,11 +41,16 @@ type broker struct {
 	t   testing.TB
 	url string
 
+	watchdog *time.Timer
+
 	mu struct {
 		sync.Mutex
 		queues    []string
 		exchanges []string
 		inspector *amqp.Connection
+		sockets   []net.Conn // every socket of the test, for the watchdog
+		expired   bool       // the watchdog fired
+		finished  bool       // cleanup is over: the watchdog must not touch t
 	}
 }
 
@@ -50,11 +62,62 @@ func setup(t *testing.T) *broker {
 	t.Helper()
 	t.Parallel()
 	b := &broker{t: t, url: brokerURL(t)}
+	b.watchdog = time.AfterFunc(testTimeout, b.expire)
 	t.Cleanup(b.cleanup)
 	return b
 }
 
+func (b *broker) expire() {
+	b.mu.Lock()
+	defer b.mu.Unlock() // held across Errorf so that cleanup cannot finish meanwhile
+	if b.mu.finished {
+		return
+	}
+	b.mu.expired = true
+	b.t.Errorf("test still running after %v (is the broker answering?): closing its %d sockets", testTimeout, len(b.mu.sockets))
+	for _, c := range b.mu.sockets {
+		_ = c.Close()
+	}
+}
+
+// track records a socket of the test for the watchdog; once the watchdog has
+// fired, new sockets are closed at once.
+func (b *broker) track(c net.Conn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mu.expired {
+		_ = c.Close()
+		return
+	}
+	b.mu.sockets = append(b.mu.sockets, c)
+}
+
+// netDial is the Config.Dial of every connection of the test: the client's
+// own dialer (with a handshake deadline of waitTimeout), tracked.
+func (b *broker) netDial(network, addr string) (net.Conn, error) {
+	c, err := amqp.DefaultDial(waitTimeout)(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	b.track(c)
+	return c, nil
+}
+
+// dialURL connects to url with cfg through netDial; the caller closes.
+func (b *broker) dialURL(url string, cfg amqp.Config) (*amqp.Connection, error) {
+	if cfg.Dial == nil {
+		cfg.Dial = b.netDial
+	}
+	return amqp.DialConfig(url, cfg)
+}
+
 func (b *broker) cleanup() {
+	defer func() {
+		b.mu.Lock()
+		b.mu.finished = true
+		b.mu.Unlock()
+		b.watchdog.Stop()
+	}()
 	b.mu.Lock()
 	queues, exchanges, inspector := b.mu.queues, b.mu.exchanges, b.mu.inspector
 	b.mu.Unlock()
@@ -64,7 +127,7 @@ func (b *broker) cleanup() {
 	if len(queues) == 0 && len(exchanges) == 0 {
 		return
 	}
-	conn, err := amqp.Dial(b.url)
+	conn, err := b.dialURL(b.url, amqp.Config{})
 	if err != nil {
 		b.t.Errorf("cleanup: dial: %v", err)
 		return
@@ -118,7 +181,7 @@ func (b *broker) cleanupExchange(name string) {
 // test ends.
 func (b *broker) dialConfig(cfg amqp.Config) (*amqp.Connection, error) {
 	b.t.Helper()
-	conn, err := amqp.DialConfig(b.url, cfg)
+	conn, err := b.dialURL(b.url, cfg)
 	if err == nil {
 		b.t.Cleanup(func() { _ = conn.Close() })
 	}
@@ -203,18 +266,21 @@ func (b *broker) publish(ch *amqp.Channel, exchange, key, body string) {
 // 404 never disturbs the test's channels.
 func (b *broker) inspect(queue string) (amqp.Queue, error) {
 	b.t.Helper()
+	// Only the test's goroutine inspects; the lock is for cleanup, and is
+	// not held while dialing (netDial takes it).
 	b.mu.Lock()
 	conn := b.mu.inspector
+	b.mu.Unlock()
 	if conn == nil || conn.IsClosed() {
 		var err error
-		conn, err = amqp.Dial(b.url)
+		conn, err = b.dialURL(b.url, amqp.Config{})
 		if err != nil {
-			b.mu.Unlock()
 			b.t.Fatalf("dial inspector: %v", err)
 		}
+		b.mu.Lock()
 		b.mu.inspector = conn
+		b.mu.Unlock()
 	}
-	b.mu.Unlock()
 	ch, err := conn.Channel()
 	if err != nil {
 		b.t.Fatalf("inspector channel: %v", err)

@@ -48,6 +48,7 @@ func (b *broker) rawDial() *rawConn {
 	if err != nil {
 		b.t.Fatalf("tcp dial: %v", err)
 	}
+	b.track(c)
 	b.t.Cleanup(func() { _ = c.Close() })
 	// One deadline for the whole raw conversation: every read is bounded.
 	_ = c.SetDeadline(time.Now().Add(2 * waitTimeout))

@@ -294,3 +294,45 @@ func (d *decoder) skipValue() {
 		d.fail(fmt.Errorf("unknown field value type %q", typ))
 	}
 }
+
+// FieldTypeName is RabbitMQ's name for the type of a field value, as it
+// appears in its error texts (signedint, longstr, ...).
+func FieldTypeName(v any) string {
+	switch v.(type) {
+	case bool:
+		return "bool"
+	case int8:
+		return "byte"
+	case uint8:
+		return "unsignedbyte"
+	case int16:
+		return "short"
+	case uint16:
+		return "unsignedshort"
+	case int32:
+		return "signedint"
+	case uint32:
+		return "unsignedint"
+	case int64, int:
+		return "long"
+	case float32:
+		return "float"
+	case float64:
+		return "double"
+	case Decimal:
+		return "decimal"
+	case string:
+		return "longstr"
+	case []byte:
+		return "binary"
+	case time.Time:
+		return "timestamp"
+	case Table, map[string]any:
+		return "table"
+	case []any:
+		return "array"
+	case nil:
+		return "void"
+	}
+	return fmt.Sprintf("%T", v)
+}

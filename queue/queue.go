@@ -12,6 +12,8 @@ var (
 	ErrNotEmpty          = errors.New("queue not empty")
 	ErrExclusiveConsumer = errors.New("queue in exclusive use")
 	ErrHasConsumers      = errors.New("queue has consumers, cannot consume exclusively")
+	// ErrRejected: the queue is full and its overflow is reject-publish.
+	ErrRejected = errors.New("queue full: message rejected")
 )
 
 // Sink receives deliveries for one consumer. TryDeliver is called with the
@@ -41,6 +43,7 @@ type Config struct {
 // Queue is one queue. The Config fields are immutable after New.
 type Queue struct {
 	Config
+	limits Limits
 
 	mu struct {
 		sync.Mutex
@@ -55,8 +58,10 @@ type Queue struct {
 }
 
 // New returns an empty queue.
+// The arguments are validated by ParseArgs first; New ignores bad ones.
 func New(cfg Config) *Queue {
-	return &Queue{Config: cfg}
+	l, _ := ParseArgs(cfg.Args)
+	return &Queue{Config: cfg, limits: l}
 }
 
 // Publish enqueues m and delivers what it can. It returns ErrDeleted if the
@@ -67,6 +72,10 @@ func (q *Queue) Publish(m *Message) error {
 	if q.mu.deleted {
 		return ErrDeleted
 	}
+	if q.limits.Overflow != DropHead && q.fullLocked(m) {
+		// rabbitmq: reject-publish refuses the message; the publisher gets a nack.
+		return ErrRejected
+	}
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
 	// Fast path: nothing waits ahead of it, hand it straight to a consumer.
@@ -75,7 +84,27 @@ func (q *Queue) Publish(m *Message) error {
 	}
 	q.mu.ready.push(e)
 	q.dispatchLocked()
+	if q.limits.Overflow == DropHead {
+		// rabbitmq: drop-head removes the oldest ready messages until the
+		// queue is within its limits again.
+		for q.overLocked() {
+			q.mu.ready.pop()
+		}
+	}
 	return nil
+}
+
+// fullLocked reports whether one more message m would break a limit.
+func (q *Queue) fullLocked(m *Message) bool {
+	l := q.limits
+	return l.MaxLength >= 0 && int64(q.mu.ready.len()) >= l.MaxLength ||
+		l.MaxLengthBytes >= 0 && int64(q.mu.ready.bytes+m.Size()) > l.MaxLengthBytes
+}
+
+func (q *Queue) overLocked() bool {
+	l := q.limits
+	return q.mu.ready.len() > 0 && (l.MaxLength >= 0 && int64(q.mu.ready.len()) > l.MaxLength ||
+		l.MaxLengthBytes >= 0 && int64(q.mu.ready.bytes) > l.MaxLengthBytes)
 }
 
 // Dispatch delivers ready messages to consumers with credit.

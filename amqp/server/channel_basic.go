@@ -236,10 +236,13 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 // deliverPublished enqueues a routed message, returns it if it was
 // mandatory and unroutable, and counts it for confirms.
 func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue) {
-	routed := false
+	routed, rejected := false, false
 	for _, q := range qs {
-		if q.Publish(msg) == nil {
+		switch q.Publish(msg) {
+		case nil:
 			routed = true
+		case queue.ErrRejected:
+			rejected = true
 		}
 	}
 	if !routed && mandatory {
@@ -252,7 +255,11 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 	}
 	if ch.confirm {
 		ch.publishSeq++
-		ch.confirmDirty = true
+		if rejected {
+			ch.nackPublish()
+		} else {
+			ch.confirmDirty = true
+		}
 	}
 }
 

@@ -14,7 +14,7 @@ func (ch *channel) queueName(name string) (string, error) {
 		return name, nil
 	}
 	if ch.lastQueue == "" {
-		return "", ch.c.vhost.errNoQueue("")
+		return "", amqp.Errorf(amqp.NotFound, "no previously declared queue")
 	}
 	return ch.lastQueue, nil
 }
@@ -25,6 +25,11 @@ func (ch *channel) ownedQueue(name string) (*queue.Queue, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ch.lookupOwned(name)
+}
+
+// lookupOwned is ownedQueue without the empty-name substitution.
+func (ch *channel) lookupOwned(name string) (*queue.Queue, error) {
 	v := ch.c.vhost
 	q := v.queue(name)
 	if q == nil {
@@ -41,8 +46,9 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 	name := m.Queue
 	var q *queue.Queue
 	if m.Passive {
+		// rabbitmq: a passive declare of "" looks up the queue named "".
 		var err error
-		if q, err = ch.ownedQueue(name); err != nil {
+		if q, err = ch.lookupOwned(name); err != nil {
 			return err
 		}
 	} else {
@@ -50,6 +56,10 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 			name = genName("amq.gen-")
 		} else if reservedName(name) {
 			return amqp.Errorf(amqp.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", name)
+		}
+		if _, err := queue.ParseArgs(m.Arguments); err != nil {
+			ae := err.(*queue.ArgError)
+			return amqp.Errorf(amqp.PreconditionFailed, "invalid arg '%s' for queue '%s' in vhost '%s': %s", ae.Arg, name, v.name, ae.Reason)
 		}
 		var err error
 		q, err = v.declareQueue(queue.Config{

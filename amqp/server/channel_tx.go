@@ -41,6 +41,16 @@ func (ch *channel) flushConfirms() {
 	ch.send(&amqp.BasicAck{DeliveryTag: ch.publishSeq, Multiple: multiple})
 }
 
+// nackPublish nacks the last publish, after acknowledging those before it.
+func (ch *channel) nackPublish() {
+	seq := ch.publishSeq
+	ch.publishSeq--
+	ch.flushConfirms()
+	ch.publishSeq = seq
+	ch.confirmedUpTo = seq
+	ch.send(&amqp.BasicNack{DeliveryTag: seq})
+}
+
 func (ch *channel) txSelect() error {
 	if ch.confirm {
 		return amqp.Errorf(amqp.PreconditionFailed, "cannot switch from confirm to tx mode")

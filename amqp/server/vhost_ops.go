@@ -44,7 +44,7 @@ func describeArg(v any) string {
 	if v == nil {
 		return "none"
 	}
-	return fmt.Sprintf("the value '%s' of type '%s'", argValueString(v), fieldTypeName(v))
+	return fmt.Sprintf("the value '%s' of type '%s'", argValueString(v), amqp.FieldTypeName(v))
 }
 
 func argValueString(v any) string {
@@ -55,45 +55,6 @@ func argValueString(v any) string {
 		return fmt.Sprint(v.Unix())
 	}
 	return fmt.Sprint(v)
-}
-
-// fieldTypeName is RabbitMQ's name for a field value's type.
-func fieldTypeName(v any) string {
-	switch v.(type) {
-	case bool:
-		return "bool"
-	case int8:
-		return "byte"
-	case uint8:
-		return "unsignedbyte"
-	case int16:
-		return "short"
-	case uint16:
-		return "unsignedshort"
-	case int32:
-		return "signedint"
-	case uint32:
-		return "unsignedint"
-	case int64, int:
-		return "long"
-	case float32:
-		return "float"
-	case float64:
-		return "double"
-	case amqp.Decimal:
-		return "decimal"
-	case string:
-		return "longstr"
-	case []byte:
-		return "binary"
-	case time.Time:
-		return "timestamp"
-	case amqp.Table, map[string]any:
-		return "table"
-	case []any:
-		return "array"
-	}
-	return "void"
 }
 
 func argsEquivalent(names []string, a, b map[string]any) (string, bool) {

@@ -1,0 +1,196 @@
+package queue
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/warrenmq/warren/amqp"
+)
+
+// Overflow is what a full queue does with a new message.
+type Overflow uint8
+
+const (
+	DropHead         Overflow = iota // drop (or dead-letter) the oldest ready message
+	RejectPublish                    // refuse the new one: the publisher gets a nack
+	RejectPublishDLX                 // refuse and dead-letter the new one
+)
+
+// Limits are the queue arguments the core enforces.
+type Limits struct {
+	MaxLength      int64 // ready messages; -1: none
+	MaxLengthBytes int64 // ready body bytes; -1: none
+	Overflow       Overflow
+}
+
+// ArgError is an invalid queue argument. Reason is written as RabbitMQ
+// writes the Erlang term, e.g. {value_negative,-1}.
+type ArgError struct {
+	Arg    string
+	Reason string
+}
+
+func (e *ArgError) Error() string { return fmt.Sprintf("invalid arg '%s': %s", e.Arg, e.Reason) }
+
+// maxExpiry is RabbitMQ's largest TTL or expiry in milliseconds.
+const maxExpiry = math.MaxUint32
+
+// ParseArgs validates a queue's x- arguments as RabbitMQ does and returns
+// the limits they set. Unknown arguments are kept but not interpreted.
+func ParseArgs(args map[string]any) (Limits, error) {
+	l := Limits{MaxLength: -1, MaxLengthBytes: -1}
+	for _, name := range argOrder {
+		v, ok := args[name]
+		if !ok {
+			continue
+		}
+		if err := argCheckers[name](v); err != nil {
+			return l, &ArgError{Arg: name, Reason: err.Error()}
+		}
+	}
+	if v, ok := integer(args["x-max-length"]); ok {
+		l.MaxLength = v
+	}
+	if v, ok := integer(args["x-max-length-bytes"]); ok {
+		l.MaxLengthBytes = v
+	}
+	switch args["x-overflow"] {
+	case "reject-publish":
+		l.Overflow = RejectPublish
+	case "reject-publish-dlx":
+		l.Overflow = RejectPublishDLX
+	}
+	return l, nil
+}
+
+// argOrder fixes the order in which arguments are checked, so the same bad
+// declaration always names the same argument.
+var argOrder = []string{
+	"x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
+	"x-max-length", "x-max-length-bytes", "x-max-priority", "x-overflow", "x-queue-mode",
+	"x-queue-type", "x-single-active-consumer", "x-delivery-limit",
+}
+
+type reason string
+
+func (r reason) Error() string { return string(r) }
+
+var argCheckers = map[string]func(any) error{
+	// rabbitmq: x-expires must be a positive integer.
+	"x-expires": func(v any) error {
+		n, err := intArg(v)
+		switch {
+		case err != nil:
+			return err
+		case n == 0:
+			return reason(fmt.Sprintf("{value_zero,%d}", n))
+		case n < 0:
+			return reason(fmt.Sprintf("{value_negative,%d}", n))
+		case n > maxExpiry:
+			return reason(fmt.Sprintf("{value_too_large,%d,%d}", n, int64(maxExpiry)))
+		}
+		return nil
+	},
+	"x-message-ttl": func(v any) error {
+		n, err := nonNegInt(v)
+		if err == nil && n > maxExpiry {
+			return reason(fmt.Sprintf("{value_too_large,%d,%d}", n, int64(maxExpiry)))
+		}
+		return err
+	},
+	"x-dead-letter-exchange":    stringArg,
+	"x-dead-letter-routing-key": stringArg,
+	"x-max-length":              func(v any) error { _, err := nonNegInt(v); return err },
+	"x-max-length-bytes":        func(v any) error { _, err := nonNegInt(v); return err },
+	"x-delivery-limit":          func(v any) error { _, err := nonNegInt(v); return err },
+	"x-max-priority": func(v any) error {
+		n, err := nonNegInt(v)
+		if err == nil && n > 255 {
+			return reason(fmt.Sprintf("{value_too_large,%d,255}", n))
+		}
+		return err
+	},
+	"x-overflow": func(v any) error {
+		s, ok := v.(string)
+		if !ok {
+			return reason(fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)))
+		}
+		switch s {
+		case "drop-head", "reject-publish", "reject-publish-dlx":
+			return nil
+		}
+		return reason("invalid_overflow")
+	},
+	"x-queue-mode": func(v any) error {
+		s, ok := v.(string)
+		if !ok {
+			return reason(fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)))
+		}
+		if s != "default" && s != "lazy" {
+			return reason(fmt.Sprintf("{unsupported_queue_mode,<<%q>>}", s))
+		}
+		return nil
+	},
+	"x-queue-type": func(v any) error {
+		s, ok := v.(string)
+		if !ok {
+			return reason(fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)))
+		}
+		if s != "classic" {
+			return reason(fmt.Sprintf("%q", "unsupported queue type '"+s+"'"))
+		}
+		return nil
+	},
+	"x-single-active-consumer": func(v any) error {
+		if _, ok := v.(bool); !ok {
+			return reason(fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)))
+		}
+		return nil
+	},
+}
+
+func stringArg(v any) error {
+	if _, ok := v.(string); !ok {
+		return reason(fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)))
+	}
+	return nil
+}
+
+func intArg(v any) (int64, error) {
+	n, ok := integer(v)
+	if !ok {
+		return 0, reason(fmt.Sprintf("%q", "expected integer, got "+amqp.FieldTypeName(v)))
+	}
+	return n, nil
+}
+
+func nonNegInt(v any) (int64, error) {
+	n, err := intArg(v)
+	if err == nil && n < 0 {
+		return n, reason(fmt.Sprintf("{value_negative,%d}", n))
+	}
+	return n, err
+}
+
+// integer reads any AMQP integer field value.
+func integer(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int8:
+		return int64(v), true
+	case uint8:
+		return int64(v), true
+	case int16:
+		return int64(v), true
+	case uint16:
+		return int64(v), true
+	case int32:
+		return int64(v), true
+	case uint32:
+		return int64(v), true
+	case int64:
+		return v, true
+	case int:
+		return int64(v), true
+	}
+	return 0, false
+}

@@ -296,8 +296,11 @@ func TestTopicMatchDoesNotAllocate(t *testing.T) {
 }
 
 func TestTopicLargeMatchDoesNotAllocate(t *testing.T) {
+	// Under -race sync.Pool drops items at random, so a pooled dedupe map is
+	// sometimes rebuilt: allow that, but still fail on steady allocation.
+	limit := 0.0
 	if raceEnabled {
-		t.Skip("sync.Pool drops items at random under the race detector")
+		limit = 2
 	}
 	var tp Topic[int]
 	for d := range 200 {
@@ -308,7 +311,7 @@ func TestTopicLargeMatchDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
 		out = tp.Match("a.b", out[:0])
 	})
-	if allocs != 0 {
+	if allocs > limit {
 		t.Fatalf("Match allocates %v times per call", allocs)
 	}
 	if len(out) != 200 {

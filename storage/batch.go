@@ -1,0 +1,123 @@
+package storage
+
+// Batch collects operations for one Submit. It is not safe for concurrent
+// use; reuse it after Submit returns with Reset. The byte slices passed in
+// are kept, not copied, until the Submit's done callback has run: do not
+// modify them before.
+type Batch struct {
+	ops   []op
+	bytes int64
+	err   error // the first invalid operation
+}
+
+type opKind uint8
+
+const (
+	opPutMessage opKind = iota + 1
+	opDeleteMessage
+	opPutEntry
+	opUpdateEntry
+	opDeleteEntry
+	opDropQueue
+	opPutDefinition
+	opDeleteDefinition
+)
+
+// op is one operation. For entries id is the queue, seq the position and
+// msgID the message; for messages id is the message; for definitions key
+// is the full Badger key.
+type op struct {
+	kind  opKind
+	dead  bool // cancelled inside its group: not written
+	fresh bool // a put of a key that is not on disk yet (PutEntry, PutMessage)
+	id    uint64
+	seq   uint64
+	msgID uint64
+	key   []byte
+	val   []byte
+}
+
+// weight is what an operation counts for in MaxBatchBytes and
+// MaxPendingBytes: its value plus a small overhead for key and bookkeeping.
+func (o *op) weight() int64 { return int64(len(o.val)+len(o.key)) + 32 }
+
+func (b *Batch) add(o op) {
+	b.ops = append(b.ops, o)
+	b.bytes += o.weight()
+}
+
+// Len is the number of operations in the batch.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Reset empties the batch for reuse.
+func (b *Batch) Reset() {
+	clear(b.ops)
+	b.ops = b.ops[:0]
+	b.bytes = 0
+	b.err = nil
+}
+
+// PutMessage stores a message's bytes under msgID. Message ids are the
+// engine's: unique, never reused while the message is stored. A message
+// routed to several queues is put once and referenced by one entry per
+// queue.
+func (b *Batch) PutMessage(msgID uint64, data []byte) {
+	b.add(op{kind: opPutMessage, fresh: true, id: msgID, val: data})
+}
+
+// DeleteMessage removes a message. If its PutMessage has not been
+// written yet, neither is: the message never reaches the disk.
+func (b *Batch) DeleteMessage(msgID uint64) {
+	b.add(op{kind: opDeleteMessage, id: msgID})
+}
+
+// PutEntry adds a message to a queue at position seq (increasing within
+// the queue: recovery returns entries in seq order). meta is opaque to
+// the store (delivery count, flags). The entry must be new; use
+// UpdateEntry to rewrite one.
+func (b *Batch) PutEntry(queueID, seq, msgID uint64, meta []byte) {
+	b.add(op{kind: opPutEntry, fresh: true, id: queueID, seq: seq, msgID: msgID, val: meta})
+}
+
+// UpdateEntry rewrites an existing entry, for instance to record a
+// delivery count.
+func (b *Batch) UpdateEntry(queueID, seq, msgID uint64, meta []byte) {
+	b.add(op{kind: opUpdateEntry, id: queueID, seq: seq, msgID: msgID, val: meta})
+}
+
+// DeleteEntry removes an entry (an ack, or a message dropped from the
+// queue). If its PutEntry has not been written yet, neither is.
+func (b *Batch) DeleteEntry(queueID, seq uint64) {
+	b.add(op{kind: opDeleteEntry, id: queueID, seq: seq})
+}
+
+// DropQueue removes every entry of a queue, for a purge or a delete: by
+// prefix, not one by one through the engine. Entries put after it (in
+// this batch or later ones) are kept, so a purged queue keeps its id. The
+// messages the entries referenced are not touched: deleting those no
+// longer referenced by any queue is the engine's job (or recovery's).
+func (b *Batch) DropQueue(queueID uint64) {
+	b.add(op{kind: opDropQueue, id: queueID})
+}
+
+// PutDefinition stores a definition (see Store.PutDefinition).
+func (b *Batch) PutDefinition(kind, key string, value []byte) {
+	if err := checkKind(kind); err != nil {
+		if b.err == nil {
+			b.err = err
+		}
+		return
+	}
+	b.add(op{kind: opPutDefinition, key: definitionKey(kind, key), val: value})
+}
+
+// DeleteDefinition removes a definition.
+func (b *Batch) DeleteDefinition(kind, key string) {
+	if err := checkKind(kind); err != nil {
+		if b.err == nil {
+			b.err = err
+		}
+		return
+	}
+	b.add(op{kind: opDeleteDefinition, key: definitionKey(kind, key)})
+}

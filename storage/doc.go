@@ -1,0 +1,102 @@
+// Package storage is Warren's durable store: definitions (vhosts, users,
+// durable exchanges and queues, bindings) and persistent messages with
+// their places in durable queues, on Badger (github.com/dgraph-io/badger/v4).
+// It knows bytes, not AMQP: the engine encodes definitions and messages,
+// assigns message ids and queue ids, and keeps the live indexes in memory;
+// the store makes them durable and gives them back at start-up.
+//
+// # Files
+//
+//	Dir/LOCK    flock'ed while a store is open; holds the owner's pid. A second
+//	            Open fails with a *LockedError naming that pid.
+//	Dir/FORMAT  "warren-storage 1", written (and synced) before db/ is created.
+//	Dir/db/     Badger's directory (MANIFEST, *.sst, *.vlog, *.mem, ...).
+//
+// A directory that cannot be read, or holds something else than a Warren
+// store (db/ with files but no FORMAT or no MANIFEST, another FORMAT, a
+// MANIFEST Badger refuses), makes Open fail with an error saying so, and
+// nothing in it is removed or rewritten: Badger opens db/ only after
+// these checks pass.
+//
+// # Key layout
+//
+// One Badger key space; big-endian integers, so key order is numeric
+// order and a queue's entries iterate in seq order.
+//
+//	+-----+-------------------+----------------+       value
+//	| 'd' | kind ... 0x00     | key ...        |  ->  definition (opaque)
+//	+-----+-------------------+----------------+
+//	| 'm' | msgID  u64 BE     |                   ->  message bytes (opaque), stored once
+//	+-----+-------------------+----------------+
+//	| 'q' | queueID u64 BE    | seq u64 BE     |  ->  +---------------+-------------+
+//	+-----+-------------------+----------------+      | msgID u64 BE  | meta ...    |
+//	   1          8                  8                +---------------+-------------+
+//
+// A message routed to N durable queues is one 'm' key and N 'q' keys.
+// Message bodies of ValueThreshold bytes or more live in Badger's value
+// log, so the LSM tree holds only keys, small values and value pointers;
+// entries and definitions stay in the tree. Dropping a queue removes its
+// 'q' range (key by key when small, with DropPrefix when big); deleting
+// the messages no queue references any more is the engine's job, and
+// recovery deletes any it left behind.
+//
+// # Writes: group commit
+//
+// Every write goes through Submit (PutDefinition and DeleteDefinition
+// wait for theirs). Submit appends the batch's operations to the pending
+// group under a short lock and returns; one writer goroutine takes the
+// whole pending group when it is free, writes it with one Badger write
+// batch (Badger splits it only past its transaction limits, avoiding
+// ErrTxnTooBig), and Badger syncs it (SyncWrites: one fsync of the value
+// log and one of the memtable's log per commit). A notifier goroutine
+// then calls each done callback, in submission order, with nil or the
+// error: a publisher confirm is sent only after its message is on disk.
+// While one group is written the next one fills, so a busy store makes
+// few, large syncs.
+//
+//	Submit ──┐                 writer goroutine              notifier goroutine
+//	Submit ──┼─> pending group ──> Badger write + fsync ──> done(err) ... done(err)
+//	Submit ──┘   (cancel put+delete pairs)
+//
+// A delete that finds its own put still pending cancels both: a message
+// consumed and acked before its group reached the disk is never written.
+//
+// # Errors
+//
+// A group is refused before Badger sees it when the file system would be
+// left with less than MinFreeBytes free: Badger writes through mmap, and a
+// write into a full disk would crash the process (SIGBUS) instead of
+// returning an error. Those callbacks get ErrDiskFull and later groups
+// are tried again. Any error from Badger itself (an I/O error, a failed
+// fsync, including one Badger only logs) fails the store: every later
+// write fails with ErrFailed, since what reached the disk is unknown.
+// Reads still work; a restart recovers from what is on disk.
+//
+// # Reading and recovery
+//
+// Message and Messages read bodies back (read-ahead for bodies kept only
+// on disk). Recover, once at start-up, iterates the 'q' range in key
+// order, then the 'm' range by key alone, deletes orphaned messages and
+// reports counts, the highest message id and the time taken. Badger is
+// iterated only there: at run time the engine's indexes are in memory,
+// and the store only does point writes and point reads, so tombstones
+// (which iterators must step over until compaction drops them) cost the
+// publish and deliver paths nothing.
+//
+// # Disk hygiene
+//
+// A goroutine runs value-log GC every GCInterval (RunGC by hand), file
+// after file until Badger finds none with GCDiscardRatio garbage. Badger
+// learns what is garbage from its compactions, and never rewrites the
+// value-log file being written: after a backlog drains, up to about one
+// ValueLogFileSize (and the most recent memtables' worth) stays on disk
+// until more writes roll it over.
+//
+// # Concurrency
+//
+// Every method is safe for concurrent use. Done callbacks run on the
+// notifier goroutine, one at a time: they must not block for long, and
+// may call Submit. Submit never blocks; Throttle does, while too many
+// bytes wait for their sync. Lock order: Store.gcMu -> Store.closeMu;
+// Store.mu is a leaf, never held during I/O or while calling back.
+package storage

@@ -1,0 +1,202 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"go.uber.org/zap"
+)
+
+// Options configures a Store. Every zero field takes the default written
+// beside it.
+type Options struct {
+	// Dir is the data directory. It holds LOCK (ours, flock'ed, with the
+	// owner's pid) and db/ (Badger's files). Required unless InMemory.
+	Dir string
+	// Logger gets Badger's warnings and errors and the store's own
+	// reports (recovery, GC, write failures). nil: no logging.
+	Logger *zap.Logger
+	// InMemory keeps everything in memory (tests): no Dir, no lock, no
+	// fsync, no value-log GC, and messages of at most 1 MiB.
+	InMemory bool
+
+	// MaxBatchBytes closes a group commit once its pending operations
+	// carry this many bytes; later submissions start the next group.
+	// 0: 4 MiB.
+	MaxBatchBytes int64
+	// MaxDelay makes the writer wait up to this long for a group to
+	// fill before writing it. 0 (the default) writes as soon as the
+	// writer is free: groups then form by themselves while the previous
+	// one is being synced, which is the lowest latency.
+	MaxDelay time.Duration
+	// MaxPendingBytes is how many submitted but unsynced bytes Throttle
+	// lets through before it blocks. 0: 64 MiB.
+	MaxPendingBytes int64
+
+	// GCInterval is how often value-log GC runs. 0: 5 minutes;
+	// negative: never (RunGC still works).
+	GCInterval time.Duration
+	// GCDiscardRatio is the share of garbage a value-log file needs to
+	// be rewritten. 0: 0.5.
+	GCDiscardRatio float64
+
+	// MinFreeBytes is the free space the file system must keep beyond a
+	// group's bytes, or the group fails with ErrDiskFull before Badger
+	// sees it (Badger writes through mmap, where a full disk is a SIGBUS,
+	// not an error). 0: 4*MemTableSize + 2*ValueLogFileSize; negative:
+	// no check.
+	MinFreeBytes int64
+
+	// DropPrefixAbove: DropQueue deletes a queue with at most this many
+	// entries key by key inside the group commit, and a bigger one with
+	// Badger's DropPrefix, which rewrites the tables holding it but
+	// stalls every other write while it runs. 0: 10000.
+	DropPrefixAbove int
+
+	// Badger tuning.
+
+	// ValueThreshold: values of at least this many bytes (message
+	// bodies) go to the value log, smaller ones (entries, definitions,
+	// tiny messages) stay in the LSM tree. 0: 256.
+	ValueThreshold int64
+	// MemTableSize bounds one memtable and its write-ahead log; a restart
+	// replays at most NumMemtables of them. 0: 32 MiB.
+	MemTableSize int64
+	// NumMemtables is how many memtables may wait for a flush before
+	// writes stall. 0: 4.
+	NumMemtables int
+	// ValueLogFileSize is the size of one value-log file, the unit of
+	// value-log GC, and the largest message the store accepts. 0: 64 MiB.
+	ValueLogFileSize int64
+
+	hooks *hooks // failure injection and probes, for tests
+}
+
+// hooks let tests in this package fail writes and observe the writer.
+type hooks struct {
+	beforeWrite func() error // a non-nil error fails the group before Badger sees it
+	beforeSync  func() error // a non-nil error fails the group as a sync failure
+	freeBytes   func() (int64, error)
+}
+
+func (o *Options) setDefaults() error {
+	if o.Dir == "" && !o.InMemory {
+		return errors.New("storage: Options.Dir is required")
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.MaxBatchBytes == 0 {
+		o.MaxBatchBytes = 4 << 20
+	}
+	if o.MaxPendingBytes == 0 {
+		o.MaxPendingBytes = 64 << 20
+	}
+	if o.GCInterval == 0 {
+		o.GCInterval = 5 * time.Minute
+	}
+	if o.GCDiscardRatio == 0 {
+		o.GCDiscardRatio = 0.5
+	}
+	if o.GCDiscardRatio <= 0 || o.GCDiscardRatio >= 1 {
+		return fmt.Errorf("storage: GCDiscardRatio %v not in (0, 1)", o.GCDiscardRatio)
+	}
+	if o.DropPrefixAbove == 0 {
+		o.DropPrefixAbove = 10000
+	}
+	if o.ValueThreshold == 0 {
+		o.ValueThreshold = 256
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = 32 << 20
+	}
+	if o.NumMemtables == 0 {
+		o.NumMemtables = 4
+	}
+	if o.ValueLogFileSize == 0 {
+		o.ValueLogFileSize = 64 << 20
+	}
+	if o.MinFreeBytes == 0 {
+		o.MinFreeBytes = 4*o.MemTableSize + 2*o.ValueLogFileSize
+	}
+	if o.InMemory {
+		o.GCInterval = -1
+		o.MinFreeBytes = -1
+	}
+	return nil
+}
+
+// maxMessageBytes is the largest message Badger takes with these options.
+func (o *Options) maxMessageBytes() int64 {
+	if o.InMemory {
+		return 1 << 20
+	}
+	return o.ValueLogFileSize
+}
+
+// badgerOptions tunes Badger for a broker on a small machine (2 cores;
+// memory bounded whatever the backlog): bodies in the value log, small
+// memtables so restarts replay little, no compression (the CPU is better
+// spent on the wire; bodies in the value log are never compressed anyway),
+// no block cache (it only pays with compression or encryption), two
+// compactors, no conflict detection (the writer goroutine is the only
+// writer).
+//
+// SyncWrites is on: the writer issues one Badger commit per group, and
+// Badger then fsyncs the value log and the memtable's log once for it. A
+// db.Sync() after unsynced writes would not do: it syncs only the current
+// value-log file and write-ahead log, so a group that crosses a file
+// rotation would be confirmed with the tail of the previous file unsynced.
+func (o *Options) badgerOptions(dbDir string, s *Store) badger.Options {
+	bo := badger.DefaultOptions(dbDir)
+	if o.InMemory {
+		bo = badger.DefaultOptions("").WithInMemory(true)
+	}
+	return bo.
+		WithLogger(badgerLogger{log: o.Logger.WithOptions(zap.AddCallerSkip(1)), s: s}).
+		WithLoggingLevel(badger.WARNING).
+		WithSyncWrites(!o.InMemory).
+		WithMetricsEnabled(false). // expvar: process-global state
+		WithDetectConflicts(false).
+		WithNumVersionsToKeep(1).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithMemTableSize(o.MemTableSize).
+		WithNumMemtables(o.NumMemtables).
+		WithValueThreshold(o.ValueThreshold).
+		WithValueLogFileSize(o.ValueLogFileSize)
+}
+
+// badgerLogger sends Badger's log to zap. Badger logs, rather than
+// returns, a failed fsync of the value log on its write path; such a
+// message makes the store fail for good (see Store.fail).
+type badgerLogger struct {
+	log *zap.Logger
+	s   *Store
+}
+
+func (l badgerLogger) Errorf(f string, args ...any) {
+	msg := strings.TrimSpace(fmt.Sprintf(f, args...))
+	l.log.Error("badger: " + msg)
+	if strings.Contains(strings.ToLower(msg), "sync") && l.s != nil {
+		l.s.fail(fmt.Errorf("badger: %s", msg))
+	}
+}
+
+func (l badgerLogger) Warningf(f string, args ...any) {
+	l.log.Warn("badger: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+}
+
+func (l badgerLogger) Infof(f string, args ...any) {
+	l.log.Debug("badger: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+}
+
+func (l badgerLogger) Debugf(f string, args ...any) {
+	l.log.Debug("badger: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+}

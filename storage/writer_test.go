@@ -1,0 +1,375 @@
+package storage
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Many concurrent submitters share few syncs: while the writer is busy
+// with one group, everything submitted meanwhile becomes the next one.
+func TestGroupCommitBatchesSubmitsIntoFewSyncs(t *testing.T) {
+	g := newGate()
+	s := openT(t, t.TempDir(), func(o *Options) { o.hooks = &hooks{beforeWrite: g.hook} })
+	recoverAll(t, s)
+
+	var first waiter
+	var b Batch
+	b.PutDefinition("vhost", "/", nil)
+	first.submit(t, s, &b)
+	<-g.entered // the writer is inside group 1
+
+	const submitters, each = 8, 100
+	var w waiter
+	var wg sync.WaitGroup
+	for i := range submitters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				id := uint64(i*each + j + 1)
+				var b Batch
+				b.PutMessage(id, body(id, 1024))
+				b.PutEntry(1, id, id, nil)
+				w.submit(t, s, &b)
+			}
+		}()
+	}
+	wg.Wait()
+	close(g.release)
+	first.wait()
+	for _, err := range w.wait() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := s.Metrics()
+	if m.Groups != 2 || m.Syncs != 2 || m.OpsWritten != 1+2*submitters*each {
+		t.Fatalf("%d submits: metrics %+v, want 2 groups and 2 syncs", 1+submitters*each, m)
+	}
+}
+
+// A group splits at MaxBatchBytes.
+func TestGroupCommitSplitsAtMaxBatchBytes(t *testing.T) {
+	g := newGate()
+	s := openT(t, t.TempDir(), func(o *Options) {
+		o.hooks = &hooks{beforeWrite: g.hook}
+		o.MaxBatchBytes = 64 << 10
+	})
+	recoverAll(t, s)
+	var w waiter
+	var b Batch
+	b.PutDefinition("vhost", "/", nil)
+	w.submit(t, s, &b)
+	<-g.entered
+	for id := uint64(1); id <= 256; id++ { // 256 KiB: 4 groups of 64 KiB
+		var b Batch
+		b.PutMessage(id, body(id, 1024-32))
+		w.submit(t, s, &b)
+	}
+	close(g.release)
+	for _, err := range w.wait() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := s.Metrics(); m.Syncs < 4 || m.Syncs > 6 {
+		t.Fatalf("metrics %+v: want 1 + about 4 groups", m)
+	}
+}
+
+// A put and its delete pending in the same group write nothing, and both
+// callbacks still run.
+func TestCancelledPutAndDeleteAreNeverWritten(t *testing.T) {
+	dir := t.TempDir()
+	g := newGate()
+	s := openT(t, dir, func(o *Options) { o.hooks = &hooks{beforeWrite: g.hook} })
+	recoverAll(t, s)
+
+	// Message 100 and its entry are on disk before the test proper.
+	var b Batch
+	b.PutMessage(100, body(100, 500))
+	b.PutEntry(1, 100, 100, []byte("v1"))
+	var w0 waiter
+	w0.submit(t, s, &b)
+	<-g.entered
+	var w waiter
+	for id := uint64(1); id <= 10; id++ {
+		var b Batch
+		b.PutMessage(id, body(id, 2000))
+		b.PutEntry(1, id, id, nil)
+		b.PutEntry(2, id, id, nil)
+		w.submit(t, s, &b)
+	}
+	for id := uint64(1); id <= 10; id++ { // consumed and acked before the sync
+		var b Batch
+		b.UpdateEntry(1, id, id, []byte("delivered")) // folds into the pending put
+		b.DeleteEntry(1, id)
+		b.DeleteEntry(2, id)
+		b.DeleteMessage(id)
+		w.submit(t, s, &b)
+	}
+	// An update of an entry already on disk is written, and so is the
+	// delete that follows it.
+	b.Reset()
+	b.UpdateEntry(1, 100, 100, []byte("v2"))
+	b.DeleteEntry(1, 100)
+	b.PutEntry(3, 100, 100, nil)
+	w.submit(t, s, &b)
+	close(g.release)
+	w0.wait()
+	for _, err := range w.wait() {
+		if err != nil {
+			t.Fatalf("callback: %v", err)
+		}
+	}
+	m := s.Metrics()
+	// Group 2: 30 puts + 40 (update, deletes) cancelled, the update of
+	// entry 100 cancelled against... nothing pending: written, then
+	// killed by its delete; the delete and the put of queue 3 written.
+	if m.OpsWritten != 2+2 || m.OpsCancelled != 30+40+1 {
+		t.Fatalf("metrics %+v", m)
+	}
+	s.Close()
+
+	s = openT(t, dir)
+	got, st := recoverAll(t, s)
+	if len(got) != 1 || got[0] != (recovered{3, 100, 100, ""}) || st.Messages != 1 || st.Orphans != 0 {
+		t.Fatalf("recovered %+v, stats %+v", got, st)
+	}
+	for id := uint64(1); id <= 10; id++ {
+		if _, err := s.Message(id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("message %d reached the disk: %v", id, err)
+		}
+	}
+}
+
+// An I/O error from the write path reaches every affected callback, then
+// the store refuses all writes (what reached the disk is unknown) but
+// still reads, closes cleanly, and reopens with what was confirmed.
+func TestWriteErrorReachesCallbacksAndFailsTheStore(t *testing.T) {
+	dir := t.TempDir()
+	injected := errors.New("injected: input/output error")
+	var fail sync.Mutex
+	failing := false
+	s := openT(t, dir, func(o *Options) {
+		o.hooks = &hooks{beforeWrite: func() error {
+			fail.Lock()
+			defer fail.Unlock()
+			if failing {
+				return injected
+			}
+			return nil
+		}}
+	})
+	recoverAll(t, s)
+	var b Batch
+	b.PutMessage(1, body(1, 1000))
+	b.PutEntry(1, 1, 1, nil)
+	applyT(t, s, &b)
+
+	fail.Lock()
+	failing = true
+	fail.Unlock()
+	var w waiter
+	for id := uint64(2); id <= 20; id++ {
+		var b Batch
+		b.PutMessage(id, body(id, 1000))
+		b.PutEntry(1, id, id, nil)
+		w.submit(t, s, &b)
+	}
+	for i, err := range w.wait() {
+		if !errors.Is(err, injected) || !errors.Is(err, ErrFailed) {
+			t.Fatalf("callback %d: %v, want the injected error wrapped in ErrFailed", i, err)
+		}
+	}
+	fail.Lock()
+	failing = false // the disk is fine again; the store stays failed
+	fail.Unlock()
+	err := s.PutDefinition("vhost", "/", nil)
+	if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "input/output error") {
+		t.Fatalf("write after the failure: %v", err)
+	}
+	if m, err := s.Message(1); err != nil || len(m) != 1000 {
+		t.Fatalf("read after the failure: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, dir)
+	got, _ := recoverAll(t, s)
+	if len(got) != 1 || got[0].msgID != 1 {
+		t.Fatalf("after reopen: %+v", got)
+	}
+	if err := s.PutDefinition("vhost", "/", nil); err != nil {
+		t.Fatalf("reopened store: %v", err)
+	}
+}
+
+// A failed sync is reported like a failed write.
+func TestSyncErrorFailsTheStore(t *testing.T) {
+	injected := errors.New("injected: fsync failed")
+	s := openT(t, t.TempDir(), func(o *Options) { o.hooks = &hooks{beforeSync: func() error { return injected }} })
+	err := s.PutDefinition("vhost", "/", nil)
+	if !errors.Is(err, injected) || !errors.Is(err, ErrFailed) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Disk full is a refusal before Badger is touched: those writes fail with
+// ErrDiskFull, and writes resume when space is back.
+func TestDiskFullFailsWritesUntilSpaceIsBack(t *testing.T) {
+	var mu sync.Mutex
+	free := int64(1 << 40)
+	s := openT(t, t.TempDir(), func(o *Options) {
+		o.MinFreeBytes = 100 << 20
+		o.hooks = &hooks{freeBytes: func() (int64, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return free, nil
+		}}
+	})
+	recoverAll(t, s)
+	if err := s.PutDefinition("vhost", "/", nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	free = 100<<20 + 10 // less than MinFreeBytes plus the write
+	mu.Unlock()
+	var b Batch
+	b.PutMessage(1, body(1, 1000))
+	b.PutEntry(1, 1, 1, nil)
+	if err := s.apply(&b); !errors.Is(err, ErrDiskFull) || errors.Is(err, ErrFailed) {
+		t.Fatalf("got %v, want ErrDiskFull alone", err)
+	}
+	mu.Lock()
+	free = 1 << 40
+	mu.Unlock()
+	b.Reset()
+	b.PutMessage(2, body(2, 1000))
+	b.PutEntry(1, 2, 2, nil)
+	if err := s.apply(&b); err != nil {
+		t.Fatalf("after space came back: %v", err)
+	}
+	if m := s.Metrics(); m.WriteErrors != 1 || m.Syncs != 2 {
+		t.Fatalf("metrics %+v", m)
+	}
+}
+
+func TestSubmitRefusals(t *testing.T) {
+	s := openT(t, t.TempDir(), func(o *Options) { o.ValueLogFileSize = 1 << 20 })
+	var b Batch
+	b.PutMessage(1, make([]byte, 1<<20+1))
+	if err := s.Submit(&b, func(error) { t.Error("done called for a refused batch") }); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized message: %v", err)
+	}
+	b.Reset()
+	b.PutDefinition("", "k", nil)
+	if err := s.Submit(&b, nil); err == nil {
+		t.Fatal("invalid kind accepted")
+	}
+	s.Close()
+	b.Reset()
+	b.PutMessage(1, nil)
+	if err := s.Submit(&b, func(error) { t.Error("done called after Close") }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Submit after Close: %v", err)
+	}
+	if _, err := s.Message(1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Message after Close: %v", err)
+	}
+	if err := s.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// Close writes what is pending and runs every callback; callbacks may
+// submit more, which Close refuses once it has started.
+func TestCloseFlushesPendingAndCallbacksMaySubmit(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	recoverAll(t, s)
+	var w waiter
+	var chained sync.WaitGroup
+	chained.Add(1)
+	for id := uint64(1); id <= 50; id++ {
+		var b Batch
+		b.PutMessage(id, body(id, 100))
+		b.PutEntry(1, id, id, nil)
+		if id == 1 {
+			w.wg.Add(1)
+			s.Submit(&b, func(err error) {
+				var ack Batch
+				ack.DeleteEntry(1, 1)
+				ack.DeleteMessage(1)
+				if err := s.Submit(&ack, func(error) { chained.Done() }); err != nil {
+					chained.Done()
+				}
+				w.done(err)
+			})
+			continue
+		}
+		w.submit(t, s, &b)
+	}
+	chained.Wait()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range w.wait() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = openT(t, dir)
+	if _, st := recoverAll(t, s); st.Entries != 49 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestThrottleWaitsForPendingBytes(t *testing.T) {
+	g := newGate()
+	s := openT(t, t.TempDir(), func(o *Options) {
+		o.hooks = &hooks{beforeWrite: g.hook}
+		o.MaxPendingBytes = 10 << 10
+	})
+	recoverAll(t, s)
+	var w waiter
+	for id := uint64(1); id <= 20; id++ {
+		var b Batch
+		b.PutMessage(id, body(id, 1024))
+		w.submit(t, s, &b)
+	}
+	<-g.entered
+	if p := s.PendingBytes(); p <= 10<<10 {
+		t.Fatalf("pending %d", p)
+	}
+	released := make(chan struct{})
+	go func() {
+		s.Throttle()
+		close(released)
+	}()
+	close(g.release)
+	<-released
+	w.wait()
+	if p := s.PendingBytes(); p != 0 {
+		t.Fatalf("pending %d after every callback ran", p)
+	}
+}
+
+func TestRecoverOnlyOnceAndFirst(t *testing.T) {
+	s := openT(t, t.TempDir())
+	if err := s.PutDefinition("vhost", "/", nil); err != nil { // definitions may come first
+		t.Fatal(err)
+	}
+	recoverAll(t, s)
+	if _, err := s.Recover(func(q, s, m uint64, meta []byte) error { return nil }); err == nil {
+		t.Error("second Recover accepted")
+	}
+	s2 := openT(t, t.TempDir())
+	var b Batch
+	b.PutMessage(1, nil)
+	applyT(t, s2, &b)
+	if _, err := s2.Recover(func(q, s, m uint64, meta []byte) error { return nil }); err == nil {
+		t.Error("Recover after message operations accepted")
+	}
+}

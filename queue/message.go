@@ -1,8 +1,16 @@
 package queue
 
+import "sync/atomic"
+
 // Message is one published message. It is immutable once published and
 // shared by every queue it was routed to.
 type Message struct {
+	// ID numbers a message that is stored; 0 for one that never is.
+	ID uint64
+	// Refs counts the journalled entries that reference the message; the
+	// journal deletes the stored message when the last one goes.
+	Refs atomic.Int32
+
 	Exchange   string
 	RoutingKey string
 	Props      []byte // encoded properties: flag words, then values

@@ -23,6 +23,22 @@ type Sink interface {
 	TryDeliver(q *Queue, e Entry) bool
 }
 
+// Journal makes a durable queue's entries durable. Its methods are called
+// with the queue's lock held, in the order the operations happen, so they
+// must only hand each operation on (to the store's group commit) and
+// return. Only entries of persistent messages are journalled.
+type Journal interface {
+	// PutEntry records a new entry; done runs once it is on disk.
+	PutEntry(q *Queue, e Entry, done func(error))
+	// DeleteEntry removes a settled entry and releases its message.
+	DeleteEntry(q *Queue, e Entry)
+	// Forget releases the messages of entries already removed from the
+	// store by Drop.
+	Forget(q *Queue, es []Entry)
+	// Drop removes every entry of the queue from the store.
+	Drop(q *Queue)
+}
+
 // Consumer is a subscription to a queue.
 type Consumer struct {
 	Tag       string
@@ -38,6 +54,10 @@ type Config struct {
 	AutoDelete bool
 	Args       map[string]any
 	Owner      uint64 // the connection that owns an exclusive queue
+	// ID is the store's number for a durable queue (0: none).
+	ID uint64
+	// Journal, if set, persists the entries of persistent messages.
+	Journal Journal
 }
 
 // Queue is one queue. The Config fields are immutable after New.
@@ -65,22 +85,28 @@ func New(cfg Config) *Queue {
 }
 
 // Publish enqueues m and delivers what it can. It returns ErrDeleted if the
-// queue was deleted meanwhile.
-func (q *Queue) Publish(m *Message) error {
+// queue was deleted meanwhile, ErrRejected if it is full and refuses new
+// messages. When the entry is journalled, journalled is true and done
+// runs once it is on disk; otherwise done is not used.
+func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.mu.deleted {
-		return ErrDeleted
+		return false, ErrDeleted
 	}
 	if q.limits.Overflow != DropHead && q.fullLocked(m) {
 		// rabbitmq: reject-publish refuses the message; the publisher gets a nack.
-		return ErrRejected
+		return false, ErrRejected
 	}
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
+	if q.journalled(e) {
+		q.Journal.PutEntry(q, e, done)
+		journalled = true
+	}
 	// Fast path: nothing waits ahead of it, hand it straight to a consumer.
 	if q.mu.ready.len() == 0 && len(q.mu.consumers) > 0 && q.offerLocked(e) {
-		return nil
+		return journalled, nil
 	}
 	q.mu.ready.push(e)
 	q.dispatchLocked()
@@ -88,10 +114,29 @@ func (q *Queue) Publish(m *Message) error {
 		// rabbitmq: drop-head removes the oldest ready messages until the
 		// queue is within its limits again.
 		for q.overLocked() {
-			q.mu.ready.pop()
+			q.settleLocked(q.mu.ready.pop())
 		}
 	}
-	return nil
+	return journalled, nil
+}
+
+// journalled reports whether e's entry is (or is to be) on disk.
+func (q *Queue) journalled(e Entry) bool { return q.Journal != nil && e.Msg.Persistent }
+
+// settleLocked removes e from the store, if it is there, for good.
+func (q *Queue) settleLocked(e Entry) {
+	if q.journalled(e) {
+		q.Journal.DeleteEntry(q, e)
+	}
+}
+
+// Recover appends an entry read back from the store at start-up, before
+// the queue is in use. Entries come in sequence order.
+func (q *Queue) Recover(e Entry) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.mu.ready.push(e)
+	q.mu.nextSeq = max(q.mu.nextSeq, e.Seq)
 }
 
 // fullLocked reports whether one more message m would break a limit.
@@ -164,10 +209,17 @@ func (q *Queue) Requeue(entries []Entry) {
 	q.dispatchLocked()
 }
 
-// Ack settles delivered entries for good.
+// Ack settles delivered entries for good, removing them from the store.
+// It works on a deleted queue too, to release stored messages.
 func (q *Queue) Ack(entries []Entry) {
-	// Transient queues keep nothing for delivered messages; durable storage
-	// hooks in here.
+	if q.Journal == nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, e := range entries {
+		q.settleLocked(e)
+	}
 }
 
 // AddConsumer attaches c and delivers what it can.
@@ -224,7 +276,11 @@ func (q *Queue) Counts() (messages, consumers int) {
 func (q *Queue) Purge() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.mu.ready.drain())
+	es := q.mu.ready.drain()
+	for _, e := range es {
+		q.settleLocked(e)
+	}
+	return len(es)
 }
 
 // Delete marks the queue deleted, after the if-unused and if-empty checks,
@@ -244,7 +300,20 @@ func (q *Queue) Delete(ifUnused, ifEmpty bool) (messages int, consumers []*Consu
 	q.mu.deleted = true
 	consumers = q.mu.consumers
 	q.mu.consumers = nil
-	return len(q.mu.ready.drain()), consumers, nil
+	es := q.mu.ready.drain()
+	if q.Journal != nil {
+		// The store drops the queue's entries by prefix; the messages they
+		// held are released here. Unacknowledged ones go when acked.
+		q.Journal.Drop(q)
+		var stored []Entry
+		for _, e := range es {
+			if q.journalled(e) {
+				stored = append(stored, e)
+			}
+		}
+		q.Journal.Forget(q, stored)
+	}
+	return len(es), consumers, nil
 }
 
 // Deleted reports whether the queue was deleted.

@@ -52,7 +52,7 @@ func TestRoundRobinAcrossConsumers(t *testing.T) {
 	q.AddConsumer(&Consumer{Tag: "a", Sink: a})
 	q.AddConsumer(&Consumer{Tag: "b", Sink: b})
 	for i := 1; i <= 4; i++ {
-		q.Publish(msg(fmt.Sprint(i)))
+		q.Publish(msg(fmt.Sprint(i)), nil)
 	}
 	equalStrings(t, "deliveries", log, []string{"a:1", "b:2", "a:3", "b:4"})
 }
@@ -62,7 +62,7 @@ func TestCreditLimitsDeliveryAndDispatchResumes(t *testing.T) {
 	s := &sink{credit: 2}
 	q.AddConsumer(&Consumer{Tag: "c", Sink: s})
 	for i := 1; i <= 5; i++ {
-		q.Publish(msg(fmt.Sprint(i)))
+		q.Publish(msg(fmt.Sprint(i)), nil)
 	}
 	equalStrings(t, "delivered with credit 2", bodies(s.got), []string{"1", "2"})
 	if n, _ := q.Counts(); n != 3 {
@@ -76,7 +76,7 @@ func TestCreditLimitsDeliveryAndDispatchResumes(t *testing.T) {
 func TestRequeueRestoresOriginalPosition(t *testing.T) {
 	q := New(Config{Name: "q"})
 	for i := 1; i <= 5; i++ {
-		q.Publish(msg(fmt.Sprint(i)))
+		q.Publish(msg(fmt.Sprint(i)), nil)
 	}
 	var taken []Entry
 	for i := 0; i < 3; i++ {
@@ -142,8 +142,8 @@ func TestAutoDeleteAfterLastConsumer(t *testing.T) {
 
 func TestDeleteChecksAndPurge(t *testing.T) {
 	q := New(Config{Name: "q"})
-	q.Publish(msg("1"))
-	q.Publish(msg("2"))
+	q.Publish(msg("1"), nil)
+	q.Publish(msg("2"), nil)
 	if _, _, err := q.Delete(false, true); err != ErrNotEmpty {
 		t.Fatalf("if-empty: got %v", err)
 	}
@@ -159,7 +159,7 @@ func TestDeleteChecksAndPurge(t *testing.T) {
 	if err != nil || n != 0 || len(consumers) != 1 {
 		t.Fatalf("delete = %d, %d consumers, %v", n, len(consumers), err)
 	}
-	if err := q.Publish(msg("late")); err != ErrDeleted {
+	if _, err := q.Publish(msg("late"), nil); err != ErrDeleted {
 		t.Fatalf("publish after delete: %v", err)
 	}
 	if _, _, err := q.Delete(false, false); err != ErrDeleted {
@@ -201,7 +201,7 @@ func BenchmarkPublishDeliver(b *testing.B) {
 	m := msg("0123456789abcdef")
 	b.ReportAllocs()
 	for b.Loop() {
-		q.Publish(m)
+		q.Publish(m, nil)
 	}
 }
 
@@ -210,7 +210,7 @@ func BenchmarkPublishGet(b *testing.B) {
 	m := msg("0123456789abcdef")
 	b.ReportAllocs()
 	for b.Loop() {
-		q.Publish(m)
+		q.Publish(m, nil)
 		q.Get()
 	}
 }

@@ -30,10 +30,9 @@ type channel struct {
 	consumerPrefetch int
 
 	// Publisher confirms.
-	confirm       bool
-	publishSeq    uint64
-	confirmedUpTo uint64 // highest sequence number acknowledged to the client
-	confirmDirty  bool
+	confirm      bool
+	conf         *confirmTracker
+	confirmDirty bool // confirms may be ready to send
 
 	// Transactions.
 	tx        bool
@@ -242,6 +241,9 @@ func (ch *channel) release() {
 		return
 	}
 	ch.dmu.closed = true
+	if ch.conf != nil {
+		ch.conf.close()
+	}
 	consumers := ch.dmu.consumers
 	ch.dmu.consumers = map[string]*consumer{}
 	pending := ch.dmu.unacked.takeAll()

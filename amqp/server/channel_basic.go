@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/rand"
+	"errors"
 	"encoding/base64"
 
 	"github.com/warrenmq/warren/amqp"
@@ -233,12 +234,56 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 	return nil
 }
 
+// errRejected fails the confirm of a publish a full queue refused.
+var errRejected = errors.New("rejected by a full queue")
+
 // deliverPublished enqueues a routed message, returns it if it was
-// mandatory and unroutable, and counts it for confirms.
+// mandatory and unroutable, and counts it for confirms. A persistent
+// message bound for durable queues is stored once, and its entries are
+// journalled by the queues; its confirm waits for all of those writes.
 func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue) {
+	var seq uint64
+	if ch.confirm {
+		seq = ch.conf.begin()
+	}
+	j := ch.c.srv.journal
+	var done func(error)
+	stored := 0
+	if j != nil && msg.Persistent {
+		for _, q := range qs {
+			if q.Journal != nil {
+				stored++
+			}
+		}
+	}
+	if stored > 0 {
+		j.store.Throttle()
+		msg.ID = ch.c.srv.nextMsgID.Add(1)
+		msg.Refs.Store(int32(stored))
+		if ch.confirm {
+			conf := ch.conf
+			done = func(err error) { conf.done(seq, err, true) }
+			conf.wait(seq)
+		}
+		b := j.batch()
+		b.PutMessage(msg.ID, encodeMessage(msg))
+		j.submit(b, done)
+	}
 	routed, rejected := false, false
 	for _, q := range qs {
-		switch q.Publish(msg) {
+		var qdone func(error)
+		if done != nil && q.Journal != nil {
+			ch.conf.wait(seq)
+			qdone = done
+		}
+		journalled, err := q.Publish(msg, qdone)
+		if stored > 0 && q.Journal != nil && !journalled {
+			j.release(msg)
+			if qdone != nil {
+				ch.conf.done(seq, nil, false)
+			}
+		}
+		switch err {
 		case nil:
 			routed = true
 		case queue.ErrRejected:
@@ -254,12 +299,12 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 		})
 	}
 	if ch.confirm {
-		ch.publishSeq++
+		var err error
 		if rejected {
-			ch.nackPublish()
-		} else {
-			ch.confirmDirty = true
+			err = errRejected // rabbitmq: reject-publish nacks
 		}
+		ch.conf.done(seq, err, false)
+		ch.confirmDirty = true
 	}
 }
 

@@ -22,33 +22,23 @@ func (ch *channel) confirmSelect(m *amqp.ConfirmSelect) error {
 	if ch.tx {
 		return amqp.Errorf(amqp.PreconditionFailed, "cannot switch from tx to confirm mode")
 	}
-	ch.confirm = true
+	if !ch.confirm {
+		ch.confirm = true
+		ch.conf = newConfirmTracker(ch)
+	}
 	if !m.Nowait {
 		ch.send(&amqp.ConfirmSelectOk{})
 	}
 	return nil
 }
 
-// flushConfirms acknowledges every publish up to the last one handled, as
-// one basic.ack with multiple set when there are several.
+// flushConfirms sends the confirms that are ready, as few frames as
+// possible; the reader calls it before it blocks on the socket.
 func (ch *channel) flushConfirms() {
 	ch.confirmDirty = false
-	if ch.closing || ch.publishSeq == ch.confirmedUpTo {
-		return
+	if ch.conf != nil && !ch.closing {
+		ch.conf.flush()
 	}
-	multiple := ch.publishSeq-ch.confirmedUpTo > 1
-	ch.confirmedUpTo = ch.publishSeq
-	ch.send(&amqp.BasicAck{DeliveryTag: ch.publishSeq, Multiple: multiple})
-}
-
-// nackPublish nacks the last publish, after acknowledging those before it.
-func (ch *channel) nackPublish() {
-	seq := ch.publishSeq
-	ch.publishSeq--
-	ch.flushConfirms()
-	ch.publishSeq = seq
-	ch.confirmedUpTo = seq
-	ch.send(&amqp.BasicNack{DeliveryTag: seq})
 }
 
 func (ch *channel) txSelect() error {

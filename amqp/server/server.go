@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/storage"
 )
 
 // Version is Warren's version, advertised in connection.start.
@@ -36,6 +38,11 @@ type Config struct {
 	// MaxOutboundBytes caps the frames waiting to be written to one
 	// connection before its consumers stop receiving deliveries; 0: 4 MiB.
 	MaxOutboundBytes int
+
+	// Store keeps durable definitions and persistent messages; nil keeps
+	// everything in memory. The server recovers from it in New and does
+	// not close it.
+	Store *storage.Store
 }
 
 // NoHeartbeat disables heartbeats when set as Config.Heartbeat.
@@ -81,6 +88,12 @@ type Server struct {
 	users  map[string]User
 	vhosts map[string]*vhost
 
+	store       *storage.Store
+	journal     *journal // nil without a store
+	nextQueueID uint64   // the last durable queue id; grows under a vhost's lock
+	queueIDMu   sync.Mutex
+	nextMsgID   atomic.Uint64
+
 	nextConnID atomic.Uint64
 	wg         sync.WaitGroup
 
@@ -106,11 +119,26 @@ func New(cfg Config) (*Server, error) {
 		s.users[u.Name] = u
 	}
 	for _, name := range cfg.Vhosts {
-		s.vhosts[name] = newVhost(name)
+		s.vhosts[name] = newVhost(s, name)
 	}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
+	if cfg.Store != nil {
+		s.store = cfg.Store
+		s.journal = &journal{store: cfg.Store, log: s.log}
+		if err := s.recover(); err != nil {
+			return nil, fmt.Errorf("server: recovery: %w", err)
+		}
+	}
 	return s, nil
+}
+
+// newQueueID numbers a new durable queue for the store.
+func (s *Server) newQueueID() uint64 {
+	s.queueIDMu.Lock()
+	defer s.queueIDMu.Unlock()
+	s.nextQueueID++
+	return s.nextQueueID
 }
 
 // Serve accepts connections on l until Shutdown. It always returns an error.

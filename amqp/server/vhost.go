@@ -14,6 +14,7 @@ import (
 // vhost is one virtual host: its exchanges, queues and bindings. Lookups and
 // routing take mu for reading; declarations and deletions for writing.
 type vhost struct {
+	srv  *Server
 	name string
 
 	mu struct {
@@ -23,8 +24,8 @@ type vhost struct {
 	}
 }
 
-func newVhost(name string) *vhost {
-	v := &vhost{name: name}
+func newVhost(srv *Server, name string) *vhost {
+	v := &vhost{srv: srv, name: name}
 	v.mu.exchanges = map[string]*exchange.Exchange{}
 	v.mu.queues = map[string]*queue.Queue{}
 	// rabbitmq: every vhost has the default exchange and the amq.* exchanges.

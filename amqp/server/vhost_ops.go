@@ -70,8 +70,18 @@ func argsEquivalent(names []string, a, b map[string]any) (string, bool) {
 
 // declareExchange creates the exchange or checks that it is equivalent.
 func (v *vhost) declareExchange(name string, kind exchange.Kind, durable, autoDelete, internal bool, args map[string]any) error {
+	d := v.defs()
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	if err := v.declareExchangeLocked(d, name, kind, durable, autoDelete, internal, args); err != nil {
+		v.mu.Unlock()
+		return err
+	}
+	d.submit()
+	v.mu.Unlock()
+	return d.wait()
+}
+
+func (v *vhost) declareExchangeLocked(d *defBatch, name string, kind exchange.Kind, durable, autoDelete, internal bool, args map[string]any) error {
 	if x := v.mu.exchanges[name]; x != nil {
 		switch {
 		case x.Kind != kind:
@@ -92,68 +102,126 @@ func (v *vhost) declareExchange(name string, kind exchange.Kind, durable, autoDe
 		return amqp.Errorf(amqp.AccessRefused, "exchange name '%s' contains reserved prefix 'amq.*'", name)
 	}
 	v.mu.exchanges[name] = &exchange.Exchange{Name: name, Kind: kind, Durable: durable, AutoDelete: autoDelete, Internal: internal, Args: args}
+	if durable {
+		d.put(defExchange, defKey(v.name, name), exchangeDef{Vhost: v.name, Name: name, Kind: kind.String(), AutoDelete: autoDelete, Internal: internal, Args: encodeArgs(args)})
+	}
 	return nil
 }
 
 func (v *vhost) deleteExchange(name string, ifUnused bool) error {
+	d := v.defs()
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	x := v.mu.exchanges[name]
 	if x == nil {
+		v.mu.Unlock()
 		return nil // rabbitmq: deleting a missing exchange succeeds
 	}
 	if ifUnused && x.HasBindings() {
+		v.mu.Unlock()
 		return amqp.Errorf(amqp.PreconditionFailed, "exchange '%s' in vhost '%s' in use", name, v.name)
 	}
-	v.deleteExchangeLocked(x)
-	return nil
+	v.deleteExchangeLocked(d, x)
+	d.submit()
+	v.mu.Unlock()
+	return d.wait()
 }
 
-func (v *vhost) deleteExchangeLocked(x *exchange.Exchange) {
+func (v *vhost) deleteExchangeLocked(d *defBatch, x *exchange.Exchange) {
 	delete(v.mu.exchanges, x.Name)
-	v.removeDestinationLocked(exchange.Destination{Exchange: true, Name: x.Name})
+	if x.Durable {
+		d.del(defExchange, defKey(v.name, x.Name))
+		for _, b := range x.Bindings() {
+			v.forgetBindingLocked(d, b)
+		}
+	}
+	v.removeDestinationLocked(d, exchange.Destination{Exchange: true, Name: x.Name})
 }
 
-// removeDestinationLocked drops every binding to d, auto-deleting the
+// removeDestinationLocked drops every binding to dest, auto-deleting the
 // exchanges that lose their last binding.
-func (v *vhost) removeDestinationLocked(d exchange.Destination) {
+func (v *vhost) removeDestinationLocked(d *defBatch, dest exchange.Destination) {
 	for _, src := range v.mu.exchanges {
-		if src.RemoveDestination(d) > 0 && src.AutoDelete && !src.HasBindings() {
-			v.deleteExchangeLocked(src)
+		if src.Durable && v.durableDestLocked(dest, true) {
+			for _, b := range src.Bindings() {
+				if b.Destination == dest {
+					v.forgetBindingLocked(d, b)
+				}
+			}
+		}
+		if src.RemoveDestination(dest) > 0 && src.AutoDelete && !src.HasBindings() {
+			v.deleteExchangeLocked(d, src)
 		}
 	}
 }
 
-// bind adds a binding from the exchange src to d.
-func (v *vhost) bind(src string, d exchange.Destination, key string, args map[string]any) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	x, err := v.bindingEndsLocked(src, d)
-	if err != nil {
-		return err
+// durableDestLocked reports whether a binding to dest is stored: dest is a
+// durable exchange or a durable, non-exclusive queue. gone accepts a
+// destination already removed from the maps (it was durable if stored).
+func (v *vhost) durableDestLocked(dest exchange.Destination, gone bool) bool {
+	if dest.Exchange {
+		x := v.mu.exchanges[dest.Name]
+		return x == nil && gone || x != nil && x.Durable
 	}
-	b := exchange.Binding{Source: src, Destination: d, Key: key, Args: args}
-	if err := x.ValidateBinding(b); err != nil {
-		return amqp.Errorf(amqp.PreconditionFailed, "%v", err)
-	}
-	x.Bind(b)
-	return nil
+	q := v.mu.queues[dest.Name]
+	return q == nil && gone || q != nil && q.ID != 0
 }
 
-func (v *vhost) unbind(src string, d exchange.Destination, key string, args map[string]any) error {
+func (v *vhost) storeBindingLocked(d *defBatch, x *exchange.Exchange, b exchange.Binding) {
+	if x.Durable && v.durableDestLocked(b.Destination, false) {
+		d.put(defBinding, bindingKey(v.name, b), bindingDef{Vhost: v.name, Source: b.Source, Destination: b.Destination.Name,
+			ToExchange: b.Destination.Exchange, Key: b.Key, Args: encodeArgs(b.Args)})
+	}
+}
+
+func (v *vhost) forgetBindingLocked(d *defBatch, b exchange.Binding) {
+	d.del(defBinding, bindingKey(v.name, b))
+}
+
+// bind adds a binding from the exchange src to dest.
+func (v *vhost) bind(src string, dest exchange.Destination, key string, args map[string]any) error {
+	d := v.defs()
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	x, err := v.bindingEndsLocked(src, d)
+	x, err := v.bindingEndsLocked(src, dest)
 	if err != nil {
+		v.mu.Unlock()
+		return err
+	}
+	b := exchange.Binding{Source: src, Destination: dest, Key: key, Args: args}
+	if err := x.ValidateBinding(b); err != nil {
+		v.mu.Unlock()
+		return amqp.Errorf(amqp.PreconditionFailed, "%v", err)
+	}
+	if x.Bind(b) {
+		v.storeBindingLocked(d, x, b)
+	}
+	d.submit()
+	v.mu.Unlock()
+	return d.wait()
+}
+
+func (v *vhost) unbind(src string, dest exchange.Destination, key string, args map[string]any) error {
+	d := v.defs()
+	v.mu.Lock()
+	x, err := v.bindingEndsLocked(src, dest)
+	if err != nil {
+		v.mu.Unlock()
 		if err.(*amqp.Error).Code == amqp.NotFound {
 			return nil // rabbitmq: unbinding what does not exist succeeds
 		}
 		return err
 	}
-	if x.Unbind(exchange.Binding{Source: src, Destination: d, Key: key, Args: args}) && x.AutoDelete && !x.HasBindings() {
-		v.deleteExchangeLocked(x)
+	b := exchange.Binding{Source: src, Destination: dest, Key: key, Args: args}
+	if x.Unbind(b) {
+		if x.Durable {
+			v.forgetBindingLocked(d, b)
+		}
+		if x.AutoDelete && !x.HasBindings() {
+			v.deleteExchangeLocked(d, x)
+		}
 	}
-	return nil
+	d.submit()
+	v.mu.Unlock()
+	return d.wait()
 }
 
 func (v *vhost) bindingEndsLocked(src string, d exchange.Destination) (*exchange.Exchange, error) {
@@ -177,11 +245,14 @@ func (v *vhost) bindingEndsLocked(src string, d exchange.Destination) (*exchange
 	return x, nil
 }
 
-// declareQueue returns the existing queue or creates one from cfg.
+// declareQueue returns the existing queue or creates one from cfg. A
+// durable queue that is not exclusive is stored (rabbitmq: an exclusive
+// queue never outlives its connection, so it is never durable in effect).
 func (v *vhost) declareQueue(cfg queue.Config) (q *queue.Queue, err error) {
+	d := v.defs()
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	if q := v.mu.queues[cfg.Name]; q != nil {
+		defer v.mu.Unlock()
 		if q.Exclusive && q.Owner != cfg.Owner || q.Exclusive != cfg.Exclusive {
 			return nil, errLocked(q.Name, v.name)
 		}
@@ -196,9 +267,16 @@ func (v *vhost) declareQueue(cfg queue.Config) (q *queue.Queue, err error) {
 		}
 		return q, nil
 	}
+	if cfg.Durable && !cfg.Exclusive && v.srv.store != nil {
+		cfg.ID = v.srv.newQueueID()
+		cfg.Journal = v.srv.journal
+		d.put(defQueue, defKey(v.name, cfg.Name), queueDef{Vhost: v.name, Name: cfg.Name, ID: cfg.ID, AutoDelete: cfg.AutoDelete, Args: encodeArgs(cfg.Args)})
+	}
 	q = queue.New(cfg)
 	v.mu.queues[cfg.Name] = q
-	return q, nil
+	d.submit()
+	v.mu.Unlock()
+	return q, d.wait()
 }
 
 func errLocked(queue, vhost string) *amqp.Error {
@@ -220,16 +298,22 @@ func (v *vhost) deleteQueue(q *queue.Queue, ifUnused, ifEmpty bool) (int, error)
 	default:
 		return 0, err
 	}
+	d := v.defs()
 	v.mu.Lock()
 	if v.mu.queues[q.Name] == q {
+		dest := exchange.Destination{Name: q.Name}
+		v.removeDestinationLocked(d, dest)
 		delete(v.mu.queues, q.Name)
-		v.removeDestinationLocked(exchange.Destination{Name: q.Name})
+		if q.ID != 0 {
+			d.del(defQueue, defKey(v.name, q.Name))
+		}
 	}
+	d.submit()
 	v.mu.Unlock()
 	for _, c := range consumers {
 		if cs, ok := c.Sink.(*consumer); ok {
 			cs.serverCancel()
 		}
 	}
-	return n, nil
+	return n, d.wait()
 }

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/warrenmq/warren/amqp/server"
+	"github.com/warrenmq/warren/storage"
 )
 
 // fileConfig is the JSON configuration file. Flags and WARREN_* environment
@@ -153,6 +154,16 @@ func run(args []string) error {
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	store, err := storage.Open(storage.Options{Dir: *dataDir, Logger: log})
+	if err != nil {
+		return fmt.Errorf("data directory %s: %w", *dataDir, err)
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", zap.Error(err))
+		}
+	}()
+	cfg.Store = store
 
 	srv, err := server.New(cfg)
 	if err != nil {

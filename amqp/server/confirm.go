@@ -1,0 +1,116 @@
+package server
+
+import (
+	"sync"
+
+	"github.com/warrenmq/warren/amqp"
+)
+
+// confirmTracker numbers a confirm-mode channel's publishes and tells the
+// client when each is safe: at once for a transient message, after the
+// store's sync for a persistent one. Acks go out in publish order, a run
+// of them as one basic.ack with multiple set; a failed publish is nacked.
+// The reader goroutine adds; store callbacks complete from the store's
+// notifier goroutine; mu orders both.
+type confirmTracker struct {
+	ch *channel
+
+	mu struct {
+		sync.Mutex
+		base    uint64 // publish sequence number of items[0]
+		items   []confirmState
+		next    uint64 // the last sequence number handed out
+		settled uint64 // everything up to here was acked or nacked
+		closed  bool   // the channel is gone: send nothing more
+	}
+}
+
+type confirmState struct {
+	waiting int32 // outstanding store writes, plus one while publishing
+	failed  bool  // nack instead of ack
+}
+
+func newConfirmTracker(ch *channel) *confirmTracker {
+	t := &confirmTracker{ch: ch}
+	t.mu.base = 1
+	return t
+}
+
+// begin numbers a new publish, held open until end.
+func (t *confirmTracker) begin() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.mu.next++
+	t.mu.items = append(t.mu.items, confirmState{waiting: 1})
+	return t.mu.next
+}
+
+// wait adds one store write that seq must wait for.
+func (t *confirmTracker) wait(seq uint64) {
+	t.mu.Lock()
+	t.mu.items[seq-t.mu.base].waiting++
+	t.mu.Unlock()
+}
+
+// done completes one wait of seq (or the publish itself), failing it on
+// an error, and sends what became ready when flush is set.
+func (t *confirmTracker) done(seq uint64, err error, flush bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	it := &t.mu.items[seq-t.mu.base]
+	it.waiting--
+	if err != nil {
+		it.failed = true
+	}
+	if flush {
+		t.flushLocked()
+	}
+}
+
+// flush sends the acks and nacks that are ready.
+func (t *confirmTracker) flush() {
+	t.mu.Lock()
+	t.flushLocked()
+	t.mu.Unlock()
+}
+
+// close stops the tracker: a later store callback sends nothing on a
+// channel number that may already be reused.
+func (t *confirmTracker) close() {
+	t.mu.Lock()
+	t.mu.closed = true
+	t.mu.Unlock()
+}
+
+func (t *confirmTracker) flushLocked() {
+	if t.mu.closed {
+		return
+	}
+	n := 0
+	ackFrom := t.mu.settled + 1
+	for n < len(t.mu.items) && t.mu.items[n].waiting == 0 {
+		seq := t.mu.base + uint64(n)
+		if t.mu.items[n].failed {
+			t.ackLocked(ackFrom, seq-1)
+			t.ch.send(&amqp.BasicNack{DeliveryTag: seq})
+			ackFrom = seq + 1
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	last := t.mu.base + uint64(n) - 1
+	t.ackLocked(ackFrom, last)
+	t.mu.settled = last
+	t.mu.base += uint64(n)
+	t.mu.items = append(t.mu.items[:0], t.mu.items[n:]...)
+}
+
+// ackLocked acknowledges from..to, as one frame.
+func (t *confirmTracker) ackLocked(from, to uint64) {
+	if to < from {
+		return
+	}
+	t.ch.send(&amqp.BasicAck{DeliveryTag: to, Multiple: to > from})
+}

@@ -37,6 +37,14 @@ type op struct {
 	val   []byte
 }
 
+func (o *op) isPut() bool {
+	switch o.kind {
+	case opPutMessage, opPutEntry, opUpdateEntry, opPutDefinition:
+		return true
+	}
+	return false
+}
+
 // weight is what an operation counts for in MaxBatchBytes and
 // MaxPendingBytes: its value plus a small overhead for key and bookkeeping.
 func (o *op) weight() int64 { return int64(len(o.val)+len(o.key)) + 32 }

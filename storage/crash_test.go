@@ -101,7 +101,7 @@ func crashChild(dir string) int {
 func TestCrashKill9KeepsEveryConfirmedMessage(t *testing.T) {
 	dir := t.TempDir()
 	confirmed := map[uint64]bool{}
-	acked := map[uint64]bool{}      // ack confirmed: must never come back
+	acked := map[uint64]bool{}        // ack confirmed: must never come back
 	ackSubmitted := map[uint64]bool{} // may or may not come back
 	for cycle := range 6 {
 		target := 300 + cycle*400 // confirms to see before the kill

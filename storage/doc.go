@@ -63,14 +63,18 @@
 //
 // # Errors
 //
-// A group is refused before Badger sees it when the file system would be
-// left with less than MinFreeBytes free: Badger writes through mmap, and a
-// write into a full disk would crash the process (SIGBUS) instead of
-// returning an error. Those callbacks get ErrDiskFull and later groups
-// are tried again. Any error from Badger itself (an I/O error, a failed
-// fsync, including one Badger only logs) fails the store: every later
-// write fails with ErrFailed, since what reached the disk is unknown.
-// Reads still work; a restart recovers from what is on disk.
+// The store keeps the file system from filling up: Badger writes through
+// mmap, and a write into a full disk crashes the process with SIGBUS
+// instead of returning an error (TestFullDiskOnTmpfs's child shows it
+// with the check off). Below MinFreeBytes of free space (beyond the
+// group's bytes) the submissions that put anything get ErrDiskFull, while
+// those that only delete are written, so consumers can drain a full disk:
+// keep acks in their own Submits. Below half of MinFreeBytes every
+// submission is refused. Later groups are tried again as space comes
+// back. Any error from Badger itself (an I/O error, a failed fsync,
+// including one Badger only logs) fails the store: every later write
+// fails with ErrFailed, since what reached the disk is unknown. Reads
+// still work; a restart recovers from what is on disk.
 //
 // # Reading and recovery
 //

@@ -350,6 +350,7 @@ type Metrics struct {
 	OpsCancelled  uint64 // operations never written: a put and its delete met in one group
 	BytesWritten  uint64 // value bytes handed to Badger
 	WriteErrors   uint64 // groups that failed (their callbacks got the error)
+	DiskFull      uint64 // submissions refused with ErrDiskFull
 	DropsByPrefix uint64 // DropQueue done with Badger's DropPrefix
 	DropsByKeys   uint64 // DropQueue done key by key
 	GCRewrites    uint64 // value-log files rewritten by GC
@@ -358,6 +359,7 @@ type Metrics struct {
 type metrics struct {
 	groups, syncs, opsWritten, opsCancelled, bytesWritten atomic.Uint64
 	writeErrors, dropsByPrefix, dropsByKeys, gcRewrites   atomic.Uint64
+	diskFullRefusals                                      atomic.Uint64
 	diskFull                                              atomic.Bool // for logging transitions only
 }
 
@@ -370,6 +372,7 @@ func (s *Store) Metrics() Metrics {
 		OpsCancelled:  s.m.opsCancelled.Load(),
 		BytesWritten:  s.m.bytesWritten.Load(),
 		WriteErrors:   s.m.writeErrors.Load(),
+		DiskFull:      s.m.diskFullRefusals.Load(),
 		DropsByPrefix: s.m.dropsByPrefix.Load(),
 		DropsByKeys:   s.m.dropsByKeys.Load(),
 		GCRewrites:    s.m.gcRewrites.Load(),

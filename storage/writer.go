@@ -14,6 +14,8 @@ import (
 type group struct {
 	ops       []op
 	dones     []func(error)
+	subs      []submission      // parallel to dones
+	errs      []error           // per submission, when not all got the same result
 	msgs      map[uint64]int32  // msgID -> index in ops of its pending PutMessage
 	entries   map[entryID]int32 // (queue, seq) -> index of its pending put or update
 	bytes     int64             // submitted weight, cancelled ops included
@@ -22,6 +24,13 @@ type group struct {
 }
 
 type entryID struct{ queue, seq uint64 }
+
+// submission is the ops one Submit appended: ops[start:end]. puts says
+// whether its batch held any put (ops it cancelled included).
+type submission struct {
+	start, end int32
+	puts       bool
+}
 
 type completion struct {
 	g   *group
@@ -63,10 +72,14 @@ func (s *Store) Submit(b *Batch, done func(error)) error {
 		return ErrClosed
 	}
 	g := s.collectingLocked()
+	sub := submission{start: int32(len(g.ops))}
 	for i := range b.ops {
+		sub.puts = sub.puts || b.ops[i].isPut()
 		s.addLocked(g, b.ops[i])
 	}
+	sub.end = int32(len(g.ops))
 	g.dones = append(g.dones, done)
+	g.subs = append(g.subs, sub)
 	g.bytes += b.bytes
 	s.mu.pendingBytes += b.bytes
 	full := g.bytes >= s.opts.MaxBatchBytes
@@ -251,8 +264,12 @@ func (s *Store) nextGroup() *group {
 func (s *Store) notifyLoop() {
 	defer s.writerWG.Done()
 	for c := range s.complete {
-		for _, done := range c.g.dones {
-			done(c.err)
+		for i, done := range c.g.dones {
+			err := c.err
+			if c.g.errs != nil && c.g.errs[i] != nil {
+				err = c.g.errs[i] // refused alone (disk full)
+			}
+			done(err)
 		}
 		s.mu.Lock()
 		s.mu.pendingBytes -= c.g.bytes
@@ -270,7 +287,7 @@ func (s *Store) recycleLocked(g *group) {
 	clear(g.dones)
 	clear(g.msgs)
 	clear(g.entries)
-	g.ops, g.dones = g.ops[:0], g.dones[:0]
+	g.ops, g.dones, g.subs, g.errs = g.ops[:0], g.dones[:0], g.subs[:0], nil
 	g.bytes, g.cancelled = 0, 0
 	s.mu.free = append(s.mu.free, g)
 }
@@ -293,6 +310,10 @@ func (s *Store) commit(g *group) error {
 		s.m.writeErrors.Add(1)
 		return failed
 	}
+	if err := s.checkSpace(g); err != nil {
+		s.m.writeErrors.Add(1)
+		return err
+	}
 	live := 0
 	for i := range g.ops {
 		if !g.ops[i].dead {
@@ -300,11 +321,7 @@ func (s *Store) commit(g *group) error {
 		}
 	}
 	if live == 0 {
-		return nil // all cancelled: nothing to write or sync
-	}
-	if err := s.checkSpace(g.bytes); err != nil {
-		s.m.writeErrors.Add(1)
-		return err
+		return nil // all cancelled or refused: nothing to write or sync
 	}
 	err := s.write(g, live)
 	if err == nil && s.opts.hooks != nil && s.opts.hooks.beforeSync != nil {
@@ -441,11 +458,13 @@ func (s *Store) dropQueue(wb *badger.WriteBatch, queueID uint64) (*badger.WriteB
 
 var errTooMany = fmt.Errorf("storage: too many keys")
 
-// checkSpace refuses a group that would leave less than MinFreeBytes on
-// the file system. Badger writes through mmap: on a full disk its writes
-// would fault (SIGBUS) instead of failing, so the store must not get
-// there.
-func (s *Store) checkSpace(need int64) error {
+// checkSpace keeps the file system from filling up. Badger writes through
+// mmap: on a full disk its writes would fault (SIGBUS) instead of failing,
+// so the store must not get there. Below MinFreeBytes (plus the group's
+// bytes) the submissions that put anything get ErrDiskFull while those
+// that only delete go on, so consumers can still drain a full disk; below
+// half of that, the whole group fails.
+func (s *Store) checkSpace(g *group) error {
 	if s.opts.MinFreeBytes < 0 {
 		return nil
 	}
@@ -453,18 +472,34 @@ func (s *Store) checkSpace(need int64) error {
 	if err != nil {
 		return nil // cannot tell; let Badger report what it finds
 	}
-	if free >= s.opts.MinFreeBytes+need {
+	if free >= s.opts.MinFreeBytes+g.bytes {
 		if s.m.diskFull.CompareAndSwap(true, false) {
 			s.log.Info("disk space back: writes resume", zap.Int64("free", free))
 		}
 		return nil
 	}
 	if s.m.diskFull.CompareAndSwap(false, true) {
-		s.log.Warn("disk almost full: refusing writes", zap.String("dir", s.opts.Dir),
+		s.log.Warn("disk almost full: refusing publishes, accepting deletes", zap.String("dir", s.opts.Dir),
 			zap.Int64("free", free), zap.Int64("min_free", s.opts.MinFreeBytes))
 	}
-	return fmt.Errorf("%w: %s has %d bytes free, the store keeps %d free beyond the %d bytes of this write",
-		ErrDiskFull, s.opts.Dir, free, s.opts.MinFreeBytes, need)
+	refused := fmt.Errorf("%w: %s has %d bytes free, the store keeps %d free beyond the %d bytes of this write",
+		ErrDiskFull, s.opts.Dir, free, s.opts.MinFreeBytes, g.bytes)
+	if free < s.opts.MinFreeBytes/2+g.bytes {
+		s.m.diskFullRefusals.Add(uint64(len(g.dones)))
+		return refused
+	}
+	g.errs = make([]error, len(g.dones))
+	for i, sub := range g.subs {
+		if !sub.puts {
+			continue
+		}
+		g.errs[i] = refused
+		s.m.diskFullRefusals.Add(1)
+		for j := sub.start; j < sub.end; j++ {
+			g.ops[j].dead = true
+		}
+	}
+	return nil
 }
 
 func (s *Store) freeBytes() (int64, error) {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -217,13 +218,22 @@ func TestSyncErrorFailsTheStore(t *testing.T) {
 	}
 }
 
-// Disk full is a refusal before Badger is touched: those writes fail with
-// ErrDiskFull, and writes resume when space is back.
-func TestDiskFullFailsWritesUntilSpaceIsBack(t *testing.T) {
+// Disk full is a refusal before Badger is touched, and not for good:
+// below MinFreeBytes publishes fail with ErrDiskFull while deletes go on
+// (consumers can drain the disk); below half of it everything fails; when
+// space is back, everything goes through again.
+func TestDiskFullRefusesPutsThenEverythingUntilSpaceIsBack(t *testing.T) {
+	const minFree = 100 << 20
 	var mu sync.Mutex
 	free := int64(1 << 40)
-	s := openT(t, t.TempDir(), func(o *Options) {
-		o.MinFreeBytes = 100 << 20
+	setFree := func(n int64) {
+		mu.Lock()
+		free = n
+		mu.Unlock()
+	}
+	dir := t.TempDir()
+	s := openT(t, dir, func(o *Options) {
+		o.MinFreeBytes = minFree
 		o.hooks = &hooks{freeBytes: func() (int64, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -231,29 +241,52 @@ func TestDiskFullFailsWritesUntilSpaceIsBack(t *testing.T) {
 		}}
 	})
 	recoverAll(t, s)
-	if err := s.PutDefinition("vhost", "/", nil); err != nil {
-		t.Fatal(err)
+	put := func(id uint64) *Batch {
+		var b Batch
+		b.PutMessage(id, body(id, 1000))
+		b.PutEntry(1, id, id, nil)
+		return &b
 	}
-	mu.Lock()
-	free = 100<<20 + 10 // less than MinFreeBytes plus the write
-	mu.Unlock()
-	var b Batch
-	b.PutMessage(1, body(1, 1000))
-	b.PutEntry(1, 1, 1, nil)
-	if err := s.apply(&b); !errors.Is(err, ErrDiskFull) || errors.Is(err, ErrFailed) {
-		t.Fatalf("got %v, want ErrDiskFull alone", err)
+	ack := func(id uint64) *Batch {
+		var b Batch
+		b.DeleteEntry(1, id)
+		b.DeleteMessage(id)
+		return &b
 	}
-	mu.Lock()
-	free = 1 << 40
-	mu.Unlock()
-	b.Reset()
-	b.PutMessage(2, body(2, 1000))
-	b.PutEntry(1, 2, 2, nil)
-	if err := s.apply(&b); err != nil {
-		t.Fatalf("after space came back: %v", err)
+	for id := uint64(1); id <= 3; id++ {
+		applyT(t, s, put(id))
 	}
-	if m := s.Metrics(); m.WriteErrors != 1 || m.Syncs != 2 {
+
+	setFree(minFree - 10<<20) // low: publishes refused, acks accepted
+	var w waiter
+	w.submit(t, s, put(10))
+	w.submit(t, s, ack(1))
+	w.submit(t, s, put(11))
+	errs := w.wait()
+	if !errors.Is(errs[0], ErrDiskFull) || errs[1] != nil || !errors.Is(errs[2], ErrDiskFull) || errors.Is(errs[0], ErrFailed) {
+		t.Fatalf("low space: callbacks got %v, want ErrDiskFull, nil, ErrDiskFull", errs)
+	}
+
+	setFree(minFree/2 - 1) // very low: everything refused
+	if err := s.apply(ack(2)); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("very low space: ack got %v, want ErrDiskFull", err)
+	}
+
+	setFree(1 << 40)
+	applyT(t, s, ack(2))
+	applyT(t, s, put(12))
+	if m := s.Metrics(); m.WriteErrors != 1 || m.DiskFull != 3 {
 		t.Fatalf("metrics %+v", m)
+	}
+	s.Close()
+	s = openT(t, dir)
+	got, _ := recoverAll(t, s)
+	var ids []uint64
+	for _, e := range got {
+		ids = append(ids, e.msgID)
+	}
+	if fmt.Sprint(ids) != "[3 12]" {
+		t.Fatalf("after reopen: messages %v, want [3 12]", ids)
 	}
 }
 

@@ -101,6 +101,7 @@
 // Every method is safe for concurrent use. Done callbacks run on the
 // notifier goroutine, one at a time: they must not block for long, and
 // may call Submit. Submit never blocks; Throttle does, while too many
-// bytes wait for their sync. Lock order: Store.gcMu -> Store.closeMu;
-// Store.mu is a leaf, never held during I/O or while calling back.
+// bytes wait for their sync. Store.gcMu (one value-log GC or DropPrefix at
+// a time) is taken before Store.mu; Store.mu is a leaf, never held during
+// I/O or while calling back. Close waits for reads in progress.
 package storage

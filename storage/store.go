@@ -43,10 +43,6 @@ type Store struct {
 	gcWG     sync.WaitGroup
 	gcMu     sync.Mutex // one RunGC at a time
 
-	// closeMu is read-held by reads and write-held by Close around
-	// db.Close, so no read runs into a closed Badger.
-	closeMu sync.RWMutex
-
 	mu struct {
 		sync.Mutex
 		groups       []*group // pending, oldest first; the last one takes submissions
@@ -56,8 +52,11 @@ type Store struct {
 		failed       error
 		messageOps   bool // a message or entry op was submitted (Recover must come first)
 		recovered    bool
+		readers      int  // reads (and GC runs) using Badger now; they may nest
+		dbClosing    bool // Close waits for readers, then closes Badger
 	}
 	room *sync.Cond // on mu: pendingBytes went down, or closing
+	idle *sync.Cond // on mu: readers dropped to 0
 
 	m metrics
 }
@@ -78,6 +77,7 @@ func Open(o Options) (*Store, error) {
 		gcStop:   make(chan struct{}),
 	}
 	s.room = sync.NewCond(&s.mu)
+	s.idle = sync.NewCond(&s.mu)
 	if !o.InMemory {
 		if err := s.openDir(); err != nil {
 			return nil, err
@@ -216,9 +216,13 @@ func (s *Store) Close() error {
 	close(s.gcStop)
 	s.gcWG.Wait()
 
-	s.closeMu.Lock()
+	s.mu.Lock()
+	s.mu.dbClosing = true
+	for s.mu.readers > 0 {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
 	err := s.db.Close()
-	s.closeMu.Unlock()
 	if uerr := unlockDir(s.lock); err == nil {
 		err = uerr
 	}
@@ -228,13 +232,23 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// readable runs fn with Badger open, or returns ErrClosed.
+// readable runs fn with Badger open, or returns ErrClosed. Calls may
+// nest (a Recover callback may call Message); Close waits for them all.
 func (s *Store) readable(fn func() error) error {
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.db.IsClosed() {
+	s.mu.Lock()
+	if s.mu.dbClosing {
+		s.mu.Unlock()
 		return ErrClosed
 	}
+	s.mu.readers++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.mu.readers--; s.mu.readers == 0 {
+			s.idle.Broadcast()
+		}
+		s.mu.Unlock()
+	}()
 	return fn()
 }
 

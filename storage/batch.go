@@ -21,6 +21,7 @@ const (
 	opDropQueue
 	opPutDefinition
 	opDeleteDefinition
+	opCompact // internal: flush the memtables (see Store.compact)
 )
 
 // op is one operation. For entries id is the queue, seq the position and

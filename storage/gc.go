@@ -9,37 +9,51 @@ import (
 	"go.uber.org/zap"
 )
 
-// gcLoop runs value-log GC every GCInterval until Close.
+// gcLoop runs value-log GC every GCInterval until Close. After an
+// interval without writes, it first compacts (see compact): an idle store
+// then gives back the space of what was deleted, at no one's expense.
 func (s *Store) gcLoop() {
 	defer s.gcWG.Done()
 	t := time.NewTicker(s.opts.GCInterval)
 	defer t.Stop()
+	last := s.m.syncs.Load()
 	for {
 		select {
 		case <-s.gcStop:
 			return
 		case <-t.C:
-			start := time.Now()
-			n, err := s.RunGC()
-			switch {
-			case err != nil:
-				s.log.Warn("value-log GC failed", zap.Error(err))
-			case n > 0:
-				s.log.Info("value-log GC", zap.Int("files_rewritten", n), zap.Duration("took", time.Since(start)))
-			}
+		}
+		now := s.m.syncs.Load()
+		idle := now == last
+		start := time.Now()
+		n, err := s.runGC(idle)
+		last = s.m.syncs.Load()
+		switch {
+		case err != nil:
+			s.log.Warn("value-log GC failed", zap.Error(err))
+		case n > 0:
+			s.log.Info("value-log GC", zap.Int("files_rewritten", n), zap.Bool("compacted", idle), zap.Duration("took", time.Since(start)))
 		}
 	}
 }
 
-// RunGC runs Badger's value-log GC until it finds no file with at least
-// GCDiscardRatio of garbage, and returns how many files it rewrote. Only
-// one runs at a time; it runs beside the writer, not in its way (but
-// a DropQueue that needs DropPrefix waits for the file being rewritten).
-// Badger learns what is garbage from its compactions, so space freed by
-// the latest deletes may only be reclaimed by a later run.
+// RunGC compacts what was written since the last compaction (see
+// compact), then runs Badger's value-log GC until it finds no file with
+// at least GCDiscardRatio of garbage, and returns how many files it
+// rewrote. Only one GC runs at a time, beside the writer; the compaction
+// goes through the writer and blocks other writes while it flushes.
 func (s *Store) RunGC() (int, error) {
+	return s.runGC(true)
+}
+
+func (s *Store) runGC(compact bool) (int, error) {
 	if s.opts.InMemory {
 		return 0, nil
+	}
+	if compact {
+		if err := s.compact(); err != nil {
+			return 0, err
+		}
 	}
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
@@ -61,4 +75,23 @@ func (s *Store) RunGC() (int, error) {
 			return n, fmt.Errorf("storage: value-log GC: %w", err)
 		}
 	}
+}
+
+// compact makes Badger see the garbage of recent deletes, if anything was
+// written since the last time. Badger counts value-log garbage only when
+// compactions drop the values' old versions, and compacts only what its
+// memtables flushed: after a drain with no writes behind it, the deletes
+// sit in a memtable and GC finds nothing to reclaim. compact flushes the
+// memtables through the writer (so it is ordered with writes) and
+// compacts level 0.
+func (s *Store) compact() error {
+	if s.m.syncs.Load() == s.compacted.Load() {
+		return nil
+	}
+	b := Batch{ops: []op{{kind: opCompact}}}
+	if err := s.apply(&b); err != nil {
+		return fmt.Errorf("storage: compaction: %w", err)
+	}
+	s.compacted.Store(s.m.syncs.Load())
+	return nil
 }

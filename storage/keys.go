@@ -13,6 +13,7 @@ const (
 	prefixDefinition = 'd'
 	prefixMessage    = 'm'
 	prefixQueue      = 'q'
+	prefixFlush      = 'z'
 )
 
 const (
@@ -21,6 +22,10 @@ const (
 	entryKeyLen   = 1 + 8 + 8
 	entryHeadLen  = 8 // the msgID at the start of every entry value
 )
+
+// flushKey is written and at once dropped by prefix to make Badger flush
+// its memtables (see Store.compact).
+var flushKey = []byte{prefixFlush}
 
 // formatValue is the content of Dir/FORMAT. A directory whose db/ holds
 // files but has no FORMAT, or another one, is not opened.

@@ -58,7 +58,8 @@ type Store struct {
 	room *sync.Cond // on mu: pendingBytes went down, or closing
 	idle *sync.Cond // on mu: readers dropped to 0
 
-	m metrics
+	m         metrics
+	compacted atomic.Uint64 // m.syncs when compact last ran
 }
 
 // Open opens or creates the store in o.Dir. It fails, changing nothing,

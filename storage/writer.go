@@ -395,6 +395,8 @@ func (s *Store) write(g *group, live int) error {
 			err = wb.Delete(o.key)
 		case opDropQueue:
 			wb, err = s.dropQueue(wb, o.id)
+		case opCompact:
+			wb, err = s.flushMemtables(wb)
 		}
 		if err != nil {
 			wb.Cancel()
@@ -457,6 +459,23 @@ func (s *Store) dropQueue(wb *badger.WriteBatch, queueID uint64) (*badger.WriteB
 }
 
 var errTooMany = fmt.Errorf("storage: too many keys")
+
+// flushMemtables writes flushKey and drops it by prefix: Badger has no
+// other way to flush its memtables on demand. The drop also compacts
+// level 0 into the next level, where Badger counts the value-log garbage
+// left by the deletes that were in the memtables.
+func (s *Store) flushMemtables(wb *badger.WriteBatch) (*badger.WriteBatch, error) {
+	if err := wb.Set(flushKey, nil); err != nil {
+		return wb, err
+	}
+	if err := wb.Flush(); err != nil {
+		return s.db.NewWriteBatch(), err
+	}
+	s.gcMu.Lock()
+	err := s.db.DropPrefix(flushKey)
+	s.gcMu.Unlock()
+	return s.db.NewWriteBatch(), err
+}
 
 // checkSpace keeps the file system from filling up. Badger writes through
 // mmap: on a full disk its writes would fault (SIGBUS) instead of failing,

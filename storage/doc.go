@@ -89,19 +89,25 @@
 //
 // # Disk hygiene
 //
-// A goroutine runs value-log GC every GCInterval (RunGC by hand), file
-// after file until Badger finds none with GCDiscardRatio garbage. Badger
-// learns what is garbage from its compactions, and never rewrites the
-// value-log file being written: after a backlog drains, up to about one
-// ValueLogFileSize (and the most recent memtables' worth) stays on disk
-// until more writes roll it over.
+// Value-log GC runs every GCInterval (RunGC by hand), file after file
+// until Badger finds none with GCDiscardRatio garbage; commits wait while
+// a file is rewritten (Badger's GC races with its own write path
+// otherwise). Badger counts garbage only in compactions, and compacts only
+// what its memtables flushed: so RunGC, and the scheduled GC after an
+// interval without writes, first flush the memtables through the writer
+// (a marker key dropped by prefix) and compact level 0. After a backlog
+// drains, the disk then goes back to its start but for the value-log file
+// being written, which Badger never rewrites (at most ValueLogFileSize).
+// Deleting or purging a queue drops its 'q' range; message bodies go with
+// their last reference.
 //
 // # Concurrency
 //
 // Every method is safe for concurrent use. Done callbacks run on the
 // notifier goroutine, one at a time: they must not block for long, and
 // may call Submit. Submit never blocks; Throttle does, while too many
-// bytes wait for their sync. Store.gcMu (one value-log GC or DropPrefix at
-// a time) is taken before Store.mu; Store.mu is a leaf, never held during
-// I/O or while calling back. Close waits for reads in progress.
+// bytes wait for their sync. Lock order: Store.gcMu (one RunGC at a time)
+// -> Store.badgerMu (held by the writer while it commits a group, and by
+// GC while it rewrites one value-log file) -> Store.mu, a leaf never held
+// during I/O or while calling back. Close waits for reads in progress.
 package storage

@@ -40,8 +40,9 @@ func (s *Store) gcLoop() {
 // RunGC compacts what was written since the last compaction (see
 // compact), then runs Badger's value-log GC until it finds no file with
 // at least GCDiscardRatio of garbage, and returns how many files it
-// rewrote. Only one GC runs at a time, beside the writer; the compaction
-// goes through the writer and blocks other writes while it flushes.
+// rewrote. Only one GC runs at a time. Commits wait while a file is
+// rewritten, and the compaction goes through the writer and blocks other
+// writes while it flushes.
 func (s *Store) RunGC() (int, error) {
 	return s.runGC(true)
 }
@@ -64,7 +65,13 @@ func (s *Store) runGC(compact bool) (int, error) {
 			return n, nil
 		default:
 		}
-		err := s.readable(func() error { return s.db.RunValueLogGC(s.opts.GCDiscardRatio) })
+		// One file at a time, with commits held off (badgerMu): the
+		// writer waits for at most one file's rewrite.
+		err := s.readable(func() error {
+			s.badgerMu.Lock()
+			defer s.badgerMu.Unlock()
+			return s.db.RunValueLogGC(s.opts.GCDiscardRatio)
+		})
 		switch {
 		case err == nil:
 			n++

@@ -48,12 +48,13 @@ func lockDir(dir string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("storage: cannot lock %s: %w", path, err)
 	}
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("storage: cannot write lock file %s: %w", path, err)
-		}
+	if err := f.Truncate(0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storage: cannot write lock file %s: %w", path, err)
+	}
+	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storage: cannot write lock file %s: %w", path, err)
 	}
 	return f, nil
 }

@@ -126,6 +126,7 @@ func (o *Options) setDefaults() error {
 	if o.InMemory {
 		o.GCInterval = -1
 		o.MinFreeBytes = -1
+		o.ValueThreshold = 1 << 20 // in memory, Badger keeps every value in the memtable
 	}
 	return nil
 }

@@ -41,7 +41,12 @@ type Store struct {
 	writerWG sync.WaitGroup  // writer and notifier
 	gcStop   chan struct{}
 	gcWG     sync.WaitGroup
-	gcMu     sync.Mutex // one RunGC at a time
+	gcMu     sync.Mutex // one RunGC at a time; taken before badgerMu
+	// badgerMu keeps value-log GC and the writer's commits apart. Badger's
+	// GC reads the memtable's max version without the lock its write path
+	// updates it under (a data race in badger v4.9.6, caught by -race), and
+	// must not overlap a DropPrefix either.
+	badgerMu sync.Mutex
 
 	mu struct {
 		sync.Mutex
@@ -213,6 +218,7 @@ func (s *Store) Close() error {
 	s.room.Broadcast()
 	s.mu.Unlock()
 	s.signal(s.wake)
+	s.signal(s.full) // cut a MaxDelay wait short
 	s.writerWG.Wait()
 	close(s.gcStop)
 	s.gcWG.Wait()

@@ -280,7 +280,7 @@ func (s *Store) notifyLoop() {
 }
 
 func (s *Store) recycleLocked(g *group) {
-	if cap(g.ops) > 1<<16 || len(s.mu.free) >= 4 {
+	if cap(g.ops) > 1<<16 || cap(g.arena) > 4<<20 || len(s.mu.free) >= 4 {
 		return // let an outsized group go
 	}
 	clear(g.ops)
@@ -323,7 +323,9 @@ func (s *Store) commit(g *group) error {
 	if live == 0 {
 		return nil // all cancelled or refused: nothing to write or sync
 	}
+	s.badgerMu.Lock()
 	err := s.write(g, live)
+	s.badgerMu.Unlock()
 	if err == nil && s.opts.hooks != nil && s.opts.hooks.beforeSync != nil {
 		err = s.opts.hooks.beforeSync()
 	}
@@ -447,12 +449,10 @@ func (s *Store) dropQueue(wb *badger.WriteBatch, queueID uint64) (*badger.WriteB
 	if err := wb.Flush(); err != nil {
 		return s.db.NewWriteBatch(), err
 	}
-	// DropPrefix and value-log GC must not overlap: GC would write back
+	// No value-log GC runs meanwhile (badgerMu): it would write back
 	// (move) values while the drop blocks writes.
-	s.gcMu.Lock()
 	start := time.Now()
 	err = s.db.DropPrefix(prefix)
-	s.gcMu.Unlock()
 	s.log.Info("queue dropped by prefix", zap.Uint64("queue", queueID), zap.Duration("took", time.Since(start)), zap.Error(err))
 	s.m.dropsByPrefix.Add(1)
 	return s.db.NewWriteBatch(), err
@@ -471,9 +471,7 @@ func (s *Store) flushMemtables(wb *badger.WriteBatch) (*badger.WriteBatch, error
 	if err := wb.Flush(); err != nil {
 		return s.db.NewWriteBatch(), err
 	}
-	s.gcMu.Lock()
 	err := s.db.DropPrefix(flushKey)
-	s.gcMu.Unlock()
 	return s.db.NewWriteBatch(), err
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Many concurrent submitters share few syncs: while the writer is busy
@@ -404,5 +405,63 @@ func TestRecoverOnlyOnceAndFirst(t *testing.T) {
 	applyT(t, s2, &b)
 	if _, err := s2.Recover(func(q, s, m uint64, meta []byte) error { return nil }); err == nil {
 		t.Error("Recover after message operations accepted")
+	}
+}
+
+// With MaxDelay the writer waits for a group to fill, but no longer than
+// it takes to reach MaxBatchBytes, and Close does not wait for it.
+func TestMaxDelayEndsWhenTheGroupIsFullOrAtClose(t *testing.T) {
+	s := openT(t, t.TempDir(), func(o *Options) {
+		o.MaxDelay = time.Hour
+		o.MaxBatchBytes = 16 << 10
+	})
+	recoverAll(t, s)
+	var w waiter
+	for id := uint64(1); id <= 16; id++ { // 16 KiB and a bit: the group is full
+		var b Batch
+		b.PutMessage(id, body(id, 1024))
+		w.submit(t, s, &b)
+	}
+	for _, err := range w.wait() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := s.Metrics(); m.Syncs != 1 {
+		t.Fatalf("metrics %+v: want the 16 submits in one group", m)
+	}
+	var last waiter
+	var b Batch
+	b.PutMessage(100, nil) // a lone small group: the writer waits for more
+	last.submit(t, s, &b)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if errs := last.wait(); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+}
+
+func TestInMemory(t *testing.T) {
+	s, err := Open(Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recoverAll(t, s)
+	var b Batch
+	b.PutMessage(1, body(1, 100<<10))
+	b.PutEntry(1, 1, 1, nil)
+	applyT(t, s, &b)
+	if m, err := s.Message(1); err != nil || len(m) != 100<<10 {
+		t.Fatal(err)
+	}
+	b.Reset()
+	b.PutMessage(2, make([]byte, 1<<20+1))
+	if err := s.Submit(&b, nil); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized in-memory message: %v", err)
+	}
+	if n, err := s.RunGC(); n != 0 || err != nil {
+		t.Fatal(n, err)
 	}
 }

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// scenario is a named preset of a Config and the metrics compare reports
+// for it.
+type scenario struct {
+	Name    string
+	Doc     string
+	Set     func(c *Config)
+	Metrics []string
+}
+
+var (
+	flowMetrics = []string{"send msg/s", "recv msg/s", "latency p50 ms", "latency p99 ms",
+		"broker CPU s", "msg per broker CPU-s", "broker peak RSS MiB", "broker RSS growth MiB", "client CPU cores"}
+	confirmMetrics = []string{"send msg/s", "recv msg/s", "confirm p50 ms", "confirm p99 ms",
+		"latency p50 ms", "latency p99 ms", "broker CPU s", "msg per broker CPU-s", "broker peak RSS MiB", "broker RSS growth MiB", "client CPU cores"}
+	latencyMetrics = []string{"recv msg/s", "latency p50 ms", "latency p95 ms", "latency p99 ms", "latency max ms",
+		"broker CPU s", "msg per broker CPU-s"}
+	largeMetrics = []string{"send MiB/s", "recv MiB/s", "latency p50 ms", "latency p99 ms",
+		"broker CPU s", "msg per broker CPU-s", "broker peak RSS MiB", "broker RSS growth MiB", "client CPU cores"}
+)
+
+// manualAck is the consumer set-up most scenarios share: prefetch 1000,
+// one multiple ack every 100 messages.
+func manualAck(c *Config) {
+	c.AutoAck, c.Prefetch, c.MultipleAckEvery = false, 1000, 100
+}
+
+// scenarios are listed in the order compare runs them by default (the
+// first seven) and --help shows them.
+var scenarios = []scenario{
+	{
+		Name: "transient-1to1",
+		Doc:  "1 producer -> 1 queue -> 1 consumer, 16 B transient, prefetch 1000, ack multiple every 100, 10 s",
+		Set: func(c *Config) {
+			c.Size = 16
+			manualAck(c)
+		},
+		Metrics: flowMetrics,
+	},
+	{
+		Name:    "transient-autoack",
+		Doc:     "as transient-1to1 but the consumer uses auto-ack",
+		Set:     func(c *Config) { c.Size, c.AutoAck = 16, true },
+		Metrics: flowMetrics,
+	},
+	{
+		Name: "persistent-confirms",
+		Doc:  "1 KiB persistent messages to a durable queue, confirms with 1000 outstanding, manual ack",
+		Set: func(c *Config) {
+			c.Size, c.Persistent, c.Durable, c.Confirm = 1024, true, true, 1000
+			manualAck(c)
+		},
+		Metrics: confirmMetrics,
+	},
+	{
+		Name: "fanout-10",
+		Doc:  "1 producer -> fanout exchange -> 10 queues -> 10 consumers, 16 B",
+		Set: func(c *Config) {
+			c.Exchange, c.ExchangeType, c.Queues, c.Consumers, c.Size = "warren-perf-fanout", "fanout", 10, 10, 16
+			manualAck(c)
+		},
+		Metrics: flowMetrics,
+	},
+	{
+		Name: "topic-10k",
+		Doc:  "topic exchange with 10,000 bindings k.<i>.* to 1 queue; each message k.<i>.x matches one, 16 B",
+		Set: func(c *Config) {
+			c.Exchange, c.ExchangeType, c.Bindings, c.Size = "warren-perf-topic", "topic", 10000, 16
+			manualAck(c)
+		},
+		Metrics: flowMetrics,
+	},
+	{
+		Name: "latency-1k",
+		Doc:  "1 producer at a fixed 1,000 msg/s, 16 B, each message acked: the latency at a light load",
+		Set: func(c *Config) {
+			c.Size, c.Rate = 16, 1000
+			c.AutoAck, c.Prefetch, c.MultipleAckEvery = false, 1000, 1
+		},
+		Metrics: latencyMetrics,
+	},
+	{
+		Name: "large-1mib",
+		Doc:  "1 MiB messages, prefetch 10, ack multiple every 5: MiB/s",
+		Set: func(c *Config) {
+			c.Size = 1 << 20
+			c.AutoAck, c.Prefetch, c.MultipleAckEvery = false, 10, 5
+		},
+		Metrics: largeMetrics,
+	},
+	{
+		Name: "backlog",
+		Doc:  "fill 100,000 x 1 KiB messages with no consumer, then drain them: fill and drain rates, peak RSS",
+		Set: func(c *Config) {
+			c.Mode, c.Size, c.Count, c.Time = ModeBacklog, 1024, 100000, 2*time.Minute
+			manualAck(c)
+		},
+		Metrics: []string{"fill msg/s", "drain msg/s", "broker peak RSS MiB", "broker CPU s"},
+	},
+	{
+		Name: "many-queues",
+		Doc:  "declare 1,000 queues, each bound to a direct exchange, then delete them: queues/s, broker RSS per queue",
+		Set: func(c *Config) {
+			c.Mode, c.Queues, c.Time = ModeQueues, 1000, 2*time.Minute
+		},
+		Metrics: []string{"queues/s", "queue deletes/s", "broker RSS per queue KiB"},
+	},
+	{
+		Name: "idle-connections",
+		Doc:  "open 500 connections with one channel each and leave them idle: connections/s, broker RSS per connection",
+		Set: func(c *Config) {
+			c.Mode, c.Connections, c.Time = ModeIdleConns, 500, 2*time.Minute
+		},
+		Metrics: []string{"connections/s", "broker RSS per connection KiB"},
+	},
+}
+
+// defaultCompareScenarios are what compare runs when none is named.
+var defaultCompareScenarios = []string{"transient-1to1", "transient-autoack", "persistent-confirms",
+	"fanout-10", "topic-10k", "latency-1k", "large-1mib"}
+
+func findScenario(name string) (scenario, error) {
+	for _, s := range scenarios {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	names := make([]string, len(scenarios))
+	for i, s := range scenarios {
+		names[i] = s.Name
+	}
+	return scenario{}, fmt.Errorf("unknown scenario %q (have %s)", name, strings.Join(names, ", "))
+}
+
+// applyScenario sets the preset named name on c.
+func applyScenario(c *Config, name string) error {
+	s, err := findScenario(name)
+	if err != nil {
+		return err
+	}
+	s.Set(c)
+	c.Scenario = s.Name
+	return nil
+}

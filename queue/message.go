@@ -1,15 +1,10 @@
 package queue
 
-import "sync/atomic"
-
 // Message is one published message. It is immutable once published and
 // shared by every queue it was routed to.
 type Message struct {
-	// ID numbers a message that is stored; 0 for one that never is.
+	// ID numbers a message that is stored; 0 for one that never was.
 	ID uint64
-	// Refs counts the journalled entries that reference the message; the
-	// journal deletes the stored message when the last one goes.
-	Refs atomic.Int32
 
 	Exchange   string
 	RoutingKey string
@@ -19,7 +14,8 @@ type Message struct {
 	Priority   uint8
 }
 
-// Size is what the message counts for in byte limits: its body.
+// Size is what the message counts for in byte limits and the memory
+// budget: its body.
 func (m *Message) Size() int { return len(m.Body) }
 
 // Entry is a message's place in one queue.
@@ -27,4 +23,7 @@ type Entry struct {
 	Msg         *Message
 	Seq         uint64 // per-queue, increasing in publish order
 	Redelivered bool
+	// Stored: the entry is in the store (journalled, or paged out to save
+	// memory), so settling it must delete it there.
+	Stored bool
 }

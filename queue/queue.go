@@ -23,20 +23,24 @@ type Sink interface {
 	TryDeliver(q *Queue, e Entry) bool
 }
 
-// Journal makes a durable queue's entries durable. Its methods are called
+// Journal is a queue's link to the store. Its write methods are called
 // with the queue's lock held, in the order the operations happen, so they
 // must only hand each operation on (to the store's group commit) and
-// return. Only entries of persistent messages are journalled.
+// return. PageIn is called without the lock and may block.
 type Journal interface {
-	// PutEntry records a new entry; done runs once it is on disk.
+	// PutEntry journals the entry of a persistent message in a durable
+	// queue (its message is already stored); done runs once it is on disk.
 	PutEntry(q *Queue, e Entry, done func(error))
-	// DeleteEntry removes a settled entry and releases its message.
+	// PageOut writes an entry that is not stored yet, and its message, so
+	// that memory can drop it; done runs once it is on disk.
+	PageOut(q *Queue, e Entry, done func(error))
+	// DeleteEntry removes a settled stored entry and releases its message.
 	DeleteEntry(q *Queue, e Entry)
-	// Forget releases the messages of entries already removed from the
-	// store by Drop.
-	Forget(q *Queue, es []Entry)
-	// Drop removes every entry of the queue from the store.
-	Drop(q *Queue)
+	// Drop removes every stored entry of the queue, releasing the messages
+	// of the given ready entries and of those paged out.
+	Drop(q *Queue, ready []Entry)
+	// PageIn reads up to max stored entries with seq >= from, in order.
+	PageIn(q *Queue, from uint64, max int) ([]Entry, error)
 }
 
 // Consumer is a subscription to a queue.
@@ -54,10 +58,17 @@ type Config struct {
 	AutoDelete bool
 	Args       map[string]any
 	Owner      uint64 // the connection that owns an exclusive queue
-	// ID is the store's number for a durable queue (0: none).
+	// ID is the store's number for the queue (0: none). Every queue of a
+	// broker with a store has one, for paging.
 	ID uint64
-	// Journal, if set, persists the entries of persistent messages.
+	// Persist: the queue survives restarts (durable and not exclusive), so
+	// its persistent messages are journalled.
+	Persist bool
+	// Journal, if set, journals the entries of persistent messages in a
+	// durable queue and pages out bodies beyond the Budget.
 	Journal Journal
+	// Budget is the memory for ready bodies shared by the broker's queues.
+	Budget *Budget
 }
 
 // Queue is one queue. The Config fields are immutable after New.
@@ -74,6 +85,10 @@ type Queue struct {
 		exclusive   bool
 		hadConsumer bool
 		deleted     bool
+
+		paged         paged  // entries on disk only
+		recoveredUpTo uint64 // entries up to here were recovered: redelivered
+		outstanding   int    // delivered stored entries not settled yet
 	}
 }
 
@@ -81,7 +96,9 @@ type Queue struct {
 // The arguments are validated by ParseArgs first; New ignores bad ones.
 func New(cfg Config) *Queue {
 	l, _ := ParseArgs(cfg.Args)
-	return &Queue{Config: cfg, limits: l}
+	q := &Queue{Config: cfg, limits: l}
+	q.mu.ready.budget = cfg.Budget
+	return q
 }
 
 // Publish enqueues m and delivers what it can. It returns ErrDeleted if the
@@ -100,9 +117,25 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 	}
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
+	// Page out when older messages already wait on disk (order), or when
+	// the broker's memory budget is spent and this queue holds enough in
+	// memory to feed its consumers meanwhile.
+	page := q.Journal != nil && (q.mu.paged.count > 0 || q.Budget.over() && q.mu.ready.len() >= pageLow)
 	if q.journalled(e) {
+		if page {
+			done = q.pagedDone(done)
+		}
 		q.Journal.PutEntry(q, e, done)
-		journalled = true
+		e.Stored, journalled = true, true
+	}
+	if page {
+		if !e.Stored {
+			q.Journal.PageOut(q, e, q.pagedDone(nil))
+			e.Stored = true
+		}
+		q.mu.paged.add(e)
+		q.trimLocked()
+		return journalled, nil
 	}
 	// Fast path: nothing waits ahead of it, hand it straight to a consumer.
 	if q.mu.ready.len() == 0 && len(q.mu.consumers) > 0 && q.offerLocked(e) {
@@ -110,46 +143,68 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 	}
 	q.mu.ready.push(e)
 	q.dispatchLocked()
-	if q.limits.Overflow == DropHead {
-		// rabbitmq: drop-head removes the oldest ready messages until the
-		// queue is within its limits again.
-		for q.overLocked() {
-			q.settleLocked(q.mu.ready.pop())
-		}
-	}
+	q.trimLocked()
 	return journalled, nil
 }
 
-// journalled reports whether e's entry is (or is to be) on disk.
-func (q *Queue) journalled(e Entry) bool { return q.Journal != nil && e.Msg.Persistent }
+// trimLocked applies drop-head: rabbitmq removes the oldest ready messages
+// until the queue is within its limits again.
+func (q *Queue) trimLocked() {
+	if q.limits.Overflow != DropHead {
+		return
+	}
+	for q.overLocked() {
+		if q.mu.ready.len() == 0 && !q.readAheadLocked() {
+			return
+		}
+		q.settleLocked(q.mu.ready.pop())
+	}
+}
 
-// settleLocked removes e from the store, if it is there, for good.
+// readAheadLocked reads paged entries back while holding the lock: only
+// for the rare drop-head of a paged queue.
+func (q *Queue) readAheadLocked() bool {
+	es, err := q.Journal.PageIn(q, q.mu.paged.next, pageBatch)
+	return err == nil && q.mergeLocked(es) > 0
+}
+
+// journalled reports whether e's entry belongs in the store for good: a
+// persistent message in a durable queue.
+func (q *Queue) journalled(e Entry) bool {
+	return q.Journal != nil && q.Persist && e.Msg.Persistent
+}
+
+// settleLocked removes e, delivered or dropped, for good.
 func (q *Queue) settleLocked(e Entry) {
-	if q.journalled(e) {
+	if e.Stored {
 		q.Journal.DeleteEntry(q, e)
 	}
 }
 
 // Recover appends an entry read back from the store at start-up, before
-// the queue is in use. Entries come in sequence order.
-func (q *Queue) Recover(e Entry) {
+// the queue is in use, in sequence order. Within the memory budget it
+// loads the message with load; beyond it, it only counts the entry, which
+// a read-ahead brings back later.
+func (q *Queue) Recover(seq uint64, size int64, load func() (*Message, error)) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.mu.ready.push(e)
-	q.mu.nextSeq = max(q.mu.nextSeq, e.Seq)
-}
-
-// fullLocked reports whether one more message m would break a limit.
-func (q *Queue) fullLocked(m *Message) bool {
-	l := q.limits
-	return l.MaxLength >= 0 && int64(q.mu.ready.len()) >= l.MaxLength ||
-		l.MaxLengthBytes >= 0 && int64(q.mu.ready.bytes+m.Size()) > l.MaxLengthBytes
-}
-
-func (q *Queue) overLocked() bool {
-	l := q.limits
-	return q.mu.ready.len() > 0 && (l.MaxLength >= 0 && int64(q.mu.ready.len()) > l.MaxLength ||
-		l.MaxLengthBytes >= 0 && int64(q.mu.ready.bytes) > l.MaxLengthBytes)
+	q.mu.nextSeq = max(q.mu.nextSeq, seq)
+	q.mu.recoveredUpTo = q.mu.nextSeq
+	if q.mu.paged.count > 0 || q.Budget.over() && q.mu.ready.len() >= pageLow {
+		p := &q.mu.paged
+		if p.count == 0 {
+			p.next = seq
+		}
+		p.count++
+		p.bytes += size
+		return nil
+	}
+	m, err := load()
+	if err != nil {
+		return err
+	}
+	q.mu.ready.push(Entry{Msg: m, Seq: seq, Redelivered: true, Stored: true})
+	return nil
 }
 
 // Dispatch delivers ready messages to consumers with credit.
@@ -162,10 +217,11 @@ func (q *Queue) Dispatch() {
 func (q *Queue) dispatchLocked() {
 	for q.mu.ready.len() > 0 && len(q.mu.consumers) > 0 {
 		if !q.offerLocked(*q.mu.ready.peek()) {
-			return
+			break
 		}
 		q.mu.ready.pop()
 	}
+	q.maybeLoadLocked()
 }
 
 // offerLocked gives e to the next consumer in round-robin order that takes
@@ -176,6 +232,9 @@ func (q *Queue) offerLocked(e Entry) bool {
 		idx := (q.mu.next + i) % n
 		if q.mu.consumers[idx].Sink.TryDeliver(q, e) {
 			q.mu.next = (idx + 1) % n
+			if e.Stored {
+				q.mu.outstanding++
+			}
 			return true
 		}
 	}
@@ -184,13 +243,24 @@ func (q *Queue) offerLocked(e Entry) bool {
 
 // Get takes the head message for basic.get, and reports how many remain.
 func (q *Queue) Get() (e Entry, remaining int, ok bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.mu.ready.len() == 0 {
-		return Entry{}, 0, false
+	for {
+		q.mu.Lock()
+		if q.mu.ready.len() > 0 {
+			e = q.mu.ready.pop()
+			if e.Stored {
+				q.mu.outstanding++
+			}
+			remaining = q.mu.ready.len() + q.mu.paged.count
+			q.maybeLoadLocked()
+			q.mu.Unlock()
+			return e, remaining, true
+		}
+		paged := q.mu.paged.count
+		q.mu.Unlock()
+		if paged == 0 || !q.readAheadForGet() {
+			return Entry{}, 0, false
+		}
 	}
-	e = q.mu.ready.pop()
-	return e, q.mu.ready.len(), true
 }
 
 // Requeue puts unacknowledged entries back at their original positions,
@@ -204,6 +274,9 @@ func (q *Queue) Requeue(entries []Entry) {
 	}
 	for _, e := range entries {
 		e.Redelivered = true
+		if e.Stored {
+			q.mu.outstanding--
+		}
 		q.mu.ready.insert(e)
 	}
 	q.dispatchLocked()
@@ -218,8 +291,12 @@ func (q *Queue) Ack(entries []Entry) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, e := range entries {
-		q.settleLocked(e)
+		if e.Stored {
+			q.mu.outstanding--
+			q.settleLocked(e)
+		}
 	}
+	q.maybeLoadLocked()
 }
 
 // AddConsumer attaches c and delivers what it can.
@@ -265,22 +342,37 @@ func (q *Queue) RemoveConsumer(c *Consumer) (autoDelete bool) {
 	return q.AutoDelete && q.mu.hadConsumer && len(q.mu.consumers) == 0 && !q.mu.deleted
 }
 
-// Counts returns the number of ready messages and of consumers.
+// Counts returns the number of ready messages (in memory or paged out)
+// and of consumers.
 func (q *Queue) Counts() (messages, consumers int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.mu.ready.len(), len(q.mu.consumers)
+	return q.mu.ready.len() + q.mu.paged.count, len(q.mu.consumers)
 }
 
 // Purge removes every ready message and returns how many there were.
 func (q *Queue) Purge() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return q.dropReadyLocked()
+}
+
+// dropReadyLocked removes every ready entry, in memory and on disk. With
+// nothing delivered outstanding the store drops the queue's entries by
+// prefix; otherwise it deletes them one by one, since a prefix drop would
+// take the unacknowledged ones too.
+func (q *Queue) dropReadyLocked() int {
 	es := q.mu.ready.drain()
-	for _, e := range es {
-		q.settleLocked(e)
+	n := len(es) + q.mu.paged.count
+	if q.Journal != nil && (q.mu.outstanding == 0 || q.mu.paged.count > 0) {
+		q.Journal.Drop(q, es)
+	} else {
+		for _, e := range es {
+			q.settleLocked(e)
+		}
 	}
-	return len(es)
+	q.mu.paged = paged{gen: q.mu.paged.gen + 1}
+	return n
 }
 
 // Delete marks the queue deleted, after the if-unused and if-empty checks,
@@ -294,26 +386,14 @@ func (q *Queue) Delete(ifUnused, ifEmpty bool) (messages int, consumers []*Consu
 	if ifUnused && len(q.mu.consumers) > 0 {
 		return 0, nil, ErrInUse
 	}
-	if ifEmpty && q.mu.ready.len() > 0 {
+	if ifEmpty && q.mu.ready.len()+q.mu.paged.count > 0 {
 		return 0, nil, ErrNotEmpty
 	}
 	q.mu.deleted = true
 	consumers = q.mu.consumers
 	q.mu.consumers = nil
-	es := q.mu.ready.drain()
-	if q.Journal != nil {
-		// The store drops the queue's entries by prefix; the messages they
-		// held are released here. Unacknowledged ones go when acked.
-		q.Journal.Drop(q)
-		var stored []Entry
-		for _, e := range es {
-			if q.journalled(e) {
-				stored = append(stored, e)
-			}
-		}
-		q.Journal.Forget(q, stored)
-	}
-	return len(es), consumers, nil
+	q.mu.outstanding = 0 // acks of a deleted queue's deliveries find no entry
+	return q.dropReadyLocked(), consumers, nil
 }
 
 // Deleted reports whether the queue was deleted.
@@ -321,4 +401,19 @@ func (q *Queue) Deleted() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.mu.deleted
+}
+
+// fullLocked reports whether one more message m would break a limit. The
+// limits count ready messages, in memory and paged out.
+func (q *Queue) fullLocked(m *Message) bool {
+	l := q.limits
+	n, bytes := int64(q.mu.ready.len()+q.mu.paged.count), int64(q.mu.ready.bytes)+q.mu.paged.bytes
+	return l.MaxLength >= 0 && n >= l.MaxLength ||
+		l.MaxLengthBytes >= 0 && bytes+int64(m.Size()) > l.MaxLengthBytes
+}
+
+func (q *Queue) overLocked() bool {
+	l := q.limits
+	n, bytes := int64(q.mu.ready.len()+q.mu.paged.count), int64(q.mu.ready.bytes)+q.mu.paged.bytes
+	return n > 0 && (l.MaxLength >= 0 && n > l.MaxLength || l.MaxLengthBytes >= 0 && bytes > l.MaxLengthBytes)
 }

@@ -6,9 +6,17 @@ import "sort"
 // the ends: append at the tail, take from the head; requeued entries go
 // back near the head by binary search.
 type readyList struct {
-	items []Entry
-	head  int
-	bytes int
+	items  []Entry
+	head   int
+	bytes  int
+	budget *Budget // shared accounting of bodies in memory; may be nil
+}
+
+func (r *readyList) account(n int) {
+	r.bytes += n
+	if r.budget != nil {
+		r.budget.used.Add(int64(n))
+	}
 }
 
 func (r *readyList) len() int { return len(r.items) - r.head }
@@ -18,7 +26,7 @@ func (r *readyList) push(e Entry) {
 		r.items, r.head = r.items[:0], 0
 	}
 	r.items = append(r.items, e)
-	r.bytes += e.Msg.Size()
+	r.account(e.Msg.Size())
 }
 
 func (r *readyList) peek() *Entry { return &r.items[r.head] }
@@ -27,7 +35,7 @@ func (r *readyList) pop() Entry {
 	e := r.items[r.head]
 	r.items[r.head] = Entry{}
 	r.head++
-	r.bytes -= e.Msg.Size()
+	r.account(-e.Msg.Size())
 	if r.head == len(r.items) {
 		r.items, r.head = r.items[:0], 0
 	} else if r.head > 1024 && r.head > len(r.items)/2 {
@@ -42,7 +50,7 @@ func (r *readyList) pop() Entry {
 func (r *readyList) insert(e Entry) {
 	live := r.items[r.head:]
 	i := sort.Search(len(live), func(i int) bool { return live[i].Seq > e.Seq })
-	r.bytes += e.Msg.Size()
+	r.account(e.Msg.Size())
 	if i == 0 && r.head > 0 {
 		r.head--
 		r.items[r.head] = e
@@ -54,9 +62,10 @@ func (r *readyList) insert(e Entry) {
 	r.items[pos] = e
 }
 
-// drain removes every entry and returns how many there were.
+// drain removes and returns every entry.
 func (r *readyList) drain() []Entry {
 	out := r.items[r.head:]
-	r.items, r.head, r.bytes = nil, 0, 0
+	r.account(-r.bytes)
+	r.items, r.head = nil, 0
 	return out
 }

@@ -259,7 +259,7 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 	if stored > 0 {
 		j.store.Throttle()
 		msg.ID = ch.c.srv.nextMsgID.Add(1)
-		msg.Refs.Store(int32(stored))
+		j.share(msg.ID, stored)
 		if ch.confirm {
 			conf := ch.conf
 			done = func(err error) { conf.done(seq, err, true) }

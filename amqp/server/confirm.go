@@ -17,8 +17,9 @@ type confirmTracker struct {
 
 	mu struct {
 		sync.Mutex
-		base    uint64 // publish sequence number of items[0]
+		base    uint64 // publish sequence number of items[head]
 		items   []confirmState
+		head    int
 		next    uint64 // the last sequence number handed out
 		settled uint64 // everything up to here was acked or nacked
 		closed  bool   // the channel is gone: send nothing more
@@ -48,22 +49,24 @@ func (t *confirmTracker) begin() uint64 {
 // wait adds one store write that seq must wait for.
 func (t *confirmTracker) wait(seq uint64) {
 	t.mu.Lock()
-	t.mu.items[seq-t.mu.base].waiting++
+	t.mu.items[t.mu.head+int(seq-t.mu.base)].waiting++
 	t.mu.Unlock()
 }
 
 // done completes one wait of seq (or the publish itself), failing it on
-// an error, and sends what became ready when flush is set.
+// an error. With flush set (a store callback) it asks the connection's
+// writer to send what became ready: callbacks come one per write, and the
+// writer sends one frame for all that completed meanwhile.
 func (t *confirmTracker) done(seq uint64, err error, flush bool) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	it := &t.mu.items[seq-t.mu.base]
+	it := &t.mu.items[t.mu.head+int(seq-t.mu.base)]
 	it.waiting--
 	if err != nil {
 		it.failed = true
 	}
+	t.mu.Unlock()
 	if flush {
-		t.flushLocked()
+		t.ch.c.requestConfirmFlush(t)
 	}
 }
 
@@ -87,10 +90,11 @@ func (t *confirmTracker) flushLocked() {
 		return
 	}
 	n := 0
+	items := t.mu.items[t.mu.head:]
 	ackFrom := t.mu.settled + 1
-	for n < len(t.mu.items) && t.mu.items[n].waiting == 0 {
+	for n < len(items) && items[n].waiting == 0 {
 		seq := t.mu.base + uint64(n)
-		if t.mu.items[n].failed {
+		if items[n].failed {
 			t.ackLocked(ackFrom, seq-1)
 			t.ch.send(&amqp.BasicNack{DeliveryTag: seq})
 			ackFrom = seq + 1
@@ -104,7 +108,14 @@ func (t *confirmTracker) flushLocked() {
 	t.ackLocked(ackFrom, last)
 	t.mu.settled = last
 	t.mu.base += uint64(n)
-	t.mu.items = append(t.mu.items[:0], t.mu.items[n:]...)
+	t.mu.head += n
+	// Reuse the front of the slice once it is mostly settled.
+	if t.mu.head == len(t.mu.items) {
+		t.mu.items, t.mu.head = t.mu.items[:0], 0
+	} else if t.mu.head > 1024 && t.mu.head > len(t.mu.items)/2 {
+		k := copy(t.mu.items, t.mu.items[t.mu.head:])
+		t.mu.items, t.mu.head = t.mu.items[:k], 0
+	}
 }
 
 // ackLocked acknowledges from..to, as one frame.

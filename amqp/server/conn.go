@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,9 @@ type conn struct {
 
 	consumersMu sync.Mutex
 	consumers   map[*consumer]struct{} // every consumer, for waking after backpressure
+
+	flushMu      sync.Mutex
+	flushPending []*confirmTracker // trackers the writer is to flush
 
 	writerDone chan struct{}
 }
@@ -163,6 +167,7 @@ func (c *conn) writeLoop() {
 				continue
 			}
 		}
+		c.flushRequestedConfirms()
 		if tick == nil && c.heartbeatInterval() > 0 {
 			hb = c.heartbeatInterval()
 			ticker = time.NewTicker(hb / 2)
@@ -479,6 +484,26 @@ func (c *conn) flushConfirms() {
 		if ch.confirmDirty {
 			ch.flushConfirms()
 		}
+	}
+}
+
+// requestConfirmFlush asks the writer to send t's ready confirms.
+func (c *conn) requestConfirmFlush(t *confirmTracker) {
+	c.flushMu.Lock()
+	if !slices.Contains(c.flushPending, t) {
+		c.flushPending = append(c.flushPending, t)
+	}
+	c.flushMu.Unlock()
+	c.out.signal()
+}
+
+func (c *conn) flushRequestedConfirms() {
+	c.flushMu.Lock()
+	ts := c.flushPending
+	c.flushPending = nil
+	c.flushMu.Unlock()
+	for _, t := range ts {
+		t.flush()
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,12 +25,42 @@ const (
 	defBinding  = "binding"
 )
 
-// journal is the queue.Journal of durable queues: it hands each entry
-// operation to the store's group commit.
+// journal is every queue's queue.Journal when the broker has a store: it
+// hands entry operations to the store's group commit, pages bodies out
+// and back, and counts the references to messages stored for several
+// queues.
 type journal struct {
-	store *storage.Store
-	log   *zap.Logger
-	pool  sync.Pool // *storage.Batch
+	store  *storage.Store
+	log    *zap.Logger
+	pool   sync.Pool      // *storage.Batch
+	nextID *atomic.Uint64 // the server's message ids
+
+	// shared counts the entries left for each stored message that more
+	// than one queue references; a message missing here has one.
+	sharedMu sync.Mutex
+	shared   map[uint64]int32
+}
+
+func newJournal(st *storage.Store, log *zap.Logger, nextID *atomic.Uint64) *journal {
+	return &journal{store: st, log: log, nextID: nextID, shared: map[uint64]int32{}}
+}
+
+// Entry meta in the store: flags u8 | body size u32.
+const metaTransient = 1 // paged out, not journalled: dropped at recovery
+
+func entryMeta(b []byte, transient bool, size int) []byte {
+	f := byte(0)
+	if transient {
+		f = metaTransient
+	}
+	return binary.BigEndian.AppendUint32(append(b, f), uint32(size))
+}
+
+func parseMeta(meta []byte) (transient bool, size int64) {
+	if len(meta) < 5 {
+		return false, 0
+	}
+	return meta[0]&metaTransient != 0, int64(binary.BigEndian.Uint32(meta[1:]))
 }
 
 func (j *journal) batch() *storage.Batch {
@@ -49,45 +81,98 @@ func (j *journal) submit(b *storage.Batch, done func(error)) {
 	j.pool.Put(b)
 }
 
+// share records that a new stored message is referenced by n entries.
+func (j *journal) share(id uint64, n int) {
+	if n > 1 {
+		j.sharedMu.Lock()
+		j.shared[id] = int32(n)
+		j.sharedMu.Unlock()
+	}
+}
+
+// unref drops one reference to a stored message and reports whether it
+// was the last, so the message is to be deleted.
+func (j *journal) unref(id uint64) bool {
+	j.sharedMu.Lock()
+	defer j.sharedMu.Unlock()
+	n, ok := j.shared[id]
+	if !ok {
+		return true
+	}
+	if n <= 1 {
+		delete(j.shared, id)
+		return true
+	}
+	j.shared[id] = n - 1
+	return false
+}
+
 func (j *journal) PutEntry(q *queue.Queue, e queue.Entry, done func(error)) {
 	b := j.batch()
-	b.PutEntry(q.ID, e.Seq, e.Msg.ID, nil)
+	var meta [5]byte
+	b.PutEntry(q.ID, e.Seq, e.Msg.ID, entryMeta(meta[:0], false, e.Msg.Size()))
+	j.submit(b, done)
+}
+
+func (j *journal) PageOut(q *queue.Queue, e queue.Entry, done func(error)) {
+	b := j.batch()
+	// A copy of its own for this queue: a transient message is never
+	// shared on disk, and its entry is dropped at recovery.
+	id := j.nextID.Add(1)
+	b.PutMessage(id, encodeMessage(e.Msg))
+	var meta [5]byte
+	b.PutEntry(q.ID, e.Seq, id, entryMeta(meta[:0], true, e.Msg.Size()))
 	j.submit(b, done)
 }
 
 func (j *journal) DeleteEntry(q *queue.Queue, e queue.Entry) {
 	b := j.batch()
 	b.DeleteEntry(q.ID, e.Seq)
-	if e.Msg.Refs.Add(-1) == 0 {
+	if j.unref(e.Msg.ID) {
 		b.DeleteMessage(e.Msg.ID)
 	}
 	j.submit(b, nil)
 }
 
-func (j *journal) Forget(q *queue.Queue, es []queue.Entry) {
+// Drop removes the queue's stored entries by prefix. The messages of the
+// ready entries in memory are released now; those of paged-out entries
+// are found by reading the entries before the drop, in the background.
+func (j *journal) Drop(q *queue.Queue, ready []queue.Entry) {
 	b := j.batch()
-	for _, e := range es {
-		if e.Msg.Refs.Add(-1) == 0 {
+	for _, e := range ready {
+		if e.Stored && j.unref(e.Msg.ID) {
 			b.DeleteMessage(e.Msg.ID)
 		}
 	}
-	if b.Len() > 0 {
-		j.submit(b, nil)
-	} else {
-		j.pool.Put(b)
-	}
-}
-
-func (j *journal) Drop(q *queue.Queue) {
-	b := j.batch()
 	b.DropQueue(q.ID)
 	j.submit(b, nil)
+}
+
+func (j *journal) PageIn(q *queue.Queue, from uint64, max int) ([]queue.Entry, error) {
+	recs, err := j.store.Entries(q.ID, from, max)
+	if err != nil {
+		j.log.Warn("reading paged messages back failed", zap.String("queue", q.Name), zap.Error(err))
+		return nil, err
+	}
+	es := make([]queue.Entry, 0, len(recs))
+	for _, r := range recs {
+		if r.Message == nil {
+			continue
+		}
+		m, err := decodeMessage(r.MsgID, r.Message)
+		if err != nil {
+			j.log.Error("a stored message is malformed; skipped", zap.String("queue", q.Name), zap.Uint64("msg", r.MsgID), zap.Error(err))
+			continue
+		}
+		es = append(es, queue.Entry{Msg: m, Seq: r.Seq, Stored: true})
+	}
+	return es, nil
 }
 
 // release drops one reference a publish took for a queue that did not
 // journal the message after all (it was deleted or full).
 func (j *journal) release(m *queue.Message) {
-	if m.Refs.Add(-1) == 0 {
+	if j.unref(m.ID) {
 		b := j.batch()
 		b.DeleteMessage(m.ID)
 		j.submit(b, nil)
@@ -120,7 +205,7 @@ func decodeMessage(id uint64, b []byte) (*queue.Message, error) {
 		b = b[n:]
 		return p
 	}
-	m := &queue.Message{ID: id, Persistent: true}
+	m := &queue.Message{ID: id}
 	if len(b) < 1 {
 		return nil, errBadMessage
 	}
@@ -143,6 +228,7 @@ func decodeMessage(id uint64, b []byte) (*queue.Message, error) {
 	m.Body = b[n:]
 	if sum, err := amqp.ScanProperties(m.Props); err == nil {
 		m.Priority = sum.Priority
+		m.Persistent = sum.DeliveryMode == 2
 	}
 	return m, nil
 }
@@ -309,7 +395,8 @@ func (s *Server) recover() error {
 		if err != nil {
 			return fmt.Errorf("queue %q: %w", key, err)
 		}
-		q := queue.New(queue.Config{Name: d.Name, Durable: true, AutoDelete: d.AutoDelete, Args: args, ID: d.ID, Journal: s.journal})
+		q := queue.New(queue.Config{Name: d.Name, Durable: true, AutoDelete: d.AutoDelete, Args: args,
+			ID: d.ID, Persist: true, Journal: s.journal, Budget: s.budget})
 		v.mu.queues[d.Name] = q
 		byID[d.ID] = q
 		nq++
@@ -343,34 +430,62 @@ func (s *Server) recover() error {
 		return fmt.Errorf("recover bindings: %w", err)
 	}
 
-	// Messages: one Message per stored id, shared by its entries. Every
-	// recovered entry is marked redelivered: it may have been delivered
-	// before the restart (spec 0-9-1 basic.deliver: redelivered is a hint
-	// that errs on the safe side).
+	// Messages: one Message per stored id, shared by its entries, loaded
+	// only for the entries kept in memory (the budget); the others are
+	// read back ahead of delivery. Every recovered entry is redelivered:
+	// it may have been delivered before the restart (spec 0-9-1
+	// basic.deliver: redelivered errs on the safe side). Entries paged out
+	// for memory, not journalled, are dropped.
 	msgs := map[uint64]*queue.Message{}
+	var ids []uint64
+	var drop []struct{ q, seq, msg uint64 }
 	stats, err := st.Recover(func(queueID, seq, msgID uint64, meta []byte) error {
 		q := byID[queueID]
 		if q == nil {
 			return storage.ErrSkipQueue
 		}
-		m := msgs[msgID]
-		if m == nil {
+		transient, size := parseMeta(meta)
+		if transient {
+			drop = append(drop, struct{ q, seq, msg uint64 }{queueID, seq, msgID})
+			return nil
+		}
+		ids = append(ids, msgID)
+		return q.Recover(seq, size, func() (*queue.Message, error) {
+			if m := msgs[msgID]; m != nil {
+				return m, nil
+			}
 			raw, err := st.Message(msgID)
 			if err != nil {
-				s.log.Warn("a queue entry's message is missing; dropped", zap.String("queue", q.Name), zap.Uint64("msg", msgID), zap.Error(err))
-				return nil
+				return nil, fmt.Errorf("message %d of queue '%s': %w", msgID, q.Name, err)
 			}
-			if m, err = decodeMessage(msgID, raw); err != nil {
-				return fmt.Errorf("message %d: %w", msgID, err)
+			m, err := decodeMessage(msgID, raw)
+			if err != nil {
+				return nil, fmt.Errorf("message %d: %w", msgID, err)
 			}
 			msgs[msgID] = m
-		}
-		m.Refs.Add(1)
-		q.Recover(queue.Entry{Msg: m, Seq: seq, Redelivered: true})
-		return nil
+			return m, nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("recover messages: %w", err)
+	}
+	// Messages referenced by several entries get a shared count.
+	slices.Sort(ids)
+	for i := 0; i < len(ids); {
+		n := 1
+		for i+n < len(ids) && ids[i+n] == ids[i] {
+			n++
+		}
+		s.journal.share(ids[i], n)
+		i += n
+	}
+	if len(drop) > 0 {
+		b := s.journal.batch()
+		for _, d := range drop {
+			b.DeleteEntry(d.q, d.seq)
+			b.DeleteMessage(d.msg)
+		}
+		s.journal.submit(b, nil)
 	}
 	s.nextMsgID.Store(stats.MaxMsgID)
 	s.log.Info("recovered durable state",

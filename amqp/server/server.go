@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/storage"
 )
 
@@ -43,6 +44,10 @@ type Config struct {
 	// everything in memory. The server recovers from it in New and does
 	// not close it.
 	Store *storage.Store
+	// MemoryBudget is how many bytes of ready message bodies all queues
+	// keep in memory; beyond it new messages live on disk only and are
+	// read back ahead of delivery. Needs a Store. 0: 256 MiB; <0: none.
+	MemoryBudget int64
 }
 
 // NoHeartbeat disables heartbeats when set as Config.Heartbeat.
@@ -79,6 +84,9 @@ func (c *Config) setDefaults() {
 	if c.MaxOutboundBytes == 0 {
 		c.MaxOutboundBytes = 4 << 20
 	}
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = 256 << 20
+	}
 }
 
 // Server is an AMQP 0-9-1 broker.
@@ -90,7 +98,8 @@ type Server struct {
 
 	store       *storage.Store
 	journal     *journal // nil without a store
-	nextQueueID uint64   // the last durable queue id; grows under a vhost's lock
+	budget      *queue.Budget
+	nextQueueID uint64 // the last durable queue id; grows under a vhost's lock
 	queueIDMu   sync.Mutex
 	nextMsgID   atomic.Uint64
 
@@ -125,7 +134,8 @@ func New(cfg Config) (*Server, error) {
 	s.mu.conns = map[*conn]struct{}{}
 	if cfg.Store != nil {
 		s.store = cfg.Store
-		s.journal = &journal{store: cfg.Store, log: s.log}
+		s.journal = newJournal(cfg.Store, s.log, &s.nextMsgID)
+		s.budget = queue.NewBudget(cfg.MemoryBudget)
 		if err := s.recover(); err != nil {
 			return nil, fmt.Errorf("server: recovery: %w", err)
 		}

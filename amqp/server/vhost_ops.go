@@ -163,7 +163,7 @@ func (v *vhost) durableDestLocked(dest exchange.Destination, gone bool) bool {
 		return x == nil && gone || x != nil && x.Durable
 	}
 	q := v.mu.queues[dest.Name]
-	return q == nil && gone || q != nil && q.ID != 0
+	return q == nil && gone || q != nil && q.Persist
 }
 
 func (v *vhost) storeBindingLocked(d *defBatch, x *exchange.Exchange, b exchange.Binding) {
@@ -267,9 +267,13 @@ func (v *vhost) declareQueue(cfg queue.Config) (q *queue.Queue, err error) {
 		}
 		return q, nil
 	}
-	if cfg.Durable && !cfg.Exclusive && v.srv.store != nil {
+	if v.srv.store != nil {
 		cfg.ID = v.srv.newQueueID()
 		cfg.Journal = v.srv.journal
+		cfg.Budget = v.srv.budget
+		cfg.Persist = cfg.Durable && !cfg.Exclusive
+	}
+	if cfg.Persist {
 		d.put(defQueue, defKey(v.name, cfg.Name), queueDef{Vhost: v.name, Name: cfg.Name, ID: cfg.ID, AutoDelete: cfg.AutoDelete, Args: encodeArgs(cfg.Args)})
 	}
 	q = queue.New(cfg)
@@ -304,7 +308,7 @@ func (v *vhost) deleteQueue(q *queue.Queue, ifUnused, ifEmpty bool) (int, error)
 		dest := exchange.Destination{Name: q.Name}
 		v.removeDestinationLocked(d, dest)
 		delete(v.mu.queues, q.Name)
-		if q.ID != 0 {
+		if q.Persist {
 			d.del(defQueue, defKey(v.name, q.Name))
 		}
 	}

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -70,6 +73,8 @@ func run(args []string) error {
 	frameMax := fs.Uint32("frame-max", 131072, "largest frame in bytes offered to clients")
 	channelMax := fs.Uint16("channel-max", 2047, "most channels per connection")
 	maxMessage := fs.Int("max-message-size", 16<<20, "largest message body in bytes")
+	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
+	memBudget := fs.Int64("memory-budget", 256<<20, "bytes of ready message bodies kept in memory; beyond it bodies live on disk only")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
@@ -102,7 +107,7 @@ func run(args []string) error {
 	str("data-dir", dataDir, fc.DataDir)
 	str("log-level", logLevel, fc.LogLevel)
 	str("log-format", logFormat, fc.LogFormat)
-	for _, name := range []string{"heartbeat", "frame-max", "channel-max", "max-message-size"} {
+	for _, name := range []string{"heartbeat", "frame-max", "channel-max", "max-message-size", "memory-budget"} {
 		if ev, ok := os.LookupEnv("WARREN_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok && !fs.Changed(name) {
 			if err := fs.Set(name, ev); err != nil {
 				return fmt.Errorf("WARREN_%s: %w", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), err)
@@ -124,6 +129,7 @@ func run(args []string) error {
 		FrameMax:       *frameMax,
 		Heartbeat:      *heartbeat,
 		MaxMessageSize: *maxMessage,
+		MemoryBudget:   *memBudget,
 	}
 	if !fs.Changed("channel-max") && fc.ChannelMax != 0 {
 		cfg.ChannelMax = fc.ChannelMax
@@ -168,6 +174,16 @@ func run(args []string) error {
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		pl, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return fmt.Errorf("--pprof: %w", err)
+		}
+		runtime.SetMutexProfileFraction(100)
+		runtime.SetBlockProfileRate(100000)
+		go http.Serve(pl, nil) // net/http/pprof registers on the default mux
+		log.Info("pprof listening", zap.String("addr", pl.Addr().String()))
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -1,0 +1,135 @@
+package queue
+
+import "sync/atomic"
+
+// Budget is the memory for ready message bodies that all queues share.
+// Beyond it a queue keeps new messages on disk only (its Journal pages
+// them out) and reads them back ahead of delivery, as RabbitMQ's lazy
+// queues do, so a long backlog costs disk, not memory.
+type Budget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// NewBudget returns a budget of limit bytes (<= 0: unlimited).
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// Used is the body bytes of ready messages held in memory.
+func (b *Budget) Used() int64 { return b.used.Load() }
+
+func (b *Budget) over() bool { return b != nil && b.limit > 0 && b.used.Load() >= b.limit }
+
+// pageBatch is how many entries one read-ahead brings back; pageLow is
+// how few ready entries in memory start the next one.
+const (
+	pageBatch = 1024
+	pageLow   = 512
+)
+
+// paged is the part of a queue that lives only on disk: count entries
+// with sequence numbers from next on, all newer than every ready entry in
+// memory.
+type paged struct {
+	count   int
+	bytes   int64
+	next    uint64
+	loading bool
+	gen     uint64 // bumped by purge and delete: a read-ahead in flight is stale
+}
+
+// pagedDone chains a read-ahead trigger after a page-out's write, so a
+// queue waiting for that entry starts reading it back.
+func (q *Queue) pagedDone(done func(error)) func(error) {
+	return func(err error) {
+		if done != nil {
+			done(err)
+		}
+		q.mu.Lock()
+		q.maybeLoadLocked()
+		q.mu.Unlock()
+	}
+}
+
+// maybeLoadLocked starts a read-ahead when few ready entries are left in
+// memory and more wait on disk.
+func (q *Queue) maybeLoadLocked() {
+	p := &q.mu.paged
+	if p.count == 0 || p.loading || q.mu.deleted || q.mu.ready.len() >= pageLow {
+		return
+	}
+	p.loading = true
+	from, gen := p.next, p.gen
+	go func() {
+		es, err := q.Journal.PageIn(q, from, pageBatch)
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		q.mu.paged.loading = false
+		if err != nil || gen != q.mu.paged.gen {
+			return // a later trigger (a write, an ack, a get) tries again
+		}
+		if q.mergeLocked(es) > 0 {
+			q.dispatchLocked()
+			q.maybeLoadLocked()
+		}
+	}()
+}
+
+// mergeLocked appends entries read back from disk that are still due, in
+// order, and returns how many it took.
+func (q *Queue) mergeLocked(es []Entry) int {
+	p := &q.mu.paged
+	n := 0
+	for _, e := range es {
+		if p.count == 0 || e.Seq < p.next {
+			continue
+		}
+		e.Stored = true
+		e.Redelivered = e.Redelivered || e.Seq <= q.mu.recoveredUpTo
+		q.mu.ready.push(e)
+		p.count--
+		p.bytes -= int64(e.Msg.Size())
+		p.next = e.Seq + 1
+		n++
+	}
+	if p.count == 0 {
+		p.bytes, p.next = 0, 0
+	}
+	return n
+}
+
+// readAheadForGet brings paged entries back synchronously for basic.get,
+// which must not answer get-empty while messages wait on disk. Called
+// without the lock; it reports whether it took any.
+func (q *Queue) readAheadForGet() bool {
+	q.mu.Lock()
+	p := q.mu.paged
+	q.mu.Unlock()
+	if p.count == 0 {
+		return false
+	}
+	es, err := q.Journal.PageIn(q, p.next, pageBatch)
+	if err != nil {
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if p.gen != q.mu.paged.gen {
+		return false
+	}
+	return q.mergeLocked(es) > 0
+}
+
+func (p *paged) add(e Entry) {
+	if p.count == 0 {
+		p.next = e.Seq
+	}
+	p.count++
+	p.bytes += int64(e.Msg.Size())
+}
+
+// Paged returns how many ready messages live on disk only.
+func (q *Queue) Paged() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.mu.paged.count
+}

@@ -139,7 +139,7 @@ func parseRunFlags(args []string, errOut io.Writer) (Config, error) {
 	fs := pflag.NewFlagSet("warren-perf", pflag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() {
-		fmt.Fprintf(errOut, "Usage: warren-perf [flags]\n\nFlags:\n")
+		fmt.Fprintf(errOut, "Usage: warren-perf [flags]\n       warren-perf compare --url A --url B [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(errOut, "\nScenarios:\n")
 		for _, s := range scenarios {

@@ -1,6 +1,7 @@
 // Command warren-perf is a load generator for AMQP 0-9-1 brokers in the
 // spirit of RabbitMQ's PerfTest. It drives Warren or RabbitMQ through
-// amqp091-go, prints a progress line every second and a summary at the end.
+// amqp091-go, prints a progress line every second and a summary at the end,
+// and compares two brokers scenario by scenario.
 //
 // It sends load to loopback addresses only (127.0.0.0/8, ::1, localhost):
 // any other host in a URL is refused. Every run is bounded by --time or
@@ -11,6 +12,8 @@
 //
 //	warren-perf [run] [flags]                 one run; summary on stdout, progress on stderr
 //	warren-perf --scenario NAME [flags]       a preset; flags given explicitly override it
+//	warren-perf compare --url A --url B [--name a --name b] [--pid A_PID --pid B_PID]
+//	        [--rounds 3] [--scenario S ...|--scenarios a,b,c] [--time 5s] [--pause 1s] [--wait 10s]
 //
 // # Run flags
 //
@@ -96,4 +99,21 @@
 //
 // The timed scenarios run 10 s. Flags given with --scenario override the
 // preset: --scenario fanout-10 --consumers 5.
+//
+// # Compare
+//
+// compare runs each scenario against A then B, --rounds times (A B A B
+// ...), pausing --pause between runs, and prints a Markdown table: for
+// each scenario and metric the median of the rounds for A and for B (with
+// ± half the range over the rounds), the ratio A/B of the medians, and
+// which side is better. A run that failed or was incomplete is left out
+// of the medians and listed below the table. --time shortens the timed
+// scenarios; --wait first waits until each URL's port is listened on by
+// the process given with --pid (so a broker that failed to start is not
+// measured in its stead). `make bench-compare` builds and starts a Warren
+// and compares it with a local RabbitMQ.
+//
+// Broker RSS figures of a Go broker include heap kept from earlier runs:
+// "broker RSS growth" and the per-queue and per-connection deltas mean
+// most on a freshly started broker.
 package main

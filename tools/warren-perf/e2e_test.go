@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,6 +193,33 @@ func TestSmokeSpecialModes(t *testing.T) {
 			t.Errorf("idle-connections: %+v, %v", res, err)
 		}
 	})
+}
+
+// TestSmokeCompare compares two in-process brokers for one round of a
+// short latency-1k.
+func TestSmokeCompare(t *testing.T) {
+	a, b := startWarren(t), startWarren(t)
+	o, err := parseCompareFlags([]string{"--url", a, "--url", b, "--name", "one", "--name", "two",
+		"--rounds", "1", "--scenario", "latency-1k", "--time", "300ms", "--pause", "0"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	rows, results, err := compare(context.Background(), o, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := findScenario("latency-1k")
+	if len(rows) != len(s.Metrics) || len(results) != 2 {
+		t.Fatalf("%d rows, %d results", len(rows), len(results))
+	}
+	if rows[0].Metric != "recv msg/s" || len(rows[0].A) != 1 || rows[0].A[0] <= 0 || rows[0].B[0] <= 0 {
+		t.Errorf("first row %+v", rows[0])
+	}
+	table := formatTable(rows, "one", "two")
+	if !strings.Contains(table, "| latency-1k | recv msg/s ↑ |") || !strings.Contains(log.String(), "latency-1k round 1/1") {
+		t.Errorf("table:\n%s\nlog:\n%s", table, log.String())
+	}
 }
 
 func TestRunAgainstNothing(t *testing.T) {

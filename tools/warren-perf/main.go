@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -22,6 +23,9 @@ func main() {
 // realMain runs one command and returns the exit code: 0 done, 1 the run
 // failed, 2 bad usage.
 func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "compare" {
+		return compareMain(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "run" {
 		args = args[1:]
 	}
@@ -46,6 +50,35 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "warren-perf:", err)
+		return 1
+	}
+	return 0
+}
+
+func compareMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseCompareFlags(args, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "warren-perf compare:", err)
+		return 2
+	}
+	rows, _, err := compare(ctx, o, stderr)
+	if len(rows) == 0 && err != nil {
+		fmt.Fprintln(stderr, "warren-perf compare:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "\nwarren-perf compare: %d round(s), A then B in each; A = %s (%s), B = %s (%s); pids %v\n\n",
+		o.Rounds, o.Names[0], redact(o.URLs[0]), o.Names[1], redact(o.URLs[1]), o.PIDs)
+	fmt.Fprint(stdout, formatTable(rows, o.Names[0], o.Names[1]))
+	fmt.Fprintf(stdout, "\nratio = %s/%s of the medians; ↑ higher is better, ↓ lower is better; ±x%% is half the range over the rounds.\n",
+		o.Names[0], o.Names[1])
+	if err != nil {
+		fmt.Fprintf(stdout, "\nerrors (their runs are left out of the medians):\n")
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stdout, "- %s\n", line)
+		}
 		return 1
 	}
 	return 0

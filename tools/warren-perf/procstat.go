@@ -182,3 +182,53 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// listenInodes returns the inodes of the sockets in a /proc/net/tcp or
+// tcp6 table that listen (state 0A) on port.
+func listenInodes(table []byte, port int) []string {
+	var inodes []string
+	for line := range bytes.Lines(table) {
+		f := bytes.Fields(line)
+		if len(f) < 10 || string(f[3]) != "0A" {
+			continue
+		}
+		local := f[1]
+		i := bytes.LastIndexByte(local, ':')
+		if i < 0 {
+			continue
+		}
+		if p, err := strconv.ParseUint(string(local[i+1:]), 16, 16); err == nil && int(p) == port {
+			inodes = append(inodes, string(f[9]))
+		}
+	}
+	return inodes
+}
+
+// listensOn reports whether process pid holds a socket listening on TCP
+// port (any address), by matching /proc/net/tcp{,6} with /proc/PID/fd.
+func listensOn(pid, port int) (bool, error) {
+	want := map[string]bool{}
+	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		table, err := os.ReadFile(name)
+		if err != nil {
+			continue // no IPv6, say
+		}
+		for _, ino := range listenInodes(table, port) {
+			want["socket:["+ino+"]"] = true
+		}
+	}
+	if len(want) == 0 {
+		return false, nil
+	}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(dir + "/" + fd.Name()); err == nil && want[target] {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -42,5 +45,54 @@ func TestProcParsing(t *testing.T) {
 	var none *sampler
 	if b, err := none.stop(); err != nil || b != (brokerStats{}) {
 		t.Error("a nil sampler reported something")
+	}
+}
+
+func TestListenInodes(t *testing.T) {
+	table := []byte(`  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1629 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 89506 2 0 100 0 0 10 0
+   1: 0100007F:1628 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 5555 2 0 100 0 0 10 0
+   2: 00000000000000000000000000000000:1628 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   103        0 90893 1 0 100 0 0 10 0
+`)
+	if got := listenInodes(table, 0x1628); len(got) != 1 || got[0] != "90893" {
+		t.Errorf("port 5672: %q, want the listening socket only", got)
+	}
+	if got := listenInodes(table, 0x1629); len(got) != 1 || got[0] != "89506" {
+		t.Errorf("port 5673: %q", got)
+	}
+	if got := listenInodes(table, 80); len(got) != 0 {
+		t.Errorf("port 80: %q", got)
+	}
+}
+
+func TestWaitListening(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	url := "amqp://127.0.0.1:" + strconv.Itoa(port) + "/"
+	ctx := context.Background()
+	if ok, err := listensOn(os.Getpid(), port); !ok || err != nil {
+		t.Fatalf("listensOn(self, %d) = %v, %v", port, ok, err)
+	}
+	if err := waitListening(ctx, url, os.Getpid(), 5*time.Second); err != nil {
+		t.Errorf("with pid: %v", err)
+	}
+	if err := waitListening(ctx, url, 0, 5*time.Second); err != nil {
+		t.Errorf("without pid: %v", err)
+	}
+	if err := waitListening(ctx, url, 1<<30, 5*time.Second); err == nil {
+		t.Error("a pid that does not exist was waited for")
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "amqp://" + closed.Addr().String() + "/"
+	closed.Close()
+	if err := waitListening(ctx, closedURL, os.Getpid(), 200*time.Millisecond); err == nil {
+		t.Error("a closed port was reported listening")
 	}
 }

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+)
+
+// brokerArgsEnv turns the test binary into the broker: it runs run() with
+// the JSON list of arguments in this variable, so the crash tests can kill
+// a real broker process. (No WARREN_ prefix: run() reads those.)
+const brokerArgsEnv = "WARRENTEST_BROKER_ARGS"
+
+func TestMain(m *testing.M) {
+	if raw, ok := os.LookupEnv(brokerArgsEnv); ok {
+		var args []string
+		if err := json.Unmarshal([]byte(raw), &args); err != nil {
+			fmt.Fprintln(os.Stderr, "warren test broker:", err)
+			os.Exit(2)
+		}
+		if err := run(args); err != nil {
+			fmt.Fprintln(os.Stderr, "warren:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}

@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: help run build generate check-generate fmt vet lint test fuzz bench conformance conformance-rabbitmq
+.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare conformance conformance-rabbitmq
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -40,6 +40,31 @@ fuzz: ## run each fuzz target for FUZZTIME
 
 bench: ## micro-benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./amqp/... ./binding/... ./exchange/... ./queue/...
+
+# bench-compare builds Warren and tools/warren-perf into a temp dir, starts Warren on
+# PERF_WARREN_ADDR with a temp data dir, runs `warren-perf compare` against it (A) and the
+# local RabbitMQ on 127.0.0.1:5672 (B) with both broker PIDs (so broker CPU and RSS are
+# measured), prints the Markdown table, and kills Warren at the end, also on failure.
+# RabbitMQ must be installed (apt-get install rabbitmq-server) and started first with
+# `rabbitmq-server -detached`. PERF_ARGS goes to warren-perf compare, e.g.
+#   make bench-compare PERF_ARGS='--rounds 5 --scenarios fanout-10,topic-10k --time 5s'
+PERF_WARREN_ADDR ?= 127.0.0.1:5673
+PERF_ARGS        ?= --rounds 3 --time 6s
+
+bench-compare: ## Warren vs the local RabbitMQ with tools/warren-perf (see the comment above)
+	@set -e; \
+	rpid=$$(pgrep -o -f 'beam.smp.*rabbit' || true); \
+	if [ -z "$$rpid" ]; then echo "bench-compare: RabbitMQ is not running; start it with: rabbitmq-server -detached" >&2; exit 1; fi; \
+	dir=$$(mktemp -d); \
+	stop() { if [ -n "$$wpid" ]; then kill $$wpid 2>/dev/null || true; wait $$wpid 2>/dev/null || true; fi; rm -rf "$$dir"; }; \
+	trap stop EXIT; trap 'exit 130' INT TERM; \
+	$(GO) build -o $$dir/warren ./cmd/warren; \
+	$(GO) build -o $$dir/warren-perf ./tools/warren-perf; \
+	$$dir/warren --listen $(PERF_WARREN_ADDR) --data-dir $$dir/data --log-level warn & wpid=$$!; \
+	$$dir/warren-perf compare --wait 10s \
+		--url amqp://guest:guest@$(PERF_WARREN_ADDR)/ --name warren --pid $$wpid \
+		--url amqp://guest:guest@127.0.0.1:5672/ --name rabbitmq --pid $$rpid \
+		$(PERF_ARGS)
 
 conformance: ## the conformance suite against an in-process Warren
 	$(GO) test -race -count=1 ./conformance/

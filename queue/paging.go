@@ -1,6 +1,9 @@
 package queue
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Budget is the memory for ready message bodies that all queues share.
 // Beyond it a queue keeps new messages on disk only (its Journal pages
@@ -99,24 +102,38 @@ func (q *Queue) mergeLocked(es []Entry) int {
 
 // readAheadForGet brings paged entries back synchronously for basic.get,
 // which must not answer get-empty while messages wait on disk. Called
-// without the lock; it reports whether it took any.
+// without the lock; it reports whether ready entries are now in memory.
+// An entry whose write is still in its group commit is not readable yet:
+// it waits for that write, a few milliseconds at most.
 func (q *Queue) readAheadForGet() bool {
-	q.mu.Lock()
-	p := q.mu.paged
-	q.mu.Unlock()
-	if p.count == 0 {
-		return false
+	for range 200 {
+		q.mu.Lock()
+		p, ready := q.mu.paged, q.mu.ready.len()
+		q.mu.Unlock()
+		if ready > 0 {
+			return true
+		}
+		if p.count == 0 {
+			return false
+		}
+		es, err := q.Journal.PageIn(q, p.next, pageBatch)
+		if err != nil {
+			return false
+		}
+		if len(es) > 0 {
+			q.mu.Lock()
+			if p.gen == q.mu.paged.gen {
+				q.mergeLocked(es)
+			}
+			ready = q.mu.ready.len()
+			q.mu.Unlock()
+			if ready > 0 {
+				return true
+			}
+		}
+		time.Sleep(time.Millisecond) // the entry's group commit is under way
 	}
-	es, err := q.Journal.PageIn(q, p.next, pageBatch)
-	if err != nil {
-		return false
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if p.gen != q.mu.paged.gen {
-		return false
-	}
-	return q.mergeLocked(es) > 0
+	return false
 }
 
 func (p *paged) add(e Entry) {

@@ -1,0 +1,199 @@
+package queue
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memJournal is a store in memory: entries by queue and seq, written at
+// once, with done callbacks run synchronously on a goroutine of their own
+// (the store's notifier does the same, later).
+type memJournal struct {
+	mu      sync.Mutex
+	entries map[uint64]map[uint64]*Message // queue -> seq -> message
+	pageIns int
+}
+
+func newMemJournal() *memJournal { return &memJournal{entries: map[uint64]map[uint64]*Message{}} }
+
+func (j *memJournal) put(q *Queue, e Entry, done func(error)) {
+	j.mu.Lock()
+	if j.entries[q.ID] == nil {
+		j.entries[q.ID] = map[uint64]*Message{}
+	}
+	j.entries[q.ID][e.Seq] = e.Msg
+	j.mu.Unlock()
+	if done != nil {
+		go done(nil)
+	}
+}
+
+func (j *memJournal) PutEntry(q *Queue, e Entry, done func(error)) { j.put(q, e, done) }
+func (j *memJournal) PageOut(q *Queue, e Entry, done func(error))  { j.put(q, e, done) }
+
+func (j *memJournal) DeleteEntry(q *Queue, e Entry) {
+	j.mu.Lock()
+	delete(j.entries[q.ID], e.Seq)
+	j.mu.Unlock()
+}
+
+func (j *memJournal) Drop(q *Queue, ready []Entry) {
+	j.mu.Lock()
+	delete(j.entries, q.ID)
+	j.mu.Unlock()
+}
+
+func (j *memJournal) PageIn(q *Queue, from uint64, max int) ([]Entry, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.pageIns++
+	var seqs []uint64
+	for s := range j.entries[q.ID] {
+		if s >= from {
+			seqs = append(seqs, s)
+		}
+	}
+	sort.Slice(seqs, func(a, b int) bool { return seqs[a] < seqs[b] })
+	var out []Entry
+	for _, s := range seqs {
+		if len(out) == max {
+			break
+		}
+		out = append(out, Entry{Msg: j.entries[q.ID][s], Seq: s, Stored: true})
+	}
+	return out, nil
+}
+
+func (j *memJournal) stored(id uint64) int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.entries[id])
+}
+
+// waitFor polls cond until it holds or a deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond) // polling a condition, not synchronising on time
+	}
+}
+
+// Past the budget, messages go to disk only and come back in order, both
+// to a consumer and to basic.get.
+func TestPagingKeepsOrderAndBoundsMemory(t *testing.T) {
+	j := newMemJournal()
+	budget := NewBudget(16 * 1024)
+	q := New(Config{Name: "q", ID: 1, Journal: j, Budget: budget})
+	const n = 5000
+	for i := 0; i < n; i++ {
+		body := make([]byte, 100)
+		copy(body, fmt.Sprint(i))
+		if _, err := q.Publish(&Message{Body: body}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if budget.Used() > 16*1024+pageLow*100 {
+		t.Fatalf("%d bytes in memory, budget 16 KiB plus the %d-entry floor", budget.Used(), pageLow)
+	}
+	if q.Paged() == 0 {
+		t.Fatal("nothing paged out past the budget")
+	}
+	if msgs, _ := q.Counts(); msgs != n {
+		t.Fatalf("count = %d, want %d (memory and disk)", msgs, n)
+	}
+	// Half by basic.get, half by a consumer: all in order.
+	next := 0
+	check := func(e Entry) {
+		t.Helper()
+		want := fmt.Sprint(next)
+		if got := string(e.Msg.Body[:len(want)]); got != want {
+			t.Fatalf("message %d: got body %q", next, got)
+		}
+		next++
+	}
+	for next < n/2 {
+		e, _, ok := q.Get()
+		if !ok {
+			t.Fatalf("get-empty after %d of %d", next, n)
+		}
+		check(e)
+		q.Ack([]Entry{e})
+	}
+	s := &sink{credit: -1}
+	q.AddConsumer(&Consumer{Tag: "c", Sink: s})
+	waitFor(t, "every paged message delivered", func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(s.got) == n-n/2
+	})
+	for _, e := range s.got {
+		check(e)
+	}
+	q.Ack(s.got)
+	if left := j.stored(1); left != 0 {
+		t.Fatalf("%d entries left in the store after every ack", left)
+	}
+}
+
+// Purge and delete reach the paged-out part too.
+func TestPagingPurge(t *testing.T) {
+	j := newMemJournal()
+	q := New(Config{Name: "q", ID: 7, Journal: j, Budget: NewBudget(1)})
+	for i := 0; i < 2000; i++ {
+		q.Publish(&Message{Body: []byte("x")}, nil)
+	}
+	if n := q.Purge(); n != 2000 {
+		t.Fatalf("purge = %d, want 2000", n)
+	}
+	if msgs, _ := q.Counts(); msgs != 0 {
+		t.Fatalf("count after purge = %d", msgs)
+	}
+	if _, _, ok := q.Get(); ok {
+		t.Fatal("get after purge found a message")
+	}
+	if left := j.stored(7); left != 0 {
+		t.Fatalf("%d entries left in the store after purge", left)
+	}
+}
+
+// Recovery beyond the budget counts entries and reads them back later,
+// redelivered.
+func TestRecoverBeyondBudget(t *testing.T) {
+	j := newMemJournal()
+	q := New(Config{Name: "q", ID: 3, Journal: j, Budget: NewBudget(1), Persist: true, Durable: true})
+	loads := 0
+	for seq := uint64(1); seq <= 2000; seq++ {
+		m := &Message{Body: []byte(fmt.Sprint(seq)), Persistent: true}
+		j.put(q, Entry{Msg: m, Seq: seq}, nil)
+		err := q.Recover(seq, 1, func() (*Message, error) { loads++; return m, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if loads > pageLow {
+		t.Fatalf("loaded %d bodies at recovery, want at most %d within the budget", loads, pageLow)
+	}
+	for want := 1; want <= 2000; want++ {
+		e, _, ok := q.Get()
+		if !ok {
+			t.Fatalf("get-empty at %d", want)
+		}
+		if string(e.Msg.Body) != fmt.Sprint(want) || !e.Redelivered {
+			t.Fatalf("got %q redelivered=%v, want %d redelivered", e.Msg.Body, e.Redelivered, want)
+		}
+		q.Ack([]Entry{e})
+	}
+	// New messages after recovery are numbered after the recovered ones.
+	q.Publish(&Message{Body: []byte("new"), Persistent: true}, nil)
+	e, _, _ := q.Get()
+	if e.Seq != 2001 || e.Redelivered {
+		t.Fatalf("new message: seq %d redelivered %v, want 2001 not redelivered", e.Seq, e.Redelivered)
+	}
+}

@@ -64,6 +64,7 @@ func compareMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "warren-perf compare:", err)
 		return 2
 	}
+	loadBefore := loadAverage()
 	rows, _, err := compare(ctx, o, stderr)
 	if len(rows) == 0 && err != nil {
 		fmt.Fprintln(stderr, "warren-perf compare:", err)
@@ -74,6 +75,7 @@ func compareMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fmt.Fprint(stdout, formatTable(rows, o.Names[0], o.Names[1]))
 	fmt.Fprintf(stdout, "\nratio = %s/%s of the medians; ↑ higher is better, ↓ lower is better; ±x%% is half the range over the rounds.\n",
 		o.Names[0], o.Names[1])
+	fmt.Fprintf(stdout, "machine load average (1, 5, 15 min) before: %s; after: %s\n", loadBefore, loadAverage())
 	if err != nil {
 		fmt.Fprintf(stdout, "\nerrors (their runs are left out of the medians):\n")
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -82,4 +84,18 @@ func compareMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	return 0
+}
+
+// loadAverage is the first three fields of /proc/loadavg: how busy the
+// machine was, which bounds how much the figures can be trusted.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

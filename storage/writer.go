@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
 	"syscall"
 	"time"
@@ -415,22 +416,34 @@ func (s *Store) write(g *group, live int) error {
 // dropQueue removes every entry of a queue. A small queue is deleted key
 // by key within the group's write batch: no stall, and the tombstones are
 // few. A big one goes through Badger's DropPrefix, which writes no
-// tombstones but flushes the memtables and rewrites the tables holding
-// the prefix while blocking all writes; the batch so far is flushed
-// first, so order holds, and a new batch is returned.
+// tombstones (and removes the old ones) but flushes the memtables and
+// rewrites the tables holding the prefix while blocking all writes; the
+// batch so far is flushed first, so order holds, and a new batch is
+// returned. "Small" counts every version the scan steps over, tombstones
+// of acked entries included, so a drained queue with many tombstones
+// never makes the writer scan for long.
 func (s *Store) dropQueue(wb *badger.WriteBatch, queueID uint64) (*badger.WriteBatch, error) {
 	prefix := appendQueuePrefix(nil, queueID)
 	limit := s.opts.DropPrefixAbove
 	var keys [][]byte
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, AllVersions: true})
 		defer it.Close()
+		var last []byte
+		steps := 0
 		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			if len(keys) == limit {
+			if steps++; steps > limit {
 				keys = nil
 				return errTooMany
 			}
-			keys = append(keys, it.Item().KeyCopy(nil))
+			item := it.Item()
+			if last != nil && bytes.Equal(item.Key(), last) {
+				continue // an older version of the key just seen
+			}
+			last = append(last[:0], item.Key()...)
+			if !item.IsDeletedOrExpired() {
+				keys = append(keys, item.KeyCopy(nil))
+			}
 		}
 		return nil
 	})

@@ -51,8 +51,9 @@ type Options struct {
 	// no check.
 	MinFreeBytes int64
 
-	// DropPrefixAbove: DropQueue deletes a queue with at most this many
-	// entries key by key inside the group commit, and a bigger one with
+	// DropPrefixAbove: DropQueue deletes a queue key by key inside the
+	// group commit when its range holds at most this many versions (live
+	// entries and the tombstones of acked ones), and otherwise with
 	// Badger's DropPrefix, which rewrites the tables holding it but
 	// stalls every other write while it runs. 0: 10000.
 	DropPrefixAbove int

@@ -30,7 +30,9 @@
 //	+-----+-------------------+----------------+
 //	| 'q' | queueID u64 BE    | seq u64 BE     |  ->  +---------------+-------------+
 //	+-----+-------------------+----------------+      | msgID u64 BE  | meta ...    |
-//	   1          8                  8                +---------------+-------------+
+//	| 'z' |                                    |      +---------------+-------------+
+//	+-----+-------------------+----------------+  ->  empty: flush marker, written and
+//	   1          8                  8                dropped at once by RunGC
 //
 // A message routed to N durable queues is one 'm' key and N 'q' keys.
 // Message bodies of ValueThreshold bytes or more live in Badger's value
@@ -65,8 +67,8 @@
 //
 // The store keeps the file system from filling up: Badger writes through
 // mmap, and a write into a full disk crashes the process with SIGBUS
-// instead of returning an error (TestFullDiskOnTmpfs's child shows it
-// with the check off). Below MinFreeBytes of free space (beyond the
+// instead of returning an error (seen on a 16 MiB tmpfs with the check
+// off). Below MinFreeBytes of free space (beyond the
 // group's bytes) the submissions that put anything get ErrDiskFull, while
 // those that only delete are written, so consumers can drain a full disk:
 // keep acks in their own Submits. Below half of MinFreeBytes every

@@ -21,6 +21,13 @@ type Limits struct {
 	MaxLength      int64 // ready messages; -1: none
 	MaxLengthBytes int64 // ready body bytes; -1: none
 	Overflow       Overflow
+	MaxPriority    uint8 // x-max-priority; 0: not a priority queue
+	MessageTTL     int64 // x-message-ttl in ms; -1: none
+	DLX            bool  // x-dead-letter-exchange is set
+	DeliveryLimit  int64 // x-delivery-limit; -1: none
+	SingleActive   bool  // x-single-active-consumer
+	Expires        int64 // x-expires in ms; -1: none
+	Quorum         bool  // x-queue-type quorum
 }
 
 // ArgError is an invalid queue argument. Reason is written as RabbitMQ
@@ -38,7 +45,7 @@ const maxExpiry = math.MaxUint32
 // ParseArgs validates a queue's x- arguments as RabbitMQ does and returns
 // the limits they set. Unknown arguments are kept but not interpreted.
 func ParseArgs(args map[string]any) (Limits, error) {
-	l := Limits{MaxLength: -1, MaxLengthBytes: -1}
+	l := Limits{MaxLength: -1, MaxLengthBytes: -1, MessageTTL: -1, DeliveryLimit: -1, Expires: -1}
 	for _, name := range argOrder {
 		v, ok := args[name]
 		if !ok {
@@ -53,6 +60,26 @@ func ParseArgs(args map[string]any) (Limits, error) {
 	}
 	if v, ok := integer(args["x-max-length-bytes"]); ok {
 		l.MaxLengthBytes = v
+	}
+	if v, ok := integer(args["x-max-priority"]); ok {
+		l.MaxPriority = uint8(v)
+	}
+	if v, ok := integer(args["x-message-ttl"]); ok {
+		l.MessageTTL = v
+	}
+	if v, ok := integer(args["x-delivery-limit"]); ok {
+		l.DeliveryLimit = v
+	}
+	if v, ok := integer(args["x-expires"]); ok {
+		l.Expires = v
+	}
+	_, l.DLX = args["x-dead-letter-exchange"].(string)
+	l.SingleActive, _ = args["x-single-active-consumer"].(bool)
+	if args["x-queue-type"] == "quorum" {
+		l.Quorum = true
+		if l.DeliveryLimit < 0 {
+			l.DeliveryLimit = 20 // rabbitmq 4: quorum queues default to 20
+		}
 	}
 	switch args["x-overflow"] {
 	case "reject-publish":
@@ -136,7 +163,7 @@ var argCheckers = map[string]func(any) error{
 		if !ok {
 			return reason(fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)))
 		}
-		if s != "classic" {
+		if s != "classic" && s != "quorum" {
 			return reason(fmt.Sprintf("%q", "unsupported queue type '"+s+"'"))
 		}
 		return nil

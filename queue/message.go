@@ -12,6 +12,9 @@ type Message struct {
 	Body       []byte
 	Persistent bool
 	Priority   uint8
+	// TTL is the message's own expiration in milliseconds, if HasTTL.
+	TTL    int64
+	HasTTL bool
 }
 
 // Size is what the message counts for in byte limits and the memory
@@ -26,4 +29,11 @@ type Entry struct {
 	// Stored: the entry is in the store (journalled, or paged out to save
 	// memory), so settling it must delete it there.
 	Stored bool
+	// Deliveries counts the times the entry was delivered and returned
+	// (requeued): rabbitmq's x-delivery-count.
+	Deliveries uint32
+	// Expires is when the entry expires, in Unix milliseconds; 0: never.
+	Expires int64
+
+	gone bool // a tombstone in a seqList
 }

@@ -65,7 +65,7 @@ func (q *Queue) maybeLoadLocked() {
 	go func() {
 		es, err := q.Journal.PageIn(q, from, pageBatch)
 		q.mu.Lock()
-		defer q.mu.Unlock()
+		defer q.unlock()
 		q.mu.paged.loading = false
 		if err != nil || gen != q.mu.paged.gen {
 			return // a later trigger (a write, an ack, a get) tries again
@@ -82,17 +82,23 @@ func (q *Queue) maybeLoadLocked() {
 func (q *Queue) mergeLocked(es []Entry) int {
 	p := &q.mu.paged
 	n := 0
+	now := q.now()
 	for _, e := range es {
 		if p.count == 0 || e.Seq < p.next {
 			continue
 		}
 		e.Stored = true
 		e.Redelivered = e.Redelivered || e.Seq <= q.mu.recoveredUpTo
-		q.mu.ready.push(e)
 		p.count--
 		p.bytes -= int64(e.Msg.Size())
 		p.next = e.Seq + 1
 		n++
+		if q.expiredLocked(&e, now) {
+			q.deadLetterLocked(e, ReasonExpired) // expired while on disk
+			continue
+		}
+		q.mu.ready.push(e)
+		q.trackExpiryLocked(e)
 	}
 	if p.count == 0 {
 		p.bytes, p.next = 0, 0

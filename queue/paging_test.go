@@ -40,6 +40,8 @@ func (j *memJournal) DeleteEntry(q *Queue, e Entry) {
 	j.mu.Unlock()
 }
 
+func (j *memJournal) Requeued(q *Queue, e Entry) {}
+
 func (j *memJournal) Drop(q *Queue, ready []Entry) {
 	j.mu.Lock()
 	delete(j.entries, q.ID)
@@ -172,7 +174,7 @@ func TestRecoverBeyondBudget(t *testing.T) {
 	for seq := uint64(1); seq <= 2000; seq++ {
 		m := &Message{Body: []byte(fmt.Sprint(seq)), Persistent: true}
 		j.put(q, Entry{Msg: m, Seq: seq}, nil)
-		err := q.Recover(seq, 1, func() (*Message, error) { loads++; return m, nil })
+		err := q.Recover(seq, 1, 0, 0, func() (*Message, error) { loads++; return m, nil })
 		if err != nil {
 			t.Fatal(err)
 		}

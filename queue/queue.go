@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"sync"
+	"time"
 )
 
 // Errors returned by Queue operations. The server maps them to reply codes.
@@ -39,6 +40,8 @@ type Journal interface {
 	// Drop removes every stored entry of the queue, releasing the messages
 	// of the given ready entries and of those paged out.
 	Drop(q *Queue, ready []Entry)
+	// Requeued records a stored entry's new delivery count.
+	Requeued(q *Queue, e Entry)
 	// PageIn reads up to max stored entries with seq >= from, in order.
 	PageIn(q *Queue, from uint64, max int) ([]Entry, error)
 }
@@ -47,6 +50,7 @@ type Journal interface {
 type Consumer struct {
 	Tag       string
 	Exclusive bool
+	Priority  int // rabbitmq x-priority: higher first
 	Sink      Sink
 }
 
@@ -69,6 +73,15 @@ type Config struct {
 	Journal Journal
 	// Budget is the memory for ready bodies shared by the broker's queues.
 	Budget *Budget
+	// DeadLetter takes entries that leave the queue without delivery
+	// (rejected, expired, over the length or delivery limit) when the
+	// queue has x-dead-letter-exchange. It is called without the queue's
+	// lock and must call Settle(e) once the message is republished.
+	DeadLetter func(q *Queue, e Entry, reason Reason)
+	// OnExpire is called when an unused queue's x-expires runs out.
+	OnExpire func(q *Queue)
+	// Now is the clock for TTLs; nil: time.Now.
+	Now func() time.Time
 }
 
 // Queue is one queue. The Config fields are immutable after New.
@@ -89,6 +102,13 @@ type Queue struct {
 		paged         paged  // entries on disk only
 		recoveredUpTo uint64 // entries up to here were recovered: redelivered
 		outstanding   int    // delivered stored entries not settled yet
+
+		dead        []deadLetter // to hand to DeadLetter after unlocking
+		expiry      expiryHeap   // ready entries with a TTL, earliest first
+		timer       *time.Timer  // fires at timerAt, the earliest expiry
+		timerAt     int64
+		idleTimer   *time.Timer // x-expires
+		prioritized bool        // some consumer has a priority
 	}
 }
 
@@ -97,7 +117,7 @@ type Queue struct {
 func New(cfg Config) *Queue {
 	l, _ := ParseArgs(cfg.Args)
 	q := &Queue{Config: cfg, limits: l}
-	q.mu.ready.budget = cfg.Budget
+	q.mu.ready = newReadyList(int(l.MaxPriority), cfg.Budget)
 	return q
 }
 
@@ -107,16 +127,23 @@ func New(cfg Config) *Queue {
 // runs once it is on disk; otherwise done is not used.
 func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err error) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if q.mu.deleted {
 		return false, ErrDeleted
 	}
 	if q.limits.Overflow != DropHead && q.fullLocked(m) {
-		// rabbitmq: reject-publish refuses the message; the publisher gets a nack.
+		// rabbitmq: reject-publish refuses the message; the publisher gets a
+		// nack. reject-publish-dlx also dead-letters it.
+		if q.limits.Overflow == RejectPublishDLX {
+			q.mu.nextSeq++
+			q.deadLetterLocked(Entry{Msg: m, Seq: q.mu.nextSeq}, ReasonMaxLen)
+		}
 		return false, ErrRejected
 	}
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
+	var ttl int64
+	e.Expires, ttl = q.expiryFor(m, q.now())
 	// Page out when older messages already wait on disk (order), or when
 	// the broker's memory budget is spent and this queue holds enough in
 	// memory to feed its consumers meanwhile.
@@ -141,7 +168,13 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 	if q.mu.ready.len() == 0 && len(q.mu.consumers) > 0 && q.offerLocked(e) {
 		return journalled, nil
 	}
+	if ttl == 0 {
+		// rabbitmq: a TTL of 0 expires a message no consumer takes at once.
+		q.deadLetterLocked(e, ReasonExpired)
+		return journalled, nil
+	}
 	q.mu.ready.push(e)
+	q.trackExpiryLocked(e)
 	q.dispatchLocked()
 	q.trimLocked()
 	return journalled, nil
@@ -157,7 +190,7 @@ func (q *Queue) trimLocked() {
 		if q.mu.ready.len() == 0 && !q.readAheadLocked() {
 			return
 		}
-		q.settleLocked(q.mu.ready.pop())
+		q.deadLetterLocked(q.mu.ready.pop(), ReasonMaxLen)
 	}
 }
 
@@ -185,7 +218,7 @@ func (q *Queue) settleLocked(e Entry) {
 // the queue is in use, in sequence order. Within the memory budget it
 // loads the message with load; beyond it, it only counts the entry, which
 // a read-ahead brings back later.
-func (q *Queue) Recover(seq uint64, size int64, load func() (*Message, error)) error {
+func (q *Queue) Recover(seq uint64, size int64, deliveries uint32, expires int64, load func() (*Message, error)) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.mu.nextSeq = max(q.mu.nextSeq, seq)
@@ -203,7 +236,9 @@ func (q *Queue) Recover(seq uint64, size int64, load func() (*Message, error)) e
 	if err != nil {
 		return err
 	}
-	q.mu.ready.push(Entry{Msg: m, Seq: seq, Redelivered: true, Stored: true})
+	e := Entry{Msg: m, Seq: seq, Redelivered: true, Stored: true, Deliveries: deliveries, Expires: expires}
+	q.mu.ready.push(e)
+	q.trackExpiryLocked(e)
 	return nil
 }
 
@@ -211,12 +246,23 @@ func (q *Queue) Recover(seq uint64, size int64, load func() (*Message, error)) e
 func (q *Queue) Dispatch() {
 	q.mu.Lock()
 	q.dispatchLocked()
-	q.mu.Unlock()
+	q.unlock()
 }
 
 func (q *Queue) dispatchLocked() {
+	var now int64
 	for q.mu.ready.len() > 0 && len(q.mu.consumers) > 0 {
-		if !q.offerLocked(*q.mu.ready.peek()) {
+		head := q.mu.ready.peek()
+		if head.Expires != 0 {
+			if now == 0 {
+				now = q.now()
+			}
+			if q.expiredLocked(head, now) {
+				q.deadLetterLocked(q.mu.ready.pop(), ReasonExpired)
+				continue
+			}
+		}
+		if !q.offerLocked(*head) {
 			break
 		}
 		q.mu.ready.pop()
@@ -227,6 +273,15 @@ func (q *Queue) dispatchLocked() {
 // offerLocked gives e to the next consumer in round-robin order that takes
 // it, and reports whether one did.
 func (q *Queue) offerLocked(e Entry) bool {
+	if q.mu.prioritized || q.limits.SingleActive {
+		if q.offerByPriorityLocked(e) {
+			if e.Stored {
+				q.mu.outstanding++
+			}
+			return true
+		}
+		return false
+	}
 	n := len(q.mu.consumers)
 	for i := 0; i < n; i++ {
 		idx := (q.mu.next + i) % n
@@ -245,6 +300,11 @@ func (q *Queue) offerLocked(e Entry) bool {
 func (q *Queue) Get() (e Entry, remaining int, ok bool) {
 	for {
 		q.mu.Lock()
+		q.touchLocked()
+		now := q.now()
+		for q.mu.ready.len() > 0 && q.expiredLocked(q.mu.ready.peek(), now) {
+			q.deadLetterLocked(q.mu.ready.pop(), ReasonExpired)
+		}
 		if q.mu.ready.len() > 0 {
 			e = q.mu.ready.pop()
 			if e.Stored {
@@ -252,11 +312,11 @@ func (q *Queue) Get() (e Entry, remaining int, ok bool) {
 			}
 			remaining = q.mu.ready.len() + q.mu.paged.count
 			q.maybeLoadLocked()
-			q.mu.Unlock()
+			q.unlock()
 			return e, remaining, true
 		}
 		paged := q.mu.paged.count
-		q.mu.Unlock()
+		q.unlock()
 		if paged == 0 || !q.readAheadForGet() {
 			return Entry{}, 0, false
 		}
@@ -268,16 +328,27 @@ func (q *Queue) Get() (e Entry, remaining int, ok bool) {
 // are dropped.
 func (q *Queue) Requeue(entries []Entry) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if q.mu.deleted {
 		return
 	}
 	for _, e := range entries {
 		e.Redelivered = true
+		e.Deliveries++
 		if e.Stored {
 			q.mu.outstanding--
 		}
+		if q.limits.DeliveryLimit >= 0 && int64(e.Deliveries) > q.limits.DeliveryLimit {
+			// rabbitmq x-delivery-limit: a message returned more often than
+			// the limit is dead-lettered (or dropped).
+			q.deadLetterLocked(e, ReasonDeliveryLimit)
+			continue
+		}
+		if e.Stored {
+			q.Journal.Requeued(q, e) // the delivery count survives a restart
+		}
 		q.mu.ready.insert(e)
+		q.trackExpiryLocked(e)
 	}
 	q.dispatchLocked()
 }
@@ -302,7 +373,7 @@ func (q *Queue) Ack(entries []Entry) {
 // AddConsumer attaches c and delivers what it can.
 func (q *Queue) AddConsumer(c *Consumer) error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if q.mu.deleted {
 		return ErrDeleted
 	}
@@ -312,7 +383,9 @@ func (q *Queue) AddConsumer(c *Consumer) error {
 	if c.Exclusive && len(q.mu.consumers) > 0 {
 		return ErrHasConsumers
 	}
-	q.mu.consumers = append(q.mu.consumers, c)
+	q.insertConsumerLocked(c)
+	q.mu.prioritized = q.mu.prioritized || c.Priority != 0
+	q.touchLocked()
 	q.mu.exclusive = c.Exclusive
 	q.mu.hadConsumer = true
 	q.dispatchLocked()
@@ -339,6 +412,7 @@ func (q *Queue) RemoveConsumer(c *Consumer) (autoDelete bool) {
 			break
 		}
 	}
+	q.touchLocked()
 	return q.AutoDelete && q.mu.hadConsumer && len(q.mu.consumers) == 0 && !q.mu.deleted
 }
 
@@ -372,6 +446,7 @@ func (q *Queue) dropReadyLocked() int {
 		}
 	}
 	q.mu.paged = paged{gen: q.mu.paged.gen + 1}
+	q.mu.expiry = nil
 	return n
 }
 
@@ -390,6 +465,7 @@ func (q *Queue) Delete(ifUnused, ifEmpty bool) (messages int, consumers []*Consu
 		return 0, nil, ErrNotEmpty
 	}
 	q.mu.deleted = true
+	q.stopTimersLocked()
 	consumers = q.mu.consumers
 	q.mu.consumers = nil
 	q.mu.outstanding = 0 // acks of a deleted queue's deliveries find no entry

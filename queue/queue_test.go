@@ -168,7 +168,7 @@ func TestDeleteChecksAndPurge(t *testing.T) {
 }
 
 func TestReadyListCompactsAndKeepsOrder(t *testing.T) {
-	var r readyList
+	r := newReadyList(0, nil)
 	for i := 1; i <= 5000; i++ {
 		r.push(Entry{Msg: msg("x"), Seq: uint64(i)})
 	}
@@ -218,3 +218,40 @@ func BenchmarkPublishGet(b *testing.B) {
 type discard struct{}
 
 func (discard) TryDeliver(*Queue, Entry) bool { return true }
+
+func TestReadyListTombstonesAndPriorities(t *testing.T) {
+	r := newReadyList(2, nil)
+	for i := 1; i <= 3000; i++ {
+		r.push(Entry{Msg: &Message{Body: []byte("x"), Priority: uint8(i % 4)}, Seq: uint64(i)})
+	}
+	// Remove every third entry from the middle (as expiry does).
+	removed := 0
+	for i := 3; i <= 3000; i += 3 {
+		if _, ok := r.remove(uint64(i), uint8(i%4)); !ok {
+			t.Fatalf("remove %d: not found", i)
+		}
+		removed++
+	}
+	if _, ok := r.remove(3, 3); ok {
+		t.Fatal("removed seq 3 twice")
+	}
+	if r.len() != 3000-removed {
+		t.Fatalf("len = %d, want %d", r.len(), 3000-removed)
+	}
+	// Priorities 2 and 3 (capped at 2) come out first, each level in seq order.
+	lastPrio, lastSeq := 3, uint64(0)
+	for r.len() > 0 {
+		e := r.pop()
+		p := min(int(e.Msg.Priority), 2)
+		if e.Seq%3 == 0 {
+			t.Fatalf("removed entry %d delivered", e.Seq)
+		}
+		if p > lastPrio || p == lastPrio && e.Seq < lastSeq {
+			t.Fatalf("entry %d (priority %d) after %d (priority %d)", e.Seq, p, lastSeq, lastPrio)
+		}
+		lastPrio, lastSeq = p, e.Seq
+	}
+	if r.bytes != 0 {
+		t.Fatalf("bytes = %d after draining", r.bytes)
+	}
+}

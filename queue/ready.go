@@ -2,55 +2,104 @@ package queue
 
 import "sort"
 
-// readyList holds ready entries in sequence order. Most operations are at
-// the ends: append at the tail, take from the head; requeued entries go
-// back near the head by binary search.
-type readyList struct {
-	items  []Entry
-	head   int
-	bytes  int
-	budget *Budget // shared accounting of bodies in memory; may be nil
+// seqList holds entries in sequence order. Most operations are at the
+// ends: append at the tail, take from the head; requeued entries go back
+// near the head by binary search. An entry removed from the middle (it
+// expired) leaves a tombstone that the head skips; tombstones are swept
+// when they outnumber the live entries.
+type seqList struct {
+	items []Entry
+	head  int
+	live  int
+	dead  int // tombstones in items[head:]
+	bytes int
 }
 
-func (r *readyList) account(n int) {
-	r.bytes += n
-	if r.budget != nil {
-		r.budget.used.Add(int64(n))
+func (r *seqList) skipDead() {
+	for r.dead > 0 && r.head < len(r.items) && r.items[r.head].gone {
+		r.items[r.head] = Entry{}
+		r.head++
+		r.dead--
 	}
 }
 
-func (r *readyList) len() int { return len(r.items) - r.head }
-
-func (r *readyList) push(e Entry) {
+func (r *seqList) push(e Entry) {
 	if r.head > 0 && r.head == len(r.items) {
 		r.items, r.head = r.items[:0], 0
 	}
 	r.items = append(r.items, e)
-	r.account(e.Msg.Size())
+	r.live++
+	r.bytes += e.Msg.Size()
 }
 
-func (r *readyList) peek() *Entry { return &r.items[r.head] }
+func (r *seqList) peek() *Entry {
+	r.skipDead()
+	return &r.items[r.head]
+}
 
-func (r *readyList) pop() Entry {
+func (r *seqList) pop() Entry {
+	r.skipDead()
 	e := r.items[r.head]
 	r.items[r.head] = Entry{}
 	r.head++
-	r.account(-e.Msg.Size())
+	r.live--
+	r.bytes -= e.Msg.Size()
+	r.skipDead()
 	if r.head == len(r.items) {
 		r.items, r.head = r.items[:0], 0
 	} else if r.head > 1024 && r.head > len(r.items)/2 {
-		n := copy(r.items, r.items[r.head:])
-		clear(r.items[n:])
-		r.items, r.head = r.items[:n], 0
+		r.sweep()
 	}
 	return e
 }
 
+// sweep drops consumed slots and tombstones, keeping the order.
+func (r *seqList) sweep() {
+	n := 0
+	for _, e := range r.items[r.head:] {
+		if !e.gone {
+			r.items[n] = e
+			n++
+		}
+	}
+	clear(r.items[n:])
+	r.items, r.head, r.dead = r.items[:n], 0, 0
+}
+
+// find returns the index of the live entry with seq, or -1.
+func (r *seqList) find(seq uint64) int {
+	live := r.items[r.head:]
+	i := sort.Search(len(live), func(i int) bool { return live[i].Seq >= seq })
+	if i < len(live) && live[i].Seq == seq && !live[i].gone {
+		return r.head + i
+	}
+	return -1
+}
+
+// remove takes the entry with seq out of the middle of the list.
+func (r *seqList) remove(seq uint64) (Entry, bool) {
+	i := r.find(seq)
+	if i < 0 {
+		return Entry{}, false
+	}
+	e := r.items[i]
+	r.items[i].gone = true
+	r.items[i].Msg = nil
+	r.live--
+	r.dead++
+	r.bytes -= e.Msg.Size()
+	if r.dead > 1024 && r.dead > r.live {
+		r.sweep()
+	}
+	return e, true
+}
+
 // insert puts e back at its sequence position.
-func (r *readyList) insert(e Entry) {
+func (r *seqList) insert(e Entry) {
 	live := r.items[r.head:]
 	i := sort.Search(len(live), func(i int) bool { return live[i].Seq > e.Seq })
-	r.account(e.Msg.Size())
+	r.live++
+	r.bytes += e.Msg.Size()
 	if i == 0 && r.head > 0 {
 		r.head--
 		r.items[r.head] = e
@@ -62,10 +111,99 @@ func (r *readyList) insert(e Entry) {
 	r.items[pos] = e
 }
 
-// drain removes and returns every entry.
+// drain removes and returns every live entry.
+func (r *seqList) drain() []Entry {
+	out := make([]Entry, 0, r.live)
+	for _, e := range r.items[r.head:] {
+		if !e.gone {
+			out = append(out, e)
+		}
+	}
+	*r = seqList{}
+	return out
+}
+
+// readyList is a queue's ready entries: one seqList, or one per priority
+// level for a priority queue, highest first out. It accounts body bytes
+// against the broker's memory budget.
+type readyList struct {
+	levels []seqList // levels[0] is the lowest priority
+	n      int
+	bytes  int
+	budget *Budget // may be nil
+}
+
+func newReadyList(priorities int, budget *Budget) readyList {
+	return readyList{levels: make([]seqList, priorities+1), budget: budget}
+}
+
+func (r *readyList) account(n int) {
+	r.bytes += n
+	if r.budget != nil {
+		r.budget.used.Add(int64(n))
+	}
+}
+
+func (r *readyList) len() int { return r.n }
+
+// level is the list for an entry: its priority, capped at the queue's.
+func (r *readyList) level(e *Entry) *seqList {
+	p := int(e.Msg.Priority)
+	if p >= len(r.levels) {
+		p = len(r.levels) - 1
+	}
+	return &r.levels[p]
+}
+
+// top is the highest non-empty level; the caller checks len() > 0.
+func (r *readyList) top() *seqList {
+	for i := len(r.levels) - 1; i > 0; i-- {
+		if r.levels[i].live > 0 {
+			return &r.levels[i]
+		}
+	}
+	return &r.levels[0]
+}
+
+func (r *readyList) push(e Entry) {
+	r.level(&e).push(e)
+	r.n++
+	r.account(e.Msg.Size())
+}
+
+func (r *readyList) insert(e Entry) {
+	r.level(&e).insert(e)
+	r.n++
+	r.account(e.Msg.Size())
+}
+
+func (r *readyList) peek() *Entry { return r.top().peek() }
+
+func (r *readyList) pop() Entry {
+	e := r.top().pop()
+	r.n--
+	r.account(-e.Msg.Size())
+	return e
+}
+
+// remove takes the entry with seq and priority out of the list.
+func (r *readyList) remove(seq uint64, prio uint8) (Entry, bool) {
+	l := r.level(&Entry{Msg: &Message{Priority: prio}})
+	e, ok := l.remove(seq)
+	if ok {
+		r.n--
+		r.account(-e.Msg.Size())
+	}
+	return e, ok
+}
+
+// drain removes and returns every entry, highest priority first.
 func (r *readyList) drain() []Entry {
-	out := r.items[r.head:]
+	var out []Entry
+	for i := len(r.levels) - 1; i >= 0; i-- {
+		out = append(out, r.levels[i].drain()...)
+	}
 	r.account(-r.bytes)
-	r.items, r.head = nil, 0
+	r.n = 0
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"strconv"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/queue"
@@ -61,8 +62,9 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	if dup {
 		return amqp.Errorf(amqp.NotAllowed, "attempt to reuse consumer tag '%s'", tag)
 	}
+	prio, _ := m.Arguments["x-priority"]
 	cs := &consumer{
-		Consumer: queue.Consumer{Tag: tag, Exclusive: m.Exclusive},
+		Consumer: queue.Consumer{Tag: tag, Exclusive: m.Exclusive, Priority: int(intArg(prio))},
 		ch:       ch,
 		q:        q,
 		noAck:    m.NoAck,
@@ -216,6 +218,17 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 		Persistent: sum.DeliveryMode == 2,
 		Priority:   sum.Priority,
 	}
+	if sum.Expiration != nil {
+		// rabbitmq: expiration is a TTL in milliseconds, as a decimal string.
+		ttl, err := strconv.ParseInt(string(sum.Expiration), 10, 64)
+		switch {
+		case err != nil:
+			return amqp.Errorf(amqp.PreconditionFailed, "invalid expiration '%s': no_integer", sum.Expiration)
+		case ttl < 0:
+			return amqp.Errorf(amqp.PreconditionFailed, "invalid expiration '%s': {value_negative,%d}", sum.Expiration, ttl)
+		}
+		msg.TTL, msg.HasTTL = ttl, true
+	}
 	headers := func() map[string]any {
 		if sum.Headers == nil {
 			return nil
@@ -246,50 +259,7 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 	if ch.confirm {
 		seq = ch.conf.begin()
 	}
-	j := ch.c.srv.journal
-	var done func(error)
-	stored := 0
-	if j != nil && msg.Persistent {
-		for _, q := range qs {
-			if q.Journal != nil {
-				stored++
-			}
-		}
-	}
-	if stored > 0 {
-		j.store.Throttle()
-		msg.ID = ch.c.srv.nextMsgID.Add(1)
-		j.share(msg.ID, stored)
-		if ch.confirm {
-			conf := ch.conf
-			done = func(err error) { conf.done(seq, err, true) }
-			conf.wait(seq)
-		}
-		b := j.batch()
-		b.PutMessage(msg.ID, encodeMessage(msg))
-		j.submit(b, done)
-	}
-	routed, rejected := false, false
-	for _, q := range qs {
-		var qdone func(error)
-		if done != nil && q.Journal != nil {
-			ch.conf.wait(seq)
-			qdone = done
-		}
-		journalled, err := q.Publish(msg, qdone)
-		if stored > 0 && q.Journal != nil && !journalled {
-			j.release(msg)
-			if qdone != nil {
-				ch.conf.done(seq, nil, false)
-			}
-		}
-		switch err {
-		case nil:
-			routed = true
-		case queue.ErrRejected:
-			rejected = true
-		}
-	}
+	routed, rejected := ch.c.srv.enqueue(msg, qs, ch.conf, seq)
 	if !routed && mandatory {
 		// spec 0-9-1 basic.return: before the confirm, as RabbitMQ orders them.
 		ch.c.out.write(func(b []byte) []byte {
@@ -332,7 +302,7 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 	ch.c.out.write(func(b []byte) []byte {
 		gm := amqp.BasicGetOk{DeliveryTag: tag, Redelivered: e.Redelivered, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey, MessageCount: uint32(remaining)}
 		b = appendMethodFrame(b, ch.id, amqp.BasicGetOkID, &gm)
-		return appendContent(b, ch.id, ch.c.frameMax, e.Msg)
+		return appendContentProps(b, ch.id, ch.c.frameMax, e.Msg, deliveryProps(e))
 	})
 	ch.dmu.Unlock()
 	return nil
@@ -384,7 +354,7 @@ func (ch *channel) basicNack(tag uint64, multiple, requeue bool) error {
 		if requeue {
 			q.Requeue(es)
 		} else {
-			q.Ack(es) // dead-lettering hooks in here
+			q.Reject(es) // to the dead-letter exchange, if any
 			q.Dispatch()
 		}
 	})
@@ -408,4 +378,25 @@ func (ch *channel) basicRecover(requeue bool) error {
 	ch.send(&amqp.BasicRecoverOk{})
 	requeueByQueue(ps)
 	return nil
+}
+
+// intArg reads an integer argument of any AMQP integer type (0 if none).
+func intArg(v any) int64 {
+	switch v := v.(type) {
+	case int8:
+		return int64(v)
+	case uint8:
+		return int64(v)
+	case int16:
+		return int64(v)
+	case uint16:
+		return int64(v)
+	case int32:
+		return int64(v)
+	case uint32:
+		return int64(v)
+	case int64:
+		return v
+	}
+	return 0
 }

@@ -57,11 +57,22 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 		} else if reservedName(name) {
 			return amqp.Errorf(amqp.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", name)
 		}
-		if _, err := queue.ParseArgs(m.Arguments); err != nil {
+		limits, err := queue.ParseArgs(m.Arguments)
+		if err != nil {
 			ae := err.(*queue.ArgError)
 			return amqp.Errorf(amqp.PreconditionFailed, "invalid arg '%s' for queue '%s' in vhost '%s': %s", ae.Arg, name, v.name, ae.Reason)
 		}
-		var err error
+		if limits.Quorum {
+			// rabbitmq: quorum queues are durable, shared and not auto-deleted.
+			switch {
+			case !m.Durable:
+				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'non-durable' for queue '%s' in vhost '%s'", name, v.name)
+			case m.Exclusive:
+				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'exclusive-owner' for queue '%s' in vhost '%s'", name, v.name)
+			case m.AutoDelete:
+				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'auto-delete' for queue '%s' in vhost '%s'", name, v.name)
+			}
+		}
 		q, err = v.declareQueue(queue.Config{
 			Name: name, Durable: m.Durable, Exclusive: m.Exclusive, AutoDelete: m.AutoDelete,
 			Args: m.Arguments, Owner: ch.c.id,
@@ -74,6 +85,7 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 		}
 	}
 	ch.lastQueue = q.Name
+	q.Touch()
 	if !m.NoWait {
 		msgs, consumers := q.Counts()
 		ch.send(&amqp.QueueDeclareOk{Queue: q.Name, MessageCount: uint32(msgs), ConsumerCount: uint32(consumers)})

@@ -150,12 +150,40 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 func appendDelivery(b []byte, ch uint16, frameMax uint32, ctag string, tag uint64, e queue.Entry) []byte {
 	m := amqp.BasicDeliver{ConsumerTag: ctag, DeliveryTag: tag, Redelivered: e.Redelivered, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey}
 	b = appendMethodFrame(b, ch, amqp.BasicDeliverID, &m)
-	return appendContent(b, ch, frameMax, e.Msg)
+	return appendContentProps(b, ch, frameMax, e.Msg, deliveryProps(e))
 }
 
 func appendContent(b []byte, ch uint16, frameMax uint32, msg *queue.Message) []byte {
-	b = amqp.AppendRawHeaderFrame(b, ch, amqp.ClassBasic, uint64(len(msg.Body)), msg.Props)
+	return appendContentProps(b, ch, frameMax, msg, msg.Props)
+}
+
+func appendContentProps(b []byte, ch uint16, frameMax uint32, msg *queue.Message, props []byte) []byte {
+	b = amqp.AppendRawHeaderFrame(b, ch, amqp.ClassBasic, uint64(len(msg.Body)), props)
 	return amqp.AppendBodyFrames(b, ch, msg.Body, frameMax)
+}
+
+// deliveryProps are the properties a delivery carries: the message's, plus
+// an x-delivery-count header once it was returned (rabbitmq quorum queues;
+// Warren counts on every queue).
+func deliveryProps(e queue.Entry) []byte {
+	if e.Deliveries == 0 {
+		return e.Msg.Props
+	}
+	p, err := amqp.DecodeProperties(e.Msg.Props)
+	if err != nil {
+		return e.Msg.Props
+	}
+	h := amqp.Table{}
+	for k, v := range p.Headers {
+		h[k] = v
+	}
+	h["x-delivery-count"] = int64(e.Deliveries)
+	p.Headers = h
+	raw, err := amqp.AppendProperties(nil, &p)
+	if err != nil {
+		return e.Msg.Props
+	}
+	return raw
 }
 
 // argsAppender is a method's argument encoder, called on the concrete type

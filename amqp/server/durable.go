@@ -45,22 +45,40 @@ func newJournal(st *storage.Store, log *zap.Logger, nextID *atomic.Uint64) *jour
 	return &journal{store: st, log: log, nextID: nextID, shared: map[uint64]int32{}}
 }
 
-// Entry meta in the store: flags u8 | body size u32.
+// Entry meta in the store:
+//
+//	flags u8 | body size u32 | deliveries u32 | expires i64 (Unix ms, 0: never)
 const metaTransient = 1 // paged out, not journalled: dropped at recovery
 
-func entryMeta(b []byte, transient bool, size int) []byte {
+const metaLen = 17
+
+func entryMeta(b []byte, transient bool, e queue.Entry) []byte {
 	f := byte(0)
 	if transient {
 		f = metaTransient
 	}
-	return binary.BigEndian.AppendUint32(append(b, f), uint32(size))
+	b = binary.BigEndian.AppendUint32(append(b, f), uint32(e.Msg.Size()))
+	b = binary.BigEndian.AppendUint32(b, e.Deliveries)
+	return binary.BigEndian.AppendUint64(b, uint64(e.Expires))
 }
 
-func parseMeta(meta []byte) (transient bool, size int64) {
+type entryState struct {
+	transient  bool
+	size       int64
+	deliveries uint32
+	expires    int64
+}
+
+func parseMeta(meta []byte) entryState {
 	if len(meta) < 5 {
-		return false, 0
+		return entryState{}
 	}
-	return meta[0]&metaTransient != 0, int64(binary.BigEndian.Uint32(meta[1:]))
+	st := entryState{transient: meta[0]&metaTransient != 0, size: int64(binary.BigEndian.Uint32(meta[1:]))}
+	if len(meta) >= metaLen {
+		st.deliveries = binary.BigEndian.Uint32(meta[5:])
+		st.expires = int64(binary.BigEndian.Uint64(meta[9:]))
+	}
+	return st
 }
 
 func (j *journal) batch() *storage.Batch {
@@ -109,9 +127,14 @@ func (j *journal) unref(id uint64) bool {
 
 func (j *journal) PutEntry(q *queue.Queue, e queue.Entry, done func(error)) {
 	b := j.batch()
-	var meta [5]byte
-	b.PutEntry(q.ID, e.Seq, e.Msg.ID, entryMeta(meta[:0], false, e.Msg.Size()))
+	b.PutEntry(q.ID, e.Seq, e.Msg.ID, entryMeta(make([]byte, 0, metaLen), false, e))
 	j.submit(b, done)
+}
+
+func (j *journal) Requeued(q *queue.Queue, e queue.Entry) {
+	b := j.batch()
+	b.UpdateEntry(q.ID, e.Seq, e.Msg.ID, entryMeta(make([]byte, 0, metaLen), !q.Persist || !e.Msg.Persistent, e))
+	j.submit(b, nil)
 }
 
 func (j *journal) PageOut(q *queue.Queue, e queue.Entry, done func(error)) {
@@ -120,8 +143,7 @@ func (j *journal) PageOut(q *queue.Queue, e queue.Entry, done func(error)) {
 	// shared on disk, and its entry is dropped at recovery.
 	id := j.nextID.Add(1)
 	b.PutMessage(id, encodeMessage(e.Msg))
-	var meta [5]byte
-	b.PutEntry(q.ID, e.Seq, id, entryMeta(meta[:0], true, e.Msg.Size()))
+	b.PutEntry(q.ID, e.Seq, id, entryMeta(make([]byte, 0, metaLen), true, e))
 	j.submit(b, done)
 }
 
@@ -164,7 +186,8 @@ func (j *journal) PageIn(q *queue.Queue, from uint64, max int) ([]queue.Entry, e
 			j.log.Error("a stored message is malformed; skipped", zap.String("queue", q.Name), zap.Uint64("msg", r.MsgID), zap.Error(err))
 			continue
 		}
-		es = append(es, queue.Entry{Msg: m, Seq: r.Seq, Stored: true})
+		st := parseMeta(r.Meta)
+		es = append(es, queue.Entry{Msg: m, Seq: r.Seq, Stored: true, Deliveries: st.deliveries, Expires: st.expires})
 	}
 	return es, nil
 }
@@ -177,6 +200,57 @@ func (j *journal) release(m *queue.Message) {
 		b.DeleteMessage(m.ID)
 		j.submit(b, nil)
 	}
+}
+
+// enqueue puts a routed message on its queues. A persistent message bound
+// for queues that persist is stored once, and each of those queues
+// journals its entry; with a confirm tracker (conf non-nil) the publish
+// seq waits for every one of those writes. It reports whether any queue
+// took the message and whether a full queue refused it.
+func (s *Server) enqueue(msg *queue.Message, qs []*queue.Queue, conf *confirmTracker, seq uint64) (routed, rejected bool) {
+	j := s.journal
+	var done func(error)
+	stored := 0
+	if j != nil && msg.Persistent {
+		for _, q := range qs {
+			if q.Persist {
+				stored++
+			}
+		}
+	}
+	if stored > 0 {
+		j.store.Throttle()
+		msg.ID = s.nextMsgID.Add(1)
+		j.share(msg.ID, stored)
+		if conf != nil {
+			done = func(err error) { conf.done(seq, err, true) }
+			conf.wait(seq)
+		}
+		b := j.batch()
+		b.PutMessage(msg.ID, encodeMessage(msg))
+		j.submit(b, done)
+	}
+	for _, q := range qs {
+		var qdone func(error)
+		if done != nil && q.Persist {
+			conf.wait(seq)
+			qdone = done
+		}
+		journalled, err := q.Publish(msg, qdone)
+		if stored > 0 && q.Persist && !journalled {
+			j.release(msg)
+			if qdone != nil {
+				conf.done(seq, nil, false)
+			}
+		}
+		switch err {
+		case nil:
+			routed = true
+		case queue.ErrRejected:
+			rejected = true
+		}
+	}
+	return routed, rejected
 }
 
 // Stored message format (the store keeps it as opaque bytes):
@@ -395,8 +469,8 @@ func (s *Server) recover() error {
 		if err != nil {
 			return fmt.Errorf("queue %q: %w", key, err)
 		}
-		q := queue.New(queue.Config{Name: d.Name, Durable: true, AutoDelete: d.AutoDelete, Args: args,
-			ID: d.ID, Persist: true, Journal: s.journal, Budget: s.budget})
+		q := queue.New(v.queueConfig(queue.Config{Name: d.Name, Durable: true, AutoDelete: d.AutoDelete, Args: args,
+			ID: d.ID, Persist: true, Journal: s.journal, Budget: s.budget}))
 		v.mu.queues[d.Name] = q
 		byID[d.ID] = q
 		nq++
@@ -444,13 +518,13 @@ func (s *Server) recover() error {
 		if q == nil {
 			return storage.ErrSkipQueue
 		}
-		transient, size := parseMeta(meta)
-		if transient {
+		es := parseMeta(meta)
+		if es.transient {
 			drop = append(drop, struct{ q, seq, msg uint64 }{queueID, seq, msgID})
 			return nil
 		}
 		ids = append(ids, msgID)
-		return q.Recover(seq, size, func() (*queue.Message, error) {
+		return q.Recover(seq, es.size, es.deliveries, es.expires, func() (*queue.Message, error) {
 			if m := msgs[msgID]; m != nil {
 				return m, nil
 			}

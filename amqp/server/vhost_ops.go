@@ -276,7 +276,7 @@ func (v *vhost) declareQueue(cfg queue.Config) (q *queue.Queue, err error) {
 	if cfg.Persist {
 		d.put(defQueue, defKey(v.name, cfg.Name), queueDef{Vhost: v.name, Name: cfg.Name, ID: cfg.ID, AutoDelete: cfg.AutoDelete, Args: encodeArgs(cfg.Args)})
 	}
-	q = queue.New(cfg)
+	q = queue.New(v.queueConfig(cfg))
 	v.mu.queues[cfg.Name] = q
 	d.submit()
 	v.mu.Unlock()

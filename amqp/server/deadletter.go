@@ -1,0 +1,148 @@
+package server
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/queue"
+)
+
+// queueConfig completes a queue's configuration with the vhost's hooks:
+// dead-lettering and x-expires.
+func (v *vhost) queueConfig(cfg queue.Config) queue.Config {
+	cfg.DeadLetter = v.deadLetter
+	cfg.OnExpire = func(q *queue.Queue) {
+		// rabbitmq x-expires: an unused queue is deleted.
+		if _, err := v.deleteQueue(q, false, false); err != nil {
+			v.srv.log.Warn("deleting an expired queue", zap.String("queue", q.Name), zap.Error(err))
+		}
+	}
+	return cfg
+}
+
+// deadLetter republishes an entry that left q without being delivered to
+// q's dead-letter exchange, with RabbitMQ's x-death headers, then settles
+// the original (after the republish: a crash in between may duplicate,
+// never lose).
+func (v *vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
+	defer q.Settle(e)
+	dlx, _ := q.Args["x-dead-letter-exchange"].(string)
+	x := v.exchange(dlx)
+	if x == nil {
+		return // rabbitmq: a missing dead-letter exchange drops the message
+	}
+	m := e.Msg
+	key := m.RoutingKey
+	if k, ok := q.Args["x-dead-letter-routing-key"].(string); ok {
+		key = k
+	}
+	props, err := amqp.DecodeProperties(m.Props)
+	if err != nil {
+		v.srv.log.Error("cannot dead-letter a message with malformed properties", zap.String("queue", q.Name), zap.Error(err))
+		return
+	}
+	deaths := recordDeath(&props, q.Name, string(reason), m)
+	raw, err := amqp.AppendProperties(nil, &props)
+	if err != nil {
+		v.srv.log.Error("cannot dead-letter a message", zap.String("queue", q.Name), zap.Error(err))
+		return
+	}
+	out := &queue.Message{
+		Exchange:   dlx,
+		RoutingKey: key,
+		Props:      raw,
+		Body:       m.Body,
+		Persistent: m.Persistent,
+		Priority:   m.Priority,
+	}
+	headers := func() map[string]any { return props.Headers }
+	qs := v.route(x, key, headers, nil)
+	// rabbitmq: a message that would come back to a queue it already died in,
+	// with no rejection on the way, is in an automatic cycle: it is dropped
+	// for that queue.
+	kept := qs[:0]
+	for _, target := range qs {
+		if !deathCycle(deaths, target.Name) {
+			kept = append(kept, target)
+		}
+	}
+	v.srv.enqueue(out, kept, nil, 0)
+}
+
+// recordDeath adds a death to the message's x-death header, RabbitMQ's
+// format: an array of tables, newest first, one per queue and reason
+// with a count; plus x-first-death-* (set once) and x-last-death-*. A
+// per-message expiration moves to original-expiration. It returns the
+// updated x-death.
+func recordDeath(p *amqp.Properties, queueName, reason string, m *queue.Message) []any {
+	h := amqp.Table{}
+	for k, val := range p.Headers {
+		h[k] = val
+	}
+	old, _ := h["x-death"].([]any)
+	var death amqp.Table
+	rest := make([]any, 0, len(old)+1)
+	for _, d := range old {
+		t, ok := d.(amqp.Table)
+		if ok && death == nil && t["queue"] == queueName && t["reason"] == reason {
+			// rabbitmq: the entry of an earlier death in the same queue for
+			// the same reason keeps its fields; its count and time change,
+			// and it moves to the front.
+			death = amqp.Table{}
+			for k, v := range t {
+				death[k] = v
+			}
+			c, _ := t["count"].(int64)
+			death["count"] = c + 1
+			death["time"] = time.Now().Truncate(time.Second)
+			continue
+		}
+		rest = append(rest, d)
+	}
+	if death == nil {
+		death = amqp.Table{
+			"count":        int64(1),
+			"reason":       reason,
+			"queue":        queueName,
+			"time":         time.Now().Truncate(time.Second),
+			"exchange":     m.Exchange,
+			"routing-keys": []any{m.RoutingKey},
+		}
+		if p.Expiration != "" {
+			death["original-expiration"] = p.Expiration
+		}
+	}
+	if p.Expiration != "" {
+		p.Expiration = ""
+		p.Flags &^= amqp.FlagExpiration
+	}
+	deaths := append([]any{death}, rest...)
+	h["x-death"] = deaths
+	if _, ok := h["x-first-death-queue"]; !ok {
+		h["x-first-death-queue"] = queueName
+		h["x-first-death-reason"] = reason
+		h["x-first-death-exchange"] = m.Exchange
+	}
+	h["x-last-death-queue"] = queueName
+	h["x-last-death-reason"] = reason
+	h["x-last-death-exchange"] = m.Exchange
+	p.Headers = h
+	return deaths
+}
+
+// deathCycle reports whether dead-lettering to target closes a cycle with
+// no rejection in it (rabbitmq rabbit_dead_letter:is_cycle).
+func deathCycle(deaths []any, target string) bool {
+	for _, d := range deaths {
+		t, _ := d.(amqp.Table)
+		if t["reason"] == string(queue.ReasonRejected) {
+			return false
+		}
+		if t["queue"] == target {
+			return true
+		}
+	}
+	return false
+}

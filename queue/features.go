@@ -1,0 +1,256 @@
+package queue
+
+import (
+	"container/heap"
+	"slices"
+	"time"
+)
+
+// Reason is why a message was dead-lettered, as RabbitMQ names it in
+// x-death.
+type Reason string
+
+const (
+	ReasonRejected      Reason = "rejected"
+	ReasonExpired       Reason = "expired"
+	ReasonMaxLen        Reason = "maxlen"
+	ReasonDeliveryLimit Reason = "delivery_limit"
+)
+
+// deadLetter is an entry leaving the queue for its dead-letter exchange,
+// handed on once the queue's lock is released.
+type deadLetter struct {
+	e      Entry
+	reason Reason
+}
+
+// unlock releases the queue's lock, then hands the entries that left the
+// queue meanwhile to DeadLetter, outside the lock: republishing them may
+// take other queues' locks (or this one's, in a cycle).
+func (q *Queue) unlock() {
+	if len(q.mu.dead) == 0 {
+		q.mu.Unlock()
+		return
+	}
+	dead := q.mu.dead
+	q.mu.dead = nil
+	q.mu.Unlock()
+	for _, d := range dead {
+		q.DeadLetter(q, d.e, d.reason)
+	}
+}
+
+// deadLetterLocked removes e for good: to the dead-letter exchange when the
+// queue has one (the callback settles it after republishing, so a crash in
+// between duplicates, never loses), else it is settled and dropped.
+func (q *Queue) deadLetterLocked(e Entry, reason Reason) {
+	if q.DeadLetter != nil && q.limits.DLX {
+		q.mu.dead = append(q.mu.dead, deadLetter{e, reason})
+		return
+	}
+	q.settleLocked(e)
+}
+
+// Settle removes a dead-lettered entry from the store, once the callback
+// has republished it.
+func (q *Queue) Settle(e Entry) {
+	if !e.Stored {
+		return
+	}
+	q.mu.Lock()
+	q.settleLocked(e)
+	q.mu.Unlock()
+}
+
+// Reject settles delivered entries that were rejected without requeue:
+// rabbitmq dead-letters them with reason rejected.
+func (q *Queue) Reject(entries []Entry) {
+	q.mu.Lock()
+	for _, e := range entries {
+		if e.Stored {
+			q.mu.outstanding--
+		}
+		q.deadLetterLocked(e, ReasonRejected)
+	}
+	q.maybeLoadLocked()
+	q.unlock()
+}
+
+func (q *Queue) now() int64 {
+	if q.Now != nil {
+		return q.Now().UnixMilli()
+	}
+	return time.Now().UnixMilli()
+}
+
+// expiryFor is when a message published now expires: the smaller of the
+// queue's x-message-ttl and the message's expiration (rabbitmq), 0 if
+// neither applies.
+func (q *Queue) expiryFor(m *Message, now int64) (expires int64, ttl int64) {
+	ttl = q.limits.MessageTTL
+	if m.HasTTL && (ttl < 0 || m.TTL < ttl) {
+		ttl = m.TTL
+	}
+	if ttl < 0 {
+		return 0, -1
+	}
+	return now + ttl, ttl
+}
+
+// expiring is one entry in the expiry heap.
+type expiring struct {
+	at   int64
+	seq  uint64
+	prio uint8
+}
+
+type expiryHeap []expiring
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiring)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// trackExpiryLocked schedules the removal of an entry with a TTL, wherever
+// it sits in the queue: one timer per queue, set for the earliest expiry.
+func (q *Queue) trackExpiryLocked(e Entry) {
+	if e.Expires == 0 {
+		return
+	}
+	heap.Push(&q.mu.expiry, expiring{at: e.Expires, seq: e.Seq, prio: e.Msg.Priority})
+	q.armExpiryLocked()
+}
+
+func (q *Queue) armExpiryLocked() {
+	if len(q.mu.expiry) == 0 || q.mu.deleted {
+		return
+	}
+	at := q.mu.expiry[0].at
+	if q.mu.timer != nil && q.mu.timerAt <= at {
+		return
+	}
+	d := time.Duration(at-q.now()) * time.Millisecond
+	if q.mu.timer == nil {
+		q.mu.timer = time.AfterFunc(max(d, 0), q.expireDue)
+	} else {
+		q.mu.timer.Reset(max(d, 0))
+	}
+	q.mu.timerAt = at
+}
+
+// expireDue removes every ready entry whose time has come.
+func (q *Queue) expireDue() {
+	q.mu.Lock()
+	q.mu.timerAt = 1<<63 - 1
+	q.expireLocked(q.now())
+	q.armExpiryLocked()
+	q.unlock()
+}
+
+func (q *Queue) expireLocked(now int64) {
+	for len(q.mu.expiry) > 0 && q.mu.expiry[0].at <= now {
+		x := heap.Pop(&q.mu.expiry).(expiring)
+		if e, ok := q.mu.ready.remove(x.seq, x.prio); ok {
+			q.deadLetterLocked(e, ReasonExpired)
+		}
+	}
+}
+
+// expiredLocked reports whether e is due, for the check at delivery.
+func (q *Queue) expiredLocked(e *Entry, now int64) bool {
+	return e.Expires != 0 && e.Expires <= now
+}
+
+// insertConsumerLocked adds c after every consumer of its priority or
+// higher: consumers are kept by priority, highest first (rabbitmq
+// x-priority), in registration order within a priority.
+func (q *Queue) insertConsumerLocked(c *Consumer) {
+	i := len(q.mu.consumers)
+	if !q.limits.SingleActive {
+		for i > 0 && q.mu.consumers[i-1].Priority < c.Priority {
+			i--
+		}
+	}
+	q.mu.consumers = slices.Insert(q.mu.consumers, i, c)
+	if i <= q.mu.next && len(q.mu.consumers) > 1 {
+		q.mu.next++
+	}
+}
+
+// candidatesLocked is how many consumers, from the first, may be offered a
+// message: with a single active consumer only the first; otherwise those
+// of the highest priority, then the next priority if none takes it.
+func (q *Queue) offerByPriorityLocked(e Entry) bool {
+	cs := q.mu.consumers
+	if q.limits.SingleActive {
+		// rabbitmq x-single-active-consumer: only the earliest consumer
+		// receives; the next takes over when it goes.
+		return cs[0].Sink.TryDeliver(q, e)
+	}
+	for start := 0; start < len(cs); {
+		end := start + 1
+		for end < len(cs) && cs[end].Priority == cs[start].Priority {
+			end++
+		}
+		n := end - start
+		first := 0
+		if q.mu.next >= start && q.mu.next < end {
+			first = q.mu.next - start
+		}
+		for i := 0; i < n; i++ {
+			idx := start + (first+i)%n
+			if cs[idx].Sink.TryDeliver(q, e) {
+				q.mu.next = start + (first+i+1)%n
+				return true
+			}
+		}
+		start = end
+	}
+	return false
+}
+
+// touchLocked records a use of the queue for x-expires.
+func (q *Queue) touchLocked() {
+	if q.limits.Expires <= 0 || q.mu.deleted {
+		return
+	}
+	d := time.Duration(q.limits.Expires) * time.Millisecond
+	if q.mu.idleTimer == nil {
+		q.mu.idleTimer = time.AfterFunc(d, q.idleExpired)
+	} else {
+		q.mu.idleTimer.Reset(d)
+	}
+}
+
+// Touch records a use of the queue (declare, get) for x-expires.
+func (q *Queue) Touch() {
+	q.mu.Lock()
+	q.touchLocked()
+	q.mu.Unlock()
+}
+
+// idleExpired deletes an unused queue (rabbitmq x-expires): no consumers
+// since the timer was last reset.
+func (q *Queue) idleExpired() {
+	q.mu.Lock()
+	unused := len(q.mu.consumers) == 0 && !q.mu.deleted
+	q.mu.Unlock()
+	if unused && q.OnExpire != nil {
+		q.OnExpire(q)
+	}
+}
+
+func (q *Queue) stopTimersLocked() {
+	if q.mu.timer != nil {
+		q.mu.timer.Stop()
+	}
+	if q.mu.idleTimer != nil {
+		q.mu.idleTimer.Stop()
+	}
+}

@@ -66,8 +66,15 @@ func (v *vhost) queue(name string) *queue.Queue {
 }
 
 // route resolves the queues a message published to x with the routing key
-// reaches, following exchange-to-exchange bindings. Each queue appears
-// once; cycles between exchanges are visited once.
+// reaches, following exchange-to-exchange bindings and alternate
+// exchanges. Each queue appears once; cycles between exchanges are
+// visited once.
+//
+// rabbitmq rabbit_exchange:route: an exchange whose own bindings route a
+// message nowhere (not even to another exchange) hands it to its
+// alternate exchange, which may in turn use its own; every exchange is
+// visited once, so cycles end. An alternate exchange that does not exist
+// routes nothing.
 func (v *vhost) route(x *exchange.Exchange, key string, headers func() map[string]any, out []*queue.Queue) []*queue.Queue {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -79,11 +86,7 @@ func (v *vhost) route(x *exchange.Exchange, key string, headers func() map[strin
 		return out
 	}
 	var dests [8]exchange.Destination
-	var hdrs map[string]any
-	if x.Kind == exchange.Headers {
-		hdrs = headers()
-	}
-	ds := x.Route(key, hdrs, dests[:0])
+	ds := v.routeOneLocked(x, key, headers, dests[:0])
 	if !hasExchangeDest(ds) {
 		for _, d := range ds {
 			if q := v.mu.queues[d.Name]; q != nil {
@@ -94,6 +97,22 @@ func (v *vhost) route(x *exchange.Exchange, key string, headers func() map[strin
 	}
 	visited := map[string]bool{x.Name: true}
 	return v.routeLocked(ds, key, headers, visited, out)
+}
+
+// routeOneLocked routes through one exchange's own bindings, or to its
+// alternate exchange when they lead nowhere.
+func (v *vhost) routeOneLocked(x *exchange.Exchange, key string, headers func() map[string]any, out []exchange.Destination) []exchange.Destination {
+	var hdrs map[string]any
+	if x.Kind == exchange.Headers {
+		hdrs = headers()
+	}
+	ds := x.Route(key, hdrs, out)
+	if len(ds) == 0 {
+		if ae := x.Alternate(); ae != "" {
+			ds = append(ds, exchange.Destination{Exchange: true, Name: ae})
+		}
+	}
+	return ds
 }
 
 func hasExchangeDest(ds []exchange.Destination) bool {
@@ -121,11 +140,7 @@ func (v *vhost) routeLocked(ds []exchange.Destination, key string, headers func(
 		if next == nil {
 			continue
 		}
-		var hdrs map[string]any
-		if next.Kind == exchange.Headers {
-			hdrs = headers()
-		}
-		out = v.routeLocked(next.Route(key, hdrs, nil), key, headers, visited, out)
+		out = v.routeLocked(v.routeOneLocked(next, key, headers, nil), key, headers, visited, out)
 	}
 	return out
 }

@@ -101,6 +101,9 @@ func (v *vhost) declareExchangeLocked(d *defBatch, name string, kind exchange.Ki
 	if reservedName(name) {
 		return amqp.Errorf(amqp.AccessRefused, "exchange name '%s' contains reserved prefix 'amq.*'", name)
 	}
+	if err := v.checkNewExchangeArgs(name, args); err != nil {
+		return err
+	}
 	v.mu.exchanges[name] = &exchange.Exchange{Name: name, Kind: kind, Durable: durable, AutoDelete: autoDelete, Internal: internal, Args: args}
 	if durable {
 		d.put(defExchange, defKey(v.name, name), exchangeDef{Vhost: v.name, Name: name, Kind: kind.String(), AutoDelete: autoDelete, Internal: internal, Args: encodeArgs(args)})

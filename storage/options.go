@@ -65,10 +65,10 @@ type Options struct {
 	// tiny messages) stay in the LSM tree. 0: 256.
 	ValueThreshold int64
 	// MemTableSize bounds one memtable and its write-ahead log; a restart
-	// replays at most NumMemtables of them. 0: 32 MiB.
+	// replays at most NumMemtables of them. 0: 16 MiB.
 	MemTableSize int64
 	// NumMemtables is how many memtables may wait for a flush before
-	// writes stall. 0: 4.
+	// writes stall. 0: 3.
 	NumMemtables int
 	// ValueLogFileSize is the size of one value-log file, the unit of
 	// value-log GC, and the largest message the store accepts. 0: 64 MiB.
@@ -113,10 +113,10 @@ func (o *Options) setDefaults() error {
 		o.ValueThreshold = 256
 	}
 	if o.MemTableSize == 0 {
-		o.MemTableSize = 32 << 20
+		o.MemTableSize = 16 << 20
 	}
 	if o.NumMemtables == 0 {
-		o.NumMemtables = 4
+		o.NumMemtables = 3
 	}
 	if o.ValueLogFileSize == 0 {
 		o.ValueLogFileSize = 64 << 20

@@ -218,8 +218,12 @@ func (s *Server) enqueue(msg *queue.Message, qs []*queue.Queue, conf *confirmTra
 			}
 		}
 	}
-	if stored > 0 {
+	if j != nil {
+		// Backpressure: a publisher waits while the store is behind, for
+		// journalled messages and for bodies paged out past the budget.
 		j.store.Throttle()
+	}
+	if stored > 0 {
 		msg.ID = s.nextMsgID.Add(1)
 		j.share(msg.ID, stored)
 		if conf != nil {

@@ -46,7 +46,7 @@ type Config struct {
 	Store *storage.Store
 	// MemoryBudget is how many bytes of ready message bodies all queues
 	// keep in memory; beyond it new messages live on disk only and are
-	// read back ahead of delivery. Needs a Store. 0: 256 MiB; <0: none.
+	// read back ahead of delivery. Needs a Store. 0: 64 MiB; <0: none.
 	MemoryBudget int64
 }
 
@@ -85,7 +85,7 @@ func (c *Config) setDefaults() {
 		c.MaxOutboundBytes = 4 << 20
 	}
 	if c.MemoryBudget == 0 {
-		c.MemoryBudget = 256 << 20
+		c.MemoryBudget = 64 << 20
 	}
 }
 

@@ -12,6 +12,24 @@ import (
 // gcLoop runs value-log GC every GCInterval until Close. After an
 // interval without writes, it first compacts (see compact): an idle store
 // then gives back the space of what was deleted, at no one's expense.
+// releaseLoop keeps the pages of Badger's mapped files out of the RSS
+// (see releaseMappings).
+func (s *Store) releaseLoop() {
+	defer s.gcWG.Done()
+	t := time.NewTicker(s.opts.ReleaseInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.gcStop:
+			return
+		case <-t.C:
+		}
+		if _, err := releaseMappings(s.dir); err != nil {
+			s.log.Debug("releasing mapped pages failed", zap.Error(err))
+		}
+	}
+}
+
 func (s *Store) gcLoop() {
 	defer s.gcWG.Done()
 	t := time.NewTicker(s.opts.GCInterval)

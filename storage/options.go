@@ -40,6 +40,10 @@ type Options struct {
 	// GCInterval is how often value-log GC runs. 0: 5 minutes;
 	// negative: never (RunGC still works).
 	GCInterval time.Duration
+	// ReleaseInterval is how often the pages of Badger's memory-mapped
+	// files are dropped from the process's resident set (they stay in the
+	// page cache). 0: 2 seconds; negative: never.
+	ReleaseInterval time.Duration
 	// GCDiscardRatio is the share of garbage a value-log file needs to
 	// be rewritten. 0: 0.5.
 	GCDiscardRatio float64
@@ -111,6 +115,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.ValueThreshold == 0 {
 		o.ValueThreshold = 256
+	}
+	if o.ReleaseInterval == 0 {
+		o.ReleaseInterval = 2 * time.Second
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 16 << 20

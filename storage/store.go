@@ -102,6 +102,10 @@ func Open(o Options) (*Store, error) {
 		s.gcWG.Add(1)
 		go s.gcLoop()
 	}
+	if o.ReleaseInterval > 0 && !o.InMemory {
+		s.gcWG.Add(1)
+		go s.releaseLoop()
+	}
 	return s, nil
 }
 

@@ -25,9 +25,17 @@ func (b *Budget) over() bool { return b != nil && b.limit > 0 && b.used.Load() >
 // pageBatch is how many entries one read-ahead brings back; pageLow is
 // how few ready entries in memory start the next one.
 const (
-	pageBatch = 1024
-	pageLow   = 512
+	pageBatch    = 1024
+	pageLow      = 512
+	pageLowBytes = 8 << 20
 )
+
+// keepsEnoughLocked reports whether the queue holds enough ready messages
+// in memory to feed its consumers while more are read back: pageLow of
+// them, or pageLowBytes of large ones.
+func (q *Queue) keepsEnoughLocked() bool {
+	return q.mu.ready.len() >= pageLow || q.mu.ready.bytes >= pageLowBytes
+}
 
 // paged is the part of a queue that lives only on disk: count entries
 // with sequence numbers from next on, all newer than every ready entry in
@@ -57,7 +65,7 @@ func (q *Queue) pagedDone(done func(error)) func(error) {
 // memory and more wait on disk.
 func (q *Queue) maybeLoadLocked() {
 	p := &q.mu.paged
-	if p.count == 0 || p.loading || q.mu.deleted || q.mu.ready.len() >= pageLow {
+	if p.count == 0 || p.loading || q.mu.deleted || q.keepsEnoughLocked() {
 		return
 	}
 	p.loading = true

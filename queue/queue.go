@@ -147,7 +147,7 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 	// Page out when older messages already wait on disk (order), or when
 	// the broker's memory budget is spent and this queue holds enough in
 	// memory to feed its consumers meanwhile.
-	page := q.Journal != nil && (q.mu.paged.count > 0 || q.Budget.over() && q.mu.ready.len() >= pageLow)
+	page := q.Journal != nil && (q.mu.paged.count > 0 || q.Budget.over() && q.keepsEnoughLocked())
 	if q.journalled(e) {
 		if page {
 			done = q.pagedDone(done)
@@ -223,7 +223,7 @@ func (q *Queue) Recover(seq uint64, size int64, deliveries uint32, expires int64
 	defer q.mu.Unlock()
 	q.mu.nextSeq = max(q.mu.nextSeq, seq)
 	q.mu.recoveredUpTo = q.mu.nextSeq
-	if q.mu.paged.count > 0 || q.Budget.over() && q.mu.ready.len() >= pageLow {
+	if q.mu.paged.count > 0 || q.Budget.over() && q.keepsEnoughLocked() {
 		p := &q.mu.paged
 		if p.count == 0 {
 			p.next = seq

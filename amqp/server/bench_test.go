@@ -1,9 +1,7 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -11,6 +9,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/warrenmq/warren/amqp/server"
+	"github.com/warrenmq/warren/amqp/server/servertest"
 )
 
 // benchURL is the broker under benchmark: AMQP_URL when set (RabbitMQ, to
@@ -19,21 +18,7 @@ func benchURL(b *testing.B) string {
 	if u := os.Getenv("AMQP_URL"); u != "" {
 		return u
 	}
-	srv, err := server.New(server.Config{Users: []server.User{{Name: "guest", PasswordHash: server.HashPassword("guest")}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return "amqp://guest:guest@" + ln.Addr().String() + "/"
+	return servertest.Start(b, server.Config{})
 }
 
 // BenchmarkPublishConsume measures end-to-end transient throughput: one

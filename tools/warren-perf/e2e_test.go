@@ -12,35 +12,14 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/warrenmq/warren/amqp/server"
+	"github.com/warrenmq/warren/amqp/server/servertest"
 )
 
 // startWarren starts an in-process Warren on 127.0.0.1:0 for one test and
-// returns its URL (as conformance/warren_test.go does).
+// returns its URL.
 func startWarren(tb testing.TB) string {
 	tb.Helper()
-	srv, err := server.New(server.Config{
-		Users: []server.User{{Name: "guest", PasswordHash: server.HashPassword("guest")}},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != server.ErrServerClosed {
-			tb.Errorf("serve: %v", err)
-		}
-	})
-	return "amqp://guest:guest@" + ln.Addr().String() + "/"
+	return servertest.Start(tb, server.Config{})
 }
 
 // smallConfig is a 200-message run bounded at 30 s.

@@ -1,0 +1,41 @@
+// Package servertest runs an in-process Warren for tests and benchmarks.
+package servertest
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/warrenmq/warren/amqp/server"
+)
+
+// Start runs a server with cfg on 127.0.0.1:0 until the test ends, and
+// returns its amqp:// URL. Without users in cfg, guest/guest may log in.
+func Start(tb testing.TB, cfg server.Config) string {
+	tb.Helper()
+	if len(cfg.Users) == 0 {
+		cfg.Users = []server.User{{Name: "guest", PasswordHash: server.HashPassword("guest")}}
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			tb.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; err != server.ErrServerClosed {
+			tb.Errorf("serve: %v", err)
+		}
+	})
+	return "amqp://guest:guest@" + ln.Addr().String() + "/"
+}

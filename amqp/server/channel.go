@@ -41,6 +41,8 @@ type channel struct {
 
 	routeBuf []*queue.Queue
 
+	reply *replyConsumer // the direct reply-to consumer, if any
+
 	dmu struct {
 		sync.Mutex
 		closed         bool
@@ -253,6 +255,7 @@ func (ch *channel) release() {
 	for _, cs := range consumers {
 		ch.detachConsumer(cs)
 	}
+	ch.dropReplyTo()
 	requeueByQueue(pending)
 	ch.pubBody = nil
 	ch.txPubs, ch.txSettles = nil, nil

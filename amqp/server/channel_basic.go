@@ -48,6 +48,9 @@ func genTag() string {
 }
 
 func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
+	if m.Queue == replyToQueue {
+		return ch.consumeReplyTo(m)
+	}
 	q, err := ch.ownedQueue(m.Queue)
 	if err != nil {
 		return err
@@ -95,6 +98,9 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 }
 
 func (ch *channel) basicCancel(m *amqp.BasicCancel) error {
+	if ch.cancelReplyTo(m) {
+		return nil
+	}
 	ch.dmu.Lock()
 	cs := ch.dmu.consumers[m.ConsumerTag]
 	delete(ch.dmu.consumers, m.ConsumerTag)
@@ -206,6 +212,9 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 	if err != nil {
 		return err
 	}
+	if props, err = ch.directReplyTo(props); err != nil {
+		return err
+	}
 	if sum.UserID != nil && string(sum.UserID) != ch.c.user {
 		// rabbitmq: a user_id property must name the authenticated user.
 		return amqp.Errorf(amqp.PreconditionFailed, "user_id property set to '%s' but authenticated user was '%s'", sum.UserID, ch.c.user)
@@ -236,12 +245,13 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 		t, _ := amqp.DecodeTable(sum.Headers)
 		return t
 	}
-	qs := v.route(x, pub.RoutingKey, headers, ch.routeBuf[:0])
+	var ext routeExtra
+	qs := v.routeExt(x, pub.RoutingKey, headers, ch.routeBuf[:0], &ext)
 	if ch.tx {
-		ch.txPubs = append(ch.txPubs, txPublish{msg: msg, mandatory: pub.Mandatory, queues: append([]*queue.Queue(nil), qs...)})
+		ch.txPubs = append(ch.txPubs, txPublish{msg: msg, mandatory: pub.Mandatory, queues: append([]*queue.Queue(nil), qs...), ext: ext})
 		return nil
 	}
-	ch.deliverPublished(msg, pub.Mandatory, qs)
+	ch.deliverPublished(msg, pub.Mandatory, qs, &ext)
 	clear(qs)
 	ch.routeBuf = qs[:0]
 	return nil
@@ -254,12 +264,15 @@ var errRejected = errors.New("rejected by a full queue")
 // mandatory and unroutable, and counts it for confirms. A persistent
 // message bound for durable queues is stored once, and its entries are
 // journalled by the queues; its confirm waits for all of those writes.
-func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue) {
+func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue, ext *routeExtra) {
 	var seq uint64
 	if ch.confirm {
 		seq = ch.conf.begin()
 	}
 	routed, rejected := ch.c.srv.enqueue(msg, qs, ch.conf, seq)
+	if ch.deliverExtra(msg, ext) {
+		routed = true
+	}
 	if !routed && mandatory {
 		// spec 0-9-1 basic.return: before the confirm, as RabbitMQ orders them.
 		ch.c.out.write(func(b []byte) []byte {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strings"
+
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
@@ -42,6 +44,9 @@ func (ch *channel) lookupOwned(name string) (*queue.Queue, error) {
 }
 
 func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
+	if strings.HasPrefix(m.Queue, replyToQueue) {
+		return ch.declareReplyTo(m)
+	}
 	v := ch.c.vhost
 	name := m.Queue
 	var q *queue.Queue

@@ -9,6 +9,7 @@ type txPublish struct {
 	msg       *queue.Message
 	mandatory bool
 	queues    []*queue.Queue
+	ext       routeExtra
 }
 
 type txSettle struct {
@@ -70,7 +71,7 @@ func (ch *channel) txCommit() error {
 	pubs, settles := ch.txPubs, ch.txSettles
 	ch.txPubs, ch.txSettles = nil, nil
 	for _, p := range pubs {
-		ch.deliverPublished(p.msg, p.mandatory, p.queues)
+		ch.deliverPublished(p.msg, p.mandatory, p.queues, &p.ext)
 	}
 	ch.tx = false // settle directly below
 	var err error

@@ -104,6 +104,7 @@ type Server struct {
 	nextMsgID   atomic.Uint64
 
 	nextConnID atomic.Uint64
+	replies    replyRegistry // direct reply-to consumers
 	wg         sync.WaitGroup
 
 	mu struct {

@@ -76,9 +76,21 @@ func (v *vhost) queue(name string) *queue.Queue {
 // visited once, so cycles end. An alternate exchange that does not exist
 // routes nothing.
 func (v *vhost) route(x *exchange.Exchange, key string, headers func() map[string]any, out []*queue.Queue) []*queue.Queue {
+	return v.routeExt(x, key, headers, out, nil)
+}
+
+// routeExt is route for a publish: with ext non-nil it also records the
+// destinations that are no queue (see routeExtra).
+func (v *vhost) routeExt(x *exchange.Exchange, key string, headers func() map[string]any, out []*queue.Queue, ext *routeExtra) []*queue.Queue {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if x.Name == "" {
+		if ext != nil && isReplyKey(key) {
+			// rabbitmq: a direct reply-to name is no queue; the reply
+			// goes to its consumer.
+			ext.reply = key
+			return out
+		}
 		// spec 0-9-1 default exchange: every queue is bound by its own name.
 		if q := v.mu.queues[key]; q != nil {
 			out = append(out, q)

@@ -51,6 +51,7 @@ type channel struct {
 		inflight       int // unacked deliveries to consumers, for global prefetch
 		globalPrefetch int
 		consumers      map[string]*consumer
+		ack            ackTimer
 	}
 }
 
@@ -243,6 +244,7 @@ func (ch *channel) release() {
 		return
 	}
 	ch.dmu.closed = true
+	ch.stopAckTimerLocked()
 	if ch.conf != nil {
 		ch.conf.close()
 	}

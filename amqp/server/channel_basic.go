@@ -310,7 +310,7 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 	ch.dmu.nextTag++
 	tag := ch.dmu.nextTag
 	if !m.NoAck {
-		ch.dmu.unacked.push(pending{tag: tag, q: q, e: e})
+		ch.pushUnackedLocked(pending{tag: tag, q: q, e: e})
 	}
 	ch.c.out.write(func(b []byte) []byte {
 		gm := amqp.BasicGetOk{DeliveryTag: tag, Redelivered: e.Redelivered, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey, MessageCount: uint32(remaining)}

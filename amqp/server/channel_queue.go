@@ -67,6 +67,9 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 			ae := err.(*queue.ArgError)
 			return amqp.Errorf(amqp.PreconditionFailed, "invalid arg '%s' for queue '%s' in vhost '%s': %s", ae.Arg, name, v.name, ae.Reason)
 		}
+		if reason, ok := checkConsumerTimeoutArg(m.Arguments); !ok {
+			return amqp.Errorf(amqp.PreconditionFailed, "invalid arg 'x-consumer-timeout' for queue '%s' in vhost '%s': %s", name, v.name, reason)
+		}
 		if limits.Quorum {
 			// rabbitmq: quorum queues are durable, shared and not auto-deleted.
 			switch {

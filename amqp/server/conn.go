@@ -33,6 +33,9 @@ type conn struct {
 	// readTimeout is applied before every read: the handshake timeout, then
 	// two heartbeat intervals (0: none).
 	readTimeout atomic.Int64
+	// ackCheck asks the reader to check acknowledgement timeouts (see
+	// wakeReader).
+	ackCheck atomic.Bool
 
 	frameMax        uint32
 	channelMax      uint16
@@ -79,12 +82,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 // deadlineReader sets the read deadline before each read of the socket.
 type deadlineReader struct{ c *conn }
 
-func (r deadlineReader) Read(p []byte) (int, error) {
-	if d := time.Duration(r.c.readTimeout.Load()); d > 0 {
-		r.c.nc.SetReadDeadline(time.Now().Add(d))
-	}
-	return r.c.nc.Read(p)
-}
+func (r deadlineReader) Read(p []byte) (int, error) { return r.c.read(p) }
 
 // errClosed ends the reader loop after a clean close.
 var errClosed = errors.New("connection closed")

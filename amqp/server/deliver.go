@@ -29,6 +29,9 @@ type pending struct {
 	e     queue.Entry
 	cs    *consumer // nil for basic.get
 	acked bool
+	// deadline (Server.now) and timeout of the acknowledgement, in
+	// nanoseconds; timeout is noAckTimeout if it has none.
+	deadline, timeout int64
 }
 
 // unackedList keeps pending deliveries in delivery-tag order; tags grow, so
@@ -138,7 +141,7 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	o.mu.Unlock()
 	o.signal()
 	if !cs.noAck {
-		ch.dmu.unacked.push(pending{tag: tag, q: q, e: e, cs: cs})
+		ch.pushUnackedLocked(pending{tag: tag, q: q, e: e, cs: cs})
 		cs.inflight++
 		ch.dmu.inflight++
 	}

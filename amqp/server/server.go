@@ -48,6 +48,10 @@ type Config struct {
 	// keep in memory; beyond it new messages live on disk only and are
 	// read back ahead of delivery. Needs a Store. 0: 64 MiB; <0: none.
 	MemoryBudget int64
+	// ConsumerTimeout is how long a delivery may stay unacknowledged
+	// before its channel is closed (rabbitmq consumer_timeout); a queue's
+	// x-consumer-timeout argument overrides it. 0: 30 minutes; <0: none.
+	ConsumerTimeout time.Duration
 }
 
 // NoHeartbeat disables heartbeats when set as Config.Heartbeat.
@@ -84,6 +88,9 @@ func (c *Config) setDefaults() {
 	if c.MaxOutboundBytes == 0 {
 		c.MaxOutboundBytes = 4 << 20
 	}
+	if c.ConsumerTimeout == 0 {
+		c.ConsumerTimeout = 30 * time.Minute
+	}
 	if c.MemoryBudget == 0 {
 		c.MemoryBudget = 64 << 20
 	}
@@ -104,6 +111,7 @@ type Server struct {
 	nextMsgID   atomic.Uint64
 
 	nextConnID atomic.Uint64
+	epoch      time.Time     // Server.now counts from here
 	replies    replyRegistry // direct reply-to consumers
 	wg         sync.WaitGroup
 
@@ -121,7 +129,7 @@ var ErrServerClosed = errors.New("server: closed")
 // New returns a Server for cfg.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, users: map[string]User{}, vhosts: map[string]*vhost{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, users: map[string]User{}, vhosts: map[string]*vhost{}, epoch: time.Now()}
 	for _, u := range cfg.Users {
 		if u.Name == "" {
 			return nil, errors.New("server: a user has no name")

@@ -16,7 +16,7 @@ var equivalentQueueArgs = []string{
 	"x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
 	"x-max-length", "x-max-length-bytes", "x-max-priority", "x-overflow", "x-queue-mode",
 	"x-queue-type", "x-single-active-consumer", "x-delivery-limit",
-	"x-max-in-memory-length", "x-max-in-memory-bytes",
+	"x-max-in-memory-length", "x-max-in-memory-bytes", "x-consumer-timeout",
 }
 
 // equivalentExchangeArgs likewise, for exchanges.

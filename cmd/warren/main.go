@@ -75,6 +75,7 @@ func run(args []string) error {
 	maxMessage := fs.Int("max-message-size", 16<<20, "largest message body in bytes")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
 	memBudget := fs.Int64("memory-budget", 64<<20, "bytes of ready message bodies kept in memory; beyond it bodies live on disk only")
+	consumerTimeout := fs.Duration("consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
@@ -107,7 +108,7 @@ func run(args []string) error {
 	str("data-dir", dataDir, fc.DataDir)
 	str("log-level", logLevel, fc.LogLevel)
 	str("log-format", logFormat, fc.LogFormat)
-	for _, name := range []string{"heartbeat", "frame-max", "channel-max", "max-message-size", "memory-budget"} {
+	for _, name := range []string{"heartbeat", "frame-max", "channel-max", "max-message-size", "memory-budget", "consumer-timeout"} {
 		if ev, ok := os.LookupEnv("WARREN_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok && !fs.Changed(name) {
 			if err := fs.Set(name, ev); err != nil {
 				return fmt.Errorf("WARREN_%s: %w", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), err)
@@ -122,14 +123,15 @@ func run(args []string) error {
 	defer log.Sync()
 
 	cfg := server.Config{
-		Logger:         log,
-		Vhosts:         fc.Vhosts,
-		LoopbackUsers:  fc.LoopbackUsers,
-		ChannelMax:     *channelMax,
-		FrameMax:       *frameMax,
-		Heartbeat:      *heartbeat,
-		MaxMessageSize: *maxMessage,
-		MemoryBudget:   *memBudget,
+		Logger:          log,
+		Vhosts:          fc.Vhosts,
+		LoopbackUsers:   fc.LoopbackUsers,
+		ChannelMax:      *channelMax,
+		FrameMax:        *frameMax,
+		Heartbeat:       *heartbeat,
+		MaxMessageSize:  *maxMessage,
+		MemoryBudget:    *memBudget,
+		ConsumerTimeout: *consumerTimeout,
 	}
 	if !fs.Changed("channel-max") && fc.ChannelMax != 0 {
 		cfg.ChannelMax = fc.ChannelMax
@@ -142,6 +144,9 @@ func run(args []string) error {
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = server.NoHeartbeat
+	}
+	if cfg.ConsumerTimeout == 0 {
+		cfg.ConsumerTimeout = -1 // rabbitmq: consumer_timeout disabled
 	}
 	if !fs.Changed("max-message-size") && fc.MaxMessageSize != 0 {
 		cfg.MaxMessageSize = fc.MaxMessageSize

@@ -144,12 +144,15 @@ func (q *Queue) armExpiryLocked() {
 	q.mu.timerAt = at
 }
 
-// expireDue removes every ready entry whose time has come.
+// expireDue removes every ready entry whose time has come. Entries paged
+// out have no place in the heap: once those in memory run low, a
+// read-ahead brings the next back, dropping those that expired on disk.
 func (q *Queue) expireDue() {
 	q.mu.Lock()
 	q.mu.timerAt = 1<<63 - 1
 	q.expireLocked(q.now())
 	q.armExpiryLocked()
+	q.maybeLoadLocked()
 	q.unlock()
 }
 

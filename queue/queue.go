@@ -325,11 +325,14 @@ func (q *Queue) Get() (e Entry, remaining int, ok bool) {
 
 // Requeue puts unacknowledged entries back at their original positions,
 // marked redelivered, and delivers what it can. Entries of a deleted queue
-// are dropped.
+// are dropped, and released in the store.
 func (q *Queue) Requeue(entries []Entry) {
 	q.mu.Lock()
 	defer q.unlock()
 	if q.mu.deleted {
+		for _, e := range entries {
+			q.settleLocked(e)
+		}
 		return
 	}
 	for _, e := range entries {
@@ -396,7 +399,7 @@ func (q *Queue) AddConsumer(c *Consumer) error {
 // auto-deleted: it is auto-delete, had a consumer, and has none left.
 func (q *Queue) RemoveConsumer(c *Consumer) (autoDelete bool) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	for i, x := range q.mu.consumers {
 		if x == c {
 			q.mu.consumers = append(q.mu.consumers[:i], q.mu.consumers[i+1:]...)
@@ -413,6 +416,9 @@ func (q *Queue) RemoveConsumer(c *Consumer) (autoDelete bool) {
 		}
 	}
 	q.touchLocked()
+	// The consumers left (with a single active consumer, the next one) take
+	// what waits.
+	q.dispatchLocked()
 	return q.AutoDelete && q.mu.hadConsumer && len(q.mu.consumers) == 0 && !q.mu.deleted
 }
 

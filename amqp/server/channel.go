@@ -254,11 +254,13 @@ func (ch *channel) release() {
 	ch.dmu.inflight = 0
 	ch.dmu.Unlock()
 
+	// Requeue before detaching: with a single active consumer, the next one
+	// must find the returned messages back in their places first.
+	requeueByQueue(pending)
 	for _, cs := range consumers {
 		ch.detachConsumer(cs)
 	}
 	ch.dropReplyTo()
-	requeueByQueue(pending)
 	ch.pubBody = nil
 	ch.txPubs, ch.txSettles = nil, nil
 }

@@ -271,3 +271,25 @@ func TestDLXLastDeathHeaders(t *testing.T) {
 	equal(t, "x-last-death-exchange", headerString(d, "x-last-death-exchange"), "")
 	expectFirstDeath(t, d, "rejected", q, "")
 }
+
+// A message rejected after its queue was deleted goes nowhere: the queue
+// and its dead-letter exchange setting went with the deletion.
+func TestDLXRejectAfterQueueDeleted(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	pub := b.confirmChannel(conn)
+	q, dlq := b.deadLettered(ch, nil)
+	b.publishConfirmed(pub, "", q, textMsg("m"))
+	d := get(t, ch, q, false)
+	if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reject(false); err != nil {
+		t.Fatal(err)
+	}
+	// A round trip on the rejecting channel: the reject has been handled.
+	if _, err := ch.QueueDeclarePassive(dlq, false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "dead letters", func() int { m, _ := b.counts(dlq); return m }(), 0)
+}

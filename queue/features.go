@@ -63,12 +63,17 @@ func (q *Queue) Settle(e Entry) {
 }
 
 // Reject settles delivered entries that were rejected without requeue:
-// rabbitmq dead-letters them with reason rejected.
+// rabbitmq dead-letters them with reason rejected, unless the queue was
+// deleted meanwhile (its dead-lettering went with it).
 func (q *Queue) Reject(entries []Entry) {
 	q.mu.Lock()
 	for _, e := range entries {
 		if e.Stored {
 			q.mu.outstanding--
+		}
+		if q.mu.deleted {
+			q.settleLocked(e)
+			continue
 		}
 		q.deadLetterLocked(e, ReasonRejected)
 	}

@@ -182,3 +182,32 @@ func TestDeadLettersSurviveRestart(t *testing.T) {
 	b.restart()
 	b.expectRecovered(map[string]int64{"entries": 0, "messages": 0})
 }
+
+// TestSettledAfterQueueDeleteLeaveNothing: persistent messages delivered
+// from a durable queue that is then deleted leave nothing in the store,
+// however the client settles them: ack, reject (not dead-lettered: the
+// queue is gone), or requeue.
+func TestSettledAfterQueueDeleteLeaveNothing(t *testing.T) {
+	t.Parallel()
+	b := startDurable(t)
+	ch := b.channel()
+	declareDurableQueue(t, ch, "gone.dlq", nil)
+	declareDurableQueue(t, ch, "gone.q", deadLetterTo("gone.dlq"))
+	publishConfirmed(t, b.confirmChannel(), "", "gone.q", persistent("acked"), persistent("rejected"), persistent("requeued"))
+	ds := getAll(t, ch, "gone.q", false)
+	if len(ds) != 3 {
+		t.Fatalf("got %d messages, want 3", len(ds))
+	}
+	_, err := b.channel().QueueDelete("gone.q", false, false, false)
+	must(t, err, "delete gone.q")
+	must(t, ds[0].Ack(false), "ack")
+	must(t, ds[1].Reject(false), "reject")
+	must(t, ds[2].Nack(false, true), "nack requeue")
+	roundTrip(t, ch, "gone.dlq")
+	if n := queueCount(t, ch, "gone.dlq"); n != 0 {
+		t.Errorf("'gone.dlq' holds %d messages, want none", n)
+	}
+
+	b.restart()
+	b.expectRecovered(map[string]int64{"queues": 1, "messages": 0, "entries": 0, "orphans_deleted": 0})
+}

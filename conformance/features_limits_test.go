@@ -154,3 +154,21 @@ func TestMaxLengthBytes(t *testing.T) {
 		equalStrings(t, "queue", drain(t, ch, q), []string{"aaaaa", "bbbbb"})
 	})
 }
+
+// In a priority queue drop-head drops the head: the oldest message of the
+// highest priority.
+func TestMaxLengthDropHeadPriority(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	pub := b.confirmChannel(conn)
+	q, dlq := b.deadLettered(ch, amqp.Table{"x-max-priority": int32(5), "x-max-length": int32(2)})
+	for _, m := range []amqp.Publishing{
+		{Body: []byte("a1"), Priority: 1}, {Body: []byte("b5"), Priority: 5}, {Body: []byte("c1"), Priority: 1},
+	} {
+		b.publishConfirmed(pub, "", q, m)
+	}
+	d := b.waitGet(ch, dlq)
+	equal(t, "dropped", string(d.Body), "b5")
+	expectDeaths(t, d, death{count: 1, reason: "maxlen", queue: q, exchange: "", keys: []string{q}})
+	equalStrings(t, "queue", drain(t, ch, q), []string{"a1", "c1"})
+}

@@ -186,9 +186,6 @@ func TestSingleActiveConsumerCancelWithUnacked(t *testing.T) {
 	b := setup(t)
 	conn, ch := b.open()
 	skipOnRabbitMQ(t, conn, "RabbitMQ 3.10 crashes the queue when the active consumer is cancelled with unacknowledged messages (rabbitmq-server#5460)")
-	t.Skip("known Warren bug: Queue.RemoveConsumer does not dispatch, so the next consumer waits for the next publish; " +
-		"dispatching there also needs channel.release to requeue before it detaches, or a closing active consumer's " +
-		"unacknowledged messages reach the next one after those that waited (TestSingleActiveConsumerChannelClosed)")
 	pub := b.confirmChannel(conn)
 	q := b.declareQueue(ch, b.name("q"), false, false, false, amqp.Table{"x-single-active-consumer": true})
 	firstCh, first := b.consumerOn(conn, q, 1, nil)

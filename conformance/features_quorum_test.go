@@ -169,3 +169,27 @@ func TestClassicDeliveryLimit(t *testing.T) {
 	expectDeaths(t, d, death{count: 1, reason: "delivery_limit", queue: q, exchange: "", keys: []string{q}})
 	expectEmpty(t, ch, q)
 }
+
+// rabbitmq: arguments quorum queues do not support are refused.
+func TestQuorumUnsupportedArgs(t *testing.T) {
+	for _, tc := range []struct {
+		arg   string
+		value any
+	}{
+		{"x-max-priority", int32(5)},
+		{"x-queue-mode", "lazy"},
+	} {
+		t.Run(tc.arg, func(t *testing.T) {
+			b := setup(t)
+			conn, ch := b.open()
+			if !isRabbitMQ(conn) {
+				t.Skip("known Warren bug: a quorum queue accepts " + tc.arg)
+			}
+			q := b.name("qq")
+			b.cleanupQueue(q)
+			_, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{"x-queue-type": "quorum", tc.arg: tc.value})
+			expectError(t, err, amqp.PreconditionFailed, replyText(
+				fmt.Sprintf("PRECONDITION_FAILED - invalid arg '%s' for queue '%s' in vhost '/' of queue type rabbit_quorum_queue", tc.arg, q)))
+		})
+	}
+}

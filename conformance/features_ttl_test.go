@@ -181,3 +181,26 @@ func TestTTLExpiresBehindTheHead(t *testing.T) {
 	expectDeaths(t, d, death{count: 1, reason: "expired", queue: q, exchange: "", keys: []string{q}, origExpiration: "20"})
 	equalStrings(t, "queue", drain(t, ch, q), []string{"head", "tail"})
 }
+
+// A message whose TTL ran out while it was delivered is not expired then
+// (TTL applies to ready messages); requeued, it expires at once and is
+// dead-lettered as expired, not redelivered.
+func TestTTLRequeuedAfterExpiry(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	pub := b.confirmChannel(conn)
+	q, dlq := b.deadLettered(ch, nil)
+	b.publishConfirmed(pub, "", q, expiringMsg("m", "200"))
+	d := get(t, ch, q, false)
+	// A clock: once this one, published later with the same TTL, has
+	// expired, so has m's TTL.
+	b.publishConfirmed(pub, "", q, expiringMsg("clock", "200"))
+	equal(t, "clock", string(b.waitGet(ch, dlq).Body), "clock")
+	if err := d.Nack(false, true); err != nil {
+		t.Fatal(err)
+	}
+	dl := b.waitGet(ch, dlq)
+	equal(t, "dead letter", string(dl.Body), "m")
+	expectDeaths(t, dl, death{count: 1, reason: "expired", queue: q, exchange: "", keys: []string{q}, origExpiration: "200"})
+	expectEmpty(t, ch, q)
+}

@@ -23,8 +23,7 @@ func TestQueueFeatureArgsInvalid(t *testing.T) {
 		{"x-expires negative", "x-expires", int32(-5), "{value_negative,-5}", ""},
 		{"x-max-length negative", "x-max-length", int32(-1), "{value_negative,-1}", ""},
 		{"x-max-length-bytes negative", "x-max-length-bytes", int32(-1), "{value_negative,-1}", ""},
-		{"x-max-priority 256", "x-max-priority", int32(256), "{max_value_exceeded,256}",
-			"known Warren bug: ParseArgs says {value_too_large,256,255}"},
+		{"x-max-priority 256", "x-max-priority", int32(256), "{max_value_exceeded,256}", ""},
 		{"x-max-priority negative", "x-max-priority", int32(-1), "{value_negative,-1}", ""},
 		{"x-overflow bogus", "x-overflow", "bogus", "invalid_overflow", ""},
 		{"x-overflow not a string", "x-overflow", int32(1), "{unacceptable_type,signedint}", ""},
@@ -52,9 +51,6 @@ func TestQueueFeatureArgsInvalid(t *testing.T) {
 func TestQueueDeadLetterExchangeNotAString(t *testing.T) {
 	b := setup(t)
 	conn, ch := b.open()
-	if !isRabbitMQ(conn) {
-		t.Skip("known Warren bug: ParseArgs says invalid arg ...: {unacceptable_type,signedint}")
-	}
 	q := b.name("q")
 	b.cleanupQueue(q)
 	_, err := ch.QueueDeclare(q, false, false, false, false, amqp.Table{"x-dead-letter-exchange": int32(1)})
@@ -69,10 +65,7 @@ func TestQueueLargeTTLAccepted(t *testing.T) {
 	for _, arg := range []string{"x-message-ttl", "x-expires"} {
 		t.Run(arg, func(t *testing.T) {
 			b := setup(t)
-			conn, ch := b.open()
-			if !isRabbitMQ(conn) {
-				t.Skip("known Warren bug: ParseArgs refuses " + arg + " above 4294967295 with {value_too_large,...}; RabbitMQ 3.10 accepts it")
-			}
+			_, ch := b.open()
 			b.declareQueue(ch, b.name("q"), false, false, false, amqp.Table{arg: int64(4294967296)})
 		})
 	}
@@ -82,9 +75,6 @@ func TestQueueLargeTTLAccepted(t *testing.T) {
 func TestQueueDeadLetterRoutingKeyAlone(t *testing.T) {
 	b := setup(t)
 	conn, ch := b.open()
-	if !isRabbitMQ(conn) {
-		t.Skip("known Warren bug: ParseArgs accepts x-dead-letter-routing-key without x-dead-letter-exchange")
-	}
 	q := b.name("q")
 	b.cleanupQueue(q)
 	_, err := ch.QueueDeclare(q, false, false, false, false, amqp.Table{"x-dead-letter-routing-key": "k"})

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/warrenmq/warren/amqp"
 )
@@ -35,12 +34,12 @@ type Limits struct {
 type ArgError struct {
 	Arg    string
 	Reason string
+	// BadType, when set, is the field type of a value that is not a string
+	// where one is required: rabbitmq words that error differently.
+	BadType string
 }
 
 func (e *ArgError) Error() string { return fmt.Sprintf("invalid arg '%s': %s", e.Arg, e.Reason) }
-
-// maxExpiry is RabbitMQ's largest TTL or expiry in milliseconds.
-const maxExpiry = math.MaxUint32
 
 // ParseArgs validates a queue's x- arguments as RabbitMQ does and returns
 // the limits they set. Unknown arguments are kept but not interpreted.
@@ -52,7 +51,16 @@ func ParseArgs(args map[string]any) (Limits, error) {
 			continue
 		}
 		if err := argCheckers[name](v); err != nil {
-			return l, &ArgError{Arg: name, Reason: err.Error()}
+			ae := &ArgError{Arg: name, Reason: err.Error()}
+			if bt, ok := err.(badType); ok {
+				ae.BadType = string(bt)
+			}
+			return l, ae
+		}
+	}
+	if _, ok := args["x-dead-letter-routing-key"]; ok {
+		if _, ok := args["x-dead-letter-exchange"]; !ok {
+			return l, &ArgError{Arg: "x-dead-letter-routing-key", Reason: "routing_key_but_no_dlx_defined"}
 		}
 	}
 	if v, ok := integer(args["x-max-length"]); ok {
@@ -102,6 +110,11 @@ type reason string
 
 func (r reason) Error() string { return string(r) }
 
+// badType is a non-string value where a string is required.
+type badType string
+
+func (t badType) Error() string { return fmt.Sprintf("{unacceptable_type,%s}", string(t)) }
+
 var argCheckers = map[string]func(any) error{
 	// rabbitmq: x-expires must be a positive integer.
 	"x-expires": func(v any) error {
@@ -113,27 +126,27 @@ var argCheckers = map[string]func(any) error{
 			return reason(fmt.Sprintf("{value_zero,%d}", n))
 		case n < 0:
 			return reason(fmt.Sprintf("{value_negative,%d}", n))
-		case n > maxExpiry:
-			return reason(fmt.Sprintf("{value_too_large,%d,%d}", n, int64(maxExpiry)))
 		}
-		return nil
+		return nil // rabbitmq 3.10 sets no upper bound
 	},
 	"x-message-ttl": func(v any) error {
-		n, err := nonNegInt(v)
-		if err == nil && n > maxExpiry {
-			return reason(fmt.Sprintf("{value_too_large,%d,%d}", n, int64(maxExpiry)))
-		}
+		_, err := nonNegInt(v)
 		return err
 	},
 	"x-dead-letter-exchange":    stringArg,
-	"x-dead-letter-routing-key": stringArg,
+	"x-dead-letter-routing-key": func(v any) error {
+		if _, ok := v.(string); !ok {
+			return reason(fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)))
+		}
+		return nil
+	},
 	"x-max-length":              func(v any) error { _, err := nonNegInt(v); return err },
 	"x-max-length-bytes":        func(v any) error { _, err := nonNegInt(v); return err },
 	"x-delivery-limit":          func(v any) error { _, err := nonNegInt(v); return err },
 	"x-max-priority": func(v any) error {
 		n, err := nonNegInt(v)
 		if err == nil && n > 255 {
-			return reason(fmt.Sprintf("{value_too_large,%d,255}", n))
+			return reason(fmt.Sprintf("{max_value_exceeded,%d}", n))
 		}
 		return err
 	},
@@ -178,7 +191,7 @@ var argCheckers = map[string]func(any) error{
 
 func stringArg(v any) error {
 	if _, ok := v.(string); !ok {
-		return reason(fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)))
+		return badType(amqp.FieldTypeName(v))
 	}
 	return nil
 }

@@ -65,6 +65,9 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 		limits, err := queue.ParseArgs(m.Arguments)
 		if err != nil {
 			ae := err.(*queue.ArgError)
+			if ae.BadType != "" {
+				return amqp.Errorf(amqp.PreconditionFailed, "invalid type '%s' for arg '%s' in queue '%s' in vhost '%s'", ae.BadType, ae.Arg, name, v.name)
+			}
 			return amqp.Errorf(amqp.PreconditionFailed, "invalid arg '%s' for queue '%s' in vhost '%s': %s", ae.Arg, name, v.name, ae.Reason)
 		}
 		if reason, ok := checkConsumerTimeoutArg(m.Arguments); !ok {

@@ -133,16 +133,16 @@ var argCheckers = map[string]func(any) error{
 		_, err := nonNegInt(v)
 		return err
 	},
-	"x-dead-letter-exchange":    stringArg,
+	"x-dead-letter-exchange": stringArg,
 	"x-dead-letter-routing-key": func(v any) error {
 		if _, ok := v.(string); !ok {
 			return reason(fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)))
 		}
 		return nil
 	},
-	"x-max-length":              func(v any) error { _, err := nonNegInt(v); return err },
-	"x-max-length-bytes":        func(v any) error { _, err := nonNegInt(v); return err },
-	"x-delivery-limit":          func(v any) error { _, err := nonNegInt(v); return err },
+	"x-max-length":       func(v any) error { _, err := nonNegInt(v); return err },
+	"x-max-length-bytes": func(v any) error { _, err := nonNegInt(v); return err },
+	"x-delivery-limit":   func(v any) error { _, err := nonNegInt(v); return err },
 	"x-max-priority": func(v any) error {
 		n, err := nonNegInt(v)
 		if err == nil && n > 255 {

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"container/heap"
 	"slices"
 	"time"
@@ -128,8 +129,38 @@ func (q *Queue) trackExpiryLocked(e Entry) {
 	if e.Expires == 0 {
 		return
 	}
+	if len(q.mu.expiry) >= expiryCompactMin && len(q.mu.expiry) >= 2*q.mu.ready.len() {
+		q.compactExpiryLocked()
+	}
 	heap.Push(&q.mu.expiry, expiring{at: e.Expires, seq: e.Seq, prio: e.Msg.Priority})
 	q.armExpiryLocked()
+}
+
+// expiryCompactMin is the heap size below which compaction is not worth it.
+const expiryCompactMin = 1024
+
+// compactExpiryLocked drops the heap entries of messages that are no
+// longer ready (delivered, dropped) and the duplicates requeues leave.
+// Without it the heap would hold every message that passed through the
+// queue until its TTL ran out: a day's traffic for a day's TTL. It runs
+// when the heap is twice the ready messages, so its cost is amortized
+// over as many pushes.
+func (q *Queue) compactExpiryLocked() {
+	h := q.mu.expiry
+	slices.SortFunc(h, func(a, b expiring) int { return cmp.Compare(a.seq, b.seq) })
+	kept := h[:0]
+	for i, x := range h {
+		if i > 0 && x.seq == h[i-1].seq {
+			continue
+		}
+		l := q.mu.ready.level(&Entry{Msg: &Message{Priority: x.prio}})
+		if l.find(x.seq) >= 0 {
+			kept = append(kept, x)
+		}
+	}
+	clear(h[len(kept):])
+	q.mu.expiry = kept
+	heap.Init(&q.mu.expiry)
 }
 
 func (q *Queue) armExpiryLocked() {

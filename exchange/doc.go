@@ -1,6 +1,9 @@
 // Package exchange holds the exchange kinds (direct, fanout, topic,
-// headers) and an exchange's bindings, and routes a message to the NAMES of
-// its destinations.
+// headers, and the delayed-message plugin's x-delayed-message, which routes
+// as the kind its x-delayed-type argument names) and an exchange's
+// bindings, and routes a message to the NAMES of its destinations. Holding
+// a delayed message back, and following an alternate exchange, are the
+// vhost's business: DelayOf and Alternate only read what they need.
 //
 // It owns an exchange's description (name, kind, flags, arguments) and its
 // bindings as a source. It does not own queues, vhosts or storage: it

@@ -48,7 +48,8 @@ type Binding struct {
 // Exchange is an exchange and its bindings.
 //
 // The exported fields describe the exchange; set them before the first
-// Bind and do not change Kind afterwards. The zero value of the unexported
+// Bind and do not change Kind afterwards (nor, for a Delayed exchange, its
+// x-delayed-type argument). The zero value of the unexported
 // routing state is empty and ready, so an Exchange is made with a
 // composite literal:
 //
@@ -111,7 +112,7 @@ type headerArgs struct {
 // the error wraps binding.ErrInvalidXMatch and its text is RabbitMQ's 406
 // PRECONDITION_FAILED reply text.
 func (x *Exchange) ValidateBinding(b Binding) error {
-	if x.Kind == Headers {
+	if x.RoutingKind() == Headers {
 		return binding.ValidateHeaders(b.Args)
 	}
 	return nil
@@ -219,7 +220,7 @@ func (x *Exchange) Bindings() []Binding {
 // headers against each binding's arguments and ignores the key.
 func (x *Exchange) Route(routingKey string, headers map[string]any, out []Destination) []Destination {
 	r := &x.r
-	switch x.Kind {
+	switch x.RoutingKind() {
 	case Fanout:
 		return r.direct.Match("", out)
 	case Direct:
@@ -243,10 +244,11 @@ func (x *Exchange) Route(routingKey string, headers map[string]any, out []Destin
 // addRoute puts a new binding into the matcher of the exchange's kind.
 func (x *Exchange) addRoute(b Binding, id ident) {
 	r := &x.r
-	switch x.Kind {
+	k := x.RoutingKind()
+	switch k {
 	case Fanout, Direct, Topic:
 		rt := route{key: b.Key, dest: b.Destination}
-		if x.Kind == Fanout {
+		if k == Fanout {
 			rt.key = ""
 		}
 		if r.refs == nil {
@@ -256,7 +258,7 @@ func (x *Exchange) addRoute(b Binding, id ident) {
 		if r.refs[rt] > 1 {
 			return
 		}
-		if x.Kind == Topic {
+		if k == Topic {
 			r.topic.Add(rt.key, rt.dest)
 		} else {
 			r.direct.Add(rt.key, rt.dest)
@@ -279,10 +281,11 @@ func (x *Exchange) addRoute(b Binding, id ident) {
 // dropRoute takes a removed binding out of the matcher.
 func (x *Exchange) dropRoute(d Destination, id ident) {
 	r := &x.r
-	switch x.Kind {
+	k := x.RoutingKind()
+	switch k {
 	case Fanout, Direct, Topic:
 		rt := route{key: id.key, dest: d}
-		if x.Kind == Fanout {
+		if k == Fanout {
 			rt.key = ""
 		}
 		r.refs[rt]--
@@ -290,7 +293,7 @@ func (x *Exchange) dropRoute(d Destination, id ident) {
 			return
 		}
 		delete(r.refs, rt)
-		if x.Kind == Topic {
+		if k == Topic {
 			r.topic.Remove(rt.key, rt.dest)
 		} else {
 			r.direct.Remove(rt.key, rt.dest)

@@ -50,7 +50,7 @@ func checkRoutes(t *testing.T, x *Exchange, cases []routeCase) {
 }
 
 func TestParseKind(t *testing.T) {
-	for _, k := range []Kind{Direct, Fanout, Topic, Headers} {
+	for _, k := range []Kind{Direct, Fanout, Topic, Headers, Delayed} {
 		got, err := ParseKind(k.String())
 		if err != nil || got != k {
 			t.Errorf("ParseKind(%q) = %v, %v", k.String(), got, err)

@@ -16,6 +16,10 @@ const (
 	Fanout                  // every binding, key ignored
 	Topic                   // AMQP topic patterns with * and #
 	Headers                 // message headers against binding arguments
+	// Delayed is the x-delayed-message kind of RabbitMQ's delayed-message
+	// plugin: it routes as the kind its x-delayed-type argument names (see
+	// DelayedType), after the delay a message's x-delay header asks for.
+	Delayed
 )
 
 var kindNames = [...]string{
@@ -23,6 +27,7 @@ var kindNames = [...]string{
 	Fanout:  "fanout",
 	Topic:   "topic",
 	Headers: "headers",
+	Delayed: "x-delayed-message",
 }
 
 // String returns the kind's name as it appears on the wire ("direct", ...).
@@ -61,6 +66,8 @@ func ParseKind(s string) (Kind, error) {
 		return Topic, nil
 	case "headers":
 		return Headers, nil
+	case "x-delayed-message":
+		return Delayed, nil
 	}
 	return 0, &unknownKindError{name: s}
 }

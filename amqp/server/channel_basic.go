@@ -270,7 +270,7 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 		seq = ch.conf.begin()
 	}
 	routed, rejected := ch.c.srv.enqueue(msg, qs, ch.conf, seq)
-	if ch.deliverExtra(msg, ext) {
+	if ch.deliverExtra(msg, ext, seq) {
 		routed = true
 	}
 	if !routed && mandatory {

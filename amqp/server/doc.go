@@ -31,7 +31,8 @@
 // Taken in this order, never the reverse:
 //
 //	vhost.mu  ->  queue.Queue.mu  ->  channel.dmu  ->  outbound.mu
-//	conn.consumersMu and Server.replies.mu (direct reply-to) are leaves.
+//	conn.consumersMu, Server.replies.mu (direct reply-to) and
+//	Server.delayed.mu (the delayed-message scheduler) are leaves.
 //
 // vhost.mu is released before a queue's lock is taken for publishing, so in
 // practice the publish path holds queue.mu -> channel.dmu -> outbound.mu

@@ -113,6 +113,7 @@ type Server struct {
 	nextConnID atomic.Uint64
 	epoch      time.Time     // Server.now counts from here
 	replies    replyRegistry // direct reply-to consumers
+	delayed    scheduler     // delayed messages
 	wg         sync.WaitGroup
 
 	mu struct {
@@ -139,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 	for _, name := range cfg.Vhosts {
 		s.vhosts[name] = newVhost(s, name)
 	}
+	s.delayed.s = s
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
 	if cfg.Store != nil {
@@ -219,6 +221,7 @@ func (s *Server) removeConn(c *conn) {
 // every client and waits for the connections to end or ctx to expire, when
 // it closes the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.delayed.stop()
 	s.mu.Lock()
 	s.mu.shutdown = true
 	for l := range s.mu.listeners {

@@ -68,7 +68,8 @@ func (v *vhost) queue(name string) *queue.Queue {
 // route resolves the queues a message published to x with the routing key
 // reaches, following exchange-to-exchange bindings and alternate
 // exchanges. Each queue appears once; cycles between exchanges are
-// visited once.
+// visited once. A delayed-message exchange routes at once here (see
+// routeExt).
 //
 // rabbitmq rabbit_exchange:route: an exchange whose own bindings route a
 // message nowhere (not even to another exchange) hands it to its
@@ -98,7 +99,7 @@ func (v *vhost) routeExt(x *exchange.Exchange, key string, headers func() map[st
 		return out
 	}
 	var dests [8]exchange.Destination
-	ds := v.routeOneLocked(x, key, headers, dests[:0])
+	ds := v.routeOneLocked(x, key, headers, dests[:0], ext)
 	if !hasExchangeDest(ds) {
 		for _, d := range ds {
 			if q := v.mu.queues[d.Name]; q != nil {
@@ -108,14 +109,20 @@ func (v *vhost) routeExt(x *exchange.Exchange, key string, headers func() map[st
 		return out
 	}
 	visited := map[string]bool{x.Name: true}
-	return v.routeLocked(ds, key, headers, visited, out)
+	return v.routeLocked(ds, key, headers, visited, out, ext)
 }
 
 // routeOneLocked routes through one exchange's own bindings, or to its
-// alternate exchange when they lead nowhere.
-func (v *vhost) routeOneLocked(x *exchange.Exchange, key string, headers func() map[string]any, out []exchange.Destination) []exchange.Destination {
+// alternate exchange when they lead nowhere. With ext, a delayed-message
+// exchange asked for a delay keeps the message (ext records it) and routes
+// nothing now; that is no reason to use its alternate exchange.
+func (v *vhost) routeOneLocked(x *exchange.Exchange, key string, headers func() map[string]any, out []exchange.Destination, ext *routeExtra) []exchange.Destination {
+	if x.Kind == exchange.Delayed && ext != nil && ext.delays(headers) {
+		ext.delayed = append(ext.delayed, x)
+		return out
+	}
 	var hdrs map[string]any
-	if x.Kind == exchange.Headers {
+	if x.RoutingKind() == exchange.Headers {
 		hdrs = headers()
 	}
 	ds := x.Route(key, hdrs, out)
@@ -136,7 +143,7 @@ func hasExchangeDest(ds []exchange.Destination) bool {
 	return false
 }
 
-func (v *vhost) routeLocked(ds []exchange.Destination, key string, headers func() map[string]any, visited map[string]bool, out []*queue.Queue) []*queue.Queue {
+func (v *vhost) routeLocked(ds []exchange.Destination, key string, headers func() map[string]any, visited map[string]bool, out []*queue.Queue, ext *routeExtra) []*queue.Queue {
 	for _, d := range ds {
 		if !d.Exchange {
 			if q := v.mu.queues[d.Name]; q != nil {
@@ -152,7 +159,7 @@ func (v *vhost) routeLocked(ds []exchange.Destination, key string, headers func(
 		if next == nil {
 			continue
 		}
-		out = v.routeLocked(v.routeOneLocked(next, key, headers, nil), key, headers, visited, out)
+		out = v.routeLocked(v.routeOneLocked(next, key, headers, nil, ext), key, headers, visited, out, ext)
 	}
 	return out
 }

@@ -101,7 +101,7 @@ func (v *vhost) declareExchangeLocked(d *defBatch, name string, kind exchange.Ki
 	if reservedName(name) {
 		return amqp.Errorf(amqp.AccessRefused, "exchange name '%s' contains reserved prefix 'amq.*'", name)
 	}
-	if err := v.checkNewExchangeArgs(name, args); err != nil {
+	if err := v.checkNewExchangeArgs(name, kind, args); err != nil {
 		return err
 	}
 	v.mu.exchanges[name] = &exchange.Exchange{Name: name, Kind: kind, Durable: durable, AutoDelete: autoDelete, Internal: internal, Args: args}

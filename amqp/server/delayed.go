@@ -1,9 +1,13 @@
 package server
 
 import (
+	"encoding/binary"
+	"errors"
 	"math"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/exchange"
@@ -27,14 +31,35 @@ import (
 // at publish time: Warren counts a held message as routed, so a mandatory
 // one is not returned and the exchange's alternate exchange does not get
 // a copy at once; both apply when the message is released.
+//
+// # Persistence
+//
+// A persistent message held by a durable exchange is stored, and its
+// publish confirmed once it is on disk. The schedule is a pseudo-queue of
+// the store with the id scheduleQueueID: its entry seq is the item's
+// number and its meta says when and where the message goes:
+//
+//	+-------------------+--------+-------+--------+----------+
+//	| due Unix ms i64BE | len u8 | vhost | len u8 | exchange |
+//	+-------------------+--------+-------+--------+----------+
+//
+// Released messages are enqueued (stored again for their durable queues)
+// before the schedule entry and its message are deleted, so a crash in
+// between may deliver twice, never lose. At start-up the entries are read
+// back (a due time in the past releases at once).
+
+// scheduleQueueID is the store's queue id for the delayed messages; real
+// queues count up from 1.
+const scheduleQueueID = math.MaxUint64
 
 // delayedItem is one held message.
 type delayedItem struct {
-	due int64  // Unix nanoseconds: due times are wall-clock, like the plugin's
-	seq uint64 // order among equal due times
-	v   *vhost
-	x   string // the delayed exchange that routes it
-	msg *queue.Message
+	due    int64  // Unix nanoseconds: due times are wall-clock, like the plugin's
+	seq    uint64 // order among equal due times; the store entry's seq
+	v      *vhost
+	x      string // the delayed exchange that routes it
+	msg    *queue.Message
+	stored uint64 // the stored message's id; 0: not stored
 }
 
 func (a *delayedItem) before(b *delayedItem) bool {
@@ -96,6 +121,7 @@ type scheduler struct {
 		at      int64 // the due time the timer is armed for
 		running bool  // a release loop is running
 		stopped bool
+		drop    []delayedItem // recovered items with nowhere to go
 	}
 }
 
@@ -103,14 +129,29 @@ type scheduler struct {
 func wallNow() int64 { return time.Now().UnixNano() }
 
 // hold keeps msg for delay milliseconds, once for each delayed exchange
-// that took it.
+// that took it. With a confirm tracker, the publish seq waits for the
+// items that are stored.
 func (sc *scheduler) hold(v *vhost, xs []*exchange.Exchange, delay int64, msg *queue.Message, conf *confirmTracker, seq uint64) {
+	s := sc.s
 	props := swapDelayHeader(msg.Props, delay)
 	due := wallNow() + delay*int64(time.Millisecond)
 	for _, x := range xs {
 		m := *msg
 		m.Props, m.ID = props, 0
 		it := delayedItem{due: due, seq: sc.nextSeq(), v: v, x: x.Name, msg: &m}
+		if j := s.journal; j != nil && m.Persistent && x.Durable {
+			j.store.Throttle()
+			it.stored = s.nextMsgID.Add(1)
+			var done func(error)
+			if conf != nil {
+				conf.wait(seq)
+				done = func(err error) { conf.done(seq, err, true) }
+			}
+			b := j.batch()
+			b.PutMessage(it.stored, encodeMessage(&m))
+			b.PutEntry(scheduleQueueID, it.seq, it.stored, scheduleMeta(due, v.name, x.Name))
+			j.submit(b, done)
+		}
 		sc.push(it)
 	}
 }
@@ -188,7 +229,7 @@ func (sc *scheduler) fire() {
 }
 
 // release routes a due item through its exchange, if the exchange still
-// exists.
+// exists, and deletes it from the store.
 func (sc *scheduler) release(it *delayedItem, buf []*queue.Queue) []*queue.Queue {
 	s := sc.s
 	if x := it.v.exchange(it.x); x != nil {
@@ -199,10 +240,17 @@ func (sc *scheduler) release(it *delayedItem, buf []*queue.Queue) []*queue.Queue
 		s.enqueue(&m, buf, nil, 0)
 		clear(buf)
 	}
+	if it.stored != 0 {
+		j := s.journal
+		b := j.batch()
+		b.DeleteEntry(scheduleQueueID, it.seq)
+		b.DeleteMessage(it.stored)
+		j.submit(b, nil)
+	}
 	return buf
 }
 
-// stop stops releasing: Shutdown calls it.
+// stop stops releasing: Shutdown calls it. Held messages stay in the store.
 func (sc *scheduler) stop() {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -254,4 +302,83 @@ func swapDelayHeader(props []byte, delay int64) []byte {
 		return props
 	}
 	return out
+}
+
+func scheduleMeta(due int64, vhost, x string) []byte {
+	b := make([]byte, 0, 10+len(vhost)+len(x))
+	b = binary.BigEndian.AppendUint64(b, uint64(due/int64(time.Millisecond)))
+	b = append(b, byte(len(vhost)))
+	b = append(b, vhost...)
+	b = append(b, byte(len(x)))
+	return append(b, x...)
+}
+
+var errBadSchedule = errors.New("stored schedule entry is malformed")
+
+func parseScheduleMeta(meta []byte) (due int64, vhost, x string, err error) {
+	if len(meta) < 9 {
+		return 0, "", "", errBadSchedule
+	}
+	due = int64(binary.BigEndian.Uint64(meta)) * int64(time.Millisecond)
+	meta = meta[8:]
+	n := int(meta[0])
+	if len(meta) < 1+n+1 {
+		return 0, "", "", errBadSchedule
+	}
+	vhost = string(meta[1 : 1+n])
+	meta = meta[1+n:]
+	n = int(meta[0])
+	if len(meta) != 1+n {
+		return 0, "", "", errBadSchedule
+	}
+	return due, vhost, string(meta[1:]), nil
+}
+
+// recoverEntry takes back a stored schedule entry at start-up, before any
+// connection; load reads its message. An entry for a vhost no longer
+// configured, or that cannot be read, is deleted by recovered.
+func (sc *scheduler) recoverEntry(seq, msgID uint64, meta []byte, load func() ([]byte, error)) error {
+	s := sc.s
+	it := delayedItem{seq: seq, stored: msgID}
+	due, vh, x, err := parseScheduleMeta(meta)
+	if err == nil {
+		it.due, it.x, it.v = due, x, s.vhosts[vh]
+		var raw []byte
+		if raw, err = load(); err == nil {
+			it.msg, err = decodeMessage(msgID, raw)
+		}
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.mu.seq = max(sc.mu.seq, seq)
+	if err != nil || it.v == nil {
+		if err != nil {
+			s.log.Error("a stored delayed message cannot be read; deleted", zap.Uint64("msg", msgID), zap.Error(err))
+		}
+		sc.mu.drop = append(sc.mu.drop, it)
+		return nil
+	}
+	sc.mu.heap.push(it)
+	return nil
+}
+
+// recovered ends recovery: it deletes the entries with nowhere to go and
+// arms the timer.
+func (sc *scheduler) recovered() {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if len(sc.mu.drop) > 0 {
+		j := sc.s.journal
+		b := j.batch()
+		for _, it := range sc.mu.drop {
+			b.DeleteEntry(scheduleQueueID, it.seq)
+			b.DeleteMessage(it.stored)
+		}
+		j.submit(b, nil)
+		sc.mu.drop = nil
+	}
+	if n := len(sc.mu.heap); n > 0 {
+		sc.s.log.Info("recovered delayed messages", zap.Int("messages", n))
+		sc.armLocked(sc.mu.heap[0].due)
+	}
 }

@@ -61,6 +61,20 @@ func TestSwapDelayHeader(t *testing.T) {
 	}
 }
 
+func TestScheduleMeta(t *testing.T) {
+	due := time.Date(2030, 1, 2, 3, 4, 5, 6e6, time.UTC).UnixNano()
+	meta := scheduleMeta(due, "/prod", "delayed.orders")
+	gotDue, vh, x, err := parseScheduleMeta(meta)
+	if err != nil || gotDue != due || vh != "/prod" || x != "delayed.orders" {
+		t.Fatalf("parse(scheduleMeta) = %d %q %q %v", gotDue, vh, x, err)
+	}
+	for _, bad := range [][]byte{nil, meta[:8], meta[:9], meta[:len(meta)-1], append(slices.Clone(meta), 0)} {
+		if _, _, _, err := parseScheduleMeta(bad); err == nil {
+			t.Errorf("parseScheduleMeta(%x) accepted a malformed entry", bad)
+		}
+	}
+}
+
 // The scheduler releases each message when it is due, in due order, with
 // one timer (fake time).
 func TestSchedulerReleasesOnTime(t *testing.T) {

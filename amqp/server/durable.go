@@ -518,6 +518,9 @@ func (s *Server) recover() error {
 	var ids []uint64
 	var drop []struct{ q, seq, msg uint64 }
 	stats, err := st.Recover(func(queueID, seq, msgID uint64, meta []byte) error {
+		if queueID == scheduleQueueID {
+			return s.delayed.recoverEntry(seq, msgID, meta, func() ([]byte, error) { return st.Message(msgID) })
+		}
 		q := byID[queueID]
 		if q == nil {
 			return storage.ErrSkipQueue
@@ -566,6 +569,7 @@ func (s *Server) recover() error {
 		s.journal.submit(b, nil)
 	}
 	s.nextMsgID.Store(stats.MaxMsgID)
+	s.delayed.recovered()
 	s.log.Info("recovered durable state",
 		zap.Int("exchanges", nx), zap.Int("queues", nq), zap.Int("bindings", nb),
 		zap.Int("messages", stats.Messages), zap.Int("entries", stats.Entries),

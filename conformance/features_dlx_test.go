@@ -1,7 +1,9 @@
 package conformance
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -292,4 +294,81 @@ func TestDLXRejectAfterQueueDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	equal(t, "dead letters", func() int { m, _ := b.counts(dlq); return m }(), 0)
+}
+
+// rejectChain declares queues q1..qn, each dead-lettering to the next and
+// the last to dlq, passes one message down the chain with rejections and
+// returns the dead letter and the queue names.
+func rejectChain(t *testing.T, b *broker, ch, pub *amqp.Channel, n int) (amqp.Delivery, []string) {
+	t.Helper()
+	dlq := b.queue(ch)
+	qs := make([]string, n)
+	for i := range qs {
+		qs[i] = b.name(fmt.Sprintf("q%d", i+1))
+	}
+	for i := n - 1; i >= 0; i-- {
+		next := dlq
+		if i < n-1 {
+			next = qs[i+1]
+		}
+		b.declareQueue(ch, qs[i], false, false, false, amqp.Table{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": next})
+	}
+	b.publishConfirmed(pub, "", qs[0], textMsg("m"))
+	for _, q := range qs {
+		if err := b.waitGetAck(ch, q).Reject(false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.waitGet(ch, dlq), qs
+}
+
+// rabbitmq 3.10 (rabbit_dead_letter:group_by_queue_and_reason) rebuilds
+// the earlier entries of an x-death of two or more in reverse order at
+// each death: only the newest entry is reliably first.
+func TestDLXDeathOrder(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	pub := b.confirmChannel(conn)
+	d, qs := rejectChain(t, b, ch, pub, 4)
+	rejected := func(q string) death {
+		return death{count: 1, reason: "rejected", queue: q, exchange: "", keys: []string{q}}
+	}
+	// [q1] -> [q2 q1] -> [q3 | reverse(q2 q1)] -> [q4 | reverse(q3 q1 q2)]
+	expectDeaths(t, d, rejected(qs[3]), rejected(qs[1]), rejected(qs[0]), rejected(qs[2]))
+	expectFirstDeath(t, d, "rejected", qs[0], "")
+}
+
+// rabbitmq 3.10: a repeated death in a queue for a reason increments the
+// entry's count and keeps the time of the first.
+func TestDLXDeathTimeOfFirst(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	pub := b.confirmChannel(conn)
+	q1, q2 := b.name("q1"), b.name("q2")
+	b.declareQueue(ch, q1, false, false, false, amqp.Table{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": q2})
+	b.declareQueue(ch, q2, false, false, false, amqp.Table{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": q1})
+	b.publishConfirmed(pub, "", q1, textMsg("m"))
+	if err := b.waitGetAck(ch, q1).Reject(false); err != nil {
+		t.Fatal(err)
+	}
+	d := b.waitGetAck(ch, q2)
+	first := xDeath(t, d)[0]["time"].(time.Time)
+	// x-death times are whole seconds: wait for the next one.
+	eventually(t, "the clock to pass the first death's second", func() (bool, string) {
+		return time.Now().Truncate(time.Second).After(first), time.Now().String()
+	})
+	if err := d.Reject(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.waitGetAck(ch, q1).Reject(false); err != nil {
+		t.Fatal(err)
+	}
+	d = b.waitGet(ch, q2)
+	deaths := xDeath(t, d)
+	equal(t, "x-death[0] queue", deaths[0]["queue"], any(q1))
+	equal(t, "x-death[0] count", deaths[0]["count"], any(int64(2)))
+	equal(t, "x-death[0] time", deaths[0]["time"].(time.Time), first)
+	if second := deaths[1]["time"].(time.Time); !second.After(first) {
+		t.Fatalf("x-death[1] (%s, the later death) time %v, want after %v", deaths[1]["queue"], second, first)
+	}
 }

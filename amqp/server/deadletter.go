@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -71,32 +73,33 @@ func (v *vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 	v.srv.enqueue(out, kept, nil, 0)
 }
 
-// recordDeath adds a death to the message's x-death header, RabbitMQ's
-// format: an array of tables, newest first, one per queue and reason
-// with a count; plus x-first-death-* (set once) and x-last-death-*. A
-// per-message expiration moves to original-expiration. It returns the
-// updated x-death.
+// recordDeath adds a death to the message's x-death header, RabbitMQ
+// 3.10's format: an array of tables, one per queue and reason with a
+// count, the newest death first; plus x-first-death-* (set once) and
+// x-last-death-*. A per-message expiration moves to original-expiration.
+// It returns the updated x-death.
 func recordDeath(p *amqp.Properties, queueName, reason string, m *queue.Message) []any {
 	h := amqp.Table{}
 	for k, val := range p.Headers {
 		h[k] = val
 	}
 	old, _ := h["x-death"].([]any)
+	if len(old) >= 2 {
+		old = groupDeaths(old)
+	}
 	var death amqp.Table
 	rest := make([]any, 0, len(old)+1)
 	for _, d := range old {
 		t, ok := d.(amqp.Table)
 		if ok && death == nil && t["queue"] == queueName && t["reason"] == reason {
-			// rabbitmq: the entry of an earlier death in the same queue for
-			// the same reason keeps its fields; its count and time change,
-			// and it moves to the front.
+			// rabbitmq 3.10: the entry of an earlier death in the same queue
+			// for the same reason keeps its fields, time included; its count
+			// grows, and it moves to the front.
 			death = amqp.Table{}
 			for k, v := range t {
 				death[k] = v
 			}
-			c, _ := t["count"].(int64)
-			death["count"] = c + 1
-			death["time"] = time.Now().Truncate(time.Second)
+			death["count"] = intArg(t["count"]) + 1
 			continue
 		}
 		rest = append(rest, d)
@@ -130,6 +133,49 @@ func recordDeath(p *amqp.Properties, queueName, reason string, m *queue.Message)
 	h["x-last-death-exchange"] = m.Exchange
 	p.Headers = h
 	return deaths
+}
+
+// groupDeaths is rabbitmq 3.10's rabbit_dead_letter:group_by_queue_and_reason,
+// applied to an x-death of two entries or more before each new death: one
+// entry per queue and reason (the first; given a count of how many there
+// were if it had none), and, as its fold accumulates, in reverse order.
+// So only the newest entry is reliably first, and clients that read
+// x-death by position see what they saw with RabbitMQ.
+func groupDeaths(old []any) []any {
+	// Keys as text: a client may have put any field value there.
+	key := func(t amqp.Table) string {
+		return fmt.Sprintf("%T:%v\x00%T:%v", t["queue"], t["queue"], t["reason"], t["reason"])
+	}
+	seen := map[string]bool{}
+	out := make([]any, 0, len(old))
+	for _, d := range old {
+		t, ok := d.(amqp.Table)
+		if !ok {
+			out = append(out, d)
+			continue
+		}
+		k := key(t)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, ok := t["count"]; !ok {
+			n := 0
+			for _, o := range old {
+				if ot, ok := o.(amqp.Table); ok && key(ot) == k {
+					n++
+				}
+			}
+			c := amqp.Table{"count": int64(n)}
+			for f, v := range t {
+				c[f] = v
+			}
+			t = c
+		}
+		out = append(out, t)
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // deathCycle reports whether dead-lettering to target closes a cycle with

@@ -89,6 +89,17 @@ func (q *Queue) now() int64 {
 	return time.Now().UnixMilli()
 }
 
+// nowCeil is the clock in milliseconds rounded up, for computing an
+// expiry: checked against now(), rounded down, it never comes before the
+// whole TTL has passed (rabbitmq computes expiries in microseconds).
+func (q *Queue) nowCeil() int64 {
+	t := time.Now()
+	if q.Now != nil {
+		t = q.Now()
+	}
+	return (t.UnixMicro() + 999) / 1000
+}
+
 // expiryFor is when a message published now expires: the smaller of the
 // queue's x-message-ttl and the message's expiration (rabbitmq), 0 if
 // neither applies.

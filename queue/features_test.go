@@ -2,6 +2,7 @@ package queue
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -67,4 +68,32 @@ func TestExpiryHeapCompactionKeepsExpiring(t *testing.T) {
 		t.Fatalf("%d ready entries left after their expiry", n)
 	}
 	q.mu.Unlock()
+}
+
+// A message never expires before its whole TTL has passed, whatever the
+// fraction of a millisecond it was published at.
+func TestExpiryNeverEarly(t *testing.T) {
+	var clock atomic.Int64     // µs; the queue's timer reads it too
+	clock.Store(5_000_000_900) // 5000000.9 ms
+	q := New(Config{Name: "q", Now: func() time.Time { return time.UnixMicro(clock.Load()) }})
+	defer q.Delete(false, false)
+	m := msg("m")
+	m.TTL, m.HasTTL = 1, true
+	if _, err := q.Publish(m, nil); err != nil {
+		t.Fatal(err)
+	}
+	ready := func() int {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		q.expireLocked(q.now())
+		return q.mu.ready.len()
+	}
+	clock.Add(900) // 0.9 ms later: the TTL is not over
+	if ready() != 1 {
+		t.Fatalf("a 1 ms TTL expired %v after the publish", 900*time.Microsecond)
+	}
+	clock.Add(200)
+	if ready() != 0 {
+		t.Fatalf("a 1 ms TTL had not expired %v after the publish", 1100*time.Microsecond)
+	}
 }

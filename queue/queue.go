@@ -143,7 +143,7 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
 	var ttl int64
-	e.Expires, ttl = q.expiryFor(m, q.now())
+	e.Expires, ttl = q.expiryFor(m, q.nowCeil())
 	// Page out when older messages already wait on disk (order), or when
 	// the broker's memory budget is spent and this queue holds enough in
 	// memory to feed its consumers meanwhile.

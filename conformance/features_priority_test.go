@@ -231,3 +231,15 @@ func TestSingleActiveConsumerChannelClosed(t *testing.T) {
 	equalStrings(t, "second consumer", []string{string(ds[0].Body), string(ds[1].Body), string(ds[2].Body)}, []string{"m0", "m1", "m2"})
 	equal(t, "m0 redelivered", ds[0].Redelivered, true)
 }
+
+// rabbitmq: a consumer's x-priority must be an integer.
+func TestConsumerPriorityNotAnInteger(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	if !isRabbitMQ(conn) {
+		t.Skip("known Warren bug: basic.consume takes a non-integer x-priority as 0")
+	}
+	q := b.queue(ch)
+	_, err := ch.Consume(q, "", false, false, false, false, amqp.Table{"x-priority": "high"})
+	expectError(t, err, amqp.PreconditionFailed, invalidArg("x-priority", q, `"expected integer, got longstr"`))
+}

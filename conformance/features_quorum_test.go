@@ -11,30 +11,24 @@ import (
 // x-delivery-limit), and Warren's extension of the delivery count and
 // limit to classic queues.
 
-const checkOrderBug = "known Warren bug: queueDeclare checks a quorum queue's properties in the order durable, exclusive, auto-delete; RabbitMQ 3.10 in the order auto-delete, exclusive, durable"
-
 // rabbitmq: a quorum queue is durable, not exclusive, not auto-delete.
 func TestQuorumQueueProperties(t *testing.T) {
 	for _, tc := range []struct {
 		name                           string
 		durable, autoDelete, exclusive bool
 		property                       string
-		warrenBug                      string
 	}{
-		{"non-durable", false, false, false, "non-durable", ""},
-		{"exclusive", true, false, true, "exclusive-owner", ""},
-		{"auto-delete", true, true, false, "auto-delete", ""},
+		{"non-durable", false, false, false, "non-durable"},
+		{"exclusive", true, false, true, "exclusive-owner"},
+		{"auto-delete", true, true, false, "auto-delete"},
 		// rabbitmq checks auto-delete, then exclusive, then durable.
-		{"non-durable exclusive", false, false, true, "exclusive-owner", checkOrderBug},
-		{"non-durable auto-delete", false, true, false, "auto-delete", checkOrderBug},
-		{"exclusive auto-delete", true, true, true, "auto-delete", checkOrderBug},
+		{"non-durable exclusive", false, false, true, "exclusive-owner"},
+		{"non-durable auto-delete", false, true, false, "auto-delete"},
+		{"exclusive auto-delete", true, true, true, "auto-delete"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := setup(t)
 			conn, ch := b.open()
-			if tc.warrenBug != "" && !isRabbitMQ(conn) {
-				t.Skip(tc.warrenBug)
-			}
 			q := b.name("qq")
 			b.cleanupQueue(q)
 			_, err := ch.QueueDeclare(q, tc.durable, tc.autoDelete, tc.exclusive, false, amqp.Table{"x-queue-type": "quorum"})
@@ -181,10 +175,7 @@ func TestQuorumUnsupportedArgs(t *testing.T) {
 	} {
 		t.Run(tc.arg, func(t *testing.T) {
 			b := setup(t)
-			conn, ch := b.open()
-			if !isRabbitMQ(conn) {
-				t.Skip("known Warren bug: a quorum queue accepts " + tc.arg)
-			}
+			_, ch := b.open()
 			q := b.name("qq")
 			b.cleanupQueue(q)
 			_, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{"x-queue-type": "quorum", tc.arg: tc.value})

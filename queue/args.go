@@ -212,6 +212,9 @@ func nonNegInt(v any) (int64, error) {
 	return n, err
 }
 
+// Integer reads any AMQP integer field value.
+func Integer(v any) (int64, bool) { return integer(v) }
+
 // integer reads any AMQP integer field value.
 func integer(v any) (int64, bool) {
 	switch v := v.(type) {

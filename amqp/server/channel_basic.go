@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/warrenmq/warren/amqp"
@@ -65,7 +66,10 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	if dup {
 		return amqp.Errorf(amqp.NotAllowed, "attempt to reuse consumer tag '%s'", tag)
 	}
-	prio, _ := m.Arguments["x-priority"]
+	prio, hasPrio := m.Arguments["x-priority"]
+	if _, isInt := queue.Integer(prio); hasPrio && !isInt {
+		return amqp.Errorf(amqp.PreconditionFailed, "invalid arg 'x-priority' for queue '%s' in vhost '%s': \"expected integer, got %s\"", q.Name, ch.c.vhost.name, amqp.FieldTypeName(prio))
+	}
 	cs := &consumer{
 		Consumer: queue.Consumer{Tag: tag, Exclusive: m.Exclusive, Priority: int(intArg(prio))},
 		ch:       ch,
@@ -228,13 +232,9 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 		Priority:   sum.Priority,
 	}
 	if sum.Expiration != nil {
-		// rabbitmq: expiration is a TTL in milliseconds, as a decimal string.
-		ttl, err := strconv.ParseInt(string(sum.Expiration), 10, 64)
-		switch {
-		case err != nil:
-			return amqp.Errorf(amqp.PreconditionFailed, "invalid expiration '%s': no_integer", sum.Expiration)
-		case ttl < 0:
-			return amqp.Errorf(amqp.PreconditionFailed, "invalid expiration '%s': {value_negative,%d}", sum.Expiration, ttl)
+		ttl, reason := parseExpiration(string(sum.Expiration))
+		if reason != "" {
+			return amqp.Errorf(amqp.PreconditionFailed, "invalid expiration '%s': %s", sum.Expiration, reason)
 		}
 		msg.TTL, msg.HasTTL = ttl, true
 	}
@@ -395,21 +395,33 @@ func (ch *channel) basicRecover(requeue bool) error {
 
 // intArg reads an integer argument of any AMQP integer type (0 if none).
 func intArg(v any) int64 {
-	switch v := v.(type) {
-	case int8:
-		return int64(v)
-	case uint8:
-		return int64(v)
-	case int16:
-		return int64(v)
-	case uint16:
-		return int64(v)
-	case int32:
-		return int64(v)
-	case uint32:
-		return int64(v)
-	case int64:
-		return v
+	n, _ := queue.Integer(v)
+	return n
+}
+
+// parseExpiration reads the expiration property as RabbitMQ does (Erlang's
+// string:to_integer): a decimal TTL in milliseconds, or the reason it is
+// refused.
+func parseExpiration(s string) (ttl int64, reason string) {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
 	}
-	return 0
+	j := i
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j == i {
+		return 0, "no_integer"
+	}
+	n, err := strconv.ParseInt(s[:j], 10, 64)
+	switch {
+	case err != nil:
+		return 0, "no_integer"
+	case j < len(s):
+		return 0, fmt.Sprintf("{leftover_string,%q}", s[j:])
+	case n < 0:
+		return 0, fmt.Sprintf("{value_negative,%d}", n)
+	}
+	return n, ""
 }

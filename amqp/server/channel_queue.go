@@ -74,14 +74,20 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 			return amqp.Errorf(amqp.PreconditionFailed, "invalid arg 'x-consumer-timeout' for queue '%s' in vhost '%s': %s", name, v.name, reason)
 		}
 		if limits.Quorum {
-			// rabbitmq: quorum queues are durable, shared and not auto-deleted.
+			// rabbitmq: quorum queues are durable, shared and not auto-deleted,
+			// checked in this order.
 			switch {
-			case !m.Durable:
-				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'non-durable' for queue '%s' in vhost '%s'", name, v.name)
-			case m.Exclusive:
-				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'exclusive-owner' for queue '%s' in vhost '%s'", name, v.name)
 			case m.AutoDelete:
 				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'auto-delete' for queue '%s' in vhost '%s'", name, v.name)
+			case m.Exclusive:
+				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'exclusive-owner' for queue '%s' in vhost '%s'", name, v.name)
+			case !m.Durable:
+				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'non-durable' for queue '%s' in vhost '%s'", name, v.name)
+			}
+			for _, arg := range []string{"x-max-priority", "x-queue-mode"} {
+				if _, ok := m.Arguments[arg]; ok {
+					return amqp.Errorf(amqp.PreconditionFailed, "invalid arg '%s' for queue '%s' in vhost '%s' of queue type rabbit_quorum_queue", arg, name, v.name)
+				}
 			}
 		}
 		q, err = v.declareQueue(queue.Config{

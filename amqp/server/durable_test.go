@@ -758,6 +758,32 @@ func TestDeletedDurableQueueStaysDeleted(t *testing.T) {
 	expectBodies(t, b.channel(), "del.keep", false, append(seqBodies("d", 1, 10), "after")...)
 }
 
+// TestRequeueOnDeletedQueueReleasesMessages: messages unacknowledged when
+// their durable queue is deleted, then requeued by the channel's close,
+// leave the store at once, not at the next start-up's orphan sweep.
+func TestRequeueOnDeletedQueueReleasesMessages(t *testing.T) {
+	b := startDurable(t)
+	ch := b.channel()
+	declareDurableQueue(t, ch, "leak", nil)
+	var msgs []amqp091.Publishing
+	for _, s := range seqBodies("l", 1, 5) {
+		msgs = append(msgs, persistent(s))
+	}
+	publishConfirmed(t, b.confirmChannel(), "", "leak", msgs...)
+	holder := b.channel()
+	for range 3 {
+		if _, ok, err := holder.Get("leak", false); err != nil || !ok {
+			t.Fatalf("basic.get: ok=%v err=%v", ok, err)
+		}
+	}
+	_, err := ch.QueueDelete("leak", false, false, false)
+	must(t, err, "delete leak")
+	must(t, holder.Close(), "close the channel holding 3 unacked") // requeued onto a deleted queue
+
+	b.restart()
+	b.expectRecovered(map[string]int64{"messages": 0, "entries": 0, "orphans_deleted": 0})
+}
+
 // TestDeletedExchangeBindingsGone: deleting a durable exchange removes
 // the stored bindings from and to it.
 func TestDeletedExchangeBindingsGone(t *testing.T) {

@@ -89,6 +89,11 @@ func (ch *channel) txCommit() error {
 	if err != nil {
 		return err
 	}
+	// rabbitmq: a commit is durable once commit-ok is sent, publishes and
+	// acks alike.
+	if err := ch.c.srv.fence(); err != nil {
+		return amqp.Errorf(amqp.InternalError, "cannot store the transaction: %v", err)
+	}
 	ch.send(&amqp.TxCommitOk{})
 	return nil
 }

@@ -257,6 +257,21 @@ func (s *Server) enqueue(msg *queue.Message, qs []*queue.Queue, conf *confirmTra
 	return routed, rejected
 }
 
+// fence returns once everything this goroutine submitted to the store so
+// far is on disk: the store writes groups in submission order, so an empty
+// batch's callback runs after the writes before it. Without a store it
+// returns at once.
+func (s *Server) fence() error {
+	if s.journal == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	if err := s.store.Submit(new(storage.Batch), func(err error) { done <- err }); err != nil {
+		return err
+	}
+	return <-done
+}
+
 // Stored message format (the store keeps it as opaque bytes):
 //
 //	exchange len u8 | exchange | routing key len u8 | routing key |
@@ -561,12 +576,18 @@ func (s *Server) recover() error {
 		i += n
 	}
 	if len(drop) > 0 {
+		// Synced before any connection: a read-ahead must never find a
+		// transient entry of the previous run.
 		b := s.journal.batch()
 		for _, d := range drop {
 			b.DeleteEntry(d.q, d.seq)
 			b.DeleteMessage(d.msg)
 		}
-		s.journal.submit(b, nil)
+		done := make(chan error, 1)
+		s.journal.submit(b, func(err error) { done <- err })
+		if err := <-done; err != nil {
+			return fmt.Errorf("dropping paged transient messages: %w", err)
+		}
 	}
 	s.nextMsgID.Store(stats.MaxMsgID)
 	s.delayed.recovered()

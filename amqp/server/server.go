@@ -263,6 +263,8 @@ func (s *Server) serverProperties() amqp.Table {
 			"consumer_cancel_notify":       true,
 			"per_consumer_qos":             true,
 			"authentication_failure_close": true,
+			"consumer_priorities":          true,
+			"direct_reply_to":              true,
 		},
 		"cluster_name": "warren",
 	}

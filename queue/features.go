@@ -103,15 +103,15 @@ func (q *Queue) nowCeil() int64 {
 // expiryFor is when a message published now expires: the smaller of the
 // queue's x-message-ttl and the message's expiration (rabbitmq), 0 if
 // neither applies.
-func (q *Queue) expiryFor(m *Message, now int64) (expires int64, ttl int64) {
+func (q *Queue) expiryFor(m *Message) (expires int64, ttl int64) {
 	ttl = q.limits.MessageTTL
 	if m.HasTTL && (ttl < 0 || m.TTL < ttl) {
 		ttl = m.TTL
 	}
 	if ttl < 0 {
-		return 0, -1
+		return 0, -1 // no clock read on the common path
 	}
-	return now + ttl, ttl
+	return q.nowCeil() + ttl, ttl
 }
 
 // expiring is one entry in the expiry heap.

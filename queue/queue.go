@@ -143,7 +143,7 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
 	var ttl int64
-	e.Expires, ttl = q.expiryFor(m, q.nowCeil())
+	e.Expires, ttl = q.expiryFor(m)
 	// Page out when older messages already wait on disk (order), or when
 	// the broker's memory budget is spent and this queue holds enough in
 	// memory to feed its consumers meanwhile.
@@ -301,8 +301,7 @@ func (q *Queue) Get() (e Entry, remaining int, ok bool) {
 	for {
 		q.mu.Lock()
 		q.touchLocked()
-		now := q.now()
-		for q.mu.ready.len() > 0 && q.expiredLocked(q.mu.ready.peek(), now) {
+		for q.mu.ready.len() > 0 && q.mu.ready.peek().Expires != 0 && q.expiredLocked(q.mu.ready.peek(), q.now()) {
 			q.deadLetterLocked(q.mu.ready.pop(), ReasonExpired)
 		}
 		if q.mu.ready.len() > 0 {
@@ -335,6 +334,7 @@ func (q *Queue) Requeue(entries []Entry) {
 		}
 		return
 	}
+	back := make([]Entry, 0, len(entries))
 	for _, e := range entries {
 		e.Redelivered = true
 		e.Deliveries++
@@ -350,9 +350,13 @@ func (q *Queue) Requeue(entries []Entry) {
 		if e.Stored {
 			q.Journal.Requeued(q, e) // the delivery count survives a restart
 		}
-		q.mu.ready.insert(e)
+		back = append(back, e)
 		q.trackExpiryLocked(e)
 	}
+	// One merge for the batch: a closing channel returns its whole prefetch
+	// window, and inserting entries one by one in front of a long backlog
+	// moved the backlog once per entry.
+	q.mu.ready.insertBatch(back)
 	q.dispatchLocked()
 }
 

@@ -1,6 +1,10 @@
 package queue
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+	"sort"
+)
 
 // seqList holds entries in sequence order. Most operations are at the
 // ends: append at the tail, take from the head; requeued entries go back
@@ -26,6 +30,15 @@ func (r *seqList) skipDead() {
 func (r *seqList) push(e Entry) {
 	if r.head > 0 && r.head == len(r.items) {
 		r.items, r.head = r.items[:0], 0
+	}
+	if len(r.items) == cap(r.items) {
+		// Grow by doubling the live part (append grows a large slice by a
+		// quarter, copying a long backlog over and over), dropping the
+		// consumed slots at the front on the way.
+		live := r.items[r.head:]
+		n := make([]Entry, len(live), max(64, 2*len(live)))
+		copy(n, live)
+		r.items, r.head = n, 0
 	}
 	r.items = append(r.items, e)
 	r.live++
@@ -111,6 +124,44 @@ func (r *seqList) insert(e Entry) {
 	r.items[pos] = e
 }
 
+// insertBatch puts entries sorted by seq back at their positions: in front
+// of the list when they all come before it (returned deliveries), else by
+// one merge.
+func (r *seqList) insertBatch(es []Entry) {
+	if len(es) == 0 {
+		return
+	}
+	live := r.items[r.head:]
+	for _, e := range es {
+		r.bytes += e.Msg.Size()
+	}
+	r.live += len(es)
+	if len(live) == 0 || es[len(es)-1].Seq < live[0].Seq {
+		if r.head >= len(es) {
+			r.head -= len(es)
+			copy(r.items[r.head:], es)
+			return
+		}
+		n := make([]Entry, len(es)+len(live), (len(es)+len(live))*5/4+16)
+		copy(n, es)
+		copy(n[len(es):], live)
+		r.items, r.head = n, 0
+		return
+	}
+	n := make([]Entry, 0, len(live)+len(es))
+	i, j := 0, 0
+	for i < len(live) || j < len(es) {
+		if j == len(es) || i < len(live) && live[i].Seq < es[j].Seq {
+			n = append(n, live[i])
+			i++
+		} else {
+			n = append(n, es[j])
+			j++
+		}
+	}
+	r.items, r.head = n, 0
+}
+
 // drain removes and returns every live entry.
 func (r *seqList) drain() []Entry {
 	out := make([]Entry, 0, r.live)
@@ -175,6 +226,31 @@ func (r *readyList) insert(e Entry) {
 	r.level(&e).insert(e)
 	r.n++
 	r.account(e.Msg.Size())
+}
+
+// insertBatch puts entries back at their positions, one merge per level.
+func (r *readyList) insertBatch(es []Entry) {
+	if len(es) == 0 {
+		return
+	}
+	if len(r.levels) == 1 {
+		slices.SortFunc(es, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+		r.levels[0].insertBatch(es)
+	} else {
+		byLevel := make([][]Entry, len(r.levels))
+		for _, e := range es {
+			l := min(int(e.Msg.Priority), len(r.levels)-1)
+			byLevel[l] = append(byLevel[l], e)
+		}
+		for l, les := range byLevel {
+			slices.SortFunc(les, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+			r.levels[l].insertBatch(les)
+		}
+	}
+	r.n += len(es)
+	for _, e := range es {
+		r.account(e.Msg.Size())
+	}
 }
 
 func (r *readyList) peek() *Entry { return r.top().peek() }

@@ -336,3 +336,26 @@ func FieldTypeName(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+// IntValue reads a field value of any integer type as an int64.
+func IntValue(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int8:
+		return int64(v), true
+	case uint8:
+		return int64(v), true
+	case int16:
+		return int64(v), true
+	case uint16:
+		return int64(v), true
+	case int32:
+		return int64(v), true
+	case uint32:
+		return int64(v), true
+	case int64:
+		return v, true
+	case int:
+		return int64(v), true
+	}
+	return 0, false
+}

@@ -212,28 +212,5 @@ func nonNegInt(v any) (int64, error) {
 	return n, err
 }
 
-// Integer reads any AMQP integer field value.
-func Integer(v any) (int64, bool) { return integer(v) }
-
 // integer reads any AMQP integer field value.
-func integer(v any) (int64, bool) {
-	switch v := v.(type) {
-	case int8:
-		return int64(v), true
-	case uint8:
-		return int64(v), true
-	case int16:
-		return int64(v), true
-	case uint16:
-		return int64(v), true
-	case int32:
-		return int64(v), true
-	case uint32:
-		return int64(v), true
-	case int64:
-		return v, true
-	case int:
-		return int64(v), true
-	}
-	return 0, false
-}
+func integer(v any) (int64, bool) { return amqp.IntValue(v) }

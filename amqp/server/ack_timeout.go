@@ -44,7 +44,7 @@ func (s *Server) now() int64 { return int64(time.Since(s.epoch)) }
 // nanoseconds, or noAckTimeout.
 func (s *Server) ackTimeout(q *queue.Queue) int64 {
 	if v, ok := q.Args["x-consumer-timeout"]; ok {
-		if ms, ok := intValue(v); ok && ms >= 0 {
+		if ms, ok := amqp.IntValue(v); ok && ms >= 0 {
 			return ms * int64(time.Millisecond)
 		}
 	}
@@ -61,7 +61,7 @@ func checkConsumerTimeoutArg(args map[string]any) (reason string, ok bool) {
 	if !present {
 		return "", true
 	}
-	n, isInt := intValue(v)
+	n, isInt := amqp.IntValue(v)
 	switch {
 	case !isInt:
 		return fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)), false
@@ -69,29 +69,6 @@ func checkConsumerTimeoutArg(args map[string]any) (reason string, ok bool) {
 		return fmt.Sprintf("{value_negative,%d}", n), false
 	}
 	return "", true
-}
-
-// intValue reads any AMQP integer field value.
-func intValue(v any) (int64, bool) {
-	switch v := v.(type) {
-	case int8:
-		return int64(v), true
-	case uint8:
-		return int64(v), true
-	case int16:
-		return int64(v), true
-	case uint16:
-		return int64(v), true
-	case int32:
-		return int64(v), true
-	case uint32:
-		return int64(v), true
-	case int64:
-		return v, true
-	case int:
-		return int64(v), true
-	}
-	return 0, false
 }
 
 // pushUnackedLocked records an unacknowledged delivery with its deadline

@@ -67,7 +67,7 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 		return amqp.Errorf(amqp.NotAllowed, "attempt to reuse consumer tag '%s'", tag)
 	}
 	prio, hasPrio := m.Arguments["x-priority"]
-	if _, isInt := queue.Integer(prio); hasPrio && !isInt {
+	if _, isInt := amqp.IntValue(prio); hasPrio && !isInt {
 		return amqp.Errorf(amqp.PreconditionFailed, "invalid arg 'x-priority' for queue '%s' in vhost '%s': \"expected integer, got %s\"", q.Name, ch.c.vhost.name, amqp.FieldTypeName(prio))
 	}
 	cs := &consumer{
@@ -395,7 +395,7 @@ func (ch *channel) basicRecover(requeue bool) error {
 
 // intArg reads an integer argument of any AMQP integer type (0 if none).
 func intArg(v any) int64 {
-	n, _ := queue.Integer(v)
+	n, _ := amqp.IntValue(v)
 	return n
 }
 

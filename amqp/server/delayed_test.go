@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -23,10 +24,10 @@ func TestDelayHeapOrder(t *testing.T) {
 		h.push(it)
 	}
 	slices.SortFunc(want, func(a, b delayedItem) int {
-		if a.before(&b) {
-			return -1
+		if a.due != b.due {
+			return cmp.Compare(a.due, b.due)
 		}
-		return 1
+		return cmp.Compare(a.seq, b.seq)
 	})
 	for i, w := range want {
 		got := h.pop()
@@ -34,8 +35,33 @@ func TestDelayHeapOrder(t *testing.T) {
 			t.Fatalf("pop %d = (%d, %d), want (%d, %d)", i, got.due, got.seq, w.due, w.seq)
 		}
 	}
-	if len(h) != 0 {
-		t.Fatalf("%d items left", len(h))
+	if h.len() != 0 || h.items != nil {
+		t.Fatalf("%d items left", h.len())
+	}
+	// Slots are reused when pushes and pops interleave.
+	h.push(delayedItem{due: 3, seq: 1})
+	h.push(delayedItem{due: 1, seq: 2})
+	if got := h.pop(); got.seq != 2 {
+		t.Fatalf("pop seq %d, want 2", got.seq)
+	}
+	h.push(delayedItem{due: 2, seq: 3})
+	if len(h.items) != 2 {
+		t.Fatalf("%d slots for 2 items", len(h.items))
+	}
+	for _, want := range []uint64{3, 1} {
+		if got := h.pop(); got.seq != want {
+			t.Fatalf("pop seq %d, want %d", got.seq, want)
+		}
+	}
+	// Equal due times keep their order across the wrap of the truncated seq.
+	seqs := []uint64{1<<32 - 2, 1<<32 - 1, 1 << 32, 1<<32 + 1}
+	for _, seq := range seqs {
+		h.push(delayedItem{due: 5, seq: seq})
+	}
+	for _, seq := range seqs {
+		if got := h.pop(); got.seq != seq {
+			t.Fatalf("across the wrap: pop seq %d, want %d", got.seq, seq)
+		}
 	}
 }
 
@@ -97,11 +123,16 @@ func TestSchedulerReleasesOnTime(t *testing.T) {
 		}
 		xs := []*exchange.Exchange{v.exchange("d")}
 		props, _ := amqp.AppendProperties(nil, &amqp.Properties{})
+		expiring, _ := amqp.AppendProperties(nil, &amqp.Properties{Expiration: "60000"})
 		for _, c := range []struct {
 			body  string
 			delay int64
 		}{{"c", 300}, {"a", 100}, {"b", 200}, {"b2", 200}} {
-			s.delayed.hold(v, xs, c.delay, &queue.Message{Exchange: "d", Props: props, Body: []byte(c.body)}, nil, 0)
+			m := &queue.Message{Exchange: "d", Props: props, Body: []byte(c.body)}
+			if c.body == "c" {
+				m.Props, m.TTL, m.HasTTL = expiring, 60000, true
+			}
+			s.delayed.hold(v, xs, c.delay, m, nil, 0)
 		}
 		if n := s.delayed.len(); n != 4 {
 			t.Fatalf("%d messages held, want 4", n)
@@ -125,6 +156,12 @@ func TestSchedulerReleasesOnTime(t *testing.T) {
 					break
 				}
 				got = append(got, string(e.Msg.Body))
+				if string(e.Msg.Body) == "c" && (!e.Msg.HasTTL || e.Msg.TTL != 60000) {
+					t.Errorf("released message lost its expiration: TTL %d %t", e.Msg.TTL, e.Msg.HasTTL)
+				}
+				if hdrs := headersOf(e.Msg.Props); hdrs["x-delay"] == nil {
+					t.Errorf("released %q without x-delay", e.Msg.Body)
+				}
 			}
 			if !slices.Equal(got, step.want) && (len(got) > 0 || len(step.want) > 0) {
 				t.Fatalf("at %v: released %q, want %q", step.at, got, step.want)
@@ -133,5 +170,28 @@ func TestSchedulerReleasesOnTime(t *testing.T) {
 		if n := s.delayed.len(); n != 0 {
 			t.Fatalf("%d messages still held", n)
 		}
+		s.delayed.mu.Lock()
+		if n := len(s.delayed.mu.dests); n != 0 {
+			t.Errorf("%d destinations kept after the last release", n)
+		}
+		s.delayed.mu.Unlock()
 	})
+}
+
+// BenchmarkDelayHeap pops the earliest of a million held items and holds
+// a new one, as a busy scheduler does.
+func BenchmarkDelayHeap(b *testing.B) {
+	var h delayHeap
+	rng := rand.New(rand.NewPCG(3, 4))
+	seq := uint64(0)
+	for range 1_000_000 {
+		seq++
+		h.push(delayedItem{due: rng.Int64N(60e9), seq: seq})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		it := h.pop()
+		seq++
+		h.push(delayedItem{due: it.due + rng.Int64N(60e9), seq: seq})
+	}
 }

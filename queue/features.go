@@ -241,7 +241,11 @@ func (q *Queue) offerByPriorityLocked(e Entry) bool {
 	if q.limits.SingleActive {
 		// rabbitmq x-single-active-consumer: only the earliest consumer
 		// receives; the next takes over when it goes.
-		return cs[0].Sink.TryDeliver(q, e)
+		if cs[0].Sink.TryDeliver(q, e) {
+			q.deliveredLocked(cs[0], e)
+			return true
+		}
+		return false
 	}
 	for start := 0; start < len(cs); {
 		end := start + 1
@@ -256,6 +260,7 @@ func (q *Queue) offerByPriorityLocked(e Entry) bool {
 		for i := 0; i < n; i++ {
 			idx := start + (first+i)%n
 			if cs[idx].Sink.TryDeliver(q, e) {
+				q.deliveredLocked(cs[idx], e)
 				q.mu.next = start + (first+i+1)%n
 				return true
 			}

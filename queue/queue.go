@@ -50,7 +50,8 @@ type Journal interface {
 type Consumer struct {
 	Tag       string
 	Exclusive bool
-	Priority  int // rabbitmq x-priority: higher first
+	Priority  int  // rabbitmq x-priority: higher first
+	NoAck     bool // deliveries are settled when sent
 	Sink      Sink
 }
 
@@ -274,26 +275,29 @@ func (q *Queue) dispatchLocked() {
 // it, and reports whether one did.
 func (q *Queue) offerLocked(e Entry) bool {
 	if q.mu.prioritized || q.limits.SingleActive {
-		if q.offerByPriorityLocked(e) {
-			if e.Stored {
-				q.mu.outstanding++
-			}
-			return true
-		}
-		return false
+		return q.offerByPriorityLocked(e)
 	}
 	n := len(q.mu.consumers)
 	for i := 0; i < n; i++ {
 		idx := (q.mu.next + i) % n
-		if q.mu.consumers[idx].Sink.TryDeliver(q, e) {
+		if c := q.mu.consumers[idx]; c.Sink.TryDeliver(q, e) {
 			q.mu.next = (idx + 1) % n
-			if e.Stored {
-				q.mu.outstanding++
-			}
+			q.deliveredLocked(c, e)
 			return true
 		}
 	}
 	return false
+}
+
+// deliveredLocked accounts for e handed to c: a no-ack delivery is settled
+// at once (it leaves the store), any other waits for its ack.
+func (q *Queue) deliveredLocked(c *Consumer, e Entry) {
+	switch {
+	case c.NoAck:
+		q.settleLocked(e)
+	case e.Stored:
+		q.mu.outstanding++
+	}
 }
 
 // Get takes the head message for basic.get, and reports how many remain.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 )
@@ -50,5 +51,40 @@ func TestPagedTransientMessagesDoNotSurvive(t *testing.T) {
 				try, len(got), transientBack, len(want), firstDiff(got, want))
 		}
 		b.stop()
+	}
+}
+
+// TestNoAckDeliveriesLeaveTheStore: persistent messages delivered to an
+// auto-ack consumer, or taken by basic.get with no-ack, are settled when
+// sent, so they do not come back after a restart.
+func TestNoAckDeliveriesLeaveTheStore(t *testing.T) {
+	b := startDurable(t)
+	declareDurableQueue(t, b.channel(), "noack", nil)
+	publishConfirmed(t, b.confirmChannel(), "", "noack", persistent("a"), persistent("b"), persistent("c"))
+	ch := b.channel()
+	ds, err := ch.Consume("noack", "auto", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"a", "b", "c"} {
+		select {
+		case d := <-ds:
+			if string(d.Body) != want {
+				t.Fatalf("got %q, want %q", d.Body, want)
+			}
+		case <-time.After(durWait):
+			t.Fatalf("no delivery of %q", want)
+		}
+	}
+	if err := ch.Cancel("auto", false); err != nil {
+		t.Fatal(err)
+	}
+	publishConfirmed(t, b.confirmChannel(), "", "noack", persistent("d"))
+	if _, ok, err := b.channel().Get("noack", true); err != nil || !ok {
+		t.Fatalf("basic.get no-ack: ok=%v err=%v", ok, err)
+	}
+	b.restart()
+	if got := bodies(getAll(t, b.channel(), "noack", false)); len(got) != 0 {
+		t.Fatalf("after the restart: %v came back, want none", got)
 	}
 }

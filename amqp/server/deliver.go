@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"slices"
 	"sort"
 
 	"go.uber.org/zap"
@@ -134,6 +135,8 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	}
 	ch.dmu.nextTag++
 	tag := ch.dmu.nextTag
+	// One growth for a large body instead of one per frame appended.
+	o.mu.buf = slices.Grow(o.mu.buf, deliveryOverhead+len(e.Msg.Props)+len(e.Msg.Body)+len(e.Msg.Body)/int(ch.c.frameMax-amqp.FrameOverhead+1)*amqp.FrameOverhead)
 	o.mu.buf = appendDelivery(o.mu.buf, ch.id, ch.c.frameMax, cs.Tag, tag, e)
 	if len(o.mu.buf) >= o.limit {
 		o.mu.full = true
@@ -147,6 +150,10 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	}
 	return true
 }
+
+// deliveryOverhead bounds what a delivery adds to its properties and
+// body: the method frame with its short strings, and the header frame.
+const deliveryOverhead = 3*amqp.FrameOverhead + 12 + 4 + 3*256 + 8 + 1 + 14
 
 // appendDelivery appends basic.deliver, the content header and the body
 // frames of one delivery, so they are never interleaved with other frames.

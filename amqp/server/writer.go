@@ -68,8 +68,8 @@ func (o *outbound) take() (batch []byte, closed bool) {
 // done gives a written batch back for reuse and reports whether the
 // connection just dropped below its cap (its consumers may take more).
 func (o *outbound) done(batch []byte, now time.Time) (unblocked bool) {
-	if cap(batch) > 1<<20 {
-		batch = nil // do not keep a huge buffer after one large message
+	if cap(batch) > 2*o.limit {
+		batch = nil // do not keep a huge buffer after one very large message
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

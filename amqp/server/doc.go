@@ -26,17 +26,35 @@
 // queues of its consumers. A slow consumer throttles its own deliveries,
 // not the broker.
 //
+// # Durability
+//
+// With a Store, every queue has a journal (durable.go). A persistent
+// message for queues that persist is stored once (PutMessage, submitted
+// by the publisher's reader); each queue submits its entry's PutEntry
+// under its own lock, and an ack's DeleteEntry likewise, so a delete never
+// overtakes its put. The store writes groups in submission order and calls
+// the callbacks on its notifier goroutine after the fsync: a publish's
+// confirm waits for all its writes (confirm.go), and the connection's
+// writer sends the ready acks in one frame. tx.commit-ok and purge-ok wait
+// for a fence (an empty batch whose callback follows every earlier write).
+// Past the memory budget, queues page bodies out through the same journal
+// and read them back ahead of delivery on a goroutine of their own.
+//
 // # Lock order
 //
 // Taken in this order, never the reverse:
 //
 //	vhost.mu  ->  queue.Queue.mu  ->  channel.dmu  ->  outbound.mu
-//	conn.consumersMu, Server.replies.mu (direct reply-to) and
+//	queue.Queue.mu  ->  storage.Store.mu (Submit)
+//	confirmTracker.mu  ->  outbound.mu
+//	conn.consumersMu, conn.flushMu, Server.replies.mu (direct reply-to) and
 //	Server.delayed.mu (the delayed-message scheduler) are leaves.
 //
 // vhost.mu is released before a queue's lock is taken for publishing, so in
 // practice the publish path holds queue.mu -> channel.dmu -> outbound.mu
-// while it delivers. No lock is held during socket I/O.
+// while it delivers. Dead-lettered entries are republished after the
+// queue's lock is released (queue.unlock). No lock is held during socket
+// I/O, and store callbacks take no queue lock except to start a read-ahead.
 //
 // # Errors
 //

@@ -15,5 +15,17 @@
 // message goes back to its original position (RabbitMQ does the same for
 // classic queues).
 //
-// Lock order: Queue.mu is taken before anything a Sink takes.
+// Features: length limits with their overflow modes, priority levels (one
+// ready list per level), message TTL with a per-queue expiry heap and one
+// timer, dead-lettering (handed to Config.DeadLetter after the lock is
+// released, see unlock), delivery counts and limits, consumer priorities,
+// single active consumer and x-expires (features.go, args.go).
+//
+// Storage: a Journal (set by the server when it has a store) journals the
+// entries of persistent messages in queues that persist, and pages bodies
+// out past the shared Budget; a paged queue keeps only a count and reads
+// entries back ahead of delivery (paging.go). Journal writes are handed on
+// under the queue's lock, so they reach the store in operation order.
+//
+// Lock order: Queue.mu is taken before anything a Sink or a Journal takes.
 package queue

@@ -99,3 +99,35 @@ func AppendMethod(b []byte, m Method) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// MethodIDOf returns the method id a method frame's payload starts with,
+// or 0 if the payload is too short.
+func MethodIDOf(payload []byte) uint32 {
+	if len(payload) < 4 {
+		return 0
+	}
+	return uint32(payload[0])<<24 | uint32(payload[1])<<16 | uint32(payload[2])<<8 | uint32(payload[3])
+}
+
+// DecodeBasicPublish decodes a basic.publish payload into m, which it
+// overwrites: the publish path reuses one struct per channel instead of
+// allocating a method per message. Errors are those of DecodeMethod.
+func DecodeBasicPublish(payload []byte, m *BasicPublish) error {
+	if MethodIDOf(payload) != BasicPublishID {
+		_, err := DecodeMethod(payload)
+		if err == nil {
+			err = &Error{Code: CommandInvalid, Text: "COMMAND_INVALID - not a basic.publish"}
+		}
+		return err
+	}
+	*m = BasicPublish{}
+	d := decoder{b: payload, off: 4}
+	m.decodeArgs(&d)
+	if d.err == nil && d.off != len(d.b) {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b)-d.off)
+	}
+	if d.err != nil {
+		return &Error{Code: SyntaxError, Text: fmt.Sprintf("SYNTAX_ERROR - cannot decode basic.publish: %v", d.err), ClassID: ClassBasic, MethodID: MethodOf(BasicPublishID)}
+	}
+	return nil
+}

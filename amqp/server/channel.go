@@ -18,11 +18,12 @@ type channel struct {
 	closing bool // channel.close sent, awaiting close-ok
 
 	// Content assembly for basic.publish.
-	pub      *amqp.BasicPublish
-	pubProps []byte
-	pubSize  uint64
-	pubBody  []byte
-	pubState uint8 // pubIdle, pubHeader, pubBody
+	pubScratch amqp.BasicPublish // decoded into for every publish
+	pub        *amqp.BasicPublish
+	pubProps   []byte
+	pubSize    uint64
+	pubBody    []byte
+	pubState   uint8 // pubIdle, pubHeader, pubBody
 
 	lastQueue string // the last queue declared, for empty queue names
 
@@ -105,6 +106,19 @@ func (ch *channel) handleFrame(f amqp.Frame) error {
 func (ch *channel) frame(f amqp.Frame) error {
 	switch f.Type {
 	case amqp.FrameMethod:
+		if ch.pubState == pubIdle && amqp.MethodIDOf(f.Payload) == amqp.BasicPublishID {
+			// The hot path: decode into the channel's own struct.
+			if err := amqp.DecodeBasicPublish(f.Payload, &ch.pubScratch); err != nil {
+				return err
+			}
+			if err := ch.basicPublish(&ch.pubScratch); err != nil {
+				if ae, ok := err.(*amqp.Error); ok && ae.ClassID == 0 {
+					return ae.On(amqp.BasicPublishID)
+				}
+				return err
+			}
+			return nil
+		}
 		m, err := amqp.DecodeMethod(f.Payload)
 		if err != nil {
 			return err

@@ -168,9 +168,12 @@ func (ch *channel) contentHeader(payload []byte) error {
 		ch.pubState = pubIdle
 		return amqp.Errorf(amqp.PreconditionFailed, "message size %d is larger than configured max size %d", size, max).On(amqp.BasicPublishID)
 	}
-	ch.pubProps = append([]byte(nil), props...)
+	// One allocation holds the properties and the body to come.
+	buf := make([]byte, len(props), len(props)+int(size))
+	copy(buf, props)
+	ch.pubProps = buf[:len(props):len(props)]
 	ch.pubSize = size
-	ch.pubBody = make([]byte, 0, size)
+	ch.pubBody = buf[len(props):len(props)]
 	if size == 0 {
 		return ch.publishComplete()
 	}

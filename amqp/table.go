@@ -234,24 +234,12 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 
 // skipTable checks a table's wire form the way table() decodes it, without
 // building the map: the publish path only needs to know it is well formed.
-func (d *decoder) skipTable() {
-	body := d.longbytes()
-	if d.err != nil {
-		return
-	}
-	if d.depth >= MaxTableDepth {
-		d.fail(errTooDeep)
-		return
-	}
-	inner := decoder{b: body, depth: d.depth + 1}
-	for inner.err == nil && inner.off < len(inner.b) {
-		inner.take(int(inner.octet())) // the key
-		inner.skipValue()
-	}
-	d.fail(inner.err)
-}
+func (d *decoder) skipTable() { d.skipContainer(true) }
 
-func (d *decoder) skipArray() {
+func (d *decoder) skipArray() { d.skipContainer(false) }
+
+// skipContainer checks a table (keyed fields) or an array (bare values).
+func (d *decoder) skipContainer(keyed bool) {
 	body := d.longbytes()
 	if d.err != nil {
 		return
@@ -262,6 +250,9 @@ func (d *decoder) skipArray() {
 	}
 	inner := decoder{b: body, depth: d.depth + 1}
 	for inner.err == nil && inner.off < len(inner.b) {
+		if keyed {
+			inner.take(int(inner.octet())) // the key
+		}
 		inner.skipValue()
 	}
 	d.fail(inner.err)

@@ -29,8 +29,6 @@ func (s *set[D]) pos(d D) int {
 	return -1
 }
 
-func (s *set[D]) has(d D) bool { return s.pos(d) >= 0 }
-
 // add inserts d and reports whether it was absent.
 func (s *set[D]) add(d D) bool {
 	if s.pos(d) >= 0 {

@@ -177,8 +177,8 @@ func TestReadyListCompactsAndKeepsOrder(t *testing.T) {
 			t.Fatalf("pop %d: seq %d", i, e.Seq)
 		}
 	}
-	r.insert(Entry{Msg: msg("x"), Seq: 10})
-	r.insert(Entry{Msg: msg("x"), Seq: 4000}) // a duplicate position keeps both
+	r.insertBatch([]Entry{{Msg: msg("x"), Seq: 10}})
+	r.insertBatch([]Entry{{Msg: msg("x"), Seq: 4000}}) // a duplicate position keeps both
 	if r.len() != 2002 {
 		t.Fatalf("len = %d", r.len())
 	}

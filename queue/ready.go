@@ -107,23 +107,6 @@ func (r *seqList) remove(seq uint64) (Entry, bool) {
 	return e, true
 }
 
-// insert puts e back at its sequence position.
-func (r *seqList) insert(e Entry) {
-	live := r.items[r.head:]
-	i := sort.Search(len(live), func(i int) bool { return live[i].Seq > e.Seq })
-	r.live++
-	r.bytes += e.Msg.Size()
-	if i == 0 && r.head > 0 {
-		r.head--
-		r.items[r.head] = e
-		return
-	}
-	pos := r.head + i
-	r.items = append(r.items, Entry{})
-	copy(r.items[pos+1:], r.items[pos:])
-	r.items[pos] = e
-}
-
 // insertBatch puts entries sorted by seq back at their positions: in front
 // of the list when they all come before it (returned deliveries), else by
 // one merge.
@@ -218,12 +201,6 @@ func (r *readyList) top() *seqList {
 
 func (r *readyList) push(e Entry) {
 	r.level(&e).push(e)
-	r.n++
-	r.account(e.Msg.Size())
-}
-
-func (r *readyList) insert(e Entry) {
-	r.level(&e).insert(e)
 	r.n++
 	r.account(e.Msg.Size())
 }

@@ -61,7 +61,9 @@ type Store struct {
 		dbClosing    bool // Close waits for readers, then closes Badger
 	}
 	room *sync.Cond // on mu: pendingBytes went down, or closing
-	idle *sync.Cond // on mu: readers dropped to 0
+	// pending mirrors mu.pendingBytes for Throttle's lock-free check.
+	pending atomic.Int64
+	idle    *sync.Cond // on mu: readers dropped to 0
 
 	m         metrics
 	compacted atomic.Uint64 // m.syncs when compact last ran

@@ -83,6 +83,7 @@ func (s *Store) Submit(b *Batch, done func(error)) error {
 	g.subs = append(g.subs, sub)
 	g.bytes += b.bytes
 	s.mu.pendingBytes += b.bytes
+	s.pending.Store(s.mu.pendingBytes)
 	full := g.bytes >= s.opts.MaxBatchBytes
 	s.mu.Unlock()
 	s.signal(s.wake)
@@ -97,6 +98,10 @@ func (s *Store) Submit(b *Batch, done func(error)) error {
 // goroutine that may wait and holds no lock that a done callback takes
 // (a connection's reader, say).
 func (s *Store) Throttle() {
+	// Every publish calls this: read the mirror without the lock first.
+	if s.pending.Load() <= s.opts.MaxPendingBytes {
+		return
+	}
 	s.mu.Lock()
 	for s.mu.pendingBytes > s.opts.MaxPendingBytes && !s.mu.closing {
 		s.room.Wait()
@@ -274,6 +279,7 @@ func (s *Store) notifyLoop() {
 		}
 		s.mu.Lock()
 		s.mu.pendingBytes -= c.g.bytes
+		s.pending.Store(s.mu.pendingBytes)
 		s.room.Broadcast()
 		s.recycleLocked(c.g)
 		s.mu.Unlock()

@@ -48,13 +48,6 @@ func (o *outbound) write(fn func(b []byte) []byte) bool {
 	return true
 }
 
-// hasRoom reports whether deliveries may be appended.
-func (o *outbound) hasRoom() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return !o.mu.full && !o.mu.closed
-}
-
 // take swaps out the pending batch. The caller returns it with done.
 func (o *outbound) take() (batch []byte, closed bool) {
 	o.mu.Lock()

@@ -298,9 +298,11 @@ func TestTopicMatchDoesNotAllocate(t *testing.T) {
 func TestTopicLargeMatchDoesNotAllocate(t *testing.T) {
 	// Under -race sync.Pool drops items at random, so a pooled dedupe map is
 	// sometimes rebuilt: allow that, but still fail on steady allocation.
-	limit := 0.0
+	// Many runs under -race, so the random drops average out instead of
+	// tipping the mean over the allowance now and then.
+	limit, runs := 0.0, 100
 	if raceEnabled {
-		limit = 2
+		limit, runs = 2, 2000
 	}
 	var tp Topic[int]
 	for d := range 200 {
@@ -308,7 +310,7 @@ func TestTopicLargeMatchDoesNotAllocate(t *testing.T) {
 		tp.Add("*.b", d)
 	}
 	out := make([]int, 0, 256)
-	allocs := testing.AllocsPerRun(100, func() {
+	allocs := testing.AllocsPerRun(runs, func() {
 		out = tp.Match("a.b", out[:0])
 	})
 	if allocs > limit {

@@ -29,6 +29,7 @@ type deadLetter struct {
 // queue meanwhile to DeadLetter, outside the lock: republishing them may
 // take other queues' locks (or this one's, in a cycle).
 func (q *Queue) unlock() {
+	q.flowLocked()
 	if len(q.mu.dead) == 0 {
 		q.mu.Unlock()
 		return

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -11,13 +12,19 @@ import (
 // queues do, so a long backlog costs disk, not memory.
 type Budget struct {
 	limit int64
-	used  atomic.Int64
+	used  atomic.Int64 // bodies plus entryOverhead per entry
+
+	// Publishers held back until the use falls (flow.go).
+	waiters atomic.Int32
+	mu      sync.Mutex
+	room    chan struct{} // closed by wake
 }
 
 // NewBudget returns a budget of limit bytes (<= 0: unlimited).
 func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
 
-// Used is the body bytes of ready messages held in memory.
+// Used is the memory charged for ready messages held in memory: their
+// bodies and an estimate of each entry's overhead.
 func (b *Budget) Used() int64 { return b.used.Load() }
 
 func (b *Budget) over() bool { return b != nil && b.limit > 0 && b.used.Load() >= b.limit }

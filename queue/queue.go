@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,6 +54,9 @@ type Consumer struct {
 	Priority  int  // rabbitmq x-priority: higher first
 	NoAck     bool // deliveries are settled when sent
 	Sink      Sink
+	// Conn identifies the consumer's connection: its publishers are not
+	// held back for this queue (flow.go), since its acks would wait too.
+	Conn uint64
 }
 
 // Config describes a queue at declaration.
@@ -110,7 +114,12 @@ type Queue struct {
 		timerAt     int64
 		idleTimer   *time.Timer // x-expires
 		prioritized bool        // some consumer has a priority
+
+		flowWaiters  int           // publishers held back for this queue
+		flowOffUntil int64         // Unix ns: no holding back before this
+		room         chan struct{} // closed when the held-back may go on
 	}
+	backlog atomic.Bool // ready in memory past flowHigh (flow.go)
 }
 
 // New returns an empty queue.
@@ -441,7 +450,7 @@ func (q *Queue) Counts() (messages, consumers int) {
 // Purge removes every ready message and returns how many there were.
 func (q *Queue) Purge() int {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	return q.dropReadyLocked()
 }
 
@@ -468,7 +477,7 @@ func (q *Queue) dropReadyLocked() int {
 // and returns its ready message count and the consumers it had.
 func (q *Queue) Delete(ifUnused, ifEmpty bool) (messages int, consumers []*Consumer, err error) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if q.mu.deleted {
 		return 0, nil, ErrDeleted
 	}

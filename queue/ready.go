@@ -158,8 +158,8 @@ func (r *seqList) drain() []Entry {
 }
 
 // readyList is a queue's ready entries: one seqList, or one per priority
-// level for a priority queue, highest first out. It accounts body bytes
-// against the broker's memory budget.
+// level for a priority queue, highest first out. It accounts bodies and
+// entries against the broker's memory budget.
 type readyList struct {
 	levels []seqList // levels[0] is the lowest priority
 	n      int
@@ -171,10 +171,12 @@ func newReadyList(priorities int, budget *Budget) readyList {
 	return readyList{levels: make([]seqList, priorities+1), budget: budget}
 }
 
-func (r *readyList) account(n int) {
+// account adds (or with negative numbers removes) count entries of n
+// body bytes.
+func (r *readyList) account(n, count int) {
 	r.bytes += n
 	if r.budget != nil {
-		r.budget.used.Add(int64(n))
+		r.budget.charge(int64(n + count*entryOverhead))
 	}
 }
 
@@ -202,7 +204,7 @@ func (r *readyList) top() *seqList {
 func (r *readyList) push(e Entry) {
 	r.level(&e).push(e)
 	r.n++
-	r.account(e.Msg.Size())
+	r.account(e.Msg.Size(), 1)
 }
 
 // insertBatch puts entries back at their positions, one merge per level.
@@ -226,7 +228,7 @@ func (r *readyList) insertBatch(es []Entry) {
 	}
 	r.n += len(es)
 	for _, e := range es {
-		r.account(e.Msg.Size())
+		r.account(e.Msg.Size(), 1)
 	}
 }
 
@@ -235,7 +237,7 @@ func (r *readyList) peek() *Entry { return r.top().peek() }
 func (r *readyList) pop() Entry {
 	e := r.top().pop()
 	r.n--
-	r.account(-e.Msg.Size())
+	r.account(-e.Msg.Size(), -1)
 	return e
 }
 
@@ -245,7 +247,7 @@ func (r *readyList) remove(seq uint64, prio uint8) (Entry, bool) {
 	e, ok := l.remove(seq)
 	if ok {
 		r.n--
-		r.account(-e.Msg.Size())
+		r.account(-e.Msg.Size(), -1)
 	}
 	return e, ok
 }
@@ -256,7 +258,7 @@ func (r *readyList) drain() []Entry {
 	for i := len(r.levels) - 1; i >= 0; i-- {
 		out = append(out, r.levels[i].drain()...)
 	}
-	r.account(-r.bytes)
+	r.account(-r.bytes, -r.n)
 	r.n = 0
 	return out
 }

@@ -71,7 +71,7 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 		return amqp.Errorf(amqp.PreconditionFailed, "invalid arg 'x-priority' for queue '%s' in vhost '%s': \"expected integer, got %s\"", q.Name, ch.c.vhost.name, amqp.FieldTypeName(prio))
 	}
 	cs := &consumer{
-		Consumer: queue.Consumer{Tag: tag, Exclusive: m.Exclusive, NoAck: m.NoAck, Priority: int(intArg(prio))},
+		Consumer: queue.Consumer{Tag: tag, Exclusive: m.Exclusive, NoAck: m.NoAck, Priority: int(intArg(prio)), Conn: ch.c.id},
 		ch:       ch,
 		q:        q,
 		noAck:    m.NoAck,
@@ -268,6 +268,13 @@ var errRejected = errors.New("rejected by a full queue")
 // message bound for durable queues is stored once, and its entries are
 // journalled by the queues; its confirm waits for all of those writes.
 func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue, ext *routeExtra) {
+	// Flow control: wait for the consumers of backlogged queues to drain
+	// them (queue/flow.go).
+	for _, q := range qs {
+		if q.Backlogged() {
+			q.WaitRoom(ch.c.id)
+		}
+	}
 	var seq uint64
 	if ch.confirm {
 		seq = ch.conf.begin()

@@ -26,6 +26,7 @@ func TestScenarioPresets(t *testing.T) {
 		{"latency-1k", func(c Config) bool { return c.Rate == 1000 && c.MultipleAckEvery == 1 }},
 		{"large-1mib", func(c Config) bool { return c.Size == 1<<20 && c.Prefetch <= 100 }},
 		{"backlog", func(c Config) bool { return c.Mode == ModeBacklog && c.Count > 0 }},
+		{"backlog-500k", func(c Config) bool { return c.Mode == ModeBacklog && c.Count == 500000 && c.Size == 100 }},
 		{"many-queues", func(c Config) bool { return c.Mode == ModeQueues && c.Queues == 1000 }},
 		{"idle-connections", func(c Config) bool { return c.Mode == ModeIdleConns && c.Connections > 0 }},
 	}

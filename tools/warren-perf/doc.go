@@ -14,6 +14,9 @@
 //	warren-perf --scenario NAME [flags]       a preset; flags given explicitly override it
 //	warren-perf compare --url A --url B [--name a --name b] [--pid A_PID --pid B_PID]
 //	        [--rounds 3] [--scenario S ...|--scenarios a,b,c] [--time 5s] [--pause 1s] [--wait 10s]
+//	warren-perf floor [--rate 1000] [--time 6s] [--size 16]
+//	        the machine's latency floor: latency-1k's path through a relay
+//	        process that only copies bytes, no broker (see floor.go)
 //
 // # Run flags
 //
@@ -92,6 +95,7 @@
 //	large-1mib           1 MiB messages, prefetch 10, multiple ack every 5; reports MiB/s
 //	backlog              fill 100,000 x 1 KiB with no consumer (until the queue depth says all
 //	                     are in), then drain: fill and drain rates, peak RSS
+//	backlog-500k         the same with 500,000 x 100 B, the memory reference
 //	many-queues          declare 1,000 queues each bound to a direct exchange, one call at a
 //	                     time, then delete them: queues/s, deletes/s, broker RSS per queue
 //	idle-connections     open 500 connections with a channel each: connections/s, broker RSS

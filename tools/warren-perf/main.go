@@ -23,8 +23,15 @@ func main() {
 // realMain runs one command and returns the exit code: 0 done, 1 the run
 // failed, 2 bad usage.
 func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "compare" {
-		return compareMain(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "compare":
+			return compareMain(ctx, args[1:], stdout, stderr)
+		case "floor":
+			return floorMain(ctx, args[1:], stdout, stderr)
+		case "floor-relay":
+			return relayMain(stdout)
+		}
 	}
 	if len(args) > 0 && args[0] == "run" {
 		args = args[1:]

@@ -105,6 +105,15 @@ var scenarios = []scenario{
 		Metrics: []string{"fill msg/s", "drain msg/s", "broker peak RSS MiB", "broker CPU s"},
 	},
 	{
+		Name: "backlog-500k",
+		Doc:  "as backlog with 500,000 x 100 B messages: the issue's memory reference",
+		Set: func(c *Config) {
+			c.Mode, c.Size, c.Count, c.Time = ModeBacklog, 100, 500000, 5*time.Minute
+			manualAck(c)
+		},
+		Metrics: []string{"fill msg/s", "drain msg/s", "broker peak RSS MiB", "broker CPU s"},
+	},
+	{
 		Name: "many-queues",
 		Doc:  "declare 1,000 queues, each bound to a direct exchange, then delete them: queues/s, broker RSS per queue",
 		Set: func(c *Config) {

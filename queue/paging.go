@@ -29,10 +29,13 @@ func (b *Budget) Used() int64 { return b.used.Load() }
 
 func (b *Budget) over() bool { return b != nil && b.limit > 0 && b.used.Load() >= b.limit }
 
-// pageBatch is how many entries one read-ahead brings back; pageLow is
-// how few ready entries in memory start the next one.
+// pageBatch is how many entries one read-ahead brings back, and
+// pageBatchBytes how many body bytes at most (so that large messages come
+// back a few at a time); pageLow is how few ready entries in memory start
+// the next one.
 const (
-	pageBatch    = 1024
+	pageBatch      = 1024
+	pageBatchBytes = 16 << 20
 	pageLow      = 512
 	pageLowBytes = 8 << 20
 )
@@ -78,7 +81,7 @@ func (q *Queue) maybeLoadLocked() {
 	p.loading = true
 	from, gen := p.next, p.gen
 	go func() {
-		es, err := q.Journal.PageIn(q, from, pageBatch)
+		es, err := q.Journal.PageIn(q, from, pageBatch, pageBatchBytes)
 		q.mu.Lock()
 		defer q.unlock()
 		q.mu.paged.loading = false
@@ -137,7 +140,7 @@ func (q *Queue) readAheadForGet() bool {
 		if p.count == 0 {
 			return false
 		}
-		es, err := q.Journal.PageIn(q, p.next, pageBatch)
+		es, err := q.Journal.PageIn(q, p.next, pageBatch, pageBatchBytes)
 		if err != nil {
 			return false
 		}

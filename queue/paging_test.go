@@ -48,7 +48,7 @@ func (j *memJournal) Drop(q *Queue, ready []Entry) {
 	j.mu.Unlock()
 }
 
-func (j *memJournal) PageIn(q *Queue, from uint64, max int) ([]Entry, error) {
+func (j *memJournal) PageIn(q *Queue, from uint64, max int, maxBytes int64) ([]Entry, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.pageIns++
@@ -60,11 +60,13 @@ func (j *memJournal) PageIn(q *Queue, from uint64, max int) ([]Entry, error) {
 	}
 	sort.Slice(seqs, func(a, b int) bool { return seqs[a] < seqs[b] })
 	var out []Entry
+	var bytes int64
 	for _, s := range seqs {
-		if len(out) == max {
+		if len(out) == max || bytes >= maxBytes {
 			break
 		}
 		out = append(out, Entry{Msg: j.entries[q.ID][s], Seq: s, Stored: true})
+		bytes += int64(j.entries[q.ID][s].Size())
 	}
 	return out, nil
 }

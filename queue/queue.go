@@ -43,8 +43,9 @@ type Journal interface {
 	Drop(q *Queue, ready []Entry)
 	// Requeued records a stored entry's new delivery count.
 	Requeued(q *Queue, e Entry)
-	// PageIn reads up to max stored entries with seq >= from, in order.
-	PageIn(q *Queue, from uint64, max int) ([]Entry, error)
+	// PageIn reads up to max stored entries with seq >= from, in order,
+	// stopping after the one that brings their bodies to maxBytes.
+	PageIn(q *Queue, from uint64, max int, maxBytes int64) ([]Entry, error)
 }
 
 // Consumer is a subscription to a queue.
@@ -207,7 +208,7 @@ func (q *Queue) trimLocked() {
 // readAheadLocked reads paged entries back while holding the lock: only
 // for the rare drop-head of a paged queue.
 func (q *Queue) readAheadLocked() bool {
-	es, err := q.Journal.PageIn(q, q.mu.paged.next, pageBatch)
+	es, err := q.Journal.PageIn(q, q.mu.paged.next, pageBatch, pageBatchBytes)
 	return err == nil && q.mergeLocked(es) > 0
 }
 

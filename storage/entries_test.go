@@ -22,7 +22,7 @@ func TestEntriesReadsAheadFromASeq(t *testing.T) {
 	}
 	applyT(t, s, &b)
 
-	got, err := s.Entries(1, 5, 4)
+	got, err := s.Entries(1, 5, 4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,16 @@ func TestEntriesReadsAheadFromASeq(t *testing.T) {
 	if fmt.Sprint(seqs) != "[11 12 13 14]" {
 		t.Fatalf("seqs %v, want [11 12 13 14]", seqs)
 	}
-	got, err = s.Entries(1, 20, 10) // the end of queue 1, not into queue 2
+	// A byte limit stops after the entry that reaches it: 600-byte bodies,
+	// 1000 bytes: two of them.
+	got, err = s.Entries(1, 5, 10, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Seq != 11 || got[1].Seq != 12 {
+		t.Fatalf("with a 1000-byte limit: %d records", len(got))
+	}
+	got, err = s.Entries(1, 20, 10, 0) // the end of queue 1, not into queue 2
 	if err != nil {
 		t.Fatal(err)
 	}

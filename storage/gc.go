@@ -14,21 +14,39 @@ import (
 // then gives back the space of what was deleted, at no one's expense.
 // releaseLoop keeps the pages of Badger's mapped files out of the RSS
 // (see releaseMappings).
+//
+// It releases every ReleaseInterval, and sooner, at an eighth of it, once
+// releaseBytes were written or read since the last release: large bodies
+// paged out at hundreds of MiB/s would otherwise pile up in the RSS
+// between two releases.
 func (s *Store) releaseLoop() {
 	defer s.gcWG.Done()
-	t := time.NewTicker(s.opts.ReleaseInterval)
+	t := time.NewTicker(max(s.opts.ReleaseInterval/8, time.Millisecond))
 	defer t.Stop()
+	last, lastBytes := time.Now(), s.movedBytes()
 	for {
 		select {
 		case <-s.gcStop:
 			return
 		case <-t.C:
 		}
+		moved := s.movedBytes()
+		if moved-lastBytes < releaseBytes && time.Since(last) < s.opts.ReleaseInterval {
+			continue
+		}
+		last, lastBytes = time.Now(), moved
 		if _, err := releaseMappings(s.dir); err != nil {
 			s.log.Debug("releasing mapped pages failed", zap.Error(err))
 		}
 	}
 }
+
+// releaseBytes is how much value data written or read makes releaseLoop
+// release before its interval is up.
+const releaseBytes = 32 << 20
+
+// movedBytes is the value bytes written to and read from the store.
+func (s *Store) movedBytes() uint64 { return s.m.bytesWritten.Load() + s.m.bytesRead.Load() }
 
 func (s *Store) gcLoop() {
 	defer s.gcWG.Done()

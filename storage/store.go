@@ -385,6 +385,7 @@ type Metrics struct {
 
 type metrics struct {
 	groups, syncs, opsWritten, opsCancelled, bytesWritten atomic.Uint64
+	bytesRead                                             atomic.Uint64 // messages read back by Entries
 	writeErrors, dropsByPrefix, dropsByKeys, gcRewrites   atomic.Uint64
 	diskFullRefusals                                      atomic.Uint64
 	diskFull                                              atomic.Bool // for logging transitions only

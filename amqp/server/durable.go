@@ -170,8 +170,8 @@ func (j *journal) Drop(q *queue.Queue, ready []queue.Entry) {
 	j.submit(b, nil)
 }
 
-func (j *journal) PageIn(q *queue.Queue, from uint64, max int) ([]queue.Entry, error) {
-	recs, err := j.store.Entries(q.ID, from, max)
+func (j *journal) PageIn(q *queue.Queue, from uint64, max int, maxBytes int64) ([]queue.Entry, error) {
+	recs, err := j.store.Entries(q.ID, from, max, maxBytes)
 	if err != nil {
 		j.log.Warn("reading paged messages back failed", zap.String("queue", q.Name), zap.Error(err))
 		return nil, err

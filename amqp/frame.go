@@ -118,6 +118,14 @@ func AppendFrame(b []byte, typ uint8, ch uint16, payload []byte) []byte {
 	return append(b, FrameEnd)
 }
 
+// AppendFrameHeader appends the header of a frame whose payload of size
+// bytes the caller sends separately, followed by FrameEnd: the frame of a
+// body written from where it lies instead of copied.
+func AppendFrameHeader(b []byte, typ uint8, ch uint16, size int) []byte {
+	b = append(b, typ, byte(ch>>8), byte(ch))
+	return appendUint32(b, uint32(size))
+}
+
 // beginFrame appends a frame header with a size to be patched by endFrame.
 func beginFrame(b []byte, typ uint8, ch uint16) ([]byte, int) {
 	b = append(b, typ, byte(ch>>8), byte(ch), 0, 0, 0, 0)

@@ -156,7 +156,7 @@ func (c *conn) writeLoop() {
 		case <-c.out.wake:
 		case now := <-tick:
 			c.out.mu.Lock()
-			idle := now.Sub(c.out.mu.written) >= hb/2 && len(c.out.mu.buf) == 0
+			idle := now.Sub(c.out.mu.written) >= hb/2 && c.out.pendingLocked() == 0
 			if idle {
 				c.out.mu.buf = amqp.AppendHeartbeat(c.out.mu.buf)
 			}
@@ -172,16 +172,16 @@ func (c *conn) writeLoop() {
 			defer ticker.Stop()
 			tick = ticker.C
 		}
-		batch, closed := c.out.take()
-		if len(batch) > 0 {
+		batch, segs, closed := c.out.take()
+		if len(batch) > 0 || segs != nil {
 			c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-			if _, err := c.nc.Write(batch); err != nil {
+			if err := writeTo(c.nc, batch, segs); err != nil {
 				c.out.close()
 				c.nc.Close() // wake the reader
 				return
 			}
 		}
-		if c.out.done(batch, time.Now()) {
+		if c.out.done(batch, segs, time.Now()) {
 			c.wakeConsumers()
 		}
 		if closed {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/binary"
-	"slices"
 	"sort"
 
 	"go.uber.org/zap"
@@ -135,10 +134,14 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	}
 	ch.dmu.nextTag++
 	tag := ch.dmu.nextTag
-	// One growth for a large body instead of one per frame appended.
-	o.mu.buf = slices.Grow(o.mu.buf, deliveryOverhead+len(e.Msg.Props)+len(e.Msg.Body)+len(e.Msg.Body)/int(ch.c.frameMax-amqp.FrameOverhead+1)*amqp.FrameOverhead)
-	o.mu.buf = appendDelivery(o.mu.buf, ch.id, ch.c.frameMax, cs.Tag, tag, e)
-	if len(o.mu.buf) >= o.limit {
+	if len(e.Msg.Body) >= refBody {
+		// Written from where it lies: no copy of a large body.
+		o.mu.buf = appendDeliveryHead(o.mu.buf, ch.id, cs.Tag, tag, e)
+		o.appendBodyLocked(ch.id, e.Msg.Body, ch.c.frameMax)
+	} else {
+		o.mu.buf = appendDelivery(o.mu.buf, ch.id, ch.c.frameMax, cs.Tag, tag, e)
+	}
+	if o.pendingLocked() >= o.limit {
 		o.mu.full = true
 	}
 	o.mu.Unlock()
@@ -151,16 +154,19 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	return true
 }
 
-// deliveryOverhead bounds what a delivery adds to its properties and
-// body: the method frame with its short strings, and the header frame.
-const deliveryOverhead = 3*amqp.FrameOverhead + 12 + 4 + 3*256 + 8 + 1 + 14
-
 // appendDelivery appends basic.deliver, the content header and the body
 // frames of one delivery, so they are never interleaved with other frames.
 func appendDelivery(b []byte, ch uint16, frameMax uint32, ctag string, tag uint64, e queue.Entry) []byte {
+	b = appendDeliveryHead(b, ch, ctag, tag, e)
+	return amqp.AppendBodyFrames(b, ch, e.Msg.Body, frameMax)
+}
+
+// appendDeliveryHead appends a delivery's basic.deliver and content
+// header frames: all but the body.
+func appendDeliveryHead(b []byte, ch uint16, ctag string, tag uint64, e queue.Entry) []byte {
 	m := amqp.BasicDeliver{ConsumerTag: ctag, DeliveryTag: tag, Redelivered: e.Redelivered, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey}
 	b = appendMethodFrame(b, ch, amqp.BasicDeliverID, &m)
-	return appendContentProps(b, ch, frameMax, e.Msg, deliveryProps(e))
+	return amqp.AppendRawHeaderFrame(b, ch, amqp.ClassBasic, uint64(len(e.Msg.Body)), deliveryProps(e))
 }
 
 func appendContent(b []byte, ch uint16, frameMax uint32, msg *queue.Message) []byte {

@@ -36,8 +36,8 @@ func (b *Budget) over() bool { return b != nil && b.limit > 0 && b.used.Load() >
 const (
 	pageBatch      = 1024
 	pageBatchBytes = 16 << 20
-	pageLow      = 512
-	pageLowBytes = 8 << 20
+	pageLow        = 512
+	pageLowBytes   = 8 << 20
 )
 
 // keepsEnoughLocked reports whether the queue holds enough ready messages

@@ -30,6 +30,12 @@ type FrameReader struct {
 	r        *bufio.Reader
 	frameMax uint32
 	buf      []byte
+
+	// BodyDst, if set, may give the place for a body frame's payload of
+	// size bytes (InPlaceMin or more) on channel ch (a slice of that
+	// length), so that it is read there rather than copied there
+	// afterwards; nil: the reader's own buffer.
+	BodyDst func(ch uint16, size int) []byte
 }
 
 // NewFrameReader returns a reader that accepts frames of at most frameMax
@@ -88,6 +94,11 @@ func (fr *FrameReader) ReadFrame() (Frame, error) {
 	if _, err := fr.r.Discard(7); err != nil {
 		return Frame{}, err
 	}
+	if typ == FrameBody && size >= InPlaceMin && fr.BodyDst != nil {
+		if dst := fr.BodyDst(ch, int(size)); dst != nil {
+			return fr.readInto(ch, dst)
+		}
+	}
 	need := int(size) + 1
 	if cap(fr.buf) < need {
 		fr.buf = make([]byte, need)
@@ -124,6 +135,31 @@ func AppendFrame(b []byte, typ uint8, ch uint16, payload []byte) []byte {
 func AppendFrameHeader(b []byte, typ uint8, ch uint16, size int) []byte {
 	b = append(b, typ, byte(ch>>8), byte(ch))
 	return appendUint32(b, uint32(size))
+}
+
+// InPlaceMin is the smallest body frame payload offered to BodyDst: below
+// it, a copy costs less than asking.
+const InPlaceMin = 4096
+
+// readInto reads a body frame's payload into dst and its frame end.
+func (fr *FrameReader) readInto(ch uint16, dst []byte) (Frame, error) {
+	if _, err := io.ReadFull(fr.r, dst); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return Frame{}, err
+	}
+	end, err := fr.r.ReadByte()
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return Frame{}, err
+	}
+	if end != FrameEnd {
+		return Frame{}, frameError(FrameBody, dst, fmt.Sprintf("{invalid_frame_end_marker,%d}", end))
+	}
+	return Frame{Type: FrameBody, Channel: ch, Payload: dst}, nil
 }
 
 // beginFrame appends a frame header with a size to be patched by endFrame.

@@ -392,3 +392,57 @@ func TestErrorType(t *testing.T) {
 		t.Errorf("MethodName: %s %s %s", MethodName(7, 8), MethodName(60, 40), MethodName(90, 99))
 	}
 }
+
+// A body frame read into the place BodyDst gives lands there whole; a
+// bad frame end or a cut frame is still a FRAME_ERROR or
+// io.ErrUnexpectedEOF; frames of other types, and bodies BodyDst refuses,
+// use the reader's own buffer.
+func TestBodyFrameReadInPlace(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), InPlaceMin/10+1)
+	small := AppendFrame(nil, FrameBody, 3, body[:InPlaceMin-1]) // under InPlaceMin: not offered
+	raw := AppendFrame(nil, FrameBody, 3, body)
+	raw = AppendFrame(raw, FrameBody, 4, body) // refused by BodyDst below
+	raw = AppendHeartbeat(raw)
+	dst := make([]byte, len(body)+10)
+	var asked []uint16
+	fr := NewFrameReader(bufio.NewReader(bytes.NewReader(append(small, raw...))), 1<<20)
+	fr.BodyDst = func(ch uint16, size int) []byte {
+		asked = append(asked, ch)
+		if ch != 3 || size != len(body) {
+			return nil
+		}
+		return dst[5 : 5+size]
+	}
+	f, err := fr.ReadFrame()
+	if err != nil || len(f.Payload) != InPlaceMin-1 {
+		t.Fatalf("small body: frame %+v, err %v", f, err)
+	}
+	f, err = fr.ReadFrame()
+	if err != nil || f.Channel != 3 || &f.Payload[0] != &dst[5] || string(dst[5:5+len(body)]) != string(body) {
+		t.Fatalf("frame %+v, err %v: not read in place", f, err)
+	}
+	f, err = fr.ReadFrame()
+	if err != nil || f.Channel != 4 || string(f.Payload) != string(body) || &f.Payload[0] == &dst[5] {
+		t.Fatalf("refused body: frame %+v, err %v", f, err)
+	}
+	if f, err = fr.ReadFrame(); err != nil || f.Type != FrameHeartbeat {
+		t.Fatalf("heartbeat: frame %+v, err %v", f, err)
+	}
+	if len(asked) != 2 {
+		t.Fatalf("BodyDst asked for channels %v, want only the two body frames", asked)
+	}
+
+	bad := AppendFrame(nil, FrameBody, 3, body)
+	bad[len(bad)-1] = 0
+	fr = NewFrameReader(bufio.NewReader(bytes.NewReader(bad)), 1<<20)
+	fr.BodyDst = func(uint16, int) []byte { return make([]byte, len(body)) }
+	_, err = fr.ReadFrame()
+	asError(t, err, FrameError)
+	for cut := 8; cut < len(bad); cut++ {
+		fr = NewFrameReader(bufio.NewReader(bytes.NewReader(raw[:cut])), 1<<20)
+		fr.BodyDst = func(uint16, int) []byte { return make([]byte, len(body)) }
+		if _, err := fr.ReadFrame(); err != io.ErrUnexpectedEOF {
+			t.Fatalf("cut at %d: %v, want io.ErrUnexpectedEOF", cut, err)
+		}
+	}
+}

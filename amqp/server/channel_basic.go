@@ -185,7 +185,11 @@ func (ch *channel) contentBody(payload []byte) error {
 	if uint64(len(ch.pubBody)+len(payload)) > ch.pubSize {
 		return amqp.Errorf(amqp.FrameError, "content body of %d bytes exceeds the %d declared in the header", len(ch.pubBody)+len(payload), ch.pubSize)
 	}
-	ch.pubBody = append(ch.pubBody, payload...)
+	if n := len(ch.pubBody); len(payload) > 0 && cap(ch.pubBody) > n && &ch.pubBody[:n+1][n] == &payload[0] {
+		ch.pubBody = ch.pubBody[:n+len(payload)] // read in place (conn.bodyDst)
+	} else {
+		ch.pubBody = append(ch.pubBody, payload...)
+	}
 	if uint64(len(ch.pubBody)) < ch.pubSize {
 		return nil
 	}

@@ -76,6 +76,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.log = s.log.With(zap.Uint64("conn", c.id), zap.String("peer", nc.RemoteAddr().String()))
 	c.br = bufio.NewReaderSize(deadlineReader{c}, 64<<10)
 	c.fr = amqp.NewFrameReader(c.br, amqp.FrameMinSize)
+	c.fr.BodyDst = c.bodyDst
 	return c
 }
 
@@ -408,6 +409,25 @@ func (c *conn) readLoop() error {
 			c.flushConfirms()
 		}
 	}
+}
+
+// bodyDst is where a body frame's payload is read: straight into the
+// message being published on channel chID when it expects that much body
+// (the copy from the frame buffer is saved); nil otherwise, and
+// contentBody then copies, or reports the overflow.
+func (c *conn) bodyDst(chID uint16, size int) []byte {
+	if chID == 0 || c.closing.Load() {
+		return nil
+	}
+	ch := c.channels[chID]
+	if ch == nil || ch.pubState != pubBody {
+		return nil
+	}
+	b := ch.pubBody
+	if n := len(b); size > 0 && n+size <= cap(b) {
+		return b[n : n+size]
+	}
+	return nil
 }
 
 func (c *conn) handleFrame(f amqp.Frame) error {

@@ -27,5 +27,9 @@
 // entries back ahead of delivery (paging.go). Journal writes are handed on
 // under the queue's lock, so they reach the store in operation order.
 //
+// Flow control (flow.go): a queue with consumers and a backlog in memory
+// holds back its publishers, who call WaitRoom before Publish, until the
+// consumers drain it, for a bounded time.
+//
 // Lock order: Queue.mu is taken before anything a Sink or a Journal takes.
 package queue

@@ -24,7 +24,16 @@
 // A connection whose outbound buffer holds more than MaxOutboundBytes takes
 // no deliveries until the writer drains it below half; it then wakes the
 // queues of its consumers. A slow consumer throttles its own deliveries,
-// not the broker.
+// not the broker. Deliveries of bodies from 64 KiB reference the body
+// instead of copying it into that buffer, and the writer sends the batch
+// with one writev (writer.go).
+//
+// Publishers are held back the other way (queue/flow.go): before it
+// enqueues, a publisher's reader waits while a target queue with consumers
+// holds a backlog in memory, until those consumers drain it, at most
+// 500 ms. The reader does not read meanwhile, so TCP pushes back on the
+// client, as RabbitMQ's credit flow does. The store's Throttle holds
+// publishers back likewise while its writes are behind.
 //
 // # Durability
 //

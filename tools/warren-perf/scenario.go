@@ -26,6 +26,17 @@ var (
 		"broker CPU s", "msg per broker CPU-s", "broker peak RSS MiB", "broker RSS growth MiB", "client CPU cores"}
 )
 
+var backlogMetrics = []string{"fill msg/s", "drain msg/s", "broker peak RSS MiB", "broker CPU s"}
+
+// backlogOf presets a backlog run: fill n messages of size bytes, then
+// drain them, within limit.
+func backlogOf(n, size int, limit time.Duration) func(c *Config) {
+	return func(c *Config) {
+		c.Mode, c.Size, c.Count, c.Time = ModeBacklog, size, n, limit
+		manualAck(c)
+	}
+}
+
 // manualAck is the consumer set-up most scenarios share: prefetch 1000,
 // one multiple ack every 100 messages.
 func manualAck(c *Config) {
@@ -96,22 +107,16 @@ var scenarios = []scenario{
 		Metrics: largeMetrics,
 	},
 	{
-		Name: "backlog",
-		Doc:  "fill 100,000 x 1 KiB messages with no consumer, then drain them: fill and drain rates, peak RSS",
-		Set: func(c *Config) {
-			c.Mode, c.Size, c.Count, c.Time = ModeBacklog, 1024, 100000, 2*time.Minute
-			manualAck(c)
-		},
-		Metrics: []string{"fill msg/s", "drain msg/s", "broker peak RSS MiB", "broker CPU s"},
+		Name:    "backlog",
+		Doc:     "fill 100,000 x 1 KiB messages with no consumer, then drain them: fill and drain rates, peak RSS",
+		Set:     backlogOf(100000, 1024, 2*time.Minute),
+		Metrics: backlogMetrics,
 	},
 	{
-		Name: "backlog-500k",
-		Doc:  "as backlog with 500,000 x 100 B messages: the issue's memory reference",
-		Set: func(c *Config) {
-			c.Mode, c.Size, c.Count, c.Time = ModeBacklog, 100, 500000, 5*time.Minute
-			manualAck(c)
-		},
-		Metrics: []string{"fill msg/s", "drain msg/s", "broker peak RSS MiB", "broker CPU s"},
+		Name:    "backlog-500k",
+		Doc:     "as backlog with 500,000 x 100 B messages: the issue's memory reference",
+		Set:     backlogOf(500000, 100, 5*time.Minute),
+		Metrics: backlogMetrics,
 	},
 	{
 		Name: "many-queues",

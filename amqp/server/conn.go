@@ -264,13 +264,9 @@ func (c *conn) handshake() error {
 		return err
 	}
 	cfg := &c.srv.cfg
-	c.send(0, &amqp.ConnectionStart{
-		VersionMajor:     0,
-		VersionMinor:     9,
-		ServerProperties: c.srv.serverProperties(),
-		Mechanisms:       "PLAIN AMQPLAIN",
-		Locales:          "en_US",
-	})
+	// Encoded once per server: the same for every connection, and its
+	// nested tables would grow every reader goroutine's stack.
+	c.out.write(func(b []byte) []byte { return append(b, c.srv.startFrame...) })
 	startOk, err := readHandshakeMethod[*amqp.ConnectionStartOk](c)
 	if err != nil {
 		return err

@@ -111,6 +111,7 @@ type Server struct {
 	nextMsgID   atomic.Uint64
 
 	nextConnID atomic.Uint64
+	startFrame []byte        // connection.start, encoded once
 	epoch      time.Time     // Server.now counts from here
 	replies    replyRegistry // direct reply-to consumers
 	delayed    scheduler     // delayed messages
@@ -141,6 +142,16 @@ func New(cfg Config) (*Server, error) {
 		s.vhosts[name] = newVhost(s, name)
 	}
 	s.delayed.s = s
+	var err error
+	if s.startFrame, err = amqp.AppendMethodFrame(nil, 0, &amqp.ConnectionStart{
+		VersionMajor:     0,
+		VersionMinor:     9,
+		ServerProperties: s.serverProperties(),
+		Mechanisms:       "PLAIN AMQPLAIN",
+		Locales:          "en_US",
+	}); err != nil {
+		return nil, fmt.Errorf("server: encode connection.start: %w", err)
+	}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
 	if cfg.Store != nil {

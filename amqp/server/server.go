@@ -44,9 +44,10 @@ type Config struct {
 	// everything in memory. The server recovers from it in New and does
 	// not close it.
 	Store *storage.Store
-	// MemoryBudget is how many bytes of ready message bodies all queues
-	// keep in memory; beyond it new messages live on disk only and are
-	// read back ahead of delivery. Needs a Store. 0: 64 MiB; <0: none.
+	// MemoryBudget is how much memory the ready messages of all queues
+	// may take, counted as their bodies plus 128 bytes each; beyond it new
+	// messages live on disk only and are read back ahead of delivery.
+	// Needs a Store. 0: 128 MiB; <0: none.
 	MemoryBudget int64
 	// ConsumerTimeout is how long a delivery may stay unacknowledged
 	// before its channel is closed (rabbitmq consumer_timeout); a queue's
@@ -92,7 +93,7 @@ func (c *Config) setDefaults() {
 		c.ConsumerTimeout = 30 * time.Minute
 	}
 	if c.MemoryBudget == 0 {
-		c.MemoryBudget = 64 << 20
+		c.MemoryBudget = 128 << 20
 	}
 }
 

@@ -74,7 +74,7 @@ func run(args []string) error {
 	channelMax := fs.Uint16("channel-max", 2047, "most channels per connection")
 	maxMessage := fs.Int("max-message-size", 16<<20, "largest message body in bytes")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
-	memBudget := fs.Int64("memory-budget", 64<<20, "bytes of ready message bodies kept in memory; beyond it bodies live on disk only")
+	memBudget := fs.Int64("memory-budget", 128<<20, "bytes of ready messages kept in memory (bodies plus 128 bytes each); beyond it bodies live on disk only")
 	consumerTimeout := fs.Duration("consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {

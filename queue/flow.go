@@ -19,9 +19,9 @@ import "time"
 // flowWait every flowOff, and its queue just grows (on disk past the
 // budget). flowWait is long enough for a consumer's connection to write
 // out a full outbound buffer (4 MiB of small deliveries with auto-ack),
-// during which its queue cannot deliver. A queue
-// without consumers never holds a publisher back: a consumer that is down
-// just lets its queue grow.
+// during which its queue cannot deliver. A queue without consumers never
+// holds a publisher back: a consumer that is down just lets its queue
+// grow.
 const (
 	flowHigh      = 8192
 	flowLow       = flowHigh / 2

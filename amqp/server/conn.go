@@ -384,8 +384,9 @@ func readHandshakeMethod[M amqp.Method](c *conn) (M, error) {
 }
 
 // A connection reads through a small buffer until it has shown some
-// traffic (busyFrames frames), then through a large one: an idle connection costs 512 bytes there instead of 64 KiB (which
-// the runtime zeroes, so makes resident, whenever it reuses freed memory).
+// traffic (busyFrames frames), then through a large one: an idle
+// connection costs 512 bytes there instead of 64 KiB (which the runtime
+// zeroes, so makes resident, whenever it reuses freed memory).
 const (
 	smallReadBuf = 512
 	bigReadBuf   = 64 << 10

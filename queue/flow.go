@@ -129,7 +129,7 @@ func (q *Queue) WaitRoom(conn uint64) {
 // Backlogged reports, without the lock, whether publishers may have to
 // wait for this queue: a cheap test before WaitRoom.
 func (q *Queue) Backlogged() bool {
-	return q.backlog.Load() || q.Budget.over()
+	return q.backlog.Load() || q.feeding.Load() && q.Budget.over()
 }
 
 // holdsBackLocked reports whether a publisher on conn should wait for
@@ -153,13 +153,17 @@ func (q *Queue) holdsBackLocked(conn uint64, now time.Time) bool {
 	return true
 }
 
-// flowLocked runs as the lock is released: it keeps the backlog flag for
+// flowLocked runs as the lock is released: it keeps the flags for
 // Backlogged and wakes the held-back publishers once the consumers have
 // drained the queue to the low mark (or it went away).
 func (q *Queue) flowLocked() {
 	r := &q.mu.ready
-	if b := r.len() >= flowHigh || r.bytes >= flowHighBytes; b != q.backlog.Load() {
+	consumed := len(q.mu.consumers) > 0
+	if b := consumed && (r.len() >= flowHigh || r.bytes >= flowHighBytes); b != q.backlog.Load() {
 		q.backlog.Store(b)
+	}
+	if f := consumed && q.Journal != nil && q.keepsEnoughLocked(); f != q.feeding.Load() {
+		q.feeding.Store(f)
 	}
 	if q.mu.room != nil && (r.len() <= flowLow && r.bytes <= flowLowBytes || q.mu.deleted || len(q.mu.consumers) == 0) {
 		close(q.mu.room)

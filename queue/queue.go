@@ -120,7 +120,9 @@ type Queue struct {
 		flowOffUntil int64         // Unix ns: no holding back before this
 		room         chan struct{} // closed when the held-back may go on
 	}
-	backlog atomic.Bool // ready in memory past flowHigh (flow.go)
+	// For Backlogged (flow.go): consumed, with ready messages in memory
+	// past flowHigh; consumed, with enough of them to page past the budget.
+	backlog, feeding atomic.Bool
 }
 
 // New returns an empty queue.

@@ -105,13 +105,10 @@ func (fr *FrameReader) ReadFrame() (Frame, error) {
 	}
 	buf := fr.buf[:need]
 	if _, err := io.ReadFull(fr.r, buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return Frame{}, err
+		return Frame{}, inFrame(err)
 	}
 	if buf[size] != FrameEnd {
-		return Frame{}, frameError(typ, buf[:size], fmt.Sprintf("{invalid_frame_end_marker,%d}", buf[size]))
+		return Frame{}, badFrameEnd(typ, buf[:size], buf[size])
 	}
 	switch typ {
 	case FrameMethod, FrameHeader, FrameBody, FrameHeartbeat:
@@ -123,15 +120,14 @@ func (fr *FrameReader) ReadFrame() (Frame, error) {
 
 // AppendFrame appends one frame with the given payload.
 func AppendFrame(b []byte, typ uint8, ch uint16, payload []byte) []byte {
-	b = append(b, typ, byte(ch>>8), byte(ch))
-	b = appendUint32(b, uint32(len(payload)))
+	b = AppendFrameHeader(b, typ, ch, len(payload))
 	b = append(b, payload...)
 	return append(b, FrameEnd)
 }
 
-// AppendFrameHeader appends the header of a frame whose payload of size
-// bytes the caller sends separately, followed by FrameEnd: the frame of a
-// body written from where it lies instead of copied.
+// AppendFrameHeader appends the 7-byte header of a frame whose payload of
+// size bytes, and then FrameEnd, the caller sends separately: the frame
+// of a body written from where it lies instead of copied.
 func AppendFrameHeader(b []byte, typ uint8, ch uint16, size int) []byte {
 	b = append(b, typ, byte(ch>>8), byte(ch))
 	return appendUint32(b, uint32(size))
@@ -144,22 +140,30 @@ const InPlaceMin = 4096
 // readInto reads a body frame's payload into dst and its frame end.
 func (fr *FrameReader) readInto(ch uint16, dst []byte) (Frame, error) {
 	if _, err := io.ReadFull(fr.r, dst); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return Frame{}, err
+		return Frame{}, inFrame(err)
 	}
 	end, err := fr.r.ReadByte()
 	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return Frame{}, err
+		return Frame{}, inFrame(err)
 	}
 	if end != FrameEnd {
-		return Frame{}, frameError(FrameBody, dst, fmt.Sprintf("{invalid_frame_end_marker,%d}", end))
+		return Frame{}, badFrameEnd(FrameBody, dst, end)
 	}
 	return Frame{Type: FrameBody, Channel: ch, Payload: dst}, nil
+}
+
+// inFrame reports the end of input met inside a frame as
+// io.ErrUnexpectedEOF.
+func inFrame(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// badFrameEnd is RabbitMQ's error for a frame not closed by FrameEnd.
+func badFrameEnd(typ uint8, payload []byte, end byte) *Error {
+	return frameError(typ, payload, fmt.Sprintf("{invalid_frame_end_marker,%d}", end))
 }
 
 // beginFrame appends a frame header with a size to be patched by endFrame.

@@ -141,8 +141,7 @@ func (q *Queue) holdsBackLocked(conn uint64, now time.Time) bool {
 	if q.mu.deleted || len(q.mu.consumers) == 0 || now.UnixNano() < q.mu.flowOffUntil {
 		return false
 	}
-	r := &q.mu.ready
-	if r.len() < flowHigh && r.bytes < flowHighBytes && !(q.Journal != nil && q.Budget.over() && q.keepsEnoughLocked()) {
+	if !q.backlogLocked() && !(q.feedsLocked() && q.Budget.over()) {
 		return false
 	}
 	for _, c := range q.mu.consumers {
@@ -153,19 +152,29 @@ func (q *Queue) holdsBackLocked(conn uint64, now time.Time) bool {
 	return true
 }
 
+// backlogLocked reports whether the queue holds a backlog in memory: the
+// high mark.
+func (q *Queue) backlogLocked() bool {
+	return q.mu.ready.len() >= flowHigh || q.mu.ready.bytes >= flowHighBytes
+}
+
+// feedsLocked reports whether the queue would page out past the budget
+// while holding enough in memory to feed its consumers meanwhile.
+func (q *Queue) feedsLocked() bool { return q.Journal != nil && q.keepsEnoughLocked() }
+
 // flowLocked runs as the lock is released: it keeps the flags for
 // Backlogged and wakes the held-back publishers once the consumers have
 // drained the queue to the low mark (or it went away).
 func (q *Queue) flowLocked() {
 	r := &q.mu.ready
 	consumed := len(q.mu.consumers) > 0
-	if b := consumed && (r.len() >= flowHigh || r.bytes >= flowHighBytes); b != q.backlog.Load() {
+	if b := consumed && q.backlogLocked(); b != q.backlog.Load() {
 		q.backlog.Store(b)
 	}
-	if f := consumed && q.Journal != nil && q.keepsEnoughLocked(); f != q.feeding.Load() {
+	if f := consumed && q.feedsLocked(); f != q.feeding.Load() {
 		q.feeding.Store(f)
 	}
-	if q.mu.room != nil && (r.len() <= flowLow && r.bytes <= flowLowBytes || q.mu.deleted || len(q.mu.consumers) == 0) {
+	if q.mu.room != nil && (r.len() <= flowLow && r.bytes <= flowLowBytes || q.mu.deleted || !consumed) {
 		close(q.mu.room)
 		q.mu.room = nil
 	}

@@ -129,7 +129,7 @@ func (o *Options) setDefaults() error {
 		o.ValueLogFileSize = 64 << 20
 	}
 	if o.MinFreeBytes == 0 {
-		o.MinFreeBytes = 4*o.MemTableSize + 2*o.ValueLogFileSize
+		o.MinFreeBytes = minFreeBytes(o.MemTableSize, o.ValueLogFileSize)
 	}
 	if o.InMemory {
 		o.GCInterval = -1
@@ -137,6 +137,14 @@ func (o *Options) setDefaults() error {
 		o.ValueThreshold = 1 << 20 // in memory, Badger keeps every value in the memtable
 	}
 	return nil
+}
+
+// DefaultMinFreeBytes is MinFreeBytes with the default Badger sizes.
+const DefaultMinFreeBytes = 4*(16<<20) + 2*(64<<20)
+
+// minFreeBytes is the headroom Badger needs with these sizes.
+func minFreeBytes(memTable, valueLogFile int64) int64 {
+	return 4*memTable + 2*valueLogFile
 }
 
 // maxMessageBytes is the largest message Badger takes with these options.

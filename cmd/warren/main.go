@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
@@ -24,31 +22,6 @@ import (
 	"github.com/warrenmq/warren/storage"
 )
 
-// fileConfig is the JSON configuration file. Flags and WARREN_* environment
-// variables override it.
-type fileConfig struct {
-	Listen         string       `json:"listen"`
-	DataDir        string       `json:"data_dir"`
-	LogLevel       string       `json:"log_level"`
-	LogFormat      string       `json:"log_format"`
-	Vhosts         []string     `json:"vhosts"`
-	Users          []userConfig `json:"users"`
-	LoopbackUsers  []string     `json:"loopback_users"`
-	ChannelMax     uint16       `json:"channel_max"`
-	FrameMax       uint32       `json:"frame_max"`
-	Heartbeat      *uint16      `json:"heartbeat"`
-	MaxMessageSize int          `json:"max_message_size"`
-}
-
-type userConfig struct {
-	Name string `json:"name"`
-	// Password is hashed at start-up; PasswordHash is RabbitMQ's
-	// rabbit_password_hashing_sha256 format (base64 of salt + SHA-256).
-	Password     string   `json:"password,omitempty"`
-	PasswordHash string   `json:"password_hash,omitempty"`
-	Vhosts       []string `json:"vhosts,omitempty"`
-}
-
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "warren:", err)
@@ -57,66 +30,15 @@ func main() {
 }
 
 func run(args []string) error {
-	fs := pflag.NewFlagSet("warren", pflag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: warren [flags]\n\nWarren is an AMQP 0-9-1 message broker.\n"+
-			"Every flag can also be set as WARREN_<FLAG> in the environment (e.g. WARREN_LISTEN),\n"+
-			"or in the JSON file given by --config; flags win over the environment, which wins over the file.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	listen := fs.String("listen", ":5672", "address to accept AMQP connections on")
-	dataDir := fs.String("data-dir", "./data", "directory for durable state")
-	configPath := fs.String("config", "", "JSON configuration file (users, vhosts, limits)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	logFormat := fs.String("log-format", "console", "log format: console or json")
-	heartbeat := fs.Uint16("heartbeat", 60, "heartbeat interval in seconds offered to clients (0 disables)")
-	frameMax := fs.Uint32("frame-max", 131072, "largest frame in bytes offered to clients")
-	channelMax := fs.Uint16("channel-max", 2047, "most channels per connection")
-	maxMessage := fs.Int("max-message-size", 16<<20, "largest message body in bytes")
-	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
-	memBudget := fs.Int64("memory-budget", 128<<20, "bytes of ready messages kept in memory (bodies plus 128 bytes each); beyond it bodies live on disk only")
-	consumerTimeout := fs.Duration("consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
-	if err := fs.Parse(args); err != nil {
+	c, err := loadConfig(args, os.LookupEnv)
+	if err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
 
-	var fc fileConfig
-	if *configPath != "" {
-		raw, err := os.ReadFile(*configPath)
-		if err != nil {
-			return fmt.Errorf("config: %w", err)
-		}
-		if err := json.Unmarshal(raw, &fc); err != nil {
-			return fmt.Errorf("config %s: %w", *configPath, err)
-		}
-	}
-	// Precedence: an explicit flag, then WARREN_*, then the file, then the default.
-	str := func(name string, flagVal *string, fileVal string) {
-		if fs.Changed(name) {
-			return
-		}
-		if ev, ok := os.LookupEnv("WARREN_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
-			*flagVal = ev
-		} else if fileVal != "" {
-			*flagVal = fileVal
-		}
-	}
-	str("listen", listen, fc.Listen)
-	str("data-dir", dataDir, fc.DataDir)
-	str("log-level", logLevel, fc.LogLevel)
-	str("log-format", logFormat, fc.LogFormat)
-	for _, name := range []string{"heartbeat", "frame-max", "channel-max", "max-message-size", "memory-budget", "consumer-timeout"} {
-		if ev, ok := os.LookupEnv("WARREN_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok && !fs.Changed(name) {
-			if err := fs.Set(name, ev); err != nil {
-				return fmt.Errorf("WARREN_%s: %w", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), err)
-			}
-		}
-	}
-
-	log, err := newLogger(*logLevel, *logFormat)
+	log, err := newLogger(c.logLevel, c.logFormat)
 	if err != nil {
 		return err
 	}
@@ -124,23 +46,14 @@ func run(args []string) error {
 
 	cfg := server.Config{
 		Logger:          log,
-		Vhosts:          fc.Vhosts,
-		LoopbackUsers:   fc.LoopbackUsers,
-		ChannelMax:      *channelMax,
-		FrameMax:        *frameMax,
-		Heartbeat:       *heartbeat,
-		MaxMessageSize:  *maxMessage,
-		MemoryBudget:    *memBudget,
-		ConsumerTimeout: *consumerTimeout,
-	}
-	if !fs.Changed("channel-max") && fc.ChannelMax != 0 {
-		cfg.ChannelMax = fc.ChannelMax
-	}
-	if !fs.Changed("frame-max") && fc.FrameMax != 0 {
-		cfg.FrameMax = fc.FrameMax
-	}
-	if !fs.Changed("heartbeat") && fc.Heartbeat != nil {
-		cfg.Heartbeat = *fc.Heartbeat
+		Vhosts:          c.vhosts,
+		LoopbackUsers:   c.loopbackUsers,
+		ChannelMax:      c.channelMax,
+		FrameMax:        c.frameMax,
+		Heartbeat:       c.heartbeat,
+		MaxMessageSize:  c.maxMessageSize,
+		MemoryBudget:    c.memoryBudget,
+		ConsumerTimeout: c.consumerTimeout,
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = server.NoHeartbeat
@@ -148,26 +61,24 @@ func run(args []string) error {
 	if cfg.ConsumerTimeout == 0 {
 		cfg.ConsumerTimeout = -1 // rabbitmq: consumer_timeout disabled
 	}
-	if !fs.Changed("max-message-size") && fc.MaxMessageSize != 0 {
-		cfg.MaxMessageSize = fc.MaxMessageSize
-	}
-	if len(fc.Users) == 0 {
+	users := c.users
+	if len(users) == 0 {
 		// rabbitmq: the default user guest/guest, allowed from loopback only.
-		fc.Users = []userConfig{{Name: "guest", Password: "guest"}}
+		users = []userConfig{{Name: "guest", Password: "guest"}}
 	}
-	for _, u := range fc.Users {
+	for _, u := range users {
 		hash := u.PasswordHash
 		if hash == "" {
 			hash = server.HashPassword(u.Password)
 		}
 		cfg.Users = append(cfg.Users, server.User{Name: u.Name, PasswordHash: hash, Vhosts: u.Vhosts})
 	}
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	store, err := storage.Open(storage.Options{Dir: *dataDir, Logger: log})
+	store, err := storage.Open(storage.Options{Dir: c.dataDir, Logger: log})
 	if err != nil {
-		return fmt.Errorf("data directory %s: %w", *dataDir, err)
+		return fmt.Errorf("data directory %s: %w", c.dataDir, err)
 	}
 	defer func() {
 		if err := store.Close(); err != nil {
@@ -180,8 +91,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *pprofAddr != "" {
-		pl, err := net.Listen("tcp", *pprofAddr)
+	if c.pprof != "" {
+		pl, err := net.Listen("tcp", c.pprof)
 		if err != nil {
 			return fmt.Errorf("--pprof: %w", err)
 		}
@@ -190,11 +101,11 @@ func run(args []string) error {
 		go http.Serve(pl, nil) // net/http/pprof registers on the default mux
 		log.Info("pprof listening", zap.String("addr", pl.Addr().String()))
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err
 	}
-	log.Info("Warren listening", zap.String("addr", ln.Addr().String()), zap.String("version", server.Version), zap.String("data_dir", *dataDir))
+	log.Info("Warren listening", zap.String("addr", ln.Addr().String()), zap.String("version", server.Version), zap.String("data_dir", c.dataDir))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

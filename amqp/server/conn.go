@@ -147,17 +147,30 @@ func (c *conn) teardown() {
 	c.exclusive = nil
 }
 
+// writeLoop is the writer goroutine. With heartbeats it checks four times
+// an interval and sends a heartbeat when nothing went out for about half
+// an interval: an idle connection sees one every half interval, and no
+// gap between frames exceeds 5/8 of an interval, so a client may read
+// with the interval as its timeout. A busy connection gets none, and the
+// write path pays no timer, only the time it already reads per batch.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	var tick <-chan time.Time
-	var ticker *time.Ticker
-	var hb time.Duration
+	var silent time.Duration // a heartbeat is due after this long without a write
+	var last time.Time       // when the last bytes went out
 	for {
 		select {
 		case <-c.out.wake:
 		case now := <-tick:
+			// rabbitmq: a heartbeat when nothing was sent for half an
+			// interval. The threshold is half a check early, so that the
+			// heartbeat of one check (written a little after it) does not
+			// push the next one back a whole check.
+			if now.Sub(last) < silent {
+				continue
+			}
 			c.out.mu.Lock()
-			idle := now.Sub(c.out.mu.written) >= hb/2 && c.out.pendingLocked() == 0
+			idle := c.out.pendingLocked() == 0 // else a wake is pending
 			if idle {
 				c.out.mu.buf = amqp.AppendHeartbeat(c.out.mu.buf)
 			}
@@ -168,13 +181,15 @@ func (c *conn) writeLoop() {
 		}
 		c.flushRequestedConfirms()
 		if tick == nil && c.heartbeatInterval() > 0 {
-			hb = c.heartbeatInterval()
-			ticker = time.NewTicker(hb / 2)
+			hb := c.heartbeatInterval()
+			silent = hb/2 - hb/8
+			ticker := time.NewTicker(hb / 4)
 			defer ticker.Stop()
 			tick = ticker.C
 		}
 		batch, segs, closed := c.out.take()
-		if len(batch) > 0 || segs != nil {
+		wrote := len(batch) > 0 || segs != nil
+		if wrote {
 			c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 			if err := writeTo(c.nc, batch, segs); err != nil {
 				c.out.close()
@@ -182,7 +197,11 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
-		if c.out.done(batch, segs, time.Now()) {
+		now := time.Now()
+		if wrote {
+			last = now
+		}
+		if c.out.done(batch, segs, now) {
 			c.wakeConsumers()
 		}
 		if closed {

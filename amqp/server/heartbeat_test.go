@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -81,6 +82,7 @@ func TestHeartbeatsSentAndMissedHeartbeatsDisconnect(t *testing.T) {
 		p := startPipeConn(t, Config{Heartbeat: 10})
 		p.handshake(1)
 		start := time.Now()
+		last := start
 		beats := 0
 		for {
 			f, err := p.fr.ReadFrame()
@@ -93,13 +95,17 @@ func TestHeartbeatsSentAndMissedHeartbeatsDisconnect(t *testing.T) {
 			if f.Type != amqp.FrameHeartbeat {
 				t.Fatalf("got frame type %d, want heartbeats only", f.Type)
 			}
+			if gap := time.Since(last); gap != 500*time.Millisecond {
+				t.Fatalf("heartbeat %d came %v after the previous frame, want 500ms", beats+1, gap)
+			}
+			last = time.Now()
 			beats++
 		}
 		silent := time.Since(start)
 		if silent < 2*time.Second || silent > 3*time.Second {
 			t.Fatalf("disconnected after %v of silence, want two 1 s intervals", silent)
 		}
-		if beats < 2 {
+		if beats < 3 {
 			t.Fatalf("received %d heartbeats in %v, want one every 500 ms", beats, silent)
 		}
 	})
@@ -135,4 +141,80 @@ func TestHandshakeTimeout(t *testing.T) {
 			t.Fatalf("dropped after %v, want the 3 s handshake timeout", d)
 		}
 	})
+}
+
+// startTCP serves cfg on 127.0.0.1:0 until the test ends and returns the
+// address.
+func startTCP(t *testing.T, cfg Config) string {
+	t.Helper()
+	if cfg.Users == nil {
+		cfg.Users = []User{{Name: "guest", PasswordHash: HashPassword("guest")}}
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; err != ErrServerClosed {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// rabbitmq: an idle connection gets a heartbeat every half interval, so a
+// client that reads with the interval as its timeout never times out.
+// Over a real socket, heartbeat 1 s: no gap between the server's frames
+// may exceed half a second by much.
+func TestIdleConnectionHeartbeatEveryHalfInterval(t *testing.T) {
+	addr := startTCP(t, Config{Heartbeat: 1})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	p := &pipeClient{t: t, nc: nc, fr: amqp.NewFrameReader(bufio.NewReader(nc), 1<<20)}
+	p.handshake(1)
+	const (
+		watch   = 3 * time.Second
+		maxGap  = 750 * time.Millisecond // half the interval plus slack
+		hardCap = 5 * time.Second        // the read deadline: fail, never hang
+	)
+	start := time.Now()
+	last := start
+	var gaps []time.Duration
+	for time.Since(start) < watch {
+		nc.SetReadDeadline(time.Now().Add(hardCap))
+		f, err := p.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("read after %v (gaps so far %v): %v", time.Since(start), gaps, err)
+		}
+		if f.Type != amqp.FrameHeartbeat {
+			t.Fatalf("got frame type %d, want heartbeats only", f.Type)
+		}
+		now := time.Now()
+		gaps = append(gaps, now.Sub(last))
+		last = now
+		// Answer each heartbeat with one, so that the server keeps us.
+		if _, err := nc.Write(amqp.AppendHeartbeat(nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("gaps between server frames: %v", gaps)
+	for i, g := range gaps {
+		if g > maxGap {
+			t.Fatalf("gap %d between server frames was %v, want <= %v (every 500 ms); all gaps: %v", i, g, maxGap, gaps)
+		}
+	}
 }

@@ -48,12 +48,18 @@ type Options struct {
 	// be rewritten. 0: 0.5.
 	GCDiscardRatio float64
 
-	// MinFreeBytes is the free space the file system must keep beyond a
-	// group's bytes, or the group fails with ErrDiskFull before Badger
-	// sees it (Badger writes through mmap, where a full disk is a SIGBUS,
-	// not an error). 0: 4*MemTableSize + 2*ValueLogFileSize; negative:
-	// no check.
+	// MinFreeBytes is the free space below which the store is short of
+	// disk: Admit refuses new data, and the store compacts and runs
+	// value-log GC after every change until space is back. Below half of
+	// it puts fail with ErrDiskFull before Badger sees them (Badger writes
+	// through mmap, where a full disk is a SIGBUS, not an error); see
+	// checkSpace. 0: 4*MemTableSize + 2*ValueLogFileSize; negative: no
+	// check.
 	MinFreeBytes int64
+	// DiskCheckInterval is how often free space is read besides at every
+	// group commit, so that the guard lets go while nothing is written.
+	// 0: 1 second.
+	DiskCheckInterval time.Duration
 
 	// DropPrefixAbove: DropQueue deletes a queue key by key inside the
 	// group commit when its range holds at most this many versions (live
@@ -130,6 +136,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MinFreeBytes == 0 {
 		o.MinFreeBytes = minFreeBytes(o.MemTableSize, o.ValueLogFileSize)
+	}
+	if o.DiskCheckInterval <= 0 {
+		o.DiskCheckInterval = time.Second
 	}
 	if o.InMemory {
 		o.GCInterval = -1

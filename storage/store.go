@@ -40,6 +40,7 @@ type Store struct {
 	complete chan completion // writer -> notifier
 	writerWG sync.WaitGroup  // writer and notifier
 	gcStop   chan struct{}
+	diskWake chan struct{} // the store just went short: GC at once
 	gcWG     sync.WaitGroup
 	gcMu     sync.Mutex // one RunGC at a time; taken before badgerMu
 	// badgerMu keeps value-log GC and the writer's commits apart. Badger's
@@ -83,7 +84,9 @@ func Open(o Options) (*Store, error) {
 		full:     make(chan struct{}, 1),
 		complete: make(chan completion, 4),
 		gcStop:   make(chan struct{}),
+		diskWake: make(chan struct{}, 1),
 	}
+	s.m.diskFree.Store(-1)
 	s.room = sync.NewCond(&s.mu)
 	s.idle = sync.NewCond(&s.mu)
 	if !o.InMemory {
@@ -103,6 +106,11 @@ func Open(o Options) (*Store, error) {
 	if o.GCInterval > 0 {
 		s.gcWG.Add(1)
 		go s.gcLoop()
+	}
+	if o.MinFreeBytes >= 0 {
+		s.checkDisk() // a restart on a full disk is short from the start
+		s.gcWG.Add(1)
+		go s.diskLoop()
 	}
 	if o.ReleaseInterval > 0 && !o.InMemory {
 		s.gcWG.Add(1)
@@ -388,7 +396,8 @@ type metrics struct {
 	bytesRead                                             atomic.Uint64 // messages read back by Entries
 	writeErrors, dropsByPrefix, dropsByKeys, gcRewrites   atomic.Uint64
 	diskFullRefusals                                      atomic.Uint64
-	diskFull                                              atomic.Bool // for logging transitions only
+	diskShort                                             atomic.Bool  // free space below MinFreeBytes (Admit)
+	diskFree                                              atomic.Int64 // the last reading; -1: none
 }
 
 // Metrics returns the counters.

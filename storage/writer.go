@@ -496,10 +496,18 @@ func (s *Store) flushMemtables(wb *badger.WriteBatch) (*badger.WriteBatch, error
 
 // checkSpace keeps the file system from filling up. Badger writes through
 // mmap: on a full disk its writes would fault (SIGBUS) instead of failing,
-// so the store must not get there. Below MinFreeBytes (plus the group's
-// bytes) the submissions that put anything get ErrDiskFull while those
-// that only delete go on, so consumers can still drain a full disk; below
-// half of that, the whole group fails.
+// so the store must not get there. It has three levels:
+//
+//   - below MinFreeBytes the store is short (see Admit): the engine takes
+//     no new data, but everything already taken is written, so that
+//     nothing it accepted (and perhaps delivered) has to be refused;
+//   - below half of it (plus the group's bytes), a last resort: the
+//     submissions that put anything get ErrDiskFull while those that only
+//     delete go on, so consumers can still drain a full disk;
+//   - below a quarter of it, the whole group fails.
+//
+// Between MinFreeBytes and half of it lie the writes in flight when the
+// store went short: at most MaxPendingBytes (Throttle) with the defaults.
 func (s *Store) checkSpace(g *group) error {
 	if s.opts.MinFreeBytes < 0 {
 		return nil
@@ -508,19 +516,14 @@ func (s *Store) checkSpace(g *group) error {
 	if err != nil {
 		return nil // cannot tell; let Badger report what it finds
 	}
-	if free >= s.opts.MinFreeBytes+g.bytes {
-		if s.m.diskFull.CompareAndSwap(true, false) {
-			s.log.Info("disk space back: writes resume", zap.Int64("free", free))
-		}
+	s.noteFree(free)
+	min := s.opts.MinFreeBytes
+	if free >= min/2+g.bytes {
 		return nil
 	}
-	if s.m.diskFull.CompareAndSwap(false, true) {
-		s.log.Warn("disk almost full: refusing publishes, accepting deletes", zap.String("dir", s.opts.Dir),
-			zap.Int64("free", free), zap.Int64("min_free", s.opts.MinFreeBytes))
-	}
 	refused := fmt.Errorf("%w: %s has %d bytes free, the store keeps %d free beyond the %d bytes of this write",
-		ErrDiskFull, s.opts.Dir, free, s.opts.MinFreeBytes, g.bytes)
-	if free < s.opts.MinFreeBytes/2+g.bytes {
+		ErrDiskFull, s.opts.Dir, free, min/2, g.bytes)
+	if free < min/4+g.bytes {
 		s.m.diskFullRefusals.Add(uint64(len(g.dones)))
 		return refused
 	}

@@ -219,10 +219,12 @@ func TestSyncErrorFailsTheStore(t *testing.T) {
 	}
 }
 
-// Disk full is a refusal before Badger is touched, and not for good:
-// below MinFreeBytes publishes fail with ErrDiskFull while deletes go on
-// (consumers can drain the disk); below half of it everything fails; when
-// space is back, everything goes through again.
+// Disk full is a refusal before Badger is touched, and not for good.
+// Below MinFreeBytes the store is short: Admit refuses new data, but what
+// was admitted is still written; below half of it puts fail with
+// ErrDiskFull while deletes go on (consumers can drain the disk); below a
+// quarter everything fails; when space is back, everything goes through
+// again and Admit lets go, with no write needed to notice.
 func TestDiskFullRefusesPutsThenEverythingUntilSpaceIsBack(t *testing.T) {
 	const minFree = 100 << 20
 	var mu sync.Mutex
@@ -235,6 +237,7 @@ func TestDiskFullRefusesPutsThenEverythingUntilSpaceIsBack(t *testing.T) {
 	dir := t.TempDir()
 	s := openT(t, dir, func(o *Options) {
 		o.MinFreeBytes = minFree
+		o.DiskCheckInterval = 10 * time.Millisecond
 		o.hooks = &hooks{freeBytes: func() (int64, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -254,28 +257,38 @@ func TestDiskFullRefusesPutsThenEverythingUntilSpaceIsBack(t *testing.T) {
 		b.DeleteMessage(id)
 		return &b
 	}
-	for id := uint64(1); id <= 3; id++ {
+	if err := s.Admit(); err != nil {
+		t.Fatalf("Admit with space: %v", err)
+	}
+	for id := uint64(1); id <= 4; id++ {
 		applyT(t, s, put(id))
 	}
 
-	setFree(minFree - 10<<20) // low: publishes refused, acks accepted
+	setFree(minFree - 10<<20) // short: nothing new admitted, admitted writes go on
+	waitFor(t, "Admit to refuse", func() bool { return errors.Is(s.Admit(), ErrDiskFull) })
+	applyT(t, s, put(10))
+	applyT(t, s, ack(4))
+
+	setFree(minFree/2 - 10<<20) // low: puts refused, acks accepted
 	var w waiter
-	w.submit(t, s, put(10))
-	w.submit(t, s, ack(1))
 	w.submit(t, s, put(11))
+	w.submit(t, s, ack(1))
+	w.submit(t, s, put(12))
 	errs := w.wait()
 	if !errors.Is(errs[0], ErrDiskFull) || errs[1] != nil || !errors.Is(errs[2], ErrDiskFull) || errors.Is(errs[0], ErrFailed) {
 		t.Fatalf("low space: callbacks got %v, want ErrDiskFull, nil, ErrDiskFull", errs)
 	}
 
-	setFree(minFree/2 - 1) // very low: everything refused
+	setFree(minFree/4 - 1) // very low: everything refused
 	if err := s.apply(ack(2)); !errors.Is(err, ErrDiskFull) {
 		t.Fatalf("very low space: ack got %v, want ErrDiskFull", err)
 	}
 
 	setFree(1 << 40)
+	waitFor(t, "Admit to let go without a write", func() bool { return s.Admit() == nil })
+	setFree(1 << 40)
 	applyT(t, s, ack(2))
-	applyT(t, s, put(12))
+	applyT(t, s, put(13))
 	if m := s.Metrics(); m.WriteErrors != 1 || m.DiskFull != 3 {
 		t.Fatalf("metrics %+v", m)
 	}
@@ -286,8 +299,8 @@ func TestDiskFullRefusesPutsThenEverythingUntilSpaceIsBack(t *testing.T) {
 	for _, e := range got {
 		ids = append(ids, e.msgID)
 	}
-	if fmt.Sprint(ids) != "[3 12]" {
-		t.Fatalf("after reopen: messages %v, want [3 12]", ids)
+	if fmt.Sprint(ids) != "[3 10 13]" {
+		t.Fatalf("after reopen: messages %v, want [3 10 13]", ids)
 	}
 }
 

@@ -283,6 +283,16 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 	if ch.confirm {
 		seq = ch.conf.begin()
 	}
+	if err := ch.c.srv.admit(msg, qs, ext); err != nil {
+		// Refused before it reached any queue: a nack means not accepted,
+		// so a publisher that retries duplicates nothing. Without confirms
+		// the message is dropped, as a full queue's reject-publish drops it.
+		if ch.confirm {
+			ch.conf.done(seq, err, false)
+			ch.confirmDirty = true
+		}
+		return
+	}
 	routed, rejected := ch.c.srv.enqueue(msg, qs, ch.conf, seq)
 	if ch.deliverExtra(msg, ext, seq) {
 		routed = true
@@ -303,6 +313,31 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 		ch.conf.done(seq, err, false)
 		ch.confirmDirty = true
 	}
+}
+
+// admit refuses a persistent message that would be stored (for a queue
+// that persists, or a durable delayed-message exchange) while the store is
+// short of disk. The decision is taken once, before any queue sees the
+// message: every write of an admitted publish is then made.
+func (s *Server) admit(msg *queue.Message, qs []*queue.Queue, ext *routeExtra) error {
+	if s.store == nil || !msg.Persistent {
+		return nil
+	}
+	err := s.store.Admit()
+	if err == nil {
+		return nil
+	}
+	for _, x := range ext.delayed {
+		if x.Durable {
+			return err
+		}
+	}
+	for _, q := range qs {
+		if q.Persist {
+			return err
+		}
+	}
+	return nil
 }
 
 func (ch *channel) basicGet(m *amqp.BasicGet) error {

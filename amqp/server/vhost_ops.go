@@ -8,6 +8,7 @@ import (
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/storage"
 )
 
 // equivalentQueueArgs are the queue arguments a redeclaration must repeat
@@ -104,6 +105,11 @@ func (v *vhost) declareExchangeLocked(d *defBatch, name string, kind exchange.Ki
 	if err := v.checkNewExchangeArgs(name, kind, args); err != nil {
 		return err
 	}
+	if durable {
+		if err := v.srv.admitDefinition("exchange", name, v.name); err != nil {
+			return err
+		}
+	}
 	v.mu.exchanges[name] = &exchange.Exchange{Name: name, Kind: kind, Durable: durable, AutoDelete: autoDelete, Internal: internal, Args: args}
 	if durable {
 		d.put(defExchange, defKey(v.name, name), exchangeDef{Vhost: v.name, Name: name, Kind: kind.String(), AutoDelete: autoDelete, Internal: internal, Args: encodeArgs(args)})
@@ -194,6 +200,12 @@ func (v *vhost) bind(src string, dest exchange.Destination, key string, args map
 		v.mu.Unlock()
 		return amqp.Errorf(amqp.PreconditionFailed, "%v", err)
 	}
+	if x.Durable && v.durableDestLocked(dest, false) {
+		if err := v.srv.admitDefinition("binding", src, v.name); err != nil {
+			v.mu.Unlock()
+			return err
+		}
+	}
 	if x.Bind(b) {
 		v.storeBindingLocked(d, x, b)
 	}
@@ -277,6 +289,10 @@ func (v *vhost) declareQueue(cfg queue.Config) (q *queue.Queue, err error) {
 		cfg.Persist = cfg.Durable && !cfg.Exclusive
 	}
 	if cfg.Persist {
+		if err := v.srv.admitDefinition("queue", cfg.Name, v.name); err != nil {
+			v.mu.Unlock()
+			return nil, err
+		}
 		d.put(defQueue, defKey(v.name, cfg.Name), queueDef{Vhost: v.name, Name: cfg.Name, ID: cfg.ID, AutoDelete: cfg.AutoDelete, Args: encodeArgs(cfg.Args)})
 	}
 	q = queue.New(v.queueConfig(cfg))
@@ -323,4 +339,21 @@ func (v *vhost) deleteQueue(q *queue.Queue, ifUnused, ifEmpty bool) (int, error)
 		}
 	}
 	return n, d.wait()
+}
+
+// admitDefinition refuses a new durable definition while the store is
+// short of disk, on the channel (the store would refuse to write it).
+func (s *Server) admitDefinition(kind, name, vhost string) error {
+	if s.store == nil {
+		return nil
+	}
+	if err := s.store.Admit(); err != nil {
+		return amqp.Errorf(amqp.PreconditionFailed, "cannot declare durable %s '%s' in vhost '%s': %s", kind, name, vhost, diskShortText(s.store))
+	}
+	return nil
+}
+
+// diskShortText says why the store takes nothing new.
+func diskShortText(st *storage.Store) string {
+	return fmt.Sprintf("disk almost full (%d bytes free, below the disk free limit of %d)", st.DiskFree(), st.MinFreeBytes())
 }

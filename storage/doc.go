@@ -68,10 +68,15 @@
 // The store keeps the file system from filling up: Badger writes through
 // mmap, and a write into a full disk crashes the process with SIGBUS
 // instead of returning an error (seen on a 16 MiB tmpfs with the check
-// off). Below MinFreeBytes of free space (beyond the
-// group's bytes) the submissions that put anything get ErrDiskFull, while
-// those that only delete are written, so consumers can drain a full disk:
-// keep acks in their own Submits. Below half of MinFreeBytes every
+// off). Below MinFreeBytes of free space the store is short (disk.go):
+// Admit refuses new data, so the engine refuses a publish before any queue
+// takes it, while every write of what was already admitted is still made;
+// and the store compacts and runs value-log GC after every change until
+// space is back, read every DiskCheckInterval, so that publishing resumes
+// within seconds of a drain. Below half of MinFreeBytes (beyond the
+// group's bytes), a last resort, the submissions that put anything get
+// ErrDiskFull while those that only delete are written, so consumers can
+// drain a full disk: keep acks in their own Submits. Below a quarter every
 // submission is refused. Later groups are tried again as space comes
 // back. Any error from Badger itself (an I/O error, a failed fsync,
 // including one Badger only logs) fails the store: every later write

@@ -315,25 +315,32 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 	}
 }
 
-// admit refuses a persistent message that would be stored (for a queue
-// that persists, or a durable delayed-message exchange) while the store is
-// short of disk. The decision is taken once, before any queue sees the
+// admit refuses a message that would be written to the store while the
+// store is short of disk: a persistent one for a queue that persists or a
+// durable delayed-message exchange, and any one that a queue would page
+// out (the memory budget is spent, or the queue already has messages on
+// disk only). The decision is taken once, before any queue sees the
 // message: every write of an admitted publish is then made.
 func (s *Server) admit(msg *queue.Message, qs []*queue.Queue, ext *routeExtra) error {
-	if s.store == nil || !msg.Persistent {
+	if s.store == nil {
 		return nil
 	}
 	err := s.store.Admit()
 	if err == nil {
 		return nil
 	}
-	for _, x := range ext.delayed {
-		if x.Durable {
-			return err
+	if msg.Persistent {
+		for _, x := range ext.delayed {
+			if x.Durable {
+				return err
+			}
 		}
 	}
+	if len(qs) > 0 && s.cfg.MemoryBudget > 0 && s.budget.Used() >= s.cfg.MemoryBudget {
+		return err
+	}
 	for _, q := range qs {
-		if q.Persist {
+		if q.Persist && msg.Persistent || q.Paged() > 0 {
 			return err
 		}
 	}

@@ -40,6 +40,12 @@ type fullDiskBroker struct {
 
 func startFullDiskBroker(t *testing.T) *fullDiskBroker {
 	t.Helper()
+	return startFullDiskBrokerBudget(t, 0)
+}
+
+// startFullDiskBrokerBudget starts it with Config.MemoryBudget budget.
+func startFullDiskBrokerBudget(t *testing.T, budget int64) *fullDiskBroker {
+	t.Helper()
 	mnt := t.TempDir()
 	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, fmt.Sprintf("size=%dm", tmpfsMiB)); err != nil {
 		t.Skipf("cannot mount a tmpfs here (%v): the full-disk tests need root and mount permission", err)
@@ -60,7 +66,7 @@ func startFullDiskBroker(t *testing.T) *fullDiskBroker {
 	if err != nil {
 		t.Fatalf("open the store: %v", err)
 	}
-	srv, err := server.New(server.Config{Users: guestUsers, Store: st, Logger: log})
+	srv, err := server.New(server.Config{Users: guestUsers, Store: st, Logger: log, MemoryBudget: budget})
 	if err != nil {
 		st.Close()
 		t.Fatalf("start the server: %v", err)
@@ -224,5 +230,34 @@ func TestDiskFullNackedPublishesAreNotEnqueued(t *testing.T) {
 	t.Logf("first ack %v after the drain; %d bytes free", time.Since(drained).Round(time.Millisecond), b.free())
 	if n := queueCount(t, other, "other"); n != 1 {
 		t.Errorf("queue 'other' holds %d messages, want the 1 acked (nacked retries must not be enqueued)", n)
+	}
+}
+
+// Paging out is a write too: while the disk is short, a transient message
+// that a queue would page out (it has messages on disk only) is refused
+// like a persistent one, so transient publishers cannot fill the disk
+// past the guard.
+func TestDiskFullRefusesMessagesThatWouldBePaged(t *testing.T) {
+	b := startFullDiskBrokerBudget(t, 512<<10)
+	conn := b.dial()
+	ch, err := conn.Channel()
+	must(t, err, "channel")
+	must(t, ch.Confirm(false), "confirm.select")
+	declareDurableQueue(t, ch, "paged", nil)
+
+	acked := fillUntilNacked(t, b, ch, "paged", 3)
+	if n := queueCount(t, ch, "paged"); n != len(acked) {
+		t.Fatalf("queue 'paged' counts %d after %d acked publishes", n, len(acked))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), durWait)
+	defer cancel()
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", "paged", false, false,
+		amqp091.Publishing{DeliveryMode: amqp091.Transient, Body: make([]byte, diskFullBody)})
+	must(t, err, "publish")
+	if ok, err := dc.WaitContext(ctx); err != nil || ok {
+		t.Fatalf("a transient message for a paged queue on a short disk: acked=%v (%v), want a nack", ok, err)
+	}
+	if n := queueCount(t, ch, "paged"); n != len(acked) {
+		t.Errorf("queue 'paged' counts %d after %d acked publishes and nacked ones", n, len(acked))
 	}
 }

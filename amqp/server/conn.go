@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,7 +102,12 @@ func (c *conn) serve() {
 	go c.writeLoop()
 	c.readTimeout.Store(int64(c.srv.cfg.HandshakeTimeout))
 	if err := c.handshake(); err != nil {
-		c.log.Debug("handshake failed", zap.Error(err))
+		var he *handshakeError
+		if errors.As(err, &he) {
+			c.log.Info(he.msg, zap.String("reason", he.reason))
+		} else {
+			c.log.Debug("handshake failed", zap.Error(err))
+		}
 		c.finish()
 		return
 	}
@@ -274,14 +281,52 @@ func (c *conn) closeWith(e *amqp.Error) error {
 	}
 }
 
-func (c *conn) handshake() error {
-	if err := amqp.ReadProtocolHeader(c.br); err != nil {
-		if errors.Is(err, amqp.ErrBadProtocolHeader) {
-			// spec 0-9-1 section 4.2.2: answer a bad header with ours, then close.
-			c.out.write(func(b []byte) []byte { return append(b, amqp.ProtocolHeader...) })
-		}
-		return err
+// handshakeError is a handshake failure that the log reports at info
+// level, with the peer: a rejected protocol header or a silent client.
+// Other failures (a client gone, a refused login) are logged as they are.
+type handshakeError struct {
+	msg    string // the log message
+	reason string
+}
+
+func (e *handshakeError) Error() string { return e.msg + ": " + e.reason }
+
+// handshakeReadError names a timeout while the handshake waited for
+// what (a method name or "protocol header").
+func (c *conn) handshakeReadError(what string, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return &handshakeError{msg: "handshake timed out", reason: fmt.Sprintf("no %s within %v", what, c.srv.cfg.HandshakeTimeout)}
 	}
+	return err
+}
+
+// headerRejection says why a protocol header h was rejected, with a hint
+// at the common mistakes.
+func headerRejection(h []byte) string {
+	hint := ""
+	switch s := string(h); {
+	case strings.HasPrefix(s, "AMQP"):
+		hint = ": another AMQP version"
+	case strings.HasPrefix(s, "HTTP/"), strings.HasPrefix(s, "GET "), strings.HasPrefix(s, "POST "),
+		strings.HasPrefix(s, "PUT "), strings.HasPrefix(s, "HEAD "), strings.HasPrefix(s, "OPTIONS "):
+		hint = ": HTTP, on the AMQP port"
+	case h[0] == 0x16 && h[1] == 0x03:
+		hint = ": a TLS handshake, on a plain AMQP port"
+	}
+	return fmt.Sprintf("got %q, want AMQP 0-9-1's %q%s", h, amqp.ProtocolHeader, hint)
+}
+
+func (c *conn) handshake() error {
+	h, err := c.br.Peek(len(amqp.ProtocolHeader))
+	if err != nil {
+		return c.handshakeReadError("protocol header", err)
+	}
+	if string(h) != amqp.ProtocolHeader {
+		// spec 0-9-1 section 4.2.2: answer a bad header with ours, then close.
+		c.out.write(func(b []byte) []byte { return append(b, amqp.ProtocolHeader...) })
+		return &handshakeError{msg: "protocol header rejected", reason: headerRejection(h)}
+	}
+	c.br.Discard(len(h))
 	cfg := &c.srv.cfg
 	// Encoded once per server: the same for every connection, and its
 	// nested tables would grow every reader goroutine's stack.
@@ -376,7 +421,7 @@ func readHandshakeMethod[M amqp.Method](c *conn) (M, error) {
 			if errors.As(err, &ae) {
 				return zero, c.closeWith(ae)
 			}
-			return zero, err
+			return zero, c.handshakeReadError(zero.Name(), err)
 		}
 		if f.Type == amqp.FrameHeartbeat {
 			continue

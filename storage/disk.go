@@ -67,7 +67,8 @@ func (s *Store) diskLoop() {
 	defer s.gcWG.Done()
 	t := time.NewTicker(s.opts.DiskCheckInterval)
 	defer t.Stop()
-	var gcAt uint64 // m.syncs at the last GC run for space; 0: none yet
+	var gcAt uint64 // m.syncs at the last GC run for space
+	ran := false
 	for {
 		select {
 		case <-s.gcStop:
@@ -77,12 +78,13 @@ func (s *Store) diskLoop() {
 		}
 		s.checkDisk()
 		if !s.m.diskShort.Load() {
-			gcAt = 0
+			ran = false
 			continue
 		}
-		if now := s.m.syncs.Load(); now == gcAt {
+		if ran && s.m.syncs.Load() == gcAt {
 			continue // nothing written since the last try: nothing new to reclaim
 		}
+		ran = true
 		start := time.Now()
 		n, err := s.runGC(true)
 		gcAt = s.m.syncs.Load()

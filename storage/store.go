@@ -87,6 +87,10 @@ func Open(o Options) (*Store, error) {
 		diskWake: make(chan struct{}, 1),
 	}
 	s.m.diskFree.Store(-1)
+	// The first compaction after Open always runs: the deletes replayed
+	// from the write-ahead log at start-up count as garbage only once they
+	// are flushed.
+	s.compacted.Store(^uint64(0))
 	s.room = sync.NewCond(&s.mu)
 	s.idle = sync.NewCond(&s.mu)
 	if !o.InMemory {

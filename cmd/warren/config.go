@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -27,6 +31,7 @@ type config struct {
 	pprof           string
 	memoryBudget    int64
 	consumerTimeout time.Duration
+	version         bool
 
 	// From the file only.
 	vhosts        []string
@@ -34,22 +39,23 @@ type config struct {
 	loopbackUsers []string
 }
 
-// fileConfig is the JSON configuration file. Flags and WARREN_* environment
-// variables override it.
-type fileConfig struct {
-	Listen         string       `json:"listen"`
-	DataDir        string       `json:"data_dir"`
-	LogLevel       string       `json:"log_level"`
-	LogFormat      string       `json:"log_format"`
-	Vhosts         []string     `json:"vhosts"`
-	Users          []userConfig `json:"users"`
-	LoopbackUsers  []string     `json:"loopback_users"`
-	ChannelMax     uint16       `json:"channel_max"`
-	FrameMax       uint32       `json:"frame_max"`
-	Heartbeat      *uint16      `json:"heartbeat"`
-	MaxMessageSize int          `json:"max_message_size"`
-}
+// The configuration file is a JSON object. Each flag is a key, its name
+// with '_' for '-' ("data_dir" for --data-dir); numbers are JSON numbers,
+// durations strings such as "30m". Beside them the file holds the
+// structured keys below, which no flag sets. An unknown key is an error.
+const (
+	keyVhosts        = "vhosts"         // ["/", "orders"]
+	keyUsers         = "users"          // [userConfig, ...]
+	keyLoopbackUsers = "loopback_users" // ["guest"]
+)
 
+// Flags the environment or the file do not set.
+var (
+	envIgnores  = map[string]string{"version": "an action, not a setting"}
+	fileRefuses = map[string]string{"config": "the file cannot name itself", "version": "an action, not a setting"}
+)
+
+// userConfig is one entry of the file's "users".
 type userConfig struct {
 	Name string `json:"name"`
 	// Password is hashed at start-up; PasswordHash is RabbitMQ's
@@ -80,12 +86,15 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
 	fs.Int64Var(&c.memoryBudget, "memory-budget", 128<<20, "bytes of ready messages kept in memory (bodies plus 128 bytes each); beyond it bodies live on disk only")
 	fs.DurationVar(&c.consumerTimeout, "consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
+	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }
 
-// loadConfig parses args, then fills what they leave unset from the
-// environment (looked up with lookupEnv) and the file given by --config.
-// It returns pflag.ErrHelp after printing the usage for --help.
+// loadConfig parses args, then fills every flag they leave unset from its
+// WARREN_* variable (looked up with lookupEnv), else from its key in the
+// file given by --config or WARREN_CONFIG, else leaves its default. It
+// returns pflag.ErrHelp after printing the usage for --help, and stops
+// after the flags for --version.
 func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*config, error) {
 	c := &config{}
 	fs := newFlagSet(c)
@@ -93,57 +102,168 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (*config, 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-
-	var fc fileConfig
+	if c.version {
+		return c, nil
+	}
+	if err := setFromEnv(fs, fs.Lookup("config"), lookupEnv); err != nil {
+		return nil, err
+	}
+	var file map[string]json.RawMessage
 	if c.configPath != "" {
-		raw, err := os.ReadFile(c.configPath)
-		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-		if err := json.Unmarshal(raw, &fc); err != nil {
-			return nil, fmt.Errorf("config %s: %w", c.configPath, err)
+		var err error
+		if file, err = c.readFile(); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", c.configPath, err)
 		}
 	}
-	// Precedence: an explicit flag, then WARREN_*, then the file, then the default.
-	str := func(name string, flagVal *string, fileVal string) {
-		if fs.Changed(name) {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
 			return
 		}
-		if ev, ok := lookupEnv(envName(name)); ok {
-			*flagVal = ev
-		} else if fileVal != "" {
-			*flagVal = fileVal
+		if err = setFromEnv(fs, f, lookupEnv); err != nil || f.Changed {
+			return
 		}
-	}
-	str("listen", &c.listen, fc.Listen)
-	str("data-dir", &c.dataDir, fc.DataDir)
-	str("log-level", &c.logLevel, fc.LogLevel)
-	str("log-format", &c.logFormat, fc.LogFormat)
-	for _, name := range []string{"heartbeat", "frame-max", "channel-max", "max-message-size", "memory-budget", "consumer-timeout"} {
-		if ev, ok := lookupEnv(envName(name)); ok && !fs.Changed(name) {
-			if err := fs.Set(name, ev); err != nil {
-				return nil, fmt.Errorf("%s: %w", envName(name), err)
+		key := fileKey(f.Name)
+		if raw, ok := file[key]; ok {
+			if err = setFromFile(fs, f, raw); err != nil {
+				err = fmt.Errorf("config file %s: key %q: %w", c.configPath, key, err)
 			}
 		}
-	}
-	if !fs.Changed("channel-max") && fc.ChannelMax != 0 {
-		c.channelMax = fc.ChannelMax
-	}
-	if !fs.Changed("frame-max") && fc.FrameMax != 0 {
-		c.frameMax = fc.FrameMax
-	}
-	if !fs.Changed("heartbeat") && fc.Heartbeat != nil {
-		c.heartbeat = *fc.Heartbeat
-	}
-	if !fs.Changed("max-message-size") && fc.MaxMessageSize != 0 {
-		c.maxMessageSize = fc.MaxMessageSize
-	}
-	c.vhosts, c.users, c.loopbackUsers = fc.Vhosts, fc.Users, fc.LoopbackUsers
-	return c, nil
+	})
+	return c, err
 }
 
 // envName is the environment variable of a flag: WARREN_DATA_DIR for
 // --data-dir.
 func envName(flag string) string {
 	return "WARREN_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// fileKey is the file's key of a flag: data_dir for --data-dir.
+func fileKey(flag string) string {
+	return strings.ReplaceAll(flag, "-", "_")
+}
+
+func setFromEnv(fs *pflag.FlagSet, f *pflag.Flag, lookupEnv func(string) (string, bool)) error {
+	if _, skip := envIgnores[f.Name]; skip || f.Changed {
+		return nil
+	}
+	v, ok := lookupEnv(envName(f.Name))
+	if !ok {
+		return nil
+	}
+	if err := fs.Set(f.Name, v); err != nil {
+		return fmt.Errorf("%s: %w", envName(f.Name), err)
+	}
+	return nil
+}
+
+// setFromFile sets f from a JSON string, number or boolean.
+func setFromFile(fs *pflag.FlagSet, f *pflag.Flag, raw json.RawMessage) error {
+	var v string
+	switch t := strings.TrimSpace(string(raw)); {
+	case strings.HasPrefix(t, `"`):
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+	case t == "null" || strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{"):
+		return fmt.Errorf("want a string or a number, got %s", t)
+	case f.Value.Type() == "duration":
+		return fmt.Errorf(`a duration is a string with a unit, such as "30m" or "10s"; got %s`, t)
+	default: // a number or a boolean, as written
+		v = t
+	}
+	return fs.Set(f.Name, v)
+}
+
+// readFile reads the configuration file: the structured keys into c, the
+// rest returned by key for the flags. It refuses keys that are neither.
+func (c *config) readFile() (map[string]json.RawMessage, error) {
+	raw, err := os.ReadFile(c.configPath)
+	if err != nil {
+		return nil, err
+	}
+	var file map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &file); err != nil {
+		return nil, jsonError(raw, err)
+	}
+	known := []string{keyVhosts, keyUsers, keyLoopbackUsers}
+	c.fs.VisitAll(func(f *pflag.Flag) {
+		if _, skip := fileRefuses[f.Name]; !skip {
+			known = append(known, fileKey(f.Name))
+		}
+	})
+	sort.Strings(known)
+	keys := make([]string, 0, len(file))
+	for k := range file {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if slices.Contains(known, k) {
+			continue
+		}
+		if f := c.fs.Lookup(strings.ReplaceAll(k, "_", "-")); f != nil {
+			if why, ok := fileRefuses[f.Name]; ok {
+				return nil, fmt.Errorf("key %q: --%s cannot be set in the file (%s)", k, f.Name, why)
+			}
+		}
+		hint := ""
+		if slices.Contains(known, strings.ReplaceAll(k, "-", "_")) {
+			hint = fmt.Sprintf(`; did you mean %q?`, strings.ReplaceAll(k, "-", "_"))
+		}
+		return nil, fmt.Errorf("unknown key %q%s (the keys are %s)", k, hint, strings.Join(known, ", "))
+	}
+
+	for key, into := range map[string]*[]string{keyVhosts: &c.vhosts, keyLoopbackUsers: &c.loopbackUsers} {
+		if v, ok := file[key]; ok {
+			if err := json.Unmarshal(v, into); err != nil {
+				return nil, fmt.Errorf("key %q: want a list of strings: %w", key, err)
+			}
+		}
+	}
+	if v, ok := file[keyUsers]; ok {
+		var users []json.RawMessage
+		if err := json.Unmarshal(v, &users); err != nil {
+			return nil, fmt.Errorf("key %q: want a list of users: %w", keyUsers, err)
+		}
+		for i, u := range users {
+			var uc userConfig
+			dec := json.NewDecoder(bytes.NewReader(u))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&uc); err != nil {
+				if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+					return nil, fmt.Errorf(`%s[%d]: unknown key %s (a user has "name", "password" or "password_hash", and "vhosts")`, keyUsers, i, f)
+				}
+				return nil, fmt.Errorf("%s[%d]: %w", keyUsers, i, err)
+			}
+			if uc.Name == "" {
+				return nil, fmt.Errorf(`%s[%d]: a user needs a "name"`, keyUsers, i)
+			}
+			c.users = append(c.users, uc)
+		}
+	}
+	return file, nil
+}
+
+// jsonError places a decoding error in the file by line and column.
+func jsonError(raw []byte, err error) error {
+	var off int64
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		if te.Field == "" {
+			return fmt.Errorf("want a JSON object of keys, got %s", te.Value)
+		}
+		off = te.Offset
+	default:
+		return err
+	}
+	before := raw[:min(int(off), len(raw))]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := len(before) - bytes.LastIndexByte(before, '\n')
+	return fmt.Errorf("line %d, column %d: %w", line, col, err)
 }

@@ -37,6 +37,10 @@ func run(args []string) error {
 		}
 		return err
 	}
+	if c.version {
+		fmt.Println(versionLine())
+		return nil
+	}
 
 	log, err := newLogger(c.logLevel, c.logFormat)
 	if err != nil {

@@ -22,7 +22,7 @@ func TestExpiryHeapHoldsOnlyReadyEntries(t *testing.T) {
 		}
 		var got []Entry
 		for range batch / 2 {
-			e, _, ok := q.Get()
+			_, e, _, ok := q.Get(false)
 			if !ok {
 				t.Fatalf("round %d: get-empty", round)
 			}
@@ -30,7 +30,7 @@ func TestExpiryHeapHoldsOnlyReadyEntries(t *testing.T) {
 		}
 		q.Requeue(got) // a second heap entry each
 		for range batch {
-			if _, _, ok := q.Get(); !ok {
+			if _, _, _, ok := q.Get(true); !ok {
 				t.Fatalf("round %d: get-empty", round)
 			}
 		}

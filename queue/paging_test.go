@@ -123,12 +123,12 @@ func TestPagingKeepsOrderAndBoundsMemory(t *testing.T) {
 		next++
 	}
 	for next < n/2 {
-		e, _, ok := q.Get()
+		e, kept, _, ok := q.Get(false)
 		if !ok {
 			t.Fatalf("get-empty after %d of %d", next, n)
 		}
 		check(e)
-		q.Ack([]Entry{e})
+		q.Ack([]Entry{kept})
 	}
 	s := &sink{credit: -1}
 	q.AddConsumer(&Consumer{Tag: "c", Sink: s})
@@ -159,7 +159,7 @@ func TestPagingPurge(t *testing.T) {
 	if msgs, _ := q.Counts(); msgs != 0 {
 		t.Fatalf("count after purge = %d", msgs)
 	}
-	if _, _, ok := q.Get(); ok {
+	if _, _, _, ok := q.Get(false); ok {
 		t.Fatal("get after purge found a message")
 	}
 	if left := j.stored(7); left != 0 {
@@ -185,18 +185,18 @@ func TestRecoverBeyondBudget(t *testing.T) {
 		t.Fatalf("loaded %d bodies at recovery, want at most %d within the budget", loads, pageLow)
 	}
 	for want := 1; want <= 2000; want++ {
-		e, _, ok := q.Get()
+		e, kept, _, ok := q.Get(false)
 		if !ok {
 			t.Fatalf("get-empty at %d", want)
 		}
 		if string(e.Msg.Body) != fmt.Sprint(want) || !e.Redelivered {
 			t.Fatalf("got %q redelivered=%v, want %d redelivered", e.Msg.Body, e.Redelivered, want)
 		}
-		q.Ack([]Entry{e})
+		q.Ack([]Entry{kept})
 	}
 	// New messages after recovery are numbered after the recovered ones.
 	q.Publish(&Message{Body: []byte("new"), Persistent: true}, nil)
-	e, _, _ := q.Get()
+	e, _, _, _ := q.Get(true)
 	if e.Seq != 2001 || e.Redelivered {
 		t.Fatalf("new message: seq %d redelivered %v, want 2001 not redelivered", e.Seq, e.Redelivered)
 	}

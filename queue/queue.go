@@ -313,7 +313,9 @@ func (q *Queue) deliveredLocked(c *Consumer, e Entry) {
 }
 
 // Get takes the head message for basic.get, and reports how many remain.
-func (q *Queue) Get() (e Entry, remaining int, ok bool) {
+// e is the message to send. With noAck it is settled at once; otherwise
+// kept is what to keep of it until Ack, Requeue or Reject.
+func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 	for {
 		q.mu.Lock()
 		q.touchLocked()
@@ -322,18 +324,23 @@ func (q *Queue) Get() (e Entry, remaining int, ok bool) {
 		}
 		if q.mu.ready.len() > 0 {
 			e = q.mu.ready.pop()
-			if e.Stored {
-				q.mu.outstanding++
+			if noAck {
+				q.settleLocked(e)
+			} else {
+				if e.Stored {
+					q.mu.outstanding++
+				}
+				kept = e
 			}
 			remaining = q.mu.ready.len() + q.mu.paged.count
 			q.maybeLoadLocked()
 			q.unlock()
-			return e, remaining, true
+			return e, kept, remaining, true
 		}
 		paged := q.mu.paged.count
 		q.unlock()
 		if paged == 0 || !q.readAheadForGet() {
-			return Entry{}, 0, false
+			return Entry{}, Entry{}, 0, false
 		}
 	}
 }

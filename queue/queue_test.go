@@ -80,7 +80,7 @@ func TestRequeueRestoresOriginalPosition(t *testing.T) {
 	}
 	var taken []Entry
 	for i := 0; i < 3; i++ {
-		e, _, ok := q.Get()
+		_, e, _, ok := q.Get(false)
 		if !ok {
 			t.Fatal("get: empty")
 		}
@@ -92,7 +92,7 @@ func TestRequeueRestoresOriginalPosition(t *testing.T) {
 	var got []string
 	var redelivered []bool
 	for {
-		e, _, ok := q.Get()
+		e, _, _, ok := q.Get(true)
 		if !ok {
 			break
 		}
@@ -211,7 +211,7 @@ func BenchmarkPublishGet(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		q.Publish(m, nil)
-		q.Get()
+		q.Get(false)
 	}
 }
 

@@ -352,13 +352,10 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 	if err != nil {
 		return err
 	}
-	e, remaining, ok := q.Get()
+	e, kept, remaining, ok := q.Get(m.NoAck)
 	if !ok {
 		ch.send(&amqp.BasicGetEmpty{})
 		return nil
-	}
-	if m.NoAck {
-		q.Ack([]queue.Entry{e})
 	}
 	// Tags are assigned and frames queued under dmu, as deliveries are, so
 	// that tags reach the client in order.
@@ -366,7 +363,7 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 	ch.dmu.nextTag++
 	tag := ch.dmu.nextTag
 	if !m.NoAck {
-		ch.pushUnackedLocked(pending{tag: tag, q: q, e: e})
+		ch.pushUnackedLocked(pending{tag: tag, q: q, e: kept})
 	}
 	ch.c.out.write(func(b []byte) []byte {
 		gm := amqp.BasicGetOk{DeliveryTag: tag, Redelivered: e.Redelivered, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey, MessageCount: uint32(remaining)}

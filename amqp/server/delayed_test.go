@@ -151,7 +151,7 @@ func TestSchedulerReleasesOnTime(t *testing.T) {
 			time.Sleep(step.at - time.Duration(time.Now().UnixNano()-s.epoch.UnixNano()))
 			synctest.Wait()
 			for {
-				e, _, ok := q.Get()
+				e, _, _, ok := q.Get(true)
 				if !ok {
 					break
 				}

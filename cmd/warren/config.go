@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/storage"
 )
 
 // config is what the flags, the WARREN_* environment and the JSON file
@@ -31,6 +34,7 @@ type config struct {
 	pprof           string
 	memoryBudget    int64
 	consumerTimeout time.Duration
+	diskFreeLimit   byteSize
 	version         bool
 
 	// From the file only.
@@ -86,6 +90,8 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
 	fs.Int64Var(&c.memoryBudget, "memory-budget", 128<<20, "bytes of ready messages kept in memory (bodies plus 128 bytes each); beyond it bodies live on disk only")
 	fs.DurationVar(&c.consumerTimeout, "consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
+	c.diskFreeLimit = storage.DefaultMinFreeBytes
+	fs.Var(&c.diskFreeLimit, "disk-free-limit", "free disk space the store keeps; below it persistent publishes are refused (nacked) until space comes back")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }
@@ -266,4 +272,13 @@ func jsonError(raw []byte, err error) error {
 	line := bytes.Count(before, []byte("\n")) + 1
 	col := len(before) - bytes.LastIndexByte(before, '\n')
 	return fmt.Errorf("line %d, column %d: %w", line, col, err)
+}
+
+// storeOptions are the options the store is opened with.
+func (c *config) storeOptions(log *zap.Logger) storage.Options {
+	o := storage.Options{Dir: c.dataDir, Logger: log, MinFreeBytes: int64(c.diskFreeLimit)}
+	if o.MinFreeBytes == 0 {
+		o.MinFreeBytes = -1 // keeping 0 bytes free is no check; storage's 0 would be its default
+	}
+	return o
 }

@@ -80,7 +80,7 @@ func run(args []string) error {
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	store, err := storage.Open(storage.Options{Dir: c.dataDir, Logger: log})
+	store, err := storage.Open(c.storeOptions(log))
 	if err != nil {
 		return fmt.Errorf("data directory %s: %w", c.dataDir, err)
 	}

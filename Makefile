@@ -8,8 +8,13 @@ FUZZTIME ?= 60s
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
 
-run: ## run the broker on 127.0.0.1:5672, data under ./data, guest/guest on loopback
-	$(GO) run ./cmd/warren --listen 127.0.0.1:5672 --data-dir ./data
+# make run LISTEN=127.0.0.1:5673 when 5672 is taken (by a local RabbitMQ, say); ARGS go to
+# warren as they are: make run ARGS='--log-level debug --disk-free-limit 1GiB'.
+LISTEN ?= 127.0.0.1:5672
+ARGS   ?=
+
+run: ## run the broker on LISTEN (127.0.0.1:5672), data under ./data, guest/guest on loopback; ARGS go to warren
+	$(GO) run ./cmd/warren --listen $(LISTEN) --data-dir ./data $(ARGS)
 
 build: ## build bin/warren
 	$(GO) build -o bin/warren ./cmd/warren

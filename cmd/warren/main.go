@@ -107,8 +107,11 @@ func run(args []string) error {
 	}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
-		return err
+		return listenError(c.listen, err)
 	}
+	// The first line on stdout, apart from the log on stderr: the address
+	// that answers, so a first run cannot be talking to another broker.
+	fmt.Printf("Warren %s listening on %s (AMQP 0-9-1)\n", server.Version, ln.Addr())
 	log.Info("Warren listening", zap.String("addr", ln.Addr().String()), zap.String("version", server.Version), zap.String("data_dir", c.dataDir))
 
 	errc := make(chan error, 1)
@@ -128,6 +131,16 @@ func run(args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listenError says which address could not be had, and how to choose
+// another.
+func listenError(addr string, err error) error {
+	const hint = "\n  choose another address: make run LISTEN=127.0.0.1:5673 (or warren --listen 127.0.0.1:5673)"
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on %s: the address is in use, by another broker perhaps (a RabbitMQ?)%s", addr, hint)
+	}
+	return fmt.Errorf("cannot listen on %s: %w%s", addr, err, hint)
 }
 
 func newLogger(level, format string) (*zap.Logger, error) {

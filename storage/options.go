@@ -151,7 +151,12 @@ func (o *Options) setDefaults() error {
 // DefaultMinFreeBytes is MinFreeBytes with the default Badger sizes.
 const DefaultMinFreeBytes = 4*(16<<20) + 2*(64<<20)
 
-// minFreeBytes is the headroom Badger needs with these sizes.
+// minFreeBytes is the headroom Badger needs with these sizes: what it may
+// write between two checks of the free space. That is the memtable's
+// write-ahead log (one memtable), the memtables waiting to be flushed as
+// level-0 tables (three), the value-log file being written (one file) and
+// a value-log GC's rewrite of the live part of one file (up to one file).
+// Badger writes through mmap, where a full disk is a SIGBUS.
 func minFreeBytes(memTable, valueLogFile int64) int64 {
 	return 4*memTable + 2*valueLogFile
 }

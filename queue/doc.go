@@ -6,9 +6,11 @@
 // to it. Publishers call Publish from their connection's reader goroutine,
 // and the delivery to consumers happens right there, under the queue's lock,
 // through each consumer's Sink. A Sink is called with the queue's lock held
-// and must not call back into any Queue; it takes the message or refuses it
-// when its consumer has no credit (prefetch, or a full outbound buffer).
-// When credit comes back the owner calls Dispatch.
+// and must not call back into any Queue but for Keep; it takes the message
+// or refuses it when its consumer has no credit (prefetch, or a full
+// outbound buffer). What it keeps for the ack is q.Keep(e), which is what
+// Ack, Requeue and Reject take back. When credit comes back the owner
+// calls Dispatch.
 //
 // Ordering: every message gets a per-queue sequence number when it is
 // enqueued. Ready messages are kept in sequence order, so a requeued
@@ -23,13 +25,20 @@
 //
 // Storage: a Journal (set by the server when it has a store) journals the
 // entries of persistent messages in queues that persist, and pages bodies
-// out past the shared Budget; a paged queue keeps only a count and reads
-// entries back ahead of delivery (paging.go). Journal writes are handed on
-// under the queue's lock, so they reach the store in operation order.
+// out past the shared Budget, which counts the bodies in memory, ready or
+// delivered and not acknowledged. A paged queue keeps only a count of its
+// newest entries and reads them back ahead of delivery (paging.go).
+// Deliveries past the budget, and entries returned to the queue past it,
+// stay in place hollow, their bodies in the store, and are read back on a
+// goroutine before they are delivered again (hollow.go). Journal writes
+// are handed on under the queue's lock, so they reach the store in
+// operation order; reads happen with no lock held.
 //
 // Flow control (flow.go): a queue with consumers and a backlog in memory
 // holds back its publishers, who call WaitRoom before Publish, until the
 // consumers drain it, for a bounded time.
 //
-// Lock order: Queue.mu is taken before anything a Sink or a Journal takes.
+// Lock order: Queue.mu is taken before anything a Sink or a Journal takes,
+// and a Sink's locks before a Journal's (Keep, called by a Sink, may page
+// a body out).
 package queue

@@ -27,7 +27,8 @@ type deadLetter struct {
 
 // unlock releases the queue's lock, then hands the entries that left the
 // queue meanwhile to DeadLetter, outside the lock: republishing them may
-// take other queues' locks (or this one's, in a cycle).
+// take other queues' locks (or this one's, in a cycle). Hollow ones are
+// read back first; one whose body cannot be read is dropped.
 func (q *Queue) unlock() {
 	q.flowLocked()
 	if len(q.mu.dead) == 0 {
@@ -37,7 +38,12 @@ func (q *Queue) unlock() {
 	dead := q.mu.dead
 	q.mu.dead = nil
 	q.mu.Unlock()
+	q.readBackDead(dead)
 	for _, d := range dead {
+		if d.e.Msg.hollow {
+			q.Settle(d.e)
+			continue
+		}
 		q.DeadLetter(q, d.e, d.reason)
 	}
 }
@@ -68,6 +74,7 @@ func (q *Queue) Settle(e Entry) {
 // rabbitmq dead-letters them with reason rejected, unless the queue was
 // deleted meanwhile (its dead-lettering went with it).
 func (q *Queue) Reject(entries []Entry) {
+	q.release(entries)
 	q.mu.Lock()
 	for _, e := range entries {
 		if e.Stored {

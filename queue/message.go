@@ -15,13 +15,31 @@ type Message struct {
 	// TTL is the message's own expiration in milliseconds, if HasTTL.
 	TTL    int64
 	HasTTL bool
+
+	// hollow: a queue's stand-in for a message whose body waits in the
+	// store under ID (see hollowOf); size is then the body's size (the
+	// store's entries hold 32 bits of it too). Message stays 112 bytes.
+	hollow bool
+	size   uint32
 }
 
 // Size is what the message counts for in byte limits and the memory
-// budget: its body.
-func (m *Message) Size() int { return len(m.Body) }
+// budget: its body, in memory or, for a hollow stand-in, in the store.
+func (m *Message) Size() int { return len(m.Body) + int(m.size) }
 
-// Entry is a message's place in one queue.
+// hollowOf is a stand-in for m, whose body is stored under id: what a
+// queue keeps of a message it holds past the memory budget. It has no
+// body, exchange, routing key or properties (they are read back with
+// the body), and shares nothing with m, which other queues may still
+// hold (and whose properties and body are one allocation).
+func hollowOf(m *Message, id uint64) *Message {
+	return &Message{ID: id, Persistent: m.Persistent, Priority: m.Priority, TTL: m.TTL, HasTTL: m.HasTTL, hollow: true, size: uint32(m.Size())}
+}
+
+// Entry is a message's place in one queue. Past the memory budget a
+// queue keeps some entries hollow: their Msg is a stand-in without a body
+// (hollowOf), read back from the store before the entry is delivered or
+// dead-lettered, so a Sink and DeadLetter never see one.
 type Entry struct {
 	Msg         *Message
 	Seq         uint64 // per-queue, increasing in publish order
@@ -36,4 +54,5 @@ type Entry struct {
 	Expires int64
 
 	gone bool // a tombstone in a seqList
+	held bool // delivered, its body charged to the budget (Keep)
 }

@@ -6,10 +6,12 @@ import (
 	"time"
 )
 
-// Budget is the memory for ready message bodies that all queues share.
-// Beyond it a queue keeps new messages on disk only (its Journal pages
-// them out) and reads them back ahead of delivery, as RabbitMQ's lazy
-// queues do, so a long backlog costs disk, not memory.
+// Budget is the memory for message bodies that all queues share: those
+// ready in memory, and those delivered and not yet acknowledged. Beyond
+// it a queue keeps new messages on disk only (its Journal pages them out)
+// and reads them back ahead of delivery, as RabbitMQ's lazy queues do, so
+// a long backlog costs disk, not memory; and it keeps deliveries, and
+// what comes back of them, hollow: their bodies in the store (hollow.go).
 type Budget struct {
 	limit int64
 	used  atomic.Int64 // bodies plus entryOverhead per entry
@@ -23,8 +25,9 @@ type Budget struct {
 // NewBudget returns a budget of limit bytes (<= 0: unlimited).
 func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
 
-// Used is the memory charged for ready messages held in memory: their
-// bodies and an estimate of each entry's overhead.
+// Used is the memory charged: the bodies held in memory, ready or
+// delivered, and an estimate of each ready entry's overhead (a hollow
+// one's too) and each delivered one's that holds its body.
 func (b *Budget) Used() int64 { return b.used.Load() }
 
 func (b *Budget) over() bool { return b != nil && b.limit > 0 && b.used.Load() >= b.limit }

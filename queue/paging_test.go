@@ -12,12 +12,18 @@ import (
 // once, with done callbacks run synchronously on a goroutine of their own
 // (the store's notifier does the same, later).
 type memJournal struct {
-	mu      sync.Mutex
-	entries map[uint64]map[uint64]*Message // queue -> seq -> message
-	pageIns int
+	mu       sync.Mutex
+	entries  map[uint64]map[uint64]*Message // queue -> seq -> message
+	msgs     map[uint64]*Message            // id -> message, for ReadBack
+	nextID   uint64
+	pageIns  int
+	pageOuts int
+	readBack int // messages read back
 }
 
-func newMemJournal() *memJournal { return &memJournal{entries: map[uint64]map[uint64]*Message{}} }
+func newMemJournal() *memJournal {
+	return &memJournal{entries: map[uint64]map[uint64]*Message{}, msgs: map[uint64]*Message{}, nextID: 1 << 32}
+}
 
 func (j *memJournal) put(q *Queue, e Entry, done func(error)) {
 	j.mu.Lock()
@@ -25,6 +31,9 @@ func (j *memJournal) put(q *Queue, e Entry, done func(error)) {
 		j.entries[q.ID] = map[uint64]*Message{}
 	}
 	j.entries[q.ID][e.Seq] = e.Msg
+	if e.Msg.ID != 0 {
+		j.msgs[e.Msg.ID] = e.Msg
+	}
 	j.mu.Unlock()
 	if done != nil {
 		go done(nil)
@@ -32,13 +41,40 @@ func (j *memJournal) put(q *Queue, e Entry, done func(error)) {
 }
 
 func (j *memJournal) PutEntry(q *Queue, e Entry, done func(error)) { j.put(q, e, done) }
-func (j *memJournal) PageOut(q *Queue, e Entry, done func(error))  { j.put(q, e, done) }
+
+func (j *memJournal) PageOut(q *Queue, e Entry, done func(error)) uint64 {
+	if e.Msg.hollow {
+		panic("PageOut of a hollow entry")
+	}
+	j.mu.Lock()
+	j.nextID++
+	j.pageOuts++
+	c := *e.Msg
+	c.ID = j.nextID
+	j.mu.Unlock()
+	e.Msg = &c
+	j.put(q, e, done)
+	return c.ID
+}
 
 func (j *memJournal) DeleteEntry(q *Queue, e Entry) {
 	j.mu.Lock()
 	delete(j.entries[q.ID], e.Seq)
 	j.mu.Unlock()
 }
+
+func (j *memJournal) ReadBack(q *Queue, ids []uint64) ([]*Message, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]*Message, len(ids))
+	for i, id := range ids {
+		out[i] = j.msgs[id]
+		j.readBack++
+	}
+	return out, nil
+}
+
+func (j *memJournal) Short() bool { return false }
 
 func (j *memJournal) Requeued(q *Queue, e Entry) {}
 

@@ -19,8 +19,10 @@ var (
 )
 
 // Sink receives deliveries for one consumer. TryDeliver is called with the
-// queue's lock held; it must not call into any Queue. It returns false,
-// taking nothing, when the consumer cannot take a message now.
+// queue's lock held; it must not call into any Queue but for q.Keep. It
+// returns false, taking nothing, when the consumer cannot take a message
+// now. A delivery to be acknowledged is kept as q.Keep(e), and handed
+// back as that to Ack, Requeue or Reject.
 type Sink interface {
 	TryDeliver(q *Queue, e Entry) bool
 }
@@ -33,9 +35,10 @@ type Journal interface {
 	// PutEntry journals the entry of a persistent message in a durable
 	// queue (its message is already stored); done runs once it is on disk.
 	PutEntry(q *Queue, e Entry, done func(error))
-	// PageOut writes an entry that is not stored yet, and its message, so
-	// that memory can drop it; done runs once it is on disk.
-	PageOut(q *Queue, e Entry, done func(error))
+	// PageOut writes an entry that is not stored yet, and its message
+	// under a new id that it returns, so that memory can drop the body;
+	// done, if not nil, runs once it is on disk.
+	PageOut(q *Queue, e Entry, done func(error)) (id uint64)
 	// DeleteEntry removes a settled stored entry and releases its message.
 	DeleteEntry(q *Queue, e Entry)
 	// Drop removes every stored entry of the queue, releasing the messages
@@ -46,6 +49,15 @@ type Journal interface {
 	// PageIn reads up to max stored entries with seq >= from, in order,
 	// stopping after the one that brings their bodies to maxBytes.
 	PageIn(q *Queue, from uint64, max int, maxBytes int64) ([]Entry, error)
+	// ReadBack reads stored messages by id, for hollow entries: out[i] is
+	// ids[i]'s, nil if the store has none. A message whose write is under
+	// way (paged out a moment ago) is waited for. Called without the lock;
+	// it blocks.
+	ReadBack(q *Queue, ids []uint64) ([]*Message, error)
+	// Short reports whether the store takes no new data now (it is short
+	// of disk): a queue then keeps delivered and returned bodies in
+	// memory, past the budget, rather than page them out.
+	Short() bool
 }
 
 // Consumer is a subscription to a queue.
@@ -77,7 +89,8 @@ type Config struct {
 	// Journal, if set, journals the entries of persistent messages in a
 	// durable queue and pages out bodies beyond the Budget.
 	Journal Journal
-	// Budget is the memory for ready bodies shared by the broker's queues.
+	// Budget is the memory for bodies, ready or delivered and not yet
+	// acknowledged, shared by the broker's queues.
 	Budget *Budget
 	// DeadLetter takes entries that leave the queue without delivery
 	// (rejected, expired, over the length or delivery limit) when the
@@ -108,6 +121,7 @@ type Queue struct {
 		paged         paged  // entries on disk only
 		recoveredUpTo uint64 // entries up to here were recovered: redelivered
 		outstanding   int    // delivered stored entries not settled yet
+		filling       bool   // hollow entries are being read back (paging.go)
 
 		dead        []deadLetter // to hand to DeadLetter after unlocking
 		expiry      expiryHeap   // ready entries with a TTL, earliest first
@@ -170,7 +184,7 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 	}
 	if page {
 		if !e.Stored {
-			q.Journal.PageOut(q, e, q.pagedDone(nil))
+			q.Journal.PageOut(q, e, q.pagedDone(nil)) // read back by seq: the id is in the entry
 			e.Stored = true
 		}
 		q.mu.paged.add(e)
@@ -275,6 +289,10 @@ func (q *Queue) dispatchLocked() {
 				continue
 			}
 		}
+		if head.Msg.hollow {
+			q.fillLocked() // delivers once the bodies are back
+			break
+		}
 		if !q.offerLocked(*head) {
 			break
 		}
@@ -314,13 +332,21 @@ func (q *Queue) deliveredLocked(c *Consumer, e Entry) {
 
 // Get takes the head message for basic.get, and reports how many remain.
 // e is the message to send. With noAck it is settled at once; otherwise
-// kept is what to keep of it until Ack, Requeue or Reject.
+// kept is what to keep of it until Ack, Requeue or Reject (see Keep).
 func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 	for {
 		q.mu.Lock()
 		q.touchLocked()
 		for q.mu.ready.len() > 0 && q.mu.ready.peek().Expires != 0 && q.expiredLocked(q.mu.ready.peek(), q.now()) {
 			q.deadLetterLocked(q.mu.ready.pop(), ReasonExpired)
+		}
+		if q.mu.ready.len() > 0 && q.mu.ready.peek().Msg.hollow {
+			batch := q.mu.ready.hollowAhead(pageBatch, pageBatchBytes)
+			q.unlock()
+			if !q.readBack(batch) {
+				return Entry{}, Entry{}, 0, false
+			}
+			continue
 		}
 		if q.mu.ready.len() > 0 {
 			e = q.mu.ready.pop()
@@ -330,7 +356,7 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 				if e.Stored {
 					q.mu.outstanding++
 				}
-				kept = e
+				kept = q.Keep(e)
 			}
 			remaining = q.mu.ready.len() + q.mu.paged.count
 			q.maybeLoadLocked()
@@ -346,11 +372,13 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 }
 
 // Requeue puts unacknowledged entries back at their original positions,
-// marked redelivered, and delivers what it can. Entries of a deleted queue
+// marked redelivered, and delivers what it can. Past the memory budget
+// they go back hollow (see hollowBackLocked). Entries of a deleted queue
 // are dropped, and released in the store.
 func (q *Queue) Requeue(entries []Entry) {
 	q.mu.Lock()
 	defer q.unlock()
+	q.release(entries)
 	if q.mu.deleted {
 		for _, e := range entries {
 			q.settleLocked(e)
@@ -359,6 +387,7 @@ func (q *Queue) Requeue(entries []Entry) {
 	}
 	back := make([]Entry, 0, len(entries))
 	for _, e := range entries {
+		e.held = false
 		e.Redelivered = true
 		e.Deliveries++
 		if e.Stored {
@@ -376,6 +405,7 @@ func (q *Queue) Requeue(entries []Entry) {
 		back = append(back, e)
 		q.trackExpiryLocked(e)
 	}
+	q.hollowBackLocked(back)
 	// One merge for the batch: a closing channel returns its whole prefetch
 	// window, and inserting entries one by one in front of a long backlog
 	// moved the backlog once per entry.
@@ -389,6 +419,7 @@ func (q *Queue) Ack(entries []Entry) {
 	if q.Journal == nil {
 		return
 	}
+	q.release(entries)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, e := range entries {

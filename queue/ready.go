@@ -159,11 +159,14 @@ func (r *seqList) drain() []Entry {
 
 // readyList is a queue's ready entries: one seqList, or one per priority
 // level for a priority queue, highest first out. It accounts bodies and
-// entries against the broker's memory budget.
+// entries against the broker's memory budget: a hollow entry's body is
+// in the store, so it is charged only the entry's overhead.
 type readyList struct {
 	levels []seqList // levels[0] is the lowest priority
 	n      int
-	bytes  int
+	bytes  int     // bodies, in memory or not: what byte limits count
+	mem    int     // bodies in memory
+	hollow int     // hollow entries
 	budget *Budget // may be nil
 }
 
@@ -171,12 +174,17 @@ func newReadyList(priorities int, budget *Budget) readyList {
 	return readyList{levels: make([]seqList, priorities+1), budget: budget}
 }
 
-// account adds (or with negative numbers removes) count entries of n
-// body bytes.
-func (r *readyList) account(n, count int) {
-	r.bytes += n
+// add counts e in (sign 1) or out (sign -1).
+func (r *readyList) add(e *Entry, sign int) {
+	mem := len(e.Msg.Body)
+	r.n += sign
+	r.bytes += sign * e.Msg.Size()
+	r.mem += sign * mem
+	if e.Msg.hollow {
+		r.hollow += sign
+	}
 	if r.budget != nil {
-		r.budget.charge(int64(n + count*entryOverhead))
+		r.budget.charge(int64(sign * (mem + entryOverhead)))
 	}
 }
 
@@ -184,7 +192,11 @@ func (r *readyList) len() int { return r.n }
 
 // level is the list for an entry: its priority, capped at the queue's.
 func (r *readyList) level(e *Entry) *seqList {
-	p := int(e.Msg.Priority)
+	return r.levelOf(e.Msg.Priority)
+}
+
+func (r *readyList) levelOf(prio uint8) *seqList {
+	p := int(prio)
 	if p >= len(r.levels) {
 		p = len(r.levels) - 1
 	}
@@ -203,8 +215,7 @@ func (r *readyList) top() *seqList {
 
 func (r *readyList) push(e Entry) {
 	r.level(&e).push(e)
-	r.n++
-	r.account(e.Msg.Size(), 1)
+	r.add(&e, 1)
 }
 
 // insertBatch puts entries back at their positions, one merge per level.
@@ -226,9 +237,8 @@ func (r *readyList) insertBatch(es []Entry) {
 			r.levels[l].insertBatch(les)
 		}
 	}
-	r.n += len(es)
-	for _, e := range es {
-		r.account(e.Msg.Size(), 1)
+	for i := range es {
+		r.add(&es[i], 1)
 	}
 }
 
@@ -236,18 +246,15 @@ func (r *readyList) peek() *Entry { return r.top().peek() }
 
 func (r *readyList) pop() Entry {
 	e := r.top().pop()
-	r.n--
-	r.account(-e.Msg.Size(), -1)
+	r.add(&e, -1)
 	return e
 }
 
 // remove takes the entry with seq and priority out of the list.
 func (r *readyList) remove(seq uint64, prio uint8) (Entry, bool) {
-	l := r.level(&Entry{Msg: &Message{Priority: prio}})
-	e, ok := l.remove(seq)
+	e, ok := r.levelOf(prio).remove(seq)
 	if ok {
-		r.n--
-		r.account(-e.Msg.Size(), -1)
+		r.add(&e, -1)
 	}
 	return e, ok
 }
@@ -258,7 +265,54 @@ func (r *readyList) drain() []Entry {
 	for i := len(r.levels) - 1; i >= 0; i-- {
 		out = append(out, r.levels[i].drain()...)
 	}
-	r.account(-r.bytes, -r.n)
-	r.n = 0
+	if r.budget != nil {
+		r.budget.charge(-int64(r.mem + r.n*entryOverhead))
+	}
+	r.n, r.bytes, r.mem, r.hollow = 0, 0, 0, 0
 	return out
+}
+
+// hollowAhead returns the hollow entries among the next max entries in
+// delivery order, up to maxBytes of bodies: what one read-back fills.
+func (r *readyList) hollowAhead(max int, maxBytes int64) []Entry {
+	var out []Entry
+	seen, bytes := 0, int64(0)
+	for l := len(r.levels) - 1; l >= 0; l-- {
+		sl := &r.levels[l]
+		for i := sl.head; i < len(sl.items); i++ {
+			e := &sl.items[i]
+			if e.gone {
+				continue
+			}
+			if seen++; seen > max || bytes >= maxBytes {
+				return out
+			}
+			if e.Msg.hollow {
+				out = append(out, *e)
+				bytes += int64(e.Msg.Size())
+			}
+		}
+	}
+	return out
+}
+
+// fill gives the hollow entry with seq and priority its message m, read
+// back from the store, and reports whether it was still there, hollow,
+// with m's id.
+func (r *readyList) fill(seq uint64, prio uint8, m *Message) bool {
+	l := r.levelOf(prio)
+	i := l.find(seq)
+	if i < 0 || !l.items[i].Msg.hollow || l.items[i].Msg.ID != m.ID {
+		return false
+	}
+	d := m.Size() - l.items[i].Msg.Size() // 0 unless the store disagrees
+	l.items[i].Msg = m
+	l.bytes += d
+	r.bytes += d
+	r.hollow--
+	r.mem += len(m.Body)
+	if r.budget != nil {
+		r.budget.charge(int64(len(m.Body)))
+	}
+	return true
 }

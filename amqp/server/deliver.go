@@ -147,7 +147,8 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	o.mu.Unlock()
 	o.signal()
 	if !cs.noAck {
-		ch.pushUnackedLocked(pending{tag: tag, q: q, e: e, cs: cs})
+		// What waits for the ack: past the memory budget, without its body.
+		ch.pushUnackedLocked(pending{tag: tag, q: q, e: q.Keep(e), cs: cs})
 		cs.inflight++
 		ch.dmu.inflight++
 	}

@@ -137,7 +137,7 @@ func (j *journal) Requeued(q *queue.Queue, e queue.Entry) {
 	j.submit(b, nil)
 }
 
-func (j *journal) PageOut(q *queue.Queue, e queue.Entry, done func(error)) {
+func (j *journal) PageOut(q *queue.Queue, e queue.Entry, done func(error)) uint64 {
 	b := j.batch()
 	// A copy of its own for this queue: a transient message is never
 	// shared on disk, and its entry is dropped at recovery.
@@ -145,6 +145,61 @@ func (j *journal) PageOut(q *queue.Queue, e queue.Entry, done func(error)) {
 	b.PutMessage(id, encodeMessage(e.Msg))
 	b.PutEntry(q.ID, e.Seq, id, entryMeta(make([]byte, 0, metaLen), true, e))
 	j.submit(b, done)
+	return id
+}
+
+func (j *journal) Short() bool { return j.store.Admit() != nil }
+
+// ReadBack reads the messages of hollow entries. One paged out a moment
+// ago may still be in its group commit: when a message is missing, it
+// waits for the writes submitted so far (a fence) and looks again, then
+// reads the rest one by one to find which are missing.
+func (j *journal) ReadBack(q *queue.Queue, ids []uint64) ([]*queue.Message, error) {
+	raws, err := j.store.Messages(ids)
+	if errors.Is(err, storage.ErrNotFound) {
+		if err = j.fence(); err == nil {
+			raws, err = j.store.Messages(ids)
+		}
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		raws, err = make([][]byte, len(ids)), nil
+		for i, id := range ids {
+			raws[i], err = j.store.Message(id)
+			if errors.Is(err, storage.ErrNotFound) {
+				j.log.Error("the body of a message held past the memory budget is missing; the message is dropped",
+					zap.String("queue", q.Name), zap.Uint64("msg", id))
+				err = nil
+			} else if err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		j.log.Warn("reading messages back failed", zap.String("queue", q.Name), zap.Error(err))
+		return nil, err
+	}
+	out := make([]*queue.Message, len(ids))
+	for i, raw := range raws {
+		if raw == nil {
+			continue
+		}
+		m, err := decodeMessage(ids[i], raw)
+		if err != nil {
+			j.log.Error("a stored message is malformed; skipped", zap.String("queue", q.Name), zap.Uint64("msg", ids[i]), zap.Error(err))
+			continue
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// fence returns once everything submitted to the store so far is on disk.
+func (j *journal) fence() error {
+	done := make(chan error, 1)
+	if err := j.store.Submit(new(storage.Batch), func(err error) { done <- err }); err != nil {
+		return err
+	}
+	return <-done
 }
 
 func (j *journal) DeleteEntry(q *queue.Queue, e queue.Entry) {
@@ -265,11 +320,7 @@ func (s *Server) fence() error {
 	if s.journal == nil {
 		return nil
 	}
-	done := make(chan error, 1)
-	if err := s.store.Submit(new(storage.Batch), func(err error) { done <- err }); err != nil {
-		return err
-	}
-	return <-done
+	return s.journal.fence()
 }
 
 // Stored message format (the store keeps it as opaque bytes):

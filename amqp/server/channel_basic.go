@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/queue"
 )
 
@@ -252,7 +253,7 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 		t, _ := amqp.DecodeTable(sum.Headers)
 		return t
 	}
-	var ext routeExtra
+	var ext broker.Extra
 	qs := v.routeExt(x, pub.RoutingKey, headers, ch.routeBuf[:0], &ext)
 	if ch.tx {
 		ch.txPubs = append(ch.txPubs, txPublish{msg: msg, mandatory: pub.Mandatory, queues: append([]*queue.Queue(nil), qs...), ext: ext})
@@ -271,7 +272,7 @@ var errRejected = errors.New("rejected by a full queue")
 // mandatory and unroutable, and counts it for confirms. A persistent
 // message bound for durable queues is stored once, and its entries are
 // journalled by the queues; its confirm waits for all of those writes.
-func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue, ext *routeExtra) {
+func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue, ext *broker.Extra) {
 	// Flow control: wait for the consumers of backlogged queues to drain
 	// them (queue/flow.go).
 	for _, q := range qs {
@@ -321,7 +322,7 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 // out (the memory budget is spent, or the queue already has messages on
 // disk only). The decision is taken once, before any queue sees the
 // message: every write of an admitted publish is then made.
-func (s *Server) admit(msg *queue.Message, qs []*queue.Queue, ext *routeExtra) error {
+func (s *Server) admit(msg *queue.Message, qs []*queue.Queue, ext *broker.Extra) error {
 	if s.store == nil {
 		return nil
 	}
@@ -330,7 +331,7 @@ func (s *Server) admit(msg *queue.Message, qs []*queue.Queue, ext *routeExtra) e
 		return nil
 	}
 	if msg.Persistent {
-		for _, x := range ext.delayed {
+		for _, x := range ext.Delayed {
 			if x.Durable {
 				return err
 			}

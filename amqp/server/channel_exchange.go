@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/exchange"
 )
 
@@ -38,7 +39,7 @@ func (ch *channel) exchangeDelete(m *amqp.ExchangeDelete) error {
 	if m.Exchange == "" {
 		return amqp.Errorf(amqp.AccessRefused, "operation not permitted on the default exchange")
 	}
-	if reservedName(m.Exchange) {
+	if broker.ReservedName(m.Exchange) {
 		return amqp.Errorf(amqp.AccessRefused, "deletion of system exchange '%s' in vhost '%s' not allowed", m.Exchange, ch.c.vhost.name)
 	}
 	if err := ch.c.vhost.deleteExchange(m.Exchange, m.IfUnused); err != nil {

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
 )
@@ -38,7 +39,7 @@ func (ch *channel) lookupOwned(name string) (*queue.Queue, error) {
 		return nil, v.errNoQueue(name)
 	}
 	if q.Exclusive && q.Owner != ch.c.id {
-		return nil, errLocked(name, v.name)
+		return nil, broker.ErrLocked(name, v.name)
 	}
 	return q, nil
 }
@@ -58,8 +59,8 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 		}
 	} else {
 		if name == "" {
-			name = genName("amq.gen-")
-		} else if reservedName(name) {
+			name = broker.GenName("amq.gen-")
+		} else if broker.ReservedName(name) {
 			return amqp.Errorf(amqp.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", name)
 		}
 		limits, err := queue.ParseArgs(m.Arguments)
@@ -172,7 +173,7 @@ func (ch *channel) queueDelete(m *amqp.QueueDelete) error {
 	n := 0
 	if q != nil {
 		if q.Exclusive && q.Owner != ch.c.id {
-			return errLocked(name, v.name)
+			return broker.ErrLocked(name, v.name)
 		}
 		if n, err = v.deleteQueue(q, m.IfUnused, m.IfEmpty); err != nil {
 			return err

@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/queue"
 )
 
@@ -9,7 +10,7 @@ type txPublish struct {
 	msg       *queue.Message
 	mandatory bool
 	queues    []*queue.Queue
-	ext       routeExtra
+	ext       broker.Extra
 }
 
 type txSettle struct {

@@ -13,7 +13,7 @@ import (
 
 // queueConfig completes a queue's configuration with the vhost's hooks:
 // dead-lettering and x-expires.
-func (v *vhost) queueConfig(cfg queue.Config) queue.Config {
+func (v *vhost) queueConfig(cfg *queue.Config) {
 	cfg.DeadLetter = v.deadLetter
 	cfg.OnExpire = func(q *queue.Queue) {
 		// rabbitmq x-expires: an unused queue is deleted.
@@ -21,7 +21,6 @@ func (v *vhost) queueConfig(cfg queue.Config) queue.Config {
 			v.srv.log.Warn("deleting an expired queue", zap.String("queue", q.Name), zap.Error(err))
 		}
 	}
-	return cfg
 }
 
 // deadLetter republishes an entry that left q without being delivered to

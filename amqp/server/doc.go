@@ -1,5 +1,11 @@
-// Package server is Warren's protocol engine: the Server, its connections
-// and channels, the vhost registry and the mapping of errors to the wire.
+// Package server is Warren's AMQP 0-9-1 front end: the Server, its
+// connections and channels, and the mapping of errors to the wire. The
+// broker core (amqp/broker) owns the vhosts, exchanges, queues and
+// bindings, routing and the definitions in the store; every declare,
+// delete, bind, unbind, lookup and route here is one call into it
+// (vhost.go), and the core reaches the message features still kept here
+// (journal, dead-lettering, x-expires) only through the queue hooks the
+// Server gives it (Server.queueHooks).
 //
 // # Goroutines
 //
@@ -13,7 +19,7 @@
 // one lock acquisition, so they never interleave.
 //
 // Queues have no goroutine. A publisher's reader goroutine routes the
-// message (vhost read lock), enqueues it under each queue's lock, and the
+// message (broker.Vhost read lock), enqueues it under each queue's lock, and the
 // queue pushes it at once to a consumer with credit through the consumer's
 // Sink, which encodes the delivery into the consumer connection's outbound
 // buffer. Acks, qos changes and a drained outbound buffer make the owner
@@ -53,13 +59,13 @@
 //
 // Taken in this order, never the reverse:
 //
-//	vhost.mu  ->  queue.Queue.mu  ->  channel.dmu  ->  outbound.mu
+//	broker.Vhost.mu  ->  queue.Queue.mu  ->  channel.dmu  ->  outbound.mu
 //	queue.Queue.mu  ->  storage.Store.mu (Submit)
 //	confirmTracker.mu  ->  outbound.mu
 //	conn.consumersMu, conn.flushMu, Server.replies.mu (direct reply-to) and
 //	Server.delayed.mu (the delayed-message scheduler) are leaves.
 //
-// vhost.mu is released before a queue's lock is taken for publishing, so in
+// broker.Vhost.mu is released before a queue's lock is taken for publishing, so in
 // practice the publish path holds queue.mu -> channel.dmu -> outbound.mu
 // while it delivers. Dead-lettered entries are republished after the
 // queue's lock is released (queue.unlock). No lock is held during socket

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,16 +12,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp"
-	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/storage"
-)
-
-// Definition kinds in the store.
-const (
-	defExchange = "exchange"
-	defQueue    = "queue"
-	defBinding  = "binding"
 )
 
 // journal is every queue's queue.Journal when the broker has a store: it
@@ -377,202 +368,17 @@ func decodeMessage(id uint64, b []byte) (*queue.Message, error) {
 	return m, nil
 }
 
-// Definition records, JSON with field tables in their wire form.
-type exchangeDef struct {
-	Vhost      string `json:"vhost"`
-	Name       string `json:"name"`
-	Kind       string `json:"kind"`
-	AutoDelete bool   `json:"auto_delete,omitempty"`
-	Internal   bool   `json:"internal,omitempty"`
-	Args       []byte `json:"args,omitempty"`
-}
-
-type queueDef struct {
-	Vhost      string `json:"vhost"`
-	Name       string `json:"name"`
-	ID         uint64 `json:"id"`
-	AutoDelete bool   `json:"auto_delete,omitempty"`
-	Args       []byte `json:"args,omitempty"`
-}
-
-type bindingDef struct {
-	Vhost       string `json:"vhost"`
-	Source      string `json:"source"`
-	Destination string `json:"destination"`
-	ToExchange  bool   `json:"to_exchange,omitempty"`
-	Key         string `json:"key"`
-	Args        []byte `json:"args,omitempty"`
-}
-
-func encodeArgs(t map[string]any) []byte {
-	if len(t) == 0 {
-		return nil
-	}
-	b, err := amqp.AppendTable(nil, amqp.Table(t))
-	if err != nil {
-		return nil
-	}
-	return b
-}
-
-func decodeArgs(b []byte) (map[string]any, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	return amqp.DecodeTable(b)
-}
-
-func defKey(parts ...string) string {
-	k := ""
-	for i, p := range parts {
-		if i > 0 {
-			k += "\x00"
-		}
-		k += p
-	}
-	return k
-}
-
-func bindingKey(vhost string, b exchange.Binding) string {
-	kind := "q"
-	if b.Destination.Exchange {
-		kind = "x"
-	}
-	return defKey(vhost, b.Source, kind, b.Destination.Name, b.Key, string(encodeArgs(b.Args)))
-}
-
-// defBatch collects the definition changes of one operation. They are
-// submitted under the vhost's lock, so they reach the store in the order
-// the changes happened, and waited for after it is released (no lock is
-// held during the sync).
-type defBatch struct {
-	s    *Server
-	b    storage.Batch
-	done chan error
-}
-
-func (v *vhost) defs() *defBatch { return &defBatch{s: v.srv} }
-
-func (d *defBatch) put(kind, key string, v any) {
-	if d.s.store == nil {
-		return
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		d.s.log.Error("cannot encode a definition", zap.String("kind", kind), zap.Error(err))
-		return
-	}
-	d.b.PutDefinition(kind, key, raw)
-}
-
-func (d *defBatch) del(kind, key string) {
-	if d.s.store != nil {
-		d.b.DeleteDefinition(kind, key)
-	}
-}
-
-// submit hands the changes to the store; call it with the vhost's lock held.
-func (d *defBatch) submit() {
-	if d.s.store == nil || d.b.Len() == 0 {
-		return
-	}
-	d.done = make(chan error, 1)
-	if err := d.s.store.Submit(&d.b, func(err error) { d.done <- err }); err != nil {
-		d.done <- err
-	}
-}
-
-// wait returns once the changes are on disk; a failure is a 541.
-func (d *defBatch) wait() error {
-	if d.done == nil {
-		return nil
-	}
-	if err := <-d.done; err != nil {
-		d.s.log.Error("cannot store definitions", zap.Error(err))
-		return amqp.Errorf(amqp.InternalError, "cannot store the change: %v", err)
-	}
-	return nil
-}
-
-// recover rebuilds durable exchanges, queues, bindings and messages from
-// the store. It runs once, in New, before any connection.
+// recover rebuilds the durable exchanges, queues and bindings (the broker
+// core's Recover) and then the messages from the store. It runs once, in
+// New, before any connection.
 func (s *Server) recover() error {
 	start := time.Now()
 	st := s.store
-	var nx, nq, nb int
-	err := st.Definitions(defExchange, func(key string, raw []byte) error {
-		var d exchangeDef
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return fmt.Errorf("exchange %q: %w", key, err)
-		}
-		v := s.vhosts[d.Vhost]
-		if v == nil {
-			return nil // the vhost is no longer configured
-		}
-		kind, err := exchange.ParseKind(d.Kind)
-		if err != nil {
-			return fmt.Errorf("exchange %q: %w", key, err)
-		}
-		args, err := decodeArgs(d.Args)
-		if err != nil {
-			return fmt.Errorf("exchange %q: %w", key, err)
-		}
-		v.mu.exchanges[d.Name] = &exchange.Exchange{Name: d.Name, Kind: kind, Durable: true, AutoDelete: d.AutoDelete, Internal: d.Internal, Args: args}
-		nx++
-		return nil
-	})
+	defs, err := s.core.Recover()
 	if err != nil {
-		return fmt.Errorf("recover exchanges: %w", err)
+		return err
 	}
-	byID := map[uint64]*queue.Queue{}
-	err = st.Definitions(defQueue, func(key string, raw []byte) error {
-		var d queueDef
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return fmt.Errorf("queue %q: %w", key, err)
-		}
-		s.nextQueueID = max(s.nextQueueID, d.ID)
-		v := s.vhosts[d.Vhost]
-		if v == nil {
-			return nil
-		}
-		args, err := decodeArgs(d.Args)
-		if err != nil {
-			return fmt.Errorf("queue %q: %w", key, err)
-		}
-		q := queue.New(v.queueConfig(queue.Config{Name: d.Name, Durable: true, AutoDelete: d.AutoDelete, Args: args,
-			ID: d.ID, Persist: true, Journal: s.journal, Budget: s.budget}))
-		v.mu.queues[d.Name] = q
-		byID[d.ID] = q
-		nq++
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("recover queues: %w", err)
-	}
-	err = st.Definitions(defBinding, func(key string, raw []byte) error {
-		var d bindingDef
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return fmt.Errorf("binding %q: %w", key, err)
-		}
-		v := s.vhosts[d.Vhost]
-		if v == nil {
-			return nil
-		}
-		x := v.mu.exchanges[d.Source]
-		if x == nil {
-			return nil
-		}
-		args, err := decodeArgs(d.Args)
-		if err != nil {
-			return fmt.Errorf("binding %q: %w", key, err)
-		}
-		x.Bind(exchange.Binding{Source: d.Source, Destination: exchange.Destination{Exchange: d.ToExchange, Name: d.Destination}, Key: d.Key, Args: args})
-		nb++
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("recover bindings: %w", err)
-	}
+	byID := defs.ByID
 
 	// Messages: one Message per stored id, shared by its entries, loaded
 	// only for the entries kept in memory (the budget); the others are
@@ -648,7 +454,7 @@ func (s *Server) recover() error {
 	// are the store's: messages stored once, however many queues hold them,
 	// and entries including the delayed schedule's and dropped transients.
 	s.log.Info("recovered durable state",
-		zap.Int("exchanges", nx), zap.Int("queues", nq), zap.Int("bindings", nb),
+		zap.Int("exchanges", defs.Exchanges), zap.Int("queues", defs.Queues), zap.Int("bindings", defs.Bindings),
 		zap.Int("messages_in_queues", len(ids)),
 		zap.Int("messages", stats.Messages), zap.Int("entries", stats.Entries),
 		zap.Int("orphans_deleted", stats.Orphans), zap.Duration("took", time.Since(start)))

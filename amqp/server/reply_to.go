@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/queue"
 )
 
@@ -24,7 +25,7 @@ import (
 // delivers under the consumer's channel.dmu.
 
 const (
-	replyToQueue  = "amq.rabbitmq.reply-to"
+	replyToQueue  = broker.ReplyToQueue
 	replyToPrefix = replyToQueue + "."
 )
 

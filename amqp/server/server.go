@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/storage"
 )
@@ -102,14 +103,13 @@ type Server struct {
 	cfg    Config
 	log    *zap.Logger
 	users  map[string]User
-	vhosts map[string]*vhost
+	core   *broker.Broker    // vhosts, exchanges, queues, bindings
+	vhosts map[string]*vhost // the core's vhosts, by name; fixed in New
 
-	store       *storage.Store
-	journal     *journal // nil without a store
-	budget      *queue.Budget
-	nextQueueID uint64 // the last durable queue id; grows under a vhost's lock
-	queueIDMu   sync.Mutex
-	nextMsgID   atomic.Uint64
+	store     *storage.Store
+	journal   *journal // nil without a store
+	budget    *queue.Budget
+	nextMsgID atomic.Uint64
 
 	nextConnID atomic.Uint64
 	startFrame []byte        // connection.start, encoded once
@@ -139,8 +139,14 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.users[u.Name] = u
 	}
+	if cfg.Store != nil {
+		s.store = cfg.Store
+		s.journal = newJournal(cfg.Store, s.log, &s.nextMsgID)
+		s.budget = queue.NewBudget(cfg.MemoryBudget)
+	}
+	s.core = broker.New(broker.Config{Logger: s.log, Vhosts: cfg.Vhosts, Store: cfg.Store, QueueHooks: s.queueHooks})
 	for _, name := range cfg.Vhosts {
-		s.vhosts[name] = newVhost(s, name)
+		s.vhosts[name] = newVhost(s, s.core.Vhost(name))
 	}
 	s.delayed.s = s
 	var err error
@@ -156,9 +162,6 @@ func New(cfg Config) (*Server, error) {
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
 	if cfg.Store != nil {
-		s.store = cfg.Store
-		s.journal = newJournal(cfg.Store, s.log, &s.nextMsgID)
-		s.budget = queue.NewBudget(cfg.MemoryBudget)
 		if err := s.recover(); err != nil {
 			return nil, fmt.Errorf("server: recovery: %w", err)
 		}
@@ -166,12 +169,19 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// newQueueID numbers a new durable queue for the store.
-func (s *Server) newQueueID() uint64 {
-	s.queueIDMu.Lock()
-	defer s.queueIDMu.Unlock()
-	s.nextQueueID++
-	return s.nextQueueID
+// queueHooks completes the configuration of every queue the core creates
+// (broker.Config.QueueHooks): the journal and memory budget with a store,
+// dead-lettering and x-expires.
+func (s *Server) queueHooks(core *broker.Vhost, cfg *queue.Config) {
+	if s.journal != nil {
+		cfg.Journal = s.journal
+		cfg.Budget = s.budget
+	}
+	v := s.vhosts[core.Name()]
+	if v == nil || v.core != core {
+		v = newVhost(s, core) // a vhost added after New
+	}
+	v.queueConfig(cfg)
 }
 
 // Serve accepts connections on l until Shutdown. It always returns an error.

@@ -1,4 +1,4 @@
-package server
+package broker
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
-	"github.com/warrenmq/warren/storage"
 )
 
 // equivalentQueueArgs are the queue arguments a redeclaration must repeat
@@ -69,11 +68,10 @@ func argsEquivalent(names []string, a, b map[string]any) (string, bool) {
 	return "", true
 }
 
-// declareExchange creates the exchange or checks that it is equivalent.
-func (v *vhost) declareExchange(name string, kind exchange.Kind, durable, autoDelete, internal bool, args map[string]any) error {
+func (v *Vhost) declareExchange(c DeclareExchange) error {
 	d := v.defs()
 	v.mu.Lock()
-	if err := v.declareExchangeLocked(d, name, kind, durable, autoDelete, internal, args); err != nil {
+	if err := v.declareExchangeLocked(d, c); err != nil {
 		v.mu.Unlock()
 		return err
 	}
@@ -82,52 +80,53 @@ func (v *vhost) declareExchange(name string, kind exchange.Kind, durable, autoDe
 	return d.wait()
 }
 
-func (v *vhost) declareExchangeLocked(d *defBatch, name string, kind exchange.Kind, durable, autoDelete, internal bool, args map[string]any) error {
+func (v *Vhost) declareExchangeLocked(d *defBatch, c DeclareExchange) error {
+	name := c.Name
 	if x := v.mu.exchanges[name]; x != nil {
 		switch {
-		case x.Kind != kind:
-			return amqp.Errorf(amqp.PreconditionFailed, "inequivalent arg 'type' for exchange '%s' in vhost '%s': received '%s' but current is '%s'", name, v.name, kind, x.Kind)
-		case x.Durable != durable:
-			return inequivalentFlag("exchange", name, v.name, "durable", durable, x.Durable)
-		case x.AutoDelete != autoDelete:
-			return inequivalentFlag("exchange", name, v.name, "auto_delete", autoDelete, x.AutoDelete)
-		case x.Internal != internal:
-			return inequivalentFlag("exchange", name, v.name, "internal", internal, x.Internal)
+		case x.Kind != c.Kind:
+			return amqp.Errorf(amqp.PreconditionFailed, "inequivalent arg 'type' for exchange '%s' in vhost '%s': received '%s' but current is '%s'", name, v.name, c.Kind, x.Kind)
+		case x.Durable != c.Durable:
+			return inequivalentFlag("exchange", name, v.name, "durable", c.Durable, x.Durable)
+		case x.AutoDelete != c.AutoDelete:
+			return inequivalentFlag("exchange", name, v.name, "auto_delete", c.AutoDelete, x.AutoDelete)
+		case x.Internal != c.Internal:
+			return inequivalentFlag("exchange", name, v.name, "internal", c.Internal, x.Internal)
 		}
-		if arg, ok := argsEquivalent(equivalentExchangeArgs, args, x.Args); !ok {
-			return inequivalent("exchange", name, v.name, arg, args[arg], x.Args[arg])
+		if arg, ok := argsEquivalent(equivalentExchangeArgs, c.Args, x.Args); !ok {
+			return inequivalent("exchange", name, v.name, arg, c.Args[arg], x.Args[arg])
 		}
 		return nil
 	}
-	if reservedName(name) {
+	if ReservedName(name) {
 		return amqp.Errorf(amqp.AccessRefused, "exchange name '%s' contains reserved prefix 'amq.*'", name)
 	}
-	if err := v.checkNewExchangeArgs(name, kind, args); err != nil {
+	if err := v.checkNewExchangeArgs(name, c.Kind, c.Args); err != nil {
 		return err
 	}
-	if durable {
-		if err := v.srv.admitDefinition("exchange", name, v.name); err != nil {
+	if c.Durable {
+		if err := v.b.admitDefinition("exchange", name, v.name); err != nil {
 			return err
 		}
 	}
-	v.mu.exchanges[name] = &exchange.Exchange{Name: name, Kind: kind, Durable: durable, AutoDelete: autoDelete, Internal: internal, Args: args}
-	if durable {
-		d.put(defExchange, defKey(v.name, name), exchangeDef{Vhost: v.name, Name: name, Kind: kind.String(), AutoDelete: autoDelete, Internal: internal, Args: encodeArgs(args)})
+	v.mu.exchanges[name] = &exchange.Exchange{Name: name, Kind: c.Kind, Durable: c.Durable, AutoDelete: c.AutoDelete, Internal: c.Internal, Args: c.Args}
+	if c.Durable {
+		d.put(defExchange, defKey(v.name, name), exchangeDef{Vhost: v.name, Name: name, Kind: c.Kind.String(), AutoDelete: c.AutoDelete, Internal: c.Internal, Args: encodeArgs(c.Args)})
 	}
 	return nil
 }
 
-func (v *vhost) deleteExchange(name string, ifUnused bool) error {
+func (v *Vhost) deleteExchange(c DeleteExchange) error {
 	d := v.defs()
 	v.mu.Lock()
-	x := v.mu.exchanges[name]
+	x := v.mu.exchanges[c.Name]
 	if x == nil {
 		v.mu.Unlock()
 		return nil // rabbitmq: deleting a missing exchange succeeds
 	}
-	if ifUnused && x.HasBindings() {
+	if c.IfUnused && x.HasBindings() {
 		v.mu.Unlock()
-		return amqp.Errorf(amqp.PreconditionFailed, "exchange '%s' in vhost '%s' in use", name, v.name)
+		return amqp.Errorf(amqp.PreconditionFailed, "exchange '%s' in vhost '%s' in use", c.Name, v.name)
 	}
 	v.deleteExchangeLocked(d, x)
 	d.submit()
@@ -135,7 +134,7 @@ func (v *vhost) deleteExchange(name string, ifUnused bool) error {
 	return d.wait()
 }
 
-func (v *vhost) deleteExchangeLocked(d *defBatch, x *exchange.Exchange) {
+func (v *Vhost) deleteExchangeLocked(d *defBatch, x *exchange.Exchange) {
 	delete(v.mu.exchanges, x.Name)
 	if x.Durable {
 		d.del(defExchange, defKey(v.name, x.Name))
@@ -148,7 +147,7 @@ func (v *vhost) deleteExchangeLocked(d *defBatch, x *exchange.Exchange) {
 
 // removeDestinationLocked drops every binding to dest, auto-deleting the
 // exchanges that lose their last binding.
-func (v *vhost) removeDestinationLocked(d *defBatch, dest exchange.Destination) {
+func (v *Vhost) removeDestinationLocked(d *defBatch, dest exchange.Destination) {
 	for _, src := range v.mu.exchanges {
 		if src.Durable && v.durableDestLocked(dest, true) {
 			for _, b := range src.Bindings() {
@@ -166,7 +165,7 @@ func (v *vhost) removeDestinationLocked(d *defBatch, dest exchange.Destination) 
 // durableDestLocked reports whether a binding to dest is stored: dest is a
 // durable exchange or a durable, non-exclusive queue. gone accepts a
 // destination already removed from the maps (it was durable if stored).
-func (v *vhost) durableDestLocked(dest exchange.Destination, gone bool) bool {
+func (v *Vhost) durableDestLocked(dest exchange.Destination, gone bool) bool {
 	if dest.Exchange {
 		x := v.mu.exchanges[dest.Name]
 		return x == nil && gone || x != nil && x.Durable
@@ -175,33 +174,32 @@ func (v *vhost) durableDestLocked(dest exchange.Destination, gone bool) bool {
 	return q == nil && gone || q != nil && q.Persist
 }
 
-func (v *vhost) storeBindingLocked(d *defBatch, x *exchange.Exchange, b exchange.Binding) {
+func (v *Vhost) storeBindingLocked(d *defBatch, x *exchange.Exchange, b exchange.Binding) {
 	if x.Durable && v.durableDestLocked(b.Destination, false) {
 		d.put(defBinding, bindingKey(v.name, b), bindingDef{Vhost: v.name, Source: b.Source, Destination: b.Destination.Name,
 			ToExchange: b.Destination.Exchange, Key: b.Key, Args: encodeArgs(b.Args)})
 	}
 }
 
-func (v *vhost) forgetBindingLocked(d *defBatch, b exchange.Binding) {
+func (v *Vhost) forgetBindingLocked(d *defBatch, b exchange.Binding) {
 	d.del(defBinding, bindingKey(v.name, b))
 }
 
-// bind adds a binding from the exchange src to dest.
-func (v *vhost) bind(src string, dest exchange.Destination, key string, args map[string]any) error {
+func (v *Vhost) bind(c Bind) error {
 	d := v.defs()
 	v.mu.Lock()
-	x, err := v.bindingEndsLocked(src, dest)
+	x, err := v.bindingEndsLocked(c.Source, c.Destination)
 	if err != nil {
 		v.mu.Unlock()
 		return err
 	}
-	b := exchange.Binding{Source: src, Destination: dest, Key: key, Args: args}
+	b := exchange.Binding{Source: c.Source, Destination: c.Destination, Key: c.Key, Args: c.Args}
 	if err := x.ValidateBinding(b); err != nil {
 		v.mu.Unlock()
 		return amqp.Errorf(amqp.PreconditionFailed, "%v", err)
 	}
-	if x.Durable && v.durableDestLocked(dest, false) {
-		if err := v.srv.admitDefinition("binding", src, v.name); err != nil {
+	if x.Durable && v.durableDestLocked(c.Destination, false) {
+		if err := v.b.admitDefinition("binding", c.Source, v.name); err != nil {
 			v.mu.Unlock()
 			return err
 		}
@@ -214,10 +212,10 @@ func (v *vhost) bind(src string, dest exchange.Destination, key string, args map
 	return d.wait()
 }
 
-func (v *vhost) unbind(src string, dest exchange.Destination, key string, args map[string]any) error {
+func (v *Vhost) unbind(c Unbind) error {
 	d := v.defs()
 	v.mu.Lock()
-	x, err := v.bindingEndsLocked(src, dest)
+	x, err := v.bindingEndsLocked(c.Source, c.Destination)
 	if err != nil {
 		v.mu.Unlock()
 		if err.(*amqp.Error).Code == amqp.NotFound {
@@ -225,7 +223,7 @@ func (v *vhost) unbind(src string, dest exchange.Destination, key string, args m
 		}
 		return err
 	}
-	b := exchange.Binding{Source: src, Destination: dest, Key: key, Args: args}
+	b := exchange.Binding{Source: c.Source, Destination: c.Destination, Key: c.Key, Args: c.Args}
 	if x.Unbind(b) {
 		if x.Durable {
 			v.forgetBindingLocked(d, b)
@@ -239,7 +237,7 @@ func (v *vhost) unbind(src string, dest exchange.Destination, key string, args m
 	return d.wait()
 }
 
-func (v *vhost) bindingEndsLocked(src string, d exchange.Destination) (*exchange.Exchange, error) {
+func (v *Vhost) bindingEndsLocked(src string, d exchange.Destination) (*exchange.Exchange, error) {
 	if src == "" {
 		return nil, amqp.Errorf(amqp.AccessRefused, "operation not permitted on the default exchange")
 	}
@@ -248,28 +246,34 @@ func (v *vhost) bindingEndsLocked(src string, d exchange.Destination) (*exchange
 			return nil, amqp.Errorf(amqp.AccessRefused, "operation not permitted on the default exchange")
 		}
 		if v.mu.exchanges[d.Name] == nil {
-			return nil, v.errNoExchange(d.Name)
+			return nil, v.ErrNoExchange(d.Name)
 		}
 	} else if v.mu.queues[d.Name] == nil {
-		return nil, v.errNoQueue(d.Name)
+		return nil, v.ErrNoQueue(d.Name)
 	}
 	x := v.mu.exchanges[src]
 	if x == nil {
-		return nil, v.errNoExchange(src)
+		return nil, v.ErrNoExchange(src)
 	}
 	return x, nil
 }
 
-// declareQueue returns the existing queue or creates one from cfg. A
-// durable queue that is not exclusive is stored (rabbitmq: an exclusive
-// queue never outlives its connection, so it is never durable in effect).
-func (v *vhost) declareQueue(cfg queue.Config) (q *queue.Queue, err error) {
+// newQueue makes a queue from cfg with the front end's hooks.
+func (v *Vhost) newQueue(cfg queue.Config) *queue.Queue {
+	if v.b.hooks != nil {
+		v.b.hooks(v, &cfg)
+	}
+	return queue.New(cfg)
+}
+
+func (v *Vhost) declareQueue(c DeclareQueue) (q *queue.Queue, err error) {
+	cfg := queue.Config{Name: c.Name, Durable: c.Durable, Exclusive: c.Exclusive, AutoDelete: c.AutoDelete, Args: c.Args, Owner: c.Owner}
 	d := v.defs()
 	v.mu.Lock()
 	if q := v.mu.queues[cfg.Name]; q != nil {
 		defer v.mu.Unlock()
 		if q.Exclusive && q.Owner != cfg.Owner || q.Exclusive != cfg.Exclusive {
-			return nil, errLocked(q.Name, v.name)
+			return nil, ErrLocked(q.Name, v.name)
 		}
 		switch {
 		case q.Durable != cfg.Durable:
@@ -282,44 +286,42 @@ func (v *vhost) declareQueue(cfg queue.Config) (q *queue.Queue, err error) {
 		}
 		return q, nil
 	}
-	if v.srv.store != nil {
-		cfg.ID = v.srv.newQueueID()
-		cfg.Journal = v.srv.journal
-		cfg.Budget = v.srv.budget
+	if v.b.store != nil {
+		cfg.ID = v.b.newQueueID()
 		cfg.Persist = cfg.Durable && !cfg.Exclusive
 	}
 	if cfg.Persist {
-		if err := v.srv.admitDefinition("queue", cfg.Name, v.name); err != nil {
+		if err := v.b.admitDefinition("queue", cfg.Name, v.name); err != nil {
 			v.mu.Unlock()
 			return nil, err
 		}
 		d.put(defQueue, defKey(v.name, cfg.Name), queueDef{Vhost: v.name, Name: cfg.Name, ID: cfg.ID, AutoDelete: cfg.AutoDelete, Args: encodeArgs(cfg.Args)})
 	}
-	q = queue.New(v.queueConfig(cfg))
+	q = v.newQueue(cfg)
 	v.mu.queues[cfg.Name] = q
 	d.submit()
 	v.mu.Unlock()
 	return q, d.wait()
 }
 
-func errLocked(queue, vhost string) *amqp.Error {
-	return amqp.Errorf(amqp.ResourceLocked, "cannot obtain exclusive access to locked queue '%s' in vhost '%s'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.", queue, vhost)
-}
-
-// deleteQueue deletes q, its bindings and its consumers, and returns how
-// many ready messages it had.
-func (v *vhost) deleteQueue(q *queue.Queue, ifUnused, ifEmpty bool) (int, error) {
-	n, consumers, err := q.Delete(ifUnused, ifEmpty)
+func (v *Vhost) deleteQueue(c DeleteQueue) (Result, error) {
+	q := c.Queue
+	if q == nil {
+		if q = v.Queue(c.Name); q == nil {
+			return Result{}, nil
+		}
+	}
+	n, consumers, err := q.Delete(c.IfUnused, c.IfEmpty)
 	switch err {
 	case nil:
 	case queue.ErrDeleted:
-		return 0, nil
+		return Result{}, nil
 	case queue.ErrInUse:
-		return 0, amqp.Errorf(amqp.PreconditionFailed, "queue '%s' in vhost '%s' in use", q.Name, v.name)
+		return Result{}, amqp.Errorf(amqp.PreconditionFailed, "queue '%s' in vhost '%s' in use", q.Name, v.name)
 	case queue.ErrNotEmpty:
-		return 0, amqp.Errorf(amqp.PreconditionFailed, "queue '%s' in vhost '%s' not empty", q.Name, v.name)
+		return Result{}, amqp.Errorf(amqp.PreconditionFailed, "queue '%s' in vhost '%s' not empty", q.Name, v.name)
 	default:
-		return 0, err
+		return Result{}, err
 	}
 	d := v.defs()
 	v.mu.Lock()
@@ -333,27 +335,5 @@ func (v *vhost) deleteQueue(q *queue.Queue, ifUnused, ifEmpty bool) (int, error)
 	}
 	d.submit()
 	v.mu.Unlock()
-	for _, c := range consumers {
-		if cs, ok := c.Sink.(*consumer); ok {
-			cs.serverCancel()
-		}
-	}
-	return n, d.wait()
-}
-
-// admitDefinition refuses a new durable definition while the store is
-// short of disk, on the channel (the store would refuse to write it).
-func (s *Server) admitDefinition(kind, name, vhost string) error {
-	if s.store == nil {
-		return nil
-	}
-	if err := s.store.Admit(); err != nil {
-		return amqp.Errorf(amqp.PreconditionFailed, "cannot declare durable %s '%s' in vhost '%s': %s", kind, name, vhost, diskShortText(s.store))
-	}
-	return nil
-}
-
-// diskShortText says why the store takes nothing new.
-func diskShortText(st *storage.Store) string {
-	return fmt.Sprintf("disk almost full (%d bytes free, below the disk free limit of %d)", st.DiskFree(), st.MinFreeBytes())
+	return Result{Messages: n, Consumers: consumers}, d.wait()
 }

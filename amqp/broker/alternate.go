@@ -1,4 +1,4 @@
-package server
+package broker
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 // vhost 'v'". The alternate exchange need not exist. Then the exchange
 // type validates: the delayed-message plugin's x-delayed-type must name
 // an exchange type (see exchange.DelayedType).
-func (v *vhost) checkNewExchangeArgs(name string, kind exchange.Kind, args map[string]any) error {
+func (v *Vhost) checkNewExchangeArgs(name string, kind exchange.Kind, args map[string]any) error {
 	if ae, ok := args["alternate-exchange"]; ok {
 		if _, ok := ae.(string); !ok {
 			return amqp.Errorf(amqp.PreconditionFailed, "invalid type '%s' for arg 'alternate-exchange' in exchange '%s' in vhost '%s'",

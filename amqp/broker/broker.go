@@ -1,0 +1,116 @@
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/storage"
+)
+
+// Config configures a Broker.
+type Config struct {
+	Logger *zap.Logger // nil: no logging
+	Vhosts []string    // the virtual hosts to start with; empty means just "/"
+	// Store keeps durable definitions; nil keeps everything in memory. The
+	// broker does not close it.
+	Store *storage.Store
+	// QueueHooks completes the configuration of every queue the broker
+	// creates, declared or recovered, just before queue.New: the front end
+	// sets the journal, the memory budget, dead-lettering and x-expires
+	// there, so that the core never calls into it by name.
+	QueueHooks func(v *Vhost, cfg *queue.Config)
+}
+
+// Broker owns the vhosts and, through them, every exchange, queue and
+// binding.
+type Broker struct {
+	log   *zap.Logger
+	store *storage.Store
+	hooks func(v *Vhost, cfg *queue.Config)
+
+	mu struct {
+		sync.RWMutex
+		vhosts      map[string]*Vhost
+		nextQueueID uint64 // the last queue id handed out
+	}
+}
+
+// New returns a Broker with cfg's vhosts, each with its standard
+// exchanges. With a Store, call Recover before anything else.
+func New(cfg Config) *Broker {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if len(cfg.Vhosts) == 0 {
+		cfg.Vhosts = []string{"/"}
+	}
+	b := &Broker{log: cfg.Logger, store: cfg.Store, hooks: cfg.QueueHooks}
+	b.mu.vhosts = map[string]*Vhost{}
+	for _, name := range cfg.Vhosts {
+		b.mu.vhosts[name] = newVhost(b, name)
+	}
+	return b
+}
+
+// Vhost returns the vhost called name, or nil.
+func (b *Broker) Vhost(name string) *Vhost {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.mu.vhosts[name]
+}
+
+// Vhosts returns the vhosts, in no particular order.
+func (b *Broker) Vhosts() []*Vhost {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]*Vhost, 0, len(b.mu.vhosts))
+	for _, v := range b.mu.vhosts {
+		out = append(out, v)
+	}
+	return out
+}
+
+// Store is the broker's store, nil without one.
+func (b *Broker) Store() *storage.Store { return b.store }
+
+// newQueueID numbers a new queue for the store.
+func (b *Broker) newQueueID() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.mu.nextQueueID++
+	return b.mu.nextQueueID
+}
+
+// admitDefinition refuses a new durable definition while the store is
+// short of disk, on the channel (the store would refuse to write it).
+func (b *Broker) admitDefinition(kind, name, vhost string) error {
+	if b.store == nil {
+		return nil
+	}
+	if err := b.store.Admit(); err != nil {
+		return amqp.Errorf(amqp.PreconditionFailed, "cannot declare durable %s '%s' in vhost '%s': %s", kind, name, vhost, diskShortText(b.store))
+	}
+	return nil
+}
+
+// diskShortText says why the store takes nothing new.
+func diskShortText(st *storage.Store) string {
+	return fmt.Sprintf("disk almost full (%d bytes free, below the disk free limit of %d)", st.DiskFree(), st.MinFreeBytes())
+}
+
+// GenName returns a server-generated name such as amq.gen-<random>.
+func GenName(prefix string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ReservedName reports whether a name uses the reserved amq. prefix.
+func ReservedName(name string) bool { return strings.HasPrefix(name, "amq.") }

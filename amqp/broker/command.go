@@ -1,0 +1,172 @@
+package broker
+
+import (
+	"fmt"
+
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/queue"
+)
+
+// Command is a change to definitions: one of the structs below. Every
+// change, whoever asks for it (an AMQP method today; the HTTP API,
+// definitions import and the Raft log later), is a Command applied by
+// Broker.Apply or Vhost.Apply.
+type Command interface{ command() }
+
+// AddVhost creates a vhost with its standard exchanges; adding one that
+// exists does nothing.
+type AddVhost struct{ Name string }
+
+// DeleteVhost deletes a vhost with its queues and exchanges.
+type DeleteVhost struct{ Name string }
+
+// DeclareExchange creates an exchange or checks that the one there is
+// equivalent (spec 0-9-1 exchange.declare, not passive).
+type DeclareExchange struct {
+	Name                          string
+	Kind                          exchange.Kind
+	Durable, AutoDelete, Internal bool
+	Args                          map[string]any
+}
+
+// DeleteExchange deletes an exchange and the bindings to and from it;
+// deleting a missing exchange succeeds.
+type DeleteExchange struct {
+	Name     string
+	IfUnused bool
+}
+
+// DeclareQueue creates a queue or checks that the one there is
+// equivalent; Result.Queue is the queue. Owner is the connection of an
+// exclusive queue. A durable queue that is not exclusive is stored
+// (rabbitmq: an exclusive queue never outlives its connection, so it is
+// never durable in effect).
+type DeclareQueue struct {
+	Name                           string
+	Durable, Exclusive, AutoDelete bool
+	Args                           map[string]any
+	Owner                          uint64
+}
+
+// DeleteQueue deletes a queue, its bindings and its consumers;
+// Result.Messages is how many ready messages it had and Result.Consumers
+// the consumers it had, for the front end to cancel. Queue, if set, is the
+// instance meant: a newer queue of the same name is left alone. Deleting a
+// missing queue succeeds with a count of 0.
+type DeleteQueue struct {
+	Name              string
+	IfUnused, IfEmpty bool
+	Queue             *queue.Queue
+}
+
+// Bind adds a binding from the exchange Source to Destination.
+type Bind struct {
+	Source      string
+	Destination exchange.Destination
+	Key         string
+	Args        map[string]any
+}
+
+// Unbind removes a binding; removing a missing one succeeds.
+type Unbind struct {
+	Source      string
+	Destination exchange.Destination
+	Key         string
+	Args        map[string]any
+}
+
+func (AddVhost) command()        {}
+func (DeleteVhost) command()     {}
+func (DeclareExchange) command() {}
+func (DeleteExchange) command()  {}
+func (DeclareQueue) command()    {}
+func (DeleteQueue) command()     {}
+func (Bind) command()            {}
+func (Unbind) command()          {}
+
+// Result is what applying a command gives back besides an error.
+type Result struct {
+	Queue     *queue.Queue      // DeclareQueue: the queue
+	Messages  int               // DeleteQueue: the ready messages it had
+	Consumers []*queue.Consumer // DeleteQueue, DeleteVhost: to cancel
+}
+
+// Apply applies cmd to the vhost called vhost (ignored for AddVhost and
+// DeleteVhost).
+func (b *Broker) Apply(vhost string, cmd Command) (Result, error) {
+	switch c := cmd.(type) {
+	case AddVhost:
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.mu.vhosts[c.Name] == nil {
+			b.mu.vhosts[c.Name] = newVhost(b, c.Name)
+		}
+		return Result{}, nil
+	case DeleteVhost:
+		return b.deleteVhost(c.Name)
+	}
+	v := b.Vhost(vhost)
+	if v == nil {
+		return Result{}, amqp.Errorf(amqp.NotFound, "no vhost '%s'", vhost)
+	}
+	return v.Apply(cmd)
+}
+
+// Apply applies a command to v. The change is made under v's lock, its
+// store writes submitted before the lock is released (so they reach the
+// store in the order the changes happened) and waited for after it.
+func (v *Vhost) Apply(cmd Command) (Result, error) {
+	switch c := cmd.(type) {
+	case DeclareExchange:
+		return Result{}, v.declareExchange(c)
+	case DeleteExchange:
+		return Result{}, v.deleteExchange(c)
+	case DeclareQueue:
+		q, err := v.declareQueue(c)
+		return Result{Queue: q}, err
+	case DeleteQueue:
+		return v.deleteQueue(c)
+	case Bind:
+		return Result{}, v.bind(c)
+	case Unbind:
+		return Result{}, v.unbind(c)
+	}
+	return Result{}, fmt.Errorf("broker: %T is not a vhost command", cmd)
+}
+
+func (b *Broker) deleteVhost(name string) (Result, error) {
+	b.mu.Lock()
+	v := b.mu.vhosts[name]
+	delete(b.mu.vhosts, name)
+	b.mu.Unlock()
+	var res Result
+	if v == nil {
+		return res, nil
+	}
+	v.mu.RLock()
+	qs := make([]string, 0, len(v.mu.queues))
+	for n := range v.mu.queues {
+		qs = append(qs, n)
+	}
+	xs := make([]string, 0, len(v.mu.exchanges))
+	for n := range v.mu.exchanges {
+		if n != "" && !ReservedName(n) {
+			xs = append(xs, n)
+		}
+	}
+	v.mu.RUnlock()
+	for _, n := range qs {
+		r, err := v.deleteQueue(DeleteQueue{Name: n})
+		if err != nil {
+			return res, err
+		}
+		res.Consumers = append(res.Consumers, r.Consumers...)
+	}
+	for _, n := range xs {
+		if err := v.deleteExchange(DeleteExchange{Name: n}); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,70 @@
+// Package broker is Warren's broker core: the vhosts and, in each, the
+// exchanges, queues and bindings, with RabbitMQ's validation and reply
+// texts; routing; and the definitions' durability. Front ends (amqp/server
+// today; the HTTP API, the stream protocol and the cluster's peer link
+// later) call it; it imports none of them.
+//
+// # Map
+//
+//	front ends   amqp/server (AMQP 0-9-1): methods -> broker calls
+//	                  |
+//	core         amqp/broker: Broker -> Vhost -> exchanges, queues, bindings
+//	                  |            Apply(Command) for every definition change
+//	leaves       exchange/ binding/   queue/   storage/   amqp (the codec, for *amqp.Error)
+//
+//	broker.go    Broker, Config, the vhost registry, queue ids
+//	vhost.go     Vhost, lookups, the 404/405 errors
+//	command.go   the Command values and Apply
+//	ops.go       what each command does, with RabbitMQ's checks
+//	route.go     routing: exchange-to-exchange, alternate exchanges, Extra
+//	alternate.go exchange argument checks (alternate-exchange, x-delayed-type)
+//	defs.go      definition records and defBatch (store writes of one command)
+//	recover.go   rebuilding definitions from the store
+//
+// Still in amqp/server for now: message journalling and paging,
+// dead-lettering, delayed messages, direct reply-to and consumer timeouts.
+// They reach the core's queues through Config.QueueHooks, which completes
+// every queue's queue.Config (journal, memory budget, DeadLetter,
+// OnExpire) before queue.New.
+//
+// # Commands
+//
+// Every change to definitions is a Command value (DeclareExchange,
+// DeleteExchange, DeclareQueue, DeleteQueue, Bind, Unbind; AddVhost and
+// DeleteVhost on the Broker) applied by Vhost.Apply or Broker.Apply. A
+// command runs under the vhost's write lock, collects its store writes in
+// one defBatch, submits it before releasing the lock (so changes reach the
+// store in the order they happened) and waits for the fsync after
+// releasing it. A failed write is a 541.
+//
+// # Disk format
+//
+// Definitions are the store's definition records (storage.Batch
+// PutDefinition), JSON with argument tables in their AMQP wire form:
+//
+//	kind "exchange"  key vhost \0 name
+//	                 {"vhost","name","kind","auto_delete"?,"internal"?,"args"?}
+//	kind "queue"     key vhost \0 name
+//	                 {"vhost","name","id","auto_delete"?,"args"?}
+//	kind "binding"   key vhost \0 source \0 q|x \0 destination \0 key \0 args
+//	                 {"vhost","source","destination","to_exchange"?,"key","args"?}
+//
+// Only durable exchanges, durable non-exclusive queues and bindings
+// between those are stored. Recover reads exchanges, then queues, then
+// bindings, and hands the queues back by store id for their messages.
+//
+// # Concurrency
+//
+// No goroutines. Lookups and Route take Vhost.mu for reading; Apply takes
+// it for writing. Broker.mu guards the vhost registry and queue ids and is
+// a leaf. Lock order, never the reverse:
+//
+//	Broker.mu (registry reads only, released before the next)
+//	Vhost.mu  ->  queue.Queue.mu  ->  what a queue.Sink or queue.Journal takes
+//	Vhost.mu  ->  storage.Store.mu (Submit of a defBatch)
+//
+// DeleteQueue deletes the queue (taking its lock) before it takes
+// Vhost.mu, and returns the consumers for the front end to cancel with no
+// broker lock held. Routing releases Vhost.mu before the caller enqueues.
+// QueueHooks run under Vhost.mu and must not call back into the vhost.
+package broker

@@ -36,13 +36,21 @@ import (
 // (a transient one is paged out for it, unless the store is short of
 // disk). TryDeliver calls it with the queue's lock held.
 func (q *Queue) Keep(e Entry) Entry {
-	b := q.Budget
-	if b == nil || q.Journal == nil {
-		return e
+	if b := q.Budget; b != nil && q.Journal != nil {
+		if b.over() {
+			return q.keepOver(e)
+		}
+		b.used.Add(int64(len(e.Msg.Body) + entryOverhead)) // charge, less its wake-up: inlined
+		e.mark = held
 	}
-	if !b.over() || !e.Stored && q.Journal.Short() {
-		b.charge(int64(len(e.Msg.Body) + entryOverhead))
-		e.held = true
+	return e
+}
+
+// keepOver is Keep past the budget.
+func (q *Queue) keepOver(e Entry) Entry {
+	if !e.Stored && q.Journal.Short() {
+		q.Budget.charge(int64(len(e.Msg.Body) + entryOverhead))
+		e.mark = held
 		return e
 	}
 	if !e.Stored {
@@ -56,7 +64,7 @@ func (q *Queue) Keep(e Entry) Entry {
 func (q *Queue) release(es []Entry) {
 	var n int64
 	for i := range es {
-		if es[i].held {
+		if es[i].mark == held {
 			n += int64(len(es[i].Msg.Body) + entryOverhead)
 		}
 	}
@@ -74,7 +82,7 @@ func (q *Queue) hollowLocked(e Entry) Entry {
 		e.Stored = true
 	}
 	e.Msg = hollowOf(e.Msg, id)
-	e.held = false
+	e.mark = 0
 	return e
 }
 

@@ -53,6 +53,15 @@ type Entry struct {
 	// Expires is when the entry expires, in Unix milliseconds; 0: never.
 	Expires int64
 
-	gone bool // a tombstone in a seqList
-	held bool // delivered, its body charged to the budget (Keep)
+	mark mark
 }
+
+// mark is what an entry is besides a place in its queue. One field for
+// both keeps Entry at seven words and bytes, which the register ABI
+// passes in registers to a Sink.
+type mark uint8
+
+const (
+	tombstone mark = 1 + iota // removed from the middle of a seqList
+	held                      // delivered, its body charged to the budget (Keep)
+)

@@ -117,11 +117,11 @@ type Queue struct {
 		exclusive   bool
 		hadConsumer bool
 		deleted     bool
+		filling     bool // hollow entries are being read back (hollow.go)
 
 		paged         paged  // entries on disk only
 		recoveredUpTo uint64 // entries up to here were recovered: redelivered
 		outstanding   int    // delivered stored entries not settled yet
-		filling       bool   // hollow entries are being read back (paging.go)
 
 		dead        []deadLetter // to hand to DeadLetter after unlocking
 		expiry      expiryHeap   // ready entries with a TTL, earliest first
@@ -337,10 +337,15 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 	for {
 		q.mu.Lock()
 		q.touchLocked()
-		for q.mu.ready.len() > 0 && q.mu.ready.peek().Expires != 0 && q.expiredLocked(q.mu.ready.peek(), q.now()) {
+		var head *Entry
+		for q.mu.ready.len() > 0 {
+			if head = q.mu.ready.peek(); head.Expires == 0 || !q.expiredLocked(head, q.now()) {
+				break
+			}
 			q.deadLetterLocked(q.mu.ready.pop(), ReasonExpired)
+			head = nil
 		}
-		if q.mu.ready.len() > 0 && q.mu.ready.peek().Msg.hollow {
+		if head != nil && head.Msg.hollow {
 			batch := q.mu.ready.hollowAhead(pageBatch, pageBatchBytes)
 			q.unlock()
 			if !q.readBack(batch) {
@@ -348,7 +353,7 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 			}
 			continue
 		}
-		if q.mu.ready.len() > 0 {
+		if head != nil {
 			e = q.mu.ready.pop()
 			if noAck {
 				q.settleLocked(e)
@@ -387,7 +392,7 @@ func (q *Queue) Requeue(entries []Entry) {
 	}
 	back := make([]Entry, 0, len(entries))
 	for _, e := range entries {
-		e.held = false
+		e.mark = 0
 		e.Redelivered = true
 		e.Deliveries++
 		if e.Stored {

@@ -20,7 +20,7 @@ type seqList struct {
 }
 
 func (r *seqList) skipDead() {
-	for r.dead > 0 && r.head < len(r.items) && r.items[r.head].gone {
+	for r.dead > 0 && r.head < len(r.items) && r.items[r.head].mark == tombstone {
 		r.items[r.head] = Entry{}
 		r.head++
 		r.dead--
@@ -70,7 +70,7 @@ func (r *seqList) pop() Entry {
 func (r *seqList) sweep() {
 	n := 0
 	for _, e := range r.items[r.head:] {
-		if !e.gone {
+		if e.mark != tombstone {
 			r.items[n] = e
 			n++
 		}
@@ -83,7 +83,7 @@ func (r *seqList) sweep() {
 func (r *seqList) find(seq uint64) int {
 	live := r.items[r.head:]
 	i := sort.Search(len(live), func(i int) bool { return live[i].Seq >= seq })
-	if i < len(live) && live[i].Seq == seq && !live[i].gone {
+	if i < len(live) && live[i].Seq == seq && live[i].mark != tombstone {
 		return r.head + i
 	}
 	return -1
@@ -96,7 +96,7 @@ func (r *seqList) remove(seq uint64) (Entry, bool) {
 		return Entry{}, false
 	}
 	e := r.items[i]
-	r.items[i].gone = true
+	r.items[i].mark = tombstone
 	r.items[i].Msg = nil
 	r.live--
 	r.dead++
@@ -149,7 +149,7 @@ func (r *seqList) insertBatch(es []Entry) {
 func (r *seqList) drain() []Entry {
 	out := make([]Entry, 0, r.live)
 	for _, e := range r.items[r.head:] {
-		if !e.gone {
+		if e.mark != tombstone {
 			out = append(out, e)
 		}
 	}
@@ -165,8 +165,6 @@ type readyList struct {
 	levels []seqList // levels[0] is the lowest priority
 	n      int
 	bytes  int     // bodies, in memory or not: what byte limits count
-	mem    int     // bodies in memory
-	hollow int     // hollow entries
 	budget *Budget // may be nil
 }
 
@@ -174,17 +172,12 @@ func newReadyList(priorities int, budget *Budget) readyList {
 	return readyList{levels: make([]seqList, priorities+1), budget: budget}
 }
 
-// add counts e in (sign 1) or out (sign -1).
-func (r *readyList) add(e *Entry, sign int) {
-	mem := len(e.Msg.Body)
+// add counts an entry of m in (sign 1) or out (sign -1).
+func (r *readyList) add(m *Message, sign int) {
 	r.n += sign
-	r.bytes += sign * e.Msg.Size()
-	r.mem += sign * mem
-	if e.Msg.hollow {
-		r.hollow += sign
-	}
+	r.bytes += sign * m.Size()
 	if r.budget != nil {
-		r.budget.charge(int64(sign * (mem + entryOverhead)))
+		r.budget.charge(int64(sign * (len(m.Body) + entryOverhead)))
 	}
 }
 
@@ -215,7 +208,7 @@ func (r *readyList) top() *seqList {
 
 func (r *readyList) push(e Entry) {
 	r.level(&e).push(e)
-	r.add(&e, 1)
+	r.add(e.Msg, 1)
 }
 
 // insertBatch puts entries back at their positions, one merge per level.
@@ -238,7 +231,7 @@ func (r *readyList) insertBatch(es []Entry) {
 		}
 	}
 	for i := range es {
-		r.add(&es[i], 1)
+		r.add(es[i].Msg, 1)
 	}
 }
 
@@ -246,7 +239,7 @@ func (r *readyList) peek() *Entry { return r.top().peek() }
 
 func (r *readyList) pop() Entry {
 	e := r.top().pop()
-	r.add(&e, -1)
+	r.add(e.Msg, -1)
 	return e
 }
 
@@ -254,7 +247,7 @@ func (r *readyList) pop() Entry {
 func (r *readyList) remove(seq uint64, prio uint8) (Entry, bool) {
 	e, ok := r.levelOf(prio).remove(seq)
 	if ok {
-		r.add(&e, -1)
+		r.add(e.Msg, -1)
 	}
 	return e, ok
 }
@@ -266,9 +259,13 @@ func (r *readyList) drain() []Entry {
 		out = append(out, r.levels[i].drain()...)
 	}
 	if r.budget != nil {
-		r.budget.charge(-int64(r.mem + r.n*entryOverhead))
+		mem := len(out) * entryOverhead
+		for i := range out {
+			mem += len(out[i].Msg.Body)
+		}
+		r.budget.charge(-int64(mem))
 	}
-	r.n, r.bytes, r.mem, r.hollow = 0, 0, 0, 0
+	r.n, r.bytes = 0, 0
 	return out
 }
 
@@ -281,7 +278,7 @@ func (r *readyList) hollowAhead(max int, maxBytes int64) []Entry {
 		sl := &r.levels[l]
 		for i := sl.head; i < len(sl.items); i++ {
 			e := &sl.items[i]
-			if e.gone {
+			if e.mark == tombstone {
 				continue
 			}
 			if seen++; seen > max || bytes >= maxBytes {
@@ -309,8 +306,6 @@ func (r *readyList) fill(seq uint64, prio uint8, m *Message) bool {
 	l.items[i].Msg = m
 	l.bytes += d
 	r.bytes += d
-	r.hollow--
-	r.mem += len(m.Body)
 	if r.budget != nil {
 		r.budget.charge(int64(len(m.Body)))
 	}

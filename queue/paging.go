@@ -61,14 +61,26 @@ type paged struct {
 	gen     uint64 // bumped by purge and delete: a read-ahead in flight is stale
 }
 
-// pagedDone chains a read-ahead trigger after a page-out's write, so a
-// queue waiting for that entry starts reading it back.
-func (q *Queue) pagedDone(done func(error)) func(error) {
+// pagedDone chains a read-ahead trigger after a page-out's write of e,
+// so a queue waiting for that entry starts reading it back. A write that
+// failed (the disk is full) left e nowhere: the queue stops counting it,
+// so its count always matches what it can deliver. A read-ahead never
+// found it, whether or not it read later entries first. (A persistent entry's
+// publisher gets that error as a nack through done.)
+func (q *Queue) pagedDone(e Entry, done func(error)) func(error) {
+	gen := q.mu.paged.gen
 	return func(err error) {
 		if done != nil {
 			done(err)
 		}
 		q.mu.Lock()
+		if p := &q.mu.paged; err != nil && gen == p.gen && p.count > 0 {
+			p.count--
+			p.bytes -= int64(e.Msg.Size())
+			if p.count == 0 {
+				p.bytes, p.next = 0, 0
+			}
+		}
 		q.maybeLoadLocked()
 		q.mu.Unlock()
 	}

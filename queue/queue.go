@@ -177,14 +177,14 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 	page := q.Journal != nil && (q.mu.paged.count > 0 || q.Budget.over() && q.keepsEnoughLocked())
 	if q.journalled(e) {
 		if page {
-			done = q.pagedDone(done)
+			done = q.pagedDone(e, done)
 		}
 		q.Journal.PutEntry(q, e, done)
 		e.Stored, journalled = true, true
 	}
 	if page {
 		if !e.Stored {
-			q.Journal.PageOut(q, e, q.pagedDone(nil)) // read back by seq: the id is in the entry
+			q.Journal.PageOut(q, e, q.pagedDone(e, nil)) // read back by seq: the id is in the entry
 			e.Stored = true
 		}
 		q.mu.paged.add(e)

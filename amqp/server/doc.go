@@ -54,6 +54,11 @@
 // for a fence (an empty batch whose callback follows every earlier write).
 // Past the memory budget, queues page bodies out through the same journal
 // and read them back ahead of delivery on a goroutine of their own.
+// Unacknowledged deliveries count against the budget too: past it, a
+// channel keeps a hollow entry (no body) for the ack, and what is
+// requeued goes back hollow, its body read back before it is delivered
+// again (queue/hollow.go). While the store is short of disk, a publish
+// that would be written is refused before any queue takes it (admit).
 //
 // # Lock order
 //
@@ -61,6 +66,8 @@
 //
 //	broker.Vhost.mu  ->  queue.Queue.mu  ->  channel.dmu  ->  outbound.mu
 //	queue.Queue.mu  ->  storage.Store.mu (Submit)
+//	channel.dmu  ->  storage.Store.mu (a delivery past the memory budget
+//	                 pages its body out, queue.Queue.Keep)
 //	confirmTracker.mu  ->  outbound.mu
 //	conn.consumersMu, conn.flushMu, Server.replies.mu (direct reply-to) and
 //	Server.delayed.mu (the delayed-message scheduler) are leaves.

@@ -189,14 +189,14 @@ func (c *conn) wakeReader() {
 }
 
 // read reads from the socket for the reader goroutine, with the read
-// timeout (the handshake's, then two heartbeat intervals) measured from
-// the start of the call. Between reads it runs the checks wakeReader asks
+// timeout measured from the start of the call (two heartbeat intervals),
+// or during the handshake the deadline of the whole handshake. Between reads it runs the checks wakeReader asks
 // for; a deadline wakeReader set is not a timeout. The flag is tested
 // after each deadline is set, so a wakeup is never lost: either the test
 // sees the flag, or wakeReader's deadline comes after ours.
 func (c *conn) read(p []byte) (int, error) {
-	var deadline time.Time
-	if d := time.Duration(c.readTimeout.Load()); d > 0 {
+	deadline := c.handshakeDeadline
+	if d := time.Duration(c.readTimeout.Load()); d > 0 && deadline.IsZero() {
 		deadline = time.Now().Add(d)
 	}
 	for {

@@ -35,6 +35,10 @@ type conn struct {
 	// readTimeout is applied before every read: the handshake timeout, then
 	// two heartbeat intervals (0: none).
 	readTimeout atomic.Int64
+	// handshakeDeadline, while the handshake runs, bounds every read: the
+	// handshake timeout counts from the connection's start, so a client
+	// that sends a byte at a time cannot hold it open (the reader's own).
+	handshakeDeadline time.Time
 	// ackCheck asks the reader to check acknowledgement timeouts (see
 	// wakeReader).
 	ackCheck atomic.Bool
@@ -101,7 +105,10 @@ func (c *conn) serve() {
 	}()
 	go c.writeLoop()
 	c.readTimeout.Store(int64(c.srv.cfg.HandshakeTimeout))
-	if err := c.handshake(); err != nil {
+	c.handshakeDeadline = time.Now().Add(c.srv.cfg.HandshakeTimeout)
+	err := c.handshake()
+	c.handshakeDeadline = time.Time{}
+	if err != nil {
 		var he *handshakeError
 		if errors.As(err, &he) {
 			c.log.Info(he.msg, zap.String("reason", he.reason))
@@ -112,7 +119,7 @@ func (c *conn) serve() {
 		return
 	}
 	c.log.Info("connection opened", zap.String("user", c.user), zap.String("vhost", c.vhost.name))
-	err := c.readLoop()
+	err = c.readLoop()
 	c.finish()
 	if err != nil && !errors.Is(err, errClosed) {
 		c.log.Info("connection closed", zap.String("user", c.user), zap.Error(err))
@@ -250,6 +257,7 @@ func (c *conn) closeWith(e *amqp.Error) error {
 		c.send(0, &amqp.ConnectionClose{ReplyCode: e.Code, ReplyText: replyText(e.Text), ClassID: e.ClassID, MethodID: e.MethodID})
 	}
 	// spec 0-9-1 connection.close: after sending close, discard frames until close-ok.
+	c.handshakeDeadline = time.Time{} // a close in the handshake waits as long as any
 	c.readTimeout.Store(int64(3 * time.Second))
 	for {
 		f, err := c.fr.ReadFrame()

@@ -104,3 +104,38 @@ func TestHandshakeTimeoutLogged(t *testing.T) {
 		}
 	}
 }
+
+// The handshake timeout bounds the whole handshake, not each read: a
+// client that sends its connection.start-ok a byte at a time, each within
+// the timeout, is cut off once the timeout has passed since it connected.
+func TestHandshakeTimeoutBoundsTheWholeHandshake(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	addr, logs := startLogged(t, Config{HandshakeTimeout: timeout})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	start := time.Now()
+	if _, err := nc.Write([]byte("AMQP\x00\x00\x09\x01")); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, nc) // connection.start, then the close
+	// A start-ok frame's first bytes, one every timeout/3, far more than
+	// the handshake may take; the server must stop reading them.
+	frame, err := amqp.AppendMethodFrame(nil, 0, &amqp.ConnectionStartOk{Mechanism: "PLAIN", Response: "\x00guest\x00guest", Locale: "en_US"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(frame)-1; i++ {
+		if _, err := nc.Write(frame[i : i+1]); err != nil {
+			break // the server closed the connection
+		}
+		if time.Since(start) > 10*timeout {
+			t.Fatalf("still reading a dribbled handshake %v after connecting, with a handshake timeout of %v", time.Since(start), timeout)
+		}
+		<-time.After(timeout / 3) // the client's pace, not synchronisation
+	}
+	e := waitLog(t, logs, "handshake timed out", nc.LocalAddr().String())
+	t.Logf("closed after %v: %v", time.Since(start).Round(time.Millisecond), e.ContextMap()["reason"])
+}

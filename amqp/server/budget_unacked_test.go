@@ -80,11 +80,19 @@ func TestBudgetHoldsUnackedAndRequeued(t *testing.T) {
 				publishConfirmed(t, pch, "", q, msgs...)
 				within(fmt.Sprintf("after %d published", i+chunk))
 			}
-			select {
-			case err := <-received:
-				must(t, err, "receive")
-			case <-time.After(durWait):
-				t.Fatalf("the consumer received %d of %d within %v", got.Load(), n, durWait)
+			// Progress, not speed: fail when the consumer gets nothing for
+			// durWait (a loaded CI machine is slow, a stuck queue is stuck).
+			for done := false; !done; {
+				before := got.Load()
+				select {
+				case err := <-received:
+					must(t, err, "receive")
+					done = true
+				case <-time.After(durWait):
+					if got.Load() == before {
+						t.Fatalf("the consumer received %d of %d, and nothing in the last %v", got.Load(), n, durWait)
+					}
+				}
 			}
 			if m := maxUsed.Load(); m > budget+slack {
 				t.Fatalf("while delivering unacked: the budget counted up to %d bytes, over its %d plus %d of slack", m, budget, slack)
@@ -101,8 +109,10 @@ func TestBudgetHoldsUnackedAndRequeued(t *testing.T) {
 			ch2 := b.channel()
 			ds2, err := ch2.Consume(q, "heir", false, false, false, false, nil)
 			must(t, err, "consume again")
-			timeout := time.After(durWait)
+			idle := time.NewTimer(durWait)
+			defer idle.Stop()
 			for i := 0; i < n; i++ {
+				idle.Reset(durWait)
 				select {
 				case d := <-ds2:
 					if want := bodyOf(i, size); !bytes.Equal(d.Body, want) {
@@ -114,8 +124,8 @@ func TestBudgetHoldsUnackedAndRequeued(t *testing.T) {
 					if i%1000 == 999 {
 						must(t, d.Ack(true), "ack")
 					}
-				case <-timeout:
-					t.Fatalf("the new consumer received %d of %d within %v", i, n, durWait)
+				case <-idle.C:
+					t.Fatalf("the new consumer received %d of %d, and nothing in the last %v", i, n, durWait)
 				}
 				if i%1000 == 0 {
 					within(fmt.Sprintf("redelivering, at %d", i))

@@ -4,18 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/warrenmq/warren/amqp/server"
 	"github.com/warrenmq/warren/storage"
 )
 
@@ -29,13 +24,8 @@ const (
 )
 
 type fullDiskBroker struct {
-	t    *testing.T
-	mnt  string
-	st   *storage.Store
-	srv  *server.Server
-	url  string
-	serv chan error
-	logs *observer.ObservedLogs
+	*durableBroker
+	mnt string
 }
 
 func startFullDiskBroker(t *testing.T) *fullDiskBroker {
@@ -50,52 +40,17 @@ func startFullDiskBrokerBudget(t *testing.T, budget int64) *fullDiskBroker {
 	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, fmt.Sprintf("size=%dm", tmpfsMiB)); err != nil {
 		t.Skipf("cannot mount a tmpfs here (%v): the full-disk tests need root and mount permission", err)
 	}
-	b := &fullDiskBroker{t: t, mnt: mnt}
-	t.Cleanup(func() {
-		b.stop()
+	t.Cleanup(func() { // after the broker's stop, registered below
 		if err := syscall.Unmount(mnt, 0); err != nil {
 			t.Errorf("unmount %s: %v", mnt, err)
 		}
 	})
-	core, logs := observer.New(zapcore.InfoLevel)
-	log := zap.New(core)
-	st, err := storage.Open(storage.Options{
-		Dir: filepath.Join(mnt, "data"), Logger: log,
-		MemTableSize: 1 << 20, ValueLogFileSize: 1 << 20, MinFreeBytes: diskMinFree,
-	})
-	if err != nil {
-		t.Fatalf("open the store: %v", err)
-	}
-	srv, err := server.New(server.Config{Users: guestUsers, Store: st, Logger: log, MemoryBudget: budget})
-	if err != nil {
-		st.Close()
-		t.Fatalf("start the server: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.serv = make(chan error, 1)
-	go func() { b.serv <- srv.Serve(ln) }()
-	b.st, b.srv, b.logs = st, srv, logs
-	b.url = "amqp://guest:guest@" + ln.Addr().String() + "/"
-	return b
-}
-
-func (b *fullDiskBroker) stop() {
-	if b.srv == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), durWait)
-	defer cancel()
-	if err := b.srv.Shutdown(ctx); err != nil {
-		b.t.Errorf("shutdown: %v", err)
-	}
-	<-b.serv
-	if err := b.st.Close(); err != nil {
-		b.t.Errorf("close the store: %v", err)
-	}
-	b.srv = nil
+	b := &durableBroker{t: t, dir: filepath.Join(mnt, "data"), budget: budget, storeOpts: func(o *storage.Options) {
+		o.MemTableSize, o.ValueLogFileSize, o.MinFreeBytes = 1<<20, 1<<20, diskMinFree
+	}}
+	b.start()
+	t.Cleanup(b.stop)
+	return &fullDiskBroker{durableBroker: b, mnt: mnt}
 }
 
 func (b *fullDiskBroker) free() int64 {
@@ -104,16 +59,6 @@ func (b *fullDiskBroker) free() int64 {
 		b.t.Fatal(err)
 	}
 	return int64(fs.Bavail) * int64(fs.Bsize)
-}
-
-func (b *fullDiskBroker) dial() *amqp091.Connection {
-	b.t.Helper()
-	c, err := amqp091.DialConfig(b.url, amqp091.Config{Dial: amqp091.DefaultDial(durWait)})
-	if err != nil {
-		b.t.Fatalf("dial: %v", err)
-	}
-	b.t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // publishOne publishes one persistent message on a confirm channel and
@@ -166,6 +111,7 @@ func fillUntilNacked(t *testing.T, b *fullDiskBroker, ch *amqp091.Channel, q str
 func TestDiskFullNackedPublishesAreNotEnqueued(t *testing.T) {
 	b := startFullDiskBroker(t)
 	conn := b.dial()
+	defer conn.Close()
 	ch, err := conn.Channel()
 	must(t, err, "channel")
 	must(t, ch.Confirm(false), "confirm.select")
@@ -240,6 +186,7 @@ func TestDiskFullNackedPublishesAreNotEnqueued(t *testing.T) {
 func TestDiskFullRefusesMessagesThatWouldBePaged(t *testing.T) {
 	b := startFullDiskBrokerBudget(t, 512<<10)
 	conn := b.dial()
+	defer conn.Close()
 	ch, err := conn.Channel()
 	must(t, err, "channel")
 	must(t, ch.Confirm(false), "confirm.select")

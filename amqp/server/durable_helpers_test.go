@@ -32,6 +32,8 @@ type durableBroker struct {
 	t      testing.TB
 	dir    string
 	budget int64 // Config.MemoryBudget; 0: the default
+	// storeOpts, if set, adjusts the store's options (Dir and Logger set).
+	storeOpts func(*storage.Options)
 	st     *storage.Store
 	srv    *server.Server
 	url    string
@@ -59,7 +61,11 @@ func (b *durableBroker) start() {
 	b.t.Helper()
 	core, logs := observer.New(zapcore.InfoLevel)
 	log := zap.New(core)
-	st, err := storage.Open(storage.Options{Dir: b.dir, Logger: log})
+	opts := storage.Options{Dir: b.dir, Logger: log}
+	if b.storeOpts != nil {
+		b.storeOpts(&opts)
+	}
+	st, err := storage.Open(opts)
 	if err != nil {
 		b.t.Fatalf("open the store: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -21,10 +22,14 @@ type Config struct {
 	// Store keeps durable definitions; nil keeps everything in memory. The
 	// broker does not close it.
 	Store *storage.Store
-	// QueueHooks completes the configuration of every queue the broker
-	// creates, declared or recovered, just before queue.New: the front end
-	// sets the journal, the memory budget, dead-lettering and x-expires
-	// there, so that the core never calls into it by name.
+	// MemoryBudget is how much memory the ready messages of all queues
+	// may take, counted as their bodies plus 128 bytes each; beyond it new
+	// messages live on disk only and are read back ahead of delivery.
+	// Needs a Store. 0: 128 MiB; <0: none.
+	MemoryBudget int64
+	// QueueHooks, if set, sees the configuration of every queue the broker
+	// creates, declared or recovered, just before queue.New, after the
+	// core set its journal, memory budget, dead-lettering and x-expires.
 	QueueHooks func(v *Vhost, cfg *queue.Config)
 }
 
@@ -34,6 +39,13 @@ type Broker struct {
 	log   *zap.Logger
 	store *storage.Store
 	hooks func(v *Vhost, cfg *queue.Config)
+
+	journal      *journal // nil without a store
+	budget       *queue.Budget
+	memoryBudget int64
+	nextMsgID    atomic.Uint64 // the last stored message id handed out
+	delayed      scheduler     // delayed messages
+	replies      replyRegistry // direct reply-to consumers
 
 	mu struct {
 		sync.RWMutex
@@ -51,7 +63,15 @@ func New(cfg Config) *Broker {
 	if len(cfg.Vhosts) == 0 {
 		cfg.Vhosts = []string{"/"}
 	}
-	b := &Broker{log: cfg.Logger, store: cfg.Store, hooks: cfg.QueueHooks}
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = 128 << 20
+	}
+	b := &Broker{log: cfg.Logger, store: cfg.Store, hooks: cfg.QueueHooks, memoryBudget: cfg.MemoryBudget}
+	if cfg.Store != nil {
+		b.journal = newJournal(cfg.Store, b.log, &b.nextMsgID)
+		b.budget = queue.NewBudget(cfg.MemoryBudget)
+	}
+	b.delayed.b = b
 	b.mu.vhosts = map[string]*Vhost{}
 	for _, name := range cfg.Vhosts {
 		b.mu.vhosts[name] = newVhost(b, name)
@@ -76,6 +96,13 @@ func (b *Broker) Vhosts() []*Vhost {
 	}
 	return out
 }
+
+// Stop stops releasing delayed messages; those held stay in the store.
+// A front end calls it when it shuts down.
+func (b *Broker) Stop() { b.delayed.stop() }
+
+// HeldMessages reports how many delayed messages the broker holds.
+func (b *Broker) HeldMessages() int { return b.delayed.len() }
 
 // Store is the broker's store, nil without one.
 func (b *Broker) Store() *storage.Store { return b.store }

@@ -51,7 +51,7 @@ type DeclareQueue struct {
 
 // DeleteQueue deletes a queue, its bindings and its consumers;
 // Result.Messages is how many ready messages it had and Result.Consumers
-// the consumers it had, for the front end to cancel. Queue, if set, is the
+// the consumers it had, each told through Cancelled if its Sink has it. Queue, if set, is the
 // instance meant: a newer queue of the same name is left alone. Deleting a
 // missing queue succeeds with a count of 0.
 type DeleteQueue struct {
@@ -89,7 +89,7 @@ func (Unbind) command()          {}
 type Result struct {
 	Queue     *queue.Queue      // DeclareQueue: the queue
 	Messages  int               // DeleteQueue: the ready messages it had
-	Consumers []*queue.Consumer // DeleteQueue, DeleteVhost: to cancel
+	Consumers []*queue.Consumer // DeleteQueue, DeleteVhost: the consumers cancelled
 }
 
 // Apply applies cmd to the vhost called vhost (ignored for AddVhost and

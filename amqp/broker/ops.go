@@ -258,8 +258,14 @@ func (v *Vhost) bindingEndsLocked(src string, d exchange.Destination) (*exchange
 	return x, nil
 }
 
-// newQueue makes a queue from cfg with the front end's hooks.
+// newQueue makes a queue from cfg: with a store, its journal and the
+// memory budget; dead-lettering and x-expires; then the hooks.
 func (v *Vhost) newQueue(cfg queue.Config) *queue.Queue {
+	if j := v.b.journal; j != nil {
+		cfg.Journal = j
+		cfg.Budget = v.b.budget
+	}
+	v.queueConfig(&cfg)
 	if v.b.hooks != nil {
 		v.b.hooks(v, &cfg)
 	}
@@ -335,5 +341,21 @@ func (v *Vhost) deleteQueue(c DeleteQueue) (Result, error) {
 	}
 	d.submit()
 	v.mu.Unlock()
-	return Result{Messages: n, Consumers: consumers}, d.wait()
+	err = d.wait()
+	cancelConsumers(consumers)
+	return Result{Messages: n, Consumers: consumers}, err
+}
+
+// Cancelled is implemented by a queue.Sink that is to hear that its queue
+// was deleted under it (an AMQP front end sends basic.cancel, rabbitmq's
+// consumer_cancel_notify). The core calls it with no lock held, from the
+// goroutine that deleted the queue.
+type Cancelled interface{ Cancelled() }
+
+func cancelConsumers(cs []*queue.Consumer) {
+	for _, c := range cs {
+		if s, ok := c.Sink.(Cancelled); ok {
+			s.Cancelled()
+		}
+	}
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
@@ -11,16 +12,21 @@ import (
 // Recovered is what Recover rebuilt.
 type Recovered struct {
 	Exchanges, Queues, Bindings int
+	// MessagesInQueues counts the messages restored into queues, a copy
+	// per queue.
+	MessagesInQueues int
 	// ByID holds the recovered queues by their store id, for the front
 	// end to restore their messages into.
 	ByID map[uint64]*queue.Queue
 }
 
 // Recover rebuilds the durable exchanges, queues and bindings of the
-// broker's vhosts from the store, in that order. It runs once, after New
-// and before anything else uses the broker. Definitions of a vhost that is
-// not configured are left in the store.
+// broker's vhosts from the store, in that order, then the messages of
+// those queues and the delayed messages held (recover_messages.go). It
+// runs once, after New and before anything else uses the broker.
+// Definitions of a vhost that is not configured are left in the store.
 func (b *Broker) Recover() (Recovered, error) {
+	start := time.Now()
 	r := Recovered{ByID: map[uint64]*queue.Queue{}}
 	st := b.store
 	if st == nil {
@@ -105,5 +111,5 @@ func (b *Broker) Recover() (Recovered, error) {
 	if err != nil {
 		return r, fmt.Errorf("recover bindings: %w", err)
 	}
-	return r, nil
+	return r, b.recoverMessages(start, &r)
 }

@@ -129,9 +129,10 @@ func (ch *channel) detachConsumer(cs *consumer) {
 	}
 }
 
-// serverCancel tells the client that the broker cancelled its consumer,
-// because the queue was deleted. Called from any goroutine.
-func (cs *consumer) serverCancel() {
+// Cancelled tells the client that the broker cancelled its consumer,
+// because the queue was deleted (broker.Cancelled). Called from any
+// goroutine.
+func (cs *consumer) Cancelled() {
 	ch := cs.ch
 	ch.dmu.Lock()
 	if ch.dmu.consumers[cs.Tag] != cs {
@@ -268,35 +269,24 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 // errRejected fails the confirm of a publish a full queue refused.
 var errRejected = errors.New("rejected by a full queue")
 
-// deliverPublished enqueues a routed message, returns it if it was
-// mandatory and unroutable, and counts it for confirms. A persistent
-// message bound for durable queues is stored once, and its entries are
-// journalled by the queues; its confirm waits for all of those writes.
+// deliverPublished hands a routed message to the core (broker.Vhost.Publish),
+// returns it if it was mandatory and unroutable, and counts it for
+// confirms: a persistent message's confirm waits for its store writes.
 func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue, ext *broker.Extra) {
-	// Flow control: wait for the consumers of backlogged queues to drain
-	// them (queue/flow.go).
-	for _, q := range qs {
-		if q.Backlogged() {
-			q.WaitRoom(ch.c.id)
-		}
-	}
-	var seq uint64
+	p := broker.Publish{Msg: msg, Queues: qs, Extra: ext, Publisher: ch.c.id}
 	if ch.confirm {
-		seq = ch.conf.begin()
+		p.Confirm, p.Seq = ch.conf, ch.conf.begin()
 	}
-	if err := ch.c.srv.admit(msg, qs, ext); err != nil {
+	routed, rejected, err := ch.c.vhost.core.Publish(&p)
+	if err != nil {
 		// Refused before it reached any queue: a nack means not accepted,
 		// so a publisher that retries duplicates nothing. Without confirms
 		// the message is dropped, as a full queue's reject-publish drops it.
 		if ch.confirm {
-			ch.conf.done(seq, err, false)
+			ch.conf.Done(p.Seq, err, false)
 			ch.confirmDirty = true
 		}
 		return
-	}
-	routed, rejected := ch.c.srv.enqueue(msg, qs, ch.conf, seq)
-	if ch.deliverExtra(msg, ext, seq) {
-		routed = true
 	}
 	if !routed && mandatory {
 		// spec 0-9-1 basic.return: before the confirm, as RabbitMQ orders them.
@@ -311,41 +301,9 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 		if rejected {
 			err = errRejected // rabbitmq: reject-publish nacks
 		}
-		ch.conf.done(seq, err, false)
+		ch.conf.Done(p.Seq, err, false)
 		ch.confirmDirty = true
 	}
-}
-
-// admit refuses a message that would be written to the store while the
-// store is short of disk: a persistent one for a queue that persists or a
-// durable delayed-message exchange, and any one that a queue would page
-// out (the memory budget is spent, or the queue already has messages on
-// disk only). The decision is taken once, before any queue sees the
-// message: every write of an admitted publish is then made.
-func (s *Server) admit(msg *queue.Message, qs []*queue.Queue, ext *broker.Extra) error {
-	if s.store == nil {
-		return nil
-	}
-	err := s.store.Admit()
-	if err == nil {
-		return nil
-	}
-	if msg.Persistent {
-		for _, x := range ext.Delayed {
-			if x.Durable {
-				return err
-			}
-		}
-	}
-	if len(qs) > 0 && s.cfg.MemoryBudget > 0 && s.budget.Used() >= s.cfg.MemoryBudget {
-		return err
-	}
-	for _, q := range qs {
-		if q.Persist && msg.Persistent || q.Paged() > 0 {
-			return err
-		}
-	}
-	return nil
 }
 
 func (ch *channel) basicGet(m *amqp.BasicGet) error {

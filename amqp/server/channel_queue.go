@@ -150,12 +150,10 @@ func (ch *channel) queuePurge(m *amqp.QueuePurge) error {
 	if err != nil {
 		return err
 	}
-	n := q.Purge()
-	if q.Persist {
-		// The purge is on disk before purge-ok, as a delete is.
-		if err := ch.c.srv.fence(); err != nil {
-			return amqp.Errorf(amqp.InternalError, "cannot store the purge: %v", err)
-		}
+	// The purge is on disk before purge-ok, as a delete is.
+	n, err := ch.c.vhost.core.Purge(q)
+	if err != nil {
+		return err
 	}
 	if !m.NoWait {
 		ch.send(&amqp.QueuePurgeOk{MessageCount: uint32(n)})

@@ -92,7 +92,7 @@ func (ch *channel) txCommit() error {
 	}
 	// rabbitmq: a commit is durable once commit-ok is sent, publishes and
 	// acks alike.
-	if err := ch.c.srv.fence(); err != nil {
+	if err := ch.c.srv.core.Fence(); err != nil {
 		return amqp.Errorf(amqp.InternalError, "cannot store the transaction: %v", err)
 	}
 	ch.send(&amqp.TxCommitOk{})

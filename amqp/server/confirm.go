@@ -46,18 +46,18 @@ func (t *confirmTracker) begin() uint64 {
 	return t.mu.next
 }
 
-// wait adds one store write that seq must wait for.
-func (t *confirmTracker) wait(seq uint64) {
+// Wait adds one store write that seq must wait for (broker.Confirm).
+func (t *confirmTracker) Wait(seq uint64) {
 	t.mu.Lock()
 	t.mu.items[t.mu.head+int(seq-t.mu.base)].waiting++
 	t.mu.Unlock()
 }
 
-// done completes one wait of seq (or the publish itself), failing it on
-// an error. With flush set (a store callback) it asks the connection's
-// writer to send what became ready: callbacks come one per write, and the
-// writer sends one frame for all that completed meanwhile.
-func (t *confirmTracker) done(seq uint64, err error, flush bool) {
+// Done completes one wait of seq (or the publish itself), failing it on
+// an error (broker.Confirm). With flush set (a store callback) it asks the
+// connection's writer to send what became ready: callbacks come one per
+// write, and the writer sends one frame for all that completed meanwhile.
+func (t *confirmTracker) Done(seq uint64, err error, flush bool) {
 	t.mu.Lock()
 	it := &t.mu.items[t.mu.head+int(seq-t.mu.base)]
 	it.waiting--

@@ -3,8 +3,5 @@ package server
 // BudgetUsed is what the memory budget counts now (0 without a store),
 // for the tests of package server_test.
 func (s *Server) BudgetUsed() int64 {
-	if s.budget == nil {
-		return 0
-	}
-	return s.budget.Used()
+	return s.core.BudgetUsed()
 }

@@ -1,11 +1,8 @@
 package server
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"strings"
-	"sync"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
@@ -20,62 +17,23 @@ import (
 // straight to the consumer, with no queue in between; if the consumer is
 // gone the reply is unroutable.
 //
-// The tokens are random and live in the server's replyRegistry, whose
+// The core keeps the registry of names (broker.AddReplyConsumer), whose
 // lock is a leaf: a publisher looks the consumer up, releases it, then
-// delivers under the consumer's channel.dmu.
+// delivers under the consumer's channel.dmu (replyConsumer.DeliverReply).
 
 const (
 	replyToQueue  = broker.ReplyToQueue
 	replyToPrefix = replyToQueue + "."
 )
 
-// isReplyKey reports whether a routing key of the default exchange names
-// a direct reply-to consumer.
-func isReplyKey(key string) bool { return strings.HasPrefix(key, replyToPrefix) }
-
-// replyConsumer is a channel's direct reply-to consumer.
+// replyConsumer is a channel's direct reply-to consumer, the core's
+// broker.ReplyConsumer.
 type replyConsumer struct {
 	ch   *channel
 	tag  string
 	name string // amq.rabbitmq.reply-to.<token>
 	// cancelled is guarded by ch.dmu: no reply is delivered once it is set.
 	cancelled bool
-}
-
-// replyRegistry maps reply-to names to their consumers, broker-wide as in
-// RabbitMQ (the name, not the vhost, says where a reply goes).
-type replyRegistry struct {
-	mu sync.Mutex
-	m  map[string]*replyConsumer
-}
-
-func (r *replyRegistry) add(rc *replyConsumer) {
-	r.mu.Lock()
-	if r.m == nil {
-		r.m = map[string]*replyConsumer{}
-	}
-	r.m[rc.name] = rc
-	r.mu.Unlock()
-}
-
-func (r *replyRegistry) remove(rc *replyConsumer) {
-	r.mu.Lock()
-	if r.m[rc.name] == rc {
-		delete(r.m, rc.name)
-	}
-	r.mu.Unlock()
-}
-
-func (r *replyRegistry) lookup(name string) *replyConsumer {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.m[name]
-}
-
-func newReplyName() string {
-	var b [24]byte
-	rand.Read(b[:])
-	return replyToPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // consumeReplyTo is basic.consume of amq.rabbitmq.reply-to.
@@ -99,8 +57,8 @@ func (ch *channel) consumeReplyTo(m *amqp.BasicConsume) error {
 	if tag == "" {
 		tag = genTag()
 	}
-	ch.reply = &replyConsumer{ch: ch, tag: tag, name: newReplyName()}
-	ch.c.srv.replies.add(ch.reply)
+	ch.reply = &replyConsumer{ch: ch, tag: tag, name: broker.NewReplyName()}
+	ch.c.srv.core.AddReplyConsumer(ch.reply.name, ch.reply)
 	if !m.NoWait {
 		ch.send(&amqp.BasicConsumeOk{ConsumerTag: tag})
 	}
@@ -127,7 +85,7 @@ func (ch *channel) dropReplyTo() {
 		return
 	}
 	ch.reply = nil
-	ch.c.srv.replies.remove(rc)
+	ch.c.srv.core.RemoveReplyConsumer(rc.name, rc)
 	ch.dmu.Lock()
 	rc.cancelled = true
 	ch.dmu.Unlock()
@@ -158,13 +116,9 @@ func (ch *channel) directReplyTo(props []byte) ([]byte, error) {
 	return out, nil
 }
 
-// deliverReply hands a reply to the consumer named by the routing key and
-// reports whether there was one to take it. Called from any goroutine.
-func (s *Server) deliverReply(name string, msg *queue.Message) bool {
-	rc := s.replies.lookup(name)
-	if rc == nil {
-		return false
-	}
+// DeliverReply delivers a reply to the consumer (broker.ReplyConsumer)
+// and reports whether it took it. Called from any goroutine.
+func (rc *replyConsumer) DeliverReply(msg *queue.Message) bool {
 	ch := rc.ch
 	ch.dmu.Lock()
 	defer ch.dmu.Unlock()
@@ -178,6 +132,14 @@ func (s *Server) deliverReply(name string, msg *queue.Message) bool {
 	})
 }
 
+// Active reports whether the consumer still takes replies
+// (broker.ReplyConsumer).
+func (rc *replyConsumer) Active() bool {
+	rc.ch.dmu.Lock()
+	defer rc.ch.dmu.Unlock()
+	return !rc.cancelled && !rc.ch.dmu.closed
+}
+
 // declareReplyTo is queue.declare of a name starting with
 // amq.rabbitmq.reply-to, passive or not.
 //
@@ -187,11 +149,9 @@ func (s *Server) deliverReply(name string, msg *queue.Message) bool {
 func (ch *channel) declareReplyTo(m *amqp.QueueDeclare) error {
 	name := strings.NewReplacer("\r", "", "\n", "").Replace(m.Queue)
 	exists := name == replyToQueue
-	if !exists && isReplyKey(name) {
-		if rc := ch.c.srv.replies.lookup(name); rc != nil {
-			rc.ch.dmu.Lock()
-			exists = !rc.cancelled && !rc.ch.dmu.closed
-			rc.ch.dmu.Unlock()
+	if !exists && broker.IsReplyKey(name) {
+		if rc := ch.c.srv.core.ReplyConsumer(name); rc != nil {
+			exists = rc.Active()
 		}
 	}
 	if !exists {

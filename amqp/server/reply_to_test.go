@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,26 +48,5 @@ func TestDirectReplyToRewritesOnlyReplyTo(t *testing.T) {
 	ae, ok := err.(*amqp.Error)
 	if !ok || ae.Code != amqp.PreconditionFailed || ae.Text != "PRECONDITION_FAILED - fast reply consumer does not exist" {
 		t.Fatalf("without a reply consumer: %v, want 406 fast reply consumer does not exist", err)
-	}
-}
-
-func TestReplyRegistry(t *testing.T) {
-	var r replyRegistry
-	a := &replyConsumer{name: newReplyName()}
-	b := &replyConsumer{name: newReplyName()}
-	if a.name == b.name || !strings.HasPrefix(a.name, replyToPrefix) || len(a.name) < len(replyToPrefix)+32 {
-		t.Fatalf("reply names %q and %q: want distinct random %s<token>", a.name, b.name, replyToPrefix)
-	}
-	if r.lookup(a.name) != nil {
-		t.Fatal("lookup in an empty registry found a consumer")
-	}
-	r.add(a)
-	r.add(b)
-	if r.lookup(a.name) != a || r.lookup(b.name) != b {
-		t.Fatal("lookup does not find the consumers added")
-	}
-	r.remove(a)
-	if r.lookup(a.name) != nil || r.lookup(b.name) != b {
-		t.Fatal("remove took the wrong consumer")
 	}
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
-	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/storage"
 )
 
@@ -106,16 +105,9 @@ type Server struct {
 	core   *broker.Broker    // vhosts, exchanges, queues, bindings
 	vhosts map[string]*vhost // the core's vhosts, by name; fixed in New
 
-	store     *storage.Store
-	journal   *journal // nil without a store
-	budget    *queue.Budget
-	nextMsgID atomic.Uint64
-
 	nextConnID atomic.Uint64
-	startFrame []byte        // connection.start, encoded once
-	epoch      time.Time     // Server.now counts from here
-	replies    replyRegistry // direct reply-to consumers
-	delayed    scheduler     // delayed messages
+	startFrame []byte    // connection.start, encoded once
+	epoch      time.Time // Server.now counts from here
 	wg         sync.WaitGroup
 
 	mu struct {
@@ -139,16 +131,10 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.users[u.Name] = u
 	}
-	if cfg.Store != nil {
-		s.store = cfg.Store
-		s.journal = newJournal(cfg.Store, s.log, &s.nextMsgID)
-		s.budget = queue.NewBudget(cfg.MemoryBudget)
-	}
-	s.core = broker.New(broker.Config{Logger: s.log, Vhosts: cfg.Vhosts, Store: cfg.Store, QueueHooks: s.queueHooks})
+	s.core = broker.New(broker.Config{Logger: s.log, Vhosts: cfg.Vhosts, Store: cfg.Store, MemoryBudget: cfg.MemoryBudget})
 	for _, name := range cfg.Vhosts {
 		s.vhosts[name] = newVhost(s, s.core.Vhost(name))
 	}
-	s.delayed.s = s
 	var err error
 	if s.startFrame, err = amqp.AppendMethodFrame(nil, 0, &amqp.ConnectionStart{
 		VersionMajor:     0,
@@ -162,26 +148,11 @@ func New(cfg Config) (*Server, error) {
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
 	if cfg.Store != nil {
-		if err := s.recover(); err != nil {
+		if _, err := s.core.Recover(); err != nil {
 			return nil, fmt.Errorf("server: recovery: %w", err)
 		}
 	}
 	return s, nil
-}
-
-// queueHooks completes the configuration of every queue the core creates
-// (broker.Config.QueueHooks): the journal and memory budget with a store,
-// dead-lettering and x-expires.
-func (s *Server) queueHooks(core *broker.Vhost, cfg *queue.Config) {
-	if s.journal != nil {
-		cfg.Journal = s.journal
-		cfg.Budget = s.budget
-	}
-	v := s.vhosts[core.Name()]
-	if v == nil || v.core != core {
-		v = newVhost(s, core) // a vhost added after New
-	}
-	v.queueConfig(cfg)
 }
 
 // Serve accepts connections on l until Shutdown. It always returns an error.
@@ -243,7 +214,7 @@ func (s *Server) removeConn(c *conn) {
 // every client and waits for the connections to end or ctx to expire, when
 // it closes the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.delayed.stop()
+	s.core.Stop()
 	s.mu.Lock()
 	s.mu.shutdown = true
 	for l := range s.mu.listeners {

@@ -8,8 +8,8 @@ import (
 )
 
 // vhost is the front end's handle on one of the broker core's vhosts
-// (amqp/broker owns the exchanges, queues and bindings): the core's Vhost
-// and the server whose hooks its queues call. Each method is one core call.
+// (amqp/broker owns the exchanges, queues, bindings and messages). Each
+// method is one core call.
 type vhost struct {
 	core *broker.Vhost
 	srv  *Server
@@ -68,14 +68,9 @@ func (v *vhost) declareQueue(cfg queue.Config) (*queue.Queue, error) {
 	return r.Queue, err
 }
 
-// deleteQueue deletes q, its bindings and its consumers, whom it cancels,
-// and returns how many ready messages it had.
+// deleteQueue deletes q, its bindings and its consumers (the core tells
+// them: consumer.Cancelled), and returns how many ready messages it had.
 func (v *vhost) deleteQueue(q *queue.Queue, ifUnused, ifEmpty bool) (int, error) {
 	r, err := v.core.Apply(broker.DeleteQueue{Name: q.Name, Queue: q, IfUnused: ifUnused, IfEmpty: ifEmpty})
-	for _, c := range r.Consumers {
-		if cs, ok := c.Sink.(*consumer); ok {
-			cs.serverCancel()
-		}
-	}
 	return r.Messages, err
 }

@@ -1,4 +1,4 @@
-package server
+package broker
 
 import (
 	"cmp"
@@ -105,23 +105,14 @@ func TestScheduleMeta(t *testing.T) {
 // one timer (fake time).
 func TestSchedulerReleasesOnTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, err := New(Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		epoch := time.Now()
+		s := New(Config{})
 		defer s.delayed.stop()
-		v := s.vhosts["/"]
-		q, err := v.declareQueue(queue.Config{Name: "q"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := v.declareExchange("d", exchange.Delayed, false, false, false, map[string]any{"x-delayed-type": "fanout"}); err != nil {
-			t.Fatal(err)
-		}
-		if err := v.bind("d", exchange.Destination{Name: "q"}, "", nil); err != nil {
-			t.Fatal(err)
-		}
-		xs := []*exchange.Exchange{v.exchange("d")}
+		v := s.Vhost("/")
+		q := apply(t, v, DeclareQueue{Name: "q"}).Queue
+		apply(t, v, DeclareExchange{Name: "d", Kind: exchange.Delayed, Args: map[string]any{"x-delayed-type": "fanout"}})
+		apply(t, v, Bind{Source: "d", Destination: exchange.Destination{Name: "q"}})
+		xs := []*exchange.Exchange{v.Exchange("d")}
 		props, _ := amqp.AppendProperties(nil, &amqp.Properties{})
 		expiring, _ := amqp.AppendProperties(nil, &amqp.Properties{Expiration: "60000"})
 		for _, c := range []struct {
@@ -148,7 +139,7 @@ func TestSchedulerReleasesOnTime(t *testing.T) {
 			{200 * time.Millisecond, []string{"a", "b", "b2"}},
 			{300 * time.Millisecond, []string{"a", "b", "b2", "c"}},
 		} {
-			time.Sleep(step.at - time.Duration(time.Now().UnixNano()-s.epoch.UnixNano()))
+			time.Sleep(step.at - time.Duration(time.Now().UnixNano()-epoch.UnixNano()))
 			synctest.Wait()
 			for {
 				e, _, _, ok := q.Get(true)

@@ -1,4 +1,4 @@
-package server
+package broker
 
 import (
 	"encoding/binary"
@@ -68,7 +68,7 @@ type delayedItem struct {
 // delayDest is where a held message goes: a delayed exchange, by name.
 // The scheduler shares one per exchange among its items.
 type delayDest struct {
-	v *vhost
+	v *Vhost
 	x string
 }
 
@@ -78,87 +78,10 @@ type destRef struct {
 	n int
 }
 
-// delayHeap is a min-heap of held items by (due, seq). The items stay put
-// in a slab; the heap orders 16-byte keys, four children to a node, so
-// that a level is one cache line: with a million items held, a release
-// costs about ten cache misses instead of forty.
-type delayHeap struct {
-	keys  []heapKey
-	items []delayedItem
-	free  []uint32 // free slots of items
-}
-
-type heapKey struct {
-	due int64
-	seq uint32 // the item's seq, truncated: ties compare by wrapping difference
-	idx uint32 // the item's slot
-}
-
-func (a heapKey) before(b heapKey) bool {
-	return a.due < b.due || a.due == b.due && int32(a.seq-b.seq) < 0
-}
-
-func (h *delayHeap) len() int { return len(h.keys) }
-
-// minDue is the earliest due time; the heap must not be empty.
-func (h *delayHeap) minDue() int64 { return h.keys[0].due }
-
-func (h *delayHeap) push(it delayedItem) {
-	var idx uint32
-	if n := len(h.free); n > 0 {
-		idx = h.free[n-1]
-		h.free = h.free[:n-1]
-		h.items[idx] = it
-	} else {
-		idx = uint32(len(h.items))
-		h.items = append(h.items, it)
-	}
-	h.keys = append(h.keys, heapKey{due: it.due, seq: uint32(it.seq), idx: idx})
-	k := h.keys
-	for i := len(k) - 1; i > 0; {
-		p := (i - 1) / 4
-		if !k[i].before(k[p]) {
-			break
-		}
-		k[i], k[p] = k[p], k[i]
-		i = p
-	}
-}
-
-func (h *delayHeap) pop() delayedItem {
-	k := h.keys
-	top := k[0]
-	last := len(k) - 1
-	k[0] = k[last]
-	k = k[:last]
-	for i := 0; ; {
-		m := i
-		for c := 4*i + 1; c <= 4*i+4 && c < len(k); c++ {
-			if k[c].before(k[m]) {
-				m = c
-			}
-		}
-		if m == i {
-			break
-		}
-		k[i], k[m] = k[m], k[i]
-		i = m
-	}
-	h.keys = k
-	it := h.items[top.idx]
-	h.items[top.idx] = delayedItem{}
-	h.free = append(h.free, top.idx)
-	if len(k) == 0 {
-		// Give the memory of a burst back once it is all released.
-		h.keys, h.items, h.free = nil, nil, nil
-	}
-	return it
-}
-
 // scheduler holds delayed messages until they are due. The zero value is
-// ready; set s before use.
+// ready; set b before use.
 type scheduler struct {
-	s *Server
+	b *Broker
 
 	mu struct {
 		sync.Mutex
@@ -180,8 +103,8 @@ func wallNow() int64 { return time.Now().UnixNano() }
 // hold keeps msg for delay milliseconds, once for each delayed exchange
 // that took it. With a confirm tracker, the publish seq waits for the
 // items that are stored.
-func (sc *scheduler) hold(v *vhost, xs []*exchange.Exchange, delay int64, msg *queue.Message, conf *confirmTracker, seq uint64) {
-	s := sc.s
+func (sc *scheduler) hold(v *Vhost, xs []*exchange.Exchange, delay int64, msg *queue.Message, conf Confirm, seq uint64) {
+	b := sc.b
 	m := *msg
 	m.Props = swapDelayHeader(msg.Props, delay)
 	raw := encodeMessage(&m)
@@ -189,32 +112,32 @@ func (sc *scheduler) hold(v *vhost, xs []*exchange.Exchange, delay int64, msg *q
 	for _, x := range xs {
 		it := delayedItem{due: due, msg: raw}
 		it.seq, it.dest = sc.next(v, x.Name)
-		if j := s.journal; j != nil && m.Persistent && x.Durable {
+		if j := b.journal; j != nil && m.Persistent && x.Durable {
 			j.store.Throttle()
-			it.stored = s.nextMsgID.Add(1)
+			it.stored = b.nextMsgID.Add(1)
 			var done func(error)
 			if conf != nil {
-				conf.wait(seq)
-				done = func(err error) { conf.done(seq, err, true) }
+				conf.Wait(seq)
+				done = func(err error) { conf.Done(seq, err, true) }
 			}
-			b := j.batch()
-			b.PutMessage(it.stored, raw)
-			b.PutEntry(scheduleQueueID, it.seq, it.stored, scheduleMeta(due, v.name, x.Name))
-			j.submit(b, done)
+			sb := j.batch()
+			sb.PutMessage(it.stored, raw)
+			sb.PutEntry(scheduleQueueID, it.seq, it.stored, scheduleMeta(due, v.name, x.Name))
+			j.submit(sb, done)
 		}
 		sc.push(it)
 	}
 }
 
 // next numbers a new item and returns its destination.
-func (sc *scheduler) next(v *vhost, x string) (uint64, *destRef) {
+func (sc *scheduler) next(v *Vhost, x string) (uint64, *destRef) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.mu.seq++
 	return sc.mu.seq, sc.destLocked(v, x)
 }
 
-func (sc *scheduler) destLocked(v *vhost, x string) *destRef {
+func (sc *scheduler) destLocked(v *Vhost, x string) *destRef {
 	k := delayDest{v, x}
 	d := sc.mu.dests[k]
 	if d == nil {
@@ -295,7 +218,7 @@ func (sc *scheduler) fire() {
 			buf = sc.release(&batch[i], buf[:0])
 			if it := &batch[i]; it.stored != 0 {
 				if del == nil {
-					del = sc.s.journal.batch()
+					del = sc.b.journal.batch()
 				}
 				del.DeleteEntry(scheduleQueueID, it.seq)
 				del.DeleteMessage(it.stored)
@@ -303,7 +226,7 @@ func (sc *scheduler) fire() {
 			batch[i] = delayedItem{}
 		}
 		if del != nil {
-			sc.s.journal.submit(del, nil)
+			sc.b.journal.submit(del, nil)
 		}
 		sc.mu.Lock()
 	}
@@ -317,16 +240,16 @@ func (sc *scheduler) fire() {
 // release routes a due item through its exchange, if the exchange still
 // exists. (fire deletes it from the store, after enqueueing.)
 func (sc *scheduler) release(it *delayedItem, buf []*queue.Queue) []*queue.Queue {
-	s := sc.s
+	b := sc.b
 	v := it.dest.v
-	if x := v.exchange(it.dest.x); x != nil {
+	if x := v.Exchange(it.dest.x); x != nil {
 		m, err := decodeHeld(it.msg)
 		if err != nil {
-			s.log.Error("a delayed message is malformed; dropped", zap.Error(err))
+			b.log.Error("a delayed message is malformed; dropped", zap.Error(err))
 		} else {
 			headers := func() map[string]any { return headersOf(m.Props) }
-			buf = v.route(x, m.RoutingKey, headers, buf)
-			s.enqueue(m, buf, nil, 0)
+			buf = v.Route(x, m.RoutingKey, headers, buf, nil)
+			b.enqueue(m, buf, nil, 0)
 			clear(buf)
 		}
 	}
@@ -436,10 +359,10 @@ func parseScheduleMeta(meta []byte) (due int64, vhost, x string, err error) {
 // connection; load reads its message. An entry for a vhost no longer
 // configured, or that cannot be read, is deleted by recovered.
 func (sc *scheduler) recoverEntry(seq, msgID uint64, meta []byte, load func() ([]byte, error)) error {
-	s := sc.s
+	b := sc.b
 	it := delayedItem{seq: seq, stored: msgID}
 	due, vh, x, err := parseScheduleMeta(meta)
-	v := s.vhosts[vh]
+	v := b.Vhost(vh)
 	if err == nil && v != nil {
 		it.due = due
 		if it.msg, err = load(); err == nil {
@@ -451,7 +374,7 @@ func (sc *scheduler) recoverEntry(seq, msgID uint64, meta []byte, load func() ([
 	sc.mu.seq = max(sc.mu.seq, seq)
 	if err != nil || v == nil {
 		if err != nil {
-			s.log.Error("a stored delayed message cannot be read; deleted", zap.Uint64("msg", msgID), zap.Error(err))
+			b.log.Error("a stored delayed message cannot be read; deleted", zap.Uint64("msg", msgID), zap.Error(err))
 		}
 		sc.mu.drop = append(sc.mu.drop, it)
 		return nil
@@ -467,17 +390,17 @@ func (sc *scheduler) recovered() {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if len(sc.mu.drop) > 0 {
-		j := sc.s.journal
-		b := j.batch()
+		j := sc.b.journal
+		sb := j.batch()
 		for _, it := range sc.mu.drop {
-			b.DeleteEntry(scheduleQueueID, it.seq)
-			b.DeleteMessage(it.stored)
+			sb.DeleteEntry(scheduleQueueID, it.seq)
+			sb.DeleteMessage(it.stored)
 		}
-		j.submit(b, nil)
+		j.submit(sb, nil)
 		sc.mu.drop = nil
 	}
 	if n := sc.mu.heap.len(); n > 0 {
-		sc.s.log.Info("recovered delayed messages", zap.Int("messages", n))
+		sc.b.log.Info("recovered delayed messages", zap.Int("messages", n))
 		sc.armLocked(sc.mu.heap.minDue())
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package broker
 
 import (
 	"fmt"
@@ -11,14 +11,14 @@ import (
 	"github.com/warrenmq/warren/queue"
 )
 
-// queueConfig completes a queue's configuration with the vhost's hooks:
-// dead-lettering and x-expires.
-func (v *vhost) queueConfig(cfg *queue.Config) {
+// queueConfig completes a queue's configuration with dead-lettering and
+// x-expires.
+func (v *Vhost) queueConfig(cfg *queue.Config) {
 	cfg.DeadLetter = v.deadLetter
 	cfg.OnExpire = func(q *queue.Queue) {
 		// rabbitmq x-expires: an unused queue is deleted.
-		if _, err := v.deleteQueue(q, false, false); err != nil {
-			v.srv.log.Warn("deleting an expired queue", zap.String("queue", q.Name), zap.Error(err))
+		if _, err := v.deleteQueue(DeleteQueue{Name: q.Name, Queue: q}); err != nil {
+			v.b.log.Warn("deleting an expired queue", zap.String("queue", q.Name), zap.Error(err))
 		}
 	}
 }
@@ -27,10 +27,10 @@ func (v *vhost) queueConfig(cfg *queue.Config) {
 // q's dead-letter exchange, with RabbitMQ's x-death headers, then settles
 // the original (after the republish: a crash in between may duplicate,
 // never lose).
-func (v *vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
+func (v *Vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 	defer q.Settle(e)
 	dlx, _ := q.Args["x-dead-letter-exchange"].(string)
-	x := v.exchange(dlx)
+	x := v.Exchange(dlx)
 	if x == nil {
 		return // rabbitmq: a missing dead-letter exchange drops the message
 	}
@@ -41,13 +41,13 @@ func (v *vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 	}
 	props, err := amqp.DecodeProperties(m.Props)
 	if err != nil {
-		v.srv.log.Error("cannot dead-letter a message with malformed properties", zap.String("queue", q.Name), zap.Error(err))
+		v.b.log.Error("cannot dead-letter a message with malformed properties", zap.String("queue", q.Name), zap.Error(err))
 		return
 	}
 	deaths := recordDeath(&props, q.Name, string(reason), m)
 	raw, err := amqp.AppendProperties(nil, &props)
 	if err != nil {
-		v.srv.log.Error("cannot dead-letter a message", zap.String("queue", q.Name), zap.Error(err))
+		v.b.log.Error("cannot dead-letter a message", zap.String("queue", q.Name), zap.Error(err))
 		return
 	}
 	out := &queue.Message{
@@ -59,7 +59,7 @@ func (v *vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 		Priority:   m.Priority,
 	}
 	headers := func() map[string]any { return props.Headers }
-	qs := v.route(x, key, headers, nil)
+	qs := v.Route(x, key, headers, nil, nil)
 	// rabbitmq: a message that would come back to a queue it already died in,
 	// with no rejection on the way, is in an automatic cycle: it is dropped
 	// for that queue.
@@ -69,7 +69,7 @@ func (v *vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 			kept = append(kept, target)
 		}
 	}
-	v.srv.enqueue(out, kept, nil, 0)
+	v.b.enqueue(out, kept, nil, 0)
 }
 
 // recordDeath adds a death to the message's x-death header, RabbitMQ
@@ -98,7 +98,8 @@ func recordDeath(p *amqp.Properties, queueName, reason string, m *queue.Message)
 			for k, v := range t {
 				death[k] = v
 			}
-			death["count"] = intArg(t["count"]) + 1
+			n, _ := amqp.IntValue(t["count"])
+			death["count"] = n + 1
 			continue
 		}
 		rest = append(rest, d)

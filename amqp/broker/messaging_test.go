@@ -112,7 +112,7 @@ func TestCoreMessaging(t *testing.T) {
 		var ext Extra
 		qs := v.Route(x, "run", func() map[string]any { return nil }, nil, &ext)
 		conf.begin(seq)
-		routed, rejected, err := v.Publish(&Publish{Msg: msg, Queues: qs, Extra: &ext, Confirm: conf, Seq: seq})
+		routed, rejected, err := v.Publish(&Publish{Msg: msg, Queues: qs, Extra: ext, Confirm: conf, Seq: seq})
 		if err != nil || !routed || rejected {
 			t.Fatalf("publish %q: routed %t, rejected %t, %v", body, routed, rejected, err)
 		}

@@ -21,7 +21,9 @@ type Confirm interface {
 type Publish struct {
 	Msg    *queue.Message
 	Queues []*queue.Queue // Route's queues
-	Extra  *Extra         // Route's other destinations; nil: none
+	// Extra is Route's other destinations, by value: a pointer here
+	// would make the caller's Extra escape to the heap.
+	Extra Extra
 	// Publisher is the publisher's connection id for flow control
 	// (queue.WaitRoom): while a target queue's consumers drain a backlog,
 	// Publish waits.
@@ -50,7 +52,7 @@ func (v *Vhost) Publish(p *Publish) (routed, rejected bool, err error) {
 		}
 	}
 	b := v.b
-	if err := b.admit(p.Msg, p.Queues, p.Extra); err != nil {
+	if err := b.admit(p.Msg, p.Queues, &p.Extra); err != nil {
 		return false, false, err
 	}
 	routed, rejected = b.enqueue(p.Msg, p.Queues, p.Confirm, p.Seq)
@@ -66,7 +68,7 @@ func (v *Vhost) Publish(p *Publish) (routed, rejected bool, err error) {
 // queue and reports whether any took it. A delayed message that is
 // stored holds the publish's confirm until it is on disk.
 func (v *Vhost) publishExtra(p *Publish) (routed bool) {
-	ext := p.Extra
+	ext := &p.Extra
 	if ext.Reply != "" && v.b.deliverReply(ext.Reply, p.Msg) {
 		routed = true
 	}
@@ -91,7 +93,7 @@ func (b *Broker) admit(msg *queue.Message, qs []*queue.Queue, ext *Extra) error 
 	if err == nil {
 		return nil
 	}
-	if msg.Persistent && ext != nil {
+	if msg.Persistent {
 		for _, x := range ext.Delayed {
 			if x.Durable {
 				return err

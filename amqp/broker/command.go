@@ -38,7 +38,8 @@ type DeleteExchange struct {
 }
 
 // DeclareQueue creates a queue or checks that the one there is
-// equivalent; Result.Queue is the queue. Owner is the connection of an
+// equivalent, after checking the arguments as RabbitMQ does (queue_args.go);
+// Result.Queue is the queue. Owner is the connection of an
 // exclusive queue. A durable queue that is not exclusive is stored
 // (rabbitmq: an exclusive queue never outlives its connection, so it is
 // never durable in effect).

@@ -273,6 +273,9 @@ func (v *Vhost) newQueue(cfg queue.Config) *queue.Queue {
 }
 
 func (v *Vhost) declareQueue(c DeclareQueue) (q *queue.Queue, err error) {
+	if err := v.checkNewQueue(c); err != nil {
+		return nil, err
+	}
 	cfg := queue.Config{Name: c.Name, Durable: c.Durable, Exclusive: c.Exclusive, AutoDelete: c.AutoDelete, Args: c.Args, Owner: c.Owner}
 	d := v.defs()
 	v.mu.Lock()

@@ -18,8 +18,8 @@ const (
 // a direct reply-to consumer.
 func IsReplyKey(key string) bool { return strings.HasPrefix(key, ReplyToPrefix) }
 
-// Extra is what a publish reaches besides queues: the front end delivers
-// to these itself.
+// Extra is what a publish reaches besides queues: Vhost.Publish hands the
+// message to these (publishExtra).
 type Extra struct {
 	// Reply is the amq.rabbitmq.reply-to.<token> name a message to the
 	// default exchange is addressed to ("": none).

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -52,23 +51,6 @@ func (s *Server) ackTimeout(q *queue.Queue) int64 {
 		return noAckTimeout
 	}
 	return int64(s.cfg.ConsumerTimeout)
-}
-
-// checkConsumerTimeoutArg validates x-consumer-timeout as RabbitMQ
-// validates its integer queue arguments.
-func checkConsumerTimeoutArg(args map[string]any) (reason string, ok bool) {
-	v, present := args["x-consumer-timeout"]
-	if !present {
-		return "", true
-	}
-	n, isInt := amqp.IntValue(v)
-	switch {
-	case !isInt:
-		return fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)), false
-	case n < 0:
-		return fmt.Sprintf("{value_negative,%d}", n), false
-	}
-	return "", true
 }
 
 // pushUnackedLocked records an unacknowledged delivery with its deadline

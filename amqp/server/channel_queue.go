@@ -63,34 +63,8 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 		} else if broker.ReservedName(name) {
 			return amqp.Errorf(amqp.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", name)
 		}
-		limits, err := queue.ParseArgs(m.Arguments)
-		if err != nil {
-			ae := err.(*queue.ArgError)
-			if ae.BadType != "" {
-				return amqp.Errorf(amqp.PreconditionFailed, "invalid type '%s' for arg '%s' in queue '%s' in vhost '%s'", ae.BadType, ae.Arg, name, v.name)
-			}
-			return amqp.Errorf(amqp.PreconditionFailed, "invalid arg '%s' for queue '%s' in vhost '%s': %s", ae.Arg, name, v.name, ae.Reason)
-		}
-		if reason, ok := checkConsumerTimeoutArg(m.Arguments); !ok {
-			return amqp.Errorf(amqp.PreconditionFailed, "invalid arg 'x-consumer-timeout' for queue '%s' in vhost '%s': %s", name, v.name, reason)
-		}
-		if limits.Quorum {
-			// rabbitmq: quorum queues are durable, shared and not auto-deleted,
-			// checked in this order.
-			switch {
-			case m.AutoDelete:
-				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'auto-delete' for queue '%s' in vhost '%s'", name, v.name)
-			case m.Exclusive:
-				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'exclusive-owner' for queue '%s' in vhost '%s'", name, v.name)
-			case !m.Durable:
-				return amqp.Errorf(amqp.PreconditionFailed, "invalid property 'non-durable' for queue '%s' in vhost '%s'", name, v.name)
-			}
-			for _, arg := range []string{"x-max-priority", "x-queue-mode"} {
-				if _, ok := m.Arguments[arg]; ok {
-					return amqp.Errorf(amqp.PreconditionFailed, "invalid arg '%s' for queue '%s' in vhost '%s' of queue type rabbit_quorum_queue", arg, name, v.name)
-				}
-			}
-		}
+		// The core checks the arguments (broker/queue_args.go).
+		var err error
 		q, err = v.declareQueue(queue.Config{
 			Name: name, Durable: m.Durable, Exclusive: m.Exclusive, AutoDelete: m.AutoDelete,
 			Args: m.Arguments, Owner: ch.c.id,

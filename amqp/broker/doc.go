@@ -1,31 +1,48 @@
 // Package broker is Warren's broker core: the vhosts and, in each, the
 // exchanges, queues and bindings, with RabbitMQ's validation and reply
-// texts; routing; and the definitions' durability. Front ends (amqp/server
-// today; the HTTP API, the stream protocol and the cluster's peer link
-// later) call it; it imports none of them.
+// texts; routing; publishing, with the store's journal, the memory budget
+// and publisher confirms through a callback; dead-lettering; delayed
+// messages; the direct reply-to registry; and durability and recovery of
+// definitions and messages. Front ends (amqp/server today; the HTTP API,
+// the stream protocol and the cluster's peer link later) call it; it
+// imports none of them.
 //
 // # Map
 //
-//	front ends   amqp/server (AMQP 0-9-1): methods -> broker calls
+//	front ends   amqp/server (AMQP 0-9-1): methods -> broker calls,
+//	             deliveries through queue.Sink -> frames
 //	                  |
 //	core         amqp/broker: Broker -> Vhost -> exchanges, queues, bindings
 //	                  |            Apply(Command) for every definition change
+//	                  |            Route + Publish for every message
 //	leaves       exchange/ binding/   queue/   storage/   amqp (the codec, for *amqp.Error)
 //
-//	broker.go    Broker, Config, the vhost registry, queue ids
-//	vhost.go     Vhost, lookups, the 404/405 errors
-//	command.go   the Command values and Apply
-//	ops.go       what each command does, with RabbitMQ's checks
-//	route.go     routing: exchange-to-exchange, alternate exchanges, Extra
-//	alternate.go exchange argument checks (alternate-exchange, x-delayed-type)
-//	defs.go      definition records and defBatch (store writes of one command)
-//	recover.go   rebuilding definitions from the store
+//	broker.go           Broker, Config, the vhost registry, queue ids
+//	vhost.go            Vhost, lookups, the 404/405 errors
+//	command.go          the Command values and Apply
+//	ops.go              what each command does, with RabbitMQ's checks
+//	queue_args.go       queue argument checks (x-consumer-timeout, quorum)
+//	alternate.go        exchange argument checks (alternate-exchange, x-delayed-type)
+//	route.go            routing: exchange-to-exchange, alternate exchanges, Extra
+//	publish.go          Publish: flow control, disk admission, enqueue, Confirm; Fence
+//	purge.go            Purge (the rest of consuming is queue.Queue's own)
+//	journal.go          the queues' queue.Journal over the store: entries, paging, sharing
+//	message.go          the stored message and entry formats
+//	deadletter.go       dead-lettering with x-death; x-expires
+//	delayed.go          the delayed-message scheduler (delayheap.go: its heap)
+//	replyto.go          the direct reply-to registry (ReplyConsumer)
+//	defs.go             definition records and defBatch (store writes of one command)
+//	recover.go          rebuilding definitions from the store
+//	recover_messages.go rebuilding messages and the delayed schedule
 //
-// Still in amqp/server for now: message journalling and paging,
-// dead-lettering, delayed messages, direct reply-to and consumer timeouts.
-// They reach the core's queues through Config.QueueHooks, which completes
-// every queue's queue.Config (journal, memory budget, DeadLetter,
-// OnExpire) before queue.New.
+// A front end attaches consumers to a queue.Queue with its own queue.Sink
+// (queue.Queue.AddConsumer) and acks, rejects, requeues and gets on the
+// queue itself; a Sink that also implements Cancelled hears that its
+// queue was deleted. It publishes with Vhost.Route, then Vhost.Publish,
+// passing its confirms as a Confirm. Consumer acknowledgement timeouts
+// stay in the front end: they scan the unacknowledged deliveries of a
+// channel, which are the front end's (delivery tags are per channel), and
+// close the channel, which only its reader may do.
 //
 // # Commands
 //
@@ -53,18 +70,59 @@
 // between those are stored. Recover reads exchanges, then queues, then
 // bindings, and hands the queues back by store id for their messages.
 //
+// Messages (journal.go, message.go): a persistent message for queues that
+// persist is stored once (PutMessage) and each of those queues journals an
+// entry (PutEntry, key queue id + seq) whose meta is
+//
+//	flags u8 | body size u32 | deliveries u32 | expires i64 (Unix ms, 0: never)
+//
+// (flags 1: paged out past the memory budget, not journalled: dropped at
+// recovery), and a stored message is
+//
+//	exchange len u8 | exchange | routing key len u8 | routing key |
+//	properties len u32 | properties | body
+//
+// The delayed schedule is the pseudo-queue scheduleQueueID (delayed.go
+// draws its entry meta).
+//
 // # Concurrency
 //
-// No goroutines. Lookups and Route take Vhost.mu for reading; Apply takes
-// it for writing. Broker.mu guards the vhost registry and queue ids and is
-// a leaf. Lock order, never the reverse:
+// The core starts no goroutine per message or connection. Its code runs
+// on the caller's goroutine (a front end's connection reader) and on:
+//
+//   - the delayed-message scheduler's timer (time.AfterFunc, one per
+//     broker): it releases due messages, routing and enqueueing them;
+//   - the store's notifier goroutine, which runs the callbacks of store
+//     writes: a publish's Confirm.Done (flush set), a defBatch's wait;
+//   - a queue's read-ahead goroutine (queue/paging.go, queue/hollow.go),
+//     which reads paged-out messages back through the journal (PageIn,
+//     ReadBack) with no lock held;
+//   - a queue's x-expires and TTL timers: DeadLetter and OnExpire, which
+//     delete the queue and tell its consumers (Cancelled).
+//
+// Lookups and Route take Vhost.mu for reading; Apply takes it for
+// writing. Lock order, never the reverse:
 //
 //	Broker.mu (registry reads only, released before the next)
-//	Vhost.mu  ->  queue.Queue.mu  ->  what a queue.Sink or queue.Journal takes
+//	Vhost.mu  ->  queue.Queue.mu  ->  what a queue.Sink or the journal takes
+//	              (a front end's channel and outbound locks; storage.Store.mu)
 //	Vhost.mu  ->  storage.Store.mu (Submit of a defBatch)
+//	scheduler.mu, replyRegistry.mu and journal.sharedMu are leaves.
+//
+// Across the boundary to a front end:
+//
+//   - queue.Sink.TryDeliver runs under queue.Queue.mu (and no broker lock:
+//     Route releases Vhost.mu before Publish enqueues). It must not call
+//     back into that queue or take a broker lock.
+//   - Confirm.Wait and Confirm.Done, ReplyConsumer.DeliverReply and
+//     ReplyConsumer.Active, and Cancelled run with no core lock held; the
+//     front end may take its own locks there (amqp/server:
+//     confirmTracker.mu, channel.dmu, outbound.mu).
+//   - Dead-lettered entries are republished after the dying queue's lock
+//     is released (queue.unlock), and the scheduler releases with its own
+//     lock released.
 //
 // DeleteQueue deletes the queue (taking its lock) before it takes
-// Vhost.mu, and returns the consumers for the front end to cancel with no
-// broker lock held. Routing releases Vhost.mu before the caller enqueues.
-// QueueHooks run under Vhost.mu and must not call back into the vhost.
+// Vhost.mu. QueueHooks run under Vhost.mu and must not call back into the
+// vhost.
 package broker

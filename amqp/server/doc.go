@@ -1,11 +1,28 @@
 // Package server is Warren's AMQP 0-9-1 front end: the Server, its
-// connections and channels, and the mapping of errors to the wire. The
-// broker core (amqp/broker) owns the vhosts, exchanges, queues and
-// bindings, routing and the definitions in the store; every declare,
-// delete, bind, unbind, lookup and route here is one call into it
-// (vhost.go), and the core reaches the message features still kept here
-// (journal, dead-lettering, x-expires) only through the queue hooks the
-// Server gives it (Server.queueHooks).
+// connections and channels, and the mapping of errors to the wire. It
+// turns methods into calls of the broker core (amqp/broker) and the core's
+// events into frames; the core owns the vhosts, exchanges, queues and
+// bindings, routing, publishing and the store, dead-lettering, delayed
+// messages and the direct reply-to registry.
+//
+//	server.go       Server, Config, Serve, Shutdown
+//	conn.go         a connection: handshake, reader, channel table
+//	writer.go       the connection's writer goroutine and outbound buffer
+//	channel*.go     a channel and its methods, one file per class
+//	vhost.go        the front end's handle on a broker.Vhost: one core call each
+//	deliver.go      consumer, the queue.Sink that encodes deliveries; unacked list
+//	confirm.go      confirmTracker, the broker.Confirm of a confirm-mode channel
+//	reply_to.go     amq.rabbitmq.reply-to: the channel's broker.ReplyConsumer
+//	ack_timeout.go  consumer acknowledgement timeouts (per channel, see below)
+//	auth.go         users and SASL
+//
+// Core events reach the front end through interfaces it implements:
+// queue.Sink (a delivery, under the queue's lock), broker.Cancelled (the
+// queue of a consumer was deleted: basic.cancel), broker.Confirm (a
+// publish's store writes are on disk: basic.ack/nack) and
+// broker.ReplyConsumer (a direct reply). Consumer timeouts stay here: they
+// scan a channel's unacknowledged deliveries, whose tags are the
+// channel's, and close the channel, which only the reader may do.
 //
 // # Goroutines
 //
@@ -19,10 +36,13 @@
 // one lock acquisition, so they never interleave.
 //
 // Queues have no goroutine. A publisher's reader goroutine routes the
-// message (broker.Vhost read lock), enqueues it under each queue's lock, and the
-// queue pushes it at once to a consumer with credit through the consumer's
-// Sink, which encodes the delivery into the consumer connection's outbound
-// buffer. Acks, qos changes and a drained outbound buffer make the owner
+// message (broker.Vhost.Route, under the vhost's read lock) and publishes
+// it (broker.Vhost.Publish), which enqueues it under each queue's lock;
+// the queue pushes it at once to a consumer with credit through the
+// consumer's Sink, which encodes the delivery into the consumer
+// connection's outbound buffer. The core's goroutines (the delayed-message
+// timer, queue read-ahead, store callbacks) reach the front end only
+// through those Sinks and the interfaces above. Acks, qos changes and a drained outbound buffer make the owner
 // call Queue.Dispatch to deliver what waits.
 //
 // # Backpressure
@@ -34,8 +54,8 @@
 // instead of copying it into that buffer, and the writer sends the batch
 // with one writev (writer.go).
 //
-// Publishers are held back the other way (queue/flow.go): before it
-// enqueues, a publisher's reader waits while a target queue with consumers
+// Publishers are held back the other way (queue/flow.go, called by
+// broker.Vhost.Publish): before it enqueues, a publisher's reader waits while a target queue with consumers
 // holds a backlog in memory, until those consumers drain it, at most
 // 500 ms. The reader does not read meanwhile, so TCP pushes back on the
 // client, as RabbitMQ's credit flow does. The store's Throttle holds
@@ -43,40 +63,40 @@
 //
 // # Durability
 //
-// With a Store, every queue has a journal (durable.go). A persistent
-// message for queues that persist is stored once (PutMessage, submitted
-// by the publisher's reader); each queue submits its entry's PutEntry
-// under its own lock, and an ack's DeleteEntry likewise, so a delete never
-// overtakes its put. The store writes groups in submission order and calls
-// the callbacks on its notifier goroutine after the fsync: a publish's
-// confirm waits for all its writes (confirm.go), and the connection's
-// writer sends the ready acks in one frame. tx.commit-ok and purge-ok wait
-// for a fence (an empty batch whose callback follows every earlier write).
-// Past the memory budget, queues page bodies out through the same journal
-// and read them back ahead of delivery on a goroutine of their own.
-// Unacknowledged deliveries count against the budget too: past it, a
-// channel keeps a hollow entry (no body) for the ack, and what is
-// requeued goes back hollow, its body read back before it is delivered
-// again (queue/hollow.go). While the store is short of disk, a publish
-// that would be written is refused before any queue takes it (admit).
+// The core journals messages (amqp/broker/journal.go). A channel in
+// confirm mode numbers its publishes (confirmTracker.begin), holds each
+// open while broker.Vhost.Publish runs, and the core adds a wait for each
+// store write of the publish; the store calls back on its notifier
+// goroutine after the fsync, and the connection's writer sends the ready
+// acks in one frame. tx.commit-ok and purge-ok wait for a fence
+// (broker.Broker.Fence, broker.Vhost.Purge). While the store is short of
+// disk, the core refuses a publish that would be written before any queue
+// takes it, and the channel nacks it.
+//
+// Unacknowledged deliveries count against the memory budget too: past it,
+// a channel keeps a hollow entry (no body) for the ack (queue.Queue.Keep,
+// called by consumer.TryDeliver), and what is requeued goes back hollow,
+// its body read back before it is delivered again (queue/hollow.go).
 //
 // # Lock order
 //
-// Taken in this order, never the reverse:
+// Taken in this order, never the reverse (the core's own order is in
+// amqp/broker's doc):
 //
 //	broker.Vhost.mu  ->  queue.Queue.mu  ->  channel.dmu  ->  outbound.mu
 //	queue.Queue.mu  ->  storage.Store.mu (Submit)
 //	channel.dmu  ->  storage.Store.mu (a delivery past the memory budget
 //	                 pages its body out, queue.Queue.Keep)
 //	confirmTracker.mu  ->  outbound.mu
-//	conn.consumersMu, conn.flushMu, Server.replies.mu (direct reply-to) and
-//	Server.delayed.mu (the delayed-message scheduler) are leaves.
+//	conn.consumersMu and conn.flushMu are leaves; so are the core's
+//	scheduler and reply-to registry locks, released before they call out.
 //
-// broker.Vhost.mu is released before a queue's lock is taken for publishing, so in
-// practice the publish path holds queue.mu -> channel.dmu -> outbound.mu
-// while it delivers. Dead-lettered entries are republished after the
-// queue's lock is released (queue.unlock). No lock is held during socket
-// I/O, and store callbacks take no queue lock except to start a read-ahead.
+// broker.Vhost.mu is released before a queue's lock is taken for
+// publishing, so in practice the publish path holds queue.mu ->
+// channel.dmu -> outbound.mu while it delivers (consumer.TryDeliver). The
+// core calls confirmTracker (Wait, Done), replyConsumer (DeliverReply,
+// Active) and consumer.Cancelled with no core lock held. No lock is held
+// during socket I/O.
 //
 // # Errors
 //

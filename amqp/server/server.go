@@ -133,7 +133,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.core = broker.New(broker.Config{Logger: s.log, Vhosts: cfg.Vhosts, Store: cfg.Store, MemoryBudget: cfg.MemoryBudget})
 	for _, name := range cfg.Vhosts {
-		s.vhosts[name] = newVhost(s, s.core.Vhost(name))
+		s.vhosts[name] = newVhost(s.core.Vhost(name))
 	}
 	var err error
 	if s.startFrame, err = amqp.AppendMethodFrame(nil, 0, &amqp.ConnectionStart{

@@ -12,12 +12,11 @@ import (
 // method is one core call.
 type vhost struct {
 	core *broker.Vhost
-	srv  *Server
 	name string
 }
 
-func newVhost(srv *Server, core *broker.Vhost) *vhost {
-	return &vhost{core: core, srv: srv, name: core.Name()}
+func newVhost(core *broker.Vhost) *vhost {
+	return &vhost{core: core, name: core.Name()}
 }
 
 func (v *vhost) errNoQueue(name string) *amqp.Error    { return v.core.ErrNoQueue(name) }

@@ -109,6 +109,10 @@ func run(args []string) error {
 	if err != nil {
 		return listenError(c.listen, err)
 	}
+	// Signals are caught before the address is announced: whoever reads
+	// the line may stop the broker at once, and must get a clean shutdown.
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
 	// The first line on stdout, apart from the log on stderr: the address
 	// that answers, so a first run cannot be talking to another broker.
 	fmt.Printf("Warren %s listening on %s (AMQP 0-9-1)\n", server.Version, ln.Addr())
@@ -116,8 +120,6 @@ func run(args []string) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case sig := <-sigc:
 		log.Info("shutting down", zap.Stringer("signal", sig))

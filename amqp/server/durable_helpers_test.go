@@ -34,12 +34,12 @@ type durableBroker struct {
 	budget int64 // Config.MemoryBudget; 0: the default
 	// storeOpts, if set, adjusts the store's options (Dir and Logger set).
 	storeOpts func(*storage.Options)
-	st     *storage.Store
-	srv    *server.Server
-	url    string
-	logs   *observer.ObservedLogs
-	conn   *amqp091.Connection // lazily dialled; closed by stop
-	serv   chan error          // Serve's result
+	st        *storage.Store
+	srv       *server.Server
+	url       string
+	logs      *observer.ObservedLogs
+	conn      *amqp091.Connection // lazily dialled; closed by stop
+	serv      chan error          // Serve's result
 }
 
 func startDurable(t testing.TB) *durableBroker {

@@ -93,9 +93,13 @@ func (j *memJournal) Short() bool { return false }
 
 func (j *memJournal) Requeued(q *Queue, e Entry) {}
 
-func (j *memJournal) Drop(q *Queue, ready []Entry) {
+func (j *memJournal) Drop(q *Queue, ready []Entry, from uint64) {
 	j.mu.Lock()
-	delete(j.entries, q.ID)
+	for seq := range j.entries[q.ID] {
+		if seq >= from {
+			delete(j.entries[q.ID], seq)
+		}
+	}
 	j.mu.Unlock()
 }
 

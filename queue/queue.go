@@ -41,9 +41,9 @@ type Journal interface {
 	PageOut(q *Queue, e Entry, done func(error)) (id uint64)
 	// DeleteEntry removes a settled stored entry and releases its message.
 	DeleteEntry(q *Queue, e Entry)
-	// Drop removes every stored entry of the queue, releasing the messages
-	// of the given ready entries and of those paged out.
-	Drop(q *Queue, ready []Entry)
+	// Drop removes the queue's stored entries with seq >= from (every one
+	// when from is 0), releasing the messages of the given ready entries.
+	Drop(q *Queue, ready []Entry, from uint64)
 	// Requeued records a stored entry's new delivery count.
 	Requeued(q *Queue, e Entry)
 	// PageIn reads up to max stored entries with seq >= from, in order,
@@ -502,16 +502,22 @@ func (q *Queue) Purge() int {
 
 // dropReadyLocked removes every ready entry, in memory and on disk. With
 // nothing delivered outstanding the store drops the queue's entries by
-// prefix; otherwise it deletes them one by one, since a prefix drop would
-// take the unacknowledged ones too.
+// prefix. Otherwise the entries of the deliveries awaiting their acks must
+// stay: the ready entries in memory are deleted one by one, and those
+// paged out by range, since every paged entry is newer than every entry
+// delivered (they were all delivered from memory).
 func (q *Queue) dropReadyLocked() int {
 	es := q.mu.ready.drain()
 	n := len(es) + q.mu.paged.count
-	if q.Journal != nil && (q.mu.outstanding == 0 || q.mu.paged.count > 0) {
-		q.Journal.Drop(q, es)
-	} else {
+	switch {
+	case q.Journal != nil && q.mu.outstanding == 0:
+		q.Journal.Drop(q, es, 0)
+	default:
 		for _, e := range es {
 			q.settleLocked(e)
+		}
+		if q.mu.paged.count > 0 {
+			q.Journal.Drop(q, nil, q.mu.paged.next)
 		}
 	}
 	q.mu.paged = paged{gen: q.mu.paged.gen + 1}

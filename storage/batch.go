@@ -109,6 +109,17 @@ func (b *Batch) DropQueue(queueID uint64) {
 	b.add(op{kind: opDropQueue, id: queueID})
 }
 
+// DropEntriesFrom removes the entries of a queue with seq >= from (from
+// > 0), key by key: a purge that must keep the older entries of
+// deliveries awaiting their acks. Like DropQueue it keeps what is put
+// after it and leaves the messages alone.
+func (b *Batch) DropEntriesFrom(queueID, from uint64) {
+	if from == 0 {
+		from = 1 // seq 0 is never used: DropQueue's "every entry" is from == 0
+	}
+	b.add(op{kind: opDropQueue, id: queueID, seq: from})
+}
+
 // PutDefinition stores a definition (see Store.PutDefinition).
 func (b *Batch) PutDefinition(kind, key string, value []byte) {
 	if err := checkKind(kind); err != nil {

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"syscall"
 	"time"
 
@@ -186,7 +187,7 @@ func (s *Store) addLocked(g *group, o op) {
 		s.mu.messageOps = true
 		for _, pg := range s.mu.groups {
 			for k, i := range pg.entries {
-				if k.queue == o.id {
+				if k.queue == o.id && k.seq >= o.seq {
 					delete(pg.entries, k)
 					pg.ops[i].dead = true
 					pg.cancelled++
@@ -403,7 +404,7 @@ func (s *Store) write(g *group, live int) error {
 		case opDeleteDefinition:
 			err = wb.Delete(o.key)
 		case opDropQueue:
-			wb, err = s.dropQueue(wb, o.id)
+			wb, err = s.dropQueue(wb, o.id, o.seq)
 		case opCompact:
 			wb, err = s.flushMemtables(wb)
 		}
@@ -427,17 +428,22 @@ func (s *Store) write(g *group, live int) error {
 // batch so far is flushed first, so order holds, and a new batch is
 // returned. "Small" counts every version the scan steps over, tombstones
 // of acked entries included, so a drained queue with many tombstones
-// never makes the writer scan for long.
-func (s *Store) dropQueue(wb *badger.WriteBatch, queueID uint64) (*badger.WriteBatch, error) {
+// never makes the writer scan for long. With from > 0 only the entries
+// from that seq on go, always key by key (DropPrefix cannot keep the
+// older ones).
+func (s *Store) dropQueue(wb *badger.WriteBatch, queueID, from uint64) (*badger.WriteBatch, error) {
 	prefix := appendQueuePrefix(nil, queueID)
 	limit := s.opts.DropPrefixAbove
+	if from > 0 {
+		limit = math.MaxInt // a range: key by key, whatever its size
+	}
 	var keys [][]byte
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, AllVersions: true})
 		defer it.Close()
 		var last []byte
 		steps := 0
-		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		for it.Seek(appendEntryKey(nil, queueID, from)); it.ValidForPrefix(prefix); it.Next() {
 			if steps++; steps > limit {
 				keys = nil
 				return errTooMany

@@ -478,3 +478,38 @@ func TestInMemory(t *testing.T) {
 		t.Fatal(n, err)
 	}
 }
+
+// DropEntriesFrom removes a queue's entries from a seq on and keeps the
+// older ones (deliveries awaiting their acks when a queue is purged):
+// written ones, pending ones put before it, and leaves what is put after.
+func TestDropEntriesFromKeepsOlderEntries(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	recoverAll(t, s)
+	var b Batch
+	for seq := uint64(1); seq <= 10; seq++ {
+		b.PutMessage(seq, body(seq, 100))
+		b.PutEntry(1, seq, seq, nil)
+		b.PutEntry(2, seq, seq, nil) // another queue, untouched
+	}
+	applyT(t, s, &b)
+	var d Batch
+	d.PutEntry(1, 11, 10, nil) // pending when the drop comes: dropped with it
+	d.DropEntriesFrom(1, 6)
+	d.PutEntry(1, 12, 10, nil) // after it: kept
+	applyT(t, s, &d)
+	s.Close()
+	s = openT(t, dir)
+	got, _ := recoverAll(t, s)
+	var q1, q2 []uint64
+	for _, e := range got {
+		if e.queue == 1 {
+			q1 = append(q1, e.seq)
+		} else {
+			q2 = append(q2, e.seq)
+		}
+	}
+	if fmt.Sprint(q1) != "[1 2 3 4 5 12]" || len(q2) != 10 {
+		t.Fatalf("after DropEntriesFrom(1, 6): queue 1 has %v, want [1 2 3 4 5 12]; queue 2 has %d entries, want 10", q1, len(q2))
+	}
+}

@@ -161,17 +161,22 @@ func (j *journal) DeleteEntry(q *queue.Queue, e queue.Entry) {
 	j.submit(b, nil)
 }
 
-// Drop removes the queue's stored entries by prefix. The messages of the
-// ready entries in memory are released now; those of paged-out entries
-// are found by reading the entries before the drop, in the background.
-func (j *journal) Drop(q *queue.Queue, ready []queue.Entry) {
+// Drop removes the queue's stored entries from seq from on (all of them,
+// by prefix, when from is 0). The messages of the ready entries in memory
+// are released now; those of paged-out entries stay in the store until
+// the next recovery deletes them as orphans.
+func (j *journal) Drop(q *queue.Queue, ready []queue.Entry, from uint64) {
 	b := j.batch()
 	for _, e := range ready {
 		if e.Stored && j.unref(e.Msg.ID) {
 			b.DeleteMessage(e.Msg.ID)
 		}
 	}
-	b.DropQueue(q.ID)
+	if from == 0 {
+		b.DropQueue(q.ID)
+	} else {
+		b.DropEntriesFrom(q.ID, from)
+	}
 	j.submit(b, nil)
 }
 

@@ -52,7 +52,14 @@ func (q *Queue) unlock() {
 // queue has one (the callback settles it after republishing, so a crash in
 // between duplicates, never loses), else it is settled and dropped.
 func (q *Queue) deadLetterLocked(e Entry, reason Reason) {
+	switch reason {
+	case ReasonExpired:
+		q.stats.expired.Add(1)
+	case ReasonMaxLen:
+		q.stats.dropped.Add(1)
+	}
 	if q.DeadLetter != nil && q.limits.DLX {
+		q.stats.deadLettered.Add(1)
 		q.mu.dead = append(q.mu.dead, deadLetter{e, reason})
 		return
 	}
@@ -75,6 +82,8 @@ func (q *Queue) Settle(e Entry) {
 // deleted meanwhile (its dead-lettering went with it).
 func (q *Queue) Reject(entries []Entry) {
 	q.release(entries)
+	q.stats.rejected.Add(uint64(len(entries)))
+	q.settledStats(entries)
 	q.mu.Lock()
 	for _, e := range entries {
 		if e.Stored {

@@ -137,6 +137,7 @@ type Queue struct {
 	// For Backlogged (flow.go): consumed, with ready messages in memory
 	// past flowHigh; consumed, with enough of them to page past the budget.
 	backlog, feeding atomic.Bool
+	stats            stats // counters, read with no lock (stats.go)
 }
 
 // New returns an empty queue.
@@ -164,9 +165,12 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 		if q.limits.Overflow == RejectPublishDLX {
 			q.mu.nextSeq++
 			q.deadLetterLocked(Entry{Msg: m, Seq: q.mu.nextSeq}, ReasonMaxLen)
+		} else {
+			q.stats.dropped.Add(1)
 		}
 		return false, ErrRejected
 	}
+	q.stats.published.Add(1)
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
 	var ttl int64
@@ -322,6 +326,7 @@ func (q *Queue) offerLocked(e Entry) bool {
 // deliveredLocked accounts for e handed to c: a no-ack delivery is settled
 // at once (it leaves the store), any other waits for its ack.
 func (q *Queue) deliveredLocked(c *Consumer, e Entry) {
+	q.deliveredStats(&e, c.NoAck, false)
 	switch {
 	case c.NoAck:
 		q.settleLocked(e)
@@ -355,6 +360,7 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 		}
 		if head != nil {
 			e = q.mu.ready.pop()
+			q.deliveredStats(&e, noAck, true)
 			if noAck {
 				q.settleLocked(e)
 			} else {
@@ -371,6 +377,7 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 		paged := q.mu.paged.count
 		q.unlock()
 		if paged == 0 || !q.readAheadForGet() {
+			q.stats.getEmpty.Add(1)
 			return Entry{}, Entry{}, 0, false
 		}
 	}
@@ -384,6 +391,8 @@ func (q *Queue) Requeue(entries []Entry) {
 	q.mu.Lock()
 	defer q.unlock()
 	q.release(entries)
+	q.stats.requeued.Add(uint64(len(entries)))
+	q.settledStats(entries)
 	if q.mu.deleted {
 		for _, e := range entries {
 			q.settleLocked(e)
@@ -421,6 +430,8 @@ func (q *Queue) Requeue(entries []Entry) {
 // Ack settles delivered entries for good, removing them from the store.
 // It works on a deleted queue too, to release stored messages.
 func (q *Queue) Ack(entries []Entry) {
+	q.stats.acked.Add(uint64(len(entries)))
+	q.settledStats(entries)
 	if q.Journal == nil {
 		return
 	}

@@ -20,6 +20,9 @@
 //	alternate.go exchange argument checks (alternate-exchange, x-delayed-type)
 //	defs.go      definition records and defBatch (store writes of one command)
 //	recover.go   rebuilding definitions from the store
+//	list.go      the read side: VhostInfos, Totals, and per vhost Queues,
+//	             Exchanges, Bindings, Consumers, Info
+//	stats.go     the exchange counters routing keeps
 //
 // Still in amqp/server for now: message journalling and paging,
 // dead-lettering, delayed messages, direct reply-to and consumer timeouts.
@@ -53,6 +56,26 @@
 // between those are stored. Recover reads exchanges, then queues, then
 // bindings, and hands the queues back by store id for their messages.
 //
+// # Read side
+//
+// Counters are atomics kept where the event happens, with no lock of
+// their own: a queue's in queue.Queue (queue/stats.go: published,
+// delivered, get, redelivered, acked, rejected, requeued, dead-lettered,
+// expired, dropped; unacknowledged messages are derived from them), an
+// exchange's in exchange.Exchange.Stats (publish in, publish out,
+// unroutable), incremented by Route. Vhost and broker totals are sums
+// taken at read time, never kept on the hot path.
+//
+// Listings never stop the world. Each copies the vhost's map (pointers
+// only) under Vhost.mu for reading and releases it, then reads object by
+// object: a queue's figures under its own lock for a moment (one queue
+// lock at a time, none while another is held), its counters with no lock;
+// an exchange's description needs none (it does not change once
+// declared), its bindings are copied under Vhost.mu read, taken per
+// exchange. A publisher never waits for a listing, and a declare waits at
+// most for one map copy. Figures of different objects are from different
+// instants, as RabbitMQ's are.
+//
 // # Concurrency
 //
 // No goroutines. Lookups and Route take Vhost.mu for reading; Apply takes
@@ -62,6 +85,7 @@
 //	Broker.mu (registry reads only, released before the next)
 //	Vhost.mu  ->  queue.Queue.mu  ->  what a queue.Sink or queue.Journal takes
 //	Vhost.mu  ->  storage.Store.mu (Submit of a defBatch)
+//	listings: Vhost.mu (read, released)  then  queue.Queue.mu, one at a time
 //
 // DeleteQueue deletes the queue (taking its lock) before it takes
 // Vhost.mu, and returns the consumers for the front end to cancel with no

@@ -1,0 +1,29 @@
+package exchange
+
+import "sync/atomic"
+
+// Stats are an exchange's message counters, kept by the vhost that routes
+// through it (atomics: routing holds only a read lock). RabbitMQ's
+// message_stats names are in the comments.
+type Stats struct {
+	PublishIn  atomic.Uint64 // publish_in: messages published to the exchange
+	PublishOut atomic.Uint64 // publish_out: queues the exchange's messages reached, one per queue
+	Unroutable atomic.Uint64 // messages routed nowhere (returned if mandatory, else dropped)
+}
+
+// Counters are a copy of Stats, read with Stats.Counters.
+type Counters struct {
+	PublishIn, PublishOut, Unroutable uint64
+}
+
+// Counters reads the counters, each on its own.
+func (s *Stats) Counters() Counters {
+	return Counters{PublishIn: s.PublishIn.Load(), PublishOut: s.PublishOut.Load(), Unroutable: s.Unroutable.Load()}
+}
+
+// Add adds o's counts to c, for totals taken at read time.
+func (c *Counters) Add(o Counters) {
+	c.PublishIn += o.PublishIn
+	c.PublishOut += o.PublishOut
+	c.Unroutable += o.Unroutable
+}

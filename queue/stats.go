@@ -161,3 +161,7 @@ func (q *Queue) ConsumerList(out []*Consumer) []*Consumer {
 	defer q.mu.Unlock()
 	return append(out, q.mu.consumers...)
 }
+
+// SingleActive reports whether the queue has a single active consumer
+// (x-single-active-consumer): the first of ConsumerList.
+func (q *Queue) SingleActive() bool { return q.limits.SingleActive }

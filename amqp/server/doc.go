@@ -97,6 +97,7 @@
 // consumer counts are read under its dmu; its confirm or tx mode is an
 // atomic.
 //
+// # Errors
 //
 // Handlers return *amqp.Error with RabbitMQ's reply texts. A soft error
 // closes the channel (channel.closeWith); a hard one closes the connection

@@ -38,6 +38,12 @@
 // holds back its publishers, who call WaitRoom before Publish, until the
 // consumers drain it, for a bounded time.
 //
+// Counters (stats.go): what happened to the queue's messages (published,
+// delivered, got, redelivered, acked, rejected, requeued, dead-lettered,
+// expired, dropped) are atomics, added to where the event happens, mostly
+// under the lock already; Counters and Unacked read them with no lock,
+// and Snapshot takes the lock for a moment for the ready figures.
+//
 // Lock order: Queue.mu is taken before anything a Sink or a Journal takes,
 // and a Sink's locks before a Journal's (Keep, called by a Sink, may page
 // a body out).

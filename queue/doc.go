@@ -40,9 +40,10 @@
 //
 // Counters (stats.go): what happened to the queue's messages (published,
 // delivered, got, redelivered, acked, rejected, requeued, dead-lettered,
-// expired, dropped) are atomics, added to where the event happens, mostly
-// under the lock already; Counters and Unacked read them with no lock,
-// and Snapshot takes the lock for a moment for the ready figures.
+// expired, dropped) are counted where the event happens: plain fields
+// under the lock the event holds already, atomics (acks, empty gets)
+// where it holds none. No lock of their own; Snapshot and Counters take
+// the queue's lock for a moment to read them.
 //
 // Lock order: Queue.mu is taken before anything a Sink or a Journal takes,
 // and a Sink's locks before a Journal's (Keep, called by a Sink, may page

@@ -54,12 +54,12 @@ func (q *Queue) unlock() {
 func (q *Queue) deadLetterLocked(e Entry, reason Reason) {
 	switch reason {
 	case ReasonExpired:
-		q.stats.expired.Add(1)
+		q.mu.stats.expired++
 	case ReasonMaxLen:
-		q.stats.dropped.Add(1)
+		q.mu.stats.dropped++
 	}
 	if q.DeadLetter != nil && q.limits.DLX {
-		q.stats.deadLettered.Add(1)
+		q.mu.stats.deadLettered++
 		q.mu.dead = append(q.mu.dead, deadLetter{e, reason})
 		return
 	}
@@ -82,9 +82,9 @@ func (q *Queue) Settle(e Entry) {
 // deleted meanwhile (its dead-lettering went with it).
 func (q *Queue) Reject(entries []Entry) {
 	q.release(entries)
-	q.stats.rejected.Add(uint64(len(entries)))
-	q.settledStats(entries)
 	q.mu.Lock()
+	q.mu.stats.rejected += uint64(len(entries))
+	q.mu.stats.settledBytes += entriesSize(entries)
 	for _, e := range entries {
 		if e.Stored {
 			q.mu.outstanding--

@@ -129,6 +129,7 @@ type Queue struct {
 		timerAt     int64
 		idleTimer   *time.Timer // x-expires
 		prioritized bool        // some consumer has a priority
+		stats       stats       // counters (stats.go)
 
 		flowWaiters  int           // publishers held back for this queue
 		flowOffUntil int64         // Unix ns: no holding back before this
@@ -137,7 +138,7 @@ type Queue struct {
 	// For Backlogged (flow.go): consumed, with ready messages in memory
 	// past flowHigh; consumed, with enough of them to page past the budget.
 	backlog, feeding atomic.Bool
-	stats            stats // counters, read with no lock (stats.go)
+	free             freeStats // counters kept with no lock held (stats.go)
 }
 
 // New returns an empty queue.
@@ -166,11 +167,11 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 			q.mu.nextSeq++
 			q.deadLetterLocked(Entry{Msg: m, Seq: q.mu.nextSeq}, ReasonMaxLen)
 		} else {
-			q.stats.dropped.Add(1)
+			q.mu.stats.dropped++
 		}
 		return false, ErrRejected
 	}
-	q.stats.published.Add(1)
+	q.mu.stats.published++
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
 	var ttl int64
@@ -326,7 +327,7 @@ func (q *Queue) offerLocked(e Entry) bool {
 // deliveredLocked accounts for e handed to c: a no-ack delivery is settled
 // at once (it leaves the store), any other waits for its ack.
 func (q *Queue) deliveredLocked(c *Consumer, e Entry) {
-	q.deliveredStats(&e, c.NoAck, false)
+	q.deliveredStatsLocked(&e, c.NoAck, false)
 	switch {
 	case c.NoAck:
 		q.settleLocked(e)
@@ -360,7 +361,7 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 		}
 		if head != nil {
 			e = q.mu.ready.pop()
-			q.deliveredStats(&e, noAck, true)
+			q.deliveredStatsLocked(&e, noAck, true)
 			if noAck {
 				q.settleLocked(e)
 			} else {
@@ -377,7 +378,7 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 		paged := q.mu.paged.count
 		q.unlock()
 		if paged == 0 || !q.readAheadForGet() {
-			q.stats.getEmpty.Add(1)
+			q.free.getEmpty.Add(1)
 			return Entry{}, Entry{}, 0, false
 		}
 	}
@@ -391,8 +392,8 @@ func (q *Queue) Requeue(entries []Entry) {
 	q.mu.Lock()
 	defer q.unlock()
 	q.release(entries)
-	q.stats.requeued.Add(uint64(len(entries)))
-	q.settledStats(entries)
+	q.mu.stats.requeued += uint64(len(entries))
+	q.mu.stats.settledBytes += entriesSize(entries)
 	if q.mu.deleted {
 		for _, e := range entries {
 			q.settleLocked(e)
@@ -430,8 +431,8 @@ func (q *Queue) Requeue(entries []Entry) {
 // Ack settles delivered entries for good, removing them from the store.
 // It works on a deleted queue too, to release stored messages.
 func (q *Queue) Ack(entries []Entry) {
-	q.stats.acked.Add(uint64(len(entries)))
-	q.settledStats(entries)
+	q.free.acked.Add(uint64(len(entries))) // no lock without a journal
+	q.free.ackedBytes.Add(entriesSize(entries))
 	if q.Journal == nil {
 		return
 	}

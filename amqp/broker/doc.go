@@ -58,12 +58,14 @@
 //
 // # Read side
 //
-// Counters are atomics kept where the event happens, with no lock of
-// their own: a queue's in queue.Queue (queue/stats.go: published,
-// delivered, get, redelivered, acked, rejected, requeued, dead-lettered,
-// expired, dropped; unacknowledged messages are derived from them), an
-// exchange's in exchange.Exchange.Stats (publish in, publish out,
-// unroutable), incremented by Route. Vhost and broker totals are sums
+// Counters are kept where the event happens, with no lock of their own:
+// a queue's in queue.Queue (queue/stats.go: published, delivered, get,
+// redelivered, acked, rejected, requeued, dead-lettered, expired,
+// dropped; unacknowledged messages are derived from them), plain fields
+// under the queue's lock the event holds anyway (cheaper than atomics,
+// measured) and atomics where it holds none; an exchange's are atomics in
+// exchange.Exchange.Stats (publish in, publish out, unroutable), added
+// to by Route under the vhost's read lock. Vhost and broker totals are sums
 // taken at read time, never kept on the hot path.
 //
 // Listings never stop the world. Each copies the vhost's map (pointers

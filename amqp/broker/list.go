@@ -168,7 +168,7 @@ func (v *Vhost) queueInfo(q *queue.Queue) (QueueInfo, bool) {
 		Vhost: v.name, Name: q.Name, Durable: q.Durable, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete,
 		Args: q.Args, Owner: q.Owner,
 		Ready: s.Ready, Paged: s.Paged, ReadyBytes: s.ReadyBytes, Unacked: s.Unacked, UnackedBytes: s.UnackedBytes,
-		Consumers: s.Consumers, State: state, Counters: q.Counters(),
+		Consumers: s.Consumers, State: state, Counters: s.Counters,
 	}, true
 }
 

@@ -431,14 +431,16 @@ func (q *Queue) Requeue(entries []Entry) {
 // Ack settles delivered entries for good, removing them from the store.
 // It works on a deleted queue too, to release stored messages.
 func (q *Queue) Ack(entries []Entry) {
-	q.free.acked.Add(uint64(len(entries))) // no lock without a journal
-	q.free.ackedBytes.Add(entriesSize(entries))
 	if q.Journal == nil {
+		q.free.acked.Add(uint64(len(entries))) // no lock to count under
+		q.free.ackedBytes.Add(entriesSize(entries))
 		return
 	}
 	q.release(entries)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.mu.stats.acked += uint64(len(entries))
+	q.mu.stats.settledBytes += entriesSize(entries)
 	for _, e := range entries {
 		if e.Stored {
 			q.mu.outstanding--

@@ -54,13 +54,14 @@ func (c *Counters) Add(o Counters) {
 type stats struct {
 	published, delivered, deliveredNoAck uint64
 	get, getNoAck, redelivered           uint64
-	rejected, requeued                   uint64
+	acked, rejected, requeued            uint64 // acked: with a journal, Ack holds the lock
 	deadLettered, expired, dropped       uint64
 	deliveredBytes, settledBytes         int64 // to be acknowledged; rejected or requeued
 }
 
 // freeStats are the counters kept where no lock is held: Ack takes none
-// without a journal, and an empty basic.get has released it. Atomics.
+// without a journal (an atomic add per ack frame, not per message, with
+// multiple), and an empty basic.get has released it. Atomics.
 type freeStats struct {
 	acked, getEmpty atomic.Uint64
 	ackedBytes      atomic.Int64
@@ -83,7 +84,7 @@ func (q *Queue) countersLocked() Counters {
 		GetNoAck:       s.getNoAck,
 		GetEmpty:       q.free.getEmpty.Load(),
 		Redelivered:    s.redelivered,
-		Acked:          q.free.acked.Load(),
+		Acked:          s.acked + q.free.acked.Load(),
 		Rejected:       s.rejected,
 		Requeued:       s.requeued,
 		DeadLettered:   s.deadLettered,
@@ -98,7 +99,7 @@ func (q *Queue) countersLocked() Counters {
 // figures never go below zero.
 func (q *Queue) unackedLocked(acked uint64, ackedBytes int64) (messages, bytes int64) {
 	s := &q.mu.stats
-	messages = int64(s.delivered+s.get) - int64(acked+s.rejected+s.requeued)
+	messages = int64(s.delivered+s.get) - int64(acked+s.acked+s.rejected+s.requeued)
 	bytes = s.deliveredBytes - s.settledBytes - ackedBytes
 	return max(messages, 0), max(bytes, 0)
 }

@@ -87,3 +87,26 @@ func TestCountersNoAlloc(t *testing.T) {
 		t.Fatalf("%v allocations per publish", n)
 	}
 }
+
+// TestCountersRejectPublish counts a message a full reject-publish queue
+// refuses as dropped, and one a reject-publish-dlx queue refuses as
+// dropped and dead-lettered.
+func TestCountersRejectPublish(t *testing.T) {
+	for _, tc := range []struct {
+		overflow string
+		want     Counters
+	}{
+		{"reject-publish", Counters{Published: 1, Dropped: 1}},
+		{"reject-publish-dlx", Counters{Published: 1, Dropped: 1, DeadLettered: 1}},
+	} {
+		q := New(Config{Name: "q", Args: map[string]any{"x-max-length": int64(1), "x-overflow": tc.overflow, "x-dead-letter-exchange": "dlx"},
+			DeadLetter: func(q *Queue, e Entry, r Reason) { q.Settle(e) }})
+		q.Publish(msg("a"), nil)
+		if _, err := q.Publish(msg("b"), nil); err != ErrRejected {
+			t.Fatalf("%s: %v", tc.overflow, err)
+		}
+		if got := q.Counters(); got != tc.want {
+			t.Fatalf("%s: %+v, want %+v", tc.overflow, got, tc.want)
+		}
+	}
+}

@@ -64,6 +64,8 @@ type Exchange struct {
 	Internal   bool
 	Args       map[string]any
 
+	Stats Stats // message counters (stats.go), kept by the vhost's routing
+
 	r routes
 }
 

@@ -38,6 +38,13 @@
 // holds back its publishers, who call WaitRoom before Publish, until the
 // consumers drain it, for a bounded time.
 //
+// Counters (stats.go): what happened to the queue's messages (published,
+// delivered, got, redelivered, acked, rejected, requeued, dead-lettered,
+// expired, dropped) are counted where the event happens: plain fields
+// under the lock the event holds already, atomics (acks, empty gets)
+// where it holds none. No lock of their own; Snapshot and Counters take
+// the queue's lock for a moment to read them.
+//
 // Lock order: Queue.mu is taken before anything a Sink or a Journal takes,
 // and a Sink's locks before a Journal's (Keep, called by a Sink, may page
 // a body out).

@@ -52,7 +52,14 @@ func (q *Queue) unlock() {
 // queue has one (the callback settles it after republishing, so a crash in
 // between duplicates, never loses), else it is settled and dropped.
 func (q *Queue) deadLetterLocked(e Entry, reason Reason) {
+	switch reason {
+	case ReasonExpired:
+		q.mu.stats.expired++
+	case ReasonMaxLen:
+		q.mu.stats.dropped++
+	}
 	if q.DeadLetter != nil && q.limits.DLX {
+		q.mu.stats.deadLettered++
 		q.mu.dead = append(q.mu.dead, deadLetter{e, reason})
 		return
 	}
@@ -76,6 +83,8 @@ func (q *Queue) Settle(e Entry) {
 func (q *Queue) Reject(entries []Entry) {
 	q.release(entries)
 	q.mu.Lock()
+	q.mu.stats.rejected += uint64(len(entries))
+	q.mu.stats.settledBytes += entriesSize(entries)
 	for _, e := range entries {
 		if e.Stored {
 			q.mu.outstanding--

@@ -129,6 +129,7 @@ type Queue struct {
 		timerAt     int64
 		idleTimer   *time.Timer // x-expires
 		prioritized bool        // some consumer has a priority
+		stats       stats       // counters (stats.go)
 
 		flowWaiters  int           // publishers held back for this queue
 		flowOffUntil int64         // Unix ns: no holding back before this
@@ -137,6 +138,7 @@ type Queue struct {
 	// For Backlogged (flow.go): consumed, with ready messages in memory
 	// past flowHigh; consumed, with enough of them to page past the budget.
 	backlog, feeding atomic.Bool
+	free             freeStats // counters kept with no lock held (stats.go)
 }
 
 // New returns an empty queue.
@@ -164,9 +166,12 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 		if q.limits.Overflow == RejectPublishDLX {
 			q.mu.nextSeq++
 			q.deadLetterLocked(Entry{Msg: m, Seq: q.mu.nextSeq}, ReasonMaxLen)
+		} else {
+			q.mu.stats.dropped++
 		}
 		return false, ErrRejected
 	}
+	q.mu.stats.published++
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
 	var ttl int64
@@ -322,6 +327,7 @@ func (q *Queue) offerLocked(e Entry) bool {
 // deliveredLocked accounts for e handed to c: a no-ack delivery is settled
 // at once (it leaves the store), any other waits for its ack.
 func (q *Queue) deliveredLocked(c *Consumer, e Entry) {
+	q.deliveredStatsLocked(&e, c.NoAck, false)
 	switch {
 	case c.NoAck:
 		q.settleLocked(e)
@@ -355,6 +361,7 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 		}
 		if head != nil {
 			e = q.mu.ready.pop()
+			q.deliveredStatsLocked(&e, noAck, true)
 			if noAck {
 				q.settleLocked(e)
 			} else {
@@ -371,6 +378,7 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 		paged := q.mu.paged.count
 		q.unlock()
 		if paged == 0 || !q.readAheadForGet() {
+			q.free.getEmpty.Add(1)
 			return Entry{}, Entry{}, 0, false
 		}
 	}
@@ -384,6 +392,8 @@ func (q *Queue) Requeue(entries []Entry) {
 	q.mu.Lock()
 	defer q.unlock()
 	q.release(entries)
+	q.mu.stats.requeued += uint64(len(entries))
+	q.mu.stats.settledBytes += entriesSize(entries)
 	if q.mu.deleted {
 		for _, e := range entries {
 			q.settleLocked(e)
@@ -422,11 +432,15 @@ func (q *Queue) Requeue(entries []Entry) {
 // It works on a deleted queue too, to release stored messages.
 func (q *Queue) Ack(entries []Entry) {
 	if q.Journal == nil {
+		q.free.acked.Add(uint64(len(entries))) // no lock to count under
+		q.free.ackedBytes.Add(entriesSize(entries))
 		return
 	}
 	q.release(entries)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.mu.stats.acked += uint64(len(entries))
+	q.mu.stats.settledBytes += entriesSize(entries)
 	for _, e := range entries {
 		if e.Stored {
 			q.mu.outstanding--

@@ -34,6 +34,9 @@
 //	defs.go             definition records and defBatch (store writes of one command)
 //	recover.go          rebuilding definitions from the store
 //	recover_messages.go rebuilding messages and the delayed schedule
+//	list.go             the read side: VhostInfos, Totals, and per vhost Queues,
+//	                    Exchanges, Bindings, Consumers, Info
+//	stats.go            the exchange counters routing keeps
 //
 // A front end attaches consumers to a queue.Queue with its own queue.Sink
 // (queue.Queue.AddConsumer) and acks, rejects, requeues and gets on the
@@ -85,6 +88,28 @@
 // The delayed schedule is the pseudo-queue scheduleQueueID (delayed.go
 // draws its entry meta).
 //
+// # Read side
+//
+// Counters are kept where the event happens, with no lock of their own:
+// a queue's in queue.Queue (queue/stats.go: published, delivered, get,
+// redelivered, acked, rejected, requeued, dead-lettered, expired,
+// dropped; unacknowledged messages are derived from them), plain fields
+// under the queue's lock the event holds anyway (cheaper than atomics,
+// measured) and atomics where it holds none; an exchange's are atomics in
+// exchange.Exchange.Stats (publish in, publish out, unroutable), added
+// to by Route under the vhost's read lock. Vhost and broker totals are sums
+// taken at read time, never kept on the hot path.
+//
+// Listings never stop the world. Each copies the vhost's map (pointers
+// only) under Vhost.mu for reading and releases it, then reads object by
+// object: a queue's figures under its own lock for a moment (one queue
+// lock at a time, none while another is held), its counters with no lock;
+// an exchange's description needs none (it does not change once
+// declared), its bindings are copied under Vhost.mu read, taken per
+// exchange. A publisher never waits for a listing, and a declare waits at
+// most for one map copy. Figures of different objects are from different
+// instants, as RabbitMQ's are.
+//
 // # Concurrency
 //
 // The core starts no goroutine per message or connection. Its code runs
@@ -108,6 +133,7 @@
 //	              (a front end's channel and outbound locks; storage.Store.mu)
 //	Vhost.mu  ->  storage.Store.mu (Submit of a defBatch)
 //	scheduler.mu, replyRegistry.mu and journal.sharedMu are leaves.
+//	listings: Vhost.mu (read, released)  then  queue.Queue.mu, one at a time
 //
 // Across the boundary to a front end:
 //

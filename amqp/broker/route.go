@@ -61,6 +61,14 @@ func (e *Extra) delays(headers func() map[string]any) bool {
 // visited once, so cycles end. An alternate exchange that does not exist
 // routes nothing.
 func (v *Vhost) Route(x *exchange.Exchange, key string, headers func() map[string]any, out []*queue.Queue, ext *Extra) []*queue.Queue {
+	n := len(out)
+	out = v.routeAll(x, key, headers, out, ext)
+	countRoute(x, len(out)-n, ext) // stats.go
+	return out
+}
+
+// routeAll is Route but for the counters.
+func (v *Vhost) routeAll(x *exchange.Exchange, key string, headers func() map[string]any, out []*queue.Queue, ext *Extra) []*queue.Queue {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if x.Name == "" {

@@ -13,6 +13,8 @@ import (
 type Vhost struct {
 	b    *Broker
 	name string
+	// listHook, set by tests, runs before each queue a listing reads.
+	listHook func(i int)
 
 	mu struct {
 		sync.RWMutex

@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/queue"
@@ -43,6 +44,8 @@ type channel struct {
 	routeBuf []*queue.Queue
 
 	reply *replyConsumer // the direct reply-to consumer, if any
+
+	mode atomic.Uint32 // modeConfirm or modeTx, for listings (registry.go)
 
 	dmu struct {
 		sync.Mutex
@@ -258,6 +261,7 @@ func (ch *channel) release() {
 		return
 	}
 	ch.dmu.closed = true
+	ch.c.unregisterChannel(ch)
 	ch.stopAckTimerLocked()
 	if ch.conf != nil {
 		ch.conf.close()

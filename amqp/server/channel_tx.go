@@ -27,6 +27,7 @@ func (ch *channel) confirmSelect(m *amqp.ConfirmSelect) error {
 	if !ch.confirm {
 		ch.confirm = true
 		ch.conf = newConfirmTracker(ch)
+		ch.mode.Store(modeConfirm)
 	}
 	if !m.Nowait {
 		ch.send(&amqp.ConfirmSelectOk{})
@@ -48,6 +49,7 @@ func (ch *channel) txSelect() error {
 		return amqp.Errorf(amqp.PreconditionFailed, "cannot switch from confirm to tx mode")
 	}
 	ch.tx = true
+	ch.mode.Store(modeTx)
 	ch.send(&amqp.TxSelectOk{})
 	return nil
 }

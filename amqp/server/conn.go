@@ -65,6 +65,8 @@ type conn struct {
 	flushPending []*confirmTracker // trackers the writer is to flush
 
 	writerDone chan struct{}
+
+	reg registry // for listings and CloseConnection (registry.go)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -79,6 +81,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		writerDone: make(chan struct{}),
 		frameMax:   amqp.FrameMinSize,
 	}
+	c.reg.init(c)
 	c.log = s.log.With(zap.Uint64("conn", c.id), zap.String("peer", nc.RemoteAddr().String()))
 	c.br = bufio.NewReaderSize(deadlineReader{c}, smallReadBuf)
 	c.fr = amqp.NewFrameReader(c.br, amqp.FrameMinSize)
@@ -89,7 +92,11 @@ func newConn(s *Server, nc net.Conn) *conn {
 // deadlineReader sets the read deadline before each read of the socket.
 type deadlineReader struct{ c *conn }
 
-func (r deadlineReader) Read(p []byte) (int, error) { return r.c.read(p) }
+func (r deadlineReader) Read(p []byte) (int, error) {
+	n, err := r.c.read(p)
+	r.c.reg.bytesIn.Add(uint64(n))
+	return n, err
+}
 
 // errClosed ends the reader loop after a clean close.
 var errClosed = errors.New("connection closed")
@@ -204,12 +211,14 @@ func (c *conn) writeLoop() {
 		batch, segs, closed := c.out.take()
 		wrote := len(batch) > 0 || segs != nil
 		if wrote {
+			n := batchLen(batch, segs)
 			c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 			if err := writeTo(c.nc, batch, segs); err != nil {
 				c.out.close()
 				c.nc.Close() // wake the reader
 				return
 			}
+			c.reg.bytesOut.Add(n)
 		}
 		now := time.Now()
 		if wrote {
@@ -400,6 +409,7 @@ func (c *conn) handshake() error {
 		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "access to vhost '%s' refused for user '%s'", open.VirtualHost, user))
 	}
 	c.vhost = v
+	c.opened(startOk.ClientProperties)
 	c.send(0, &amqp.ConnectionOpenOk{})
 	// rabbitmq: a peer silent for two heartbeat intervals is disconnected.
 	c.readTimeout.Store(int64(2 * time.Duration(c.heartbeat) * time.Second))
@@ -607,6 +617,7 @@ func (c *conn) handleNewChannel(f amqp.Frame) error {
 	}
 	ch := newChannel(c, f.Channel)
 	c.channels[f.Channel] = ch
+	c.registerChannel(ch)
 	c.send(f.Channel, &amqp.ChannelOpenOk{})
 	return nil
 }

@@ -88,8 +88,11 @@
 //	channel.dmu  ->  storage.Store.mu (a delivery past the memory budget
 //	                 pages its body out, queue.Queue.Keep)
 //	confirmTracker.mu  ->  outbound.mu
-//	conn.consumersMu and conn.flushMu are leaves; so are the core's
-//	scheduler and reply-to registry locks, released before they call out.
+//	channel.dmu  ->  conn.reg.mu (a channel's release unregisters it)
+//	conn.consumersMu, conn.flushMu and conn.reg.mu are leaves; so are the
+//	core's scheduler and reply-to registry locks, released before they call
+//	out. Listings take Server.mu, conn.reg.mu and channel.dmu one after
+//	another, never nested.
 //
 // broker.Vhost.mu is released before a queue's lock is taken for
 // publishing, so in practice the publish path holds queue.mu ->
@@ -97,6 +100,22 @@
 // core calls confirmTracker (Wait, Done), replyConsumer (DeliverReply,
 // Active) and consumer.Cancelled with no core lock held. No lock is held
 // during socket I/O.
+//
+// # Registry
+//
+// registry.go lists connections and channels for operations and closes a
+// connection on request: Server.Connections, Server.Channels and
+// Server.CloseConnection (320 CONNECTION_FORCED with the caller's reason,
+// as RabbitMQ's management API closes), and Server.Broker for the core's
+// listings (amqp/broker list.go). A listing copies Server.mu's set of
+// connections and releases it; for each connection it reads what the
+// handshake settled (published once, atomically, when the vhost opens),
+// the bytes read and written (atomics: one add per socket read in
+// deadlineReader, one per batch the writer writes) and its channels
+// (conn.reg.mu, a copy of the reader's channel table that the reader
+// updates at channel.open and channel release). A channel's unacked and
+// consumer counts are read under its dmu; its confirm or tx mode is an
+// atomic.
 //
 // # Errors
 //

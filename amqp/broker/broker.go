@@ -46,6 +46,10 @@ type Broker struct {
 	nextMsgID    atomic.Uint64 // the last stored message id handed out
 	delayed      scheduler     // delayed messages
 	replies      replyRegistry // direct reply-to consumers
+	// replaying is set while Recover applies the stored definitions as
+	// commands: nothing is written back, and nothing is refused for want
+	// of disk. Recover runs before anything else uses the broker.
+	replaying bool
 
 	mu struct {
 		sync.RWMutex
@@ -118,7 +122,7 @@ func (b *Broker) newQueueID() uint64 {
 // admitDefinition refuses a new durable definition while the store is
 // short of disk, on the channel (the store would refuse to write it).
 func (b *Broker) admitDefinition(kind, name, vhost string) error {
-	if b.store == nil {
+	if b.store == nil || b.replaying {
 		return nil
 	}
 	if err := b.store.Admit(); err != nil {

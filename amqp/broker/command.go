@@ -48,6 +48,9 @@ type DeclareQueue struct {
 	Durable, Exclusive, AutoDelete bool
 	Args                           map[string]any
 	Owner                          uint64
+	// ID is the store's number for the queue when Recover replays its
+	// stored declaration; 0 (always, from a front end) allocates one.
+	ID uint64
 }
 
 // DeleteQueue deletes a queue, its bindings and its consumers;

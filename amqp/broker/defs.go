@@ -94,7 +94,7 @@ type defBatch struct {
 func (v *Vhost) defs() *defBatch { return &defBatch{b: v.b} }
 
 func (d *defBatch) put(kind, key string, v any) {
-	if d.b.store == nil {
+	if d.b.store == nil || d.b.replaying {
 		return
 	}
 	raw, err := json.Marshal(v)
@@ -106,7 +106,7 @@ func (d *defBatch) put(kind, key string, v any) {
 }
 
 func (d *defBatch) del(kind, key string) {
-	if d.b.store != nil {
+	if d.b.store != nil && !d.b.replaying {
 		d.sb.DeleteDefinition(kind, key)
 	}
 }

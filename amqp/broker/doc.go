@@ -70,8 +70,11 @@
 //	                 {"vhost","source","destination","to_exchange"?,"key","args"?}
 //
 // Only durable exchanges, durable non-exclusive queues and bindings
-// between those are stored. Recover reads exchanges, then queues, then
-// bindings, and hands the queues back by store id for their messages.
+// between those are stored: each record is the durable form of the
+// command that made it. Recover reads exchanges, then queues, then
+// bindings, and replays each as that command (DeclareExchange,
+// DeclareQueue with its store id, Bind) through Apply, writing nothing
+// back; it hands the queues back by store id for their messages.
 //
 // Messages (journal.go, message.go): a persistent message for queues that
 // persist is stored once (PutMessage) and each of those queues journals an

@@ -296,7 +296,10 @@ func (v *Vhost) declareQueue(c DeclareQueue) (q *queue.Queue, err error) {
 		return q, nil
 	}
 	if v.b.store != nil {
-		cfg.ID = v.b.newQueueID()
+		cfg.ID = c.ID
+		if cfg.ID == 0 {
+			cfg.ID = v.b.newQueueID()
+		}
 		cfg.Persist = cfg.Durable && !cfg.Exclusive
 	}
 	if cfg.Persist {

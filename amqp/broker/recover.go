@@ -2,8 +2,13 @@ package broker
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/amqp"
 
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
@@ -24,7 +29,12 @@ type Recovered struct {
 // broker's vhosts from the store, in that order, then the messages of
 // those queues and the delayed messages held (recover_messages.go). It
 // runs once, after New and before anything else uses the broker.
-// Definitions of a vhost that is not configured are left in the store.
+//
+// The stored definitions are replayed as the commands that made them
+// (DeclareExchange, DeclareQueue with its store id, Bind), through Apply
+// like every other change, with nothing written back. Definitions of a
+// vhost that is not configured are left in the store; a stored binding
+// whose ends are gone is skipped, as RabbitMQ drops it.
 func (b *Broker) Recover() (Recovered, error) {
 	start := time.Now()
 	r := Recovered{ByID: map[uint64]*queue.Queue{}}
@@ -32,6 +42,8 @@ func (b *Broker) Recover() (Recovered, error) {
 	if st == nil {
 		return r, nil
 	}
+	b.replaying = true
+	defer func() { b.replaying = false }()
 	err := st.Definitions(defExchange, func(key string, raw []byte) error {
 		var d exchangeDef
 		if err := json.Unmarshal(raw, &d); err != nil {
@@ -49,9 +61,9 @@ func (b *Broker) Recover() (Recovered, error) {
 		if err != nil {
 			return fmt.Errorf("exchange %q: %w", key, err)
 		}
-		v.mu.Lock()
-		v.mu.exchanges[d.Name] = &exchange.Exchange{Name: d.Name, Kind: kind, Durable: true, AutoDelete: d.AutoDelete, Internal: d.Internal, Args: args}
-		v.mu.Unlock()
+		if _, err := v.Apply(DeclareExchange{Name: d.Name, Kind: kind, Durable: true, AutoDelete: d.AutoDelete, Internal: d.Internal, Args: args}); err != nil {
+			return fmt.Errorf("exchange %q: %w", key, err)
+		}
 		r.Exchanges++
 		return nil
 	})
@@ -74,11 +86,11 @@ func (b *Broker) Recover() (Recovered, error) {
 		if err != nil {
 			return fmt.Errorf("queue %q: %w", key, err)
 		}
-		q := v.newQueue(queue.Config{Name: d.Name, Durable: true, AutoDelete: d.AutoDelete, Args: args, ID: d.ID, Persist: true})
-		v.mu.Lock()
-		v.mu.queues[d.Name] = q
-		v.mu.Unlock()
-		r.ByID[d.ID] = q
+		res, err := v.Apply(DeclareQueue{Name: d.Name, Durable: true, AutoDelete: d.AutoDelete, Args: args, ID: d.ID})
+		if err != nil {
+			return fmt.Errorf("queue %q: %w", key, err)
+		}
+		r.ByID[d.ID] = res.Queue
 		r.Queues++
 		return nil
 	})
@@ -94,17 +106,19 @@ func (b *Broker) Recover() (Recovered, error) {
 		if v == nil {
 			return nil
 		}
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		x := v.mu.exchanges[d.Source]
-		if x == nil {
-			return nil
-		}
 		args, err := decodeArgs(d.Args)
 		if err != nil {
 			return fmt.Errorf("binding %q: %w", key, err)
 		}
-		x.Bind(exchange.Binding{Source: d.Source, Destination: exchange.Destination{Exchange: d.ToExchange, Name: d.Destination}, Key: d.Key, Args: args})
+		_, err = v.Apply(Bind{Source: d.Source, Destination: exchange.Destination{Exchange: d.ToExchange, Name: d.Destination}, Key: d.Key, Args: args})
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+			b.log.Warn("a stored binding whose source or destination is gone; skipped", zap.String("binding", key))
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("binding %q: %w", key, err)
+		}
 		r.Bindings++
 		return nil
 	})

@@ -234,3 +234,48 @@ func TestCCValueTypes(t *testing.T) {
 	}
 	expectEmpty(t, ch, q)
 }
+
+// A dead letter without a dead-letter routing key is routed again by its
+// key and its CC keys, and keeps CC; with one, by that key alone, without
+// CC. Either way x-death's routing-keys are the key and the CC keys, not
+// BCC's.
+func TestCCDeadLettered(t *testing.T) {
+	b := setup(t)
+	_, ch := b.open()
+	dlx, src := b.declareExchange(ch, "direct"), b.declareExchange(ch, "direct")
+	qk, qc, qr := b.queue(ch), b.queue(ch), b.queue(ch)
+	b.bind(ch, qk, "k", dlx, nil)
+	b.bind(ch, qc, "c", dlx, nil)
+	b.bind(ch, qr, "r", dlx, nil)
+	pub := b.confirmChannel(b.dial())
+	for _, dlrk := range []string{"", "r"} {
+		args := amqp.Table{"x-dead-letter-exchange": dlx}
+		if dlrk != "" {
+			args["x-dead-letter-routing-key"] = dlrk
+		}
+		q := b.declareQueue(ch, b.name("q"), false, false, false, args)
+		b.bind(ch, q, "k", src, nil)
+		b.publishConfirmed(pub, src, "k", ccMsg("m", []any{"c"}, []any{"b"}))
+		if err := get(t, ch, q, false).Reject(false); err != nil {
+			t.Fatalf("basic.reject: %v", err)
+		}
+		targets := []string{qk, qc}
+		if dlrk != "" {
+			targets = []string{qr}
+		}
+		for _, dq := range targets {
+			d := b.waitGet(ch, dq)
+			if dlrk == "" {
+				equal(t, "routing key", d.RoutingKey, "k")
+				expectCC(t, d, "c")
+			} else {
+				equal(t, "routing key", d.RoutingKey, dlrk)
+				expectCC(t, d)
+			}
+			expectDeaths(t, d, death{count: 1, reason: "rejected", queue: q, exchange: src, keys: []string{"k", "c"}})
+		}
+		for _, dq := range []string{qk, qc, qr} {
+			expectEmpty(t, ch, dq)
+		}
+	}
+}

@@ -279,3 +279,23 @@ func TestCCDeadLettered(t *testing.T) {
 		}
 	}
 }
+
+// A delayed message is routed by its CC keys when it is released, and at
+// once when it has no delay.
+func TestCCDelayed(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	skipDelayedOnRabbitMQ(t, conn)
+	x := b.delayedExchange(ch, "direct")
+	qc := b.queue(ch)
+	b.bind(ch, qc, "c", x, nil)
+	pub := b.confirmChannel(conn)
+	later := ccMsg("later", []any{"c"}, nil)
+	later.Headers["x-delay"] = int32(50)
+	b.publishConfirmed(pub, x, "k", later)
+	b.publishConfirmed(pub, x, "k", ccMsg("now", nil, []any{"c"}))
+	equal(t, "first", string(b.waitGet(ch, qc).Body), "now")
+	d := b.waitGet(ch, qc)
+	equal(t, "second", string(d.Body), "later")
+	expectCC(t, d, "c")
+}

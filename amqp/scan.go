@@ -12,6 +12,7 @@ type PropertySummary struct {
 	Expiration   []byte // nil if absent
 	UserID       []byte // nil if absent
 	Headers      []byte // the header table in wire form, length included; nil if absent
+	HeadersAt    int    // the offset of Headers in the scanned input
 }
 
 // ScanProperties checks that raw (flag words and properties, as returned by
@@ -47,7 +48,7 @@ func ScanProperties(raw []byte) (PropertySummary, error) {
 		start := d.off
 		d.skipTable()
 		if d.err == nil {
-			s.Headers = d.b[start:d.off]
+			s.Headers, s.HeadersAt = d.b[start:d.off], start
 		}
 	}
 	if f&FlagDeliveryMode != 0 {

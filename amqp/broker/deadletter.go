@@ -36,7 +36,8 @@ func (v *Vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 	}
 	m := e.Msg
 	key := m.RoutingKey
-	if k, ok := q.Args["x-dead-letter-routing-key"].(string); ok {
+	k, dlrk := q.Args["x-dead-letter-routing-key"].(string)
+	if dlrk {
 		key = k
 	}
 	props, err := amqp.DecodeProperties(m.Props)
@@ -44,7 +45,17 @@ func (v *Vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 		v.b.log.Error("cannot dead-letter a message with malformed properties", zap.String("queue", q.Name), zap.Error(err))
 		return
 	}
+	// rabbitmq rabbit_dead_letter:make_msg: without a dead-letter routing
+	// key the message is routed again by its own keys, CC included (RabbitMQ
+	// also uses the BCC keys, which Warren does not keep once BCC is
+	// removed at publish); with one, by that key alone, and the CC header
+	// goes.
+	cc := ccKeys(props.Headers)
 	deaths := recordDeath(&props, q.Name, string(reason), m)
+	if dlrk {
+		cc = nil
+		delete(props.Headers, amqp.HeaderCC) // recordDeath made the table anew
+	}
 	raw, err := amqp.AppendProperties(nil, &props)
 	if err != nil {
 		v.b.log.Error("cannot dead-letter a message", zap.String("queue", q.Name), zap.Error(err))
@@ -59,7 +70,7 @@ func (v *Vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 		Priority:   m.Priority,
 	}
 	headers := func() map[string]any { return props.Headers }
-	qs := v.Route(x, key, headers, nil, nil)
+	qs := v.RouteKeys(x, key, cc, headers, nil, nil)
 	// rabbitmq: a message that would come back to a queue it already died in,
 	// with no rejection on the way, is in an automatic cycle: it is dropped
 	// for that queue.
@@ -111,7 +122,7 @@ func recordDeath(p *amqp.Properties, queueName, reason string, m *queue.Message)
 			"queue":        queueName,
 			"time":         time.Now().Truncate(time.Second),
 			"exchange":     m.Exchange,
-			"routing-keys": []any{m.RoutingKey},
+			"routing-keys": deathKeys(m.RoutingKey, ccKeys(p.Headers)),
 		}
 		if p.Expiration != "" {
 			death["original-expiration"] = p.Expiration
@@ -133,6 +144,29 @@ func recordDeath(p *amqp.Properties, queueName, reason string, m *queue.Message)
 	h["x-last-death-exchange"] = m.Exchange
 	p.Headers = h
 	return deaths
+}
+
+// ccKeys returns the longstr elements of a CC header (amqp.HeaderCC).
+func ccKeys(h amqp.Table) []string {
+	arr, _ := h[amqp.HeaderCC].([]any)
+	var keys []string
+	for _, v := range arr {
+		if k, ok := v.(string); ok {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// deathKeys is an x-death's routing-keys: rabbitmq, the key the message
+// was published with, then its CC keys (BCC is gone by then).
+func deathKeys(key string, cc []string) []any {
+	keys := make([]any, 0, 1+len(cc))
+	keys = append(keys, key)
+	for _, k := range cc {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // groupDeaths is rabbitmq 3.10's rabbit_dead_letter:group_by_queue_and_reason,

@@ -248,7 +248,9 @@ func (sc *scheduler) release(it *delayedItem, buf []*queue.Queue) []*queue.Queue
 			b.log.Error("a delayed message is malformed; dropped", zap.Error(err))
 		} else {
 			headers := func() map[string]any { return headersOf(m.Props) }
-			buf = v.Route(x, m.RoutingKey, headers, buf, nil)
+			// rabbitmq delayed-message plugin: a released message routes
+			// by its own keys, CC included (BCC's are gone, see deadLetter).
+			buf = v.RouteKeys(x, m.RoutingKey, ccOfProps(m.Props), headers, buf, nil)
 			b.enqueue(m, buf, nil, 0)
 			clear(buf)
 		}
@@ -296,6 +298,16 @@ func headersOf(props []byte) map[string]any {
 	}
 	t, _ := amqp.DecodeTable(sum.Headers)
 	return t
+}
+
+// ccOfProps returns the keys of the CC header of encoded properties.
+func ccOfProps(props []byte) []string {
+	sum, err := amqp.ScanProperties(props)
+	if err != nil || sum.Headers == nil {
+		return nil
+	}
+	r, _ := amqp.ScanSenderRoutes(sum.Headers)
+	return r.Keys
 }
 
 // swapDelayHeader returns the properties with x-delay set to -delay.

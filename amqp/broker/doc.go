@@ -23,7 +23,8 @@
 //	ops.go              what each command does, with RabbitMQ's checks
 //	queue_args.go       queue argument checks (x-consumer-timeout, quorum)
 //	alternate.go        exchange argument checks (alternate-exchange, x-delayed-type)
-//	route.go            routing: exchange-to-exchange, alternate exchanges, Extra
+//	route.go            routing: exchange-to-exchange, alternate exchanges, Extra,
+//	                    the CC and BCC keys of sender-selected distribution
 //	publish.go          Publish: flow control, disk admission, enqueue, Confirm; Fence
 //	purge.go            Purge (the rest of consuming is queue.Queue's own)
 //	journal.go          the queues' queue.Journal over the store: entries, paging, sharing
@@ -41,8 +42,10 @@
 // A front end attaches consumers to a queue.Queue with its own queue.Sink
 // (queue.Queue.AddConsumer) and acks, rejects, requeues and gets on the
 // queue itself; a Sink that also implements Cancelled hears that its
-// queue was deleted. It publishes with Vhost.Route, then Vhost.Publish,
-// passing its confirms as a Confirm. Consumer acknowledgement timeouts
+// queue was deleted. It publishes with Vhost.Route (Vhost.RouteKeys with
+// the keys of the CC and BCC headers, amqp.ScanSenderRoutes, after it has
+// removed BCC from the properties), then Vhost.Publish, passing its
+// confirms as a Confirm. Consumer acknowledgement timeouts
 // stay in the front end: they scan the unacknowledged deliveries of a
 // channel, which are the front end's (delivery tags are per channel), and
 // close the channel, which only its reader may do.

@@ -61,31 +61,38 @@ func (e *Extra) delays(headers func() map[string]any) bool {
 // visited once, so cycles end. An alternate exchange that does not exist
 // routes nothing.
 func (v *Vhost) Route(x *exchange.Exchange, key string, headers func() map[string]any, out []*queue.Queue, ext *Extra) []*queue.Queue {
+	return v.RouteKeys(x, key, nil, headers, out, ext)
+}
+
+// RouteKeys is Route for a message with more routing keys than its own:
+// cc, the keys of its CC and BCC headers (amqp.ScanSenderRoutes).
+//
+// rabbitmq sender-selected distribution: every exchange on the way, the
+// default exchange, exchange-to-exchange destinations and alternate
+// exchanges included, routes the message by all its keys at once; direct
+// and topic match each key, fanout and headers ignore them. The union of
+// the queues gets the message once, and an exchange uses its alternate
+// only when no key routes anywhere.
+func (v *Vhost) RouteKeys(x *exchange.Exchange, key string, cc []string, headers func() map[string]any, out []*queue.Queue, ext *Extra) []*queue.Queue {
 	n := len(out)
-	out = v.routeAll(x, key, headers, out, ext)
+	out = v.routeAll(x, key, cc, headers, out, ext)
 	countRoute(x, len(out)-n, ext) // stats.go
 	return out
 }
 
-// routeAll is Route but for the counters.
-func (v *Vhost) routeAll(x *exchange.Exchange, key string, headers func() map[string]any, out []*queue.Queue, ext *Extra) []*queue.Queue {
+// routeAll is RouteKeys but for the counters.
+func (v *Vhost) routeAll(x *exchange.Exchange, key string, cc []string, headers func() map[string]any, out []*queue.Queue, ext *Extra) []*queue.Queue {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if x.Name == "" {
-		if ext != nil && IsReplyKey(key) {
-			// rabbitmq: a direct reply-to name is no queue; the reply
-			// goes to its consumer.
-			ext.Reply = key
-			return out
-		}
-		// spec 0-9-1 default exchange: every queue is bound by its own name.
-		if q := v.mu.queues[key]; q != nil {
-			out = append(out, q)
+		out = v.routeDefaultLocked(key, out, ext)
+		for _, k := range cc {
+			out = v.routeDefaultLocked(k, out, ext)
 		}
 		return out
 	}
 	var dests [8]exchange.Destination
-	ds := v.routeOneLocked(x, key, headers, dests[:0], ext)
+	ds := v.routeOneLocked(x, key, cc, headers, dests[:0], ext)
 	if !hasExchangeDest(ds) {
 		for _, d := range ds {
 			if q := v.mu.queues[d.Name]; q != nil {
@@ -95,23 +102,47 @@ func (v *Vhost) routeAll(x *exchange.Exchange, key string, headers func() map[st
 		return out
 	}
 	visited := map[string]bool{x.Name: true}
-	return v.routeLocked(ds, key, headers, visited, out, ext)
+	return v.routeLocked(ds, key, cc, headers, visited, out, ext)
+}
+
+// routeDefaultLocked routes one key through the default exchange.
+func (v *Vhost) routeDefaultLocked(key string, out []*queue.Queue, ext *Extra) []*queue.Queue {
+	if ext != nil && IsReplyKey(key) {
+		// rabbitmq: a direct reply-to name is no queue; the reply
+		// goes to its consumer.
+		if ext.Reply == "" {
+			ext.Reply = key
+		}
+		return out
+	}
+	// spec 0-9-1 default exchange: every queue is bound by its own name.
+	if q := v.mu.queues[key]; q != nil {
+		out = appendUniqueQueue(out, q)
+	}
+	return out
 }
 
 // routeOneLocked routes through one exchange's own bindings, or to its
 // alternate exchange when they lead nowhere. With ext, a delayed-message
 // exchange asked for a delay keeps the message (ext records it) and routes
 // nothing now; that is no reason to use its alternate exchange.
-func (v *Vhost) routeOneLocked(x *exchange.Exchange, key string, headers func() map[string]any, out []exchange.Destination, ext *Extra) []exchange.Destination {
+func (v *Vhost) routeOneLocked(x *exchange.Exchange, key string, cc []string, headers func() map[string]any, out []exchange.Destination, ext *Extra) []exchange.Destination {
 	if x.Kind == exchange.Delayed && ext != nil && ext.delays(headers) {
 		ext.Delayed = append(ext.Delayed, x)
 		return out
 	}
 	var hdrs map[string]any
-	if x.RoutingKind() == exchange.Headers {
+	kind := x.RoutingKind()
+	if kind == exchange.Headers {
 		hdrs = headers()
 	}
 	ds := x.Route(key, hdrs, out)
+	if kind == exchange.Direct || kind == exchange.Topic {
+		// rabbitmq: only the kinds that route by key use CC and BCC.
+		for _, k := range cc {
+			ds = x.Route(k, nil, ds)
+		}
+	}
 	if len(ds) == 0 {
 		if ae := x.Alternate(); ae != "" {
 			ds = append(ds, exchange.Destination{Exchange: true, Name: ae})
@@ -129,7 +160,7 @@ func hasExchangeDest(ds []exchange.Destination) bool {
 	return false
 }
 
-func (v *Vhost) routeLocked(ds []exchange.Destination, key string, headers func() map[string]any, visited map[string]bool, out []*queue.Queue, ext *Extra) []*queue.Queue {
+func (v *Vhost) routeLocked(ds []exchange.Destination, key string, cc []string, headers func() map[string]any, visited map[string]bool, out []*queue.Queue, ext *Extra) []*queue.Queue {
 	for _, d := range ds {
 		if !d.Exchange {
 			if q := v.mu.queues[d.Name]; q != nil {
@@ -145,7 +176,7 @@ func (v *Vhost) routeLocked(ds []exchange.Destination, key string, headers func(
 		if next == nil {
 			continue
 		}
-		out = v.routeLocked(v.routeOneLocked(next, key, headers, nil, ext), key, headers, visited, out, ext)
+		out = v.routeLocked(v.routeOneLocked(next, key, cc, headers, nil, ext), key, cc, headers, visited, out, ext)
 	}
 	return out
 }

@@ -225,6 +225,11 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 	if err != nil {
 		return err
 	}
+	var cc []string
+	var ccErr error
+	if sum.Headers != nil {
+		props, sum, cc, ccErr = senderRoutes(props, sum)
+	}
 	if props, err = ch.directReplyTo(props); err != nil {
 		return err
 	}
@@ -247,6 +252,10 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 		}
 		msg.TTL, msg.HasTTL = ttl, true
 	}
+	if ccErr != nil {
+		// rabbitmq: the user_id and expiration checks come first.
+		return ccErr
+	}
 	headers := func() map[string]any {
 		if sum.Headers == nil {
 			return nil
@@ -255,7 +264,7 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 		return t
 	}
 	var ext broker.Extra
-	qs := v.routeExt(x, pub.RoutingKey, headers, ch.routeBuf[:0], &ext)
+	qs := v.routeExt(x, pub.RoutingKey, cc, headers, ch.routeBuf[:0], &ext)
 	if ch.tx {
 		ch.txPubs = append(ch.txPubs, txPublish{msg: msg, mandatory: pub.Mandatory, queues: append([]*queue.Queue(nil), qs...), ext: ext})
 		return nil
@@ -264,6 +273,24 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 	clear(qs)
 	ch.routeBuf = qs[:0]
 	return nil
+}
+
+// senderRoutes reads the CC and BCC headers of a publish with headers
+// (amqp.ScanSenderRoutes) and removes BCC from its properties, in place,
+// returning the properties and their summary anew.
+//
+// rabbitmq sender-selected distribution: BCC is removed before the
+// message is routed (a headers exchange does not see it), stored,
+// delivered or returned; CC stays.
+func senderRoutes(props []byte, sum amqp.PropertySummary) ([]byte, amqp.PropertySummary, []string, error) {
+	r, err := amqp.ScanSenderRoutes(sum.Headers)
+	if err != nil || r.BCCEnd == 0 {
+		return props, sum, r.Keys, err
+	}
+	props = amqp.DeleteTableField(props, sum.HeadersAt, r.BCCStart, r.BCCEnd)
+	// The summary's slices alias the bytes that moved.
+	sum, err = amqp.ScanProperties(props)
+	return props, sum, r.Keys, err
 }
 
 // errRejected fails the confirm of a publish a full queue refused.

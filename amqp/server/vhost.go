@@ -31,10 +31,11 @@ func (v *vhost) route(x *exchange.Exchange, key string, headers func() map[strin
 	return v.core.Route(x, key, headers, out, nil)
 }
 
-// routeExt is route for a publish: it also records in ext the
+// routeExt is route for a publish: it also routes by cc, the keys of the
+// CC and BCC headers (broker.Vhost.RouteKeys), and records in ext the
 // destinations that are no queue (direct reply-to, delayed exchanges).
-func (v *vhost) routeExt(x *exchange.Exchange, key string, headers func() map[string]any, out []*queue.Queue, ext *broker.Extra) []*queue.Queue {
-	return v.core.Route(x, key, headers, out, ext)
+func (v *vhost) routeExt(x *exchange.Exchange, key string, cc []string, headers func() map[string]any, out []*queue.Queue, ext *broker.Extra) []*queue.Queue {
+	return v.core.RouteKeys(x, key, cc, headers, out, ext)
 }
 
 // declareExchange creates the exchange or checks that it is equivalent.

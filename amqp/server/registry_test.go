@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/warrenmq/warren/amqp/server"
+	"github.com/warrenmq/warren/amqp/server/servertest"
 )
 
 // regWait bounds every wait of the registry and listing tests.
@@ -21,27 +21,7 @@ const regWait = 10 * time.Second
 // ends and returns it with its amqp:// URL.
 func startServer(t *testing.T) (*server.Server, string) {
 	t.Helper()
-	srv, err := server.New(server.Config{Users: guestUsers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), regWait)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return srv, "amqp://guest:guest@" + ln.Addr().String() + "/"
+	return servertest.StartServer(t, server.Config{Users: guestUsers})
 }
 
 // dialNamed connects with a connection_name client property (amqp091-go

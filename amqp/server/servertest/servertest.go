@@ -14,6 +14,14 @@ import (
 // returns its amqp:// URL. Without users in cfg, guest/guest may log in.
 func Start(tb testing.TB, cfg server.Config) string {
 	tb.Helper()
+	_, url := StartServer(tb, cfg)
+	return url
+}
+
+// StartServer is Start that also returns the server, for tests that look
+// into it (listings, the connection registry).
+func StartServer(tb testing.TB, cfg server.Config) (*server.Server, string) {
+	tb.Helper()
 	if len(cfg.Users) == 0 {
 		cfg.Users = []server.User{{Name: "guest", PasswordHash: server.HashPassword("guest")}}
 	}
@@ -37,5 +45,5 @@ func Start(tb testing.TB, cfg server.Config) string {
 			tb.Errorf("serve: %v", err)
 		}
 	})
-	return "amqp://guest:guest@" + ln.Addr().String() + "/"
+	return srv, "amqp://guest:guest@" + ln.Addr().String() + "/"
 }

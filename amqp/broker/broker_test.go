@@ -19,6 +19,16 @@ func openStore(t *testing.T, dir string) *storage.Store {
 	return st
 }
 
+// started returns a broker on st, recovered from it.
+func started(t *testing.T, st *storage.Store) *Broker {
+	t.Helper()
+	b := New(Config{Store: st})
+	if _, err := b.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func apply(t *testing.T, v *Vhost, cmd Command) Result {
 	t.Helper()
 	r, err := v.Apply(cmd)
@@ -169,10 +179,7 @@ func TestVhostCommands(t *testing.T) {
 func TestRecoverReplaysCommands(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
-	b := New(Config{Store: st})
-	if _, err := b.Recover(); err != nil {
-		t.Fatal(err)
-	}
+	b := started(t, st)
 	v := b.Vhost("/")
 	apply(t, v, DeclareExchange{Name: "x", Kind: exchange.Direct, Durable: true})
 	apply(t, v, DeclareQueue{Name: "kept", Durable: true})

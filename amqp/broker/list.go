@@ -2,6 +2,7 @@ package broker
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 
 	"github.com/warrenmq/warren/exchange"
@@ -107,10 +108,7 @@ type ConsumerDetails interface {
 // queuesSorted copies the vhost's queues, by name, under its read lock.
 func (v *Vhost) queuesSorted() []*queue.Queue {
 	v.mu.RLock()
-	qs := make([]*queue.Queue, 0, len(v.mu.queues))
-	for _, q := range v.mu.queues {
-		qs = append(qs, q)
-	}
+	qs := slices.Collect(maps.Values(v.mu.queues))
 	v.mu.RUnlock()
 	slices.SortFunc(qs, func(a, b *queue.Queue) int { return cmp.Compare(a.Name, b.Name) })
 	return qs
@@ -120,10 +118,7 @@ func (v *Vhost) queuesSorted() []*queue.Queue {
 // lock.
 func (v *Vhost) exchangesSorted() []*exchange.Exchange {
 	v.mu.RLock()
-	xs := make([]*exchange.Exchange, 0, len(v.mu.exchanges))
-	for _, x := range v.mu.exchanges {
-		xs = append(xs, x)
-	}
+	xs := slices.Collect(maps.Values(v.mu.exchanges))
 	v.mu.RUnlock()
 	slices.SortFunc(xs, func(a, b *exchange.Exchange) int { return cmp.Compare(a.Name, b.Name) })
 	return xs

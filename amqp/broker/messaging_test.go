@@ -91,10 +91,7 @@ func persistentProps(t *testing.T) []byte {
 func TestCoreMessaging(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
-	b := New(Config{Store: st})
-	if _, err := b.Recover(); err != nil {
-		t.Fatal(err)
-	}
+	b := started(t, st)
 	v := b.Vhost("/")
 	apply(t, v, DeclareExchange{Name: "jobs", Kind: exchange.Direct, Durable: true})
 	apply(t, v, DeclareExchange{Name: "dlx", Kind: exchange.Fanout, Durable: true})

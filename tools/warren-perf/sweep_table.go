@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -198,12 +197,7 @@ func formatSweep(results []stepResult, names []string) string {
 			if len(names) == 2 && j-i == 2 && rs[i].Err == nil && rs[i+1].Err == nil {
 				fmt.Fprintf(&b, "| %s | %s/%s |", rateName(rs[i].Rate), names[0], names[1])
 				for _, c := range sweepColumns {
-					q := ratio(c.Value(rs[i]), c.Value(rs[i+1]))
-					s := "n/a"
-					if !math.IsNaN(q) {
-						s = fmt.Sprintf("%.2f", q)
-					}
-					b.WriteString(" " + s + " |")
+					b.WriteString(" " + sig(ratio(c.Value(rs[i]), c.Value(rs[i+1]))) + " |")
 				}
 				b.WriteString("\n")
 			}

@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare conformance conformance-rabbitmq
+.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare bench-sweep conformance conformance-rabbitmq
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -70,6 +70,26 @@ bench-compare: ## Warren vs the local RabbitMQ with tools/warren-perf (see the c
 		--url amqp://guest:guest@$(PERF_WARREN_ADDR)/ --name warren --pid $$wpid \
 		--url amqp://guest:guest@127.0.0.1:5672/ --name rabbitmq --pid $$rpid \
 		$(PERF_ARGS)
+
+# bench-sweep is bench-compare for `warren-perf sweep` (issue 14's rate sweep): the same
+# Warren and RabbitMQ, each rate step against one then the other. SWEEP_ARGS go to
+# warren-perf sweep, e.g. SWEEP_ARGS='--scenario rate-sweep,rate-sweep-10 --multiple-ack-every 1,100'.
+SWEEP_ARGS ?= --scenario rate-sweep,rate-sweep-10
+
+bench-sweep: ## rate sweep (100 .. 100k msg/s, flat out) of Warren vs the local RabbitMQ: CPU, syscalls, wake-ups per message
+	@set -e; \
+	rpid=$$(pgrep -o -f 'beam.smp.*rabbit' || true); \
+	if [ -z "$$rpid" ]; then echo "bench-sweep: RabbitMQ is not running; start it with: rabbitmq-server -detached" >&2; exit 1; fi; \
+	dir=$$(mktemp -d); \
+	stop() { if [ -n "$$wpid" ]; then kill $$wpid 2>/dev/null || true; wait $$wpid 2>/dev/null || true; fi; rm -rf "$$dir"; }; \
+	trap stop EXIT; trap 'exit 130' INT TERM; \
+	$(GO) build -o $$dir/warren ./cmd/warren; \
+	$(GO) build -o $$dir/warren-perf ./tools/warren-perf; \
+	$$dir/warren --listen $(PERF_WARREN_ADDR) --data-dir $$dir/data --log-level warn & wpid=$$!; \
+	$$dir/warren-perf sweep --wait 10s \
+		--url amqp://guest:guest@$(PERF_WARREN_ADDR)/ --name warren --pid $$wpid \
+		--url amqp://guest:guest@127.0.0.1:5672/ --name rabbitmq --pid $$rpid \
+		$(SWEEP_ARGS)
 
 conformance: ## the conformance suite against an in-process Warren
 	$(GO) test -race -count=1 ./conformance/

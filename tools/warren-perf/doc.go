@@ -14,6 +14,10 @@
 //	warren-perf --scenario NAME [flags]       a preset; flags given explicitly override it
 //	warren-perf compare --url A --url B [--name a --name b] [--pid A_PID --pid B_PID]
 //	        [--rounds 3] [--scenario S ...|--scenarios a,b,c] [--time 5s] [--pause 1s] [--wait 10s]
+//	warren-perf sweep --url A [--name a --pid P] [--url B --name b --pid Q]
+//	        [--scenario rate-sweep,rate-sweep-10] [--rates 100,1000,10000,50000,100000,0]
+//	        [--multiple-ack-every 1[,100]] [--step 5s] [--warmup 1s] [--pause 500ms] [--wait 10s]
+//	        the rate sweep of issue 14, see below
 //	warren-perf floor [--rate 1000] [--time 6s] [--size 16]
 //	        the machine's latency floor: latency-1k's path through a relay
 //	        process that only copies bytes, no broker (see floor.go)
@@ -116,6 +120,33 @@
 // the process given with --pid (so a broker that failed to start is not
 // measured in its stead). `make bench-compare` builds and starts a Warren
 // and compares it with a local RabbitMQ.
+//
+// # Rate sweep
+//
+// sweep measures what a message costs the broker at each load, not only
+// flat out. Each step is a fresh run at a fixed aggregate publish rate
+// (--rates; 0 is flat out), 16 B, prefetch 1000, manual ack: each message
+// (--multiple-ack-every 1, the default, as the issue's latency goals ask)
+// or multiple every N; a list runs one sweep per value. rate-sweep is 1
+// producer, 1 queue, 1 consumer; rate-sweep-10 is 10 of each, every
+// producer at rate/10 cycling over the queues. Each step runs --warmup
+// (left out) then --step (measured), against A then B before the next
+// step, and reports per broker and step: send and receive msg/s; per
+// delivery the broker's CPU µs, its read/write syscalls and its context
+// switches (proccount.go: /proc/PID/stat, /proc/PID/io syscr+syscw,
+// /proc/PID/task/*/status, readable for RabbitMQ's beam.smp as for
+// Warren); latency p50, p99 and max; and the client's CPU, in cores and
+// µs per message. With two brokers a row of ratios A/B follows each step.
+// syscr+syscw count read(2)/write(2)-class calls only: a broker that
+// receives with recvfrom(2) (Erlang's inet driver does) has those left
+// out, and epoll_wait and futex are never counted; context switches are
+// the wake-ups of the broker's threads.
+//
+// A fixed rate is paced by the clock in batches (pace.go): message k is
+// due at start + k/rate; a producer publishes what is due and sleeps until
+// the next is due, but at least 1 ms, so 100,000 msg/s is 1,000 wake-ups
+// of ~100 messages, and a late wake-up is made up in the next batch
+// without drift.
 //
 // Broker RSS figures of a Go broker include heap kept from earlier runs:
 // "broker RSS growth" and the per-queue and per-connection deltas mean

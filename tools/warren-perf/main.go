@@ -27,6 +27,8 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		switch args[0] {
 		case "compare":
 			return compareMain(ctx, args[1:], stdout, stderr)
+		case "sweep":
+			return sweepMain(ctx, args[1:], stdout, stderr)
 		case "floor":
 			return floorMain(ctx, args[1:], stdout, stderr)
 		case "floor-relay":

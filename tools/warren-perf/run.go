@@ -317,32 +317,34 @@ func (p *producer) publish(deadline time.Time, count int) {
 	if c.Persistent {
 		msg.DeliveryMode = amqp.Persistent
 	}
-	var pace *time.Timer
-	var interval time.Duration
+	var pace *time.Timer // paced runs only: see pacer
+	var batch int64      // messages due and not yet out; paced runs only
 	if c.Rate > 0 {
-		interval = time.Duration(float64(time.Second) / c.Rate)
 		pace = time.NewTimer(time.Hour)
 		defer pace.Stop()
 	}
 	queues, keys := p.r.queues, p.r.keys
 	ctx := context.Background()
-	start := time.Now()
+	pc := pacer{rate: c.Rate, start: time.Now()}
 	var n int64
 	defer func() { p.finished = time.Now() }()
 	for count == 0 || n < int64(count) {
 		if p.r.stopping() {
 			return
 		}
-		if pace != nil {
-			next := start.Add(time.Duration(n) * interval)
-			if d := time.Until(next); d > 0 {
-				pace.Reset(d)
+		for pace != nil && batch == 0 {
+			var wait time.Duration
+			if batch, wait = pc.next(time.Now(), n); wait > 0 {
+				pace.Reset(wait)
 				select {
 				case <-pace.C:
 				case <-p.r.stopCh:
 					return
 				}
 			}
+		}
+		if pace != nil {
+			batch--
 		}
 		if p.window != nil {
 			select {

@@ -96,7 +96,9 @@
 //
 // # Disk hygiene
 //
-// Value-log GC runs every GCInterval (RunGC by hand), file after file
+// Value-log GC runs every GCInterval (RunGC by hand), and once the store
+// has been quiet for IdleGCAfter after a value-log file's worth of writes
+// (a backlog drained), file after file
 // until Badger finds none with GCDiscardRatio garbage; commits wait while
 // a file is rewritten (Badger's GC races with its own write path
 // otherwise). Badger counts garbage only in compactions, and compacts only

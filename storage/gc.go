@@ -11,7 +11,10 @@ import (
 
 // gcLoop runs value-log GC every GCInterval until Close. After an
 // interval without writes, it first compacts (see compact): an idle store
-// then gives back the space of what was deleted, at no one's expense.
+// then gives back the space of what was deleted, at no one's expense. It
+// also runs, compacting, once the store has been quiet for IdleGCAfter
+// after a value-log file's worth of writes, so that the space of a
+// drained backlog comes back within seconds.
 // releaseLoop keeps the pages of Badger's mapped files out of the RSS
 // (see releaseMappings).
 //
@@ -52,23 +55,39 @@ func (s *Store) gcLoop() {
 	defer s.gcWG.Done()
 	t := time.NewTicker(s.opts.GCInterval)
 	defer t.Stop()
-	last := s.m.syncs.Load()
+	quiet := time.NewTicker(s.opts.IdleGCAfter)
+	defer quiet.Stop()
+	last, lastQuiet := s.m.syncs.Load(), s.m.syncs.Load()
+	gcAt := s.m.bytesWritten.Load() // value bytes written when GC last ran
 	for {
+		var compact bool
 		select {
 		case <-s.gcStop:
 			return
 		case <-t.C:
+			compact = s.m.syncs.Load() == last
+		case <-quiet.C:
+			// Soon after the writes stop (a backlog drained, say), not at
+			// the next interval: if a value-log file's worth was written
+			// since the last GC and nothing for IdleGCAfter, reclaim now.
+			// Never while writes go on, so a drain is not slowed by it.
+			now := s.m.syncs.Load()
+			idle := now == lastQuiet
+			lastQuiet = now
+			if !idle || s.m.bytesWritten.Load()-gcAt < uint64(s.opts.ValueLogFileSize) {
+				continue
+			}
+			compact = true
 		}
-		now := s.m.syncs.Load()
-		idle := now == last
 		start := time.Now()
-		n, err := s.runGC(idle)
-		last = s.m.syncs.Load()
+		n, err := s.runGC(compact)
+		last, lastQuiet = s.m.syncs.Load(), s.m.syncs.Load()
+		gcAt = s.m.bytesWritten.Load()
 		switch {
 		case err != nil:
 			s.log.Warn("value-log GC failed", zap.Error(err))
 		case n > 0:
-			s.log.Info("value-log GC", zap.Int("files_rewritten", n), zap.Bool("compacted", idle), zap.Duration("took", time.Since(start)))
+			s.log.Info("value-log GC", zap.Int("files_rewritten", n), zap.Bool("compacted", compact), zap.Duration("took", time.Since(start)))
 		}
 	}
 }

@@ -104,3 +104,28 @@ func TestScheduledGCReclaimsWhenIdle(t *testing.T) {
 		t.Fatal("no value-log file rewritten")
 	}
 }
+
+// Once writes stop after a backlog drains, GC runs within IdleGCAfter,
+// not at the next GCInterval: the drained space comes back in seconds.
+func TestIdleGCReclaimsSoonAfterADrain(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, gcOptions, func(o *Options) {
+		o.GCInterval = time.Hour // only the quiet path can run it
+		o.IdleGCAfter = 50 * time.Millisecond
+	})
+	recoverAll(t, s)
+	start := diskUsage(t, dir)
+	fillAndDrain(t, s, 5000, 2048) // 10 MiB
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for diskUsage(t, dir) > start+2*gcFileSize {
+		if time.Now().After(deadline) {
+			t.Fatalf("disk usage still %d KiB 30 s after the drain (started at %d KiB); metrics %+v", diskUsage(t, dir)>>10, start>>10, s.Metrics())
+		}
+		<-tick.C
+	}
+	if s.Metrics().GCRewrites == 0 {
+		t.Fatal("no value-log file rewritten")
+	}
+}

@@ -40,6 +40,10 @@ type Options struct {
 	// GCInterval is how often value-log GC runs. 0: 5 minutes;
 	// negative: never (RunGC still works).
 	GCInterval time.Duration
+	// IdleGCAfter: once nothing was written for this long, after at least
+	// ValueLogFileSize bytes since the last GC, GC runs (compacting
+	// first) without waiting for GCInterval. 0: 5 seconds.
+	IdleGCAfter time.Duration
 	// ReleaseInterval is how often the pages of Badger's memory-mapped
 	// files are dropped from the process's resident set (they stay in the
 	// page cache). 0: 2 seconds; negative: never.
@@ -109,6 +113,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.GCInterval == 0 {
 		o.GCInterval = 5 * time.Minute
+	}
+	if o.IdleGCAfter <= 0 {
+		o.IdleGCAfter = 5 * time.Second
 	}
 	if o.GCDiscardRatio == 0 {
 		o.GCDiscardRatio = 0.5

@@ -220,11 +220,10 @@ func (c *conn) writeLoop() {
 			}
 			c.reg.bytesOut.Add(n)
 		}
-		now := time.Now()
 		if wrote {
-			last = now
+			last = time.Now()
 		}
-		if c.out.done(batch, segs, now) {
+		if c.out.done(batch, segs) {
 			c.wakeConsumers()
 		}
 		if closed {

@@ -3,7 +3,6 @@ package server
 import (
 	"net"
 	"sync"
-	"time"
 
 	"github.com/warrenmq/warren/amqp"
 )
@@ -26,7 +25,6 @@ type outbound struct {
 		refBytes int // referenced body bytes in segs
 		closed   bool
 		full     bool // over the cap: consumers take no deliveries
-		written  time.Time
 	}
 	spare     []byte   // owned by the writer
 	spareSegs [][]byte // owned by the writer
@@ -115,7 +113,7 @@ func writeTo(nc net.Conn, batch []byte, segs [][]byte) error {
 
 // done gives a written batch back for reuse and reports whether the
 // connection just dropped below its cap (its consumers may take more).
-func (o *outbound) done(batch []byte, segs [][]byte, now time.Time) (unblocked bool) {
+func (o *outbound) done(batch []byte, segs [][]byte) (unblocked bool) {
 	if cap(batch) > 2*o.limit {
 		batch = nil // do not keep a huge buffer after one very large message
 	}
@@ -123,7 +121,6 @@ func (o *outbound) done(batch []byte, segs [][]byte, now time.Time) (unblocked b
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.spare, o.spareSegs = batch[:0], segs[:0]
-	o.mu.written = now
 	if o.mu.full && o.pendingLocked() < o.limit/2 {
 		o.mu.full = false
 		return true

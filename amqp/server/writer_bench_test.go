@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/warrenmq/warren/queue"
 )
@@ -29,7 +28,7 @@ func BenchmarkOutboundDelivery(b *testing.B) {
 				}
 				o.mu.Unlock()
 				batch, segs, _ := o.take()
-				o.done(batch, segs, time.Time{})
+				o.done(batch, segs)
 			}
 		}
 		b.Run(fmt.Sprintf("copy/%d", size), func(b *testing.B) { run(b, false) })

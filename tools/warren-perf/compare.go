@@ -208,22 +208,9 @@ func parseCompareFlags(args []string, errOut io.Writer) (compareOptions, error) 
 	if len(o.URLs) != 2 {
 		errs = append(errs, fmt.Errorf("compare needs exactly two --url, got %d", len(o.URLs)))
 	}
-	for _, u := range o.URLs {
-		errs = append(errs, checkLoopback(u))
-	}
-	if len(o.PIDs) != 0 && len(o.PIDs) != len(o.URLs) {
-		errs = append(errs, fmt.Errorf("give one --pid per --url or none"))
-	}
-	if len(o.Names) == 0 {
-		for _, u := range o.URLs {
-			pu, _ := url.Parse(u)
-			if pu != nil {
-				o.Names = append(o.Names, pu.Host)
-			}
-		}
-	} else if len(o.Names) != len(o.URLs) {
-		errs = append(errs, fmt.Errorf("give one --name per --url or none"))
-	}
+	var berrs []error
+	o.Names, berrs = checkBrokers(o.URLs, o.PIDs, o.Names)
+	errs = append(errs, berrs...)
 	if o.Rounds < 1 || o.Rounds > 100 {
 		errs = append(errs, fmt.Errorf("--rounds must be between 1 and 100"))
 	}
@@ -367,4 +354,27 @@ func briefLine(s scenario, res Result) string {
 		parts = append(parts, "INCOMPLETE: "+res.Incomplete)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// checkBrokers checks the --url, --pid and --name flags of compare and
+// sweep: loopback URLs, one PID and one name per URL or none. It returns
+// the names, host:port of each URL when none were given.
+func checkBrokers(urls []string, pids []int, names []string) ([]string, []error) {
+	var errs []error
+	for _, u := range urls {
+		errs = append(errs, checkLoopback(u))
+	}
+	if len(pids) != 0 && len(pids) != len(urls) {
+		errs = append(errs, errors.New("give one --pid per --url or none"))
+	}
+	if len(names) == 0 {
+		for _, u := range urls {
+			if pu, err := url.Parse(u); err == nil {
+				names = append(names, pu.Host)
+			}
+		}
+	} else if len(names) != len(urls) {
+		errs = append(errs, errors.New("give one --name per --url or none"))
+	}
+	return names, errs
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 
@@ -64,21 +63,9 @@ func parseSweepFlags(args []string, errOut io.Writer) (sweepOptions, error) {
 	if len(o.URLs) < 1 || len(o.URLs) > 2 {
 		errs = append(errs, fmt.Errorf("sweep needs one or two --url, got %d", len(o.URLs)))
 	}
-	for _, u := range o.URLs {
-		errs = append(errs, checkLoopback(u))
-	}
-	if len(o.PIDs) != 0 && len(o.PIDs) != len(o.URLs) {
-		errs = append(errs, errors.New("give one --pid per --url or none"))
-	}
-	if len(o.Names) == 0 {
-		for _, u := range o.URLs {
-			if pu, err := url.Parse(u); err == nil {
-				o.Names = append(o.Names, pu.Host)
-			}
-		}
-	} else if len(o.Names) != len(o.URLs) {
-		errs = append(errs, errors.New("give one --name per --url or none"))
-	}
+	var berrs []error
+	o.Names, berrs = checkBrokers(o.URLs, o.PIDs, o.Names)
+	errs = append(errs, berrs...)
 	for _, s := range o.Scenarios {
 		if _, err := findShape(s); err != nil {
 			errs = append(errs, err)

@@ -56,20 +56,27 @@ bench: ## micro-benchmarks of the hot paths
 PERF_WARREN_ADDR ?= 127.0.0.1:5673
 PERF_ARGS        ?= --rounds 3 --time 6s
 
-bench-compare: ## Warren vs the local RabbitMQ with tools/warren-perf (see the comment above)
+# perf-vs-rabbitmq runs `warren-perf $(1)` ($(1) compare or sweep) against a freshly built
+# Warren on PERF_WARREN_ADDR (A) and the local RabbitMQ (B), both broker PIDs given, with the
+# arguments $(2); Warren is killed at the end, also on failure.
+define perf-vs-rabbitmq
 	@set -e; \
 	rpid=$$(pgrep -o -f 'beam.smp.*rabbit' || true); \
-	if [ -z "$$rpid" ]; then echo "bench-compare: RabbitMQ is not running; start it with: rabbitmq-server -detached" >&2; exit 1; fi; \
+	if [ -z "$$rpid" ]; then echo "bench-$(1): RabbitMQ is not running; start it with: rabbitmq-server -detached" >&2; exit 1; fi; \
 	dir=$$(mktemp -d); \
 	stop() { if [ -n "$$wpid" ]; then kill $$wpid 2>/dev/null || true; wait $$wpid 2>/dev/null || true; fi; rm -rf "$$dir"; }; \
 	trap stop EXIT; trap 'exit 130' INT TERM; \
 	$(GO) build -o $$dir/warren ./cmd/warren; \
 	$(GO) build -o $$dir/warren-perf ./tools/warren-perf; \
 	$$dir/warren --listen $(PERF_WARREN_ADDR) --data-dir $$dir/data --log-level warn & wpid=$$!; \
-	$$dir/warren-perf compare --wait 10s \
+	$$dir/warren-perf $(1) --wait 10s \
 		--url amqp://guest:guest@$(PERF_WARREN_ADDR)/ --name warren --pid $$wpid \
 		--url amqp://guest:guest@127.0.0.1:5672/ --name rabbitmq --pid $$rpid \
-		$(PERF_ARGS)
+		$(2)
+endef
+
+bench-compare: ## Warren vs the local RabbitMQ with tools/warren-perf (see the comment above)
+	$(call perf-vs-rabbitmq,compare,$(PERF_ARGS))
 
 # bench-sweep is bench-compare for `warren-perf sweep` (issue 14's rate sweep): the same
 # Warren and RabbitMQ, each rate step against one then the other. SWEEP_ARGS go to
@@ -77,19 +84,7 @@ bench-compare: ## Warren vs the local RabbitMQ with tools/warren-perf (see the c
 SWEEP_ARGS ?= --scenario rate-sweep,rate-sweep-10
 
 bench-sweep: ## rate sweep (100 .. 100k msg/s, flat out) of Warren vs the local RabbitMQ: CPU, syscalls, wake-ups per message
-	@set -e; \
-	rpid=$$(pgrep -o -f 'beam.smp.*rabbit' || true); \
-	if [ -z "$$rpid" ]; then echo "bench-sweep: RabbitMQ is not running; start it with: rabbitmq-server -detached" >&2; exit 1; fi; \
-	dir=$$(mktemp -d); \
-	stop() { if [ -n "$$wpid" ]; then kill $$wpid 2>/dev/null || true; wait $$wpid 2>/dev/null || true; fi; rm -rf "$$dir"; }; \
-	trap stop EXIT; trap 'exit 130' INT TERM; \
-	$(GO) build -o $$dir/warren ./cmd/warren; \
-	$(GO) build -o $$dir/warren-perf ./tools/warren-perf; \
-	$$dir/warren --listen $(PERF_WARREN_ADDR) --data-dir $$dir/data --log-level warn & wpid=$$!; \
-	$$dir/warren-perf sweep --wait 10s \
-		--url amqp://guest:guest@$(PERF_WARREN_ADDR)/ --name warren --pid $$wpid \
-		--url amqp://guest:guest@127.0.0.1:5672/ --name rabbitmq --pid $$rpid \
-		$(SWEEP_ARGS)
+	$(call perf-vs-rabbitmq,sweep,$(SWEEP_ARGS))
 
 conformance: ## the conformance suite against an in-process Warren
 	$(GO) test -race -count=1 ./conformance/

@@ -134,6 +134,10 @@ type Queue struct {
 		flowWaiters  int           // publishers held back for this queue
 		flowOffUntil int64         // Unix ns: no holding back before this
 		room         chan struct{} // closed when the held-back may go on
+
+		// flusher is the goroutine of the locked operation under way,
+		// when it flushes its deliveries' output itself (PublishFrom).
+		flusher Flusher
 	}
 	// For Backlogged (flow.go): consumed, with ready messages in memory
 	// past flowHigh; consumed, with enough of them to page past the budget.
@@ -150,6 +154,32 @@ func New(cfg Config) *Queue {
 	return q
 }
 
+// Flusher is a goroutine that writes out, before it blocks, the output
+// its deliveries left pending: a connection's reader. A Sink's TryDeliver
+// may, instead of waking its connection's writer, leave the write to the
+// Flusher of the operation that delivers (Queue.Flusher), which saves a
+// goroutine hand-off per delivery at moderate rates. Flush writes out
+// what is pending now; the broker calls it before it holds a publisher
+// back (WaitRoom), so that the consumers being waited for get their
+// deliveries.
+type Flusher interface{ Flush() }
+
+// Flusher is the Flusher of the operation holding the queue's lock, or
+// nil. Only for a Sink's TryDeliver, which runs under that lock.
+func (q *Queue) Flusher() Flusher { return q.mu.flusher }
+
+// PublishFrom is Publish on a goroutine that flushes its deliveries'
+// output itself (see Flusher).
+func (q *Queue) PublishFrom(m *Message, done func(error), f Flusher) (journalled bool, err error) {
+	q.mu.Lock()
+	q.mu.flusher = f
+	defer func() {
+		q.mu.flusher = nil
+		q.unlock()
+	}()
+	return q.publishLocked(m, done)
+}
+
 // Publish enqueues m and delivers what it can. It returns ErrDeleted if the
 // queue was deleted meanwhile, ErrRejected if it is full and refuses new
 // messages. When the entry is journalled, journalled is true and done
@@ -157,6 +187,10 @@ func New(cfg Config) *Queue {
 func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err error) {
 	q.mu.Lock()
 	defer q.unlock()
+	return q.publishLocked(m, done)
+}
+
+func (q *Queue) publishLocked(m *Message, done func(error)) (journalled bool, err error) {
 	if q.mu.deleted {
 		return false, ErrDeleted
 	}

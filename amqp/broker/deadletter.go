@@ -80,7 +80,7 @@ func (v *Vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 			kept = append(kept, target)
 		}
 	}
-	v.b.enqueue(out, kept, nil, 0)
+	v.b.enqueue(out, kept, nil, 0, nil)
 }
 
 // recordDeath adds a death to the message's x-death header, RabbitMQ

@@ -300,7 +300,7 @@ var errRejected = errors.New("rejected by a full queue")
 // returns it if it was mandatory and unroutable, and counts it for
 // confirms: a persistent message's confirm waits for its store writes.
 func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue, ext *broker.Extra) {
-	p := broker.Publish{Msg: msg, Queues: qs, Extra: *ext, Publisher: ch.c.id}
+	p := broker.Publish{Msg: msg, Queues: qs, Extra: *ext, Publisher: ch.c.id, Flusher: ch.c}
 	if ch.confirm {
 		p.Confirm, p.Seq = ch.conf, ch.conf.begin()
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -66,6 +67,12 @@ type conn struct {
 
 	writerDone chan struct{}
 
+	// raw is the socket for inline writes (nil: none); deferred are the
+	// connections whose output this reader's deliveries left for it to
+	// write before it blocks (inline.go). deferred is the reader's own.
+	raw      syscall.RawConn
+	deferred []*conn
+
 	reg registry // for listings and CloseConnection (registry.go)
 }
 
@@ -82,6 +89,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		frameMax:   amqp.FrameMinSize,
 	}
 	c.reg.init(c)
+	c.raw = rawConn(nc)
 	c.log = s.log.With(zap.Uint64("conn", c.id), zap.String("peer", nc.RemoteAddr().String()))
 	c.br = bufio.NewReaderSize(deadlineReader{c}, smallReadBuf)
 	c.fr = amqp.NewFrameReader(c.br, amqp.FrameMinSize)
@@ -138,6 +146,7 @@ func (c *conn) serve() {
 // finish releases everything the connection holds, lets the writer flush
 // what is queued, and closes the socket.
 func (c *conn) finish() {
+	c.Flush() // what this reader delivered to others
 	c.teardown()
 	c.out.close()
 	select {
@@ -179,10 +188,21 @@ func (c *conn) writeLoop() {
 	var tick <-chan time.Time
 	var silent time.Duration // a heartbeat is due after this long without a write
 	var last time.Time       // when the last bytes went out
+	var prevTick time.Time
+	var lastOut uint64 // bytes out at the previous check
 	for {
 		select {
 		case <-c.out.wake:
 		case now := <-tick:
+			// Inline writes (inline.go) show only in the byte count: they
+			// went out after the previous check, so count them from it.
+			if out := c.reg.bytesOut.Load(); out != lastOut {
+				lastOut = out
+				if last.Before(prevTick) {
+					last = prevTick
+				}
+			}
+			prevTick = now
 			// rabbitmq: a heartbeat when nothing was sent for half an
 			// interval. The threshold is half a check early, so that the
 			// heartbeat of one check (written a little after it) does not
@@ -208,9 +228,21 @@ func (c *conn) writeLoop() {
 			defer ticker.Stop()
 			tick = ticker.C
 		}
-		batch, segs, closed := c.out.take()
-		wrote := len(batch) > 0 || segs != nil
-		if wrote {
+		batch, segs, closed, busy := c.out.take()
+		if busy {
+			continue // an inline flush is writing; it wakes the writer after
+		}
+		if carry := c.out.carry; carry != nil {
+			c.out.carry = nil
+			c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			if _, err := c.nc.Write(carry); err != nil {
+				c.out.close()
+				c.nc.Close() // wake the reader
+				return
+			}
+			c.reg.bytesOut.Add(uint64(len(carry)))
+		}
+		if len(batch) > 0 || segs != nil {
 			n := batchLen(batch, segs)
 			c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 			if err := writeTo(c.nc, batch, segs); err != nil {
@@ -219,11 +251,9 @@ func (c *conn) writeLoop() {
 				return
 			}
 			c.reg.bytesOut.Add(n)
-		}
-		if wrote {
 			last = time.Now()
 		}
-		if c.out.done(batch, segs) {
+		if unblocked, _ := c.out.done(batch, segs, false); unblocked {
 			c.wakeConsumers()
 		}
 		if closed {
@@ -528,8 +558,10 @@ func (c *conn) readLoop() error {
 			c.growReadBuffer()
 		}
 		if c.br.Buffered() == 0 {
-			// About to block on the socket: acknowledge confirms in one go.
+			// About to block on the socket: acknowledge confirms in one go,
+			// and write out what this reader delivered (inline.go).
 			c.flushConfirms()
+			c.Flush()
 		}
 	}
 }

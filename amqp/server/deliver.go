@@ -132,6 +132,7 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 		o.mu.Unlock()
 		return false
 	}
+	wasIdle := o.idleLocked()
 	ch.dmu.nextTag++
 	tag := ch.dmu.nextTag
 	if len(e.Msg.Body) >= refBody {
@@ -144,8 +145,12 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	if o.pendingLocked() >= o.limit {
 		o.mu.full = true
 	}
+	f, _ := q.Flusher().(*conn)
+	wake := o.deferLocked(wasIdle, f, ch.c)
 	o.mu.Unlock()
-	o.signal()
+	if wake {
+		o.signal()
+	}
 	if !cs.noAck {
 		// What waits for the ack: past the memory budget, without its body.
 		ch.pushUnackedLocked(pending{tag: tag, q: q, e: q.Keep(e), cs: cs})

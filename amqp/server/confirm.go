@@ -23,6 +23,9 @@ type confirmTracker struct {
 		next    uint64 // the last sequence number handed out
 		settled uint64 // everything up to here was acked or nacked
 		closed  bool   // the channel is gone: send nothing more
+		// reader: the flush runs on the channel's reader, which writes
+		// the acks out itself before it blocks (inline.go).
+		reader bool
 	}
 }
 
@@ -77,6 +80,25 @@ func (t *confirmTracker) flush() {
 	t.mu.Unlock()
 }
 
+// flushFromReader is flush on the channel's reader.
+func (t *confirmTracker) flushFromReader() {
+	t.mu.Lock()
+	t.mu.reader = true
+	t.flushLocked()
+	t.mu.reader = false
+	t.mu.Unlock()
+}
+
+// sendLocked sends one ack or nack.
+func (t *confirmTracker) sendLocked(m amqp.Method) {
+	if t.mu.reader {
+		c := t.ch.c
+		c.out.writeFrom(c, c, func(b []byte) []byte { return appendMethod(c, b, t.ch.id, m) })
+		return
+	}
+	t.ch.send(m)
+}
+
 // close stops the tracker: a later store callback sends nothing on a
 // channel number that may already be reused.
 func (t *confirmTracker) close() {
@@ -96,7 +118,7 @@ func (t *confirmTracker) flushLocked() {
 		seq := t.mu.base + uint64(n)
 		if items[n].failed {
 			t.ackLocked(ackFrom, seq-1)
-			t.ch.send(&amqp.BasicNack{DeliveryTag: seq})
+			t.sendLocked(&amqp.BasicNack{DeliveryTag: seq})
 			ackFrom = seq + 1
 		}
 		n++
@@ -123,5 +145,5 @@ func (t *confirmTracker) ackLocked(from, to uint64) {
 	if to < from {
 		return
 	}
-	t.ch.send(&amqp.BasicAck{DeliveryTag: to, Multiple: to > from})
+	t.sendLocked(&amqp.BasicAck{DeliveryTag: to, Multiple: to > from})
 }

@@ -101,6 +101,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 type deadlineReader struct{ c *conn }
 
 func (r deadlineReader) Read(p []byte) (int, error) {
+	// The reader may block on the socket now, even with part of a frame
+	// buffered: first write out what its deliveries left (inline.go).
+	r.c.Flush()
 	n, err := r.c.read(p)
 	r.c.reg.bytesIn.Add(uint64(n))
 	return n, err
@@ -268,13 +271,15 @@ func (c *conn) heartbeatInterval() time.Duration {
 
 // send appends one method frame on channel ch.
 func (c *conn) send(ch uint16, m amqp.Method) {
-	c.out.write(func(b []byte) []byte {
-		b, err := amqp.AppendMethodFrame(b, ch, m)
-		if err != nil {
-			c.log.Error("cannot encode method", zap.Stringer("method", m), zap.Error(err))
-		}
-		return b
-	})
+	c.out.write(func(b []byte) []byte { return appendMethod(c, b, ch, m) })
+}
+
+func appendMethod(c *conn, b []byte, ch uint16, m amqp.Method) []byte {
+	b, err := amqp.AppendMethodFrame(b, ch, m)
+	if err != nil {
+		c.log.Error("cannot encode method", zap.Stringer("method", m), zap.Error(err))
+	}
+	return b
 }
 
 // forceClose is Shutdown's request: send connection.close and let the
@@ -558,10 +563,9 @@ func (c *conn) readLoop() error {
 			c.growReadBuffer()
 		}
 		if c.br.Buffered() == 0 {
-			// About to block on the socket: acknowledge confirms in one go,
-			// and write out what this reader delivered (inline.go).
+			// About to block on the socket: acknowledge confirms in one go
+			// (written out, with the deliveries, before the read: Flush).
 			c.flushConfirms()
-			c.Flush()
 		}
 	}
 }

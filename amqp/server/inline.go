@@ -78,6 +78,25 @@ func (o *outbound) deferLocked(wasIdle bool, f *conn, d *conn) (wake bool) {
 	return true
 }
 
+// writeFrom appends frames built by fn to the output of d, like write, on
+// the reader of f, which flushes d's output before it blocks when d's was
+// idle. It reports false if the output is closed.
+func (o *outbound) writeFrom(f, d *conn, fn func(b []byte) []byte) bool {
+	o.mu.Lock()
+	if o.mu.closed {
+		o.mu.Unlock()
+		return false
+	}
+	wasIdle := o.idleLocked()
+	o.mu.buf = fn(o.mu.buf)
+	wake := o.deferLocked(wasIdle, f, d)
+	o.mu.Unlock()
+	if wake {
+		o.signal()
+	}
+	return true
+}
+
 // idleLocked reports whether nothing is pending and no one is writing.
 func (o *outbound) idleLocked() bool {
 	return !o.mu.writing && !o.mu.deferred && !o.mu.carrying && o.pendingLocked() == 0

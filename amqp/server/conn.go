@@ -66,6 +66,8 @@ type conn struct {
 
 	writerDone chan struct{}
 
+	dirtyStats []*exStats // publish counters to flush (stats.go), the reader's
+
 	reg registry // for listings and CloseConnection (registry.go)
 }
 
@@ -528,8 +530,12 @@ func (c *conn) readLoop() error {
 			c.growReadBuffer()
 		}
 		if c.br.Buffered() == 0 {
-			// About to block on the socket: acknowledge confirms in one go.
+			// About to block on the socket: acknowledge confirms in one
+			// go, and publish the counters for readers.
 			c.flushConfirms()
+			if len(c.dirtyStats) > 0 {
+				c.flushStats()
+			}
 		}
 	}
 }
@@ -617,6 +623,7 @@ func (c *conn) handleNewChannel(f amqp.Frame) error {
 	ch := newChannel(c, f.Channel)
 	c.channels[f.Channel] = ch
 	c.registerChannel(ch)
+	c.srv.stats.chansOpened.Add(1)
 	c.send(f.Channel, &amqp.ChannelOpenOk{})
 	return nil
 }

@@ -530,12 +530,12 @@ func (c *conn) readLoop() error {
 			c.growReadBuffer()
 		}
 		if c.br.Buffered() == 0 {
-			// About to block on the socket: acknowledge confirms in one
-			// go, and publish the counters for readers.
-			c.flushConfirms()
+			// About to block on the socket: publish the counters for
+			// readers, and acknowledge confirms in one go.
 			if len(c.dirtyStats) > 0 {
 				c.flushStats()
 			}
+			c.flushConfirms()
 		}
 	}
 }

@@ -439,3 +439,5 @@ func keys(m map[string]*dto.MetricFamily) []string {
 	}
 	return ks
 }
+
+var amqpMsg = amqp091.Publishing{Body: []byte("0123456789")}

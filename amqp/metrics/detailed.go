@@ -38,7 +38,7 @@ func (c *collector) collectDetailed(e *emitter) {
 	if set := c.queueMetrics(false); set.coarse || set.rest || set.consumers {
 		for _, v := range vhosts {
 			for _, q := range v.Queues() {
-				emitQueue(d, q, set)
+				emitQueue(d, q, set, false)
 			}
 		}
 	}

@@ -374,6 +374,19 @@ func TestBadRequests(t *testing.T) {
 	}
 	// A family or vhost full of odd bytes is just not found.
 	e.scrape(t, "/metrics/detailed?family=%00%ff&vhost=%2F%0A")
+
+	// AMQP names are bytes; a label value is UTF-8, with bad bytes
+	// replaced, and the rest of the scrape is whole.
+	ch := channel(t, e.dial(t))
+	if _, err := ch.QueueDeclare("bad\xff\"name", false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	ch.QueueDeclare("good", false, false, false, false, nil)
+	e.waitFor(t, "/metrics/per-object",
+		expect{"rabbitmq_queue_messages_ready", []string{"queue=bad\uFFFD\"name"}, 0},
+		expect{"rabbitmq_queue_messages_ready", []string{"queue=good"}, 0},
+		expect{"rabbitmq_queues", nil, 2},
+	)
 }
 
 // TestDashboardNames checks that /metrics exports every metric RabbitMQ's
@@ -441,3 +454,29 @@ func keys(m map[string]*dto.MetricFamily) []string {
 }
 
 var amqpMsg = amqp091.Publishing{Body: []byte("0123456789")}
+
+// TestDeletedQueuesLeaveChannels: a channel that gets from one temporary
+// queue after another keeps their counts in its totals, but not a series
+// (nor the queue) for each.
+func TestDeletedQueuesLeaveChannels(t *testing.T) {
+	e := start(t)
+	ch := channel(t, e.dial(t))
+	const n = 300
+	for i := range n {
+		q, err := ch.QueueDeclare("", false, true, true, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := ch.Get(q.Name, true); err != nil || ok {
+			t.Fatalf("get %d: %v %v", i, ok, err)
+		}
+		if _, err := ch.QueueDelete(q.Name, false, false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitFor(t, "/metrics", expect{"rabbitmq_channel_get_empty_total", nil, n})
+	fams := e.scrape(t, "/metrics/per-object")
+	if got := len(fams["rabbitmq_channel_get_empty_total"].GetMetric()); got > 65 {
+		t.Errorf("%d channel_get_empty_total series after %d deleted queues; want the deleted queues pruned", got, n)
+	}
+}

@@ -48,6 +48,8 @@ type channel struct {
 	// Publish counters by exchange (stats.go), the reader's own.
 	lastEx   *exStats
 	exByName map[string]*exStats
+	// pruneQueued: in conn.pruneStats, to drop deleted queues' counters.
+	pruneQueued bool
 
 	mode              atomic.Uint32 // modeConfirm or modeTx, for listings (registry.go)
 	consumerPrefetchA atomic.Int32  // consumerPrefetch, for listings
@@ -65,6 +67,8 @@ type channel struct {
 		// exchange, and the delivery counters by queue.
 		exchanges []*exStats
 		queues    map[*queue.Queue]*qStats
+		goneQ     qStats // deleted queues' counts, folded (pruneQueueStats)
+		pruneAt   int    // prune the deleted queues' counters past this many
 	}
 }
 

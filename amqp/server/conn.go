@@ -67,6 +67,7 @@ type conn struct {
 	writerDone chan struct{}
 
 	dirtyStats []*exStats // publish counters to flush (stats.go), the reader's
+	pruneStats []*channel // channels with queue counters to prune, the reader's
 
 	reg registry // for listings and CloseConnection (registry.go)
 }
@@ -534,6 +535,9 @@ func (c *conn) readLoop() error {
 			// readers, and acknowledge confirms in one go.
 			if len(c.dirtyStats) > 0 {
 				c.flushStats()
+			}
+			if len(c.pruneStats) > 0 {
+				c.pruneQueueStats()
 			}
 			c.flushConfirms()
 		}

@@ -203,6 +203,10 @@ func (c *conn) flushStats() {
 }
 
 // queueStatsLocked returns the channel's counters for deliveries from q.
+// Only the reader calls it. Past a number of queues (64, then twice what
+// the last prune kept), the reader prunes the deleted queues' counters
+// when it is next about to block: a channel consuming from one temporary
+// queue after another keeps no queue alive and grows no map.
 func (ch *channel) queueStatsLocked(q *queue.Queue) *qStats {
 	s := ch.dmu.queues[q]
 	if s == nil {
@@ -211,8 +215,55 @@ func (ch *channel) queueStatsLocked(q *queue.Queue) *qStats {
 		}
 		s = &qStats{q: q}
 		ch.dmu.queues[q] = s
+		if len(ch.dmu.queues) > max(ch.dmu.pruneAt, 64) && !ch.pruneQueued {
+			ch.pruneQueued = true
+			ch.c.pruneStats = append(ch.c.pruneStats, ch)
+		}
 	}
 	return s
+}
+
+// pruneQueueStats folds the counters of deleted queues into each listed
+// channel's goneQ and drops them (reader only, no lock held: a queue's
+// Deleted takes its lock, which comes before channel.dmu). A delivery
+// from a deleted queue acknowledged after that is not counted.
+func (c *conn) pruneQueueStats() {
+	for i, ch := range c.pruneStats {
+		ch.pruneQueued = false
+		c.pruneStats[i] = nil
+		ch.dmu.Lock()
+		qs := make([]*queue.Queue, 0, len(ch.dmu.queues))
+		for q := range ch.dmu.queues {
+			qs = append(qs, q)
+		}
+		ch.dmu.Unlock()
+		gone := qs[:0]
+		for _, q := range qs {
+			if q.Deleted() {
+				gone = append(gone, q)
+			}
+		}
+		ch.dmu.Lock()
+		for _, q := range gone {
+			if s := ch.dmu.queues[q]; s != nil {
+				ch.dmu.goneQ.add(s)
+				delete(ch.dmu.queues, q)
+			}
+		}
+		ch.dmu.pruneAt = 2 * len(ch.dmu.queues)
+		ch.dmu.Unlock()
+	}
+	c.pruneStats = c.pruneStats[:0]
+}
+
+func (s *qStats) add(o *qStats) {
+	s.deliveredAck += o.deliveredAck
+	s.deliveredNoAck += o.deliveredNoAck
+	s.redelivered += o.redelivered
+	s.acked += o.acked
+	s.getAck += o.getAck
+	s.getNoAck += o.getNoAck
+	s.getEmpty += o.getEmpty
 }
 
 // countDeliveryLocked counts a delivery or get of a message to s.
@@ -240,6 +291,9 @@ func (ch *channel) counters(detail bool) (ChannelCounters, []ChannelExchangeCoun
 	var qs []ChannelQueueCounters
 	ch.dmu.Lock()
 	xs := ch.dmu.exchanges
+	g := &ch.dmu.goneQ
+	t.DeliveredAck, t.DeliveredNoAck, t.Redelivered, t.Acked = g.deliveredAck, g.deliveredNoAck, g.redelivered, g.acked
+	t.GetAck, t.GetNoAck, t.GetEmpty = g.getAck, g.getNoAck, g.getEmpty
 	for _, s := range ch.dmu.queues {
 		t.DeliveredAck += s.deliveredAck
 		t.DeliveredNoAck += s.deliveredNoAck

@@ -116,6 +116,6 @@ var (
 	gGetAutoAck       = metric{"messages_delivered_get_auto_ack_total", counter, "Total number of messages delivered to consumers using basic.get with automatic acknowledgment"}
 	gGetEmpty         = metric{"messages_get_empty_total", counter, "Total number of times basic.get operations fetched no message"}
 	gRedelivered      = metric{"messages_redelivered_total", counter, "Total number of messages redelivered to consumers"}
-	gAcknowledged     = metric{"messages_acknowledged_total", counter, "Total number of message acknowledgements received from consumers"}
+	gAcknowledged     = metric{"messages_acknowledged_total", counter, "Total number of messages acknowledged by consumers"}
 	gGlobalConsumers  = metric{"consumers", gauge, "Current number of consumers"}
 )

@@ -50,6 +50,9 @@ type Broker struct {
 	// commands: nothing is written back, and nothing is refused for want
 	// of disk. Recover runs before anything else uses the broker.
 	replaying bool
+	// Queues created and deleted since the start (recovered ones are not
+	// created), for the read side (stats.go).
+	queuesCreated, queuesDeleted atomic.Uint64
 
 	mu struct {
 		sync.RWMutex

@@ -311,6 +311,9 @@ func (v *Vhost) declareQueue(c DeclareQueue) (q *queue.Queue, err error) {
 	}
 	q = v.newQueue(cfg)
 	v.mu.queues[cfg.Name] = q
+	if !v.b.replaying {
+		v.b.queuesCreated.Add(1)
+	}
 	d.submit()
 	v.mu.Unlock()
 	return q, d.wait()
@@ -341,6 +344,7 @@ func (v *Vhost) deleteQueue(c DeleteQueue) (Result, error) {
 		dest := exchange.Destination{Name: q.Name}
 		v.removeDestinationLocked(d, dest)
 		delete(v.mu.queues, q.Name)
+		v.b.queuesDeleted.Add(1)
 		if q.Persist {
 			d.del(defQueue, defKey(v.name, q.Name))
 		}

@@ -24,6 +24,7 @@ func (ch *channel) basicQos(m *amqp.BasicQos) error {
 		ch.dmu.Unlock()
 	} else {
 		ch.consumerPrefetch = int(m.PrefetchCount)
+		ch.consumerPrefetchA.Store(int32(m.PrefetchCount))
 	}
 	ch.send(&amqp.BasicQosOk{})
 	ch.wakeQueues()
@@ -89,6 +90,7 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	}
 	ch.dmu.Lock()
 	ch.dmu.consumers[tag] = cs
+	cs.stats = ch.queueStatsLocked(q)
 	ch.dmu.Unlock()
 	ch.c.addConsumer(cs)
 	if !m.NoWait {
@@ -301,10 +303,12 @@ var errRejected = errors.New("rejected by a full queue")
 // confirms: a persistent message's confirm waits for its store writes.
 func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue, ext *broker.Extra) {
 	p := broker.Publish{Msg: msg, Queues: qs, Extra: *ext, Publisher: ch.c.id, Flusher: ch.c}
+	xs := ch.exchangeStats(msg.Exchange)
 	if ch.confirm {
-		p.Confirm, p.Seq = ch.conf, ch.conf.begin()
+		p.Confirm, p.Seq = ch.conf, ch.conf.begin(xs)
 	}
 	routed, rejected, err := ch.c.vhost.core.Publish(&p)
+	ch.c.countPublish(xs, routed || err != nil, mandatory)
 	if err != nil {
 		// Refused before it reached any queue: a nack means not accepted,
 		// so a publisher that retries duplicates nothing. Without confirms
@@ -340,6 +344,9 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 	}
 	e, kept, remaining, ok := q.Get(m.NoAck)
 	if !ok {
+		ch.dmu.Lock()
+		ch.queueStatsLocked(q).getEmpty++
+		ch.dmu.Unlock()
 		ch.send(&amqp.BasicGetEmpty{})
 		return nil
 	}
@@ -348,6 +355,7 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 	ch.dmu.Lock()
 	ch.dmu.nextTag++
 	tag := ch.dmu.nextTag
+	countDeliveryLocked(ch.queueStatsLocked(q), e.Redelivered, m.NoAck, true)
 	if !m.NoAck {
 		ch.pushUnackedLocked(pending{tag: tag, q: q, e: kept})
 	}
@@ -361,8 +369,8 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 }
 
 // settle removes deliveries from the unacknowledged list, releasing
-// prefetch credit.
-func (ch *channel) settle(tag uint64, multiple bool) ([]pending, error) {
+// prefetch credit, and counts them as acknowledged if ack is set.
+func (ch *channel) settle(tag uint64, multiple, ack bool) ([]pending, error) {
 	ch.dmu.Lock()
 	ps, ok := ch.dmu.unacked.take(tag, multiple, nil)
 	if !ok {
@@ -375,6 +383,15 @@ func (ch *channel) settle(tag uint64, multiple bool) ([]pending, error) {
 			ch.dmu.inflight--
 		}
 	}
+	if ack {
+		for _, p := range ps {
+			if p.cs != nil {
+				p.cs.stats.acked++
+			} else {
+				ch.queueStatsLocked(p.q).acked++
+			}
+		}
+	}
 	ch.dmu.Unlock()
 	return ps, nil
 }
@@ -383,7 +400,7 @@ func (ch *channel) basicAck(tag uint64, multiple bool) error {
 	if ch.tx {
 		return ch.txSettle(tag, multiple, true, false)
 	}
-	ps, err := ch.settle(tag, multiple)
+	ps, err := ch.settle(tag, multiple, true)
 	if err != nil {
 		return err
 	}
@@ -398,7 +415,7 @@ func (ch *channel) basicNack(tag uint64, multiple, requeue bool) error {
 	if ch.tx {
 		return ch.txSettle(tag, multiple, false, requeue)
 	}
-	ps, err := ch.settle(tag, multiple)
+	ps, err := ch.settle(tag, multiple, false)
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,7 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 		}
 	}
 	ch.lastQueue = q.Name
+	ch.c.srv.stats.queuesDeclared.Add(1)
 	q.Touch()
 	if !m.NoWait {
 		msgs, consumers := q.Counts()

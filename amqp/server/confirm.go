@@ -30,8 +30,9 @@ type confirmTracker struct {
 }
 
 type confirmState struct {
-	waiting int32 // outstanding store writes, plus one while publishing
-	failed  bool  // nack instead of ack
+	waiting int32    // outstanding store writes, plus one while publishing
+	failed  bool     // nack instead of ack
+	ex      *exStats // the publish's exchange, to count the ack
 }
 
 func newConfirmTracker(ch *channel) *confirmTracker {
@@ -40,12 +41,12 @@ func newConfirmTracker(ch *channel) *confirmTracker {
 	return t
 }
 
-// begin numbers a new publish, held open until end.
-func (t *confirmTracker) begin() uint64 {
+// begin numbers a new publish to the exchange of ex, held open until end.
+func (t *confirmTracker) begin(ex *exStats) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.mu.next++
-	t.mu.items = append(t.mu.items, confirmState{waiting: 1})
+	t.mu.items = append(t.mu.items, confirmState{waiting: 1, ex: ex})
 	return t.mu.next
 }
 
@@ -120,6 +121,8 @@ func (t *confirmTracker) flushLocked() {
 			t.ackLocked(ackFrom, seq-1)
 			t.sendLocked(&amqp.BasicNack{DeliveryTag: seq})
 			ackFrom = seq + 1
+		} else {
+			items[n].ex.confirmed++
 		}
 		n++
 	}
@@ -146,4 +149,11 @@ func (t *confirmTracker) ackLocked(from, to uint64) {
 		return
 	}
 	t.sendLocked(&amqp.BasicAck{DeliveryTag: to, Multiple: to > from})
+}
+
+// unconfirmed is how many publishes wait for their confirm.
+func (t *confirmTracker) unconfirmed() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return int(t.mu.next - t.mu.settled)
 }

@@ -73,6 +73,9 @@ type conn struct {
 	raw      syscall.RawConn
 	deferred []*conn
 
+	dirtyStats []*exStats // publish counters to flush (stats.go), the reader's
+	pruneStats []*channel // channels with queue counters to prune, the reader's
+
 	reg registry // for listings and CloseConnection (registry.go)
 }
 
@@ -563,8 +566,15 @@ func (c *conn) readLoop() error {
 			c.growReadBuffer()
 		}
 		if c.br.Buffered() == 0 {
-			// About to block on the socket: acknowledge confirms in one go
-			// (written out, with the deliveries, before the read: Flush).
+			// About to block on the socket: publish the counters for
+			// readers, and acknowledge confirms in one go (written out,
+			// with the deliveries, before the read: Flush).
+			if len(c.dirtyStats) > 0 {
+				c.flushStats()
+			}
+			if len(c.pruneStats) > 0 {
+				c.pruneQueueStats()
+			}
 			c.flushConfirms()
 		}
 	}
@@ -653,6 +663,7 @@ func (c *conn) handleNewChannel(f amqp.Frame) error {
 	ch := newChannel(c, f.Channel)
 	c.channels[f.Channel] = ch
 	c.registerChannel(ch)
+	c.srv.stats.chansOpened.Add(1)
 	c.send(f.Channel, &amqp.ChannelOpenOk{})
 	return nil
 }

@@ -14,6 +14,7 @@
 //	confirm.go      confirmTracker, the broker.Confirm of a confirm-mode channel
 //	reply_to.go     amq.rabbitmq.reply-to: the channel's broker.ReplyConsumer
 //	ack_timeout.go  consumer acknowledgement timeouts (per channel, see below)
+//	stats.go        channel counters by exchange and queue; server Totals
 //	auth.go         users and SASL
 //
 // Core events reach the front end through interfaces it implements:
@@ -89,6 +90,8 @@
 //	                 pages its body out, queue.Queue.Keep)
 //	confirmTracker.mu  ->  outbound.mu
 //	channel.dmu  ->  conn.reg.mu (a channel's release unregisters it)
+//	Server.stats.mu  ->  Server.mu, conn.reg.mu, channel.dmu (Totals, and a
+//	                     channel's or connection's fold into the totals)
 //	conn.consumersMu, conn.flushMu and conn.reg.mu are leaves; so are the
 //	core's scheduler and reply-to registry locks, released before they call
 //	out. Listings take Server.mu, conn.reg.mu and channel.dmu one after
@@ -116,6 +119,18 @@
 // updates at channel.open and channel release). A channel's unacked and
 // consumer counts are read under its dmu; its confirm or tx mode is an
 // atomic.
+//
+// # Counters
+//
+// stats.go keeps RabbitMQ's channel counters where the events happen,
+// with no lock or atomic of their own per message: publishes by exchange
+// as plain fields of the reader, copied to atomics once per read batch
+// (when the reader is about to block, beside the confirms); confirms
+// under confirmTracker.mu; deliveries, gets and acks by queue under
+// channel.dmu. A closed channel's counts and a closed connection's bytes
+// are folded into the server's totals under Server.stats.mu in the same
+// step that takes them out of the listings, so Server.Totals never goes
+// down. ChannelInfo carries each channel's counters.
 //
 // # Errors
 //

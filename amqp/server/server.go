@@ -109,6 +109,7 @@ type Server struct {
 	startFrame []byte    // connection.start, encoded once
 	epoch      time.Time // Server.now counts from here
 	wg         sync.WaitGroup
+	stats      serverStats // totals (stats.go)
 
 	mu struct {
 		sync.Mutex
@@ -204,9 +205,7 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 func (s *Server) removeConn(c *conn) {
-	s.mu.Lock()
-	delete(s.mu.conns, c)
-	s.mu.Unlock()
+	s.stats.removeConn(s, c)
 	s.wg.Done()
 }
 

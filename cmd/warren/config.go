@@ -32,6 +32,7 @@ type config struct {
 	channelMax      uint16
 	maxMessageSize  int
 	pprof           string
+	promListen      string
 	memoryBudget    int64
 	consumerTimeout time.Duration
 	diskFreeLimit   byteSize
@@ -88,6 +89,7 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.Uint16Var(&c.channelMax, "channel-max", 2047, "most channels per connection")
 	fs.IntVar(&c.maxMessageSize, "max-message-size", 16<<20, "largest message body in bytes")
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
+	fs.StringVar(&c.promListen, "prometheus-listen", ":15692", "serve Prometheus metrics (/metrics, /metrics/per-object, /metrics/detailed, as rabbitmq_prometheus) on this address; \"\" or \"off\" disables")
 	fs.Int64Var(&c.memoryBudget, "memory-budget", 128<<20, "bytes of ready messages kept in memory (bodies plus 128 bytes each); beyond it bodies live on disk only")
 	fs.DurationVar(&c.consumerTimeout, "consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
 	c.diskFreeLimit = storage.DefaultMinFreeBytes

@@ -109,6 +109,12 @@ func run(args []string) error {
 	if err != nil {
 		return listenError(c.listen, err)
 	}
+	stopMetrics, err := serveMetrics(c, srv, store, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	// Signals are caught before the address is announced: whoever reads
 	// the line may stop the broker at once, and must get a clean shutdown.
 	sigc := make(chan os.Signal, 1)

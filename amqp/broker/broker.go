@@ -50,6 +50,7 @@ type Broker struct {
 	// commands: nothing is written back, and nothing is refused for want
 	// of disk. Recover runs before anything else uses the broker.
 	replaying bool
+	bd        brokerDefs // users, permissions, global parameters (users.go)
 
 	mu struct {
 		sync.RWMutex
@@ -76,6 +77,7 @@ func New(cfg Config) *Broker {
 		b.budget = queue.NewBudget(cfg.MemoryBudget)
 	}
 	b.delayed.b = b
+	b.bd.init()
 	b.mu.vhosts = map[string]*Vhost{}
 	for _, name := range cfg.Vhosts {
 		b.mu.vhosts[name] = newVhost(b, name)

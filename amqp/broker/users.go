@@ -148,10 +148,10 @@ type globalParam struct {
 type brokerDefs struct {
 	mu     sync.RWMutex
 	users  map[string]*User
-	perms  map[[2]string]*perm         // vhost, user
-	topic  map[[3]string]*topicPerm    // vhost, user, exchange
-	global map[string]any              // global parameters
-	seeded bool                        // the configured users were created once
+	perms  map[[2]string]*perm      // vhost, user
+	topic  map[[3]string]*topicPerm // vhost, user, exchange
+	global map[string]any           // global parameters
+	seeded bool                     // the configured users were created once
 }
 
 func (d *brokerDefs) init() {

@@ -27,7 +27,7 @@ type Vhost struct {
 		exchanges map[string]*exchange.Exchange
 		queues    map[string]*queue.Queue
 
-		policies, opPolicies map[string]*policy        // by name
+		policies, opPolicies map[string]*policy         // by name
 		xpolicy              map[string]*exchangePolicy // by exchange, those a policy matches
 		params               map[[2]string]any          // runtime parameters by component, name
 		limits               vhostLimits

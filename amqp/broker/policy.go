@@ -2,6 +2,7 @@ package broker
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -219,6 +220,11 @@ func ParsePriority(v any) (int, error) {
 	switch n := v.(type) {
 	case nil:
 		return 0, nil
+	case json.Number:
+		f, err := n.Float64()
+		if err == nil {
+			return int(f), nil
+		}
 	case float64:
 		return int(n), nil
 	case int:

@@ -1,8 +1,8 @@
 package broker
 
 import (
-	"cmp"
 	"maps"
+	"slices"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/queue"
@@ -58,7 +58,7 @@ func (v *Vhost) appliedLocked(name string, exchange bool) *AppliedPolicy {
 		a.OperatorPolicy = op.Name
 		for k, ov := range op.Definition {
 			pv, ok := a.Definition[k]
-			if ok && slicesContains(minMergeKeys, k) {
+			if ok && slices.Contains(minMergeKeys, k) {
 				pn, _ := jsonInt(pv)
 				on, _ := jsonInt(ov)
 				if pn <= on {
@@ -69,15 +69,6 @@ func (v *Vhost) appliedLocked(name string, exchange bool) *AppliedPolicy {
 		}
 	}
 	return a
-}
-
-func slicesContains(s []string, k string) bool {
-	for _, x := range s {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 // queueLimits is what a queue with args enforces under the applied
@@ -214,5 +205,3 @@ func (v *Vhost) ExchangePolicy(name string) *AppliedPolicy {
 	}
 	return nil
 }
-
-var _ = cmp.Compare[int]

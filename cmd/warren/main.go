@@ -95,6 +95,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.loadDefinitions != "" {
+		if err := loadDefinitions(srv, c.loadDefinitions, log); err != nil {
+			return err
+		}
+	}
 	if c.pprof != "" {
 		pl, err := net.Listen("tcp", c.pprof)
 		if err != nil {

@@ -408,11 +408,10 @@ func (v *Vhost) appendDefinitions(d *VhostDefinitions, withVhost bool) {
 
 // MarshalIndent writes definitions as JSON, indented as RabbitMQ's
 // export file.
-func MarshalIndent(d any) ([]byte, error) {
+func MarshalDefinitions(d any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
 	if err := enc.Encode(d); err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func canonical(t *testing.T, raw []byte) map[string]any {
 
 func marshal(t *testing.T, d any) []byte {
 	t.Helper()
-	raw, err := MarshalIndent(d)
+	raw, err := MarshalDefinitions(d)
 	if err != nil {
 		t.Fatal(err)
 	}

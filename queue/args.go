@@ -15,28 +15,29 @@ const (
 	RejectPublishDLX                 // refuse and dead-letter the new one
 )
 
-// Limits are the queue arguments the core enforces.
+// Limits are the queue arguments the core enforces, with the policies
+// that apply (SetLimits). The fields are ordered to pack: a queue holds
+// one Limits on the heap.
 type Limits struct {
-	MaxLength      int64 // ready messages; -1: none
-	MaxLengthBytes int64 // ready body bytes; -1: none
-	Overflow       Overflow
-	MaxPriority    uint8 // x-max-priority; 0: not a priority queue
-	MessageTTL     int64 // x-message-ttl in ms; -1: none
-	DLX            bool  // x-dead-letter-exchange is set
+	MaxLength       int64 // ready messages; -1: none
+	MaxLengthBytes  int64 // ready body bytes; -1: none
+	MessageTTL      int64 // x-message-ttl in ms; -1: none
+	DeliveryLimit   int64 // x-delivery-limit; -1: none
+	Expires         int64 // x-expires in ms; -1: none
+	ConsumerTimeout int64 // x-consumer-timeout in ms; -1: the server's
 	// DeadLetterExchange and DeadLetterRoutingKey (when HasDeadLetterKey)
 	// are where dead letters go.
 	DeadLetterExchange   string
 	DeadLetterRoutingKey string
-	HasDeadLetterKey     bool
-	DeliveryLimit        int64 // x-delivery-limit; -1: none
-	SingleActive         bool  // x-single-active-consumer
-	Expires              int64 // x-expires in ms; -1: none
-	Quorum               bool  // x-queue-type quorum
-	// ConsumerTimeout is x-consumer-timeout in ms; -1: the server's.
-	ConsumerTimeout int64
 	// Source is what the queue's owner derived these limits from (the
 	// broker's policies); the queue never reads it.
-	Source any
+	Source           any
+	Overflow         Overflow
+	MaxPriority      uint8 // x-max-priority; 0: not a priority queue
+	DLX              bool  // x-dead-letter-exchange is set
+	HasDeadLetterKey bool
+	SingleActive     bool // x-single-active-consumer
+	Quorum           bool // x-queue-type quorum
 }
 
 // ArgError is an invalid queue argument. Reason is written as RabbitMQ

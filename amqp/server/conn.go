@@ -53,6 +53,7 @@ type conn struct {
 	capAuthFailureClose bool
 	closedByClient      bool  // the client sent connection.close
 	uncounted           bool  // the vhost no longer counts the connection (teardown)
+	impersonator        bool  // the user may publish with another's user_id
 	heartbeatNanos      int64 // set once tuning completes; the writer reads it atomically
 
 	channels  map[uint16]*channel
@@ -376,6 +377,7 @@ func (c *conn) handshake() error {
 		}
 	}
 	c.user = user
+	c.impersonator = u.HasTag("impersonator")
 
 	c.send(0, &amqp.ConnectionTune{ChannelMax: cfg.ChannelMax, FrameMax: cfg.FrameMax, Heartbeat: cfg.Heartbeat})
 	tuneOk, err := readHandshakeMethod[*amqp.ConnectionTuneOk](c)

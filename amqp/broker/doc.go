@@ -41,6 +41,8 @@
 //	users.go            users, permissions, topic permissions, global parameters
 //	                    (brokerDefs); ValidationError
 //	password.go         RabbitMQ password hashes (SHA-256, SHA-512, MD5)
+//	access.go           CheckAccess, CheckTopicAccess: permissions as RabbitMQ
+//	                    matches them, with its 403 texts
 //	vhost_defs.go       a vhost's runtime parameters, limits (max-queues,
 //	                    max-connections) and metadata
 //	policy.go           policies and operator policies: validation, commands

@@ -189,7 +189,7 @@ func (v *Vhost) changePolicies(change func(d *defBatch) error) error {
 	return d.wait()
 }
 
-// QueuePolicy is what applies to the queue called name, nil if nothing.
+// QueuePolicy is what policies apply to q, nil if none.
 func (v *Vhost) QueuePolicy(q *queue.Queue) *AppliedPolicy {
 	a, _ := q.Limits().Source.(*AppliedPolicy)
 	return a

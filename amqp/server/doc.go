@@ -14,7 +14,8 @@
 //	confirm.go      confirmTracker, the broker.Confirm of a confirm-mode channel
 //	reply_to.go     amq.rabbitmq.reply-to: the channel's broker.ReplyConsumer
 //	ack_timeout.go  consumer acknowledgement timeouts (per channel, see below)
-//	auth.go         users and SASL
+//	auth.go         SASL; the configured users, created in the core at first boot
+//	access.go       permission checks on each method (the core's users rule)
 //
 // Core events reach the front end through interfaces it implements:
 // queue.Sink (a delivery, under the queue's lock), broker.Cancelled (the

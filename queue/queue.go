@@ -106,7 +106,10 @@ type Config struct {
 // Queue is one queue. The Config fields are immutable after New.
 type Queue struct {
 	Config
-	limits Limits
+	// lim is what the queue enforces: its arguments, with the policies
+	// applying to it (SetLimits). Replaced whole under mu, never changed
+	// in place, so that a reader without the lock sees one consistent set.
+	lim atomic.Pointer[Limits]
 
 	mu struct {
 		sync.Mutex
@@ -149,7 +152,8 @@ type Queue struct {
 // The arguments are validated by ParseArgs first; New ignores bad ones.
 func New(cfg Config) *Queue {
 	l, _ := ParseArgs(cfg.Args)
-	q := &Queue{Config: cfg, limits: l}
+	q := &Queue{Config: cfg}
+	q.lim.Store(&l)
 	q.mu.ready = newReadyList(int(l.MaxPriority), cfg.Budget)
 	return q
 }
@@ -194,10 +198,10 @@ func (q *Queue) publishLocked(m *Message, done func(error)) (journalled bool, er
 	if q.mu.deleted {
 		return false, ErrDeleted
 	}
-	if q.limits.Overflow != DropHead && q.fullLocked(m) {
+	if q.limits().Overflow != DropHead && q.fullLocked(m) {
 		// rabbitmq: reject-publish refuses the message; the publisher gets a
 		// nack. reject-publish-dlx also dead-letters it.
-		if q.limits.Overflow == RejectPublishDLX {
+		if q.limits().Overflow == RejectPublishDLX {
 			q.mu.nextSeq++
 			q.deadLetterLocked(Entry{Msg: m, Seq: q.mu.nextSeq}, ReasonMaxLen)
 		} else {
@@ -249,7 +253,7 @@ func (q *Queue) publishLocked(m *Message, done func(error)) (journalled bool, er
 // trimLocked applies drop-head: rabbitmq removes the oldest ready messages
 // until the queue is within its limits again.
 func (q *Queue) trimLocked() {
-	if q.limits.Overflow != DropHead {
+	if q.limits().Overflow != DropHead {
 		return
 	}
 	for q.overLocked() {
@@ -353,7 +357,7 @@ func (q *Queue) dispatchLocked() {
 // offerLocked gives e to the next consumer in round-robin order that takes
 // it, and reports whether one did.
 func (q *Queue) offerLocked(e Entry) bool {
-	if q.mu.prioritized || q.limits.SingleActive {
+	if q.mu.prioritized || q.limits().SingleActive {
 		return q.offerByPriorityLocked(e)
 	}
 	n := len(q.mu.consumers)
@@ -452,7 +456,7 @@ func (q *Queue) Requeue(entries []Entry) {
 		if e.Stored {
 			q.mu.outstanding--
 		}
-		if q.limits.DeliveryLimit >= 0 && int64(e.Deliveries) > q.limits.DeliveryLimit {
+		if q.limits().DeliveryLimit >= 0 && int64(e.Deliveries) > q.limits().DeliveryLimit {
 			// rabbitmq x-delivery-limit: a message returned more often than
 			// the limit is dead-lettered (or dropped).
 			q.deadLetterLocked(e, ReasonDeliveryLimit)
@@ -615,14 +619,14 @@ func (q *Queue) Deleted() bool {
 // fullLocked reports whether one more message m would break a limit. The
 // limits count ready messages, in memory and paged out.
 func (q *Queue) fullLocked(m *Message) bool {
-	l := q.limits
+	l := q.limits()
 	n, bytes := int64(q.mu.ready.len()+q.mu.paged.count), int64(q.mu.ready.bytes)+q.mu.paged.bytes
 	return l.MaxLength >= 0 && n >= l.MaxLength ||
 		l.MaxLengthBytes >= 0 && bytes+int64(m.Size()) > l.MaxLengthBytes
 }
 
 func (q *Queue) overLocked() bool {
-	l := q.limits
+	l := q.limits()
 	n, bytes := int64(q.mu.ready.len()+q.mu.paged.count), int64(q.mu.ready.bytes)+q.mu.paged.bytes
 	return n > 0 && (l.MaxLength >= 0 && n > l.MaxLength || l.MaxLengthBytes >= 0 && bytes > l.MaxLengthBytes)
 }

@@ -53,6 +53,7 @@ type Broker struct {
 	// Queues created and deleted since the start (recovered ones are not
 	// created), for the read side (stats.go).
 	queuesCreated, queuesDeleted atomic.Uint64
+	bd                           brokerDefs // users, permissions, global parameters (users.go)
 
 	mu struct {
 		sync.RWMutex
@@ -79,6 +80,7 @@ func New(cfg Config) *Broker {
 		b.budget = queue.NewBudget(cfg.MemoryBudget)
 	}
 	b.delayed.b = b
+	b.bd.init()
 	b.mu.vhosts = map[string]*Vhost{}
 	for _, name := range cfg.Vhosts {
 		b.mu.vhosts[name] = newVhost(b, name)

@@ -27,6 +27,8 @@ type channel struct {
 	pubState   uint8 // pubIdle, pubHeader, pubBody
 
 	lastQueue string // the last queue declared, for empty queue names
+	// allowed caches the permission checks passed (access.go).
+	allowed map[permKey]struct{}
 
 	// Per-consumer prefetch for the next basic.consume (global=false).
 	consumerPrefetch int

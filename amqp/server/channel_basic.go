@@ -9,6 +9,7 @@ import (
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
+	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
 )
 
@@ -54,7 +55,7 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	if m.Queue == replyToQueue {
 		return ch.consumeReplyTo(m)
 	}
-	q, err := ch.ownedQueue(m.Queue)
+	q, err := ch.readableQueue(m.Queue)
 	if err != nil {
 		return err
 	}
@@ -216,9 +217,17 @@ func (ch *channel) publishComplete() error {
 
 func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 	v := ch.c.vhost
+	if err := ch.permitted(broker.ResourceExchange, pub.Exchange, broker.Write); err != nil {
+		return err
+	}
 	x := v.exchange(pub.Exchange)
 	if x == nil {
 		return v.errNoExchange(pub.Exchange)
+	}
+	if x.Kind == exchange.Topic {
+		if err := ch.topicPermitted(x.Name, pub.RoutingKey, broker.Write); err != nil {
+			return err
+		}
 	}
 	if x.Internal {
 		return amqp.Errorf(amqp.AccessRefused, "cannot publish to internal exchange '%s' in vhost '%s'", x.Name, v.name)
@@ -235,8 +244,9 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 	if props, err = ch.directReplyTo(props); err != nil {
 		return err
 	}
-	if sum.UserID != nil && string(sum.UserID) != ch.c.user {
-		// rabbitmq: a user_id property must name the authenticated user.
+	if sum.UserID != nil && string(sum.UserID) != ch.c.user && !ch.c.impersonator {
+		// rabbitmq: a user_id property must name the authenticated user,
+		// unless that user has the impersonator tag.
 		return amqp.Errorf(amqp.PreconditionFailed, "user_id property set to '%s' but authenticated user was '%s'", sum.UserID, ch.c.user)
 	}
 	msg := &queue.Message{
@@ -338,7 +348,7 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 }
 
 func (ch *channel) basicGet(m *amqp.BasicGet) error {
-	q, err := ch.ownedQueue(m.Queue)
+	q, err := ch.readableQueue(m.Queue)
 	if err != nil {
 		return err
 	}

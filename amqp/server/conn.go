@@ -53,6 +53,8 @@ type conn struct {
 	// capAuthFailureClose: the client wants connection.close on a failed login.
 	capAuthFailureClose bool
 	closedByClient      bool  // the client sent connection.close
+	uncounted           bool  // the vhost no longer counts the connection (teardown)
+	impersonator        bool  // the user may publish with another's user_id
 	heartbeatNanos      int64 // set once tuning completes; the writer reads it atomically
 
 	channels  map[uint16]*channel
@@ -178,6 +180,10 @@ func (c *conn) teardown() {
 	if c.vhost != nil {
 		for q := range c.exclusive {
 			c.vhost.deleteQueue(q, false, false)
+		}
+		if !c.uncounted {
+			c.uncounted = true
+			c.vhost.core.CloseConnection()
 		}
 	}
 	c.exclusive = nil
@@ -397,7 +403,7 @@ func (c *conn) handshake() error {
 	if err != nil {
 		return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism), err)
 	}
-	u, ok := c.srv.users[user]
+	u, ok := c.srv.core.User(user)
 	if !ok || !u.CheckPassword(pass) {
 		return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism),
 			fmt.Errorf("user '%s': invalid credentials", user))
@@ -409,6 +415,7 @@ func (c *conn) handshake() error {
 		}
 	}
 	c.user = user
+	c.impersonator = u.HasTag("impersonator")
 
 	c.send(0, &amqp.ConnectionTune{ChannelMax: cfg.ChannelMax, FrameMax: cfg.FrameMax, Heartbeat: cfg.Heartbeat})
 	tuneOk, err := readHandshakeMethod[*amqp.ConnectionTuneOk](c)
@@ -438,12 +445,16 @@ func (c *conn) handshake() error {
 	if err != nil {
 		return err
 	}
-	v := c.srv.vhosts[open.VirtualHost]
+	v := c.srv.vhost(open.VirtualHost)
 	if v == nil {
 		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "vhost %s not found", open.VirtualHost))
 	}
-	if !u.mayOpen(open.VirtualHost) {
+	// rabbitmq: a user with no permissions in the vhost may not open it.
+	if _, ok := c.srv.core.Permission(open.VirtualHost, user); !ok {
 		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "access to vhost '%s' refused for user '%s'", open.VirtualHost, user))
+	}
+	if err := v.core.OpenConnection(user); err != nil {
+		return c.closeWith(err.(*amqp.Error))
 	}
 	c.vhost = v
 	c.opened(startOk.ClientProperties)

@@ -8,6 +8,7 @@
 //	server.go       Server, Config, Serve, Shutdown
 //	conn.go         a connection: handshake, reader, channel table
 //	writer.go       the connection's writer goroutine and outbound buffer
+//	inline.go       a publishing reader writes its deliveries to idle connections itself
 //	channel*.go     a channel and its methods, one file per class
 //	vhost.go        the front end's handle on a broker.Vhost: one core call each
 //	deliver.go      consumer, the queue.Sink that encodes deliveries; unacked list
@@ -15,7 +16,8 @@
 //	reply_to.go     amq.rabbitmq.reply-to: the channel's broker.ReplyConsumer
 //	ack_timeout.go  consumer acknowledgement timeouts (per channel, see below)
 //	stats.go        channel counters by exchange and queue; server Totals
-//	auth.go         users and SASL
+//	auth.go         SASL; the configured users, created in the core at first boot
+//	access.go       permission checks on each method (the core's users rule)
 //
 // Core events reach the front end through interfaces it implements:
 // queue.Sink (a delivery, under the queue's lock), broker.Cancelled (the

@@ -19,6 +19,19 @@ func newVhost(core *broker.Vhost) *vhost {
 	return &vhost{core: core, name: core.Name()}
 }
 
+// vhost returns the front end's handle on the core's vhost called name,
+// nil if there is none: a configured one, or one added since (the HTTP
+// API, definitions).
+func (s *Server) vhost(name string) *vhost {
+	if v := s.vhosts[name]; v != nil && s.core.Vhost(name) == v.core {
+		return v
+	}
+	if core := s.core.Vhost(name); core != nil {
+		return newVhost(core)
+	}
+	return nil
+}
+
 func (v *vhost) errNoQueue(name string) *amqp.Error    { return v.core.ErrNoQueue(name) }
 func (v *vhost) errNoExchange(name string) *amqp.Error { return v.core.ErrNoExchange(name) }
 

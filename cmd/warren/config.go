@@ -42,6 +42,8 @@ type config struct {
 	vhosts        []string
 	users         []userConfig
 	loopbackUsers []string
+
+	loadDefinitions string // --load-definitions
 }
 
 // The configuration file is a JSON object. Each flag is a key, its name
@@ -68,6 +70,7 @@ type userConfig struct {
 	Password     string   `json:"password,omitempty"`
 	PasswordHash string   `json:"password_hash,omitempty"`
 	Vhosts       []string `json:"vhosts,omitempty"`
+	Tags         []string `json:"tags,omitempty"` // administrator, management, ...
 }
 
 // newFlagSet defines every flag, bound to c.
@@ -94,6 +97,7 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.DurationVar(&c.consumerTimeout, "consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
 	c.diskFreeLimit = storage.DefaultMinFreeBytes
 	fs.Var(&c.diskFreeLimit, "disk-free-limit", "free disk space the store keeps; below it persistent publishes are refused (nacked) until space comes back")
+	fs.StringVar(&c.loadDefinitions, "load-definitions", "", "import this definitions file (RabbitMQ's JSON format) at every start, as RabbitMQ's load_definitions")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }

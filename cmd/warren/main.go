@@ -68,14 +68,14 @@ func run(args []string) error {
 	users := c.users
 	if len(users) == 0 {
 		// rabbitmq: the default user guest/guest, allowed from loopback only.
-		users = []userConfig{{Name: "guest", Password: "guest"}}
+		users = []userConfig{{Name: "guest", Password: "guest", Tags: []string{"administrator"}}}
 	}
 	for _, u := range users {
 		hash := u.PasswordHash
 		if hash == "" {
 			hash = server.HashPassword(u.Password)
 		}
-		cfg.Users = append(cfg.Users, server.User{Name: u.Name, PasswordHash: hash, Vhosts: u.Vhosts})
+		cfg.Users = append(cfg.Users, server.User{Name: u.Name, PasswordHash: hash, Vhosts: u.Vhosts, Tags: u.Tags})
 	}
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -94,6 +94,11 @@ func run(args []string) error {
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
+	}
+	if c.loadDefinitions != "" {
+		if err := loadDefinitions(srv, c.loadDefinitions, log); err != nil {
+			return err
+		}
 	}
 	if c.pprof != "" {
 		pl, err := net.Listen("tcp", c.pprof)

@@ -21,7 +21,34 @@ type User struct {
 	PasswordHash string
 	// Vhosts the user may open; nil means every vhost.
 	Vhosts []string
+	// Tags are RabbitMQ's user tags (administrator, monitoring,
+	// management, policymaker): the management API's gates.
+	Tags []string
 }
+
+// ErrLoginRefused: Authenticate refused the user name and password, or
+// the place they came from.
+var ErrLoginRefused = errors.New("server: login refused")
+
+// Authenticate checks a user name and password from remote as the AMQP
+// handshake does (loopback-only users included), for other front ends
+// such as the management API. The error wraps ErrLoginRefused and says
+// why, for the log; tell the client no more than "Login failed".
+func (s *Server) Authenticate(name, pass string, remote net.Addr) (User, error) {
+	u, ok := s.users[name]
+	if !ok || !u.CheckPassword(pass) {
+		return User{}, fmt.Errorf("%w: user '%s': invalid credentials", ErrLoginRefused, name)
+	}
+	for _, lu := range s.cfg.LoopbackUsers {
+		if lu == name && !isLoopback(remote) {
+			return User{}, fmt.Errorf("%w: user '%s' can only connect via localhost", ErrLoginRefused, name)
+		}
+	}
+	return u, nil
+}
+
+// MayOpen reports whether u may use vhost.
+func (u *User) MayOpen(vhost string) bool { return u.mayOpen(vhost) }
 
 // HashPassword returns a salted hash of password in the PasswordHash format.
 func HashPassword(password string) string {

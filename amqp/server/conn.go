@@ -400,7 +400,7 @@ func (c *conn) handshake() error {
 	if err != nil {
 		return err
 	}
-	v := c.srv.vhosts[open.VirtualHost]
+	v := c.srv.vhost(open.VirtualHost)
 	if v == nil {
 		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "vhost %s not found", open.VirtualHost))
 	}

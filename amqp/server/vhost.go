@@ -19,6 +19,20 @@ func newVhost(core *broker.Vhost) *vhost {
 	return &vhost{core: core, name: core.Name()}
 }
 
+// vhost returns the front end's handle on the core's vhost called name,
+// or nil: the one made in New, or a new handle on a vhost added since
+// (the management API's PUT /api/vhosts).
+func (s *Server) vhost(name string) *vhost {
+	cv := s.core.Vhost(name)
+	if cv == nil {
+		return nil
+	}
+	if v := s.vhosts[name]; v != nil && v.core == cv {
+		return v
+	}
+	return newVhost(cv)
+}
+
 func (v *vhost) errNoQueue(name string) *amqp.Error    { return v.core.ErrNoQueue(name) }
 func (v *vhost) errNoExchange(name string) *amqp.Error { return v.core.ErrNoExchange(name) }
 

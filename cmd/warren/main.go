@@ -68,14 +68,14 @@ func run(args []string) error {
 	users := c.users
 	if len(users) == 0 {
 		// rabbitmq: the default user guest/guest, allowed from loopback only.
-		users = []userConfig{{Name: "guest", Password: "guest"}}
+		users = []userConfig{{Name: "guest", Password: "guest", Tags: []string{"administrator"}}}
 	}
 	for _, u := range users {
 		hash := u.PasswordHash
 		if hash == "" {
 			hash = server.HashPassword(u.Password)
 		}
-		cfg.Users = append(cfg.Users, server.User{Name: u.Name, PasswordHash: hash, Vhosts: u.Vhosts})
+		cfg.Users = append(cfg.Users, server.User{Name: u.Name, PasswordHash: hash, Vhosts: u.Vhosts, Tags: u.Tags})
 	}
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -109,6 +109,13 @@ func run(args []string) error {
 	if err != nil {
 		return listenError(c.listen, err)
 	}
+	stopManagement := func(context.Context) {}
+	if !managementOff(c.managementListen) {
+		if stopManagement, err = startManagement(c.managementListen, srv, ln.Addr(), log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	// Signals are caught before the address is announced: whoever reads
 	// the line may stop the broker at once, and must get a clean shutdown.
 	sigc := make(chan os.Signal, 1)
@@ -128,6 +135,7 @@ func run(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	stopManagement(ctx)
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("shutdown did not finish cleanly", zap.Error(err))
 	}

@@ -62,7 +62,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		missing = append(missing, "{key_missing,payload_encoding}")
 	}
 	if missing != nil {
-		badRequest(w, "["+strings.Join(missing, ",")+"]")
+		badRequest(w, erlangList(missing))
 		return
 	}
 	var payload []byte
@@ -256,7 +256,7 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
 		missing = append(missing, "{key_missing,encoding}")
 	}
 	if missing != nil {
-		badRequest(w, "["+strings.Join(missing, ",")+"]")
+		badRequest(w, erlangList(missing))
 		return
 	}
 	count, err := body.Count.Int64()
@@ -333,6 +333,15 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
 		q.Dispatch()
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// erlangList writes terms as RabbitMQ's reasons print an Erlang list
+// (~p): on one line when short, else one element a line.
+func erlangList(terms []string) string {
+	if one := "[" + strings.Join(terms, ",") + "]"; len(one) < 60 {
+		return one
+	}
+	return "[" + strings.Join(terms, ",\n ") + "]"
 }
 
 // emptyProps are encoded properties with none present.

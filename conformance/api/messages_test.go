@@ -232,7 +232,7 @@ func TestMessageRates(t *testing.T) {
 	e.eventually("the default exchange's publish_in rate", func() (bool, string) {
 		var x struct {
 			MessageStats struct {
-				PublishIn        int `json:"publish_in"`
+				PublishIn        int                    `json:"publish_in"`
 				PublishInDetails struct{ Rate float64 } `json:"publish_in_details"`
 			} `json:"message_stats"`
 		}

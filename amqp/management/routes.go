@@ -81,9 +81,21 @@ func (s *Server) routes() {
 // own checks either).
 const slashSegment = "/\x00"
 
-// fixSlashSegments rewrites segments "%2F" of r's path (see slashSegment).
+// fixSlashSegments rewrites segments "%2F" of r's path (see
+// slashSegment), and drops a trailing slash as RabbitMQ's router does
+// (rabbit-hole lists all bindings at /api/bindings/).
 func fixSlashSegments(r *http.Request) {
 	esc := r.URL.EscapedPath()
+	if len(esc) > len("/api/") && strings.HasSuffix(esc, "/") {
+		esc = strings.TrimRight(esc, "/")
+		p, err := url.PathUnescape(esc)
+		if err != nil {
+			return
+		}
+		u := *r.URL
+		u.Path, u.RawPath = p, esc
+		r.URL = &u
+	}
 	if !strings.Contains(esc, "%2F") && !strings.Contains(esc, "%2f") {
 		return
 	}

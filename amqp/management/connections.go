@@ -83,7 +83,9 @@ func (s *Server) getVhostConnections(w http.ResponseWriter, r *http.Request) {
 func (s *Server) theConnection(w http.ResponseWriter, r *http.Request) (server.ConnectionInfo, bool) {
 	name := pathValue(r, "name")
 	for _, c := range s.connectionsOf(userOf(r), "") {
-		if c.Name == name {
+		// A closing connection is as good as gone (rabbitmq removes it
+		// at once).
+		if c.Name == name && c.State != "closing" {
 			return c, true
 		}
 	}

@@ -3,6 +3,7 @@ package management
 import (
 	"net/http"
 
+	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
 )
 
@@ -114,6 +115,12 @@ func (s *Server) putQueue(w http.ResponseWriter, r *http.Request) {
 	v := s.b.Vhost(name)
 	qname := pathValue(r, "name")
 	exists := v.Queue(qname) != nil
+	if !exists && broker.ReservedName(qname) {
+		// rabbitmq: a new queue may not use the amq. prefix (the AMQP
+		// front end refuses it before the core, as here).
+		writeAMQPError(w, amqp.Errorf(amqp.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", qname))
+		return
+	}
 	if _, err := v.Apply(broker.DeclareQueue{Name: qname, Durable: body.Durable, AutoDelete: body.AutoDelete, Args: args}); err != nil {
 		writeAMQPError(w, err)
 		return

@@ -278,3 +278,14 @@ func (b *Broker) Totals() VhostInfo {
 	}
 	return t
 }
+
+// QueueNames lists the names of the vhost's queues, sorted, reading no
+// queue: a listing that shows one page of many queues reads only that
+// page's (QueueInfo).
+func (v *Vhost) QueueNames() []string {
+	v.mu.RLock()
+	names := slices.Collect(maps.Keys(v.mu.queues))
+	v.mu.RUnlock()
+	slices.Sort(names)
+	return names
+}

@@ -2,6 +2,7 @@ package management
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -100,8 +101,21 @@ func parseList(w http.ResponseWriter, r *http.Request) (listParams, bool) {
 }
 
 // list answers a listing of items: name gives an item's name (filter,
-// sort by name), render its JSON object.
+// sort by name), render its JSON object (an item gone meanwhile renders
+// nil and is left out).
 func list[T any](w http.ResponseWriter, r *http.Request, items []T, name func(*T) string, render func(*T) map[string]any) {
+	listAny(w, r, items, name, func(t *T) any {
+		if m := render(t); m != nil {
+			return m
+		}
+		return nil
+	})
+}
+
+// listAny is list for a render that returns a typed value (a struct
+// that encoding/json writes far faster than a map); sorting by a path
+// and picking columns turn it into a map first (toMap).
+func listAny[T any](w http.ResponseWriter, r *http.Request, items []T, name func(*T) string, render func(*T) any) {
 	p, ok := parseList(w, r)
 	if !ok {
 		return
@@ -116,7 +130,7 @@ func list[T any](w http.ResponseWriter, r *http.Request, items []T, name func(*T
 		}
 		items = kept
 	}
-	var rendered []map[string]any
+	var rendered []any
 	switch {
 	case p.sort == nil:
 		if p.reverse {
@@ -133,17 +147,20 @@ func list[T any](w http.ResponseWriter, r *http.Request, items []T, name func(*T
 			return c
 		})
 	default:
-		rendered = make([]map[string]any, len(items))
+		rendered = make([]any, 0, len(items))
 		for i := range items {
-			rendered[i] = render(&items[i])
+			if v := render(&items[i]); v != nil {
+				rendered = append(rendered, toMap(v))
+			}
 		}
-		slices.SortStableFunc(rendered, func(a, b map[string]any) int {
-			c := compareAny(lookup(a, p.sort), lookup(b, p.sort))
+		slices.SortStableFunc(rendered, func(a, b any) int {
+			c := compareAny(lookup(a.(map[string]any), p.sort), lookup(b.(map[string]any), p.sort))
 			if p.reverse {
 				c = -c
 			}
 			return c
 		})
+		items = items[:len(rendered)] // only the count matters from here
 	}
 	filtered := len(items)
 	lo, hi := 0, filtered
@@ -156,18 +173,18 @@ func list[T any](w http.ResponseWriter, r *http.Request, items []T, name func(*T
 		}
 		hi = min(lo+p.pageSize, filtered)
 	}
-	out := make([]map[string]any, 0, hi-lo)
+	out := make([]any, 0, hi-lo)
 	for i := lo; i < hi; i++ {
-		var m map[string]any
+		var v any
 		if rendered != nil {
-			m = rendered[i]
-		} else {
-			m = render(&items[i])
+			v = rendered[i]
+		} else if v = render(&items[i]); v == nil {
+			continue
 		}
 		if p.columns != nil {
-			m = pick(m, p.columns)
+			v = pick(toMap(v), p.columns)
 		}
-		out = append(out, m)
+		out = append(out, v)
 	}
 	if !p.paged {
 		writeJSON(w, http.StatusOK, out)
@@ -194,6 +211,23 @@ func one(w http.ResponseWriter, r *http.Request, m map[string]any) {
 		m = pick(m, p.columns)
 	}
 	writeJSON(w, http.StatusOK, m)
+}
+
+// toMap turns a rendered value into its JSON object form, for sorting
+// by a path and picking columns.
+func toMap(v any) map[string]any {
+	if m, ok := v.(map[string]any); ok {
+		return m
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return map[string]any{}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return map[string]any{}
+	}
+	return m
 }
 
 // lookup follows a dotted path into nested objects; nil if missing.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -147,19 +148,28 @@ func listAny[T any](w http.ResponseWriter, r *http.Request, items []T, name func
 			return c
 		})
 	default:
-		rendered = make([]any, 0, len(items))
+		// Render every item and sort by the path's value, read once per item.
+		type keyed struct {
+			v   any
+			key any
+		}
+		ks := make([]keyed, 0, len(items))
 		for i := range items {
 			if v := render(&items[i]); v != nil {
-				rendered = append(rendered, toMap(v))
+				ks = append(ks, keyed{v, lookupAny(v, p.sort)})
 			}
 		}
-		slices.SortStableFunc(rendered, func(a, b any) int {
-			c := compareAny(lookup(a.(map[string]any), p.sort), lookup(b.(map[string]any), p.sort))
+		slices.SortStableFunc(ks, func(a, b keyed) int {
+			c := compareAny(a.key, b.key)
 			if p.reverse {
 				c = -c
 			}
 			return c
 		})
+		rendered = make([]any, len(ks))
+		for i := range ks {
+			rendered[i] = ks[i].v
+		}
 		items = items[:len(rendered)] // only the count matters from here
 	}
 	filtered := len(items)
@@ -230,6 +240,60 @@ func toMap(v any) map[string]any {
 	return m
 }
 
+// lookupAny follows a dotted path into a rendered value: a map, or a
+// struct by its fields' JSON names.
+func lookupAny(v any, path []string) any {
+	if m, ok := v.(map[string]any); ok {
+		return lookup(m, path)
+	}
+	rv := reflect.ValueOf(v)
+	for _, k := range path {
+		for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
+			if rv.IsNil() {
+				return nil
+			}
+			rv = rv.Elem()
+		}
+		switch rv.Kind() {
+		case reflect.Struct:
+			f, ok := fieldByJSONName(rv.Type(), k)
+			if !ok {
+				return nil
+			}
+			rv = rv.Field(f)
+		case reflect.Map:
+			if rv.Type().Key().Kind() != reflect.String {
+				return nil
+			}
+			if rv = rv.MapIndex(reflect.ValueOf(k)); !rv.IsValid() {
+				return nil
+			}
+		default:
+			return nil
+		}
+	}
+	for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
+		if rv.IsNil() {
+			return nil
+		}
+		rv = rv.Elem()
+	}
+	if !rv.IsValid() {
+		return nil
+	}
+	return rv.Interface()
+}
+
+func fieldByJSONName(t reflect.Type, name string) (int, bool) {
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if tag == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
 // lookup follows a dotted path into nested objects; nil if missing.
 func lookup(m map[string]any, path []string) any {
 	var v any = m
@@ -291,7 +355,7 @@ func rank(v any) int {
 	switch v.(type) {
 	case nil:
 		return 0
-	case int, int64, uint64, float64, int32, uint32:
+	case int, int64, uint64, float64, int32, uint32, int16, uint16, int8, uint8, uint:
 		return 1
 	case string:
 		return 2
@@ -313,6 +377,16 @@ func number(v any) float64 {
 		return float64(x)
 	case float64:
 		return x
+	case int16:
+		return float64(x)
+	case uint16:
+		return float64(x)
+	case int8:
+		return float64(x)
+	case uint8:
+		return float64(x)
+	case uint:
+		return float64(x)
 	}
 	return 0
 }

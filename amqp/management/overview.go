@@ -141,7 +141,6 @@ func (s *Server) nodeJSON() map[string]any {
 		"name":                    s.cfg.NodeName,
 		"type":                    "disc",
 		"running":                 true,
-		"being_drained":           false,
 		"uptime":                  time.Since(s.started).Milliseconds(),
 		"os_pid":                  strconv.Itoa(os.Getpid()),
 		"processors":              runtime.NumCPU(),

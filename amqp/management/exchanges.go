@@ -80,9 +80,9 @@ func (s *Server) getExchange(w http.ResponseWriter, r *http.Request) {
 
 type exchangeBody struct {
 	Type       *string        `json:"type"`
-	Durable    bool           `json:"durable"`
-	AutoDelete bool           `json:"auto_delete"`
-	Internal   bool           `json:"internal"`
+	Durable    flexBool       `json:"durable"`
+	AutoDelete flexBool       `json:"auto_delete"`
+	Internal   flexBool       `json:"internal"`
 	Arguments  map[string]any `json:"arguments"`
 }
 
@@ -120,8 +120,8 @@ func (s *Server) putExchange(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.b.Vhost(name)
 	exists := v.Exchange(xname) != nil
-	if _, err := v.Apply(broker.DeclareExchange{Name: xname, Kind: kind, Durable: body.Durable,
-		AutoDelete: body.AutoDelete, Internal: body.Internal, Args: args}); err != nil {
+	if _, err := v.Apply(broker.DeclareExchange{Name: xname, Kind: kind, Durable: bool(body.Durable),
+		AutoDelete: bool(body.AutoDelete), Internal: bool(body.Internal), Args: args}); err != nil {
 		writeAMQPError(w, err)
 		return
 	}

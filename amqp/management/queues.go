@@ -180,8 +180,8 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 }
 
 type queueBody struct {
-	Durable    bool           `json:"durable"`
-	AutoDelete bool           `json:"auto_delete"`
+	Durable    flexBool       `json:"durable"`
+	AutoDelete flexBool       `json:"auto_delete"`
 	Arguments  map[string]any `json:"arguments"`
 	Node       string         `json:"node"`
 }
@@ -209,7 +209,7 @@ func (s *Server) putQueue(w http.ResponseWriter, r *http.Request) {
 		writeAMQPError(w, amqp.Errorf(amqp.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", qname))
 		return
 	}
-	if _, err := v.Apply(broker.DeclareQueue{Name: qname, Durable: body.Durable, AutoDelete: body.AutoDelete, Args: args}); err != nil {
+	if _, err := v.Apply(broker.DeclareQueue{Name: qname, Durable: bool(body.Durable), AutoDelete: bool(body.AutoDelete), Args: args}); err != nil {
 		writeAMQPError(w, err)
 		return
 	}

@@ -103,3 +103,19 @@ func valueToJSON(v any) any {
 	}
 	return v
 }
+
+// flexBool is a JSON boolean that also takes "true" and "false" as
+// strings, as RabbitMQ does (rabbitmqadmin sends them so).
+type flexBool bool
+
+func (b *flexBool) UnmarshalJSON(raw []byte) error {
+	switch string(raw) {
+	case "true", `"true"`:
+		*b = true
+	case "false", `"false"`, "null", `""`:
+		*b = false
+	default:
+		return fmt.Errorf("not a boolean: %s", raw)
+	}
+	return nil
+}

@@ -73,10 +73,10 @@ func (s *Server) getVhost(w http.ResponseWriter, r *http.Request) {
 // default queue type are accepted and not kept yet (vhost metadata
 // arrives with definitions, issue 15).
 type vhostBody struct {
-	Description      string `json:"description"`
-	Tags             any    `json:"tags"`
-	DefaultQueueType string `json:"default_queue_type"`
-	Tracing          bool   `json:"tracing"`
+	Description      string   `json:"description"`
+	Tags             any      `json:"tags"`
+	DefaultQueueType string   `json:"default_queue_type"`
+	Tracing          flexBool `json:"tracing"`
 }
 
 func (s *Server) putVhost(w http.ResponseWriter, r *http.Request) {

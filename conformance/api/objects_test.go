@@ -284,3 +284,28 @@ func (e *env) publish(x, key string, body map[string]any) bool {
 	}
 	return *out.Routed
 }
+
+// TestStringBooleans: rabbitmqadmin sends flags as strings ("true"),
+// and RabbitMQ takes them.
+func TestStringBooleans(t *testing.T) {
+	e := setup(t)
+	q, x := e.name("q"), e.name("x")
+	e.cleanupQueue(q)
+	e.cleanupExchange(x)
+	if code, raw, _ := e.do("PUT", "/api/queues/%2F/"+esc(q), `{"durable":"true","auto_delete":"false","arguments":{}}`); code != http.StatusCreated {
+		t.Fatalf("PUT a queue with string flags: %d %s", code, raw)
+	}
+	if code, raw, _ := e.do("PUT", "/api/exchanges/%2F/"+esc(x), `{"type":"fanout","durable":"false","auto_delete":"false","internal":"false"}`); code != http.StatusCreated {
+		t.Fatalf("PUT an exchange with string flags: %d %s", code, raw)
+	}
+	ch := e.channel()
+	if _, err := ch.QueueDeclarePassive(q, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare(q, true, false, false, false, nil); err != nil {
+		t.Fatalf("the queue is durable over AMQP: %v", err)
+	}
+	if err := ch.ExchangeDeclare(x, "fanout", false, false, false, false, nil); err != nil {
+		t.Fatalf("the exchange is transient over AMQP: %v", err)
+	}
+}

@@ -14,7 +14,8 @@
 //	confirm.go      confirmTracker, the broker.Confirm of a confirm-mode channel
 //	reply_to.go     amq.rabbitmq.reply-to: the channel's broker.ReplyConsumer
 //	ack_timeout.go  consumer acknowledgement timeouts (per channel, see below)
-//	auth.go         users and SASL
+//	auth.go         users (with their management tags) and SASL;
+//	                Authenticate for other front ends (the management API)
 //
 // Core events reach the front end through interfaces it implements:
 // queue.Sink (a delivery, under the queue's lock), broker.Cancelled (the

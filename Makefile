@@ -89,8 +89,9 @@ SWEEP_ARGS ?= --scenario rate-sweep,rate-sweep-10
 bench-sweep: ## rate sweep (100 .. 100k msg/s, flat out) of Warren vs the local RabbitMQ: CPU, syscalls, wake-ups per message
 	$(call perf-vs-rabbitmq,sweep,$(SWEEP_ARGS))
 
-conformance: ## the conformance suite against an in-process Warren
-	$(GO) test -race -count=1 ./conformance/
+conformance: ## the conformance suites (AMQP, management API) against an in-process Warren
+	$(GO) test -race -count=1 ./conformance/ ./conformance/api/
 
-conformance-rabbitmq: ## the conformance suite against a RabbitMQ on 127.0.0.1:5672
+conformance-rabbitmq: ## the conformance suites against a RabbitMQ on 127.0.0.1:5672 (management on 15672)
 	AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ $(GO) test -race -count=1 ./conformance/
+	MANAGEMENT_URL=http://guest:guest@127.0.0.1:15672 AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ $(GO) test -race -count=1 ./conformance/api/

@@ -3,6 +3,7 @@ package management
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -70,7 +71,32 @@ func (s *Server) routes() {
 	h("GET /api/health/checks/protocol-listener/{proto}", mg, s.healthProtocol)
 	h("GET /api/health/checks/node-is-quorum-critical", mg, s.healthQuorumCritical)
 
-	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { notFound(w) })
+	m.HandleFunc("/api/", s.noRoute)
+}
+
+// noRoute answers a path no endpoint has: 405 with Allow when it is
+// another method's (rabbitmq: an empty body), else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete} {
+		if method == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = method
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			allowed = append(allowed, method)
+		}
+	}
+	if len(allowed) == 0 {
+		notFound(w)
+		return
+	}
+	if slices.Contains(allowed, http.MethodGet) {
+		allowed = append(allowed, http.MethodHead)
+	}
+	w.Header().Set("Allow", strings.Join(append(allowed, http.MethodOptions), ", "))
+	w.WriteHeader(http.StatusMethodNotAllowed)
 }
 
 // slashSegment stands for a path segment that is exactly "%2F" (the

@@ -161,3 +161,17 @@ func TestOverviewAndNodes(t *testing.T) {
 	var ext []map[string]any
 	e.getJSON("/api/extensions", &ext)
 }
+
+// TestMethodNotAllowed: a path of another method answers 405, a path of
+// none 404.
+func TestMethodNotAllowed(t *testing.T) {
+	e := setup(t)
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/api/overview"}, {"DELETE", "/api/queues"}, {"PUT", "/api/nodes"}, {"POST", "/api/queues/%2F/q"},
+	} {
+		code, raw, h := e.do(c.method, c.path, nil)
+		if code != http.StatusMethodNotAllowed || len(raw) != 0 || h.Get("Allow") == "" {
+			t.Errorf("%s %s: %d %q Allow %q, want 405, empty, an Allow header", c.method, c.path, code, raw, h.Get("Allow"))
+		}
+	}
+}

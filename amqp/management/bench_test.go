@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"testing"
 
 	"github.com/warrenmq/warren/amqp/broker"
@@ -74,4 +75,29 @@ func BenchmarkSample(b *testing.B) {
 	for b.Loop() {
 		h.api.Sample()
 	}
+}
+
+// BenchmarkIdleQueueMemory reports the heap per idle queue: the core's
+// own (queue.Queue, its map entries) and what the management API's
+// sampler adds (its two passes' samples).
+func BenchmarkIdleQueueMemory(b *testing.B) {
+	for b.Loop() {
+		h := startAPI(b, nil)
+		base := heapNow()
+		declareQueues(b, h.broker, benchQueues)
+		core := heapNow()
+		h.api.Sample()
+		h.api.Sample()
+		withAPI := heapNow()
+		b.ReportMetric(float64(core-base)/benchQueues, "core-bytes/queue")
+		b.ReportMetric(float64(withAPI-core)/benchQueues, "sampler-bytes/queue")
+	}
+}
+
+func heapNow() int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }

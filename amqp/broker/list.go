@@ -284,7 +284,10 @@ func (b *Broker) Totals() VhostInfo {
 // page's (QueueInfo).
 func (v *Vhost) QueueNames() []string {
 	v.mu.RLock()
-	names := slices.Collect(maps.Keys(v.mu.queues))
+	names := make([]string, 0, len(v.mu.queues))
+	for n := range v.mu.queues {
+		names = append(names, n)
+	}
 	v.mu.RUnlock()
 	slices.Sort(names)
 	return names

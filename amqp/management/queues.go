@@ -2,6 +2,7 @@ package management
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
@@ -142,7 +143,9 @@ func (s *Server) getQueues(w http.ResponseWriter, r *http.Request) {
 	}
 	var refs []queueRef
 	for _, v := range vs {
-		for _, n := range v.QueueNames() {
+		names := v.QueueNames()
+		refs = slices.Grow(refs, len(names))
+		for _, n := range names {
 			refs = append(refs, queueRef{v, n})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/amqp/server"
@@ -115,6 +116,12 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) {
 	reason := r.Header.Get("X-Reason")
 	if reason == "" {
 		reason = "Closed via management plugin"
+	}
+	// The reply text is a shortstr (255 bytes) that starts with
+	// "CONNECTION_FORCED - ": keep the reason within it, whole runes.
+	for len(reason) > 200 {
+		_, size := utf8.DecodeLastRuneInString(reason)
+		reason = reason[:len(reason)-size]
 	}
 	if err := s.reg.CloseConnection(c.ID, reason); err != nil {
 		notFound(w)

@@ -65,6 +65,11 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, erlangList(missing))
 		return
 	}
+	if len(*body.RoutingKey) > 255 {
+		// spec 0-9-1: a routing key is a shortstr.
+		badRequest(w, fmt.Sprintf("routing key of %d bytes is longer than 255", len(*body.RoutingKey)))
+		return
+	}
 	var payload []byte
 	switch *body.PayloadEncoding {
 	case "string":

@@ -34,6 +34,11 @@
 //	bindings.go     /api/bindings..., the properties key
 //	connections.go  connections, channels, consumers
 //
+// Tests: amqp/management (tag gates, listing helpers, the sampler, bad
+// input, benchmarks with 10,000 queues) and the black-box suite
+// conformance/api (rabbit-hole and net/http, checked over AMQP, against
+// Warren or RabbitMQ).
+//
 // Users, permissions, policies, parameters, limits and definitions are
 // not here yet: they arrive with the core's users and policies (issue 15,
 // part B).
@@ -49,6 +54,19 @@
 //	404 {"error":"Object Not Found","reason":"Not Found"}; a vhost that is
 //	    missing under an object: {"error":"not_found","reason":"vhost_not_found"}
 //	503 a failed health check
+//
+// # Fields
+//
+// Every field answered is RabbitMQ 3.10's (conformance/api shapes_test.go
+// pins them against a real RabbitMQ). Left out, for want of a source in
+// Warren: Erlang process figures (memory, reductions, garbage_collection,
+// backing_queue_status, idle_since), persistent and paged-out byte
+// splits (message_bytes_persistent, message_bytes_ram,
+// message_bytes_paged_out, messages_persistent), consumer_utilisation and
+// consumer_capacity, channel message_stats and per-consumer
+// prefetch_count of a channel (0), churn_rates, node I/O and Mnesia
+// figures; vhost description and tags are accepted and not kept
+// (definitions will keep them).
 //
 // # Concurrency
 //

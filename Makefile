@@ -10,11 +10,14 @@ help: ## list the targets
 
 # make run LISTEN=127.0.0.1:5673 when 5672 is taken (by a local RabbitMQ, say); ARGS go to
 # warren as they are: make run ARGS='--log-level debug --disk-free-limit 1GiB'.
-LISTEN ?= 127.0.0.1:5672
-ARGS   ?=
+# MGMT_LISTEN is the management HTTP API's address (MGMT_LISTEN=127.0.0.1:15673 beside a
+# RabbitMQ, or off).
+LISTEN      ?= 127.0.0.1:5672
+MGMT_LISTEN ?= 127.0.0.1:15672
+ARGS        ?=
 
-run: ## run the broker on LISTEN (127.0.0.1:5672), data under ./data, guest/guest on loopback; ARGS go to warren
-	$(GO) run ./cmd/warren --listen $(LISTEN) --data-dir ./data $(ARGS)
+run: ## run the broker on LISTEN (127.0.0.1:5672), the management API on MGMT_LISTEN (127.0.0.1:15672), data under ./data, guest/guest on loopback; ARGS go to warren
+	$(GO) run ./cmd/warren --listen $(LISTEN) --management-listen $(MGMT_LISTEN) --data-dir ./data $(ARGS)
 
 build: ## build bin/warren
 	$(GO) build -o bin/warren ./cmd/warren
@@ -86,8 +89,9 @@ SWEEP_ARGS ?= --scenario rate-sweep,rate-sweep-10
 bench-sweep: ## rate sweep (100 .. 100k msg/s, flat out) of Warren vs the local RabbitMQ: CPU, syscalls, wake-ups per message
 	$(call perf-vs-rabbitmq,sweep,$(SWEEP_ARGS))
 
-conformance: ## the conformance suite against an in-process Warren
-	$(GO) test -race -count=1 ./conformance/
+conformance: ## the conformance suites (AMQP, management API) against an in-process Warren
+	$(GO) test -race -count=1 ./conformance/ ./conformance/api/
 
-conformance-rabbitmq: ## the conformance suite against a RabbitMQ on 127.0.0.1:5672
+conformance-rabbitmq: ## the conformance suites against a RabbitMQ on 127.0.0.1:5672 (management on 15672)
 	AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ $(GO) test -race -count=1 ./conformance/
+	MANAGEMENT_URL=http://guest:guest@127.0.0.1:15672 AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ $(GO) test -race -count=1 ./conformance/api/

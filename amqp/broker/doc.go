@@ -36,7 +36,7 @@
 //	recover.go          rebuilding definitions from the store
 //	recover_messages.go rebuilding messages and the delayed schedule
 //	list.go             the read side: VhostInfos, Totals, and per vhost Queues,
-//	                    Exchanges, Bindings, Consumers, Info
+//	                    QueueNames, Exchanges, Bindings, Consumers, Info
 //	stats.go            the exchange counters routing keeps
 //	users.go            users, permissions, topic permissions, global parameters
 //	                    (brokerDefs); ValidationError

@@ -292,3 +292,17 @@ func (b *Broker) Totals() VhostInfo {
 	}
 	return t
 }
+
+// QueueNames lists the names of the vhost's queues, sorted, reading no
+// queue: a listing that shows one page of many queues reads only that
+// page's (QueueInfo).
+func (v *Vhost) QueueNames() []string {
+	v.mu.RLock()
+	names := make([]string, 0, len(v.mu.queues))
+	for n := range v.mu.queues {
+		names = append(names, n)
+	}
+	v.mu.RUnlock()
+	slices.Sort(names)
+	return names
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
@@ -20,10 +21,48 @@ import (
 type User struct {
 	Name         string
 	PasswordHash string
-	Tags         []string // administrator, monitoring, management, policymaker
+	// Tags are RabbitMQ's user tags (administrator, monitoring,
+	// management, policymaker): the management API's gates.
+	Tags []string
 	// Vhosts the user is given permissions (".*" ".*" ".*") on; nil
-	// means every configured vhost.
+	// means every configured vhost. From Authenticate: the vhosts the
+	// stored user has permissions on (nil for an administrator).
 	Vhosts []string
+}
+
+// ErrLoginRefused: Authenticate refused the user name and password, or
+// the place they came from.
+var ErrLoginRefused = errors.New("server: login refused")
+
+// Authenticate checks a user name and password from remote as the AMQP
+// handshake does (loopback-only users included), for other front ends
+// such as the management API. The error wraps ErrLoginRefused and says
+// why, for the log; tell the client no more than "Login failed".
+func (s *Server) Authenticate(name, pass string, remote net.Addr) (User, error) {
+	u, ok := s.core.User(name)
+	if !ok || !u.CheckPassword(pass) {
+		return User{}, fmt.Errorf("%w: user '%s': invalid credentials", ErrLoginRefused, name)
+	}
+	for _, lu := range s.cfg.LoopbackUsers {
+		if lu == name && !isLoopback(remote) {
+			return User{}, fmt.Errorf("%w: user '%s' can only connect via localhost", ErrLoginRefused, name)
+		}
+	}
+	out := User{Name: u.Name, Tags: u.Tags}
+	if !u.HasTag("administrator") {
+		out.Vhosts = []string{}
+		for _, p := range s.core.Permissions() {
+			if p.User == name {
+				out.Vhosts = append(out.Vhosts, p.Vhost)
+			}
+		}
+	}
+	return out, nil
+}
+
+// MayOpen reports whether u may use vhost.
+func (u *User) MayOpen(vhost string) bool {
+	return u.Vhosts == nil || slices.Contains(u.Vhosts, vhost)
 }
 
 // HashPassword returns a salted hash of password in the PasswordHash format.

@@ -16,7 +16,8 @@
 //	reply_to.go     amq.rabbitmq.reply-to: the channel's broker.ReplyConsumer
 //	ack_timeout.go  consumer acknowledgement timeouts (per channel, see below)
 //	stats.go        channel counters by exchange and queue; server Totals
-//	auth.go         SASL; the configured users, created in the core at first boot
+//	auth.go         SASL; the configured users, created in the core at first boot;
+//	                Authenticate for other front ends (the management API)
 //	access.go       permission checks on each method (the core's users rule)
 //
 // Core events reach the front end through interfaces it implements:

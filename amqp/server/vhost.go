@@ -20,16 +20,17 @@ func newVhost(core *broker.Vhost) *vhost {
 }
 
 // vhost returns the front end's handle on the core's vhost called name,
-// nil if there is none: a configured one, or one added since (the HTTP
-// API, definitions).
+// or nil: the one made in New, or a new handle on a vhost added since
+// (the management API's PUT /api/vhosts).
 func (s *Server) vhost(name string) *vhost {
-	if v := s.vhosts[name]; v != nil && s.core.Vhost(name) == v.core {
+	cv := s.core.Vhost(name)
+	if cv == nil {
+		return nil
+	}
+	if v := s.vhosts[name]; v != nil && v.core == cv {
 		return v
 	}
-	if core := s.core.Vhost(name); core != nil {
-		return newVhost(core)
-	}
-	return nil
+	return newVhost(cv)
 }
 
 func (v *vhost) errNoQueue(name string) *amqp.Error    { return v.core.ErrNoQueue(name) }

@@ -38,6 +38,9 @@ type config struct {
 	diskFreeLimit   byteSize
 	version         bool
 
+	// The management HTTP API (amqp/management).
+	managementListen string
+
 	// From the file only.
 	vhosts        []string
 	users         []userConfig
@@ -70,7 +73,9 @@ type userConfig struct {
 	Password     string   `json:"password,omitempty"`
 	PasswordHash string   `json:"password_hash,omitempty"`
 	Vhosts       []string `json:"vhosts,omitempty"`
-	Tags         []string `json:"tags,omitempty"` // administrator, management, ...
+	// Tags are RabbitMQ's user tags (administrator, monitoring,
+	// management, policymaker): what the management API lets the user do.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // newFlagSet defines every flag, bound to c.
@@ -83,6 +88,7 @@ func newFlagSet(c *config) *pflag.FlagSet {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.listen, "listen", ":5672", "address to accept AMQP connections on")
+	fs.StringVar(&c.managementListen, "management-listen", ":15672", `address of the management HTTP API (RabbitMQ's); "" or "off" disables it`)
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for durable state")
 	fs.StringVar(&c.configPath, "config", "", "JSON configuration file (users, vhosts, limits)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -245,7 +251,7 @@ func (c *config) readFile() (map[string]json.RawMessage, error) {
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&uc); err != nil {
 				if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-					return nil, fmt.Errorf(`%s[%d]: unknown key %s (a user has "name", "password" or "password_hash", and "vhosts")`, keyUsers, i, f)
+					return nil, fmt.Errorf(`%s[%d]: unknown key %s (a user has "name", "password" or "password_hash", "vhosts" and "tags")`, keyUsers, i, f)
 				}
 				return nil, fmt.Errorf("%s[%d]: %w", keyUsers, i, err)
 			}

@@ -120,6 +120,13 @@ func run(args []string) error {
 		return err
 	}
 	defer stopMetrics()
+	stopManagement := func(context.Context) {}
+	if !managementOff(c.managementListen) {
+		if stopManagement, err = startManagement(c.managementListen, srv, ln.Addr(), log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	// Signals are caught before the address is announced: whoever reads
 	// the line may stop the broker at once, and must get a clean shutdown.
 	sigc := make(chan os.Signal, 1)
@@ -139,6 +146,7 @@ func run(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	stopManagement(ctx)
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("shutdown did not finish cleanly", zap.Error(err))
 	}

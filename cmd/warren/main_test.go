@@ -19,6 +19,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "warren test broker:", err)
 			os.Exit(2)
 		}
+		if _, set := os.LookupEnv("WARREN_MANAGEMENT_LISTEN"); !set {
+			// Not RabbitMQ's :15672 (taken on a machine running one, and
+			// by the parallel tests): a port of its own, unless a test
+			// says otherwise.
+			os.Setenv("WARREN_MANAGEMENT_LISTEN", "127.0.0.1:0")
+		}
 		if err := run(args); err != nil {
 			fmt.Fprintln(os.Stderr, "warren:", err)
 			os.Exit(1)

@@ -1,0 +1,86 @@
+// Package management is Warren's management HTTP API, compatible with
+// RabbitMQ 3.10's management plugin in paths, methods, JSON field names
+// and shapes, status codes and error bodies ({"error":..., "reason":...}),
+// so that rabbitmqadmin, rabbit-hole (the Terraform provider's and the
+// topology operator's client), KEDA and scripts work against Warren by
+// changing only the address.
+//
+// It is a front end: it reads the broker core's listings (amqp/broker
+// list.go) and the AMQP front end's connection registry (amqp/server
+// registry.go, through the Registry interface), and changes definitions
+// only through the core's commands (broker.Broker.Apply, Vhost.Apply),
+// so a queue declared here persists and recovers as one declared over
+// AMQP. Nothing imports this package but cmd/warren.
+//
+// # Map
+//
+//	server.go       Server, Config, User, Authenticator, Registry; Serve, Shutdown
+//	routes.go       the endpoints (Go 1.22 ServeMux patterns) and path values:
+//	                "%2F" is the vhost "/", amq.default the default exchange
+//	auth.go         HTTP basic auth and the tag gates (management, policymaker,
+//	                monitoring, administrator)
+//	respond.go      JSON answers, RabbitMQ's error bodies, core errors -> HTTP
+//	listing.go      page, page_size, name, use_regex, sort, sort_reverse, columns;
+//	                the paged envelope
+//	sampler.go      message rates: one pass over every counter per interval
+//	render.go       message_stats and the *_details.rate fields
+//	values.go       JSON <-> AMQP field-table values
+//	overview.go     /api/overview, /api/whoami, /api/nodes, /api/extensions
+//	health.go       /api/health/checks/*, /api/aliveness-test/{v}
+//	vhosts.go       /api/vhosts[/{v}]
+//	exchanges.go    /api/exchanges[/{v}[/{x}]]
+//	queues.go       /api/queues[/{v}[/{q}]], /contents (purge)
+//	message.go      .../publish and .../get
+//	bindings.go     /api/bindings..., the properties key
+//	connections.go  connections, channels, consumers
+//
+// Tests: amqp/management (tag gates, listing helpers, the sampler, bad
+// input, benchmarks with 10,000 queues) and the black-box suite
+// conformance/api (rabbit-hole and net/http, checked over AMQP, against
+// Warren or RabbitMQ).
+//
+// Users, permissions, policies, parameters, limits and definitions are
+// not here yet: they arrive with the core's users and policies (issue 15,
+// part B).
+//
+// # Status codes
+//
+//	200 a read; 201 a PUT that created, or a binding POST (with Location);
+//	204 a PUT of something that existed, a DELETE
+//	400 bad_request: bad JSON, bad arguments, inequivalent redeclaration,
+//	    if-empty/if-unused refused, bad paging parameters
+//	401 not_authorized "Login failed" (with WWW-Authenticate); not_authorised
+//	    for a user below the gate or an amq.* name
+//	404 {"error":"Object Not Found","reason":"Not Found"}; a vhost that is
+//	    missing under an object: {"error":"not_found","reason":"vhost_not_found"}
+//	503 a failed health check
+//
+// # Fields
+//
+// Every field answered is RabbitMQ 3.10's (conformance/api shapes_test.go
+// pins them against a real RabbitMQ). Left out, for want of a source in
+// Warren: Erlang process figures (memory, reductions, garbage_collection,
+// backing_queue_status, idle_since), persistent and paged-out byte
+// splits (message_bytes_persistent, message_bytes_ram,
+// message_bytes_paged_out, messages_persistent), consumer_utilisation and
+// consumer_capacity, channel message_stats and per-consumer
+// prefetch_count of a channel (0), churn_rates, node I/O and Mnesia
+// figures; vhost description and tags are accepted and not kept
+// (definitions will keep them).
+//
+// # Concurrency
+//
+// net/http runs each request on its own goroutine; handlers hold no lock
+// of this package's while they call the core. The core's listings take
+// its locks one at a time (amqp/broker doc.go), so a listing of 10,000
+// queues never stops publishers.
+//
+// One goroutine of the package's own, the sampler (sampler.go), wakes
+// every StatsInterval (5 s, rabbitmq collect_statistics_interval), reads
+// every queue's, exchange's and connection's counters in one pass, and
+// publishes the figures and rates as an immutable value through an
+// atomic pointer that handlers load with no lock. Its maps are the whole
+// statistics state: nothing is added to queue.Queue. Server.mu guards
+// the list of listeners only (a leaf). Shutdown stops the sampler and
+// waits for it.
+package management

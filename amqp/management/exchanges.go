@@ -34,7 +34,7 @@ func (s *Server) vhostsFor(w http.ResponseWriter, r *http.Request) (vs []*broker
 func exchangeJSON(x *broker.ExchangeInfo, smp *samples) map[string]any {
 	val := exchangeVec(x)
 	rs := smp.exchange(x.Vhost, x.Name)
-	return map[string]any{
+	m := map[string]any{
 		"name":                      x.Name,
 		"vhost":                     x.Vhost,
 		"type":                      x.Kind,
@@ -45,6 +45,10 @@ func exchangeJSON(x *broker.ExchangeInfo, smp *samples) map[string]any {
 		"user_who_performed_action": "",
 		"message_stats":             messageStats(exchangeStats(), &val, &rs.rate),
 	}
+	if x.Policy != nil && x.Policy.Policy != "" {
+		m["policy"] = x.Policy.Policy // rabbitmq: present only when one applies
+	}
+	return m
 }
 
 func (s *Server) getExchanges(w http.ResponseWriter, r *http.Request) {

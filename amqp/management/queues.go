@@ -90,7 +90,16 @@ func (s *Server) queueJSON(q *broker.QueueInfo, smp *samples) *queueJSON {
 	for k, v := range q.EffectivePolicy {
 		policy[k] = valueToJSON(v)
 	}
+	var pol, opPol *string
+	if q.Policy != "" {
+		pol = &q.Policy
+	}
+	if q.OperatorPolicy != "" {
+		opPol = &q.OperatorPolicy
+	}
 	return &queueJSON{
+		OperatorPolicy:             opPol,
+		Policy:                     pol,
 		Arguments:                  tableToJSON(q.Args),
 		AutoDelete:                 q.AutoDelete,
 		Consumers:                  q.Consumers,

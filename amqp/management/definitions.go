@@ -39,7 +39,7 @@ func (s *Server) getDefinitions(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getVhostDefinitions(w http.ResponseWriter, r *http.Request) {
 	vh := vhostParam(r)
-	if !s.vhostAccess(w, r, vh) {
+	if !s.defVhost(w, r, vh) {
 		return
 	}
 	s.writeDefinitions(w, r, s.b.Vhost(vh).Export())
@@ -69,7 +69,7 @@ func definitionsBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 
 func (s *Server) postDefinitions(w http.ResponseWriter, r *http.Request) {
 	vh := vhostParam(r)
-	if vh != "" && !s.vhostAccess(w, r, vh) {
+	if vh != "" && !s.defVhost(w, r, vh) {
 		return
 	}
 	raw, ok := definitionsBody(w, r)

@@ -3,14 +3,18 @@ package management
 import "net/http"
 
 // defRoutes registers the definition endpoints (users, permissions,
-// policies, parameters, limits, definitions) with RabbitMQ's gates:
-// administrator for users, permissions, operator policies, global
-// parameters, changing limits and definitions; policymaker for policies
-// and parameters in the vhosts the user may use; management for reading
-// the limits of those vhosts.
+// policies, parameters, limits, definitions) with RabbitMQ 3.10's gates:
+// administrator ("Not administrator user") for users, permissions,
+// changing operator policies and vhost limits, and definitions;
+// administrator ("User not authorised to access object") for global
+// parameters; policymaker for changing policies and for parameters, in
+// the vhosts the user may use; management for reading policies, operator
+// policies and limits of those vhosts.
 func (s *Server) defRoutes(h func(string, level, http.HandlerFunc)) {
 	mg, adm := levelManagement, levelAdministrator
-	pm := func(pattern string, f http.HandlerFunc) { h(pattern, mg, policymaker(f)) }
+	// rabbitmq: these answer "User not authorised to access object".
+	pm := func(pattern string, f http.HandlerFunc) { h(pattern, mg, gate(isPolicymaker, f)) }
+	ad := func(pattern string, f http.HandlerFunc) { h(pattern, mg, gate(isAdmin, f)) }
 
 	h("GET /api/users", adm, s.getUsers)
 	h("GET /api/users/without-permissions", adm, s.getUsersWithoutPermissions)
@@ -36,13 +40,13 @@ func (s *Server) defRoutes(h func(string, level, http.HandlerFunc)) {
 	h("PUT /api/topic-permissions/{vhost}/{user}", adm, s.putTopicPermission)
 	h("DELETE /api/topic-permissions/{vhost}/{user}", adm, s.deleteTopicPermission)
 
-	pm("GET /api/policies", s.getPolicies(false))
-	pm("GET /api/policies/{vhost}", s.getPolicies(false))
-	pm("GET /api/policies/{vhost}/{name}", s.getPolicy(false))
+	h("GET /api/policies", mg, s.getPolicies(false))
+	h("GET /api/policies/{vhost}", mg, s.getPolicies(false))
+	h("GET /api/policies/{vhost}/{name}", mg, s.getPolicy(false))
 	pm("PUT /api/policies/{vhost}/{name}", s.putPolicy(false))
 	pm("DELETE /api/policies/{vhost}/{name}", s.deletePolicy(false))
-	h("GET /api/operator-policies", adm, s.getPolicies(true))
-	h("GET /api/operator-policies/{vhost}", adm, s.getPolicies(true))
+	h("GET /api/operator-policies", mg, s.getPolicies(true))
+	h("GET /api/operator-policies/{vhost}", mg, s.getPolicies(true))
 	h("GET /api/operator-policies/{vhost}/{name}", adm, s.getPolicy(true))
 	h("PUT /api/operator-policies/{vhost}/{name}", adm, s.putPolicy(true))
 	h("DELETE /api/operator-policies/{vhost}/{name}", adm, s.deletePolicy(true))
@@ -53,10 +57,10 @@ func (s *Server) defRoutes(h func(string, level, http.HandlerFunc)) {
 	pm("GET /api/parameters/{component}/{vhost}/{name}", s.getParameter)
 	pm("PUT /api/parameters/{component}/{vhost}/{name}", s.putParameter)
 	pm("DELETE /api/parameters/{component}/{vhost}/{name}", s.deleteParameter)
-	h("GET /api/global-parameters", adm, s.getGlobalParameters)
-	h("GET /api/global-parameters/{name}", adm, s.getGlobalParameter)
-	h("PUT /api/global-parameters/{name}", adm, s.putGlobalParameter)
-	h("DELETE /api/global-parameters/{name}", adm, s.deleteGlobalParameter)
+	ad("GET /api/global-parameters", s.getGlobalParameters)
+	ad("GET /api/global-parameters/{name}", s.getGlobalParameter)
+	ad("PUT /api/global-parameters/{name}", s.putGlobalParameter)
+	ad("DELETE /api/global-parameters/{name}", s.deleteGlobalParameter)
 
 	h("GET /api/vhost-limits", mg, s.getVhostLimits)
 	h("GET /api/vhost-limits/{vhost}", mg, s.getVhostLimits)

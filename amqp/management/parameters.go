@@ -74,7 +74,7 @@ func findParameter(v *broker.Vhost, comp, name string) (broker.Parameter, bool) 
 
 func (s *Server) getParameter(w http.ResponseWriter, r *http.Request) {
 	vh := vhostParam(r)
-	if !s.vhostAccess(w, r, vh) {
+	if !s.defVhost(w, r, vh) {
 		return
 	}
 	p, ok := findParameter(s.b.Vhost(vh), pathValue(r, "component"), pathValue(r, "name"))
@@ -91,7 +91,7 @@ func (s *Server) putParameter(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	if !s.vhostAccess(w, r, vh) || !required(w, body, "value") {
+	if !s.defVhost(w, r, vh) || !required(w, body, "value") {
 		return
 	}
 	v := s.b.Vhost(vh)
@@ -105,7 +105,7 @@ func (s *Server) putParameter(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteParameter(w http.ResponseWriter, r *http.Request) {
 	vh, comp, name := vhostParam(r), pathValue(r, "component"), pathValue(r, "name")
-	if !s.vhostAccess(w, r, vh) {
+	if !s.defVhost(w, r, vh) {
 		return
 	}
 	v := s.b.Vhost(vh)
@@ -225,7 +225,7 @@ func erlText(v any, raw []byte) string {
 func (s *Server) putVhostLimit(w http.ResponseWriter, r *http.Request) {
 	vh, name := vhostParam(r), pathValue(r, "name")
 	n, ok := limitValue(w, r, name)
-	if !ok || !s.vhostAccess(w, r, vh) {
+	if !ok || !s.defVhost(w, r, vh) {
 		return
 	}
 	if _, err := s.b.Vhost(vh).Apply(broker.SetVhostLimit{Name: name, Value: n}); err != nil {
@@ -237,7 +237,7 @@ func (s *Server) putVhostLimit(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteVhostLimit(w http.ResponseWriter, r *http.Request) {
 	vh, name := vhostParam(r), pathValue(r, "name")
-	if !s.vhostAccess(w, r, vh) {
+	if !s.defVhost(w, r, vh) {
 		return
 	}
 	if _, err := s.b.Vhost(vh).Apply(broker.ClearVhostLimit{Name: name}); err != nil {

@@ -13,18 +13,55 @@ import (
 // DELETE; changes are the core's SetPolicy and ClearPolicy, which apply
 // at once to the vhost's queues and exchanges.
 
-// policymaker wraps h: the user needs the policymaker or administrator
-// tag (rabbitmq: monitoring does not include policymaker).
-func policymaker(h http.HandlerFunc) http.HandlerFunc {
+// objectRefused is RabbitMQ's 401 for a user whose tags or vhosts do not
+// let it at a policy, parameter or global parameter.
+const objectRefused = "User not authorised to access object"
+
+// isPolicymaker: the policymaker or administrator tag (rabbitmq:
+// monitoring does not include policymaker).
+func isPolicymaker(u *User) bool {
+	return slices.Contains(u.Tags, "policymaker") || slices.Contains(u.Tags, "administrator")
+}
+
+func isAdmin(u *User) bool { return slices.Contains(u.Tags, "administrator") }
+
+// gate wraps h: the user must pass ok, else RabbitMQ's 401 with
+// objectRefused.
+func gate(ok func(*User) bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u := userOf(r)
-		if !slices.Contains(u.Tags, "policymaker") && !slices.Contains(u.Tags, "administrator") {
+		if !ok(userOf(r)) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="RabbitMQ Management"`)
-			writeError(w, http.StatusUnauthorized, "not_authorised", refusal(levelPolicymaker))
+			writeError(w, http.StatusUnauthorized, "not_authorised", objectRefused)
 			return
 		}
 		h(w, r)
 	}
+}
+
+// defVhost checks the path's vhost for the definition endpoints: 404 when
+// it is missing (an object's read: Object Not Found; a change:
+// vhost_not_found), 401 when the user may not use it (rabbitmq: "User not
+// authorised to access virtual host" for a read, objectRefused for a
+// change). It reports whether to go on.
+func (s *Server) defVhost(w http.ResponseWriter, r *http.Request, vhost string) bool {
+	read := r.Method == http.MethodGet
+	if s.b.Vhost(vhost) == nil {
+		if read {
+			notFound(w)
+		} else {
+			writeError(w, http.StatusNotFound, "not_found", "vhost_not_found")
+		}
+		return false
+	}
+	if !userOf(r).mayUse(vhost) {
+		reason := objectRefused
+		if read {
+			reason = "User not authorised to access virtual host"
+		}
+		writeError(w, http.StatusUnauthorized, "not_authorised", reason)
+		return false
+	}
+	return true
 }
 
 // policyJSON is a policy as RabbitMQ 3.10 shows it.
@@ -49,7 +86,7 @@ func toPolicyJSON(p broker.Policy) policyJSON {
 // vhostAccess) or every vhost u may use.
 func (s *Server) vhostsOrOne(w http.ResponseWriter, r *http.Request) ([]*broker.Vhost, bool) {
 	if vh := vhostParam(r); vh != "" {
-		if !s.vhostAccess(w, r, vh) {
+		if !s.defVhost(w, r, vh) {
 			return nil, false
 		}
 		return []*broker.Vhost{s.b.Vhost(vh)}, true
@@ -92,7 +129,7 @@ func findPolicy(v *broker.Vhost, name string, operator bool) (broker.Policy, boo
 func (s *Server) getPolicy(operator bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		vh := vhostParam(r)
-		if !s.vhostAccess(w, r, vh) {
+		if !s.defVhost(w, r, vh) {
 			return
 		}
 		p, ok := findPolicy(s.b.Vhost(vh), pathValue(r, "name"), operator)
@@ -111,7 +148,7 @@ func (s *Server) putPolicy(operator bool) http.HandlerFunc {
 		if !decodeBody(w, r, &body) {
 			return
 		}
-		if !s.vhostAccess(w, r, vh) || !required(w, body, "pattern", "definition") {
+		if !s.defVhost(w, r, vh) || !required(w, body, "pattern", "definition") {
 			return
 		}
 		pattern, ok := stringField(w, body, "pattern")
@@ -150,7 +187,7 @@ func (s *Server) putPolicy(operator bool) http.HandlerFunc {
 func (s *Server) deletePolicy(operator bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		vh, name := vhostParam(r), pathValue(r, "name")
-		if !s.vhostAccess(w, r, vh) {
+		if !s.defVhost(w, r, vh) {
 			return
 		}
 		v := s.b.Vhost(vh)

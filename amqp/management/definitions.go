@@ -37,9 +37,19 @@ func (s *Server) getDefinitions(w http.ResponseWriter, r *http.Request) {
 	s.writeDefinitions(w, r, s.b.Export(s.cfg.Version))
 }
 
+// vhostOfDefinitions checks /api/definitions/{vhost}'s vhost (rabbitmq:
+// a missing one is a 400, vhost_not_found).
+func (s *Server) vhostOfDefinitions(w http.ResponseWriter, r *http.Request, vh string) bool {
+	if s.b.Vhost(vh) == nil {
+		badRequest(w, "vhost_not_found")
+		return false
+	}
+	return s.defVhost(w, r, vh)
+}
+
 func (s *Server) getVhostDefinitions(w http.ResponseWriter, r *http.Request) {
 	vh := vhostParam(r)
-	if !s.defVhost(w, r, vh) {
+	if !s.vhostOfDefinitions(w, r, vh) {
 		return
 	}
 	s.writeDefinitions(w, r, s.b.Vhost(vh).Export())
@@ -69,7 +79,7 @@ func definitionsBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 
 func (s *Server) postDefinitions(w http.ResponseWriter, r *http.Request) {
 	vh := vhostParam(r)
-	if vh != "" && !s.defVhost(w, r, vh) {
+	if vh != "" && !s.vhostOfDefinitions(w, r, vh) {
 		return
 	}
 	raw, ok := definitionsBody(w, r)

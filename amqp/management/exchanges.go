@@ -104,6 +104,9 @@ func (s *Server) putExchange(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "not_authorised", "Access refused.")
 		return
 	}
+	if !s.access(w, r, name, broker.ResourceExchange, xname, broker.Configure) {
+		return
+	}
 	kindName := "direct" // rabbitmq: the type defaults to direct
 	if body.Type != nil {
 		kindName = *body.Type
@@ -145,6 +148,9 @@ func (s *Server) deleteExchange(w http.ResponseWriter, r *http.Request) {
 	v := s.b.Vhost(name)
 	if v.Exchange(xname) == nil {
 		notFound(w)
+		return
+	}
+	if !s.access(w, r, name, broker.ResourceExchange, xname, broker.Configure) {
 		return
 	}
 	if _, err := v.Apply(broker.DeleteExchange{Name: xname, IfUnused: queryBool(r, "if-unused")}); err != nil {

@@ -307,3 +307,51 @@ func TestNonAdminRefused(t *testing.T) {
 	code, raw, _ = e.doAs(user, pass, "PUT", "/api/policies/%2F/"+esc(e.name("p")), body)
 	e.wantError("a policymaker's PUT policy in another vhost", code, raw, http.StatusUnauthorized, "not_authorised", "User not authorised to access object")
 }
+
+// TestObjectOperationsCheckPermissions: the API checks configure, write
+// and read as AMQP does, with RabbitMQ's answers.
+func TestObjectOperationsCheckPermissions(t *testing.T) {
+	e := setup(t)
+	vh := e.newVhost("vhost")
+	user, pass := e.newUser("user", "management")
+	if _, err := e.rh.UpdatePermissionsIn(vh, user, rabbithole.Permissions{Configure: "^own", Write: "^own", Read: "^own"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.rh.DeclareQueue(vh, "other", rabbithole.QueueSettings{}); err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("guest declares other: %v %v", res, err)
+	}
+	base := "/api/queues/" + esc(vh) + "/"
+	as := func(method, path string, body any) (int, []byte) {
+		code, raw, _ := e.doAs(user, pass, method, path, body)
+		return code, raw
+	}
+	code, raw := as("PUT", base+"own1", map[string]any{})
+	if code != http.StatusCreated {
+		t.Fatalf("PUT a queue the user may configure: %d %s", code, raw)
+	}
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"PUT", base + "other2", map[string]any{}},
+		{"DELETE", base + "other", nil},
+		{"DELETE", base + "other/contents", nil},
+		{"PUT", "/api/exchanges/" + esc(vh) + "/x", map[string]any{"type": "direct"}},
+		{"POST", "/api/bindings/" + esc(vh) + "/e/amq.direct/q/own1", map[string]any{}},
+	} {
+		code, raw := as(c.method, c.path, c.body)
+		e.wantError(c.method+" "+c.path, code, raw, http.StatusUnauthorized, "not_authorised", "Access refused.")
+	}
+	code, raw = as("POST", base+"other/get", map[string]any{"count": 1, "ackmode": "ack_requeue_true", "encoding": "auto"})
+	e.wantError("get from other", code, raw, http.StatusUnauthorized, "not_authorised",
+		"ACCESS_REFUSED - access to queue 'other' in vhost '"+vh+"' refused for user '"+user+"'")
+	code, raw = as("POST", "/api/exchanges/"+esc(vh)+"/amq.default/publish", map[string]any{"routing_key": "x", "payload": "", "payload_encoding": "string", "properties": map[string]any{}})
+	e.wantError("publish to amq.default", code, raw, http.StatusBadRequest, "bad_request",
+		"403 ACCESS_REFUSED - access to exchange 'amq.default' in vhost '"+vh+"' refused for user '"+user+"'")
+	if code, raw = as("GET", base+"other", nil); code != http.StatusOK {
+		t.Errorf("GET a queue of its vhost: %d %s, want 200", code, raw)
+	}
+	if _, err := e.rh.GetQueue(vh, "other"); err != nil {
+		t.Errorf("other is gone after refused deletes: %v", err)
+	}
+}

@@ -114,7 +114,7 @@ func (s *Server) putExchange(w http.ResponseWriter, r *http.Request) {
 	kind, err := exchange.ParseKind(kindName)
 	if err != nil {
 		if errors.Is(err, exchange.ErrUnknownKind) {
-			badRequest(w, fmt.Sprintf("unknown exchange type '%s'", kindName))
+			badRequest(w, fmt.Sprintf("invalid exchange type '%s'", kindName)) // rabbitmq 3.10's text
 			return
 		}
 		badRequest(w, err.Error())

@@ -42,6 +42,8 @@
 //	                /api/vhost-limits...
 //	definitions.go  /api/definitions[/{v}] export and all-or-nothing import
 //	                (JSON body or the UI's multipart "file")
+//	objaccess.go    configure/write/read checks of object operations
+//	                (broker.CheckAccess), as AMQP's
 //
 // Tests: amqp/management (tag gates, listing helpers, the sampler, bad
 // input, benchmarks with 10,000 queues) and the black-box suite

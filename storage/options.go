@@ -88,6 +88,16 @@ type Options struct {
 	// value-log GC, and the largest message the store accepts. 0: 64 MiB.
 	ValueLogFileSize int64
 
+	// BodyThreshold: messages of at least this many bytes are written to
+	// body segment files (Dir/bodies) with write(2), and Badger keeps only
+	// a pointer to them (bodies.go). 0: 64 KiB; negative: never (every
+	// message in Badger, the largest ValueLogFileSize).
+	BodyThreshold int64
+	// BodySegmentSize is the size past which the body file being written
+	// is closed and a new one started; a file is deleted once every body
+	// in it is settled. 0: 64 MiB.
+	BodySegmentSize int64
+
 	hooks *hooks // failure injection and probes, for tests
 }
 
@@ -144,6 +154,12 @@ func (o *Options) setDefaults() error {
 	if o.MinFreeBytes == 0 {
 		o.MinFreeBytes = minFreeBytes(o.MemTableSize, o.ValueLogFileSize)
 	}
+	if o.BodyThreshold == 0 {
+		o.BodyThreshold = 64 << 10
+	}
+	if o.BodySegmentSize <= 0 {
+		o.BodySegmentSize = 64 << 20
+	}
 	if o.DiskCheckInterval <= 0 {
 		o.DiskCheckInterval = time.Second
 	}
@@ -151,6 +167,7 @@ func (o *Options) setDefaults() error {
 		o.GCInterval = -1
 		o.MinFreeBytes = -1
 		o.ValueThreshold = 1 << 20 // in memory, Badger keeps every value in the memtable
+		o.BodyThreshold = -1
 	}
 	return nil
 }
@@ -174,6 +191,11 @@ func (o *Options) maxMessageBytes() int64 {
 		return 1 << 20
 	}
 	return o.ValueLogFileSize
+}
+
+// onFile reports whether a message of n bytes goes to a body file.
+func (o *Options) onFile(n int) bool {
+	return o.BodyThreshold > 0 && int64(n) >= o.BodyThreshold
 }
 
 // badgerOptions tunes Badger for a broker on a small machine (2 cores;

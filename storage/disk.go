@@ -86,7 +86,7 @@ func (s *Store) diskLoop() {
 		}
 		ran = true
 		start := time.Now()
-		n, err := s.runGC(true)
+		n, err := s.runGC(true, true)
 		gcAt = s.m.syncs.Load()
 		s.checkDisk()
 		s.log.Info("disk short: value-log GC", zap.Int("files_rewritten", n), zap.Duration("took", time.Since(start)),

@@ -41,8 +41,11 @@ type Options struct {
 	// negative: never (RunGC still works).
 	GCInterval time.Duration
 	// IdleGCAfter: once nothing was written for this long, after at least
-	// ValueLogFileSize bytes since the last GC, GC runs (compacting
-	// first) without waiting for GCInterval. 0: 5 seconds.
+	// ValueLogFileSize bytes since the last GC, GC runs (compacting, and
+	// flattening a small tree, first) without waiting for GCInterval; and
+	// while writes go on, every IdleGCAfter once churnGCFiles value-log
+	// files were written and messages deleted since the last GC. 0: 5
+	// seconds.
 	IdleGCAfter time.Duration
 	// ReleaseInterval is how often the pages of Badger's memory-mapped
 	// files are dropped from the process's resident set (they stay in the
@@ -85,7 +88,9 @@ type Options struct {
 	// writes stall. 0: 3.
 	NumMemtables int
 	// ValueLogFileSize is the size of one value-log file, the unit of
-	// value-log GC, and the largest message the store accepts. 0: 64 MiB.
+	// value-log GC, and the largest message Badger takes (larger ones go
+	// to body files, see BodyThreshold). Badger never rewrites the file
+	// being written: a drained store keeps up to one. 0: 16 MiB.
 	ValueLogFileSize int64
 
 	// BodyThreshold: messages of at least this many bytes are written to
@@ -149,7 +154,7 @@ func (o *Options) setDefaults() error {
 		o.NumMemtables = 3
 	}
 	if o.ValueLogFileSize == 0 {
-		o.ValueLogFileSize = 64 << 20
+		o.ValueLogFileSize = 16 << 20
 	}
 	if o.MinFreeBytes == 0 {
 		o.MinFreeBytes = minFreeBytes(o.MemTableSize, o.ValueLogFileSize)
@@ -173,7 +178,7 @@ func (o *Options) setDefaults() error {
 }
 
 // DefaultMinFreeBytes is MinFreeBytes with the default Badger sizes.
-const DefaultMinFreeBytes = 4*(16<<20) + 2*(64<<20)
+const DefaultMinFreeBytes = 4*(16<<20) + 2*(16<<20)
 
 // minFreeBytes is the headroom Badger needs with these sizes: what it may
 // write between two checks of the free space. That is the memtable's

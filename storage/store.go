@@ -356,7 +356,6 @@ func (s *Store) readBody(item *badger.Item, msgID uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: read message %d: %w", msgID, err)
 	}
-	s.m.bytesRead.Add(uint64(len(out)))
 	return out, nil
 }
 
@@ -438,8 +437,9 @@ type metrics struct {
 	writeErrors, dropsByPrefix, dropsByKeys, gcRewrites   atomic.Uint64
 	diskFullRefusals                                      atomic.Uint64
 	bodyBytes                                             atomic.Uint64
-	diskShort                                             atomic.Bool  // free space below MinFreeBytes (Admit)
-	diskFree                                              atomic.Int64 // the last reading; -1: none
+	msgDeletes                                            atomic.Uint64 // message deletes written (value-log garbage)
+	diskShort                                             atomic.Bool   // free space below MinFreeBytes (Admit)
+	diskFree                                              atomic.Int64  // the last reading; -1: none
 }
 
 // Metrics returns the counters.

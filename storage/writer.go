@@ -444,7 +444,7 @@ func (s *Store) write(g *group, live int) error {
 	cut := func(n int) []byte { return arena[len(arena)-n : len(arena) : len(arena)] }
 
 	wb := s.db.NewWriteBatch()
-	var bytes uint64
+	var bytes, deletes uint64
 	for i := range g.ops {
 		o := &g.ops[i]
 		if o.dead {
@@ -470,6 +470,7 @@ func (s *Store) write(g *group, live int) error {
 		case opDeleteMessage:
 			arena = appendMessageKey(arena, o.id)
 			err = wb.Delete(cut(messageKeyLen))
+			deletes++
 		case opPutEntry, opUpdateEntry:
 			arena = appendEntryKey(arena, o.id, o.seq)
 			k := cut(entryKeyLen)
@@ -498,6 +499,7 @@ func (s *Store) write(g *group, live int) error {
 		return err
 	}
 	s.m.bytesWritten.Add(bytes)
+	s.m.msgDeletes.Add(deletes)
 	return nil
 }
 

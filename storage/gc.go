@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -60,6 +61,7 @@ func (s *Store) gcLoop() {
 	last, lastQuiet := s.m.syncs.Load(), s.m.syncs.Load()
 	gcAt := s.m.bytesWritten.Load() // value bytes written when GC last ran
 	delAt := s.m.msgDeletes.Load()  // message deletes written when GC last ran
+	idleAt, idleDel := gcAt, delAt  // the same when an idle GC last ran
 	for {
 		var compact, flatten bool
 		select {
@@ -71,16 +73,16 @@ func (s *Store) gcLoop() {
 			now := s.m.syncs.Load()
 			idle := now == lastQuiet
 			lastQuiet = now
-			written := s.m.bytesWritten.Load() - gcAt
+			written := s.m.bytesWritten.Load()
 			switch {
-			case idle && written >= uint64(s.opts.ValueLogFileSize):
+			case idle && (written-idleAt >= uint64(s.opts.ValueLogFileSize) || s.m.msgDeletes.Load()-idleDel >= idleGCDeletes):
 				// Soon after the writes stop (a backlog drained, say), not
 				// at the next interval: a value-log file's worth was
-				// written since the last GC and nothing for IdleGCAfter.
-				// A drain writes only deletes (no value bytes), so it is
-				// not slowed by this.
+				// written, or many messages deleted, since the last idle
+				// GC and nothing for IdleGCAfter. A drain writes only
+				// deletes (no value bytes), so it is not slowed by this.
 				compact, flatten = true, true
-			case !idle && written >= churnGCFiles*uint64(s.opts.ValueLogFileSize) && s.m.msgDeletes.Load() > delAt:
+			case !idle && written-gcAt >= churnGCFiles*uint64(s.opts.ValueLogFileSize) && s.m.msgDeletes.Load() > delAt:
 				// Steady churn (publish and consume, a standing backlog):
 				// writes never stop, and the files of messages long
 				// consumed would wait for GCInterval. A fill (no deletes)
@@ -94,6 +96,9 @@ func (s *Store) gcLoop() {
 		n, err := s.runGC(compact, flatten)
 		last, lastQuiet = s.m.syncs.Load(), s.m.syncs.Load()
 		gcAt, delAt = s.m.bytesWritten.Load(), s.m.msgDeletes.Load()
+		if flatten {
+			idleAt, idleDel = gcAt, delAt
+		}
 		switch {
 		case err != nil:
 			s.log.Warn("value-log GC failed", zap.Error(err))
@@ -107,6 +112,11 @@ func (s *Store) gcLoop() {
 // deletes among them, make GC run while writes go on: on-disk size under
 // churn then stays within about that many files of the live data.
 const churnGCFiles = 4
+
+// idleGCDeletes is how many message deletes since the last idle GC make
+// the next quiet moment run one, whatever was written: a backlog that
+// drains after a GC ran during its fill.
+const idleGCDeletes = 1000
 
 // flattenBelow: an idle GC compacts the whole tree into one level first
 // when Badger's tables take less than this many memtables. Only then do
@@ -142,6 +152,23 @@ func (s *Store) runGC(compact, flatten bool) (int, error) {
 			return 0, err
 		}
 	}
+	n, err := s.gcFiles()
+	if err != nil || !flatten || s.valueLogFiles() <= 1 {
+		return n, err
+	}
+	// Badger's GC never picks the file being written, and stops as soon
+	// as that file holds the most garbage, which after a drain it often
+	// does (and then no file at all is rewritten). Rolling the value log
+	// over lets it go on.
+	if err := s.rollValueLog(); err != nil {
+		return n, err
+	}
+	m, err := s.gcFiles()
+	return n + m, err
+}
+
+// gcFiles runs Badger's value-log GC until it finds no file to rewrite.
+func (s *Store) gcFiles() (int, error) {
 	n := 0
 	for {
 		select {
@@ -166,6 +193,45 @@ func (s *Store) runGC(compact, flatten bool) (int, error) {
 			return n, fmt.Errorf("storage: value-log GC: %w", err)
 		}
 	}
+}
+
+// valueLogFiles counts Badger's value-log files.
+func (s *Store) valueLogFiles() int {
+	names, err := filepath.Glob(filepath.Join(s.dir, "*.vlog"))
+	if err != nil {
+		return 0
+	}
+	return len(names)
+}
+
+// rollValueLog makes Badger start a new value-log file: it writes filler
+// values under the flush prefix until a new file appears (at most one
+// file's worth), then drops them with the memtables' flush (see
+// flushMemtables), which counts them as garbage of the file they went to.
+// The old file being written can then be rewritten like any other.
+func (s *Store) rollValueLog() error {
+	before := s.valueLogFiles()
+	filler := make([]byte, min(s.opts.ValueLogFileSize/8, 1<<20))
+	key := append(append([]byte{}, flushKey...), 'r', 0, 0, 0, 0)
+	for i := 0; int64(i)*int64(len(filler)) <= 2*s.opts.ValueLogFileSize; i++ {
+		key[len(key)-4], key[len(key)-3], key[len(key)-2], key[len(key)-1] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
+		err := s.readable(func() error {
+			s.badgerMu.Lock() // ordered with the writer's commits
+			defer s.badgerMu.Unlock()
+			return s.db.Update(func(txn *badger.Txn) error { return txn.Set(key, filler) })
+		})
+		if err != nil {
+			return fmt.Errorf("storage: rolling the value log over: %w", err)
+		}
+		if s.valueLogFiles() > before {
+			break
+		}
+	}
+	b := Batch{ops: []op{{kind: opCompact}}}
+	if err := s.apply(&b); err != nil {
+		return fmt.Errorf("storage: rolling the value log over: %w", err)
+	}
+	return nil
 }
 
 // flatten compacts a small tree into one level (see flattenBelow), with

@@ -100,7 +100,8 @@
 // The store keeps the file system from filling up: Badger writes through
 // mmap, and a write into a full disk crashes the process with SIGBUS
 // instead of returning an error (seen on a 16 MiB tmpfs with the check
-// off). Below MinFreeBytes of free space the store is short (disk.go):
+// off). Below MinFreeBytes of free space the store is short (disk.go),
+// until an eighth of it more is free again:
 // Admit refuses new data, so the engine refuses a publish before any queue
 // takes it, while every write of what was already admitted is still made;
 // and the store compacts and runs value-log GC after every change until

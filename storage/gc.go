@@ -136,6 +136,9 @@ func (s *Store) RunGC() (int, error) {
 	return s.runGC(true, true)
 }
 
+// runGC compacts first if compact is set; with flatten (an idle store, or
+// RunGC) it also flattens a small tree and rolls the value log over if
+// Badger's GC stops at the file being written.
 func (s *Store) runGC(compact, flatten bool) (int, error) {
 	if s.opts.InMemory {
 		return 0, nil

@@ -3,7 +3,6 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -137,8 +136,7 @@ func (s *Store) RunGC() (int, error) {
 }
 
 // runGC compacts first if compact is set; with flatten (an idle store, or
-// RunGC) it also flattens a small tree and rolls the value log over if
-// Badger's GC stops at the file being written.
+// RunGC) it also flattens a small tree.
 func (s *Store) runGC(compact, flatten bool) (int, error) {
 	if s.opts.InMemory {
 		return 0, nil
@@ -155,19 +153,7 @@ func (s *Store) runGC(compact, flatten bool) (int, error) {
 			return 0, err
 		}
 	}
-	n, err := s.gcFiles()
-	if err != nil || !flatten || s.valueLogFiles() <= 1 {
-		return n, err
-	}
-	// Badger's GC never picks the file being written, and stops as soon
-	// as that file holds the most garbage, which after a drain it often
-	// does (and then no file at all is rewritten). Rolling the value log
-	// over lets it go on.
-	if err := s.rollValueLog(); err != nil {
-		return n, err
-	}
-	m, err := s.gcFiles()
-	return n + m, err
+	return s.gcFiles()
 }
 
 // gcFiles runs Badger's value-log GC until it finds no file to rewrite.
@@ -196,45 +182,6 @@ func (s *Store) gcFiles() (int, error) {
 			return n, fmt.Errorf("storage: value-log GC: %w", err)
 		}
 	}
-}
-
-// valueLogFiles counts Badger's value-log files.
-func (s *Store) valueLogFiles() int {
-	names, err := filepath.Glob(filepath.Join(s.dir, "*.vlog"))
-	if err != nil {
-		return 0
-	}
-	return len(names)
-}
-
-// rollValueLog makes Badger start a new value-log file: it writes filler
-// values under the flush prefix until a new file appears (at most one
-// file's worth), then drops them with the memtables' flush (see
-// flushMemtables), which counts them as garbage of the file they went to.
-// The old file being written can then be rewritten like any other.
-func (s *Store) rollValueLog() error {
-	before := s.valueLogFiles()
-	filler := make([]byte, min(s.opts.ValueLogFileSize/8, 1<<20))
-	key := append(append([]byte{}, flushKey...), 'r', 0, 0, 0, 0)
-	for i := 0; int64(i)*int64(len(filler)) <= 2*s.opts.ValueLogFileSize; i++ {
-		key[len(key)-4], key[len(key)-3], key[len(key)-2], key[len(key)-1] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
-		err := s.readable(func() error {
-			s.badgerMu.Lock() // ordered with the writer's commits
-			defer s.badgerMu.Unlock()
-			return s.db.Update(func(txn *badger.Txn) error { return txn.Set(key, filler) })
-		})
-		if err != nil {
-			return fmt.Errorf("storage: rolling the value log over: %w", err)
-		}
-		if s.valueLogFiles() > before {
-			break
-		}
-	}
-	b := Batch{ops: []op{{kind: opCompact}}}
-	if err := s.apply(&b); err != nil {
-		return fmt.Errorf("storage: rolling the value log over: %w", err)
-	}
-	return nil
 }
 
 // flatten compacts a small tree into one level (see flattenBelow), with

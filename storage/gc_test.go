@@ -122,9 +122,7 @@ func expectReclaimedByItself(t *testing.T, mod func(*Options)) {
 }
 
 // After a large drain, GC leaves no value-log file but the one being
-// written: not even the file that was being written when the drain ended
-// (Badger's GC never picks that one, and stops when it holds the most
-// garbage).
+// written.
 func TestDrainedStoreKeepsOneValueLogFile(t *testing.T) {
 	dir := t.TempDir()
 	s := openT(t, dir, gcOptions)

@@ -191,3 +191,9 @@ func unreferencedSegments(t testing.TB, s *Store) int {
 	}
 	return n
 }
+
+// valueLogFiles counts Badger's value-log files.
+func (s *Store) valueLogFiles() int {
+	names, _ := filepath.Glob(filepath.Join(s.dir, "*.vlog"))
+	return len(names)
+}

@@ -185,6 +185,7 @@ func (c *conn) teardown() {
 		if !c.uncounted {
 			c.uncounted = true
 			c.vhost.core.CloseConnection()
+			c.srv.core.CloseUserConnection(c.user)
 		}
 	}
 	c.exclusive = nil
@@ -457,6 +458,10 @@ func (c *conn) handshake() error {
 	if err := v.core.OpenConnection(user); err != nil {
 		return c.closeWith(err.(*amqp.Error))
 	}
+	if err := c.srv.core.OpenUserConnection(user); err != nil {
+		v.core.CloseConnection()
+		return c.closeWith(err.(*amqp.Error))
+	}
 	c.vhost = v
 	c.opened(startOk.ClientProperties)
 	c.send(0, &amqp.ConnectionOpenOk{})
@@ -673,6 +678,11 @@ func (c *conn) handleNewChannel(f amqp.Frame) error {
 	}
 	if f.Channel > c.channelMax || len(c.channels) >= int(c.channelMax) {
 		return amqp.Errorf(amqp.NotAllowed, "number of channels opened (%d) has reached the negotiated channel_max (%d)", len(c.channels), c.channelMax).On(m.ID())
+	}
+	// rabbitmq: a user's max-channels counts over all its connections; past
+	// it the connection is closed (530).
+	if err := c.srv.core.OpenUserChannel(c.user); err != nil {
+		return err.(*amqp.Error).On(m.ID())
 	}
 	ch := newChannel(c, f.Channel)
 	c.channels[f.Channel] = ch

@@ -9,6 +9,7 @@
 //	conn.go         a connection: handshake, reader, channel table
 //	writer.go       the connection's writer goroutine and outbound buffer
 //	inline.go       a publishing reader writes its deliveries to idle connections itself
+//	admission.go    the connection cap and the per-address rate of new connections, at accept
 //	channel*.go     a channel and its methods, one file per class
 //	vhost.go        the front end's handle on a broker.Vhost: one core call each
 //	deliver.go      consumer, the queue.Sink that encodes deliveries; unacked list

@@ -53,6 +53,15 @@ type Config struct {
 	// before its channel is closed (rabbitmq consumer_timeout); a queue's
 	// x-consumer-timeout argument overrides it. 0: 30 minutes; <0: none.
 	ConsumerTimeout time.Duration
+
+	// MaxConnections caps the open client connections (rabbitmq
+	// connection_max); more are closed at accept. 0: none.
+	MaxConnections int
+	// HandshakeRate is how many new connections per second one source
+	// address may open, after a burst of HandshakeBurst (admission.go);
+	// more are closed at accept. 0: no limit.
+	HandshakeRate  float64
+	HandshakeBurst int
 }
 
 // NoHeartbeat disables heartbeats when set as Config.Heartbeat.
@@ -109,6 +118,7 @@ type Server struct {
 	epoch      time.Time // Server.now counts from here
 	wg         sync.WaitGroup
 	stats      serverStats // totals (stats.go)
+	adm        admission   // connection admission at accept (admission.go)
 
 	mu struct {
 		sync.Mutex
@@ -186,6 +196,11 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		backoff = 0
+		if why := s.admitConn(nc); why != "" {
+			s.log.Warn("connection refused at accept", zap.String("peer", nc.RemoteAddr().String()), zap.String("reason", why))
+			nc.Close()
+			continue
+		}
 		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.mu.shutdown {

@@ -35,6 +35,9 @@ type config struct {
 	promListen      string
 	memoryBudget    int64
 	consumerTimeout time.Duration
+	maxConnections  int
+	handshakeRate   float64
+	handshakeBurst  int
 	diskFreeLimit   byteSize
 	version         bool
 
@@ -101,6 +104,9 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.StringVar(&c.promListen, "prometheus-listen", ":15692", "serve Prometheus metrics (/metrics, /metrics/per-object, /metrics/detailed, as rabbitmq_prometheus) on this address; \"\" or \"off\" disables")
 	fs.Int64Var(&c.memoryBudget, "memory-budget", 128<<20, "bytes of ready messages kept in memory (bodies plus 128 bytes each); beyond it bodies live on disk only")
 	fs.DurationVar(&c.consumerTimeout, "consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
+	fs.IntVar(&c.maxConnections, "max-connections", 0, "cap on open client connections (RabbitMQ's connection_max); more are closed at accept; 0: none")
+	fs.Float64Var(&c.handshakeRate, "handshake-rate", 0, "new connections per second one source address may open after a burst of --handshake-burst; more are closed at accept; 0: no limit")
+	fs.IntVar(&c.handshakeBurst, "handshake-burst", 20, "connections one source address may open at once before --handshake-rate applies")
 	c.diskFreeLimit = storage.DefaultMinFreeBytes
 	fs.Var(&c.diskFreeLimit, "disk-free-limit", "free disk space the store keeps; below it persistent publishes are refused (nacked) until space comes back")
 	fs.StringVar(&c.loadDefinitions, "load-definitions", "", "import this definitions file (RabbitMQ's JSON format) at every start, as RabbitMQ's load_definitions")

@@ -38,6 +38,8 @@ func flagSample(t *testing.T, f *pflag.Flag) (file []json.RawMessage, env string
 		return []json.RawMessage{q}, s
 	case "int", "int64", "uint16", "uint32":
 		return []json.RawMessage{json.RawMessage("7")}, "7"
+	case "float64":
+		return []json.RawMessage{json.RawMessage("2.5")}, "2.5"
 	case "duration":
 		return []json.RawMessage{json.RawMessage(`"7m"`)}, "7m"
 	case "bytes":

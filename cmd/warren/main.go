@@ -58,6 +58,9 @@ func run(args []string) error {
 		MaxMessageSize:  c.maxMessageSize,
 		MemoryBudget:    c.memoryBudget,
 		ConsumerTimeout: c.consumerTimeout,
+		MaxConnections:  c.maxConnections,
+		HandshakeRate:   c.handshakeRate,
+		HandshakeBurst:  c.handshakeBurst,
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = server.NoHeartbeat

@@ -180,8 +180,8 @@ func TestCtlDeadLetterReplay(t *testing.T) {
 	if strings.TrimSpace(out) != "Moved 5 messages" {
 		t.Errorf("move --to-origin said %q, want %q", out, "Moved 5 messages")
 	}
-	if d := queueDepth(t, ch, "dlq"); d != 0 {
-		t.Errorf("dlq holds %d messages after the replay, want 0", d)
+	if d := apiMessages(t, api, "dlq"); d != 0 {
+		t.Errorf("dlq holds %d messages (ready and unacknowledged) after the replay, want 0", d)
 	}
 	got := map[string]bool{}
 	dels, err = ch.Consume("work", "fixed", false, false, false, false, nil)
@@ -214,4 +214,25 @@ func TestCtlDeadLetterReplay(t *testing.T) {
 	if len(got) != n {
 		t.Errorf("got message ids %v, want %d distinct", got, n)
 	}
+}
+
+// apiMessages is a queue's messages, ready and unacknowledged, as
+// `warren ctl list queues --format json` reports them: a move that forgot
+// to ack its source would leave them unacknowledged.
+func apiMessages(t *testing.T, api, name string) int {
+	t.Helper()
+	var qs []struct {
+		Name     string `json:"name"`
+		Messages int    `json:"messages"`
+	}
+	if err := json.Unmarshal([]byte(ctlOK(t, api, "list", "queues", "--format", "json")), &qs); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if q.Name == name {
+			return q.Messages
+		}
+	}
+	t.Fatalf("no queue %s listed", name)
+	return 0
 }

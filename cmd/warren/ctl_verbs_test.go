@@ -74,20 +74,20 @@ func TestCtlVerbs(t *testing.T) {
 	if out := ctlOK(t, api, "move", "q1", "--to-queue", "q2", "--count", "1", "--copy"); strings.TrimSpace(out) != "Copied 1 messages" {
 		t.Errorf("copy said %q", out)
 	}
-	if q1, q2 := queueDepth(t, ch, "q1"), queueDepth(t, ch, "q2"); q1 != 2 || q2 != 1 {
+	if q1, q2 := apiMessages(t, api, "q1"), queueDepth(t, ch, "q2"); q1 != 2 || q2 != 1 {
 		t.Errorf("after a copy of 1: q1 %d q2 %d, want 2 and 1", q1, q2)
 	}
 	if out := ctlOK(t, api, "move", "q1", "--to-exchange", "amq.default", "--routing-key", "q2"); strings.TrimSpace(out) != "Moved 2 messages" {
 		t.Errorf("move said %q", out)
 	}
-	if q1, q2 := queueDepth(t, ch, "q1"), queueDepth(t, ch, "q2"); q1 != 0 || q2 != 3 {
+	if q1, q2 := apiMessages(t, api, "q1"), queueDepth(t, ch, "q2"); q1 != 0 || q2 != 3 {
 		t.Errorf("after the move: q1 %d q2 %d, want 0 and 3", q1, q2)
 	}
 	if out := ctlOK(t, api, "move", "q2", "--to-origin"); strings.TrimSpace(out) != "Moved 0 messages; 3 without x-death, left on q2" {
 		t.Errorf("move --to-origin of messages that never died said %q", out)
 	}
-	if q2 := queueDepth(t, ch, "q2"); q2 != 3 {
-		t.Errorf("q2 holds %d after a move that found no origin, want 3", q2)
+	if q2, ready := apiMessages(t, api, "q2"), queueDepth(t, ch, "q2"); q2 != 3 || ready != 3 {
+		t.Errorf("q2 holds %d (%d ready) after a move that found no origin, want 3 ready", q2, ready)
 	}
 
 	ctlOK(t, api, "purge", "queue", "q2")

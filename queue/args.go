@@ -15,18 +15,29 @@ const (
 	RejectPublishDLX                 // refuse and dead-letter the new one
 )
 
-// Limits are the queue arguments the core enforces.
+// Limits are the queue arguments the core enforces, with the policies
+// that apply (SetLimits). The fields are ordered to pack: a queue holds
+// one Limits on the heap.
 type Limits struct {
-	MaxLength      int64 // ready messages; -1: none
-	MaxLengthBytes int64 // ready body bytes; -1: none
-	Overflow       Overflow
-	MaxPriority    uint8 // x-max-priority; 0: not a priority queue
-	MessageTTL     int64 // x-message-ttl in ms; -1: none
-	DLX            bool  // x-dead-letter-exchange is set
-	DeliveryLimit  int64 // x-delivery-limit; -1: none
-	SingleActive   bool  // x-single-active-consumer
-	Expires        int64 // x-expires in ms; -1: none
-	Quorum         bool  // x-queue-type quorum
+	MaxLength       int64 // ready messages; -1: none
+	MaxLengthBytes  int64 // ready body bytes; -1: none
+	MessageTTL      int64 // x-message-ttl in ms; -1: none
+	DeliveryLimit   int64 // x-delivery-limit; -1: none
+	Expires         int64 // x-expires in ms; -1: none
+	ConsumerTimeout int64 // x-consumer-timeout in ms; -1: the server's
+	// DeadLetterExchange and DeadLetterRoutingKey (when HasDeadLetterKey)
+	// are where dead letters go.
+	DeadLetterExchange   string
+	DeadLetterRoutingKey string
+	// Source is what the queue's owner derived these limits from (the
+	// broker's policies); the queue never reads it.
+	Source           any
+	Overflow         Overflow
+	MaxPriority      uint8 // x-max-priority; 0: not a priority queue
+	DLX              bool  // x-dead-letter-exchange is set
+	HasDeadLetterKey bool
+	SingleActive     bool // x-single-active-consumer
+	Quorum           bool // x-queue-type quorum
 }
 
 // ArgError is an invalid queue argument. Reason is written as RabbitMQ
@@ -44,7 +55,7 @@ func (e *ArgError) Error() string { return fmt.Sprintf("invalid arg '%s': %s", e
 // ParseArgs validates a queue's x- arguments as RabbitMQ does and returns
 // the limits they set. Unknown arguments are kept but not interpreted.
 func ParseArgs(args map[string]any) (Limits, error) {
-	l := Limits{MaxLength: -1, MaxLengthBytes: -1, MessageTTL: -1, DeliveryLimit: -1, Expires: -1}
+	l := Limits{MaxLength: -1, MaxLengthBytes: -1, MessageTTL: -1, DeliveryLimit: -1, Expires: -1, ConsumerTimeout: -1}
 	for _, name := range argOrder {
 		v, ok := args[name]
 		if !ok {
@@ -81,7 +92,11 @@ func ParseArgs(args map[string]any) (Limits, error) {
 	if v, ok := integer(args["x-expires"]); ok {
 		l.Expires = v
 	}
-	_, l.DLX = args["x-dead-letter-exchange"].(string)
+	l.DeadLetterExchange, l.DLX = args["x-dead-letter-exchange"].(string)
+	l.DeadLetterRoutingKey, l.HasDeadLetterKey = args["x-dead-letter-routing-key"].(string)
+	if v, ok := integer(args["x-consumer-timeout"]); ok && v >= 0 {
+		l.ConsumerTimeout = v
+	}
 	l.SingleActive, _ = args["x-single-active-consumer"].(bool)
 	if args["x-queue-type"] == "quorum" {
 		l.Quorum = true

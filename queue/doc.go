@@ -21,7 +21,10 @@
 // ready list per level), message TTL with a per-queue expiry heap and one
 // timer, dead-lettering (handed to Config.DeadLetter after the lock is
 // released, see unlock), delivery counts and limits, consumer priorities,
-// single active consumer and x-expires (features.go, args.go).
+// single active consumer and x-expires (features.go, args.go). The limits
+// are one Limits value behind an atomic pointer, replaced whole under the
+// lock by SetLimits when a policy changes (limits.go) and read without the
+// lock where that is enough (ConsumerTimeout, SingleActive).
 //
 // Storage: a Journal (set by the server when it has a store) journals the
 // entries of persistent messages in queues that persist, and pages bodies

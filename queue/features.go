@@ -58,7 +58,7 @@ func (q *Queue) deadLetterLocked(e Entry, reason Reason) {
 	case ReasonMaxLen:
 		q.mu.stats.dropped++
 	}
-	if q.DeadLetter != nil && q.limits.DLX {
+	if q.DeadLetter != nil && q.limits().DLX {
 		q.mu.stats.deadLettered++
 		q.mu.dead = append(q.mu.dead, deadLetter{e, reason})
 		return
@@ -121,7 +121,7 @@ func (q *Queue) nowCeil() int64 {
 // queue's x-message-ttl and the message's expiration (rabbitmq), 0 if
 // neither applies.
 func (q *Queue) expiryFor(m *Message) (expires int64, ttl int64) {
-	ttl = q.limits.MessageTTL
+	ttl = q.limits().MessageTTL
 	if m.HasTTL && (ttl < 0 || m.TTL < ttl) {
 		ttl = m.TTL
 	}
@@ -239,7 +239,7 @@ func (q *Queue) expiredLocked(e *Entry, now int64) bool {
 // x-priority), in registration order within a priority.
 func (q *Queue) insertConsumerLocked(c *Consumer) {
 	i := len(q.mu.consumers)
-	if !q.limits.SingleActive {
+	if !q.limits().SingleActive {
 		for i > 0 && q.mu.consumers[i-1].Priority < c.Priority {
 			i--
 		}
@@ -255,7 +255,7 @@ func (q *Queue) insertConsumerLocked(c *Consumer) {
 // of the highest priority, then the next priority if none takes it.
 func (q *Queue) offerByPriorityLocked(e Entry) bool {
 	cs := q.mu.consumers
-	if q.limits.SingleActive {
+	if q.limits().SingleActive {
 		// rabbitmq x-single-active-consumer: only the earliest consumer
 		// receives; the next takes over when it goes.
 		if cs[0].Sink.TryDeliver(q, e) {
@@ -289,10 +289,10 @@ func (q *Queue) offerByPriorityLocked(e Entry) bool {
 
 // touchLocked records a use of the queue for x-expires.
 func (q *Queue) touchLocked() {
-	if q.limits.Expires <= 0 || q.mu.deleted {
+	if q.limits().Expires <= 0 || q.mu.deleted {
 		return
 	}
-	d := time.Duration(q.limits.Expires) * time.Millisecond
+	d := time.Duration(q.limits().Expires) * time.Millisecond
 	if q.mu.idleTimer == nil {
 		q.mu.idleTimer = time.AfterFunc(d, q.idleExpired)
 	} else {

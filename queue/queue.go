@@ -106,7 +106,10 @@ type Config struct {
 // Queue is one queue. The Config fields are immutable after New.
 type Queue struct {
 	Config
-	limits Limits
+	// lim is what the queue enforces: its arguments, with the policies
+	// applying to it (SetLimits). Replaced whole under mu, never changed
+	// in place, so that a reader without the lock sees one consistent set.
+	lim atomic.Pointer[Limits]
 
 	mu struct {
 		sync.Mutex
@@ -134,6 +137,10 @@ type Queue struct {
 		flowWaiters  int           // publishers held back for this queue
 		flowOffUntil int64         // Unix ns: no holding back before this
 		room         chan struct{} // closed when the held-back may go on
+
+		// flusher is the goroutine of the locked operation under way,
+		// when it flushes its deliveries' output itself (PublishFrom).
+		flusher Flusher
 	}
 	// For Backlogged (flow.go): consumed, with ready messages in memory
 	// past flowHigh; consumed, with enough of them to page past the budget.
@@ -145,9 +152,36 @@ type Queue struct {
 // The arguments are validated by ParseArgs first; New ignores bad ones.
 func New(cfg Config) *Queue {
 	l, _ := ParseArgs(cfg.Args)
-	q := &Queue{Config: cfg, limits: l}
+	q := &Queue{Config: cfg}
+	q.lim.Store(&l)
 	q.mu.ready = newReadyList(int(l.MaxPriority), cfg.Budget)
 	return q
+}
+
+// Flusher is a goroutine that writes out, before it blocks, the output
+// its deliveries left pending: a connection's reader. A Sink's TryDeliver
+// may, instead of waking its connection's writer, leave the write to the
+// Flusher of the operation that delivers (Queue.Flusher), which saves a
+// goroutine hand-off per delivery at moderate rates. Flush writes out
+// what is pending now; the broker calls it before it holds a publisher
+// back (WaitRoom), so that the consumers being waited for get their
+// deliveries.
+type Flusher interface{ Flush() }
+
+// Flusher is the Flusher of the operation holding the queue's lock, or
+// nil. Only for a Sink's TryDeliver, which runs under that lock.
+func (q *Queue) Flusher() Flusher { return q.mu.flusher }
+
+// PublishFrom is Publish on a goroutine that flushes its deliveries'
+// output itself (see Flusher).
+func (q *Queue) PublishFrom(m *Message, done func(error), f Flusher) (journalled bool, err error) {
+	q.mu.Lock()
+	q.mu.flusher = f
+	defer func() {
+		q.mu.flusher = nil
+		q.unlock()
+	}()
+	return q.publishLocked(m, done)
 }
 
 // Publish enqueues m and delivers what it can. It returns ErrDeleted if the
@@ -157,13 +191,17 @@ func New(cfg Config) *Queue {
 func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err error) {
 	q.mu.Lock()
 	defer q.unlock()
+	return q.publishLocked(m, done)
+}
+
+func (q *Queue) publishLocked(m *Message, done func(error)) (journalled bool, err error) {
 	if q.mu.deleted {
 		return false, ErrDeleted
 	}
-	if q.limits.Overflow != DropHead && q.fullLocked(m) {
+	if q.limits().Overflow != DropHead && q.fullLocked(m) {
 		// rabbitmq: reject-publish refuses the message; the publisher gets a
 		// nack. reject-publish-dlx also dead-letters it.
-		if q.limits.Overflow == RejectPublishDLX {
+		if q.limits().Overflow == RejectPublishDLX {
 			q.mu.nextSeq++
 			q.deadLetterLocked(Entry{Msg: m, Seq: q.mu.nextSeq}, ReasonMaxLen)
 		} else {
@@ -215,7 +253,7 @@ func (q *Queue) Publish(m *Message, done func(error)) (journalled bool, err erro
 // trimLocked applies drop-head: rabbitmq removes the oldest ready messages
 // until the queue is within its limits again.
 func (q *Queue) trimLocked() {
-	if q.limits.Overflow != DropHead {
+	if q.limits().Overflow != DropHead {
 		return
 	}
 	for q.overLocked() {
@@ -281,6 +319,16 @@ func (q *Queue) Dispatch() {
 	q.unlock()
 }
 
+// DispatchFrom is Dispatch on a goroutine that flushes its deliveries'
+// output itself (see Flusher): a consumer's reader after an ack.
+func (q *Queue) DispatchFrom(f Flusher) {
+	q.mu.Lock()
+	q.mu.flusher = f
+	q.dispatchLocked()
+	q.mu.flusher = nil
+	q.unlock()
+}
+
 func (q *Queue) dispatchLocked() {
 	var now int64
 	for q.mu.ready.len() > 0 && len(q.mu.consumers) > 0 {
@@ -309,7 +357,7 @@ func (q *Queue) dispatchLocked() {
 // offerLocked gives e to the next consumer in round-robin order that takes
 // it, and reports whether one did.
 func (q *Queue) offerLocked(e Entry) bool {
-	if q.mu.prioritized || q.limits.SingleActive {
+	if q.mu.prioritized || q.limits().SingleActive {
 		return q.offerByPriorityLocked(e)
 	}
 	n := len(q.mu.consumers)
@@ -408,7 +456,7 @@ func (q *Queue) Requeue(entries []Entry) {
 		if e.Stored {
 			q.mu.outstanding--
 		}
-		if q.limits.DeliveryLimit >= 0 && int64(e.Deliveries) > q.limits.DeliveryLimit {
+		if q.limits().DeliveryLimit >= 0 && int64(e.Deliveries) > q.limits().DeliveryLimit {
 			// rabbitmq x-delivery-limit: a message returned more often than
 			// the limit is dead-lettered (or dropped).
 			q.deadLetterLocked(e, ReasonDeliveryLimit)
@@ -571,14 +619,14 @@ func (q *Queue) Deleted() bool {
 // fullLocked reports whether one more message m would break a limit. The
 // limits count ready messages, in memory and paged out.
 func (q *Queue) fullLocked(m *Message) bool {
-	l := q.limits
+	l := q.limits()
 	n, bytes := int64(q.mu.ready.len()+q.mu.paged.count), int64(q.mu.ready.bytes)+q.mu.paged.bytes
 	return l.MaxLength >= 0 && n >= l.MaxLength ||
 		l.MaxLengthBytes >= 0 && bytes+int64(m.Size()) > l.MaxLengthBytes
 }
 
 func (q *Queue) overLocked() bool {
-	l := q.limits
+	l := q.limits()
 	n, bytes := int64(q.mu.ready.len()+q.mu.paged.count), int64(q.mu.ready.bytes)+q.mu.paged.bytes
 	return n > 0 && (l.MaxLength >= 0 && n > l.MaxLength || l.MaxLengthBytes >= 0 && bytes > l.MaxLengthBytes)
 }

@@ -179,4 +179,4 @@ func (q *Queue) ConsumerList(out []*Consumer) []*Consumer {
 
 // SingleActive reports whether the queue has a single active consumer
 // (x-single-active-consumer): the first of ConsumerList.
-func (q *Queue) SingleActive() bool { return q.limits.SingleActive }
+func (q *Queue) SingleActive() bool { return q.limits().SingleActive }

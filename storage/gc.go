@@ -34,6 +34,11 @@ func (s *Store) releaseLoop() {
 		case <-t.C:
 		}
 		moved := s.movedBytes()
+		if moved == lastBytes && time.Since(last) < idleRelease*s.opts.ReleaseInterval {
+			// Nothing written or read: only compactions map pages now, so
+			// an idle broker reads its mappings seldom.
+			continue
+		}
 		if moved-lastBytes < releaseBytes && time.Since(last) < s.opts.ReleaseInterval {
 			continue
 		}
@@ -43,6 +48,10 @@ func (s *Store) releaseLoop() {
 		}
 	}
 }
+
+// idleRelease is how many ReleaseIntervals releaseLoop waits when no
+// value was written or read.
+const idleRelease = 8
 
 // releaseBytes is how much value data written or read makes releaseLoop
 // release before its interval is up.

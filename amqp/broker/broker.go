@@ -50,6 +50,10 @@ type Broker struct {
 	// commands: nothing is written back, and nothing is refused for want
 	// of disk. Recover runs before anything else uses the broker.
 	replaying bool
+	// Queues created and deleted since the start (recovered ones are not
+	// created), for the read side (stats.go).
+	queuesCreated, queuesDeleted atomic.Uint64
+	bd                           brokerDefs // users, permissions, global parameters (users.go)
 
 	mu struct {
 		sync.RWMutex
@@ -76,6 +80,7 @@ func New(cfg Config) *Broker {
 		b.budget = queue.NewBudget(cfg.MemoryBudget)
 	}
 	b.delayed.b = b
+	b.bd.init()
 	b.mu.vhosts = map[string]*Vhost{}
 	for _, name := range cfg.Vhosts {
 		b.mu.vhosts[name] = newVhost(b, name)

@@ -10,7 +10,7 @@ import (
 	"github.com/warrenmq/warren/storage"
 )
 
-func openStore(t *testing.T, dir string) *storage.Store {
+func openStore(t testing.TB, dir string) *storage.Store {
 	t.Helper()
 	st, err := storage.Open(storage.Options{Dir: dir})
 	if err != nil {

@@ -3,7 +3,6 @@ package broker
 import (
 	"fmt"
 
-	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
 )
@@ -15,8 +14,11 @@ import (
 type Command interface{ command() }
 
 // AddVhost creates a vhost with its standard exchanges; adding one that
-// exists does nothing.
-type AddVhost struct{ Name string }
+// exists updates its metadata (a zero Meta leaves it as it is).
+type AddVhost struct {
+	Name string
+	Meta VhostMeta
+}
 
 // DeleteVhost deletes a vhost with its queues and exchanges.
 type DeleteVhost struct{ Name string }
@@ -101,18 +103,29 @@ type Result struct {
 func (b *Broker) Apply(vhost string, cmd Command) (Result, error) {
 	switch c := cmd.(type) {
 	case AddVhost:
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		if b.mu.vhosts[c.Name] == nil {
-			b.mu.vhosts[c.Name] = newVhost(b, c.Name)
-		}
-		return Result{}, nil
+		return Result{}, b.addVhost(c)
 	case DeleteVhost:
 		return b.deleteVhost(c.Name)
+	case PutUser:
+		return Result{}, b.putUser(c)
+	case DeleteUser:
+		return Result{}, b.deleteUser(c)
+	case SetPermissions:
+		return Result{}, b.setPermissions(c)
+	case ClearPermissions:
+		return Result{}, b.clearPermissions(c)
+	case SetTopicPermissions:
+		return Result{}, b.setTopicPermissions(c)
+	case ClearTopicPermissions:
+		return Result{}, b.clearTopicPermissions(c)
+	case SetGlobalParameter:
+		return Result{}, b.setGlobalParameter(c)
+	case ClearGlobalParameter:
+		return Result{}, b.clearGlobalParameter(c)
 	}
 	v := b.Vhost(vhost)
 	if v == nil {
-		return Result{}, amqp.Errorf(amqp.NotFound, "no vhost '%s'", vhost)
+		return Result{}, ErrNoVhost(vhost)
 	}
 	return v.Apply(cmd)
 }
@@ -135,8 +148,43 @@ func (v *Vhost) Apply(cmd Command) (Result, error) {
 		return Result{}, v.bind(c)
 	case Unbind:
 		return Result{}, v.unbind(c)
+	case SetPolicy:
+		return Result{}, v.setPolicy(c)
+	case ClearPolicy:
+		return Result{}, v.clearPolicy(c)
+	case SetParameter:
+		return Result{}, v.setParameter(c)
+	case ClearParameter:
+		return Result{}, v.clearParameter(c)
+	case SetVhostLimit:
+		return Result{}, v.setVhostLimit(c)
+	case ClearVhostLimit:
+		return Result{}, v.clearVhostLimit(c)
 	}
 	return Result{}, fmt.Errorf("broker: %T is not a vhost command", cmd)
+}
+
+func (b *Broker) addVhost(c AddVhost) error {
+	if c.Name == "" {
+		return invalid("a vhost needs a name")
+	}
+	d := b.defs()
+	b.mu.Lock()
+	v := b.mu.vhosts[c.Name]
+	if v == nil {
+		v = newVhost(b, c.Name)
+		b.mu.vhosts[c.Name] = v
+	}
+	b.mu.Unlock() // Vhost.mu is taken before Broker.mu (newQueueID)
+	v.mu.Lock()
+	if c.Meta.Description != "" || c.Meta.Tags != nil || c.Meta.DefaultQueueType != "" {
+		v.mu.meta = c.Meta
+	}
+	m := v.mu.meta
+	d.put(defVhost, c.Name, vhostJSON{Name: c.Name, Description: m.Description, Tags: m.Tags, DefaultQueueType: m.DefaultQueueType})
+	d.submit()
+	v.mu.Unlock()
+	return d.wait()
 }
 
 func (b *Broker) deleteVhost(name string) (Result, error) {
@@ -147,6 +195,27 @@ func (b *Broker) deleteVhost(name string) (Result, error) {
 	var res Result
 	if v == nil {
 		return res, nil
+	}
+	// Its permissions, then its own definitions, go with it.
+	d := b.defs()
+	b.bd.mu.Lock()
+	b.forgetVhostLocked(d, name)
+	d.del(defVhost, name)
+	v.mu.Lock()
+	for n := range v.mu.policies {
+		d.del(defPolicy, defKey(name, n))
+	}
+	for n := range v.mu.opPolicies {
+		d.del(defOpPolicy, defKey(name, n))
+	}
+	for k := range v.mu.params {
+		d.del(defParameter, defKey(name, k[0], k[1]))
+	}
+	v.mu.Unlock()
+	d.submit()
+	b.bd.mu.Unlock()
+	if err := d.wait(); err != nil {
+		return res, err
 	}
 	v.mu.RLock()
 	qs := make([]string, 0, len(v.mu.queues))

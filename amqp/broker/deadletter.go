@@ -29,14 +29,15 @@ func (v *Vhost) queueConfig(cfg *queue.Config) {
 // never lose).
 func (v *Vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 	defer q.Settle(e)
-	dlx, _ := q.Args["x-dead-letter-exchange"].(string)
+	l := q.Limits() // the arguments, or a policy's
+	dlx := l.DeadLetterExchange
 	x := v.Exchange(dlx)
 	if x == nil {
 		return // rabbitmq: a missing dead-letter exchange drops the message
 	}
 	m := e.Msg
 	key := m.RoutingKey
-	k, dlrk := q.Args["x-dead-letter-routing-key"].(string)
+	k, dlrk := l.DeadLetterRoutingKey, l.HasDeadLetterKey
 	if dlrk {
 		key = k
 	}
@@ -80,7 +81,7 @@ func (v *Vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 			kept = append(kept, target)
 		}
 	}
-	v.b.enqueue(out, kept, nil, 0)
+	v.b.enqueue(out, kept, nil, 0, nil)
 }
 
 // recordDeath adds a death to the message's x-death header, RabbitMQ

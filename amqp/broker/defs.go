@@ -93,6 +93,8 @@ type defBatch struct {
 
 func (v *Vhost) defs() *defBatch { return &defBatch{b: v.b} }
 
+func (b *Broker) defs() *defBatch { return &defBatch{b: b} }
+
 func (d *defBatch) put(kind, key string, v any) {
 	if d.b.store == nil || d.b.replaying {
 		return

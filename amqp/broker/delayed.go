@@ -251,7 +251,7 @@ func (sc *scheduler) release(it *delayedItem, buf []*queue.Queue) []*queue.Queue
 			// rabbitmq delayed-message plugin: a released message routes
 			// by its own keys, CC included (BCC's are gone, see deadLetter).
 			buf = v.RouteKeys(x, m.RoutingKey, ccOfProps(m.Props), headers, buf, nil)
-			b.enqueue(m, buf, nil, 0)
+			b.enqueue(m, buf, nil, 0, nil)
 			clear(buf)
 		}
 	}

@@ -40,6 +40,19 @@
 //	list.go             the read side: VhostInfos, Totals, and per vhost Queues,
 //	                    QueueNames, Exchanges, Bindings, Consumers, Info
 //	stats.go            the exchange counters routing keeps
+//	users.go            users, permissions, topic permissions, global parameters
+//	                    (brokerDefs); ValidationError
+//	password.go         RabbitMQ password hashes (SHA-256, SHA-512, MD5)
+//	access.go           CheckAccess, CheckTopicAccess: permissions as RabbitMQ
+//	                    matches them, with its 403 texts
+//	vhost_defs.go       a vhost's runtime parameters, limits (max-queues,
+//	                    max-connections) and metadata
+//	policy.go           policies and operator policies: validation, commands
+//	policy_apply.go     which policy applies; queue limits and alternate
+//	                    exchanges from policies, applied live
+//	recover_defs.go     replaying those at Recover; SeedUsers (first boot)
+//	definitions.go      definitions export in RabbitMQ's JSON format
+//	definitions_import.go  import: all checked, then applied as commands
 //
 // A front end attaches consumers to a queue.Queue with its own queue.Sink
 // (queue.Queue.AddConsumer) and acks, rejects, requeues and gets on the
@@ -54,9 +67,21 @@
 //
 // # Commands
 //
-// Every change to definitions is a Command value (DeclareExchange,
-// DeleteExchange, DeclareQueue, DeleteQueue, Bind, Unbind; AddVhost and
-// DeleteVhost on the Broker) applied by Vhost.Apply or Broker.Apply. A
+// Every change to definitions is a Command value applied by Vhost.Apply
+// or Broker.Apply:
+//
+//	Vhost.Apply   DeclareExchange DeleteExchange DeclareQueue DeleteQueue
+//	              Bind Unbind SetPolicy ClearPolicy SetParameter
+//	              ClearParameter SetVhostLimit ClearVhostLimit
+//	Broker.Apply  AddVhost DeleteVhost PutUser DeleteUser SetPermissions
+//	              ClearPermissions SetTopicPermissions ClearTopicPermissions
+//	              SetGlobalParameter ClearGlobalParameter (and, by vhost
+//	              name, every Vhost command)
+//
+// The HTTP API, definitions import (Broker.Import), the AMQP methods and
+// the configured users at first boot (SeedUsers) all go through them.
+// Validation failures are *ValidationError (wrapping ErrValidation) with
+// RabbitMQ's reason text; an import's, *ImportError naming the entry. A
 // command runs under the vhost's write lock, collects its store writes in
 // one defBatch, submits it before releasing the lock (so changes reach the
 // store in the order they happened) and waits for the fsync after
@@ -73,13 +98,40 @@
 //	                 {"vhost","name","id","auto_delete"?,"args"?}
 //	kind "binding"   key vhost \0 source \0 q|x \0 destination \0 key \0 args
 //	                 {"vhost","source","destination","to_exchange"?,"key","args"?}
+//	kind "vhost"     key name  {"name","description"?,"tags"?,"default_queue_type"?}
+//	kind "user"      key name  {"name","password_hash","hashing_algorithm","tags","limits"}
+//	kind "permission"        key vhost \0 user  {"vhost","user","configure","write","read"}
+//	kind "topic_permission"  key vhost \0 user \0 exchange  {..., "exchange","write","read"}
+//	kind "global_parameter"  key name  {"name","value"}
+//	kind "parameter" key vhost \0 component \0 name  {"vhost","component","name","value"}
+//	                 (vhost limits: component "vhost-limits", name "limits")
+//	kind "policy", "operator_policy"  key vhost \0 name
+//	                 {"vhost","name","pattern","apply-to","definition","priority"}
+//	kind "meta"      key "seeded": the configured users were created once
 //
 // Only durable exchanges, durable non-exclusive queues and bindings
 // between those are stored: each record is the durable form of the
-// command that made it. Recover reads exchanges, then queues, then
-// bindings, and replays each as that command (DeclareExchange,
-// DeclareQueue with its store id, Bind) through Apply, writing nothing
-// back; it hands the queues back by store id for their messages.
+// command that made it. Recover reads vhosts, users, permissions, topic
+// permissions, global parameters, parameters, policies and operator
+// policies (recover_defs.go), then exchanges, queues and bindings, and
+// replays each as that command (DeclareQueue with its store id) through
+// Apply, writing nothing back; it hands the queues back by store id for
+// their messages. Policies come before queues, so each queue gets its
+// policy as it is declared.
+//
+// # Policies
+//
+// A queue's effective limits are a queue.Limits, replaced whole
+// (queue.SetLimits) when the policies change: the highest-priority policy
+// and operator policy matching its name; for message-ttl, expires,
+// max-length, max-length-bytes, delivery-limit and consumer-timeout the
+// smallest of argument, policy and operator policy; for the dead-letter
+// exchange and key and overflow, the argument if set (rabbitmq
+// rabbit_amqqueue_process:process_args_policy). Limits.Source is the
+// *AppliedPolicy, which listings show. An exchange's policy (its
+// alternate-exchange) sits in Vhost.mu.xpolicy; routing reads it only when
+// a message is unroutable and the exchange has no alternate-exchange
+// argument.
 //
 // Messages (journal.go, message.go): a persistent message for queues that
 // persist is stored once (PutMessage) and each of those queues journals an
@@ -136,7 +188,12 @@
 // Lookups and Route take Vhost.mu for reading; Apply takes it for
 // writing. Lock order, never the reverse:
 //
+//	brokerDefs.mu  ->  Broker.mu (read)  ->  Vhost.mu  (users.go, deleteVhost)
 //	Broker.mu (registry reads only, released before the next)
+//	Vhost.policyMu  ->  Vhost.mu; then, with Vhost.mu released,
+//	                    queue.Queue.mu (SetLimits may dead-letter, which
+//	                    routes under Vhost.mu)
+//	Vhost.mu  ->  Broker.mu (newQueueID)
 //	Vhost.mu  ->  queue.Queue.mu  ->  what a queue.Sink or the journal takes
 //	              (a front end's channel and outbound locks; storage.Store.mu)
 //	Vhost.mu  ->  storage.Store.mu (Submit of a defBatch)

@@ -43,6 +43,8 @@ type ExchangeInfo struct {
 	Internal   bool
 	Args       map[string]any // shared: read only
 	Counters   exchange.Counters
+	// Policy is what policies apply to the exchange, nil if none.
+	Policy *AppliedPolicy
 }
 
 // QueueInfo is one queue.
@@ -65,9 +67,12 @@ type QueueInfo struct {
 	// back (queue/flow.go), as RabbitMQ names it.
 	State    string
 	Counters queue.Counters
-	// EffectivePolicy is the definition of the policy that applies to the
-	// queue; empty until policies exist (issue 15).
-	EffectivePolicy map[string]any
+	// Policy and OperatorPolicy name what applies to the queue (rabbitmq
+	// `policy`, `operator_policy`; empty: none) and EffectivePolicy is
+	// their merged definition (`effective_policy_definition`; shared,
+	// read only; nil: none).
+	Policy, OperatorPolicy string
+	EffectivePolicy        map[string]any
 }
 
 // BindingInfo is one binding. The default exchange's implicit bindings
@@ -159,12 +164,16 @@ func (v *Vhost) queueInfo(q *queue.Queue) (QueueInfo, bool) {
 	if s.Backlogged {
 		state = "flow"
 	}
-	return QueueInfo{
+	info := QueueInfo{
 		Vhost: v.name, Name: q.Name, Durable: q.Durable, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete,
 		Args: q.Args, Owner: q.Owner,
 		Ready: s.Ready, Paged: s.Paged, ReadyBytes: s.ReadyBytes, Unacked: s.Unacked, UnackedBytes: s.UnackedBytes,
 		Consumers: s.Consumers, State: state, Counters: s.Counters,
-	}, true
+	}
+	if a := v.QueuePolicy(q); a != nil {
+		info.Policy, info.OperatorPolicy, info.EffectivePolicy = a.Policy, a.OperatorPolicy, a.Definition
+	}
+	return info, true
 }
 
 // Exchanges lists the vhost's exchanges, by name (the default exchange,
@@ -172,10 +181,15 @@ func (v *Vhost) queueInfo(q *queue.Queue) (QueueInfo, bool) {
 func (v *Vhost) Exchanges() []ExchangeInfo {
 	xs := v.exchangesSorted()
 	out := make([]ExchangeInfo, len(xs))
+	v.mu.RLock()
 	for i, x := range xs {
 		out[i] = ExchangeInfo{Vhost: v.name, Name: x.Name, Kind: x.Kind.String(), Durable: x.Durable,
 			AutoDelete: x.AutoDelete, Internal: x.Internal, Args: x.Args, Counters: x.Stats.Counters()}
+		if p := v.mu.xpolicy[x.Name]; p != nil {
+			out[i].Policy = p.applied
+		}
 	}
+	v.mu.RUnlock()
 	return out
 }
 

@@ -110,6 +110,7 @@ func (v *Vhost) declareExchangeLocked(d *defBatch, c DeclareExchange) error {
 		}
 	}
 	v.mu.exchanges[name] = &exchange.Exchange{Name: name, Kind: c.Kind, Durable: c.Durable, AutoDelete: c.AutoDelete, Internal: c.Internal, Args: c.Args}
+	v.exchangePolicyLocked(name)
 	if c.Durable {
 		d.put(defExchange, defKey(v.name, name), exchangeDef{Vhost: v.name, Name: name, Kind: c.Kind.String(), AutoDelete: c.AutoDelete, Internal: c.Internal, Args: encodeArgs(c.Args)})
 	}
@@ -136,6 +137,7 @@ func (v *Vhost) deleteExchange(c DeleteExchange) error {
 
 func (v *Vhost) deleteExchangeLocked(d *defBatch, x *exchange.Exchange) {
 	delete(v.mu.exchanges, x.Name)
+	delete(v.mu.xpolicy, x.Name)
 	if x.Durable {
 		d.del(defExchange, defKey(v.name, x.Name))
 		for _, b := range x.Bindings() {
@@ -295,6 +297,10 @@ func (v *Vhost) declareQueue(c DeclareQueue) (q *queue.Queue, err error) {
 		}
 		return q, nil
 	}
+	if err := v.checkQueueLimitLocked(cfg.Name); err != nil {
+		v.mu.Unlock()
+		return nil, err
+	}
 	if v.b.store != nil {
 		cfg.ID = c.ID
 		if cfg.ID == 0 {
@@ -310,7 +316,13 @@ func (v *Vhost) declareQueue(c DeclareQueue) (q *queue.Queue, err error) {
 		d.put(defQueue, defKey(v.name, cfg.Name), queueDef{Vhost: v.name, Name: cfg.Name, ID: cfg.ID, AutoDelete: cfg.AutoDelete, Args: encodeArgs(cfg.Args)})
 	}
 	q = v.newQueue(cfg)
+	if a := v.appliedLocked(cfg.Name, false); a != nil {
+		q.SetLimits(queueLimits(cfg.Args, a)) // not published yet: nothing to trim
+	}
 	v.mu.queues[cfg.Name] = q
+	if !v.b.replaying {
+		v.b.queuesCreated.Add(1)
+	}
 	d.submit()
 	v.mu.Unlock()
 	return q, d.wait()
@@ -341,6 +353,7 @@ func (v *Vhost) deleteQueue(c DeleteQueue) (Result, error) {
 		dest := exchange.Destination{Name: q.Name}
 		v.removeDestinationLocked(d, dest)
 		delete(v.mu.queues, q.Name)
+		v.b.queuesDeleted.Add(1)
 		if q.Persist {
 			d.del(defQueue, defKey(v.name, q.Name))
 		}

@@ -31,6 +31,9 @@ type Publish struct {
 	// Confirm, if set, hears of the store writes of publish Seq.
 	Confirm Confirm
 	Seq     uint64
+	// Flusher, if set, is the goroutine publishing, which writes out its
+	// deliveries' output before it blocks (queue.Flusher).
+	Flusher queue.Flusher
 }
 
 // Publish enqueues a routed message on its queues and hands it to its
@@ -48,6 +51,9 @@ func (v *Vhost) Publish(p *Publish) (routed, rejected bool, err error) {
 	// them (queue/flow.go).
 	for _, q := range p.Queues {
 		if q.Backlogged() {
+			if p.Flusher != nil {
+				p.Flusher.Flush() // the consumers waited for may have output pending
+			}
 			q.WaitRoom(p.Publisher)
 		}
 	}
@@ -55,7 +61,7 @@ func (v *Vhost) Publish(p *Publish) (routed, rejected bool, err error) {
 	if err := b.admit(p.Msg, p.Queues, &p.Extra); err != nil {
 		return false, false, err
 	}
-	routed, rejected = b.enqueue(p.Msg, p.Queues, p.Confirm, p.Seq)
+	routed, rejected = b.enqueue(p.Msg, p.Queues, p.Confirm, p.Seq, p.Flusher)
 	if p.Extra.Any() {
 		if v.publishExtra(p) {
 			routed = true
@@ -116,7 +122,7 @@ func (b *Broker) admit(msg *queue.Message, qs []*queue.Queue, ext *Extra) error 
 // journals its entry; with a Confirm (conf non-nil) the publish seq waits
 // for every one of those writes. It reports whether any queue took the
 // message and whether a full queue refused it.
-func (b *Broker) enqueue(msg *queue.Message, qs []*queue.Queue, conf Confirm, seq uint64) (routed, rejected bool) {
+func (b *Broker) enqueue(msg *queue.Message, qs []*queue.Queue, conf Confirm, seq uint64, f queue.Flusher) (routed, rejected bool) {
 	j := b.journal
 	var done func(error)
 	stored := 0
@@ -149,7 +155,7 @@ func (b *Broker) enqueue(msg *queue.Message, qs []*queue.Queue, conf Confirm, se
 			conf.Wait(seq)
 			qdone = done
 		}
-		journalled, err := q.Publish(msg, qdone)
+		journalled, err := q.PublishFrom(msg, qdone, f)
 		if stored > 0 && q.Persist && !journalled {
 			j.release(msg)
 			if qdone != nil {

@@ -17,6 +17,7 @@ import (
 // Recovered is what Recover rebuilt.
 type Recovered struct {
 	Exchanges, Queues, Bindings int
+	Users, Policies             int
 	// MessagesInQueues counts the messages restored into queues, a copy
 	// per queue.
 	MessagesInQueues int
@@ -44,6 +45,9 @@ func (b *Broker) Recover() (Recovered, error) {
 	}
 	b.replaying = true
 	defer func() { b.replaying = false }()
+	if err := b.recoverDefinitions(&r); err != nil {
+		return r, err
+	}
 	err := st.Definitions(defExchange, func(key string, raw []byte) error {
 		var d exchangeDef
 		if err := json.Unmarshal(raw, &d); err != nil {

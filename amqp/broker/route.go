@@ -144,7 +144,11 @@ func (v *Vhost) routeOneLocked(x *exchange.Exchange, key string, cc []string, he
 		}
 	}
 	if len(ds) == 0 {
-		if ae := x.Alternate(); ae != "" {
+		ae := x.Alternate()
+		if ae == "" {
+			ae = v.policyAlternateLocked(x.Name)
+		}
+		if ae != "" {
 			ds = append(ds, exchange.Destination{Exchange: true, Name: ae})
 		}
 	}

@@ -23,3 +23,10 @@ func countRoute(x *exchange.Exchange, queues int, ext *Extra) {
 		s.Unroutable.Add(1)
 	}
 }
+
+// QueueTotals returns how many queues were created and deleted since the
+// broker started (RabbitMQ's queues_created_total and
+// queues_deleted_total); recovered queues were not created.
+func (b *Broker) QueueTotals() (created, deleted uint64) {
+	return b.queuesCreated.Load(), b.queuesDeleted.Load()
+}

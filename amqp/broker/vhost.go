@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/exchange"
@@ -15,11 +16,22 @@ type Vhost struct {
 	name string
 	// listHook, set by tests, runs before each queue a listing reads.
 	listHook func(i int)
+	// policyMu orders policy changes with their application to the
+	// queues, which happens after mu is released (policy_apply.go).
+	// Taken before mu.
+	policyMu sync.Mutex
+	conns    atomic.Int64 // open connections, for max-connections
 
 	mu struct {
 		sync.RWMutex
 		exchanges map[string]*exchange.Exchange
 		queues    map[string]*queue.Queue
+
+		policies, opPolicies map[string]*policy         // by name
+		xpolicy              map[string]*exchangePolicy // by exchange, those a policy matches
+		params               map[[2]string]any          // runtime parameters by component, name
+		limits               vhostLimits
+		meta                 VhostMeta
 	}
 }
 
@@ -27,6 +39,11 @@ func newVhost(b *Broker, name string) *Vhost {
 	v := &Vhost{b: b, name: name}
 	v.mu.exchanges = map[string]*exchange.Exchange{}
 	v.mu.queues = map[string]*queue.Queue{}
+	v.mu.policies = map[string]*policy{}
+	v.mu.opPolicies = map[string]*policy{}
+	v.mu.xpolicy = map[string]*exchangePolicy{}
+	v.mu.params = map[[2]string]any{}
+	v.mu.limits = vhostLimits{-1, -1}
 	// rabbitmq: every vhost has the default exchange and the amq.* exchanges.
 	v.mu.exchanges[""] = &exchange.Exchange{Name: "", Kind: exchange.Direct, Durable: true}
 	for _, x := range []struct {

@@ -94,6 +94,14 @@ func (s *Server) putVhost(w http.ResponseWriter, r *http.Request) {
 		writeAMQPError(w, err)
 		return
 	}
+	if !exists {
+		// rabbitmq: the user who creates a vhost gets full permissions on it.
+		p := broker.Permission{Vhost: name, User: userOf(r).Name, Configure: ".*", Write: ".*", Read: ".*"}
+		if _, err := s.b.Apply(name, broker.SetPermissions{Permission: p}); err != nil {
+			writeAMQPError(w, err)
+			return
+		}
+	}
 	noContent(w, !exists)
 }
 

@@ -42,10 +42,9 @@ func (s *Server) now() int64 { return int64(time.Since(s.epoch)) }
 // ackTimeout returns the acknowledgement timeout of deliveries from q in
 // nanoseconds, or noAckTimeout.
 func (s *Server) ackTimeout(q *queue.Queue) int64 {
-	if v, ok := q.Args["x-consumer-timeout"]; ok {
-		if ms, ok := amqp.IntValue(v); ok && ms >= 0 {
-			return ms * int64(time.Millisecond)
-		}
+	// x-consumer-timeout, or a policy's consumer-timeout (queue.Limits).
+	if ms := q.ConsumerTimeout(); ms >= 0 {
+		return ms * int64(time.Millisecond)
 	}
 	if s.cfg.ConsumerTimeout < 0 {
 		return noAckTimeout

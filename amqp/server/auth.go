@@ -2,28 +2,32 @@ package server
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 )
 
-// User is an account that may log in. PasswordHash is RabbitMQ's
-// rabbit_password_hashing_sha256 format: base64 of a 4-byte salt followed by
-// SHA-256(salt + password), so hashes can be moved between the two brokers.
+// User is an account configured to log in. The broker core's users are
+// the source of truth (broker.PutUser); the configured ones are created
+// there the first time the server starts over its store (rabbitmq:
+// default_user), and stored ones rule after that. PasswordHash is
+// RabbitMQ's rabbit_password_hashing_sha256 format: base64 of a 4-byte salt
+// followed by SHA-256(salt + password), so hashes can be moved between the
+// two brokers.
 type User struct {
 	Name         string
 	PasswordHash string
-	// Vhosts the user may open; nil means every vhost.
-	Vhosts []string
 	// Tags are RabbitMQ's user tags (administrator, monitoring,
 	// management, policymaker): the management API's gates.
 	Tags []string
+	// Vhosts the user is given permissions (".*" ".*" ".*") on; nil
+	// means every configured vhost. From Authenticate: the vhosts the
+	// stored user has permissions on (nil for an administrator).
+	Vhosts []string
 }
 
 // ErrLoginRefused: Authenticate refused the user name and password, or
@@ -35,7 +39,7 @@ var ErrLoginRefused = errors.New("server: login refused")
 // such as the management API. The error wraps ErrLoginRefused and says
 // why, for the log; tell the client no more than "Login failed".
 func (s *Server) Authenticate(name, pass string, remote net.Addr) (User, error) {
-	u, ok := s.users[name]
+	u, ok := s.core.User(name)
 	if !ok || !u.CheckPassword(pass) {
 		return User{}, fmt.Errorf("%w: user '%s': invalid credentials", ErrLoginRefused, name)
 	}
@@ -44,45 +48,52 @@ func (s *Server) Authenticate(name, pass string, remote net.Addr) (User, error) 
 			return User{}, fmt.Errorf("%w: user '%s' can only connect via localhost", ErrLoginRefused, name)
 		}
 	}
-	return u, nil
+	out := User{Name: u.Name, Tags: u.Tags}
+	if !u.HasTag("administrator") {
+		out.Vhosts = []string{}
+		for _, p := range s.core.Permissions() {
+			if p.User == name {
+				out.Vhosts = append(out.Vhosts, p.Vhost)
+			}
+		}
+	}
+	return out, nil
 }
 
 // MayOpen reports whether u may use vhost.
-func (u *User) MayOpen(vhost string) bool { return u.mayOpen(vhost) }
+func (u *User) MayOpen(vhost string) bool {
+	return u.Vhosts == nil || slices.Contains(u.Vhosts, vhost)
+}
 
 // HashPassword returns a salted hash of password in the PasswordHash format.
 func HashPassword(password string) string {
-	var salt [4]byte
-	rand.Read(salt[:])
-	return hashWithSalt(salt[:], password)
+	h, _ := broker.HashPassword(broker.HashSHA256, password)
+	return h
 }
 
-func hashWithSalt(salt []byte, password string) string {
-	h := sha256.New()
-	h.Write(salt)
-	h.Write([]byte(password))
-	return base64.StdEncoding.EncodeToString(append(append([]byte{}, salt...), h.Sum(nil)...))
-}
-
-// CheckPassword reports whether password matches u's hash.
-func (u *User) CheckPassword(password string) bool {
-	raw, err := base64.StdEncoding.DecodeString(u.PasswordHash)
-	if err != nil || len(raw) != 4+sha256.Size {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(hashWithSalt(raw[:4], password)), []byte(u.PasswordHash)) == 1
-}
-
-func (u *User) mayOpen(vhost string) bool {
-	if u.Vhosts == nil {
-		return true
-	}
-	for _, v := range u.Vhosts {
-		if v == vhost {
-			return true
+// seedUsers creates the configured users with their permissions in the
+// core, the first time it starts over its store.
+func (s *Server) seedUsers() error {
+	var users []broker.User
+	var perms []broker.Permission
+	for _, u := range s.cfg.Users {
+		if u.Name == "" {
+			return errors.New("server: a user has no name")
+		}
+		users = append(users, broker.User{Name: u.Name, PasswordHash: u.PasswordHash, HashingAlgorithm: broker.HashSHA256, Tags: u.Tags})
+		vhosts := u.Vhosts
+		if vhosts == nil {
+			vhosts = s.cfg.Vhosts
+		}
+		for _, v := range vhosts {
+			if s.core.Vhost(v) == nil {
+				continue
+			}
+			perms = append(perms, broker.Permission{Vhost: v, User: u.Name, Configure: ".*", Write: ".*", Read: ".*"})
 		}
 	}
-	return false
+	_, err := s.core.SeedUsers(users, perms)
+	return err
 }
 
 var errBadResponse = errors.New("malformed SASL response")

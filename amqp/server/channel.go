@@ -27,6 +27,8 @@ type channel struct {
 	pubState   uint8 // pubIdle, pubHeader, pubBody
 
 	lastQueue string // the last queue declared, for empty queue names
+	// allowed caches the permission checks passed (access.go).
+	allowed map[permKey]struct{}
 
 	// Per-consumer prefetch for the next basic.consume (global=false).
 	consumerPrefetch int
@@ -45,7 +47,14 @@ type channel struct {
 
 	reply *replyConsumer // the direct reply-to consumer, if any
 
-	mode atomic.Uint32 // modeConfirm or modeTx, for listings (registry.go)
+	// Publish counters by exchange (stats.go), the reader's own.
+	lastEx   *exStats
+	exByName map[string]*exStats
+	// pruneQueued: in conn.pruneStats, to drop deleted queues' counters.
+	pruneQueued bool
+
+	mode              atomic.Uint32 // modeConfirm or modeTx, for listings (registry.go)
+	consumerPrefetchA atomic.Int32  // consumerPrefetch, for listings
 
 	dmu struct {
 		sync.Mutex
@@ -56,6 +65,12 @@ type channel struct {
 		globalPrefetch int
 		consumers      map[string]*consumer
 		ack            ackTimer
+		// For the counters' readers (stats.go): the publish counters by
+		// exchange, and the delivery counters by queue.
+		exchanges []*exStats
+		queues    map[*queue.Queue]*qStats
+		goneQ     qStats // deleted queues' counts, folded (pruneQueueStats)
+		pruneAt   int    // prune the deleted queues' counters past this many
 	}
 }
 
@@ -261,7 +276,6 @@ func (ch *channel) release() {
 		return
 	}
 	ch.dmu.closed = true
-	ch.c.unregisterChannel(ch)
 	ch.stopAckTimerLocked()
 	if ch.conf != nil {
 		ch.conf.close()
@@ -281,4 +295,5 @@ func (ch *channel) release() {
 	ch.dropReplyTo()
 	ch.pubBody = nil
 	ch.txPubs, ch.txSettles = nil, nil
+	ch.c.closeStats(ch) // and unregisters it
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
+	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
 )
 
@@ -24,6 +25,7 @@ func (ch *channel) basicQos(m *amqp.BasicQos) error {
 		ch.dmu.Unlock()
 	} else {
 		ch.consumerPrefetch = int(m.PrefetchCount)
+		ch.consumerPrefetchA.Store(int32(m.PrefetchCount))
 	}
 	ch.send(&amqp.BasicQosOk{})
 	ch.wakeQueues()
@@ -53,7 +55,7 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	if m.Queue == replyToQueue {
 		return ch.consumeReplyTo(m)
 	}
-	q, err := ch.ownedQueue(m.Queue)
+	q, err := ch.readableQueue(m.Queue)
 	if err != nil {
 		return err
 	}
@@ -89,6 +91,7 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	}
 	ch.dmu.Lock()
 	ch.dmu.consumers[tag] = cs
+	cs.stats = ch.queueStatsLocked(q)
 	ch.dmu.Unlock()
 	ch.c.addConsumer(cs)
 	if !m.NoWait {
@@ -214,9 +217,17 @@ func (ch *channel) publishComplete() error {
 
 func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 	v := ch.c.vhost
+	if err := ch.permitted(broker.ResourceExchange, pub.Exchange, broker.Write); err != nil {
+		return err
+	}
 	x := v.exchange(pub.Exchange)
 	if x == nil {
 		return v.errNoExchange(pub.Exchange)
+	}
+	if x.Kind == exchange.Topic {
+		if err := ch.topicPermitted(x.Name, pub.RoutingKey, broker.Write); err != nil {
+			return err
+		}
 	}
 	if x.Internal {
 		return amqp.Errorf(amqp.AccessRefused, "cannot publish to internal exchange '%s' in vhost '%s'", x.Name, v.name)
@@ -233,8 +244,9 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 	if props, err = ch.directReplyTo(props); err != nil {
 		return err
 	}
-	if sum.UserID != nil && string(sum.UserID) != ch.c.user {
-		// rabbitmq: a user_id property must name the authenticated user.
+	if sum.UserID != nil && string(sum.UserID) != ch.c.user && !ch.c.impersonator {
+		// rabbitmq: a user_id property must name the authenticated user,
+		// unless that user has the impersonator tag.
 		return amqp.Errorf(amqp.PreconditionFailed, "user_id property set to '%s' but authenticated user was '%s'", sum.UserID, ch.c.user)
 	}
 	msg := &queue.Message{
@@ -300,11 +312,13 @@ var errRejected = errors.New("rejected by a full queue")
 // returns it if it was mandatory and unroutable, and counts it for
 // confirms: a persistent message's confirm waits for its store writes.
 func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*queue.Queue, ext *broker.Extra) {
-	p := broker.Publish{Msg: msg, Queues: qs, Extra: *ext, Publisher: ch.c.id}
+	p := broker.Publish{Msg: msg, Queues: qs, Extra: *ext, Publisher: ch.c.id, Flusher: ch.c}
+	xs := ch.exchangeStats(msg.Exchange)
 	if ch.confirm {
-		p.Confirm, p.Seq = ch.conf, ch.conf.begin()
+		p.Confirm, p.Seq = ch.conf, ch.conf.begin(xs)
 	}
 	routed, rejected, err := ch.c.vhost.core.Publish(&p)
+	ch.c.countPublish(xs, routed || err != nil, mandatory)
 	if err != nil {
 		// Refused before it reached any queue: a nack means not accepted,
 		// so a publisher that retries duplicates nothing. Without confirms
@@ -334,12 +348,15 @@ func (ch *channel) deliverPublished(msg *queue.Message, mandatory bool, qs []*qu
 }
 
 func (ch *channel) basicGet(m *amqp.BasicGet) error {
-	q, err := ch.ownedQueue(m.Queue)
+	q, err := ch.readableQueue(m.Queue)
 	if err != nil {
 		return err
 	}
 	e, kept, remaining, ok := q.Get(m.NoAck)
 	if !ok {
+		ch.dmu.Lock()
+		ch.queueStatsLocked(q).getEmpty++
+		ch.dmu.Unlock()
 		ch.send(&amqp.BasicGetEmpty{})
 		return nil
 	}
@@ -348,6 +365,7 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 	ch.dmu.Lock()
 	ch.dmu.nextTag++
 	tag := ch.dmu.nextTag
+	countDeliveryLocked(ch.queueStatsLocked(q), e.Redelivered, m.NoAck, true)
 	if !m.NoAck {
 		ch.pushUnackedLocked(pending{tag: tag, q: q, e: kept})
 	}
@@ -361,8 +379,8 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 }
 
 // settle removes deliveries from the unacknowledged list, releasing
-// prefetch credit.
-func (ch *channel) settle(tag uint64, multiple bool) ([]pending, error) {
+// prefetch credit, and counts them as acknowledged if ack is set.
+func (ch *channel) settle(tag uint64, multiple, ack bool) ([]pending, error) {
 	ch.dmu.Lock()
 	ps, ok := ch.dmu.unacked.take(tag, multiple, nil)
 	if !ok {
@@ -375,6 +393,15 @@ func (ch *channel) settle(tag uint64, multiple bool) ([]pending, error) {
 			ch.dmu.inflight--
 		}
 	}
+	if ack {
+		for _, p := range ps {
+			if p.cs != nil {
+				p.cs.stats.acked++
+			} else {
+				ch.queueStatsLocked(p.q).acked++
+			}
+		}
+	}
 	ch.dmu.Unlock()
 	return ps, nil
 }
@@ -383,13 +410,13 @@ func (ch *channel) basicAck(tag uint64, multiple bool) error {
 	if ch.tx {
 		return ch.txSettle(tag, multiple, true, false)
 	}
-	ps, err := ch.settle(tag, multiple)
+	ps, err := ch.settle(tag, multiple, true)
 	if err != nil {
 		return err
 	}
 	forEachQueue(ps, func(q *queue.Queue, es []queue.Entry) {
 		q.Ack(es)
-		q.Dispatch()
+		q.DispatchFrom(ch.c) // the next deliveries, written before this reader blocks
 	})
 	return nil
 }
@@ -398,7 +425,7 @@ func (ch *channel) basicNack(tag uint64, multiple, requeue bool) error {
 	if ch.tx {
 		return ch.txSettle(tag, multiple, false, requeue)
 	}
-	ps, err := ch.settle(tag, multiple)
+	ps, err := ch.settle(tag, multiple, false)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,19 @@ func (ch *channel) ownedQueue(name string) (*queue.Queue, error) {
 	return ch.lookupOwned(name)
 }
 
+// readableQueue is ownedQueue for a method that reads from the queue
+// (basic.get, basic.consume, queue.purge): the user needs read access.
+func (ch *channel) readableQueue(name string) (*queue.Queue, error) {
+	name, err := ch.queueName(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := ch.permitted(broker.ResourceQueue, name, broker.Read); err != nil {
+		return nil, err
+	}
+	return ch.lookupOwned(name)
+}
+
 // lookupOwned is ownedQueue without the empty-name substitution.
 func (ch *channel) lookupOwned(name string) (*queue.Queue, error) {
 	v := ch.c.vhost
@@ -63,6 +76,15 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 		} else if broker.ReservedName(name) {
 			return amqp.Errorf(amqp.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", name)
 		}
+		if err := ch.permitted(broker.ResourceQueue, name, broker.Configure); err != nil {
+			return err
+		}
+		if dlx, ok := m.Arguments["x-dead-letter-exchange"].(string); ok {
+			// rabbitmq: dead-lettering writes to the DLX what is read from the queue.
+			if err := ch.permittedAll(onExchange(dlx, broker.Write), onQueue(name, broker.Read)); err != nil {
+				return err
+			}
+		}
 		// The core checks the arguments (broker/queue_args.go).
 		var err error
 		q, err = v.declareQueue(queue.Config{
@@ -77,6 +99,7 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 		}
 	}
 	ch.lastQueue = q.Name
+	ch.c.srv.stats.queuesDeclared.Add(1)
 	q.Touch()
 	if !m.NoWait {
 		msgs, consumers := q.Counts()
@@ -86,13 +109,25 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 }
 
 func (ch *channel) queueBind(m *amqp.QueueBind) error {
-	q, err := ch.ownedQueue(m.Queue)
+	name, err := ch.queueName(m.Queue)
+	if err != nil {
+		return err
+	}
+	if err := ch.permittedAll(onQueue(name, broker.Write), onExchange(m.Exchange, broker.Read)); err != nil {
+		return err
+	}
+	q, err := ch.lookupOwned(name)
 	if err != nil {
 		return err
 	}
 	key := m.RoutingKey
 	if m.Queue == "" && key == "" {
 		key = q.Name // spec 0-9-1 queue.bind: empty queue and key bind by the queue's name
+	}
+	if x := ch.c.vhost.exchange(m.Exchange); x != nil && x.Kind == exchange.Topic {
+		if err := ch.topicPermitted(m.Exchange, key, broker.Read); err != nil {
+			return err
+		}
 	}
 	if err := ch.c.vhost.bind(m.Exchange, exchange.Destination{Name: q.Name}, key, m.Arguments); err != nil {
 		return err
@@ -104,7 +139,14 @@ func (ch *channel) queueBind(m *amqp.QueueBind) error {
 }
 
 func (ch *channel) queueUnbind(m *amqp.QueueUnbind) error {
-	q, err := ch.ownedQueue(m.Queue)
+	name, err := ch.queueName(m.Queue)
+	if err != nil {
+		return err
+	}
+	if err := ch.permittedAll(onQueue(name, broker.Write), onExchange(m.Exchange, broker.Read)); err != nil {
+		return err
+	}
+	q, err := ch.lookupOwned(name)
 	if err != nil {
 		if err.(*amqp.Error).Code == amqp.NotFound {
 			ch.send(&amqp.QueueUnbindOk{}) // rabbitmq: unbinding a missing queue succeeds
@@ -120,7 +162,7 @@ func (ch *channel) queueUnbind(m *amqp.QueueUnbind) error {
 }
 
 func (ch *channel) queuePurge(m *amqp.QueuePurge) error {
-	q, err := ch.ownedQueue(m.Queue)
+	q, err := ch.readableQueue(m.Queue)
 	if err != nil {
 		return err
 	}
@@ -138,6 +180,9 @@ func (ch *channel) queuePurge(m *amqp.QueuePurge) error {
 func (ch *channel) queueDelete(m *amqp.QueueDelete) error {
 	name, err := ch.queueName(m.Queue)
 	if err != nil {
+		return err
+	}
+	if err := ch.permitted(broker.ResourceQueue, name, broker.Configure); err != nil {
 		return err
 	}
 	v := ch.c.vhost

@@ -40,7 +40,7 @@ func (ch *channel) confirmSelect(m *amqp.ConfirmSelect) error {
 func (ch *channel) flushConfirms() {
 	ch.confirmDirty = false
 	if ch.conf != nil && !ch.closing {
-		ch.conf.flush()
+		ch.conf.flushFromReader()
 	}
 }
 

@@ -23,12 +23,16 @@ type confirmTracker struct {
 		next    uint64 // the last sequence number handed out
 		settled uint64 // everything up to here was acked or nacked
 		closed  bool   // the channel is gone: send nothing more
+		// reader: the flush runs on the channel's reader, which writes
+		// the acks out itself before it blocks (inline.go).
+		reader bool
 	}
 }
 
 type confirmState struct {
-	waiting int32 // outstanding store writes, plus one while publishing
-	failed  bool  // nack instead of ack
+	waiting int32    // outstanding store writes, plus one while publishing
+	failed  bool     // nack instead of ack
+	ex      *exStats // the publish's exchange, to count the ack
 }
 
 func newConfirmTracker(ch *channel) *confirmTracker {
@@ -37,12 +41,12 @@ func newConfirmTracker(ch *channel) *confirmTracker {
 	return t
 }
 
-// begin numbers a new publish, held open until end.
-func (t *confirmTracker) begin() uint64 {
+// begin numbers a new publish to the exchange of ex, held open until end.
+func (t *confirmTracker) begin(ex *exStats) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.mu.next++
-	t.mu.items = append(t.mu.items, confirmState{waiting: 1})
+	t.mu.items = append(t.mu.items, confirmState{waiting: 1, ex: ex})
 	return t.mu.next
 }
 
@@ -77,6 +81,25 @@ func (t *confirmTracker) flush() {
 	t.mu.Unlock()
 }
 
+// flushFromReader is flush on the channel's reader.
+func (t *confirmTracker) flushFromReader() {
+	t.mu.Lock()
+	t.mu.reader = true
+	t.flushLocked()
+	t.mu.reader = false
+	t.mu.Unlock()
+}
+
+// sendLocked sends one ack or nack.
+func (t *confirmTracker) sendLocked(m amqp.Method) {
+	if t.mu.reader {
+		c := t.ch.c
+		c.out.writeFrom(c, c, func(b []byte) []byte { return appendMethod(c, b, t.ch.id, m) })
+		return
+	}
+	t.ch.send(m)
+}
+
 // close stops the tracker: a later store callback sends nothing on a
 // channel number that may already be reused.
 func (t *confirmTracker) close() {
@@ -96,8 +119,10 @@ func (t *confirmTracker) flushLocked() {
 		seq := t.mu.base + uint64(n)
 		if items[n].failed {
 			t.ackLocked(ackFrom, seq-1)
-			t.ch.send(&amqp.BasicNack{DeliveryTag: seq})
+			t.sendLocked(&amqp.BasicNack{DeliveryTag: seq})
 			ackFrom = seq + 1
+		} else {
+			items[n].ex.confirmed++
 		}
 		n++
 	}
@@ -123,5 +148,12 @@ func (t *confirmTracker) ackLocked(from, to uint64) {
 	if to < from {
 		return
 	}
-	t.ch.send(&amqp.BasicAck{DeliveryTag: to, Multiple: to > from})
+	t.sendLocked(&amqp.BasicAck{DeliveryTag: to, Multiple: to > from})
+}
+
+// unconfirmed is how many publishes wait for their confirm.
+func (t *confirmTracker) unconfirmed() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return int(t.mu.next - t.mu.settled)
 }

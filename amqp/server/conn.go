@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,6 +53,8 @@ type conn struct {
 	// capAuthFailureClose: the client wants connection.close on a failed login.
 	capAuthFailureClose bool
 	closedByClient      bool  // the client sent connection.close
+	uncounted           bool  // the vhost no longer counts the connection (teardown)
+	impersonator        bool  // the user may publish with another's user_id
 	heartbeatNanos      int64 // set once tuning completes; the writer reads it atomically
 
 	channels  map[uint16]*channel
@@ -65,6 +68,15 @@ type conn struct {
 	flushPending []*confirmTracker // trackers the writer is to flush
 
 	writerDone chan struct{}
+
+	// raw is the socket for inline writes (nil: none); deferred are the
+	// connections whose output this reader's deliveries left for it to
+	// write before it blocks (inline.go). deferred is the reader's own.
+	raw      syscall.RawConn
+	deferred []*conn
+
+	dirtyStats []*exStats // publish counters to flush (stats.go), the reader's
+	pruneStats []*channel // channels with queue counters to prune, the reader's
 
 	reg registry // for listings and CloseConnection (registry.go)
 }
@@ -82,6 +94,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		frameMax:   amqp.FrameMinSize,
 	}
 	c.reg.init(c)
+	c.raw = rawConn(nc)
 	c.log = s.log.With(zap.Uint64("conn", c.id), zap.String("peer", nc.RemoteAddr().String()))
 	c.br = bufio.NewReaderSize(deadlineReader{c}, smallReadBuf)
 	c.fr = amqp.NewFrameReader(c.br, amqp.FrameMinSize)
@@ -93,6 +106,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 type deadlineReader struct{ c *conn }
 
 func (r deadlineReader) Read(p []byte) (int, error) {
+	// The reader may block on the socket now, even with part of a frame
+	// buffered: first write out what its deliveries left (inline.go).
+	r.c.Flush()
 	n, err := r.c.read(p)
 	r.c.reg.bytesIn.Add(uint64(n))
 	return n, err
@@ -138,6 +154,7 @@ func (c *conn) serve() {
 // finish releases everything the connection holds, lets the writer flush
 // what is queued, and closes the socket.
 func (c *conn) finish() {
+	c.Flush() // what this reader delivered to others
 	c.teardown()
 	c.out.close()
 	select {
@@ -164,6 +181,10 @@ func (c *conn) teardown() {
 		for q := range c.exclusive {
 			c.vhost.deleteQueue(q, false, false)
 		}
+		if !c.uncounted {
+			c.uncounted = true
+			c.vhost.core.CloseConnection()
+		}
 	}
 	c.exclusive = nil
 }
@@ -179,10 +200,21 @@ func (c *conn) writeLoop() {
 	var tick <-chan time.Time
 	var silent time.Duration // a heartbeat is due after this long without a write
 	var last time.Time       // when the last bytes went out
+	var prevTick time.Time
+	var lastOut uint64 // bytes out at the previous check
 	for {
 		select {
 		case <-c.out.wake:
 		case now := <-tick:
+			// Inline writes (inline.go) show only in the byte count: they
+			// went out after the previous check, so count them from it.
+			if out := c.reg.bytesOut.Load(); out != lastOut {
+				lastOut = out
+				if last.Before(prevTick) {
+					last = prevTick
+				}
+			}
+			prevTick = now
 			// rabbitmq: a heartbeat when nothing was sent for half an
 			// interval. The threshold is half a check early, so that the
 			// heartbeat of one check (written a little after it) does not
@@ -208,9 +240,21 @@ func (c *conn) writeLoop() {
 			defer ticker.Stop()
 			tick = ticker.C
 		}
-		batch, segs, closed := c.out.take()
-		wrote := len(batch) > 0 || segs != nil
-		if wrote {
+		batch, segs, closed, busy := c.out.take()
+		if busy {
+			continue // an inline flush is writing; it wakes the writer after
+		}
+		if carry := c.out.carry; carry != nil {
+			c.out.carry = nil
+			c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			if _, err := c.nc.Write(carry); err != nil {
+				c.out.close()
+				c.nc.Close() // wake the reader
+				return
+			}
+			c.reg.bytesOut.Add(uint64(len(carry)))
+		}
+		if len(batch) > 0 || segs != nil {
 			n := batchLen(batch, segs)
 			c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 			if err := writeTo(c.nc, batch, segs); err != nil {
@@ -219,11 +263,9 @@ func (c *conn) writeLoop() {
 				return
 			}
 			c.reg.bytesOut.Add(n)
-		}
-		if wrote {
 			last = time.Now()
 		}
-		if c.out.done(batch, segs) {
+		if unblocked, _ := c.out.done(batch, segs, false); unblocked {
 			c.wakeConsumers()
 		}
 		if closed {
@@ -238,13 +280,15 @@ func (c *conn) heartbeatInterval() time.Duration {
 
 // send appends one method frame on channel ch.
 func (c *conn) send(ch uint16, m amqp.Method) {
-	c.out.write(func(b []byte) []byte {
-		b, err := amqp.AppendMethodFrame(b, ch, m)
-		if err != nil {
-			c.log.Error("cannot encode method", zap.Stringer("method", m), zap.Error(err))
-		}
-		return b
-	})
+	c.out.write(func(b []byte) []byte { return appendMethod(c, b, ch, m) })
+}
+
+func appendMethod(c *conn, b []byte, ch uint16, m amqp.Method) []byte {
+	b, err := amqp.AppendMethodFrame(b, ch, m)
+	if err != nil {
+		c.log.Error("cannot encode method", zap.Stringer("method", m), zap.Error(err))
+	}
+	return b
 }
 
 // forceClose is Shutdown's request: send connection.close and let the
@@ -359,7 +403,7 @@ func (c *conn) handshake() error {
 	if err != nil {
 		return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism), err)
 	}
-	u, ok := c.srv.users[user]
+	u, ok := c.srv.core.User(user)
 	if !ok || !u.CheckPassword(pass) {
 		return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism),
 			fmt.Errorf("user '%s': invalid credentials", user))
@@ -371,6 +415,7 @@ func (c *conn) handshake() error {
 		}
 	}
 	c.user = user
+	c.impersonator = u.HasTag("impersonator")
 
 	c.send(0, &amqp.ConnectionTune{ChannelMax: cfg.ChannelMax, FrameMax: cfg.FrameMax, Heartbeat: cfg.Heartbeat})
 	tuneOk, err := readHandshakeMethod[*amqp.ConnectionTuneOk](c)
@@ -404,8 +449,12 @@ func (c *conn) handshake() error {
 	if v == nil {
 		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "vhost %s not found", open.VirtualHost))
 	}
-	if !u.mayOpen(open.VirtualHost) {
+	// rabbitmq: a user with no permissions in the vhost may not open it.
+	if _, ok := c.srv.core.Permission(open.VirtualHost, user); !ok {
 		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "access to vhost '%s' refused for user '%s'", open.VirtualHost, user))
+	}
+	if err := v.core.OpenConnection(user); err != nil {
+		return c.closeWith(err.(*amqp.Error))
 	}
 	c.vhost = v
 	c.opened(startOk.ClientProperties)
@@ -528,7 +577,15 @@ func (c *conn) readLoop() error {
 			c.growReadBuffer()
 		}
 		if c.br.Buffered() == 0 {
-			// About to block on the socket: acknowledge confirms in one go.
+			// About to block on the socket: publish the counters for
+			// readers, and acknowledge confirms in one go (written out,
+			// with the deliveries, before the read: Flush).
+			if len(c.dirtyStats) > 0 {
+				c.flushStats()
+			}
+			if len(c.pruneStats) > 0 {
+				c.pruneQueueStats()
+			}
 			c.flushConfirms()
 		}
 	}
@@ -617,6 +674,7 @@ func (c *conn) handleNewChannel(f amqp.Frame) error {
 	ch := newChannel(c, f.Channel)
 	c.channels[f.Channel] = ch
 	c.registerChannel(ch)
+	c.srv.stats.chansOpened.Add(1)
 	c.send(f.Channel, &amqp.ChannelOpenOk{})
 	return nil
 }

@@ -18,6 +18,7 @@ type consumer struct {
 	noAck    bool
 	prefetch int // 0: unlimited
 	// Guarded by ch.dmu:
+	stats    *qStats // the channel's counters for q
 	inflight int
 	active   bool // consume-ok is on the wire; deliveries may follow
 }
@@ -132,6 +133,7 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 		o.mu.Unlock()
 		return false
 	}
+	wasIdle := o.idleLocked()
 	ch.dmu.nextTag++
 	tag := ch.dmu.nextTag
 	if len(e.Msg.Body) >= refBody {
@@ -144,8 +146,13 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	if o.pendingLocked() >= o.limit {
 		o.mu.full = true
 	}
+	f, _ := q.Flusher().(*conn)
+	wake := o.deferLocked(wasIdle, f, ch.c)
 	o.mu.Unlock()
-	o.signal()
+	if wake {
+		o.signal()
+	}
+	countDeliveryLocked(cs.stats, e.Redelivered, cs.noAck, false)
 	if !cs.noAck {
 		// What waits for the ack: past the memory budget, without its body.
 		ch.pushUnackedLocked(pending{tag: tag, q: q, e: q.Keep(e), cs: cs})

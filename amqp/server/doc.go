@@ -8,14 +8,17 @@
 //	server.go       Server, Config, Serve, Shutdown
 //	conn.go         a connection: handshake, reader, channel table
 //	writer.go       the connection's writer goroutine and outbound buffer
+//	inline.go       a publishing reader writes its deliveries to idle connections itself
 //	channel*.go     a channel and its methods, one file per class
 //	vhost.go        the front end's handle on a broker.Vhost: one core call each
 //	deliver.go      consumer, the queue.Sink that encodes deliveries; unacked list
 //	confirm.go      confirmTracker, the broker.Confirm of a confirm-mode channel
 //	reply_to.go     amq.rabbitmq.reply-to: the channel's broker.ReplyConsumer
 //	ack_timeout.go  consumer acknowledgement timeouts (per channel, see below)
-//	auth.go         users (with their management tags) and SASL;
+//	stats.go        channel counters by exchange and queue; server Totals
+//	auth.go         SASL; the configured users, created in the core at first boot;
 //	                Authenticate for other front ends (the management API)
+//	access.go       permission checks on each method (the core's users rule)
 //
 // Core events reach the front end through interfaces it implements:
 // queue.Sink (a delivery, under the queue's lock), broker.Cancelled (the
@@ -90,6 +93,8 @@
 //	                 pages its body out, queue.Queue.Keep)
 //	confirmTracker.mu  ->  outbound.mu
 //	channel.dmu  ->  conn.reg.mu (a channel's release unregisters it)
+//	Server.stats.mu  ->  Server.mu, conn.reg.mu, channel.dmu (Totals, and a
+//	                     channel's or connection's fold into the totals)
 //	conn.consumersMu, conn.flushMu and conn.reg.mu are leaves; so are the
 //	core's scheduler and reply-to registry locks, released before they call
 //	out. Listings take Server.mu, conn.reg.mu and channel.dmu one after
@@ -117,6 +122,18 @@
 // updates at channel.open and channel release). A channel's unacked and
 // consumer counts are read under its dmu; its confirm or tx mode is an
 // atomic.
+//
+// # Counters
+//
+// stats.go keeps RabbitMQ's channel counters where the events happen,
+// with no lock or atomic of their own per message: publishes by exchange
+// as plain fields of the reader, copied to atomics once per read batch
+// (when the reader is about to block, beside the confirms); confirms
+// under confirmTracker.mu; deliveries, gets and acks by queue under
+// channel.dmu. A closed channel's counts and a closed connection's bytes
+// are folded into the server's totals under Server.stats.mu in the same
+// step that takes them out of the listings, so Server.Totals never goes
+// down. ChannelInfo carries each channel's counters.
 //
 // # Errors
 //

@@ -5,3 +5,15 @@ package server
 func (s *Server) BudgetUsed() int64 {
 	return s.core.BudgetUsed()
 }
+
+// InlineWrites sums, over the open connections, the writes made inline by
+// a publishing reader (inline.go) and those the socket took only in part.
+func (s *Server) InlineWrites() (whole, short uint64) {
+	for _, c := range s.conns() {
+		c.out.mu.Lock()
+		whole += c.out.mu.inlined
+		short += c.out.mu.inlinedShort
+		c.out.mu.Unlock()
+	}
+	return whole, short
+}

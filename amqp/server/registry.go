@@ -58,8 +58,19 @@ type ChannelInfo struct {
 	User, Vhost    string
 	Confirm, Tx    bool // publisher confirms, or transactions
 	GlobalPrefetch int  // basic.qos global=true (0: none)
-	Unacked        int  // deliveries and gets not yet settled
-	Consumers      int
+	// ConsumerPrefetch is basic.qos global=false: the limit of the
+	// channel's next consumers (0: none).
+	ConsumerPrefetch int
+	Unacked          int // deliveries and gets not yet settled
+	Unconfirmed      int // publishes in confirm mode not yet confirmed
+	Consumers        int
+
+	// Counters since the channel opened, in total, by exchange published
+	// to and by queue consumed from (stats.go). The publish counts lag by
+	// at most the reader's current batch.
+	Counters  ChannelCounters
+	Exchanges []ChannelExchangeCounters
+	Queues    []ChannelQueueCounters
 }
 
 // connInfo is what the handshake settled, published once it is through.
@@ -102,12 +113,25 @@ func (r *registry) init(c *conn) {
 func (c *conn) opened(props amqp.Table) {
 	c.reg.info.Store(&connInfo{user: c.user, vhost: c.vhost.name, props: props,
 		channelMax: c.channelMax, frameMax: c.frameMax, heartbeat: c.heartbeat})
+	c.srv.stats.connsOpened.Add(1)
 }
 
 func (c *conn) registerChannel(ch *channel) {
 	c.reg.mu.Lock()
 	c.reg.mu.channels[ch.id] = ch
 	c.reg.mu.Unlock()
+}
+
+// registered copies the connection's open channels, by number.
+func (c *conn) registered() []*channel {
+	c.reg.mu.Lock()
+	chs := make([]*channel, 0, len(c.reg.mu.channels))
+	for _, ch := range c.reg.mu.channels {
+		chs = append(chs, ch)
+	}
+	c.reg.mu.Unlock()
+	slices.SortFunc(chs, func(a, b *channel) int { return cmp.Compare(a.id, b.id) })
+	return chs
 }
 
 func (c *conn) unregisterChannel(ch *channel) {
@@ -191,14 +215,7 @@ func (s *Server) Channels() []ChannelInfo {
 		if h == nil {
 			continue
 		}
-		c.reg.mu.Lock()
-		chs := make([]*channel, 0, len(c.reg.mu.channels))
-		for _, ch := range c.reg.mu.channels {
-			chs = append(chs, ch)
-		}
-		c.reg.mu.Unlock()
-		slices.SortFunc(chs, func(a, b *channel) int { return cmp.Compare(a.id, b.id) })
-		for _, ch := range chs {
+		for _, ch := range c.registered() {
 			mode := ch.mode.Load()
 			info := ChannelInfo{Conn: c.id, ConnName: c.reg.name, Name: c.reg.name + " (" + strconv.Itoa(int(ch.id)) + ")",
 				Number: ch.id, User: h.user, Vhost: h.vhost, Confirm: mode == modeConfirm, Tx: mode == modeTx}
@@ -207,6 +224,11 @@ func (s *Server) Channels() []ChannelInfo {
 			info.Unacked = ch.dmu.unacked.live
 			info.Consumers = len(ch.dmu.consumers)
 			ch.dmu.Unlock()
+			info.ConsumerPrefetch = int(ch.consumerPrefetchA.Load())
+			if mode == modeConfirm {
+				info.Unconfirmed = ch.conf.unconfirmed()
+			}
+			info.Counters, info.Exchanges, info.Queues = ch.counters(true)
 			out = append(out, info)
 		}
 	}

@@ -25,7 +25,7 @@ const Version = "0.1.0"
 type Config struct {
 	Logger *zap.Logger // nil: no logging
 
-	Users  []User   // who may log in
+	Users  []User   // who may log in at first boot (User)
 	Vhosts []string // virtual hosts; empty means just "/"
 	// LoopbackUsers may log in only from a loopback address (RabbitMQ's
 	// loopback_users; nil means []string{"guest"}).
@@ -101,7 +101,6 @@ func (c *Config) setDefaults() {
 type Server struct {
 	cfg    Config
 	log    *zap.Logger
-	users  map[string]User
 	core   *broker.Broker    // vhosts, exchanges, queues, bindings
 	vhosts map[string]*vhost // the core's vhosts, by name; fixed in New
 
@@ -109,6 +108,7 @@ type Server struct {
 	startFrame []byte    // connection.start, encoded once
 	epoch      time.Time // Server.now counts from here
 	wg         sync.WaitGroup
+	stats      serverStats // totals (stats.go)
 
 	mu struct {
 		sync.Mutex
@@ -124,13 +124,7 @@ var ErrServerClosed = errors.New("server: closed")
 // New returns a Server for cfg.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, users: map[string]User{}, vhosts: map[string]*vhost{}, epoch: time.Now()}
-	for _, u := range cfg.Users {
-		if u.Name == "" {
-			return nil, errors.New("server: a user has no name")
-		}
-		s.users[u.Name] = u
-	}
+	s := &Server{cfg: cfg, log: cfg.Logger, vhosts: map[string]*vhost{}, epoch: time.Now()}
 	s.core = broker.New(broker.Config{Logger: s.log, Vhosts: cfg.Vhosts, Store: cfg.Store, MemoryBudget: cfg.MemoryBudget})
 	for _, name := range cfg.Vhosts {
 		s.vhosts[name] = newVhost(s.core.Vhost(name))
@@ -151,6 +145,9 @@ func New(cfg Config) (*Server, error) {
 		if _, err := s.core.Recover(); err != nil {
 			return nil, fmt.Errorf("server: recovery: %w", err)
 		}
+	}
+	if err := s.seedUsers(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -204,9 +201,7 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 func (s *Server) removeConn(c *conn) {
-	s.mu.Lock()
-	delete(s.mu.conns, c)
-	s.mu.Unlock()
+	s.stats.removeConn(s, c)
 	s.wg.Done()
 }
 

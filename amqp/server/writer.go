@@ -10,7 +10,9 @@ import (
 // outbound is a connection's queue of encoded frames. Producers (the
 // connection's reader and publishers on other connections delivering to
 // its consumers) append under mu; the writer goroutine swaps the batch out
-// and writes it with no lock held, one write per batch.
+// and writes it with no lock held, one write per batch. A publishing
+// reader may write a small batch itself instead (inline.go); mu.writing
+// says who writes.
 //
 // Large bodies are not copied: their frames' headers and ends go into buf
 // and the payload is referenced where it lies (message bodies are never
@@ -25,11 +27,26 @@ type outbound struct {
 		refBytes int // referenced body bytes in segs
 		closed   bool
 		full     bool // over the cap: consumers take no deliveries
+		// writing: the writer goroutine or an inline flusher is writing
+		// a batch taken out; it owns spare, spareSegs and carry.
+		writing bool
+		// deferred: a reader will flush this output before it blocks
+		// (inline.go), so appending needs no wake-up.
+		deferred bool
+		// carrying: carry holds bytes; only the writer goroutine may take
+		// the output next, so that nothing overtakes them.
+		carrying bool
+		// inlined and inlinedShort count inline writes, and those the
+		// socket did not take whole (for tests and debugging).
+		inlined, inlinedShort uint64
 	}
-	spare     []byte   // owned by the writer
-	spareSegs [][]byte // owned by the writer
-	wake      chan struct{}
-	limit     int
+	spare     []byte   // owned by who is writing
+	spareSegs [][]byte // owned by who is writing
+	// carry is what an inline write left unwritten: the writer writes it
+	// before anything taken after it.
+	carry []byte
+	wake  chan struct{}
+	limit int
 }
 
 // refBody is the body size from which deliveries reference the body
@@ -85,10 +102,18 @@ func (o *outbound) write(fn func(b []byte) []byte) bool {
 }
 
 // take swaps out the pending batch: segs, if any body is referenced, else
-// batch alone. The caller writes it (see writeTo) and returns it with done.
-func (o *outbound) take() (batch []byte, segs [][]byte, closed bool) {
+// batch alone. The caller writes it (see writeTo), after carry if set, and
+// returns it with done. busy: an inline flush is writing; it wakes the
+// writer again when it is through.
+func (o *outbound) take() (batch []byte, segs [][]byte, closed, busy bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.mu.writing {
+		return nil, nil, o.mu.closed, true
+	}
+	o.mu.writing = true
+	o.mu.deferred = false // the writer takes what a reader was to flush
+	o.mu.carrying = false // the writer writes carry first
 	batch = o.mu.buf
 	if len(o.mu.segs) > 0 {
 		segs = append(o.mu.segs, batch[o.mu.mark:])
@@ -97,7 +122,7 @@ func (o *outbound) take() (batch []byte, segs [][]byte, closed bool) {
 	o.mu.segs = o.spareSegs[:0]
 	o.spare, o.spareSegs = nil, nil
 	o.mu.mark, o.mu.refBytes = 0, 0
-	return batch, segs, o.mu.closed
+	return batch, segs, o.mu.closed, false
 }
 
 // writeTo writes a batch taken with take.
@@ -111,9 +136,11 @@ func writeTo(nc net.Conn, batch []byte, segs [][]byte) error {
 	return err
 }
 
-// done gives a written batch back for reuse and reports whether the
-// connection just dropped below its cap (its consumers may take more).
-func (o *outbound) done(batch []byte, segs [][]byte) (unblocked bool) {
+// done gives a written batch back for reuse, ends the write, and reports
+// whether the connection just dropped below its cap (its consumers may
+// take more) and whether output is pending (or the output closed)
+// meanwhile. inline: the batch was written inline (counted).
+func (o *outbound) done(batch []byte, segs [][]byte, inline bool) (unblocked, pending bool) {
 	if cap(batch) > 2*o.limit {
 		batch = nil // do not keep a huge buffer after one very large message
 	}
@@ -121,11 +148,16 @@ func (o *outbound) done(batch []byte, segs [][]byte) (unblocked bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.spare, o.spareSegs = batch[:0], segs[:0]
+	o.mu.writing = false
+	if inline {
+		o.mu.inlined++
+	}
+	pending = o.pendingLocked() > 0 || o.mu.closed
 	if o.mu.full && o.pendingLocked() < o.limit/2 {
 		o.mu.full = false
-		return true
+		return true, pending
 	}
-	return false
+	return false, pending
 }
 
 func (o *outbound) close() {

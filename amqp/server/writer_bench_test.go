@@ -27,8 +27,8 @@ func BenchmarkOutboundDelivery(b *testing.B) {
 					o.mu.buf = appendDelivery(o.mu.buf, 1, 131072, "ctag", 1, e)
 				}
 				o.mu.Unlock()
-				batch, segs, _ := o.take()
-				o.done(batch, segs)
+				batch, segs, _, _ := o.take()
+				o.done(batch, segs, false)
 			}
 		}
 		b.Run(fmt.Sprintf("copy/%d", size), func(b *testing.B) { run(b, false) })

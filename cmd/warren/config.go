@@ -32,6 +32,7 @@ type config struct {
 	channelMax      uint16
 	maxMessageSize  int
 	pprof           string
+	promListen      string
 	memoryBudget    int64
 	consumerTimeout time.Duration
 	diskFreeLimit   byteSize
@@ -44,6 +45,8 @@ type config struct {
 	vhosts        []string
 	users         []userConfig
 	loopbackUsers []string
+
+	loadDefinitions string // --load-definitions
 }
 
 // The configuration file is a JSON object. Each flag is a key, its name
@@ -95,10 +98,12 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.Uint16Var(&c.channelMax, "channel-max", 2047, "most channels per connection")
 	fs.IntVar(&c.maxMessageSize, "max-message-size", 16<<20, "largest message body in bytes")
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
+	fs.StringVar(&c.promListen, "prometheus-listen", ":15692", "serve Prometheus metrics (/metrics, /metrics/per-object, /metrics/detailed, as rabbitmq_prometheus) on this address; \"\" or \"off\" disables")
 	fs.Int64Var(&c.memoryBudget, "memory-budget", 128<<20, "bytes of ready messages kept in memory (bodies plus 128 bytes each); beyond it bodies live on disk only")
 	fs.DurationVar(&c.consumerTimeout, "consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
 	c.diskFreeLimit = storage.DefaultMinFreeBytes
 	fs.Var(&c.diskFreeLimit, "disk-free-limit", "free disk space the store keeps; below it persistent publishes are refused (nacked) until space comes back")
+	fs.StringVar(&c.loadDefinitions, "load-definitions", "", "import this definitions file (RabbitMQ's JSON format) at every start, as RabbitMQ's load_definitions")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }

@@ -98,6 +98,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.loadDefinitions != "" {
+		if err := loadDefinitions(srv, c.loadDefinitions, log); err != nil {
+			return err
+		}
+	}
 	if c.pprof != "" {
 		pl, err := net.Listen("tcp", c.pprof)
 		if err != nil {
@@ -112,6 +117,12 @@ func run(args []string) error {
 	if err != nil {
 		return listenError(c.listen, err)
 	}
+	stopMetrics, err := serveMetrics(c, srv, store, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	stopManagement := func(context.Context) {}
 	if !managementOff(c.managementListen) {
 		if stopManagement, err = startManagement(c.managementListen, srv, ln.Addr(), log); err != nil {

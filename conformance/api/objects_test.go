@@ -51,7 +51,10 @@ func TestVhostLifecycle(t *testing.T) {
 	// rabbitmq: the vhost's connections are closed with it.
 	select {
 	case ae := <-closed:
-		if ae == nil || ae.Code != amqp.ConnectionForced {
+		// RabbitMQ sends 320 and, as often as not, resets the socket
+		// before the client reads it (seen against 3.10.8): any closing
+		// error will do there; Warren's close is always the 320.
+		if ae == nil || (e.warren && ae.Code != amqp.ConnectionForced) {
 			t.Errorf("the vhost's connection closed with %v, want 320", ae)
 		}
 	case <-timeoutC():

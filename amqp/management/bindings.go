@@ -188,6 +188,9 @@ func (s *Server) postBinding(kind string) http.HandlerFunc {
 		if kind == "e" {
 			dest.Name = exchangeParam(r, "dest")
 		}
+		if !s.bindAccess(w, r, name, exchangeParam(r, "source"), dest) {
+			return
+		}
 		if _, err := v.Apply(broker.Bind{Source: exchangeParam(r, "source"), Destination: dest, Key: body.RoutingKey, Args: args}); err != nil {
 			writeAMQPError(w, err)
 			return
@@ -230,6 +233,9 @@ func (s *Server) deleteBinding(kind string) http.HandlerFunc {
 			return
 		}
 		dest := exchange.Destination{Name: b.Destination, Exchange: b.DestinationType == "exchange"}
+		if !s.bindAccess(w, r, vhostParam(r), b.Source, dest) {
+			return
+		}
 		if _, err := v.Apply(broker.Unbind{Source: b.Source, Destination: dest, Key: b.Key, Args: b.Args}); err != nil {
 			writeAMQPError(w, err)
 			return

@@ -35,15 +35,30 @@
 //	                copy messages to a queue, an exchange or their x-death origin)
 //	bindings.go     /api/bindings..., the properties key
 //	connections.go  connections, channels, consumers
+//	defroutes.go    the definition endpoints and their gates
+//	users.go        /api/users..., /api/user-limits...
+//	permissions.go  /api/permissions..., /api/topic-permissions...
+//	policies.go     /api/policies..., /api/operator-policies...; the
+//	                policymaker and object gates
+//	parameters.go   /api/parameters..., /api/global-parameters...,
+//	                /api/vhost-limits...
+//	definitions.go  /api/definitions[/{v}] export and all-or-nothing import
+//	                (JSON body or the UI's multipart "file")
+//	objaccess.go    configure/write/read checks of object operations
+//	                (broker.CheckAccess), as AMQP's
 //
 // Tests: amqp/management (tag gates, listing helpers, the sampler, bad
 // input, benchmarks with 10,000 queues) and the black-box suite
 // conformance/api (rabbit-hole and net/http, checked over AMQP, against
 // Warren or RabbitMQ).
 //
-// Users, permissions, policies, parameters, limits and definitions are
-// not here yet: they arrive with the core's users and policies (issue 15,
-// part B).
+// Users, permissions, topic permissions, policies, operator policies,
+// parameters, global parameters, vhost and user limits and definitions
+// are the core's (amqp/broker users.go, policy.go, vhost_defs.go,
+// definitions*.go), changed only through its commands; a refused
+// definition (broker.ErrValidation) answers 400 with RabbitMQ's
+// "Validation failed\n\n<reason>\n", an import's naming the bad entry.
+// User limits are kept and exported, not enforced.
 //
 // # Status codes
 //
@@ -52,7 +67,10 @@
 //	400 bad_request: bad JSON, bad arguments, inequivalent redeclaration,
 //	    if-empty/if-unused refused, bad paging parameters
 //	401 not_authorized "Login failed" (with WWW-Authenticate); not_authorised
-//	    for a user below the gate or an amq.* name
+//	    for a user below the gate or an amq.* name ("Not administrator
+//	    user"...; "User not authorised to access object" for policies,
+//	    parameters and global parameters; "User not authorised to access
+//	    virtual host" for a vhost the user has no permissions in)
 //	404 {"error":"Object Not Found","reason":"Not Found"}; a vhost that is
 //	    missing under an object: {"error":"not_found","reason":"vhost_not_found"}
 //	503 a failed health check

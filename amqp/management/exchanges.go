@@ -34,7 +34,7 @@ func (s *Server) vhostsFor(w http.ResponseWriter, r *http.Request) (vs []*broker
 func exchangeJSON(x *broker.ExchangeInfo, smp *samples) map[string]any {
 	val := exchangeVec(x)
 	rs := smp.exchange(x.Vhost, x.Name)
-	return map[string]any{
+	m := map[string]any{
 		"name":                      x.Name,
 		"vhost":                     x.Vhost,
 		"type":                      x.Kind,
@@ -45,6 +45,10 @@ func exchangeJSON(x *broker.ExchangeInfo, smp *samples) map[string]any {
 		"user_who_performed_action": "",
 		"message_stats":             messageStats(exchangeStats(), &val, &rs.rate),
 	}
+	if x.Policy != nil && x.Policy.Policy != "" {
+		m["policy"] = x.Policy.Policy // rabbitmq: present only when one applies
+	}
+	return m
 }
 
 func (s *Server) getExchanges(w http.ResponseWriter, r *http.Request) {
@@ -100,6 +104,9 @@ func (s *Server) putExchange(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "not_authorised", "Access refused.")
 		return
 	}
+	if !s.access(w, r, name, broker.ResourceExchange, xname, broker.Configure) {
+		return
+	}
 	kindName := "direct" // rabbitmq: the type defaults to direct
 	if body.Type != nil {
 		kindName = *body.Type
@@ -107,7 +114,7 @@ func (s *Server) putExchange(w http.ResponseWriter, r *http.Request) {
 	kind, err := exchange.ParseKind(kindName)
 	if err != nil {
 		if errors.Is(err, exchange.ErrUnknownKind) {
-			badRequest(w, fmt.Sprintf("unknown exchange type '%s'", kindName))
+			badRequest(w, fmt.Sprintf("invalid exchange type '%s'", kindName)) // rabbitmq 3.10's text
 			return
 		}
 		badRequest(w, err.Error())
@@ -141,6 +148,9 @@ func (s *Server) deleteExchange(w http.ResponseWriter, r *http.Request) {
 	v := s.b.Vhost(name)
 	if v.Exchange(xname) == nil {
 		notFound(w)
+		return
+	}
+	if !s.access(w, r, name, broker.ResourceExchange, xname, broker.Configure) {
 		return
 	}
 	if _, err := v.Apply(broker.DeleteExchange{Name: xname, IfUnused: queryBool(r, "if-unused")}); err != nil {

@@ -44,6 +44,9 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
+	if !s.accessText(w, r, name, broker.ResourceExchange, exchangeParam(r, "name"), broker.Write) {
+		return
+	}
 	var body publishBody
 	if !decodeBody(w, r, &body) {
 		return
@@ -244,6 +247,9 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
 	q := v.Queue(pathValue(r, "name"))
 	if q == nil {
 		notFound(w)
+		return
+	}
+	if !s.accessText(w, r, name, broker.ResourceQueue, q.Name, broker.Read) {
 		return
 	}
 	var body getBody

@@ -90,7 +90,16 @@ func (s *Server) queueJSON(q *broker.QueueInfo, smp *samples) *queueJSON {
 	for k, v := range q.EffectivePolicy {
 		policy[k] = valueToJSON(v)
 	}
+	var pol, opPol *string
+	if q.Policy != "" {
+		pol = &q.Policy
+	}
+	if q.OperatorPolicy != "" {
+		opPol = &q.OperatorPolicy
+	}
 	return &queueJSON{
+		OperatorPolicy:             opPol,
+		Policy:                     pol,
 		Arguments:                  tableToJSON(q.Args),
 		AutoDelete:                 q.AutoDelete,
 		Consumers:                  q.Consumers,
@@ -205,6 +214,9 @@ func (s *Server) putQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.b.Vhost(name)
 	qname := pathValue(r, "name")
+	if !s.access(w, r, name, broker.ResourceQueue, qname, broker.Configure) {
+		return
+	}
 	exists := v.Queue(qname) != nil
 	if !exists && broker.ReservedName(qname) {
 		// rabbitmq: a new queue may not use the amq. prefix (the AMQP
@@ -230,6 +242,9 @@ func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
+	if !s.access(w, r, name, broker.ResourceQueue, q.Name, broker.Configure) {
+		return
+	}
 	if _, err := v.Apply(broker.DeleteQueue{Name: q.Name, Queue: q, IfEmpty: queryBool(r, "if-empty"),
 		IfUnused: queryBool(r, "if-unused")}); err != nil {
 		writeAMQPError(w, err)
@@ -247,6 +262,9 @@ func (s *Server) purgeQueue(w http.ResponseWriter, r *http.Request) {
 	q := v.Queue(pathValue(r, "name"))
 	if q == nil {
 		notFound(w)
+		return
+	}
+	if !s.access(w, r, name, broker.ResourceQueue, q.Name, broker.Read) {
 		return
 	}
 	if _, err := v.Purge(q); err != nil {

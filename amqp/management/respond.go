@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 )
 
 // Answers and errors as RabbitMQ's management plugin writes them: JSON
@@ -63,6 +64,10 @@ func noContent(w http.ResponseWriter, created bool) {
 // for the rest of the soft errors, 500 for internal ones. The reason is
 // the reply text without its "CODE_NAME - " prefix.
 func writeAMQPError(w http.ResponseWriter, err error) {
+	if errors.Is(err, broker.ErrValidation) {
+		badRequest(w, err.Error()) // rabbitmq: "Validation failed\n\n<reason>\n"
+		return
+	}
 	var ae *amqp.Error
 	if !errors.As(err, &ae) {
 		writeError(w, http.StatusInternalServerError, "internal_server_error", err.Error())

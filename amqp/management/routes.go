@@ -72,6 +72,8 @@ func (s *Server) routes() {
 	h("GET /api/health/checks/protocol-listener/{proto}", mg, s.healthProtocol)
 	h("GET /api/health/checks/node-is-quorum-critical", mg, s.healthQuorumCritical)
 
+	s.defRoutes(h)
+
 	m.HandleFunc("/api/", s.noRoute)
 }
 

@@ -48,7 +48,7 @@ func TestErrorBodies(t *testing.T) {
 	code, raw, _ = e.do("PUT", "/api/exchanges/%2F/amq.reserved", map[string]any{"type": "direct"})
 	e.wantError("an exchange named amq.*", code, raw, http.StatusUnauthorized, "not_authorised", "Access refused.")
 	code, raw, _ = e.do("PUT", "/api/exchanges/%2F/"+esc(e.name("x")), map[string]any{"type": "bogus"})
-	e.wantError("an unknown exchange type", code, raw, http.StatusBadRequest, "bad_request", "unknown exchange type 'bogus'")
+	e.wantError("an unknown exchange type", code, raw, http.StatusBadRequest, "bad_request", "invalid exchange type 'bogus'")
 	code, raw, _ = e.do("GET", "/api/queues/%2F/"+esc(e.name("missing")), nil)
 	e.wantError("a missing queue", code, raw, http.StatusNotFound, "Object Not Found", "Not Found")
 	code, raw, _ = e.do("GET", "/api/exchanges/%2F/"+esc(e.name("missing")), nil)

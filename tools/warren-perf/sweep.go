@@ -115,7 +115,9 @@ func (r *run) step(ctx context.Context, pid int, warmup, d time.Duration) (stepR
 		return res, err
 	}
 	start := time.Now()
-	producersDone := r.launch(start.Add(warmup+d), 0, start)
+	// The producers run until halted: the window is d from the first
+	// snapshot, which a loaded machine may take late.
+	producersDone := r.launch(start.Add(warmup+2*d+time.Minute), 0, start)
 	defer r.halt(producersDone)
 	wait := func(until time.Time) error {
 		t := time.NewTimer(time.Until(until))
@@ -138,7 +140,7 @@ func (r *run) step(ctx context.Context, pid int, warmup, d time.Duration) (stepR
 	if err != nil {
 		return res, err
 	}
-	if err := wait(start.Add(warmup + d)); err != nil {
+	if err := wait(s0.at.Add(d)); err != nil {
 		return res, err
 	}
 	s1, err := r.snapshot(pid)

@@ -71,7 +71,8 @@ define perf-vs-rabbitmq
 	trap stop EXIT; trap 'exit 130' INT TERM; \
 	$(GO) build -o $$dir/warren ./cmd/warren; \
 	$(GO) build -o $$dir/warren-perf ./tools/warren-perf; \
-	$$dir/warren --listen $(PERF_WARREN_ADDR) --data-dir $$dir/data --log-level warn & wpid=$$!; \
+	$$dir/warren --listen $(PERF_WARREN_ADDR) --management-listen 127.0.0.1:0 --prometheus-listen 127.0.0.1:0 \
+		--data-dir $$dir/data --log-level warn & wpid=$$!; \
 	$$dir/warren-perf $(1) --wait 10s \
 		--url amqp://guest:guest@$(PERF_WARREN_ADDR)/ --name warren --pid $$wpid \
 		--url amqp://guest:guest@127.0.0.1:5672/ --name rabbitmq --pid $$rpid \

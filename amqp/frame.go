@@ -36,7 +36,21 @@ type FrameReader struct {
 	// length), so that it is read there rather than copied there
 	// afterwards; nil: the reader's own buffer.
 	BodyDst func(ch uint16, size int) []byte
+
+	// Direct, if set, is the reader r reads from. A body payload read in
+	// place (BodyDst) then comes from it straight into place once r's
+	// buffer is empty, and so do its frame end and the next frame's
+	// header: through r, bufio would read ahead up to its size and copy
+	// all of that again (half of each 128 KiB frame of a 1 MiB body).
+	// r must read nothing but Direct from then on.
+	Direct io.Reader
+	next   [FrameHeaderSize]byte // a header read by readDirect through Direct
+	hasHdr bool
 }
+
+// FrameHeaderSize is the bytes of a frame before its payload: type,
+// channel, size.
+const FrameHeaderSize = 7
 
 // NewFrameReader returns a reader that accepts frames of at most frameMax
 // bytes in all (0 means the minimum, FrameMinSize).
@@ -77,12 +91,18 @@ func ReadProtocolHeader(r io.Reader) error {
 // ReadFrame reads the next frame. I/O errors are returned as they are; a
 // malformed frame is a *Error with code FRAME_ERROR.
 func (fr *FrameReader) ReadFrame() (Frame, error) {
-	hdr, err := fr.r.Peek(7)
-	if err != nil {
-		if len(hdr) > 0 && err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	var hdr []byte
+	pending := fr.hasHdr
+	if pending {
+		hdr, fr.hasHdr = fr.next[:], false
+	} else {
+		var err error
+		if hdr, err = fr.r.Peek(FrameHeaderSize); err != nil {
+			if len(hdr) > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return Frame{}, err
 		}
-		return Frame{}, err
 	}
 	typ := hdr[0]
 	ch := binary.BigEndian.Uint16(hdr[1:3])
@@ -91,8 +111,10 @@ func (fr *FrameReader) ReadFrame() (Frame, error) {
 	if uint64(size)+FrameOverhead > uint64(fr.frameMax) {
 		return Frame{}, frameError(typ, nil, fmt.Sprintf("{frame_too_large,%d,%d}", size, fr.frameMax-FrameOverhead))
 	}
-	if _, err := fr.r.Discard(7); err != nil {
-		return Frame{}, err
+	if !pending {
+		if _, err := fr.r.Discard(FrameHeaderSize); err != nil {
+			return Frame{}, err
+		}
 	}
 	if typ == FrameBody && size >= InPlaceMin && fr.BodyDst != nil {
 		if dst := fr.BodyDst(ch, int(size)); dst != nil {
@@ -139,15 +161,59 @@ const InPlaceMin = 4096
 
 // readInto reads a body frame's payload into dst and its frame end.
 func (fr *FrameReader) readInto(ch uint16, dst []byte) (Frame, error) {
+	if fr.Direct != nil {
+		return fr.readDirect(ch, dst)
+	}
 	if _, err := io.ReadFull(fr.r, dst); err != nil {
 		return Frame{}, inFrame(err)
 	}
+	return fr.frameEnd(ch, dst)
+}
+
+func (fr *FrameReader) frameEnd(ch uint16, dst []byte) (Frame, error) {
 	end, err := fr.r.ReadByte()
 	if err != nil {
 		return Frame{}, inFrame(err)
 	}
 	if end != FrameEnd {
 		return Frame{}, badFrameEnd(FrameBody, dst, end)
+	}
+	return Frame{Type: FrameBody, Channel: ch, Payload: dst}, nil
+}
+
+// readDirect is readInto through Direct: what r holds is copied, the rest
+// of the payload read from Direct into dst, and then, with r still empty,
+// the frame end and the next header too, read from Direct with one small
+// read that never waits for more than the frame end (the next frame may
+// not have been sent).
+func (fr *FrameReader) readDirect(ch uint16, dst []byte) (Frame, error) {
+	n := 0
+	if b := fr.r.Buffered(); b > 0 {
+		n, _ = fr.r.Read(dst[:min(b, len(dst))]) // from the buffer only
+	}
+	if n < len(dst) {
+		if _, err := io.ReadFull(fr.Direct, dst[n:]); err != nil {
+			return Frame{}, inFrame(err)
+		}
+	}
+	if fr.r.Buffered() > 0 {
+		return fr.frameEnd(ch, dst)
+	}
+	var tail [1 + FrameHeaderSize]byte
+	k, err := io.ReadAtLeast(fr.Direct, tail[:], 1)
+	if err != nil {
+		return Frame{}, inFrame(err)
+	}
+	if tail[0] != FrameEnd {
+		return Frame{}, badFrameEnd(FrameBody, dst, tail[0])
+	}
+	if k > 1 {
+		// A header begun is a header sent: the rest of it follows.
+		if _, err := io.ReadFull(fr.Direct, tail[k:]); err != nil {
+			return Frame{}, inFrame(err)
+		}
+		copy(fr.next[:], tail[1:])
+		fr.hasHdr = true
 	}
 	return Frame{Type: FrameBody, Channel: ch, Payload: dst}, nil
 }

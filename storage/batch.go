@@ -36,6 +36,10 @@ type op struct {
 	msgID uint64
 	key   []byte
 	val   []byte
+	body  []byte // a message's bytes after val (PutMessageParts)
+	// onFile: the message went to a body file; val is now its pointer.
+	// Set by the writer on its own copy of the op.
+	onFile bool
 }
 
 func (o *op) isPut() bool {
@@ -48,7 +52,7 @@ func (o *op) isPut() bool {
 
 // weight is what an operation counts for in MaxBatchBytes and
 // MaxPendingBytes: its value plus a small overhead for key and bookkeeping.
-func (o *op) weight() int64 { return int64(len(o.val)+len(o.key)) + 32 }
+func (o *op) weight() int64 { return int64(len(o.val)+len(o.body)+len(o.key)) + 32 }
 
 func (b *Batch) add(o op) {
 	b.ops = append(b.ops, o)
@@ -72,6 +76,13 @@ func (b *Batch) Reset() {
 // queue.
 func (b *Batch) PutMessage(msgID uint64, data []byte) {
 	b.add(op{kind: opPutMessage, fresh: true, id: msgID, val: data})
+}
+
+// PutMessageParts stores a message whose bytes are head then body, as
+// PutMessage(msgID, head+body) would, without joining them first: a large
+// message goes to its body file from where its parts lie.
+func (b *Batch) PutMessageParts(msgID uint64, head, body []byte) {
+	b.add(op{kind: opPutMessage, fresh: true, id: msgID, val: head, body: body})
 }
 
 // DeleteMessage removes a message. If its PutMessage has not been

@@ -15,9 +15,11 @@ import (
 )
 
 // Small Badger files, so that memtables and value-log files rotate while
-// the child publishes.
+// the child publishes; bodies of 2 KiB and more (about a third of them) go
+// to body files of 64 KiB, so that those rotate and are deleted too.
 func crashOptions(dir string) Options {
-	return Options{Dir: dir, MemTableSize: 1 << 20, ValueLogFileSize: 1 << 20, GCInterval: -1}
+	return Options{Dir: dir, MemTableSize: 1 << 20, ValueLogFileSize: 1 << 20, GCInterval: -1,
+		BodyThreshold: 2 << 10, BodySegmentSize: 64 << 10}
 }
 
 func crashBodySize(id uint64) int { return 100 + int(id*37%3000) }
@@ -208,6 +210,12 @@ func TestCrashKill9KeepsEveryConfirmedMessage(t *testing.T) {
 			st.Duration.Round(time.Millisecond), duplicates, lost, resurrected, disorder)
 		if duplicates+lost+resurrected+disorder+st.Dangling > 0 {
 			t.Fatalf("cycle %d: durability violated", cycle)
+		}
+		if m := s.Metrics(); st.Messages > 100 && m.BodySegments == 0 {
+			t.Fatalf("cycle %d: %d messages kept and no body file: the large ones were not written to body files", cycle, st.Messages)
+		}
+		if n := unreferencedSegments(t, s); n > 0 {
+			t.Fatalf("cycle %d: %d body files on disk hold no live body after recovery", cycle, n)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)

@@ -40,8 +40,13 @@ func (s *Store) MinFreeBytes() int64 { return s.opts.MinFreeBytes }
 // change of the short state.
 func (s *Store) noteFree(free int64) {
 	s.m.diskFree.Store(free)
-	short := free < s.opts.MinFreeBytes
-	if !s.m.diskShort.CompareAndSwap(!short, short) {
+	// Once short, the store stays short until an eighth of the limit more
+	// is free: its own flushes and compactions give back a little space
+	// now and then (a memtable's log, with bodies in body files mostly),
+	// which must not let one more publish through.
+	was := s.m.diskShort.Load()
+	short := free < s.opts.MinFreeBytes || was && free < s.opts.MinFreeBytes+s.opts.MinFreeBytes/8
+	if !s.m.diskShort.CompareAndSwap(was, short) || was == short {
 		return
 	}
 	if short {
@@ -86,7 +91,7 @@ func (s *Store) diskLoop() {
 		}
 		ran = true
 		start := time.Now()
-		n, err := s.runGC(true)
+		n, err := s.runGC(true, false) // no flatten or roll-over: they write, and space is short
 		gcAt = s.m.syncs.Load()
 		s.checkDisk()
 		s.log.Info("disk short: value-log GC", zap.Int("files_rewritten", n), zap.Duration("took", time.Since(start)),

@@ -11,6 +11,8 @@
 //	            Open fails with a *LockedError naming that pid.
 //	Dir/FORMAT  "warren-storage 1", written (and synced) before db/ is created.
 //	Dir/db/     Badger's directory (MANIFEST, *.sst, *.vlog, *.mem, ...).
+//	Dir/bodies/ body files: <segment, 16 hex digits>.seg, the large
+//	            message bodies (see "Large bodies").
 //
 // A directory that cannot be read, or holds something else than a Warren
 // store (db/ with files but no FORMAT or no MANIFEST, another FORMAT, a
@@ -37,7 +39,37 @@
 // A message routed to N durable queues is one 'm' key and N 'q' keys.
 // Message bodies of ValueThreshold bytes or more live in Badger's value
 // log, so the LSM tree holds only keys, small values and value pointers;
-// entries and definitions stay in the tree. Dropping a queue removes its
+// entries and definitions stay in the tree. Messages of BodyThreshold
+// bytes or more live in body files instead, and their 'm' value is a
+// pointer, marked by Badger's UserMeta bit bodyMeta:
+//
+//	'm' msgID  ->  +------------------+------------------+--------------+
+//	(UserMeta 1)   | segment u64 BE   | offset u64 BE    | length u32 BE|
+//	               +------------------+------------------+--------------+
+//
+// # Large bodies
+//
+// Badger copies a value three times on its way to the disk (into its
+// write buffer, into the memory-mapped value log page by page, then
+// msync). A message of BodyThreshold bytes or more (64 KiB) is instead
+// appended to the body file being written, from the slices it lies in
+// (PutMessageParts: the engine's header, then the body as it came off the
+// wire), with write(2); a body file is a plain concatenation of bodies,
+// no framing. The writer writes a group's bodies, fdatasyncs their files
+// (and the directory once per new file), and only then commits the
+// group's Badger batch holding their pointers: a pointer never reaches
+// the disk before its body, and a confirm never goes out before either.
+// A body file past BodySegmentSize is closed and the next one started;
+// a file is deleted as soon as every body in it is settled (the group
+// holding the last delete is synced), the file being written too, so a
+// drained store keeps no body file. Recovery learns which bodies are live
+// from the pointers (Recover walks the 'm' keys anyway), deletes the
+// orphans' pointers like any orphan, then deletes every body file left
+// without a live body: those of a group a crash cut between the body's
+// sync and the pointer's commit, and those whose deletion a crash
+// interrupted. New files are numbered after the highest on disk. A body
+// that cannot be written (ENOSPC) fails its group alone, the file cut
+// back; a failed fdatasync fails the store (see Errors). Dropping a queue removes its
 // 'q' range (key by key when small, with DropPrefix when big); deleting
 // the messages no queue references any more is the engine's job, and
 // recovery deletes any it left behind.
@@ -68,7 +100,8 @@
 // The store keeps the file system from filling up: Badger writes through
 // mmap, and a write into a full disk crashes the process with SIGBUS
 // instead of returning an error (seen on a 16 MiB tmpfs with the check
-// off). Below MinFreeBytes of free space the store is short (disk.go):
+// off). Below MinFreeBytes of free space the store is short (disk.go),
+// until an eighth of it more is free again:
 // Admit refuses new data, so the engine refuses a publish before any queue
 // takes it, while every write of what was already admitted is still made;
 // and the store compacts and runs value-log GC after every change until
@@ -104,9 +137,16 @@
 // otherwise). Badger counts garbage only in compactions, and compacts only
 // what its memtables flushed: so RunGC, and the scheduled GC after an
 // interval without writes, first flush the memtables through the writer
-// (a marker key dropped by prefix) and compact level 0. After a backlog
-// drains, the disk then goes back to its start but for the value-log file
-// being written, which Badger never rewrites (at most ValueLogFileSize).
+// (a marker key dropped by prefix) and compact level 0; and when the
+// tables are small (flattenBelow memtables: a drained backlog's deletes),
+// they compact the whole tree into one level (Flatten), so that every
+// delete meets the version it deletes and Badger counts all the garbage.
+// After a backlog drains, the disk then goes back to its start but for
+// the value-log file being written, which Badger never rewrites (at most
+// ValueLogFileSize, 16 MiB). Under steady churn (writes never stop), GC
+// also runs once churnGCFiles value-log files were written with message
+// deletes among them, so the disk stays within a few files of the live
+// data.
 // Deleting or purging a queue drops its 'q' range; message bodies go with
 // their last reference.
 //

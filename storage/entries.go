@@ -47,7 +47,7 @@ func (s *Store) Entries(queueID, from uint64, max int, maxBytes int64) ([]EntryR
 					continue
 				}
 				r := EntryRecord{Seq: seq, MsgID: binary.BigEndian.Uint64(v), Meta: v[8:]}
-				if r.Message, err = getMessage(txn, r.MsgID, key); err != nil && !isNotFound(err) {
+				if r.Message, err = s.getMessage(txn, r.MsgID, key); err != nil && !isNotFound(err) {
 					return err
 				}
 				out = append(out, r)

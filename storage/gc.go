@@ -68,30 +68,45 @@ func (s *Store) gcLoop() {
 	defer quiet.Stop()
 	last, lastQuiet := s.m.syncs.Load(), s.m.syncs.Load()
 	gcAt := s.m.bytesWritten.Load() // value bytes written when GC last ran
+	delAt := s.m.msgDeletes.Load()  // message deletes written when GC last ran
+	idleAt, idleDel := gcAt, delAt  // the same when an idle GC last ran
 	for {
-		var compact bool
+		var compact, flatten bool
 		select {
 		case <-s.gcStop:
 			return
 		case <-t.C:
 			compact = s.m.syncs.Load() == last
 		case <-quiet.C:
-			// Soon after the writes stop (a backlog drained, say), not at
-			// the next interval: if a value-log file's worth was written
-			// since the last GC and nothing for IdleGCAfter, reclaim now.
-			// Never while writes go on, so a drain is not slowed by it.
 			now := s.m.syncs.Load()
 			idle := now == lastQuiet
 			lastQuiet = now
-			if !idle || s.m.bytesWritten.Load()-gcAt < uint64(s.opts.ValueLogFileSize) {
+			written := s.m.bytesWritten.Load()
+			switch {
+			case idle && (written-idleAt >= uint64(s.opts.ValueLogFileSize) || s.m.msgDeletes.Load()-idleDel >= idleGCDeletes):
+				// Soon after the writes stop (a backlog drained, say), not
+				// at the next interval: a value-log file's worth was
+				// written, or many messages deleted, since the last idle
+				// GC and nothing for IdleGCAfter. A drain writes only
+				// deletes (no value bytes), so it is not slowed by this.
+				compact, flatten = true, true
+			case !idle && written-gcAt >= churnGCFiles*uint64(s.opts.ValueLogFileSize) && s.m.msgDeletes.Load() > delAt:
+				// Steady churn (publish and consume, a standing backlog):
+				// writes never stop, and the files of messages long
+				// consumed would wait for GCInterval. A fill (no deletes)
+				// is left alone.
+				compact = true
+			default:
 				continue
 			}
-			compact = true
 		}
 		start := time.Now()
-		n, err := s.runGC(compact)
+		n, err := s.runGC(compact, flatten)
 		last, lastQuiet = s.m.syncs.Load(), s.m.syncs.Load()
-		gcAt = s.m.bytesWritten.Load()
+		gcAt, delAt = s.m.bytesWritten.Load(), s.m.msgDeletes.Load()
+		if flatten {
+			idleAt, idleDel = gcAt, delAt
+		}
 		switch {
 		case err != nil:
 			s.log.Warn("value-log GC failed", zap.Error(err))
@@ -101,6 +116,24 @@ func (s *Store) gcLoop() {
 	}
 }
 
+// churnGCFiles is how many value-log files' worth of writes, with message
+// deletes among them, make GC run while writes go on: on-disk size under
+// churn then stays within about that many files of the live data.
+const churnGCFiles = 4
+
+// idleGCDeletes is how many message deletes since the last idle GC make
+// the next quiet moment run one, whatever was written: a backlog that
+// drains after a GC ran during its fill.
+const idleGCDeletes = 1000
+
+// flattenBelow: an idle GC compacts the whole tree into one level first
+// when Badger's tables take less than this many memtables. Only then do
+// the deletes of a drained backlog meet, in one compaction, the versions
+// they delete in lower levels, so that Badger counts all the value-log
+// garbage; a large tree (a standing backlog) is left to Badger's own
+// compactions.
+const flattenBelow = 8
+
 // RunGC compacts what was written since the last compaction (see
 // compact), then runs Badger's value-log GC until it finds no file with
 // at least GCDiscardRatio of garbage, and returns how many files it
@@ -108,10 +141,12 @@ func (s *Store) gcLoop() {
 // rewritten, and the compaction goes through the writer and blocks other
 // writes while it flushes.
 func (s *Store) RunGC() (int, error) {
-	return s.runGC(true)
+	return s.runGC(true, true)
 }
 
-func (s *Store) runGC(compact bool) (int, error) {
+// runGC compacts first if compact is set; with flatten (an idle store, or
+// RunGC) it also flattens a small tree.
+func (s *Store) runGC(compact, flatten bool) (int, error) {
 	if s.opts.InMemory {
 		return 0, nil
 	}
@@ -122,6 +157,16 @@ func (s *Store) runGC(compact bool) (int, error) {
 	}
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
+	if flatten {
+		if err := s.flatten(); err != nil {
+			return 0, err
+		}
+	}
+	return s.gcFiles()
+}
+
+// gcFiles runs Badger's value-log GC until it finds no file to rewrite.
+func (s *Store) gcFiles() (int, error) {
 	n := 0
 	for {
 		select {
@@ -146,6 +191,31 @@ func (s *Store) runGC(compact bool) (int, error) {
 			return n, fmt.Errorf("storage: value-log GC: %w", err)
 		}
 	}
+}
+
+// flatten compacts a small tree into one level (see flattenBelow), with
+// commits held off: Badger's Flatten and a DropPrefix in the writer must
+// not stop and start compactions at the same time.
+func (s *Store) flatten() error {
+	return s.readable(func() error {
+		var lsm int64
+		levels := 0
+		for _, l := range s.db.Levels() {
+			lsm += l.Size
+			if l.NumTables > 0 {
+				levels++
+			}
+		}
+		if levels <= 1 || lsm >= flattenBelow*s.opts.MemTableSize {
+			return nil
+		}
+		s.badgerMu.Lock()
+		defer s.badgerMu.Unlock()
+		if err := s.db.Flatten(1); err != nil {
+			return fmt.Errorf("storage: flatten: %w", err)
+		}
+		return nil
+	})
 }
 
 // compact makes Badger see the garbage of recent deletes, if anything was

@@ -120,3 +120,22 @@ func expectReclaimedByItself(t *testing.T, mod func(*Options)) {
 		t.Fatal("no value-log file rewritten")
 	}
 }
+
+// After a large drain, GC leaves no value-log file but the one being
+// written.
+func TestDrainedStoreKeepsOneValueLogFile(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, gcOptions)
+	recoverAll(t, s)
+	fillAndDrain(t, s, 20000, 2048) // 40 MiB: 40 files
+	if n := s.valueLogFiles(); n < 20 {
+		t.Fatalf("%d value-log files after writing 40 MiB in files of 1 MiB", n)
+	}
+	if _, err := s.RunGC(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.valueLogFiles(); n > 1 {
+		t.Fatalf("%d value-log files after the drain and RunGC, want 1; disk %d KiB", n, diskUsage(t, dir)>>10)
+	}
+	t.Logf("disk after the drain and GC: %d KiB", diskUsage(t, dir)>>10)
+}

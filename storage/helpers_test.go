@@ -158,3 +158,42 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// unreferencedSegments counts the body files on disk that no stored
+// message points into (recovery must have deleted them), and fails if the
+// store and the directory disagree on which files there are.
+func unreferencedSegments(t testing.TB, s *Store) int {
+	t.Helper()
+	all, err := readDirNames(filepath.Join(s.opts.Dir, bodiesDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for name := range all {
+		if _, ok := parseSegName(name); ok {
+			names[name] = true
+		}
+	}
+	l := s.bodies
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(names) != len(l.mu.segs) {
+		t.Errorf("%d files in %s, the store knows %d", len(names), bodiesDir, len(l.mu.segs))
+	}
+	n := 0
+	for _, seg := range l.mu.segs {
+		if !names[segName(seg.num)] {
+			t.Errorf("segment %s is not on disk", segName(seg.num))
+		}
+		if seg.live <= 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// valueLogFiles counts Badger's value-log files.
+func (s *Store) valueLogFiles() int {
+	names, _ := filepath.Glob(filepath.Join(s.dir, "*.vlog"))
+	return len(names)
+}

@@ -41,8 +41,11 @@ type Options struct {
 	// negative: never (RunGC still works).
 	GCInterval time.Duration
 	// IdleGCAfter: once nothing was written for this long, after at least
-	// ValueLogFileSize bytes since the last GC, GC runs (compacting
-	// first) without waiting for GCInterval. 0: 5 seconds.
+	// ValueLogFileSize bytes since the last GC, GC runs (compacting, and
+	// flattening a small tree, first) without waiting for GCInterval; and
+	// while writes go on, every IdleGCAfter once churnGCFiles value-log
+	// files were written and messages deleted since the last GC. 0: 5
+	// seconds.
 	IdleGCAfter time.Duration
 	// ReleaseInterval is how often the pages of Badger's memory-mapped
 	// files are dropped from the process's resident set (they stay in the
@@ -85,8 +88,20 @@ type Options struct {
 	// writes stall. 0: 3.
 	NumMemtables int
 	// ValueLogFileSize is the size of one value-log file, the unit of
-	// value-log GC, and the largest message the store accepts. 0: 64 MiB.
+	// value-log GC, and the largest message Badger takes (larger ones go
+	// to body files, see BodyThreshold). Badger never rewrites the file
+	// being written: a drained store keeps up to one. 0: 16 MiB.
 	ValueLogFileSize int64
+
+	// BodyThreshold: messages of at least this many bytes are written to
+	// body segment files (Dir/bodies) with write(2), and Badger keeps only
+	// a pointer to them (bodies.go). 0: 64 KiB; negative: never (every
+	// message in Badger, the largest ValueLogFileSize).
+	BodyThreshold int64
+	// BodySegmentSize is the size past which the body file being written
+	// is closed and a new one started; a file is deleted once every body
+	// in it is settled. 0: 64 MiB.
+	BodySegmentSize int64
 
 	hooks *hooks // failure injection and probes, for tests
 }
@@ -139,10 +154,16 @@ func (o *Options) setDefaults() error {
 		o.NumMemtables = 3
 	}
 	if o.ValueLogFileSize == 0 {
-		o.ValueLogFileSize = 64 << 20
+		o.ValueLogFileSize = 16 << 20
 	}
 	if o.MinFreeBytes == 0 {
 		o.MinFreeBytes = minFreeBytes(o.MemTableSize, o.ValueLogFileSize)
+	}
+	if o.BodyThreshold == 0 {
+		o.BodyThreshold = 64 << 10
+	}
+	if o.BodySegmentSize <= 0 {
+		o.BodySegmentSize = 64 << 20
 	}
 	if o.DiskCheckInterval <= 0 {
 		o.DiskCheckInterval = time.Second
@@ -151,12 +172,13 @@ func (o *Options) setDefaults() error {
 		o.GCInterval = -1
 		o.MinFreeBytes = -1
 		o.ValueThreshold = 1 << 20 // in memory, Badger keeps every value in the memtable
+		o.BodyThreshold = -1
 	}
 	return nil
 }
 
 // DefaultMinFreeBytes is MinFreeBytes with the default Badger sizes.
-const DefaultMinFreeBytes = 4*(16<<20) + 2*(64<<20)
+const DefaultMinFreeBytes = 4*(16<<20) + 2*(16<<20)
 
 // minFreeBytes is the headroom Badger needs with these sizes: what it may
 // write between two checks of the free space. That is the memtable's
@@ -174,6 +196,11 @@ func (o *Options) maxMessageBytes() int64 {
 		return 1 << 20
 	}
 	return o.ValueLogFileSize
+}
+
+// onFile reports whether a message of n bytes goes to a body file.
+func (o *Options) onFile(n int) bool {
+	return o.BodyThreshold > 0 && int64(n) >= o.BodyThreshold
 }
 
 // badgerOptions tunes Badger for a broker on a small machine (2 cores;

@@ -27,7 +27,10 @@ type RecoveryStats struct {
 	Dangling      int // kept entries whose message is missing
 	SkippedQueues int // queues dropped because the callback returned ErrSkipQueue
 	MaxMsgID      uint64
-	Duration      time.Duration
+	// BodySegmentsDeleted counts body files no message referenced any
+	// more (settled, or written by a group a crash cut short).
+	BodySegmentsDeleted int
+	Duration            time.Duration
 }
 
 // orphanBatch bounds the deletes of one Submit during recovery.
@@ -69,15 +72,27 @@ func (s *Store) Recover(fn func(queueID, seq, msgID uint64, meta []byte) error) 
 			}
 			skipped = sk
 			slices.Sort(refs)
-			orphans = findOrphans(txn, refs, &st)
+			orphans, err = s.findOrphans(txn, refs, &st)
+			if err != nil {
+				return err
+			}
 			return nil
 		})
 	})
 	if err != nil {
 		return st, err
 	}
+	segs := 0
+	if s.bodies != nil {
+		segs, _ = s.bodies.stats()
+	}
 	if err := s.deleteRecovered(skipped, orphans); err != nil {
 		return st, err
+	}
+	if s.bodies != nil {
+		s.bodies.sweep()
+		left, _ := s.bodies.stats()
+		st.BodySegmentsDeleted = segs - left
 	}
 	st.Duration = time.Since(start)
 	// Counted in the store's terms, not the engine's (whose own line counts
@@ -89,7 +104,8 @@ func (s *Store) Recover(fn func(queueID, seq, msgID uint64, meta []byte) error) 
 		zap.Int("queue_ids_with_entries", st.Queues), zap.Int("queue_ids_dropped", st.SkippedQueues),
 		zap.Int("entries_kept", st.Entries), zap.Int("messages_kept", st.Messages),
 		zap.Int("orphan_messages_deleted", st.Orphans), zap.Int("dangling_entries", st.Dangling),
-		zap.Uint64("max_msg_id", st.MaxMsgID), zap.Float64("seconds", st.Duration.Seconds()))
+		zap.Uint64("max_msg_id", st.MaxMsgID), zap.Int("body_segments_deleted", st.BodySegmentsDeleted),
+		zap.Float64("seconds", st.Duration.Seconds()))
 	if st.Dangling > 0 {
 		s.log.Warn("entries reference missing messages", zap.Int("count", st.Dangling))
 	}
@@ -159,15 +175,24 @@ func recoverEntries(txn *badger.Txn, fn func(queueID, seq, msgID uint64, meta []
 
 // findOrphans walks m/ by key alone (bodies stay on disk), merging with
 // the sorted references: a message no entry references is an orphan.
-func findOrphans(txn *badger.Txn, refs []uint64, st *RecoveryStats) (orphans []uint64) {
+//
+// It also tells the body files where the bodies of the messages kept in
+// them are (their pointers are small values, in the tree).
+func (s *Store) findOrphans(txn *badger.Txn, refs []uint64, st *RecoveryStats) (orphans []uint64, err error) {
 	prefix := []byte{prefixMessage}
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	j := 0
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-		id, ok := parseMessageKey(it.Item().Key())
+		item := it.Item()
+		id, ok := parseMessageKey(item.Key())
 		if !ok {
 			continue // not ours; leave it
+		}
+		if item.UserMeta()&bodyMeta != 0 && s.bodies != nil {
+			if err := item.Value(func(ptr []byte) error { s.bodies.note(id, ptr); return nil }); err != nil {
+				return nil, fmt.Errorf("storage: read body pointer of message %d: %w", id, err)
+			}
 		}
 		st.MaxMsgID = max(st.MaxMsgID, id)
 		for j < len(refs) && refs[j] < id {
@@ -189,7 +214,7 @@ func findOrphans(txn *badger.Txn, refs []uint64, st *RecoveryStats) (orphans []u
 		st.MaxMsgID = max(st.MaxMsgID, refs[len(refs)-1])
 	}
 	st.Orphans = len(orphans)
-	return orphans
+	return orphans, nil
 }
 
 // deleteRecovered drops the skipped queues and deletes the orphans, in

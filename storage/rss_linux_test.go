@@ -30,7 +30,7 @@ func rssFileKB(t *testing.T) int {
 // data is still there afterwards.
 func TestReleaseMappingsDropsResidentPagesKeepsData(t *testing.T) {
 	dir := t.TempDir()
-	s := openT(t, dir, func(o *Options) { o.ReleaseInterval = -1 })
+	s := openT(t, dir, func(o *Options) { o.ReleaseInterval, o.BodyThreshold = -1, -1 }) // bodies in the value log
 	var b Batch
 	body := make([]byte, 64<<10)
 	for i := range body {

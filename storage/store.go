@@ -34,6 +34,9 @@ type Store struct {
 	db   *badger.DB
 	lock *os.File
 	dir  string // Badger's directory, Dir/db
+	// bodies holds large message bodies (Dir/bodies); nil when
+	// BodyThreshold is negative or InMemory.
+	bodies *bodyLog
 
 	wake     chan struct{}   // a group is pending, or closing
 	full     chan struct{}   // a group reached MaxBatchBytes (MaxDelay waits for it)
@@ -104,6 +107,13 @@ func Open(o Options) (*Store, error) {
 		return nil, fmt.Errorf("storage: cannot open the database in %s (left as it is): %w", s.dir, err)
 	}
 	s.db = db
+	if !o.InMemory && o.BodyThreshold > 0 {
+		if s.bodies, err = openBodyLog(filepath.Join(o.Dir, bodiesDir), o.BodySegmentSize, s.log); err != nil {
+			db.Close()
+			unlockDir(s.lock)
+			return nil, err
+		}
+	}
 	s.writerWG.Add(2)
 	go s.writeLoop()
 	go s.notifyLoop()
@@ -248,6 +258,9 @@ func (s *Store) Close() error {
 	}
 	s.mu.Unlock()
 	err := s.db.Close()
+	if s.bodies != nil {
+		s.bodies.close()
+	}
 	if uerr := unlockDir(s.lock); err == nil {
 		err = uerr
 	}
@@ -285,7 +298,7 @@ func (s *Store) Message(msgID uint64) ([]byte, error) {
 	err := s.readable(func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			var err error
-			out, err = getMessage(txn, msgID, nil)
+			out, err = s.getMessage(txn, msgID, nil)
 			return err
 		})
 	})
@@ -302,7 +315,7 @@ func (s *Store) Messages(ids []uint64) ([][]byte, error) {
 			key := make([]byte, 0, messageKeyLen)
 			for i, id := range ids {
 				var err error
-				if out[i], err = getMessage(txn, id, key); err != nil {
+				if out[i], err = s.getMessage(txn, id, key); err != nil {
 					return err
 				}
 			}
@@ -315,7 +328,7 @@ func (s *Store) Messages(ids []uint64) ([][]byte, error) {
 	return out, nil
 }
 
-func getMessage(txn *badger.Txn, msgID uint64, key []byte) ([]byte, error) {
+func (s *Store) getMessage(txn *badger.Txn, msgID uint64, key []byte) ([]byte, error) {
 	item, err := txn.Get(appendMessageKey(key[:0], msgID))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, fmt.Errorf("%w: message %d", ErrNotFound, msgID)
@@ -323,7 +336,27 @@ func getMessage(txn *badger.Txn, msgID uint64, key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: read message %d: %w", msgID, err)
 	}
+	if item.UserMeta()&bodyMeta != 0 {
+		return s.readBody(item, msgID)
+	}
 	return item.ValueCopy(nil)
+}
+
+// readBody reads a message kept in a body file, item being its pointer.
+func (s *Store) readBody(item *badger.Item, msgID uint64) ([]byte, error) {
+	if s.bodies == nil {
+		return nil, fmt.Errorf("storage: message %d is in a body file, and body files are off (BodyThreshold < 0)", msgID)
+	}
+	var out []byte
+	err := item.Value(func(ptr []byte) error {
+		var err error
+		out, err = s.bodies.read(ptr)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: read message %d: %w", msgID, err)
+	}
+	return out, nil
 }
 
 // PutDefinition stores value under (kind, key), replacing any previous
@@ -393,6 +426,9 @@ type Metrics struct {
 	DropsByPrefix uint64 // DropQueue done with Badger's DropPrefix
 	DropsByKeys   uint64 // DropQueue done key by key
 	GCRewrites    uint64 // value-log files rewritten by GC
+	BodyBytes     uint64 // message bytes written to body files
+	BodySegments  int    // body files on disk now
+	BodyFileBytes int64  // their size
 }
 
 type metrics struct {
@@ -400,13 +436,15 @@ type metrics struct {
 	bytesRead                                             atomic.Uint64 // messages read back by Entries
 	writeErrors, dropsByPrefix, dropsByKeys, gcRewrites   atomic.Uint64
 	diskFullRefusals                                      atomic.Uint64
-	diskShort                                             atomic.Bool  // free space below MinFreeBytes (Admit)
-	diskFree                                              atomic.Int64 // the last reading; -1: none
+	bodyBytes                                             atomic.Uint64
+	msgDeletes                                            atomic.Uint64 // message deletes written (value-log garbage)
+	diskShort                                             atomic.Bool   // free space below MinFreeBytes (Admit)
+	diskFree                                              atomic.Int64  // the last reading; -1: none
 }
 
 // Metrics returns the counters.
 func (s *Store) Metrics() Metrics {
-	return Metrics{
+	m := Metrics{
 		Groups:        s.m.groups.Load(),
 		Syncs:         s.m.syncs.Load(),
 		OpsWritten:    s.m.opsWritten.Load(),
@@ -417,7 +455,12 @@ func (s *Store) Metrics() Metrics {
 		DropsByPrefix: s.m.dropsByPrefix.Load(),
 		DropsByKeys:   s.m.dropsByKeys.Load(),
 		GCRewrites:    s.m.gcRewrites.Load(),
+		BodyBytes:     s.m.bodyBytes.Load(),
 	}
+	if s.bodies != nil {
+		m.BodySegments, m.BodyFileBytes = s.bodies.stats()
+	}
+	return m
 }
 
 // fail makes the store fail every later write with an error wrapping

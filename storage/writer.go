@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"syscall"
@@ -22,7 +23,10 @@ type group struct {
 	entries   map[entryID]int32 // (queue, seq) -> index of its pending put or update
 	bytes     int64             // submitted weight, cancelled ops included
 	cancelled int
-	arena     []byte // keys and entry values while the group is written
+	arena     []byte   // keys and entry values while the group is written
+	ptrs      []byte   // body pointers while the group is written
+	onFile    []uint64 // messages whose bodies this group wrote to body files
+	deleted   []uint64 // messages this group deleted (settles their bodies)
 }
 
 type entryID struct{ queue, seq uint64 }
@@ -61,8 +65,9 @@ func (s *Store) Submit(b *Batch, done func(error)) error {
 	}
 	limit := s.opts.maxMessageBytes()
 	for i := range b.ops {
-		if o := &b.ops[i]; o.kind == opPutMessage && int64(len(o.val)) > limit {
-			return fmt.Errorf("%w: message %d has %d bytes, the store takes at most %d", ErrTooLarge, o.id, len(o.val), limit)
+		o := &b.ops[i]
+		if n := len(o.val) + len(o.body); o.kind == opPutMessage && int64(n) > limit && !s.opts.onFile(n) {
+			return fmt.Errorf("%w: message %d has %d bytes, the store takes at most %d", ErrTooLarge, o.id, n, limit)
 		}
 	}
 	if done == nil {
@@ -296,6 +301,7 @@ func (s *Store) recycleLocked(g *group) {
 	clear(g.msgs)
 	clear(g.entries)
 	g.ops, g.dones, g.subs, g.errs = g.ops[:0], g.dones[:0], g.subs[:0], nil
+	g.onFile, g.deleted = g.onFile[:0], g.deleted[:0]
 	g.bytes, g.cancelled = 0, 0
 	s.mu.free = append(s.mu.free, g)
 }
@@ -331,9 +337,17 @@ func (s *Store) commit(g *group) error {
 	if live == 0 {
 		return nil // all cancelled or refused: nothing to write or sync
 	}
-	s.badgerMu.Lock()
-	err := s.write(g, live)
-	s.badgerMu.Unlock()
+	err := s.writeBodies(g)
+	if errors.Is(err, errBodyWrite) {
+		// Nothing of this group reached Badger: it fails alone.
+		s.m.writeErrors.Add(1)
+		return err
+	}
+	if err == nil {
+		s.badgerMu.Lock()
+		err = s.write(g, live)
+		s.badgerMu.Unlock()
+	}
 	if err == nil && s.opts.hooks != nil && s.opts.hooks.beforeSync != nil {
 		err = s.opts.hooks.beforeSync()
 	}
@@ -347,6 +361,60 @@ func (s *Store) commit(g *group) error {
 	}
 	s.m.syncs.Add(1)
 	s.m.opsWritten.Add(uint64(live))
+	if s.bodies != nil && len(g.deleted) > 0 {
+		s.bodies.release(g.deleted) // their deletes are on disk
+	}
+	return nil
+}
+
+// writeBodies writes the group's large messages to body files and syncs
+// them, and turns each of their ops into the put of a pointer (see
+// bodies.go): the pointers go to Badger after the bodies are durable, so
+// a pointer never outlives a crash without its body. It also lists the
+// group's message deletes, whose bodies are settled once it is written.
+func (s *Store) writeBodies(g *group) error {
+	if s.bodies == nil {
+		return nil
+	}
+	n := 0
+	for i := range g.ops {
+		o := &g.ops[i]
+		switch {
+		case o.dead:
+		case o.kind == opDeleteMessage:
+			g.deleted = append(g.deleted, o.id)
+		case o.kind == opPutMessage && s.opts.onFile(len(o.val)+len(o.body)):
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if cap(g.ptrs) < n*bodyPtrLen {
+		g.ptrs = make([]byte, n*bodyPtrLen)
+	}
+	ptrs := g.ptrs[:n*bodyPtrLen]
+	var written uint64
+	for i := range g.ops {
+		o := &g.ops[i]
+		if o.dead || o.kind != opPutMessage || !s.opts.onFile(len(o.val)+len(o.body)) {
+			continue
+		}
+		ptr := ptrs[:bodyPtrLen:bodyPtrLen]
+		ptrs = ptrs[bodyPtrLen:]
+		if err := s.bodies.put(o.id, ptr, o.val, o.body); err != nil {
+			s.bodies.forget(g.onFile)
+			return err
+		}
+		written += uint64(len(o.val) + len(o.body))
+		g.onFile = append(g.onFile, o.id)
+		o.val, o.body, o.onFile = ptr, nil, true
+	}
+	if err := s.bodies.sync(); err != nil {
+		s.bodies.forget(g.onFile)
+		return err
+	}
+	s.m.bodyBytes.Add(written)
 	return nil
 }
 
@@ -363,6 +431,8 @@ func (s *Store) write(g *group, live int) error {
 	for i := range g.ops {
 		if o := &g.ops[i]; !o.dead && (o.kind == opPutEntry || o.kind == opUpdateEntry) {
 			need += entryKeyLen + entryHeadLen + len(o.val)
+		} else if !o.dead && o.kind == opPutMessage && len(o.body) > 0 {
+			need += entryKeyLen + len(o.val) + len(o.body)
 		} else {
 			need += entryKeyLen
 		}
@@ -374,7 +444,7 @@ func (s *Store) write(g *group, live int) error {
 	cut := func(n int) []byte { return arena[len(arena)-n : len(arena) : len(arena)] }
 
 	wb := s.db.NewWriteBatch()
-	var bytes uint64
+	var bytes, deletes uint64
 	for i := range g.ops {
 		o := &g.ops[i]
 		if o.dead {
@@ -384,11 +454,23 @@ func (s *Store) write(g *group, live int) error {
 		switch o.kind {
 		case opPutMessage:
 			arena = appendMessageKey(arena, o.id)
-			err = wb.Set(cut(messageKeyLen), o.val)
-			bytes += uint64(len(o.val))
+			k := cut(messageKeyLen)
+			switch {
+			case o.onFile:
+				err = wb.SetEntry(badger.NewEntry(k, o.val).WithMeta(bodyMeta))
+			case len(o.body) > 0:
+				arena = append(append(arena, o.val...), o.body...)
+				v := cut(len(o.val) + len(o.body))
+				err = wb.Set(k, v)
+				bytes += uint64(len(v))
+			default:
+				err = wb.Set(k, o.val)
+				bytes += uint64(len(o.val))
+			}
 		case opDeleteMessage:
 			arena = appendMessageKey(arena, o.id)
 			err = wb.Delete(cut(messageKeyLen))
+			deletes++
 		case opPutEntry, opUpdateEntry:
 			arena = appendEntryKey(arena, o.id, o.seq)
 			k := cut(entryKeyLen)
@@ -417,6 +499,7 @@ func (s *Store) write(g *group, live int) error {
 		return err
 	}
 	s.m.bytesWritten.Add(bytes)
+	s.m.msgDeletes.Add(deletes)
 	return nil
 }
 

@@ -305,7 +305,8 @@ func TestDiskFullRefusesPutsThenEverythingUntilSpaceIsBack(t *testing.T) {
 }
 
 func TestSubmitRefusals(t *testing.T) {
-	s := openT(t, t.TempDir(), func(o *Options) { o.ValueLogFileSize = 1 << 20 })
+	// Without body files, Badger takes messages up to a value-log file.
+	s := openT(t, t.TempDir(), func(o *Options) { o.ValueLogFileSize, o.BodyThreshold = 1<<20, -1 })
 	var b Batch
 	b.PutMessage(1, make([]byte, 1<<20+1))
 	if err := s.Submit(&b, func(error) { t.Error("done called for a refused batch") }); !errors.Is(err, ErrTooLarge) {

@@ -49,14 +49,23 @@ func parseMeta(meta []byte) entryState {
 //	exchange len u8 | exchange | routing key len u8 | routing key |
 //	properties len u32 | properties | body
 func encodeMessage(m *queue.Message) []byte {
-	b := make([]byte, 0, 6+len(m.Exchange)+len(m.RoutingKey)+len(m.Props)+len(m.Body))
+	return append(appendMessageHead(make([]byte, 0, 6+len(m.Exchange)+len(m.RoutingKey)+len(m.Props)+len(m.Body)), m), m.Body...)
+}
+
+// encodeMessageHead is the stored message up to its body: the store takes
+// the two parts apart (Batch.PutMessageParts), so a large body goes to its
+// body file from where it lies, never copied into one buffer first.
+func encodeMessageHead(m *queue.Message) []byte {
+	return appendMessageHead(make([]byte, 0, 6+len(m.Exchange)+len(m.RoutingKey)+len(m.Props)), m)
+}
+
+func appendMessageHead(b []byte, m *queue.Message) []byte {
 	b = append(b, byte(len(m.Exchange)))
 	b = append(b, m.Exchange...)
 	b = append(b, byte(len(m.RoutingKey)))
 	b = append(b, m.RoutingKey...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Props)))
-	b = append(b, m.Props...)
-	return append(b, m.Body...)
+	return append(b, m.Props...)
 }
 
 var errBadMessage = errors.New("stored message is malformed")

@@ -146,7 +146,7 @@ func (b *Broker) enqueue(msg *queue.Message, qs []*queue.Queue, conf Confirm, se
 			conf.Wait(seq)
 		}
 		sb := j.batch()
-		sb.PutMessage(msg.ID, encodeMessage(msg))
+		sb.PutMessageParts(msg.ID, encodeMessageHead(msg), msg.Body)
 		j.submit(sb, done)
 	}
 	for _, q := range qs {

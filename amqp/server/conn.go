@@ -99,6 +99,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.br = bufio.NewReaderSize(deadlineReader{c}, smallReadBuf)
 	c.fr = amqp.NewFrameReader(c.br, amqp.FrameMinSize)
 	c.fr.BodyDst = c.bodyDst
+	c.fr.Direct = deadlineReader{c} // large body frames skip the bufio copy
 	return c
 }
 
@@ -528,7 +529,9 @@ const (
 func (c *conn) growReadBuffer() {
 	rest := make([]byte, c.br.Buffered())
 	io.ReadFull(c.br, rest) // from the buffer: no read from the socket
-	*c.br = *bufio.NewReaderSize(&prefixReader{rest: rest, r: deadlineReader{c}}, bigReadBuf)
+	pr := &prefixReader{rest: rest, r: deadlineReader{c}}
+	*c.br = *bufio.NewReaderSize(pr, bigReadBuf)
+	c.fr.Direct = pr
 }
 
 // prefixReader reads rest, then from r.

@@ -27,6 +27,12 @@ func TestScenarioPresets(t *testing.T) {
 		{"large-1mib", func(c Config) bool { return c.Size == 1<<20 && c.Prefetch <= 100 }},
 		{"backlog", func(c Config) bool { return c.Mode == ModeBacklog && c.Count > 0 }},
 		{"backlog-500k", func(c Config) bool { return c.Mode == ModeBacklog && c.Count == 500000 && c.Size == 100 }},
+		{"backlog-1mib", func(c Config) bool {
+			return c.Mode == ModeBacklog && c.Count == 1000 && c.Size == 1<<20 && c.Persistent && c.Durable && c.Confirm == 10
+		}},
+		{"backlog-1gib", func(c Config) bool {
+			return c.Mode == ModeBacklog && c.Count == 1000000 && c.Size == 1024 && c.Persistent && c.Durable && c.Confirm == 1000
+		}},
 		{"many-queues", func(c Config) bool { return c.Mode == ModeQueues && c.Queues == 1000 }},
 		{"idle-connections", func(c Config) bool { return c.Mode == ModeIdleConns && c.Connections > 0 }},
 	}

@@ -100,6 +100,10 @@
 //	backlog              fill 100,000 x 1 KiB with no consumer (until the queue depth says all
 //	                     are in), then drain: fill and drain rates, peak RSS
 //	backlog-500k         the same with 500,000 x 100 B, the memory reference
+//	backlog-1mib         the same with 1,000 x 1 MiB persistent to a durable queue, confirm
+//	                     window 10, prefetch 10: large messages past the memory budget
+//	backlog-1gib         the same with 1,000,000 x 1 KiB persistent, confirm window 1000: a
+//	                     1 GiB backlog (watch the data directory come back after the drain)
 //	many-queues          declare 1,000 queues each bound to a direct exchange, one call at a
 //	                     time, then delete them: queues/s, deletes/s, broker RSS per queue
 //	idle-connections     open 500 connections with a channel each: connections/s, broker RSS

@@ -119,6 +119,24 @@ var scenarios = []scenario{
 		Metrics: backlogMetrics,
 	},
 	{
+		Name: "backlog-1mib",
+		Doc:  "as backlog with 1,000 x 1 MiB persistent messages to a durable queue, confirms with 10 outstanding: a backlog of large messages past the memory budget",
+		Set: func(c *Config) {
+			backlogOf(1000, 1<<20, 5*time.Minute)(c)
+			c.Persistent, c.Durable, c.Confirm, c.Prefetch, c.MultipleAckEvery = true, true, 10, 10, 5
+		},
+		Metrics: backlogMetrics,
+	},
+	{
+		Name: "backlog-1gib",
+		Doc:  "as backlog with 1,000,000 x 1 KiB persistent messages to a durable queue, confirms with 1000 outstanding: a 1 GiB backlog, for disk reclaim",
+		Set: func(c *Config) {
+			backlogOf(1000000, 1024, 10*time.Minute)(c)
+			c.Persistent, c.Durable, c.Confirm = true, true, 1000
+		},
+		Metrics: backlogMetrics,
+	},
+	{
 		Name: "many-queues",
 		Doc:  "declare 1,000 queues, each bound to a direct exchange, then delete them: queues/s, broker RSS per queue",
 		Set: func(c *Config) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net"
 	"strings"
@@ -88,6 +89,20 @@ func TestCtlVerbs(t *testing.T) {
 	}
 	if q2, ready := apiMessages(t, api, "q2"), queueDepth(t, ch, "q2"); q2 != 3 || ready != 3 {
 		t.Errorf("q2 holds %d (%d ready) after a move that found no origin, want 3 ready", q2, ready)
+	}
+
+	// A body over the store's body-file threshold (64 KiB) moves intact
+	// between durable queues.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 200<<10/16)
+	if err := ch.Publish("", "q1", false, false, amqp091.Publishing{DeliveryMode: 2, Body: big}); err != nil {
+		t.Fatal(err)
+	}
+	ctlOK(t, api, "declare", "queue", "big")
+	if out := ctlOK(t, api, "move", "q1", "--to-queue", "big"); strings.TrimSpace(out) != "Moved 1 messages" {
+		t.Errorf("moving the large message said %q", out)
+	}
+	if d, ok, err := ch.Get("big", true); err != nil || !ok || !bytes.Equal(d.Body, big) || d.DeliveryMode != 2 {
+		t.Errorf("the large message after the move: %v %v, %d bytes (want %d), mode %d", err, ok, len(d.Body), len(big), d.DeliveryMode)
 	}
 
 	ctlOK(t, api, "purge", "queue", "q2")

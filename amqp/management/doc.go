@@ -31,6 +31,8 @@
 //	exchanges.go    /api/exchanges[/{v}[/{x}]]
 //	queues.go       /api/queues[/{v}[/{q}]], /contents (purge)
 //	message.go      .../publish and .../get
+//	move.go         POST /api/queues/{v}/{q}/actions/move (Warren's own: move or
+//	                copy messages to a queue, an exchange or their x-death origin)
 //	bindings.go     /api/bindings..., the properties key
 //	connections.go  connections, channels, consumers
 //	defroutes.go    the definition endpoints and their gates

@@ -23,6 +23,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "ctl" {
+		os.Exit(ctlMain(os.Args[2:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr)) // ctl.go
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "warren:", err)
 		os.Exit(1)

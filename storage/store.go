@@ -111,6 +111,7 @@ func Open(o Options) (*Store, error) {
 		s.gcWG.Add(1)
 		go s.gcLoop()
 	}
+	s.m.minFree.Store(o.MinFreeBytes)
 	if o.MinFreeBytes >= 0 {
 		s.checkDisk() // a restart on a full disk is short from the start
 		s.gcWG.Add(1)
@@ -402,6 +403,7 @@ type metrics struct {
 	diskFullRefusals                                      atomic.Uint64
 	diskShort                                             atomic.Bool  // free space below MinFreeBytes (Admit)
 	diskFree                                              atomic.Int64 // the last reading; -1: none
+	minFree                                               atomic.Int64 // MinFreeBytes, changed by SetMinFreeBytes
 }
 
 // Metrics returns the counters.

@@ -515,7 +515,8 @@ func (s *Store) flushMemtables(wb *badger.WriteBatch) (*badger.WriteBatch, error
 // Between MinFreeBytes and half of it lie the writes in flight when the
 // store went short: at most MaxPendingBytes (Throttle) with the defaults.
 func (s *Store) checkSpace(g *group) error {
-	if s.opts.MinFreeBytes < 0 {
+	min := s.m.minFree.Load()
+	if min < 0 {
 		return nil
 	}
 	free, err := s.freeBytes()
@@ -523,7 +524,6 @@ func (s *Store) checkSpace(g *group) error {
 		return nil // cannot tell; let Badger report what it finds
 	}
 	s.noteFree(free)
-	min := s.opts.MinFreeBytes
 	if free >= min/2+g.bytes {
 		return nil
 	}

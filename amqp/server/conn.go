@@ -50,6 +50,11 @@ type conn struct {
 	user            string
 	vhost           *vhost
 	capCancelNotify bool
+	capBlocked      bool // the client takes connection.blocked (alarm.go)
+	published       bool // a basic.publish was read: blocked under an alarm
+	blockedSent     bool // connection.blocked went out, unblocked is due
+	blocked         atomic.Bool
+	blockWake       chan struct{} // wakes a reader held by an alarm
 	// capAuthFailureClose: the client wants connection.close on a failed login.
 	capAuthFailureClose bool
 	closedByClient      bool  // the client sent connection.close
@@ -89,6 +94,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		exclusive:  map[*queue.Queue]struct{}{},
 		consumers:  map[*consumer]struct{}{},
 		writerDone: make(chan struct{}),
+		blockWake:  make(chan struct{}, 1),
 		frameMax:   amqp.FrameMinSize,
 	}
 	c.reg.init(c)
@@ -294,6 +300,7 @@ func (c *conn) forceClose(e *amqp.Error) {
 	c.send(0, &amqp.ConnectionClose{ReplyCode: e.Code, ReplyText: replyText(e.Text)})
 	c.readTimeout.Store(int64(3 * time.Second))
 	c.nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	c.kickBlocked()
 }
 
 // closeWith sends connection.close for a hard error and waits for close-ok.
@@ -392,6 +399,7 @@ func (c *conn) handshake() error {
 	if caps, ok := startOk.ClientProperties["capabilities"].(amqp.Table); ok {
 		c.capCancelNotify, _ = caps["consumer_cancel_notify"].(bool)
 		c.capAuthFailureClose, _ = caps["authentication_failure_close"].(bool)
+		c.capBlocked, _ = caps["connection.blocked"].(bool)
 	}
 	user, pass, err := parseCredentials(startOk.Mechanism, startOk.Response)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/warrenmq/warren/alarm"
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/storage"
@@ -53,6 +54,10 @@ type Config struct {
 	// before its channel is closed (rabbitmq consumer_timeout); a queue's
 	// x-consumer-timeout argument overrides it. 0: 30 minutes; <0: none.
 	ConsumerTimeout time.Duration
+	// Alarms raises the memory and disk alarms that block publishing
+	// connections (alarm.go); nil: none. The server subscribes to it in
+	// New; the caller starts and stops it.
+	Alarms *alarm.Monitor
 }
 
 // NoHeartbeat disables heartbeats when set as Config.Heartbeat.
@@ -110,6 +115,7 @@ type Server struct {
 	epoch      time.Time // Server.now counts from here
 	wg         sync.WaitGroup
 	stats      serverStats // totals (stats.go)
+	alarms     alarmState  // raised resource alarms (alarm.go)
 
 	mu struct {
 		sync.Mutex
@@ -148,6 +154,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
+	s.alarms.init()
+	if cfg.Alarms != nil {
+		cfg.Alarms.Subscribe(s.alarms.set)
+	}
 	if cfg.Store != nil {
 		if _, err := s.core.Recover(); err != nil {
 			return nil, fmt.Errorf("server: recovery: %w", err)
@@ -257,6 +267,7 @@ func (s *Server) serverProperties() amqp.Table {
 			"authentication_failure_close": true,
 			"consumer_priorities":          true,
 			"direct_reply_to":              true,
+			"connection.blocked":           true,
 		},
 		"cluster_name": "warren",
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"github.com/warrenmq/warren/alarm"
 	"github.com/warrenmq/warren/storage"
 )
 
@@ -36,6 +37,7 @@ type config struct {
 	memoryBudget    int64
 	consumerTimeout time.Duration
 	diskFreeLimit   byteSize
+	memoryWatermark watermarkValue
 	version         bool
 
 	// From the file only.
@@ -93,7 +95,9 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.Int64Var(&c.memoryBudget, "memory-budget", 128<<20, "bytes of ready messages kept in memory (bodies plus 128 bytes each); beyond it bodies live on disk only")
 	fs.DurationVar(&c.consumerTimeout, "consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
 	c.diskFreeLimit = storage.DefaultMinFreeBytes
-	fs.Var(&c.diskFreeLimit, "disk-free-limit", "free disk space the store keeps; below it persistent publishes are refused (nacked) until space comes back")
+	fs.Var(&c.diskFreeLimit, "disk-free-limit", "free disk space the store keeps; below it the disk alarm blocks publishing connections (connection.blocked) and persistent publishes are refused (nacked) until space comes back")
+	c.memoryWatermark.w = alarm.DefaultWatermark
+	fs.Var(&c.memoryWatermark, "memory-high-watermark", "memory alarm threshold: a fraction of the machine's or cgroup's memory (0.6) or a size (2GiB); above it publishing connections are blocked (connection.blocked) until memory falls back")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }

@@ -90,6 +90,10 @@ func run(args []string) error {
 		}
 	}()
 	cfg.Store = store
+	mon := newMonitor(c, store, log) // alarms.go
+	mon.Start()
+	defer mon.Stop()
+	cfg.Alarms = mon
 
 	srv, err := server.New(cfg)
 	if err != nil {

@@ -133,7 +133,10 @@ func (c *conn) serve() {
 	go c.writeLoop()
 	c.readTimeout.Store(int64(c.srv.cfg.HandshakeTimeout))
 	c.handshakeDeadline = time.Now().Add(c.srv.cfg.HandshakeTimeout)
-	err := c.handshake()
+	err := c.tlsHandshake() // auth_external.go; none on a plain connection
+	if err == nil {
+		err = c.handshake()
+	}
 	c.handshakeDeadline = time.Time{}
 	if err != nil {
 		var he *handshakeError
@@ -391,7 +394,8 @@ func (c *conn) handshake() error {
 	cfg := &c.srv.cfg
 	// Encoded once per server: the same for every connection, and its
 	// nested tables would grow every reader goroutine's stack.
-	c.out.write(func(b []byte) []byte { return append(b, c.srv.startFrame...) })
+	start := c.srv.startFrameFor(c) // with EXTERNAL on TLS (auth_external.go)
+	c.out.write(func(b []byte) []byte { return append(b, start...) })
 	startOk, err := readHandshakeMethod[*amqp.ConnectionStartOk](c)
 	if err != nil {
 		return err
@@ -401,12 +405,18 @@ func (c *conn) handshake() error {
 		c.capAuthFailureClose, _ = caps["authentication_failure_close"].(bool)
 		c.capBlocked, _ = caps["connection.blocked"].(bool)
 	}
-	user, pass, err := parseCredentials(startOk.Mechanism, startOk.Response)
+	var user, pass string
+	external := startOk.Mechanism == "EXTERNAL"
+	if external {
+		user, err = c.externalUser() // the certificate's name, no password
+	} else {
+		user, pass, err = parseCredentials(startOk.Mechanism, startOk.Response)
+	}
 	if err != nil {
 		return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism), err)
 	}
 	u, ok := c.srv.users[user]
-	if !ok || !u.CheckPassword(pass) {
+	if !ok || !external && !u.CheckPassword(pass) {
 		return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism),
 			fmt.Errorf("user '%s': invalid credentials", user))
 	}

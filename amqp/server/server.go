@@ -16,6 +16,7 @@ import (
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/storage"
+	"github.com/warrenmq/warren/tlsconf"
 )
 
 // Version is Warren's version, advertised in connection.start.
@@ -58,6 +59,10 @@ type Config struct {
 	// connections (alarm.go); nil: none. The server subscribes to it in
 	// New; the caller starts and stops it.
 	Alarms *alarm.Monitor
+	// ExternalIdentity, if set, offers the EXTERNAL mechanism on TLS
+	// connections: the user is named by the verified client certificate's
+	// CN or SAN (auth_external.go). "": EXTERNAL is not offered.
+	ExternalIdentity tlsconf.Identity
 }
 
 // NoHeartbeat disables heartbeats when set as Config.Heartbeat.
@@ -117,6 +122,9 @@ type Server struct {
 	stats      serverStats // totals (stats.go)
 	alarms     alarmState  // raised resource alarms (alarm.go)
 
+	// startFrameTLS offers EXTERNAL too, on TLS connections (nil: none).
+	startFrameTLS []byte
+
 	mu struct {
 		sync.Mutex
 		listeners map[net.Listener]struct{}
@@ -151,6 +159,14 @@ func New(cfg Config) (*Server, error) {
 		Locales:          "en_US",
 	}); err != nil {
 		return nil, fmt.Errorf("server: encode connection.start: %w", err)
+	}
+	if cfg.ExternalIdentity != "" {
+		if s.startFrameTLS, err = amqp.AppendMethodFrame(nil, 0, &amqp.ConnectionStart{
+			VersionMajor: 0, VersionMinor: 9, ServerProperties: s.serverProperties(),
+			Mechanisms: "PLAIN AMQPLAIN EXTERNAL", Locales: "en_US",
+		}); err != nil {
+			return nil, fmt.Errorf("server: encode connection.start: %w", err)
+		}
 	}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}

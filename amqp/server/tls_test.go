@@ -195,7 +195,7 @@ func TestTLSRequireClientCert(t *testing.T) {
 	}
 	t.Run("TLS 1.1", func(t *testing.T) {
 		cfg := b.ca.ClientConfig(good)
-		cfg.MaxVersion = tls.VersionTLS11
+		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
 		if conn, err := b.dialTLS(cfg, false); err == nil {
 			conn.Close()
 			t.Fatal("a TLS 1.1 client connected; want TLS 1.2 minimum")

@@ -38,6 +38,13 @@ type config struct {
 	consumerTimeout time.Duration
 	diskFreeLimit   byteSize
 	memoryWatermark watermarkValue
+	tlsListen       string
+	tlsCert         string
+	tlsKey          string
+	tlsCA           string
+	tlsClientAuth   string
+	tlsExternal     string
+	promTLS         bool
 	version         bool
 
 	// From the file only.
@@ -98,6 +105,13 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.Var(&c.diskFreeLimit, "disk-free-limit", "free disk space the store keeps; below it the disk alarm blocks publishing connections (connection.blocked) and persistent publishes are refused (nacked) until space comes back")
 	c.memoryWatermark.w = alarm.DefaultWatermark
 	fs.Var(&c.memoryWatermark, "memory-high-watermark", "memory alarm threshold: a fraction of the machine's or cgroup's memory (0.6) or a size (2GiB); above it publishing connections are blocked (connection.blocked) until memory falls back")
+	fs.StringVar(&c.tlsListen, "tls-listen", "", "accept AMQP over TLS (amqps) on this address, beside --listen (e.g. :5671); off when empty")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate (chain) of every TLS listener; SIGHUP reloads it")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.tlsCA, "tls-ca", "", "PEM CA certificates client certificates are verified against")
+	fs.StringVar(&c.tlsClientAuth, "tls-client-auth", "none", "client certificates on --tls-listen: none, request (verified if given) or require")
+	fs.StringVar(&c.tlsExternal, "tls-external-identity", "off", "offer the EXTERNAL mechanism on --tls-listen, the user named by the client certificate's cn or san; off: not offered")
+	fs.BoolVar(&c.promTLS, "prometheus-tls", false, "serve --prometheus-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }

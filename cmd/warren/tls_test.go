@@ -93,7 +93,9 @@ func TestTLSListenerAndReload(t *testing.T) {
 		}
 	}
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	if !p.wait(func(_, errs []string) bool { return strings.Contains(strings.Join(errs, "\n"), "TLS certificates reloaded") }) {
+	if !p.wait(func(_, errs []string) bool {
+		return strings.Contains(strings.Join(errs, "\n"), "TLS certificates reloaded")
+	}) {
 		t.Fatalf("no reload logged after SIGHUP:\n%s", p.output())
 	}
 	// The client's certificate is still from the first CA, which --tls-ca

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -290,4 +291,70 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 	writeFile(t, to, b)
+}
+
+// pythonWithPika is a python3 that imports pika, or "".
+func pythonWithPika() string {
+	for _, py := range []string{"python3", "/usr/bin/python3"} {
+		if exec.Command(py, "-c", "import pika").Run() == nil {
+			return py
+		}
+	}
+	return ""
+}
+
+// pika over amqps: PLAIN and EXTERNAL with a good client certificate
+// work; expired, untrusted and missing certificates are refused.
+// Skipped, saying so, only where no python3 has pika (apt install
+// python3-pika).
+func TestTLSPika(t *testing.T) {
+	t.Parallel()
+	py := pythonWithPika()
+	if py == "" {
+		t.Skip("no python3 with pika here (apt install python3-pika or pip install pika): pika's amqps test not run")
+	}
+	b := startTLSBroker(t, tlsconf.ClientAuthRequire)
+	good := b.ca.Issue(tlstest.Options{CommonName: "alice", Client: true})
+	expired := b.ca.Issue(tlstest.Options{CommonName: "alice", Client: true, NotAfter: time.Now().Add(-time.Hour)})
+	untrusted := tlstest.NewCA(t, "other").Issue(tlstest.Options{CommonName: "alice", Client: true})
+	host, port, _ := net.SplitHostPort(b.tlsAddr)
+	for _, tc := range []struct {
+		name, mode string
+		cert       *tlstest.Cert
+		want       string
+		log        string // the server's TLS handshake failure
+	}{
+		{"good cert, PLAIN", "plain", good, "ok TLSv1.3 pika over tls", ""},
+		{"good cert, EXTERNAL", "external", good, "ok TLSv1.3 pika over tls", ""},
+		{"expired cert", "plain", expired, "refused", "certificate has expired"},
+		{"untrusted cert", "plain", untrusted, "refused", "certificate signed by unknown authority"},
+		{"missing cert", "plain", nil, "refused", "didn't provide a certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"testdata/pika_tls.py", host, port, b.ca.File, tc.mode}
+			if tc.cert != nil {
+				args = append(args, tc.cert.CertFile, tc.cert.KeyFile)
+			}
+			out, err := exec.Command(py, args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("pika: %v\n%s", err, out)
+			}
+			got := strings.TrimSpace(string(out))
+			t.Logf("pika: %s", got)
+			if !strings.HasPrefix(got, tc.want) {
+				t.Fatalf("pika printed %q, want %q...", got, tc.want)
+			}
+			if tc.log != "" {
+				b.expectHandshakeFailure(t, tc.log)
+			}
+		})
+	}
+	users := map[string]int{}
+	for _, e := range b.logs.FilterMessage("connection opened").All() {
+		u, _ := e.ContextMap()["user"].(string)
+		users[u]++
+	}
+	if users["guest"] != 1 || users["alice"] != 1 {
+		t.Fatalf("logins %v, want guest (PLAIN) and alice (EXTERNAL, the certificate's CN) once each", users)
+	}
 }

@@ -74,10 +74,21 @@ type Config struct {
 	MemoryUsed func() int64
 	// Disk gives the free space and the limit; nil: no disk alarm.
 	Disk DiskSource
-	// Interval between two checks; 0: 100ms (a read of /proc/self/statm
-	// costs a few microseconds; a flooding publisher can add tens of MiB a
+	// Interval between two checks; 0: 50ms (a read of /proc/self/statm
+	// costs a few microseconds; a flooding publisher can add 100 MiB a
 	// second, and the alarm must stop it close to the watermark).
 	Interval time.Duration
+	// Reclaim, if set, is called while the memory alarm is raised, at most
+	// once a second, to give freed memory back to the system (cmd/warren
+	// passes debug.FreeOSMemory: the Go runtime returns freed pages only
+	// slowly on its own, and the alarm would outlast the backlog that
+	// raised it by minutes).
+	Reclaim func()
+	// WatermarkSet, if set, is called with the watermark in bytes by New
+	// and on every SetMemoryHighWatermark (cmd/warren sets the Go
+	// runtime's soft memory limit a little above it, so that garbage does
+	// not pile up past the watermark between two checks).
+	WatermarkSet func(bytes int64)
 }
 
 // Status is the alarm state with the figures behind it, named as
@@ -110,8 +121,10 @@ type Monitor struct {
 		started   bool
 	}
 	// notifyMu orders the notifications: two checks racing (the loop and
-	// a setter's Check) deliver their changes in order.
-	notifyMu sync.Mutex
+	// a setter's Check) deliver their changes in order. It also guards
+	// lastReclaim.
+	notifyMu    sync.Mutex
+	lastReclaim time.Time
 }
 
 // New returns a Monitor for cfg; Start starts its goroutine.
@@ -129,10 +142,13 @@ func New(cfg Config) *Monitor {
 		cfg.MemoryUsed = ProcessMemory
 	}
 	if cfg.Interval == 0 {
-		cfg.Interval = 100 * time.Millisecond
+		cfg.Interval = 50 * time.Millisecond
 	}
 	m := &Monitor{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{})}
 	m.mu.watermark = cfg.MemoryHighWatermark
+	if cfg.WatermarkSet != nil {
+		cfg.WatermarkSet(cfg.MemoryHighWatermark.Bytes(cfg.MemoryLimit))
+	}
 	return m
 }
 
@@ -222,6 +238,10 @@ func (m *Monitor) Check() {
 	m.mu.alarms = a
 	subs := m.mu.subs
 	m.mu.Unlock()
+	if st.MemAlarm && m.cfg.Reclaim != nil && time.Since(m.lastReclaim) >= time.Second {
+		m.lastReclaim = time.Now()
+		m.cfg.Reclaim()
+	}
 	if a == prev {
 		return
 	}
@@ -270,6 +290,9 @@ func (m *Monitor) SetMemoryHighWatermark(w Watermark) {
 	m.mu.Lock()
 	m.mu.watermark = w
 	m.mu.Unlock()
+	if m.cfg.WatermarkSet != nil {
+		m.cfg.WatermarkSet(w.Bytes(m.cfg.MemoryLimit))
+	}
 	m.log.Info("memory high watermark set", zap.Stringer("watermark", w), zap.Int64("bytes", w.Bytes(m.cfg.MemoryLimit)))
 	m.Check()
 }

@@ -16,6 +16,8 @@
 //	ack_timeout.go  consumer acknowledgement timeouts (per channel, see below)
 //	stats.go        channel counters by exchange and queue; server Totals
 //	auth.go         users and SASL
+//	auth_external.go  TLS connections: the handshake, EXTERNAL from the client certificate
+//	alarm.go        resource alarms: publishing connections blocked (connection.blocked)
 //
 // Core events reach the front end through interfaces it implements:
 // queue.Sink (a delivery, under the queue's lock), broker.Cancelled (the
@@ -60,7 +62,10 @@
 // holds a backlog in memory, until those consumers drain it, at most
 // 500 ms. The reader does not read meanwhile, so TCP pushes back on the
 // client, as RabbitMQ's credit flow does. The store's Throttle holds
-// publishers back likewise while its writes are behind.
+// publishers back likewise while its writes are behind. While a resource
+// alarm (package alarm) is raised, a connection that has published stops
+// reading altogether (alarm.go): one atomic load per socket read, none
+// per frame.
 //
 // # Durability
 //

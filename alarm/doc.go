@@ -23,6 +23,10 @@
 // (runtime/metrics) misses memory the runtime has not returned yet as well
 // as anything outside the Go heap. It is one read of a small proc file.
 //
+// Under the memory alarm, Config.Reclaim (debug.FreeOSMemory in
+// cmd/warren) runs at most once a second: the Go runtime gives freed pages
+// back only slowly by itself, and the alarm would outlast its backlog.
+//
 // Disk: the store (storage.Store) already reads the free space every
 // second and refuses new data below its MinFreeBytes; the monitor raises
 // the disk alarm on the same figures (DiskSource), so the two agree.

@@ -71,8 +71,8 @@ func (c *conn) blockWhileAlarmed() {
 		if set == 0 {
 			break
 		}
-		if c.closing.Load() {
-			return
+		if c.closing.Load() || c.outClosed() {
+			return // closing, or the socket failed: let the reader see it
 		}
 		if !c.blocked.Load() {
 			c.blocked.Store(true)
@@ -101,7 +101,15 @@ func (c *conn) blockWhileAlarmed() {
 	}
 }
 
-// kickBlocked wakes a reader held by blockWhileAlarmed.
+// outClosed reports whether the output is closed (the writer failed).
+func (c *conn) outClosed() bool {
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	return c.out.mu.closed
+}
+
+// kickBlocked wakes a reader held by blockWhileAlarmed (forceClose,
+// wakeReader, and the writer when the socket fails).
 func (c *conn) kickBlocked() {
 	select {
 	case c.blockWake <- struct{}{}:

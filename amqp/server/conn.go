@@ -253,6 +253,7 @@ func (c *conn) writeLoop() {
 			if _, err := c.nc.Write(carry); err != nil {
 				c.out.close()
 				c.nc.Close() // wake the reader
+				c.kickBlocked()
 				return
 			}
 			c.reg.bytesOut.Add(uint64(len(carry)))
@@ -263,6 +264,7 @@ func (c *conn) writeLoop() {
 			if err := writeTo(c.nc, batch, segs); err != nil {
 				c.out.close()
 				c.nc.Close() // wake the reader
+				c.kickBlocked()
 				return
 			}
 			c.reg.bytesOut.Add(n)

@@ -12,9 +12,11 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/warrenmq/warren/alarm"
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/storage"
+	"github.com/warrenmq/warren/tlsconf"
 )
 
 // Version is Warren's version, advertised in connection.start.
@@ -62,6 +64,14 @@ type Config struct {
 	// more are closed at accept. 0: no limit.
 	HandshakeRate  float64
 	HandshakeBurst int
+	// Alarms raises the memory and disk alarms that block publishing
+	// connections (alarm.go); nil: none. The server subscribes to it in
+	// New; the caller starts and stops it.
+	Alarms *alarm.Monitor
+	// ExternalIdentity, if set, offers the EXTERNAL mechanism on TLS
+	// connections: the user is named by the verified client certificate's
+	// CN or SAN (auth_external.go). "": EXTERNAL is not offered.
+	ExternalIdentity tlsconf.Identity
 }
 
 // NoHeartbeat disables heartbeats when set as Config.Heartbeat.
@@ -119,6 +129,10 @@ type Server struct {
 	wg         sync.WaitGroup
 	stats      serverStats // totals (stats.go)
 	adm        admission   // connection admission at accept (admission.go)
+	alarms     alarmState  // raised resource alarms (alarm.go)
+
+	// startFrameTLS offers EXTERNAL too, on TLS connections (nil: none).
+	startFrameTLS []byte
 
 	mu struct {
 		sync.Mutex
@@ -149,8 +163,20 @@ func New(cfg Config) (*Server, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("server: encode connection.start: %w", err)
 	}
+	if cfg.ExternalIdentity != "" {
+		if s.startFrameTLS, err = amqp.AppendMethodFrame(nil, 0, &amqp.ConnectionStart{
+			VersionMajor: 0, VersionMinor: 9, ServerProperties: s.serverProperties(),
+			Mechanisms: "PLAIN AMQPLAIN EXTERNAL", Locales: "en_US",
+		}); err != nil {
+			return nil, fmt.Errorf("server: encode connection.start: %w", err)
+		}
+	}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
+	s.alarms.init()
+	if cfg.Alarms != nil {
+		cfg.Alarms.Subscribe(s.alarms.set)
+	}
 	if cfg.Store != nil {
 		if _, err := s.core.Recover(); err != nil {
 			return nil, fmt.Errorf("server: recovery: %w", err)
@@ -268,6 +294,7 @@ func (s *Server) serverProperties() amqp.Table {
 			"authentication_failure_close": true,
 			"consumer_priorities":          true,
 			"direct_reply_to":              true,
+			"connection.blocked":           true,
 		},
 		"cluster_name": "warren",
 	}

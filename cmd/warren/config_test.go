@@ -44,6 +44,10 @@ func flagSample(t *testing.T, f *pflag.Flag) (file []json.RawMessage, env string
 		return []json.RawMessage{json.RawMessage(`"7m"`)}, "7m"
 	case "bytes":
 		return []json.RawMessage{json.RawMessage("7"), json.RawMessage(`"7MiB"`)}, "7MiB"
+	case "bool":
+		return []json.RawMessage{json.RawMessage("true")}, "true"
+	case "watermark":
+		return []json.RawMessage{json.RawMessage("0.4"), json.RawMessage(`"7MiB"`)}, "0.4"
 	}
 	t.Fatalf("flag --%s has type %q: give flagSample a value for it", f.Name, f.Value.Type())
 	return nil, ""

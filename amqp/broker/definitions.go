@@ -225,7 +225,11 @@ func valueFromJSON(v any) (any, error) {
 		if n, err := x.Int64(); err == nil {
 			return n, nil
 		}
-		return x.Float64()
+		f, err := x.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("bad number %s", x)
+		}
+		return f, nil
 	case float64:
 		if n, ok := jsonInt(x); ok {
 			return n, nil
@@ -253,20 +257,21 @@ func valueFromJSON(v any) (any, error) {
 	return nil, fmt.Errorf("unsupported value %v", v)
 }
 
-// normalizeJSON turns json.Number values (from a UseNumber decoder) into
-// float64, as plain decoding gives, for parameters and policies.
-func normalizeJSON(v any) any {
+// NormalizeJSON turns json.Number values (from a UseNumber decoder) into
+// float64, as plain decoding gives, for parameters and policies: the
+// form the core keeps JSON values in.
+func NormalizeJSON(v any) any {
 	switch x := v.(type) {
 	case json.Number:
 		f, _ := x.Float64()
 		return f
 	case map[string]any:
 		for k, e := range x {
-			x[k] = normalizeJSON(e)
+			x[k] = NormalizeJSON(e)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = normalizeJSON(e)
+			x[i] = NormalizeJSON(e)
 		}
 	}
 	return v

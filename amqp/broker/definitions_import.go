@@ -172,7 +172,7 @@ func (b *Broker) planImport(f *importFile, into string) ([][]step, error) {
 			return nil, &ImportError{entry, invalid("%v", err)}
 		}
 		if u.Limits != nil {
-			u.Limits = normalizeJSON(u.Limits).(map[string]any)
+			u.Limits = NormalizeJSON(u.Limits).(map[string]any)
 		}
 		p.users[u.Name] = true
 		p.add(1, step{"", PutUser{User: u}, entry})
@@ -207,7 +207,7 @@ func (b *Broker) planImport(f *importFile, into string) ([][]step, error) {
 		if d.Name == "" {
 			return nil, &ImportError{entry, invalid("a global parameter needs a name")}
 		}
-		p.add(2, step{"", SetGlobalParameter{Name: d.Name, Value: normalizeJSON(d.Value)}, entry})
+		p.add(2, step{"", SetGlobalParameter{Name: d.Name, Value: NormalizeJSON(d.Value)}, entry})
 	}
 	for _, d := range f.Parameters {
 		v := vh(d.Vhost)
@@ -215,7 +215,7 @@ func (b *Broker) planImport(f *importFile, into string) ([][]step, error) {
 		if p.vhosts[v] == nil {
 			return nil, &ImportError{entry, ErrNoVhost(v)}
 		}
-		value := normalizeJSON(d.Value)
+		value := NormalizeJSON(d.Value)
 		switch d.Component {
 		case defOpPolicy, defPolicy:
 			m, _ := value.(map[string]any)
@@ -242,7 +242,7 @@ func (b *Broker) planImport(f *importFile, into string) ([][]step, error) {
 		if p.vhosts[v] == nil {
 			return nil, &ImportError{entry, ErrNoVhost(v)}
 		}
-		d.Definition = asMap(normalizeJSON(d.Definition))
+		d.Definition = asMap(NormalizeJSON(d.Definition))
 		pol, err := policyFromJSON(d, false)
 		if err != nil {
 			return nil, &ImportError{entry, err}
@@ -285,7 +285,7 @@ func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 
 // policyFromJSON checks a policy of a definitions file.
 func policyFromJSON(d DefPolicy, operator bool) (Policy, error) {
-	prio, err := ParsePriority(normalizeJSON(d.Priority))
+	prio, err := ParsePriority(NormalizeJSON(d.Priority))
 	if err != nil {
 		return Policy{}, err
 	}

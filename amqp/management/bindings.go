@@ -175,12 +175,8 @@ func (s *Server) postBinding(kind string) http.HandlerFunc {
 			return
 		}
 		var body bindingBody
-		if !decodeBody(w, r, &body) {
-			return
-		}
-		args, err := tableFromJSON(body.Arguments)
-		if err != nil {
-			badRequest(w, err.Error())
+		args, ok := decodeArgs(w, r, &body, &body.Arguments)
+		if !ok {
 			return
 		}
 		v := s.b.Vhost(name)
@@ -236,10 +232,6 @@ func (s *Server) deleteBinding(kind string) http.HandlerFunc {
 		if !s.bindAccess(w, r, vhostParam(r), b.Source, dest) {
 			return
 		}
-		if _, err := v.Apply(broker.Unbind{Source: b.Source, Destination: dest, Key: b.Key, Args: b.Args}); err != nil {
-			writeAMQPError(w, err)
-			return
-		}
-		noContent(w, false)
+		applied(w, v, broker.Unbind{Source: b.Source, Destination: dest, Key: b.Key, Args: b.Args}, false)
 	}
 }

@@ -77,11 +77,7 @@ func (s *Server) putParameter(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.b.Vhost(vh)
 	_, existed := findParameter(v, comp, name)
-	if _, err := v.Apply(broker.SetParameter{Component: comp, Name: name, Value: broker.NormalizeJSON(body["value"])}); err != nil {
-		writeAMQPError(w, err)
-		return
-	}
-	noContent(w, !existed)
+	applied(w, v, broker.SetParameter{Component: comp, Name: name, Value: broker.NormalizeJSON(body["value"])}, !existed)
 }
 
 func (s *Server) deleteParameter(w http.ResponseWriter, r *http.Request) {
@@ -94,11 +90,7 @@ func (s *Server) deleteParameter(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
-	if _, err := v.Apply(broker.ClearParameter{Component: comp, Name: name}); err != nil {
-		writeAMQPError(w, err)
-		return
-	}
-	noContent(w, false)
+	applied(w, v, broker.ClearParameter{Component: comp, Name: name}, false)
 }
 
 // globalParameterJSON is a global parameter as RabbitMQ shows it.

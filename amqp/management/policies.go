@@ -167,11 +167,7 @@ func (s *Server) putPolicy(operator bool) http.HandlerFunc {
 		_, existed := findPolicy(v, name, operator)
 		p := broker.Policy{Vhost: vh, Name: name, Pattern: pattern, ApplyTo: applyTo, Priority: prio,
 			Definition: broker.NormalizeJSON(def).(map[string]any), Operator: operator}
-		if _, err := v.Apply(broker.SetPolicy{Policy: p}); err != nil {
-			writeAMQPError(w, err)
-			return
-		}
-		noContent(w, !existed)
+		applied(w, v, broker.SetPolicy{Policy: p}, !existed)
 	}
 }
 
@@ -186,10 +182,6 @@ func (s *Server) deletePolicy(operator bool) http.HandlerFunc {
 			notFound(w)
 			return
 		}
-		if _, err := v.Apply(broker.ClearPolicy{Name: name, Operator: operator}); err != nil {
-			writeAMQPError(w, err)
-			return
-		}
-		noContent(w, false)
+		applied(w, v, broker.ClearPolicy{Name: name, Operator: operator}, false)
 	}
 }

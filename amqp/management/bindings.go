@@ -60,13 +60,9 @@ func listBindings(w http.ResponseWriter, r *http.Request, bs []broker.BindingInf
 }
 
 func (s *Server) getBindings(w http.ResponseWriter, r *http.Request) {
-	vs, ok := s.vhostsFor(w, r)
+	bs, ok := fromVhosts(s, w, r, (*broker.Vhost).Bindings)
 	if !ok {
 		return
-	}
-	var bs []broker.BindingInfo
-	for _, v := range vs {
-		bs = append(bs, v.Bindings()...)
 	}
 	listBindings(w, r, bs)
 }

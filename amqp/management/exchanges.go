@@ -52,13 +52,9 @@ func exchangeJSON(x *broker.ExchangeInfo, smp *samples) map[string]any {
 }
 
 func (s *Server) getExchanges(w http.ResponseWriter, r *http.Request) {
-	vs, ok := s.vhostsFor(w, r)
+	xs, ok := fromVhosts(s, w, r, (*broker.Vhost).Exchanges)
 	if !ok {
 		return
-	}
-	var xs []broker.ExchangeInfo
-	for _, v := range vs {
-		xs = append(xs, v.Exchanges()...)
 	}
 	smp := s.stats.current()
 	list(w, r, xs, func(x *broker.ExchangeInfo) string { return x.Name },

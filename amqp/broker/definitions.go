@@ -391,23 +391,12 @@ func (v *Vhost) appendDefinitions(d *VhostDefinitions, withVhost bool) {
 		d.Exchanges = append(d.Exchanges, DefExchange{Name: x.Name, Vhost: vh, Type: x.Kind.String(), Durable: x.Durable,
 			AutoDelete: x.AutoDelete, Internal: x.Internal, Arguments: ArgsToJSON(x.Args)})
 	}
-	for _, x := range v.exchangesSorted() {
-		if x.Name == "" {
+	for _, b := range v.appendDeclaredBindings(nil) {
+		if b.DestinationType == "queue" && exclusive[b.Destination] {
 			continue
 		}
-		v.mu.RLock()
-		bs := x.Bindings()
-		v.mu.RUnlock()
-		for _, b := range bs {
-			kind := "queue"
-			if b.Destination.Exchange {
-				kind = "exchange"
-			} else if exclusive[b.Destination.Name] {
-				continue
-			}
-			d.Bindings = append(d.Bindings, DefBinding{Source: x.Name, Vhost: vh, Destination: b.Destination.Name,
-				DestinationType: kind, RoutingKey: b.Key, Arguments: ArgsToJSON(b.Args)})
-		}
+		d.Bindings = append(d.Bindings, DefBinding{Source: b.Source, Vhost: vh, Destination: b.Destination,
+			DestinationType: b.DestinationType, RoutingKey: b.Key, Arguments: ArgsToJSON(b.Args)})
 	}
 }
 

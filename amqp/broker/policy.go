@@ -270,14 +270,10 @@ func (v *Vhost) policyMapLocked(operator bool) (map[string]*policy, string) {
 // by name.
 func (v *Vhost) Policies(operator bool) []Policy {
 	v.mu.RLock()
+	defer v.mu.RUnlock()
 	m, _ := v.policyMapLocked(operator)
-	out := make([]Policy, 0, len(m))
-	for _, p := range m {
-		out = append(out, p.Policy)
-	}
-	v.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Policy) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	return sortedValues(m, func(p *policy) Policy { return p.Policy },
+		func(a, b Policy) int { return cmp.Compare(a.Name, b.Name) })
 }
 
 // PolicyJSON is a policy as it is stored and as RabbitMQ 3.10 shows it

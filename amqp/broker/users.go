@@ -370,13 +370,9 @@ func (b *Broker) forgetVhostLocked(d *defBatch, vhost string) {
 // Users lists the users by name.
 func (b *Broker) Users() []User {
 	b.bd.mu.RLock()
-	out := make([]User, 0, len(b.bd.users))
-	for _, u := range b.bd.users {
-		out = append(out, *u)
-	}
-	b.bd.mu.RUnlock()
-	slices.SortFunc(out, func(a, b User) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	defer b.bd.mu.RUnlock()
+	return sortedValues(b.bd.users, func(u *User) User { return *u },
+		func(a, b User) int { return cmp.Compare(a.Name, b.Name) })
 }
 
 // User returns the user called name.
@@ -392,15 +388,10 @@ func (b *Broker) User(name string) (User, bool) {
 // Permissions lists every permission, by vhost then user.
 func (b *Broker) Permissions() []Permission {
 	b.bd.mu.RLock()
-	out := make([]Permission, 0, len(b.bd.perms))
-	for _, p := range b.bd.perms {
-		out = append(out, p.Permission)
-	}
-	b.bd.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Permission) int {
+	defer b.bd.mu.RUnlock()
+	return sortedValues(b.bd.perms, func(p *perm) Permission { return p.Permission }, func(a, b Permission) int {
 		return cmp.Or(cmp.Compare(a.Vhost, b.Vhost), cmp.Compare(a.User, b.User))
 	})
-	return out
 }
 
 // Permission returns user's permissions in vhost.
@@ -416,15 +407,10 @@ func (b *Broker) Permission(vhost, user string) (Permission, bool) {
 // TopicPermissions lists every topic permission, by vhost, user, exchange.
 func (b *Broker) TopicPermissions() []TopicPermission {
 	b.bd.mu.RLock()
-	out := make([]TopicPermission, 0, len(b.bd.topic))
-	for _, p := range b.bd.topic {
-		out = append(out, p.TopicPermission)
-	}
-	b.bd.mu.RUnlock()
-	slices.SortFunc(out, func(a, b TopicPermission) int {
+	defer b.bd.mu.RUnlock()
+	return sortedValues(b.bd.topic, func(p *topicPerm) TopicPermission { return p.TopicPermission }, func(a, b TopicPermission) int {
 		return cmp.Or(cmp.Compare(a.Vhost, b.Vhost), cmp.Compare(a.User, b.User), cmp.Compare(a.Exchange, b.Exchange))
 	})
-	return out
 }
 
 // GlobalParameters returns the global parameters, by name (a copy of the

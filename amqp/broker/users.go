@@ -190,35 +190,45 @@ func (b *Broker) putUser(c PutUser) error {
 	if u.Tags == nil {
 		u.Tags = []string{}
 	}
-	d := b.defs()
-	b.bd.mu.Lock()
-	b.bd.users[u.Name] = &u
-	d.put(defUser, u.Name, userRecord(u))
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		b.bd.users[u.Name] = &u
+		d.put(defUser, u.Name, userRecord(u))
+		return nil
+	})
 }
 
 func (b *Broker) deleteUser(c DeleteUser) error {
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		if b.bd.users[c.Name] == nil {
+			return ErrNoUser(c.Name)
+		}
+		delete(b.bd.users, c.Name)
+		d.del(defUser, c.Name)
+		for k := range b.bd.perms {
+			if k[1] == c.Name {
+				delete(b.bd.perms, k)
+				d.del(defPermission, defKey(k[0], k[1]))
+			}
+		}
+		for k := range b.bd.topic {
+			if k[1] == c.Name {
+				delete(b.bd.topic, k)
+				d.del(defTopicPerm, defKey(k[0], k[1], k[2]))
+			}
+		}
+		return nil
+	})
+}
+
+// changeBrokerDefs runs change under bd.mu with a batch for the store,
+// and submits what it put or deleted unless it fails; the wait for the
+// store (group commit) is outside the lock.
+func (b *Broker) changeBrokerDefs(change func(d *defBatch) error) error {
 	d := b.defs()
 	b.bd.mu.Lock()
-	if b.bd.users[c.Name] == nil {
+	if err := change(d); err != nil {
 		b.bd.mu.Unlock()
-		return ErrNoUser(c.Name)
-	}
-	delete(b.bd.users, c.Name)
-	d.del(defUser, c.Name)
-	for k := range b.bd.perms {
-		if k[1] == c.Name {
-			delete(b.bd.perms, k)
-			d.del(defPermission, defKey(k[0], k[1]))
-		}
-	}
-	for k := range b.bd.topic {
-		if k[1] == c.Name {
-			delete(b.bd.topic, k)
-			d.del(defTopicPerm, defKey(k[0], k[1], k[2]))
-		}
+		return err
 	}
 	d.submit()
 	b.bd.mu.Unlock()
@@ -258,30 +268,25 @@ func (b *Broker) setPermissions(c SetPermissions) error {
 	if err != nil {
 		return err
 	}
-	d := b.defs()
-	b.bd.mu.Lock()
-	if err := b.checkVhostUserLocked(p.Vhost, p.User); err != nil {
-		b.bd.mu.Unlock()
-		return err
-	}
-	b.bd.perms[[2]string{p.Vhost, p.User}] = cp
-	d.put(defPermission, defKey(p.Vhost, p.User), p)
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		if err := b.checkVhostUserLocked(p.Vhost, p.User); err != nil {
+			return err
+		}
+		b.bd.perms[[2]string{p.Vhost, p.User}] = cp
+		d.put(defPermission, defKey(p.Vhost, p.User), p)
+		return nil
+	})
 }
 
 func (b *Broker) clearPermissions(c ClearPermissions) error {
-	d := b.defs()
-	b.bd.mu.Lock()
-	k := [2]string{c.Vhost, c.User}
-	if b.bd.perms[k] != nil {
-		delete(b.bd.perms, k)
-		d.del(defPermission, defKey(c.Vhost, c.User))
-	}
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		k := [2]string{c.Vhost, c.User}
+		if b.bd.perms[k] != nil {
+			delete(b.bd.perms, k)
+			d.del(defPermission, defKey(c.Vhost, c.User))
+		}
+		return nil
+	})
 }
 
 func (b *Broker) setTopicPermissions(c SetTopicPermissions) error {
@@ -297,56 +302,47 @@ func (b *Broker) setTopicPermissions(c SetTopicPermissions) error {
 	if tp.read, err = compilePattern("read", p.Read); err != nil {
 		return err
 	}
-	d := b.defs()
-	b.bd.mu.Lock()
-	if err := b.checkVhostUserLocked(p.Vhost, p.User); err != nil {
-		b.bd.mu.Unlock()
-		return err
-	}
-	b.bd.topic[[3]string{p.Vhost, p.User, p.Exchange}] = tp
-	d.put(defTopicPerm, defKey(p.Vhost, p.User, p.Exchange), p)
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		if err := b.checkVhostUserLocked(p.Vhost, p.User); err != nil {
+			return err
+		}
+		b.bd.topic[[3]string{p.Vhost, p.User, p.Exchange}] = tp
+		d.put(defTopicPerm, defKey(p.Vhost, p.User, p.Exchange), p)
+		return nil
+	})
 }
 
 func (b *Broker) clearTopicPermissions(c ClearTopicPermissions) error {
-	d := b.defs()
-	b.bd.mu.Lock()
-	for k := range b.bd.topic {
-		if k[0] == c.Vhost && k[1] == c.User && (c.Exchange == "" || k[2] == c.Exchange) {
-			delete(b.bd.topic, k)
-			d.del(defTopicPerm, defKey(k[0], k[1], k[2]))
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		for k := range b.bd.topic {
+			if k[0] == c.Vhost && k[1] == c.User && (c.Exchange == "" || k[2] == c.Exchange) {
+				delete(b.bd.topic, k)
+				d.del(defTopicPerm, defKey(k[0], k[1], k[2]))
+			}
 		}
-	}
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+		return nil
+	})
 }
 
 func (b *Broker) setGlobalParameter(c SetGlobalParameter) error {
 	if c.Name == "" {
 		return invalid("a global parameter needs a name")
 	}
-	d := b.defs()
-	b.bd.mu.Lock()
-	b.bd.global[c.Name] = c.Value
-	d.put(defGlobalParam, c.Name, globalParam{Name: c.Name, Value: c.Value})
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		b.bd.global[c.Name] = c.Value
+		d.put(defGlobalParam, c.Name, globalParam{Name: c.Name, Value: c.Value})
+		return nil
+	})
 }
 
 func (b *Broker) clearGlobalParameter(c ClearGlobalParameter) error {
-	d := b.defs()
-	b.bd.mu.Lock()
-	if _, ok := b.bd.global[c.Name]; ok {
-		delete(b.bd.global, c.Name)
-		d.del(defGlobalParam, c.Name)
-	}
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		if _, ok := b.bd.global[c.Name]; ok {
+			delete(b.bd.global, c.Name)
+			d.del(defGlobalParam, c.Name)
+		}
+		return nil
+	})
 }
 
 // forgetVhostLocked drops the permissions of a deleted vhost. bd.mu is held.

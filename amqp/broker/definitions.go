@@ -286,7 +286,7 @@ func (b *Broker) Export(productVersion string) *Definitions {
 	d := &Definitions{RabbitVersion: CompatVersion, RabbitMQVersion: CompatVersion, ProductName: "Warren", ProductVersion: productVersion,
 		Users: []DefUser{}, Vhosts: []DefVhost{}, GlobalParameters: []DefGlobalParam{}}
 	for _, u := range b.Users() {
-		r := userRecord(u)
+		r := UserRecord(u)
 		d.Users = append(d.Users, DefUser{Name: r.Name, PasswordHash: r.PasswordHash, HashingAlgorithm: r.HashingAlgorithm, Tags: r.Tags, Limits: r.Limits})
 	}
 	d.Permissions = b.Permissions()

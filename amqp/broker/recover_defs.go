@@ -27,7 +27,7 @@ func (b *Broker) recoverDefinitions(r *Recovered) error {
 			return err
 		}},
 		{defUser, func(raw []byte) error {
-			var d userRecordJSON
+			var d UserJSON
 			if err := json.Unmarshal(raw, &d); err != nil {
 				return err
 			}

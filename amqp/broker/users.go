@@ -192,7 +192,7 @@ func (b *Broker) putUser(c PutUser) error {
 	}
 	return b.changeBrokerDefs(func(d *defBatch) error {
 		b.bd.users[u.Name] = &u
-		d.put(defUser, u.Name, userRecord(u))
+		d.put(defUser, u.Name, UserRecord(u))
 		return nil
 	})
 }
@@ -417,8 +417,9 @@ func (b *Broker) GlobalParameters() map[string]any {
 	return maps.Clone(b.bd.global)
 }
 
-// userRecord is a user as stored and exported.
-type userRecordJSON struct {
+// UserJSON is a user as it is stored and as RabbitMQ 3.10 shows it (in
+// definitions and the HTTP API).
+type UserJSON struct {
 	Name             string         `json:"name"`
 	PasswordHash     string         `json:"password_hash"`
 	HashingAlgorithm string         `json:"hashing_algorithm"`
@@ -426,10 +427,11 @@ type userRecordJSON struct {
 	Limits           map[string]any `json:"limits"`
 }
 
-func userRecord(u User) userRecordJSON {
+// UserRecord is u as UserJSON, with {} for no limits.
+func UserRecord(u User) UserJSON {
 	l := u.Limits
 	if l == nil {
 		l = map[string]any{}
 	}
-	return userRecordJSON{Name: u.Name, PasswordHash: u.PasswordHash, HashingAlgorithm: u.HashingAlgorithm, Tags: u.Tags, Limits: l}
+	return UserJSON{Name: u.Name, PasswordHash: u.PasswordHash, HashingAlgorithm: u.HashingAlgorithm, Tags: u.Tags, Limits: l}
 }

@@ -1,6 +1,3 @@
-// Package managementtest runs an in-process management API for tests:
-// over a Warren that servertest started, on 127.0.0.1:0, until the test
-// ends. It holds no state of its own; each call starts one API.
 package managementtest
 
 import (

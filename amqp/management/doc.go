@@ -46,6 +46,8 @@
 //	                (JSON body or the UI's multipart "file")
 //	objaccess.go    configure/write/read checks of object operations
 //	                (broker.CheckAccess), as AMQP's
+//	handle.go       shared handler steps: the path's queue, a body's
+//	                arguments, an applied change
 //
 // Tests: amqp/management (tag gates, listing helpers, the sampler, bad
 // input, benchmarks with 10,000 queues) and the black-box suite

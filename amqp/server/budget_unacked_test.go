@@ -125,7 +125,8 @@ func TestBudgetHoldsUnackedAndRequeued(t *testing.T) {
 						must(t, d.Ack(true), "ack")
 					}
 				case <-idle.C:
-					t.Fatalf("the new consumer received %d of %d, and nothing in the last %v", i, n, durWait)
+					qi, _ := b.srv.Broker().Vhost("/").QueueInfo(q)
+					t.Fatalf("the new consumer received %d of %d, and nothing in the last %v\n%s\nqueue %+v", i, n, durWait, b.srv.DebugOutbounds(), qi)
 				}
 				if i%1000 == 0 {
 					within(fmt.Sprintf("redelivering, at %d", i))

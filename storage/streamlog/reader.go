@@ -16,7 +16,6 @@ type Reader struct {
 	start uint64 // records before this offset are skipped
 	f     *os.File
 	fseg  uint64
-	buf   []byte
 }
 
 // Seek positions.
@@ -136,10 +135,10 @@ func (r *Reader) Read() (c Chunk, ok bool, err error) {
 		if err != nil || r.pos+headerSize+int64(h.size) > end {
 			return Chunk{}, false, fmt.Errorf("streamlog: %s at %d: %w", path, r.pos, errCorrupt)
 		}
-		if cap(r.buf) < int(h.size) {
-			r.buf = make([]byte, h.size)
-		}
-		body := r.buf[:h.size]
+		// A fresh buffer per chunk: the records handed out point into it
+		// and may outlive the next Read (a delivery written from where it
+		// lies, an unacknowledged entry).
+		body := make([]byte, h.size)
 		if _, err := r.f.ReadAt(body, r.pos+headerSize); err != nil {
 			return Chunk{}, false, fmt.Errorf("streamlog: %w", err)
 		}

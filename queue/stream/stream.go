@@ -1,0 +1,100 @@
+package stream
+
+import (
+	"sync"
+	"time"
+
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/storage/streamlog"
+)
+
+// Options configure a Stream.
+type Options struct {
+	Dir       string // the stream's own directory (Dir/streams/<queue id>)
+	Retention Retention
+	Now       func() time.Time // nil: time.Now
+}
+
+// Stream is one stream queue's log. It implements queue.Stream.
+type Stream struct {
+	log  *streamlog.Log
+	now  func() time.Time
+	stop chan struct{} // closed by Delete and Close: readers return
+
+	mu struct {
+		sync.Mutex
+		wake    chan struct{} // closed by Wake
+		stopped bool
+	}
+}
+
+var _ queue.Stream = (*Stream)(nil)
+
+// Open opens (or creates) a stream's log, repairing a torn tail.
+func Open(o Options) (*Stream, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	l, err := streamlog.Open(streamlog.Options{
+		Dir:             o.Dir,
+		MaxSegmentBytes: o.Retention.MaxSegmentBytes,
+		MaxBytes:        o.Retention.MaxBytes,
+		MaxAge:          o.Retention.MaxAge,
+		Now:             o.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Stream{log: l, now: o.Now, stop: make(chan struct{})}
+	s.mu.wake = make(chan struct{})
+	return s, nil
+}
+
+// Append implements queue.Stream: done runs after the fsync.
+func (s *Stream) Append(m *queue.Message, done func(error)) {
+	var cb func(uint64, error)
+	if done != nil {
+		cb = func(_ uint64, err error) { done(err) }
+	}
+	s.log.Append(encodeRecord(m), cb)
+}
+
+// Wake implements queue.Stream.
+func (s *Stream) Wake() {
+	s.mu.Lock()
+	close(s.mu.wake)
+	s.mu.wake = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Stream) wakeChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.wake
+}
+
+func (s *Stream) halt() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.stopped {
+		return false
+	}
+	s.mu.stopped = true
+	close(s.stop)
+	return true
+}
+
+// Delete implements queue.Stream: the readers stop and the files go.
+func (s *Stream) Delete() {
+	s.halt()
+	s.log.Delete()
+}
+
+// Close implements queue.Stream: the readers stop; the files stay.
+func (s *Stream) Close() {
+	s.halt()
+	s.log.Close()
+}
+
+// Info is the log's figures (offsets, bytes, segments, timestamps).
+func (s *Stream) Info() streamlog.Info { return s.log.Info() }

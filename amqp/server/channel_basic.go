@@ -11,6 +11,7 @@ import (
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/stream"
 )
 
 func (ch *channel) basicQos(m *amqp.BasicQos) error {
@@ -81,6 +82,12 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 		prefetch: ch.consumerPrefetch,
 	}
 	cs.Sink = cs
+	var start stream.Start
+	if q.Stream != nil {
+		if start, err = ch.checkStreamConsume(q, m); err != nil {
+			return err
+		}
+	}
 	if err := q.AddConsumer(&cs.Consumer); err != nil {
 		switch err {
 		case queue.ErrExclusiveConsumer, queue.ErrHasConsumers:
@@ -101,6 +108,10 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	ch.dmu.Lock()
 	cs.active = true
 	ch.dmu.Unlock()
+	if q.Stream != nil {
+		cs.startStream(q, start)
+		return nil
+	}
 	q.Dispatch()
 	return nil
 }
@@ -126,6 +137,7 @@ func (ch *channel) basicCancel(m *amqp.BasicCancel) error {
 // detachConsumer removes cs from its queue, deleting an auto-delete queue
 // that lost its last consumer.
 func (ch *channel) detachConsumer(cs *consumer) {
+	cs.stopStream()
 	ch.c.removeConsumer(cs)
 	if cs.q.RemoveConsumer(&cs.Consumer) {
 		ch.c.vhost.deleteQueue(cs.q, false, false)
@@ -351,6 +363,10 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 	q, err := ch.readableQueue(m.Queue)
 	if err != nil {
 		return err
+	}
+	if q.Stream != nil {
+		// rabbitmq: a stream is read by consumers only.
+		return amqp.Errorf(amqp.NotImplemented, "basic.get not supported by stream queues queue '%s' in vhost '%s'", q.Name, ch.c.vhost.name)
 	}
 	e, kept, remaining, ok := q.Get(m.NoAck)
 	if !ok {

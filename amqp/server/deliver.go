@@ -8,6 +8,7 @@ import (
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/stream"
 )
 
 // consumer is one basic.consume subscription. It is the queue's Sink.
@@ -20,7 +21,8 @@ type consumer struct {
 	// Guarded by ch.dmu:
 	stats    *qStats // the channel's counters for q
 	inflight int
-	active   bool // consume-ok is on the wire; deliveries may follow
+	active   bool           // consume-ok is on the wire; deliveries may follow
+	reader   *stream.Reader // a stream consumer's reader (stream.go)
 }
 
 // pending is an unacknowledged delivery.

@@ -10,6 +10,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -90,6 +91,7 @@ func run(args []string) error {
 		}
 	}()
 	cfg.Store = store
+	cfg.StreamDir = filepath.Join(c.dataDir, "streams") // stream queues' logs
 
 	srv, err := server.New(cfg)
 	if err != nil {

@@ -96,5 +96,8 @@ func (s *Stream) Close() {
 	s.log.Close()
 }
 
-// Info is the log's figures (offsets, bytes, segments, timestamps).
-func (s *Stream) Info() streamlog.Info { return s.log.Info() }
+// Info is a stream's figures: offsets, bytes, segments, timestamps.
+type Info = streamlog.Info
+
+// Info returns the log's figures now.
+func (s *Stream) Info() Info { return s.log.Info() }

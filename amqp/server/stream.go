@@ -1,0 +1,123 @@
+package server
+
+import (
+	"time"
+
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/stream"
+)
+
+// Stream queues (x-queue-type stream) over AMQP 0-9-1: a consumer reads
+// the log from an x-stream-offset on its own reader goroutine
+// (queue/stream.Reader), which calls deliverStream for each message;
+// acks only give credit back (queue.Queue.Ack wakes the readers).
+
+// checkStreamConsume refuses what RabbitMQ refuses on a stream and
+// parses x-stream-offset.
+func (ch *channel) checkStreamConsume(q *queue.Queue, m *amqp.BasicConsume) (stream.Start, error) {
+	vh := ch.c.vhost.name
+	if m.NoAck {
+		// rabbitmq: streams need acknowledgements to give credit back.
+		return stream.Start{}, amqp.Errorf(amqp.NotImplemented, "automatic acknowledgement not supported by stream queues queue '%s' in vhost '%s'", q.Name, vh)
+	}
+	if ch.consumerPrefetch == 0 {
+		// rabbitmq: a stream consumer needs a basic.qos prefetch (global=false).
+		return stream.Start{}, amqp.Errorf(amqp.PreconditionFailed, "consumer prefetch count is not set for 'queue '%s' in vhost '%s''", q.Name, vh)
+	}
+	start, err := stream.ParseOffset(m.Arguments["x-stream-offset"], time.Now())
+	if err != nil {
+		// warren: rabbitmq 3.10 answers 541 INTERNAL_ERROR here.
+		return stream.Start{}, amqp.Errorf(amqp.PreconditionFailed, "%v for queue '%s' in vhost '%s'", err, q.Name, vh)
+	}
+	return start, nil
+}
+
+// startStream starts cs's reader once consume-ok is queued.
+func (cs *consumer) startStream(q *queue.Queue, start stream.Start) {
+	s, ok := q.Stream.(*stream.Stream)
+	if !ok {
+		return
+	}
+	r := s.Read(start, func(e queue.Entry, off uint64) bool { return cs.deliverStream(q, e, off) })
+	cs.ch.dmu.Lock()
+	cs.reader = r
+	cs.ch.dmu.Unlock()
+}
+
+// stopStream stops cs's reader, if it has one, and waits for it.
+func (cs *consumer) stopStream() {
+	cs.ch.dmu.Lock()
+	r := cs.reader
+	cs.reader = nil
+	cs.ch.dmu.Unlock()
+	if r != nil {
+		r.Stop()
+	}
+}
+
+// deliverStream is TryDeliver for a stream reader: the message goes out
+// with its x-stream-offset header, and what waits for the ack is only
+// credit (nothing is settled on the stream). It runs on the reader's
+// goroutine, with no queue lock held.
+func (cs *consumer) deliverStream(q *queue.Queue, e queue.Entry, off uint64) bool {
+	ch := cs.ch
+	props := streamProps(e.Msg.Props, off)
+	ch.dmu.Lock()
+	defer ch.dmu.Unlock()
+	if ch.dmu.closed || !cs.active || ch.dmu.consumers[cs.Tag] != cs {
+		return false
+	}
+	// spec 0-9-1 basic.qos / rabbitmq per_consumer_qos: both limits apply.
+	if cs.prefetch > 0 && cs.inflight >= cs.prefetch {
+		return false
+	}
+	if ch.dmu.globalPrefetch > 0 && ch.dmu.inflight >= ch.dmu.globalPrefetch {
+		return false
+	}
+	o := ch.c.out
+	o.mu.Lock()
+	if o.mu.full || o.mu.closed {
+		o.mu.Unlock()
+		return false
+	}
+	wasIdle := o.idleLocked()
+	ch.dmu.nextTag++
+	tag := ch.dmu.nextTag
+	d := amqp.BasicDeliver{ConsumerTag: cs.Tag, DeliveryTag: tag, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey}
+	o.mu.buf = appendMethodFrame(o.mu.buf, ch.id, amqp.BasicDeliverID, &d)
+	o.mu.buf = appendContentProps(o.mu.buf, ch.id, ch.c.frameMax, e.Msg, props)
+	if o.pendingLocked() >= o.limit {
+		o.mu.full = true
+	}
+	wake := o.deferLocked(wasIdle, nil, ch.c)
+	o.mu.Unlock()
+	if wake {
+		o.signal()
+	}
+	countDeliveryLocked(cs.stats, false, false, false)
+	ch.pushUnackedLocked(pending{tag: tag, q: q, e: e, cs: cs})
+	cs.inflight++
+	ch.dmu.inflight++
+	return true
+}
+
+// streamProps are a stream message's properties with the x-stream-offset
+// header (rabbitmq: every delivery from a stream carries it, a long).
+func streamProps(raw []byte, off uint64) []byte {
+	p, err := amqp.DecodeProperties(raw)
+	if err != nil {
+		return raw
+	}
+	h := amqp.Table{}
+	for k, v := range p.Headers {
+		h[k] = v
+	}
+	h["x-stream-offset"] = int64(off)
+	p.Headers = h
+	out, err := amqp.AppendProperties(nil, &p)
+	if err != nil {
+		return raw
+	}
+	return out
+}

@@ -283,3 +283,50 @@ func TestStreamRetentionBySize(t *testing.T) {
 	}
 	t.Logf("first kept: offset %d, message %.3s", first, d.Body)
 }
+
+// Retention by age: once the newest message of a segment is older than
+// x-max-age, the segment goes (RabbitMQ evaluates it when a segment
+// rolls over, so the test keeps publishing while it polls).
+func TestStreamRetentionByAge(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	pub := b.confirmChannel(conn)
+	q := b.declareStream(ch, amqp.Table{"x-max-age": "1s", "x-stream-max-segment-size-bytes": int64(200)})
+	body := strings.Repeat("o", 100)
+	for range 10 {
+		b.publishConfirmed(pub, "", q, amqp.Publishing{Body: []byte("old" + body)})
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		for range 3 {
+			b.publishConfirmed(pub, "", q, amqp.Publishing{Body: []byte("new" + body)})
+		}
+		c, ds := b.streamConsumer(conn, q, 1, "first")
+		d := recv(t, ds)
+		c.Close()
+		if strings.HasPrefix(string(d.Body), "new") {
+			return // every old message is gone
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("old messages still kept after %v with x-max-age 1s", 15*time.Second)
+		}
+		<-time.After(200 * time.Millisecond) // the polling interval
+	}
+}
+
+// Deleting a stream cancels its consumers (basic.cancel from the broker).
+func TestStreamDeleteCancelsConsumers(t *testing.T) {
+	b := setup(t)
+	conn, ch := b.open()
+	q := b.declareStream(ch, nil)
+	c, _ := b.streamConsumer(conn, q, 10, "first")
+	cancels := c.NotifyCancel(make(chan string, 1))
+	if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cancels:
+	case <-time.After(waitTimeout):
+		t.Fatal("no basic.cancel after the stream was deleted")
+	}
+}

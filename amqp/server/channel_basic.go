@@ -83,10 +83,12 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	}
 	cs.Sink = cs
 	var start stream.Start
+	var track bool
 	if q.Stream != nil {
 		if start, err = ch.checkStreamConsume(q, m); err != nil {
 			return err
 		}
+		track, start = automaticTracking(q, &amqp.BasicConsume{ConsumerTag: tag, Arguments: m.Arguments}, start)
 	}
 	if err := q.AddConsumer(&cs.Consumer); err != nil {
 		switch err {
@@ -109,7 +111,7 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	cs.active = true
 	ch.dmu.Unlock()
 	if q.Stream != nil {
-		cs.startStream(q, start)
+		cs.startStream(q, start, track)
 		return nil
 	}
 	q.Dispatch()
@@ -411,6 +413,9 @@ func (ch *channel) settle(tag uint64, multiple, ack bool) ([]pending, error) {
 	}
 	if ack {
 		for _, p := range ps {
+			if p.cs != nil && p.cs.track != nil {
+				p.cs.track.ack(p.e.Seq) // a stream delivery's Seq is its offset
+			}
 			if p.cs != nil {
 				p.cs.stats.acked++
 			} else {

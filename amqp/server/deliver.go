@@ -23,6 +23,7 @@ type consumer struct {
 	inflight int
 	active   bool           // consume-ok is on the wire; deliveries may follow
 	reader   *stream.Reader // a stream consumer's reader (stream.go)
+	track    *offsetTrack   // its offset tracking, if asked for
 }
 
 // pending is an unacknowledged delivery.

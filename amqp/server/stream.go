@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sort"
 	"time"
 
 	"github.com/warrenmq/warren/amqp"
@@ -33,11 +34,73 @@ func (ch *channel) checkStreamConsume(q *queue.Queue, m *amqp.BasicConsume) (str
 	return start, nil
 }
 
-// startStream starts cs's reader once consume-ok is queued.
-func (cs *consumer) startStream(q *queue.Queue, start stream.Start) {
+// automaticTracking reports whether a consume asks for server-side offset
+// tracking (lavinmq: x-stream-automatic-offset-tracking), and where the
+// consumer then starts: after its tag's tracked offset when x-stream-offset
+// is absent or null and one was tracked.
+func automaticTracking(q *queue.Queue, m *amqp.BasicConsume, start stream.Start) (bool, stream.Start) {
+	on, _ := m.Arguments["x-stream-automatic-offset-tracking"].(bool)
+	s, ok := q.Stream.(*stream.Stream)
+	if !on || !ok {
+		return false, start
+	}
+	if m.Arguments["x-stream-offset"] == nil {
+		if next, ok := s.Tracked(m.ConsumerTag); ok {
+			start = stream.Start{Kind: stream.StartOffset, Offset: next}
+		}
+	}
+	return true, start
+}
+
+// offsetTrack follows a tracking consumer's deliveries in offset order;
+// its acks move the tag's tracked offset past every offset below which all
+// were acknowledged: an unacknowledged gap holds it back. Guarded by the
+// channel's dmu.
+type offsetTrack struct {
+	s     *stream.Stream
+	tag   string
+	offs  []uint64
+	acked []bool
+	head  int
+}
+
+func (t *offsetTrack) delivered(off uint64) {
+	t.offs = append(t.offs, off)
+	t.acked = append(t.acked, false)
+}
+
+func (t *offsetTrack) ack(off uint64) {
+	i := sort.Search(len(t.offs)-t.head, func(i int) bool { return t.offs[t.head+i] >= off }) + t.head
+	if i == len(t.offs) || t.offs[i] != off {
+		return
+	}
+	t.acked[i] = true
+	start := t.head
+	for t.head < len(t.offs) && t.acked[t.head] {
+		t.head++
+	}
+	if t.head == start {
+		return
+	}
+	t.s.Track(t.tag, t.offs[t.head-1]+1)
+	if t.head > 1024 && t.head > len(t.offs)/2 {
+		n := copy(t.offs, t.offs[t.head:])
+		copy(t.acked, t.acked[t.head:])
+		t.offs, t.acked, t.head = t.offs[:n], t.acked[:n], 0
+	}
+}
+
+// startStream starts cs's reader once consume-ok is queued, with offset
+// tracking if track is set.
+func (cs *consumer) startStream(q *queue.Queue, start stream.Start, track bool) {
 	s, ok := q.Stream.(*stream.Stream)
 	if !ok {
 		return
+	}
+	if track {
+		cs.ch.dmu.Lock()
+		cs.track = &offsetTrack{s: s, tag: cs.Tag}
+		cs.ch.dmu.Unlock()
 	}
 	r := s.Read(start, func(e queue.Entry, off uint64) bool { return cs.deliverStream(q, e, off) })
 	cs.ch.dmu.Lock()
@@ -97,6 +160,9 @@ func (cs *consumer) deliverStream(q *queue.Queue, e queue.Entry, off uint64) boo
 	}
 	countDeliveryLocked(cs.stats, false, false, false)
 	ch.pushUnackedLocked(pending{tag: tag, q: q, e: e, cs: cs})
+	if cs.track != nil {
+		cs.track.delivered(off)
+	}
 	cs.inflight++
 	ch.dmu.inflight++
 	return true

@@ -13,6 +13,8 @@
 //	record.go   a message as one log record
 //	reader.go   Reader: one goroutine per consumer reading chunks from the
 //	            files and handing records to a Deliver function
+//	tracking.go server-side offset tracking by consumer tag (Dir/offsets),
+//	            written by the tracker goroutine
 //
 // # Record format
 //
@@ -29,7 +31,7 @@
 // has its own goroutine and file handle; it reads committed chunks with no
 // lock held and calls Deliver for each record in order. When Deliver
 // refuses (no credit, the connection's output is full) the reader waits
-// for Wake or the log's next commit; Stream.mu guards only the wake
-// channel. A reader far behind costs its chunk buffer and the page cache,
+// for Wake or the log's next commit; Stream.mu (a leaf) guards the wake
+// channel and the tracked offsets. A reader far behind costs its chunk buffer and the page cache,
 // never the publishers' time: the log's writer never waits for readers.
 package stream

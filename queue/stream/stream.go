@@ -18,13 +18,19 @@ type Options struct {
 // Stream is one stream queue's log. It implements queue.Stream.
 type Stream struct {
 	log  *streamlog.Log
+	dir  string
 	now  func() time.Time
 	stop chan struct{} // closed by Delete and Close: readers return
 
+	trackKick chan struct{} // wakes the tracker goroutine (tracking.go)
+	trackDone chan struct{} // closed when it has returned
+
 	mu struct {
 		sync.Mutex
-		wake    chan struct{} // closed by Wake
-		stopped bool
+		wake         chan struct{} // closed by Wake
+		stopped      bool
+		offsets      map[string]uint64 // tracked offsets by consumer tag
+		offsetsDirty bool
 	}
 }
 
@@ -45,8 +51,10 @@ func Open(o Options) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream{log: l, now: o.Now, stop: make(chan struct{})}
+	s := &Stream{log: l, dir: o.Dir, now: o.Now, stop: make(chan struct{}), trackKick: make(chan struct{}, 1), trackDone: make(chan struct{})}
 	s.mu.wake = make(chan struct{})
+	s.mu.offsets = loadOffsets(o.Dir)
+	go s.tracker()
 	return s, nil
 }
 
@@ -87,12 +95,14 @@ func (s *Stream) halt() bool {
 // Delete implements queue.Stream: the readers stop and the files go.
 func (s *Stream) Delete() {
 	s.halt()
+	<-s.trackDone
 	s.log.Delete()
 }
 
 // Close implements queue.Stream: the readers stop; the files stay.
 func (s *Stream) Close() {
 	s.halt()
+	<-s.trackDone
 	s.log.Close()
 }
 

@@ -46,7 +46,7 @@ func TestParseRetention(t *testing.T) {
 		t.Fatalf("got %+v, %v", r, err)
 	}
 	for _, c := range []struct {
-		args         map[string]any
+		args        map[string]any
 		arg, reason string
 	}{
 		{map[string]any{"x-max-age": "10x"}, "x-max-age", "invalid_max_age"},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"sort"
 	"time"
 
@@ -169,8 +170,72 @@ func (cs *consumer) deliverStream(q *queue.Queue, e queue.Entry, off uint64) boo
 }
 
 // streamProps are a stream message's properties with the x-stream-offset
-// header (rabbitmq: every delivery from a stream carries it, a long).
+// header (rabbitmq: every delivery from a stream carries it, a long). The
+// header is spliced into the encoded properties (one copy, no decoding);
+// properties it cannot splice into take the slow path.
 func streamProps(raw []byte, off uint64) []byte {
+	const (
+		flagContentType     = 0x8000
+		flagContentEncoding = 0x4000
+		flagHeaders         = 0x2000
+		flagMore            = 0x0001
+	)
+	if len(raw) < 2 {
+		return streamPropsSlow(raw, off)
+	}
+	flags := binary.BigEndian.Uint16(raw)
+	if flags&flagMore != 0 {
+		return streamPropsSlow(raw, off)
+	}
+	pos := 2
+	for _, f := range []uint16{flagContentType, flagContentEncoding} {
+		if flags&f != 0 {
+			if pos >= len(raw) {
+				return streamPropsSlow(raw, off)
+			}
+			pos += 1 + int(raw[pos])
+		}
+	}
+	if pos > len(raw) {
+		return streamPropsSlow(raw, off)
+	}
+	const entry = 1 + len(streamOffsetKey) + 1 + 8
+	out := make([]byte, 0, len(raw)+4+entry)
+	if flags&flagHeaders != 0 {
+		if pos+4 > len(raw) {
+			return streamPropsSlow(raw, off)
+		}
+		tl := int(binary.BigEndian.Uint32(raw[pos:]))
+		end := pos + 4 + tl
+		if end > len(raw) {
+			return streamPropsSlow(raw, off)
+		}
+		out = append(out, raw[:pos]...)
+		out = binary.BigEndian.AppendUint32(out, uint32(tl+entry))
+		out = append(out, raw[pos+4:end]...)
+		out = appendStreamOffset(out, off)
+		return append(out, raw[end:]...)
+	}
+	out = binary.BigEndian.AppendUint16(out, flags|flagHeaders)
+	out = append(out, raw[2:pos]...)
+	out = binary.BigEndian.AppendUint32(out, uint32(entry))
+	out = appendStreamOffset(out, off)
+	return append(out, raw[pos:]...)
+}
+
+const streamOffsetKey = "x-stream-offset"
+
+// appendStreamOffset appends the table entry x-stream-offset = off (a long).
+func appendStreamOffset(b []byte, off uint64) []byte {
+	b = append(b, byte(len(streamOffsetKey)))
+	b = append(b, streamOffsetKey...)
+	b = append(b, 'l')
+	return binary.BigEndian.AppendUint64(b, off)
+}
+
+// streamPropsSlow decodes the properties, sets the header and encodes
+// them again.
+func streamPropsSlow(raw []byte, off uint64) []byte {
 	p, err := amqp.DecodeProperties(raw)
 	if err != nil {
 		return raw
@@ -179,7 +244,7 @@ func streamProps(raw []byte, off uint64) []byte {
 	for k, v := range p.Headers {
 		h[k] = v
 	}
-	h["x-stream-offset"] = int64(off)
+	h[streamOffsetKey] = int64(off)
 	p.Headers = h
 	out, err := amqp.AppendProperties(nil, &p)
 	if err != nil {

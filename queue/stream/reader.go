@@ -77,6 +77,12 @@ func (r *Reader) run() {
 			off := c.First + uint64(i)
 			// Seq carries the offset, for the front end's header.
 			e := queue.Entry{Msg: m, Seq: off}
+			if r.d(e, off) {
+				i++
+				continue
+			}
+			// Refused: take the wake channel, then offer once more, so a
+			// Wake between the refusal and the wait is not lost.
 			wake := s.wakeChan()
 			if r.d(e, off) {
 				i++

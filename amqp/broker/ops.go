@@ -315,7 +315,7 @@ func (v *Vhost) declareQueue(c DeclareQueue) (q *queue.Queue, err error) {
 		}
 		d.put(defQueue, defKey(v.name, cfg.Name), queueDef{Vhost: v.name, Name: cfg.Name, ID: cfg.ID, AutoDelete: cfg.AutoDelete, Args: encodeArgs(cfg.Args)})
 	}
-	if err := v.b.streams.open(&cfg, c.Args, v.b.newQueueID); err != nil {
+	if err := v.b.streams.open(&cfg, c.Args, v.b.newQueueID, !v.b.replaying); err != nil {
 		v.mu.Unlock()
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -57,8 +58,10 @@ func (v *Vhost) checkNewStream(c DeclareQueue) error {
 
 // open opens the log of a stream queue being declared or recovered, in
 // dir/<queue id>, and sets cfg.Stream; other queues are left alone. A
-// queue without a store id gets one from newID.
-func (r *streamRegistry) open(cfg *queue.Config, args map[string]any, newID func() uint64) error {
+// queue without a store id gets one from newID. A new stream (fresh)
+// starts empty: a log left under its id by a crash between a delete's
+// store write and the removal of its files is removed first.
+func (r *streamRegistry) open(cfg *queue.Config, args map[string]any, newID func() uint64, fresh bool) error {
 	if args["x-queue-type"] != "stream" || r.dir == "" {
 		return nil
 	}
@@ -69,7 +72,13 @@ func (r *streamRegistry) open(cfg *queue.Config, args map[string]any, newID func
 	if err != nil {
 		return amqp.Errorf(amqp.PreconditionFailed, "%v", err)
 	}
-	s, err := stream.Open(stream.Options{Dir: filepath.Join(r.dir, strconv.FormatUint(cfg.ID, 10)), Retention: ret})
+	dir := filepath.Join(r.dir, strconv.FormatUint(cfg.ID, 10))
+	if fresh {
+		if err := os.RemoveAll(dir); err != nil {
+			return amqp.Errorf(amqp.InternalError, "cannot create the stream '%s': %v", cfg.Name, err)
+		}
+	}
+	s, err := stream.Open(stream.Options{Dir: dir, Retention: ret})
 	if err != nil {
 		return amqp.Errorf(amqp.InternalError, "cannot open the stream '%s': %v", cfg.Name, err)
 	}

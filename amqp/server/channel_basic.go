@@ -111,7 +111,8 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	cs.active = true
 	ch.dmu.Unlock()
 	if q.Stream != nil {
-		cs.startStream(q, start, track)
+		sac, _ := m.Arguments["x-single-active-consumer"].(bool)
+		cs.startStream(q, start, track, sac)
 		return nil
 	}
 	q.Dispatch()

@@ -24,6 +24,11 @@ type consumer struct {
 	active   bool           // consume-ok is on the wire; deliveries may follow
 	reader   *stream.Reader // a stream consumer's reader (stream.go)
 	track    *offsetTrack   // its offset tracking, if asked for
+	// single active consumer per tag (stream.go): the claim, and whether
+	// the consumer was stopped (a hand-over must not start it then)
+	claim         uint64
+	claimStream   *stream.Stream
+	streamStopped bool
 }
 
 // pending is an unacknowledged delivery.

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/warrenmq/warren/amqp"
@@ -92,31 +93,67 @@ func (t *offsetTrack) ack(off uint64) {
 }
 
 // startStream starts cs's reader once consume-ok is queued, with offset
-// tracking if track is set.
-func (cs *consumer) startStream(q *queue.Queue, start stream.Start, track bool) {
+// tracking if track is set. With sac (x-single-active-consumer on a
+// tracking consumer) the reader starts only when cs is its tag's active
+// consumer, and a standby taking over starts at the tag's tracked offset.
+func (cs *consumer) startStream(q *queue.Queue, start stream.Start, track, sac bool) {
 	s, ok := q.Stream.(*stream.Stream)
 	if !ok {
 		return
 	}
+	ch := cs.ch
 	if track {
-		cs.ch.dmu.Lock()
+		ch.dmu.Lock()
 		cs.track = &offsetTrack{s: s, tag: cs.Tag}
-		cs.ch.dmu.Unlock()
+		ch.dmu.Unlock()
 	}
-	r := s.Read(start, func(e queue.Entry, off uint64) bool { return cs.deliverStream(q, e, off) })
-	cs.ch.dmu.Lock()
-	cs.reader = r
-	cs.ch.dmu.Unlock()
+	run := func(st stream.Start) {
+		r := s.Read(st, func(e queue.Entry, off uint64) bool { return cs.deliverStream(q, e, off) })
+		ch.dmu.Lock()
+		if cs.streamStopped {
+			ch.dmu.Unlock()
+			r.Stop()
+			return
+		}
+		cs.reader = r
+		ch.dmu.Unlock()
+	}
+	if !track || !sac {
+		run(start)
+		return
+	}
+	var handover atomic.Bool // set once Claim returned: a later start is a takeover
+	id := s.Claim(cs.Tag, func() {
+		st := start
+		if handover.Load() {
+			if next, ok := s.Tracked(cs.Tag); ok {
+				st = stream.Start{Kind: stream.StartOffset, Offset: next}
+			}
+		}
+		run(st)
+	})
+	handover.Store(true)
+	ch.dmu.Lock()
+	cs.claim, cs.claimStream = id, s
+	ch.dmu.Unlock()
 }
 
-// stopStream stops cs's reader, if it has one, and waits for it.
+// stopStream stops cs's reader, if it has one, and waits for it; an
+// active consumer of a tag hands over to the next.
 func (cs *consumer) stopStream() {
-	cs.ch.dmu.Lock()
+	ch := cs.ch
+	ch.dmu.Lock()
+	cs.streamStopped = true
 	r := cs.reader
 	cs.reader = nil
-	cs.ch.dmu.Unlock()
+	id, s := cs.claim, cs.claimStream
+	cs.claim, cs.claimStream = 0, nil
+	ch.dmu.Unlock()
 	if r != nil {
 		r.Stop()
+	}
+	if s != nil {
+		s.Unclaim(cs.Tag, id)
 	}
 }
 

@@ -92,3 +92,50 @@ func TestStreamAutomaticOffsetTracking(t *testing.T) {
 		t.Fatalf("explicit offset 3 got %q", d.Body)
 	}
 }
+
+// With x-single-active-consumer on tracking consumers, one consumer per
+// tag reads; a standby takes over exactly where the active one's acks
+// stopped.
+func TestStreamSingleActiveConsumerPerTag(t *testing.T) {
+	t.Parallel()
+	b := startDurable(t)
+	declareDurableQueue(t, b.channel(), "s", amqp091.Table{"x-queue-type": "stream"})
+	var msgs []amqp091.Publishing
+	for i := range 10 {
+		msgs = append(msgs, transient(fmt.Sprintf("m-%d", i)))
+	}
+	publishConfirmed(t, b.confirmChannel(), "", "s", msgs...)
+	sac := func(conn *amqp091.Connection, offset any) (*amqp091.Channel, <-chan amqp091.Delivery) {
+		ch, err := conn.Channel()
+		must(t, err, "channel.open")
+		must(t, ch.Qos(100, 0, false), "basic.qos")
+		ds, err := ch.Consume("s", "t", false, false, false, false, amqp091.Table{
+			"x-stream-automatic-offset-tracking": true, "x-single-active-consumer": true, "x-stream-offset": offset})
+		must(t, err, "basic.consume")
+		return ch, ds
+	}
+
+	chA, dsA := sac(b.dial(), "first")
+	var got []amqp091.Delivery
+	for range 10 {
+		got = append(got, recvOne(t, dsA))
+	}
+	for _, d := range got[:4] {
+		must(t, d.Ack(false), "ack")
+	}
+	must(t, chA.Qos(100, 0, false), "a round trip after the acks")
+
+	// B joins while A is active: it waits. Its tag's tracked offset is 4
+	// now; had it started, its first delivery would be m-4.
+	_, dsB := sac(b.dial(), nil)
+	for _, d := range got[4:6] {
+		must(t, d.Ack(false), "ack")
+	}
+	must(t, chA.Qos(100, 0, false), "a round trip after the acks")
+	must(t, chA.Close(), "channel.close") // A leaves; B takes over at 6
+	for i := 6; i < 10; i++ {
+		if d := recvOne(t, dsB); string(d.Body) != fmt.Sprintf("m-%d", i) {
+			t.Fatalf("the standby got %q, want m-%d", d.Body, i)
+		}
+	}
+}

@@ -15,6 +15,7 @@
 //	            files and handing records to a Deliver function
 //	tracking.go server-side offset tracking by consumer tag (Dir/offsets),
 //	            written by the tracker goroutine
+//	active.go   single active consumer per tag: Claim, Unclaim (hand-over)
 //
 // # Record format
 //

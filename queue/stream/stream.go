@@ -31,6 +31,8 @@ type Stream struct {
 		stopped      bool
 		offsets      map[string]uint64 // tracked offsets by consumer tag
 		offsetsDirty bool
+		active       map[string]*activeSet // single active consumer by tag (active.go)
+		claims       uint64                // the last claim id
 	}
 }
 

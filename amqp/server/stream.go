@@ -33,6 +33,9 @@ func (ch *channel) checkStreamConsume(q *queue.Queue, m *amqp.BasicConsume) (str
 		// warren: rabbitmq 3.10 answers 541 INTERNAL_ERROR here.
 		return stream.Start{}, amqp.Errorf(amqp.PreconditionFailed, "%v for queue '%s' in vhost '%s'", err, q.Name, vh)
 	}
+	if start.Filter, err = stream.ParseFilter(m.Arguments); err != nil {
+		return stream.Start{}, amqp.Errorf(amqp.PreconditionFailed, "%v for queue '%s' in vhost '%s'", err, q.Name, vh)
+	}
 	return start, nil
 }
 
@@ -48,7 +51,7 @@ func automaticTracking(q *queue.Queue, m *amqp.BasicConsume, start stream.Start)
 	}
 	if m.Arguments["x-stream-offset"] == nil {
 		if next, ok := s.Tracked(m.ConsumerTag); ok {
-			start = stream.Start{Kind: stream.StartOffset, Offset: next}
+			start.Kind, start.Offset = stream.StartOffset, next
 		}
 	}
 	return true, start
@@ -127,7 +130,7 @@ func (cs *consumer) startStream(q *queue.Queue, start stream.Start, track, sac b
 		st := start
 		if handover.Load() {
 			if next, ok := s.Tracked(cs.Tag); ok {
-				st = stream.Start{Kind: stream.StartOffset, Offset: next}
+				st.Kind, st.Offset = stream.StartOffset, next
 			}
 		}
 		run(st)

@@ -64,14 +64,19 @@ func TestParseRetention(t *testing.T) {
 
 func TestRecordRoundTrip(t *testing.T) {
 	m := &queue.Message{Exchange: "x", RoutingKey: "a.b", Props: []byte{0x10, 0, 2}, Body: []byte("hello"), Persistent: true}
-	got, err := decodeRecord(encodeRecord(m))
-	if err != nil || got.Exchange != "x" || got.RoutingKey != "a.b" || !bytes.Equal(got.Props, m.Props) || string(got.Body) != "hello" || !got.Persistent {
+	got, fv, err := decodeRecord(encodeRecord(m, "eu"))
+	if err != nil || fv != "eu" || got.Exchange != "x" || got.RoutingKey != "a.b" || !bytes.Equal(got.Props, m.Props) || string(got.Body) != "hello" || !got.Persistent {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
-	rec := encodeRecord(m)
-	for n := range len(rec) - len(m.Body) {
-		if _, err := decodeRecord(rec[:n]); err == nil {
-			t.Errorf("a record cut to %d bytes decoded", n)
+	for _, f := range []string{"", "eu"} {
+		rec := encodeRecord(m, f)
+		for n := range len(rec) - len(m.Body) {
+			if _, _, err := decodeRecord(rec[:n]); err == nil {
+				t.Errorf("a record (filter %q) cut to %d bytes decoded", f, n)
+			}
+		}
+		if _, got, _ := decodeRecord(rec); got != f {
+			t.Errorf("filter %q read back as %q", f, got)
 		}
 	}
 }

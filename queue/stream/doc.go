@@ -10,6 +10,8 @@
 //	            Delete, Close, Info; Options from queue arguments (args.go)
 //	args.go     x-max-age, x-max-length-bytes, x-stream-max-segment-size-bytes
 //	offset.go   x-stream-offset: first, last, next, offset, timestamp, interval
+//	filter.go   stream filtering: x-stream-filter-value, x-stream-filter,
+//	            x-stream-match-unfiltered
 //	record.go   a message as one log record
 //	reader.go   Reader: one goroutine per consumer reading chunks from the
 //	            files and handing records to a Deliver function
@@ -19,11 +21,11 @@
 //
 // # Record format
 //
-//	+-------+----------+----------+--------+-------------+-------------+------+
-//	| flags | exch len | exchange | rk len | routing key | props u32BE | body |
-//	| u8    | u8       |          | u8     |             | + props     |      |
-//	+-------+----------+----------+--------+-------------+-------------+------+
-//	flags 1: persistent
+//	+-------+------------------+----------+----------+--------+-------------+-------------+------+
+//	| flags | [filter len u8   | exch len | exchange | rk len | routing key | props u32BE | body |
+//	| u8    |  filter value]   | u8       |          | u8     |             | + props     |      |
+//	+-------+------------------+----------+----------+--------+-------------+-------------+------+
+//	flags 1: persistent; 2: the filter value is there (x-stream-filter-value)
 //
 // # Concurrency
 //

@@ -23,6 +23,7 @@ type Start struct {
 	Kind   StartKind
 	Offset uint64
 	Time   time.Time
+	Filter *Filter // x-stream-filter, if any (filter.go)
 }
 
 // ParseOffset reads a consumer's x-stream-offset argument (nil: absent,

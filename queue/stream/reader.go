@@ -14,8 +14,9 @@ type Deliver func(e queue.Entry, offset uint64) bool
 type Reader struct {
 	s    *Stream
 	r    *streamlog.Reader
-	d    Deliver
-	quit chan struct{}
+	d      Deliver
+	filter *Filter
+	quit   chan struct{}
 	done chan struct{}
 }
 
@@ -34,7 +35,10 @@ func (s *Stream) Read(start Start, d Deliver) *Reader {
 	default:
 		lr = s.log.NewReader(streamlog.SeekNext)
 	}
-	r := &Reader{s: s, r: lr, d: d, quit: make(chan struct{}), done: make(chan struct{})}
+	r := &Reader{s: s, r: lr, d: d, filter: start.Filter, quit: make(chan struct{}), done: make(chan struct{})}
+	if start.Filter != nil {
+		lr.Match = start.Filter.matchChunk
+	}
 	go r.run()
 	return r
 }
@@ -69,8 +73,8 @@ func (r *Reader) run() {
 			}
 		}
 		for i := 0; i < len(c.Records); {
-			m, err := decodeRecord(c.Records[i])
-			if err != nil {
+			m, fv, err := decodeRecord(c.Records[i])
+			if err != nil || r.filter != nil && !r.filter.match(fv) {
 				i++
 				continue
 			}

@@ -9,14 +9,22 @@ import (
 
 var errBadRecord = errors.New("stream: bad record")
 
-// encodeRecord is m as one log record.
-func encodeRecord(m *queue.Message) []byte {
-	b := make([]byte, 0, 7+len(m.Exchange)+len(m.RoutingKey)+len(m.Props)+len(m.Body))
+// encodeRecord is m as one log record, with its filter value ("": none;
+// at most 255 bytes).
+func encodeRecord(m *queue.Message, filter string) []byte {
+	b := make([]byte, 0, 8+len(filter)+len(m.Exchange)+len(m.RoutingKey)+len(m.Props)+len(m.Body))
 	var flags byte
 	if m.Persistent {
 		flags |= 1
 	}
-	b = append(b, flags, byte(len(m.Exchange)))
+	if filter != "" {
+		flags |= 2
+		b = append(b, flags, byte(len(filter)))
+		b = append(b, filter...)
+	} else {
+		b = append(b, flags)
+	}
+	b = append(b, byte(len(m.Exchange)))
 	b = append(b, m.Exchange...)
 	b = append(b, byte(len(m.RoutingKey)))
 	b = append(b, m.RoutingKey...)
@@ -26,31 +34,39 @@ func encodeRecord(m *queue.Message) []byte {
 }
 
 // decodeRecord reads a record back; the message's slices point into rec.
-func decodeRecord(rec []byte) (*queue.Message, error) {
+func decodeRecord(rec []byte) (m *queue.Message, filter string, err error) {
 	if len(rec) < 2 {
-		return nil, errBadRecord
+		return nil, "", errBadRecord
 	}
-	m := &queue.Message{Persistent: rec[0]&1 != 0}
+	m = &queue.Message{Persistent: rec[0]&1 != 0}
+	if rec[0]&2 != 0 {
+		n := int(rec[1])
+		if len(rec) < 2+n+1 {
+			return nil, "", errBadRecord
+		}
+		filter = string(rec[2 : 2+n])
+		rec = rec[1+n:]
+	}
 	n := int(rec[1])
 	rec = rec[2:]
 	if len(rec) < n+1 {
-		return nil, errBadRecord
+		return nil, "", errBadRecord
 	}
 	m.Exchange = string(rec[:n])
 	rec = rec[n:]
 	n = int(rec[0])
 	rec = rec[1:]
 	if len(rec) < n+4 {
-		return nil, errBadRecord
+		return nil, "", errBadRecord
 	}
 	m.RoutingKey = string(rec[:n])
 	rec = rec[n:]
 	p := binary.BigEndian.Uint32(rec)
 	rec = rec[4:]
 	if uint64(p) > uint64(len(rec)) {
-		return nil, errBadRecord
+		return nil, "", errBadRecord
 	}
 	m.Props = rec[:p:p]
 	m.Body = rec[p:]
-	return m, nil
+	return m, filter, nil
 }

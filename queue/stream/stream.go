@@ -66,7 +66,8 @@ func (s *Stream) Append(m *queue.Message, done func(error)) {
 	if done != nil {
 		cb = func(_ uint64, err error) { done(err) }
 	}
-	s.log.Append(encodeRecord(m), cb)
+	f := filterValue(m.Props)
+	s.log.AppendFilter(encodeRecord(m, f), f, cb)
 }
 
 // Wake implements queue.Stream.

@@ -17,12 +17,17 @@
 // one has reached Options.MaxSegmentBytes. A chunk holds the records of one
 // group commit and is written and read whole:
 //
-//	+--------+--------------+---------+--------------+---------+---------+
-//	| magic  | first offset | count   | timestamp    | size    | crc32c  |
-//	| u32 BE | u64 BE       | u32 BE  | i64 BE (ms)  | u32 BE  | u32 BE  |
-//	+--------+--------------+---------+--------------+---------+---------+
-//	| records: count x ( length u32 BE | bytes )  (size bytes, crc over it)
-//	+---------------------------------------------------------------------+
+//	+--------+--------------+---------+--------------+---------+---------+---------+
+//	| magic  | first offset | count   | timestamp    | size    | crc32c  | fsize   |
+//	| u32 BE | u64 BE       | u32 BE  | i64 BE (ms)  | u32 BE  | u32 BE  | u32 BE  |
+//	+--------+--------------+---------+--------------+---------+---------+---------+
+//	| filter (fsize bytes, see chunk.go; none when no record has a filter value) |
+//	| records: count x ( length u32 BE | bytes )                                  |
+//	+-----------------------------------------------------------------------------+
+//	size counts the filter and the records; the CRC covers both.
+//
+// A reader with a filter (Reader.Match) reads a chunk's header and filter
+// only, and skips the chunk unread when no record can match.
 //
 // The sparse index is one entry per chunk (first offset, timestamp, file
 // position), rebuilt at Open by reading the chunk headers; a reader seeks

@@ -27,8 +27,9 @@ type Options struct {
 
 // Append is one record handed to the writer.
 type pendingAppend struct {
-	rec  []byte
-	done func(offset uint64, err error)
+	rec    []byte
+	filter string
+	done   func(offset uint64, err error)
 }
 
 // Log is one stream's segmented log. See the package doc.
@@ -131,6 +132,12 @@ func (l *Log) newSegment(first uint64) error {
 // disk, with its offset, or with an error. Append blocks while more than
 // 64 MiB wait to be written.
 func (l *Log) Append(rec []byte, done func(offset uint64, err error)) {
+	l.AppendFilter(rec, "", done)
+}
+
+// AppendFilter is Append for a record with a filter value ("": none),
+// which its chunk's filter lists (see Filter).
+func (l *Log) AppendFilter(rec []byte, filter string, done func(offset uint64, err error)) {
 	l.wmu.Lock()
 	for l.wmu.bytes > maxPendingBytes && !l.wmu.closed {
 		l.room.Wait()
@@ -142,7 +149,7 @@ func (l *Log) Append(rec []byte, done func(offset uint64, err error)) {
 		}
 		return
 	}
-	l.wmu.pending = append(l.wmu.pending, pendingAppend{rec: rec, done: done})
+	l.wmu.pending = append(l.wmu.pending, pendingAppend{rec: rec, filter: filter, done: done})
 	l.wmu.bytes += int64(len(rec))
 	l.wmu.Unlock()
 	select {
@@ -157,6 +164,7 @@ func (l *Log) writer() {
 	var batch []pendingAppend
 	var buf []byte
 	var recs [][]byte
+	var filters []string
 	for {
 		l.wmu.Lock()
 		for len(l.wmu.pending) == 0 && !l.wmu.closed {
@@ -182,11 +190,18 @@ func (l *Log) writer() {
 		l.room.Broadcast()
 		l.wmu.Unlock()
 
-		recs = recs[:0]
+		recs, filters = recs[:0], filters[:0]
+		filtered := false
 		for _, p := range batch {
 			recs = append(recs, p.rec)
+			filters = append(filters, p.filter)
+			filtered = filtered || p.filter != ""
 		}
-		first, err := l.writeChunk(&buf, recs)
+		fs := filters
+		if !filtered {
+			fs = nil
+		}
+		first, err := l.writeChunk(&buf, recs, fs)
 		for i, p := range batch {
 			if p.done != nil {
 				p.done(first+uint64(i), err)
@@ -197,7 +212,7 @@ func (l *Log) writer() {
 }
 
 // writeChunk writes recs as one chunk, syncs it, and publishes it.
-func (l *Log) writeChunk(buf *[]byte, recs [][]byte) (uint64, error) {
+func (l *Log) writeChunk(buf *[]byte, recs [][]byte, filters []string) (uint64, error) {
 	l.mu.Lock()
 	act := l.mu.segs[len(l.mu.segs)-1]
 	first, size := act.next, act.size
@@ -212,7 +227,7 @@ func (l *Log) writeChunk(buf *[]byte, recs [][]byte) (uint64, error) {
 		size = 0
 	}
 	ts := l.now().UnixMilli()
-	*buf = encodeChunk((*buf)[:0], first, ts, recs)
+	*buf = encodeChunk((*buf)[:0], first, ts, recs, filters)
 	if _, err := l.af.Write(*buf); err != nil {
 		// Cut a partial write off so the file stays a sequence of chunks.
 		l.af.Truncate(size)

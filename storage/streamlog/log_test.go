@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -293,5 +294,40 @@ func TestAppendAfterCloseFails(t *testing.T) {
 	l.Append([]byte("x"), func(_ uint64, err error) { got = err })
 	if got != ErrClosed {
 		t.Fatalf("append after close: %v", got)
+	}
+}
+
+func TestChunkFilterSkipsUnmatchedChunks(t *testing.T) {
+	l := open(t, Options{Dir: t.TempDir()})
+	var wg sync.WaitGroup
+	add := func(rec, filter string) {
+		wg.Add(1)
+		l.AppendFilter([]byte(rec), filter, func(uint64, error) { wg.Done() })
+		wg.Wait() // one chunk each
+	}
+	add("a1", "a")
+	add("b1", "b")
+	add("u1", "")
+	add("a2", "a")
+	r := l.NewReader(SeekFirst)
+	var seen []Filter
+	r.Match = func(f Filter) bool {
+		seen = append(seen, f)
+		return slices.Contains(f.Values, "a")
+	}
+	_, got := readAll(t, r)
+	if fmt.Sprint(got) != "[a1 a2]" || len(seen) != 4 || !seen[2].Unfiltered || seen[1].Values[0] != "b" {
+		t.Fatalf("read %v, filters seen %+v", got, seen)
+	}
+	// More distinct values than a chunk lists: the chunk says any.
+	var fs []string
+	var rs [][]byte
+	for i := range maxFilterValues + 1 {
+		fs = append(fs, fmt.Sprint(i))
+		rs = append(rs, []byte("x"))
+	}
+	f, err := decodeFilter(encodeChunk(nil, 0, 0, rs, fs)[headerSize:])
+	if err != nil || !f.Any {
+		t.Fatalf("filter of %d values: %+v %v", len(fs), f, err)
 	}
 }

@@ -10,6 +10,10 @@ import (
 // a reader far behind costs page cache, not memory. One goroutine uses a
 // Reader.
 type Reader struct {
+	// Match, if set, decides from a chunk's filter whether to read it: a
+	// chunk it refuses is skipped without reading its records.
+	Match func(Filter) bool
+
 	l     *Log
 	seg   uint64 // first offset of the segment it reads
 	pos   int64  // file position of the next chunk
@@ -134,6 +138,18 @@ func (r *Reader) Read() (c Chunk, ok bool, err error) {
 		h, err := decodeHeader(hb[:])
 		if err != nil || r.pos+headerSize+int64(h.size) > end {
 			return Chunk{}, false, fmt.Errorf("streamlog: %s at %d: %w", path, r.pos, errCorrupt)
+		}
+		if r.Match != nil && h.first+uint64(h.count) > r.start {
+			fb := make([]byte, h.fsize)
+			if _, err := r.f.ReadAt(fb, r.pos+headerSize); err != nil {
+				return Chunk{}, false, fmt.Errorf("streamlog: %w", err)
+			}
+			f, err := decodeFilter(fb)
+			if err == nil && !r.Match(f) {
+				r.pos += headerSize + int64(h.size) // skipped unread
+				r.start = h.first + uint64(h.count)
+				continue
+			}
 		}
 		// A fresh buffer per chunk: the records handed out point into it
 		// and may outlive the next Read (a delivery written from where it

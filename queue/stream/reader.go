@@ -12,12 +12,12 @@ type Deliver func(e queue.Entry, offset uint64) bool
 
 // Reader is one consumer's reader goroutine.
 type Reader struct {
-	s    *Stream
-	r    *streamlog.Reader
+	s      *Stream
+	r      *streamlog.Reader
 	d      Deliver
 	filter *Filter
 	quit   chan struct{}
-	done chan struct{}
+	done   chan struct{}
 }
 
 // Read starts a reader at start, delivering through d until Stop.

@@ -25,7 +25,7 @@ var errCorrupt = errors.New("streamlog: corrupt chunk")
 type header struct {
 	first     uint64
 	count     uint32
-	timestamp int64 // Unix ms
+	timestamp int64  // Unix ms
 	size      uint32 // filter and records
 	crc       uint32
 	fsize     uint32 // the filter's bytes, at the start of the body

@@ -322,6 +322,7 @@ func (v *Vhost) declareQueue(c DeclareQueue) (q *queue.Queue, err error) {
 	q = v.newQueue(cfg)
 	if a := v.appliedLocked(cfg.Name, false); a != nil {
 		q.SetLimits(queueLimits(cfg.Args, a)) // not published yet: nothing to trim
+		applyStreamPolicy(q)
 	}
 	v.mu.queues[cfg.Name] = q
 	if !v.b.replaying {

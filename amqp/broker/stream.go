@@ -136,3 +136,38 @@ func appendStream(q *queue.Queue, msg *queue.Message, conf Confirm, seq uint64) 
 	}
 	q.Stream.Append(msg, done)
 }
+
+// streamRetention is a stream's retention from its arguments and policy:
+// for each limit the smaller of the two (rabbitmq rabbit_stream_queue:
+// args_policy_lookup with min; max-age likewise).
+func streamRetention(args map[string]any, a *AppliedPolicy) stream.Retention {
+	r, _ := stream.ParseRetention(args)
+	if a == nil {
+		return r
+	}
+	d := a.Definition
+	smaller := func(cur *int64, key string) {
+		if n, ok := jsonInt(d[key]); ok && n > 0 && (*cur == 0 || n < *cur) {
+			*cur = n
+		}
+	}
+	smaller(&r.MaxBytes, "max-length-bytes")
+	smaller(&r.MaxSegmentBytes, "stream-max-segment-size-bytes")
+	if s, ok := d["max-age"].(string); ok {
+		if age, err := stream.ParseAge(s); err == nil && (r.MaxAge == 0 || age < r.MaxAge) {
+			r.MaxAge = age
+		}
+	}
+	return r
+}
+
+// applyStreamPolicy sets a stream queue's retention from its arguments
+// and the policy in its limits (queueLimits sets Source).
+func applyStreamPolicy(q *queue.Queue) {
+	s, ok := q.Stream.(*stream.Stream)
+	if !ok {
+		return
+	}
+	a, _ := q.Limits().Source.(*AppliedPolicy)
+	s.SetRetention(streamRetention(q.Args, a))
+}

@@ -53,6 +53,9 @@ func ParseRetention(args map[string]any) (Retention, error) {
 	return r, nil
 }
 
+// ParseAge reads an x-max-age (or max-age policy) value.
+func ParseAge(s string) (time.Duration, error) { return parseAge(s) }
+
 // parseAge reads RabbitMQ's age strings: a positive integer and one of
 // Y M D h m s ("7D", "12h", "30m", "10s").
 func parseAge(s string) (time.Duration, error) {

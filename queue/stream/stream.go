@@ -109,6 +109,11 @@ func (s *Stream) Close() {
 	s.log.Close()
 }
 
+// SetRetention changes the stream's retention live (a policy changed).
+func (s *Stream) SetRetention(r Retention) {
+	s.log.SetRetention(streamlog.Retention{MaxBytes: r.MaxBytes, MaxAge: r.MaxAge, MaxSegmentBytes: r.MaxSegmentBytes})
+}
+
 // Info is a stream's figures: offsets, bytes, segments, timestamps.
 type Info = streamlog.Info
 

@@ -53,7 +53,28 @@ type Log struct {
 		sync.Mutex
 		segs    []*segment
 		changed chan struct{}
+		ret     Retention // SetRetention changes it live
 	}
+}
+
+// Retention is what a log keeps: whole segments go past MaxBytes or
+// MaxAge (0: no limit); a new segment starts at MaxSegmentBytes.
+type Retention struct {
+	MaxBytes        int64
+	MaxAge          time.Duration
+	MaxSegmentBytes int64
+}
+
+// SetRetention changes the retention (a policy changed) and applies it.
+// A MaxSegmentBytes of 0 keeps the current one.
+func (l *Log) SetRetention(r Retention) {
+	l.mu.Lock()
+	if r.MaxSegmentBytes <= 0 {
+		r.MaxSegmentBytes = l.mu.ret.MaxSegmentBytes
+	}
+	l.mu.ret = r
+	l.mu.Unlock()
+	l.retain()
 }
 
 const maxPendingBytes = 64 << 20
@@ -72,6 +93,7 @@ func Open(opts Options) (*Log, error) {
 	}
 	l.room = sync.NewCond(&l.wmu.Mutex)
 	l.mu.changed = make(chan struct{})
+	l.mu.ret = Retention{MaxBytes: opts.MaxBytes, MaxAge: opts.MaxAge, MaxSegmentBytes: opts.MaxSegmentBytes}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("streamlog: %w", err)
 	}
@@ -216,8 +238,9 @@ func (l *Log) writeChunk(buf *[]byte, recs [][]byte, filters []string) (uint64, 
 	l.mu.Lock()
 	act := l.mu.segs[len(l.mu.segs)-1]
 	first, size := act.next, act.size
+	maxSeg := l.mu.ret.MaxSegmentBytes
 	l.mu.Unlock()
-	if size >= l.opts.MaxSegmentBytes {
+	if size >= maxSeg {
 		if err := l.newSegment(first); err != nil {
 			return 0, err
 		}
@@ -257,20 +280,23 @@ func (l *Log) writeChunk(buf *[]byte, recs [][]byte, filters []string) (uint64, 
 // retain removes whole segments past the retention limits, oldest first,
 // never the active one.
 func (l *Log) retain() {
-	if l.opts.MaxBytes <= 0 && l.opts.MaxAge <= 0 {
-		return
-	}
-	cutoff := l.now().Add(-l.opts.MaxAge).UnixMilli()
+	now := l.now()
 	var gone []string
 	l.mu.Lock()
+	ret := l.mu.ret
+	if ret.MaxBytes <= 0 && ret.MaxAge <= 0 {
+		l.mu.Unlock()
+		return
+	}
+	cutoff := now.Add(-ret.MaxAge).UnixMilli()
 	total := int64(0)
 	for _, s := range l.mu.segs {
 		total += s.size
 	}
 	for len(l.mu.segs) > 1 {
 		s := l.mu.segs[0]
-		over := l.opts.MaxBytes > 0 && total > l.opts.MaxBytes
-		old := l.opts.MaxAge > 0 && s.lastTimestamp() < cutoff
+		over := ret.MaxBytes > 0 && total > ret.MaxBytes
+		old := ret.MaxAge > 0 && s.lastTimestamp() < cutoff
 		if !over && !old {
 			break
 		}

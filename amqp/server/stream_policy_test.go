@@ -26,11 +26,10 @@ func TestStreamRetentionPolicy(t *testing.T) {
 	pub, err := conn.Channel()
 	must(t, err, "channel.open")
 	must(t, pub.Confirm(false), "confirm.select")
-	var msgs []amqp091.Publishing
 	for i := range 50 {
-		msgs = append(msgs, transient(fmt.Sprintf("m-%d-%s", i, strings.Repeat("x", 100))))
+		// One at a time: one chunk each, so there are segments to remove.
+		publishConfirmed(t, pub, "", "logs", transient(fmt.Sprintf("m-%d-%s", i, strings.Repeat("x", 100))))
 	}
-	publishConfirmed(t, pub, "", "logs", msgs...)
 	first := func() string {
 		c, err := conn.Channel()
 		must(t, err, "channel.open")

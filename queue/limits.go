@@ -7,6 +7,14 @@ func (q *Queue) Limits() *Limits { return q.limits() }
 
 func (q *Queue) limits() *Limits { return q.lim.Load() }
 
+// noLimits is the Limits of a queue declared without arguments, shared by
+// all of them: an idle queue is 112 bytes smaller. It is never changed
+// (SetLimits stores a new value).
+var noLimits = func() Limits {
+	l, _ := ParseArgs(nil)
+	return l
+}()
+
 // ConsumerTimeout is the queue's acknowledgement timeout in ms, -1 when it
 // sets none (the server's applies).
 func (q *Queue) ConsumerTimeout() int64 { return q.limits().ConsumerTimeout }

@@ -153,10 +153,14 @@ type Queue struct {
 // New returns an empty queue.
 // The arguments are validated by ParseArgs first; New ignores bad ones.
 func New(cfg Config) *Queue {
-	l, _ := ParseArgs(cfg.Args)
 	q := &Queue{Config: cfg}
-	q.lim.Store(&l)
-	q.mu.ready = newReadyList(int(l.MaxPriority), cfg.Budget)
+	if len(cfg.Args) == 0 {
+		q.lim.Store(&noLimits)
+	} else {
+		l, _ := ParseArgs(cfg.Args)
+		q.lim.Store(&l)
+	}
+	q.mu.ready = newReadyList(int(q.limits().MaxPriority), cfg.Budget)
 	return q
 }
 

@@ -26,7 +26,7 @@ func (s *Store) Admit() error {
 	if !s.m.diskShort.Load() {
 		return nil
 	}
-	return fmt.Errorf("%w: %d bytes free in %s, below the limit of %d", ErrDiskFull, s.m.diskFree.Load(), s.opts.Dir, s.opts.MinFreeBytes)
+	return fmt.Errorf("%w: %d bytes free in %s, below the limit of %d", ErrDiskFull, s.m.diskFree.Load(), s.opts.Dir, s.m.minFree.Load())
 }
 
 // DiskFree is the free space last read, in bytes (-1 before the first
@@ -34,7 +34,18 @@ func (s *Store) Admit() error {
 func (s *Store) DiskFree() int64 { return s.m.diskFree.Load() }
 
 // MinFreeBytes is the disk free limit (Options.MinFreeBytes).
-func (s *Store) MinFreeBytes() int64 { return s.opts.MinFreeBytes }
+func (s *Store) MinFreeBytes() int64 { return s.m.minFree.Load() }
+
+// SetMinFreeBytes changes the disk free limit at run time (rabbitmqctl
+// set_disk_free_limit) and reads the free space at once. A store opened
+// with the guard off (MinFreeBytes < 0) does not poll the free space, so
+// there the new limit is checked at writes only.
+func (s *Store) SetMinFreeBytes(n int64) {
+	s.m.minFree.Store(n)
+	if n >= 0 {
+		s.checkDisk()
+	}
+}
 
 // noteFree records a reading of the free space, and logs and acts on a
 // change of the short state.
@@ -44,19 +55,20 @@ func (s *Store) noteFree(free int64) {
 	// is free: its own flushes and compactions give back a little space
 	// now and then (a memtable's log, with bodies in body files mostly),
 	// which must not let one more publish through.
+	min := s.m.minFree.Load()
 	was := s.m.diskShort.Load()
-	short := free < s.opts.MinFreeBytes || was && free < s.opts.MinFreeBytes+s.opts.MinFreeBytes/8
+	short := min > 0 && (free < min || was && free < min+min/8)
 	if !s.m.diskShort.CompareAndSwap(was, short) || was == short {
 		return
 	}
 	if short {
 		s.log.Warn("disk almost full: refusing new persistent messages and durable definitions until space comes back",
-			zap.String("dir", s.opts.Dir), zap.Int64("free", free), zap.Int64("disk_free_limit", s.opts.MinFreeBytes))
+			zap.String("dir", s.opts.Dir), zap.Int64("free", free), zap.Int64("disk_free_limit", min))
 		s.signal(s.diskWake) // GC now, not at the next tick
 		return
 	}
 	s.log.Info("disk space back: accepting new data", zap.String("dir", s.opts.Dir), zap.Int64("free", free),
-		zap.Int64("disk_free_limit", s.opts.MinFreeBytes))
+		zap.Int64("disk_free_limit", min))
 }
 
 // checkDisk reads the free space now.

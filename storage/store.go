@@ -121,6 +121,7 @@ func Open(o Options) (*Store, error) {
 		s.gcWG.Add(1)
 		go s.gcLoop()
 	}
+	s.m.minFree.Store(o.MinFreeBytes)
 	if o.MinFreeBytes >= 0 {
 		s.checkDisk() // a restart on a full disk is short from the start
 		s.gcWG.Add(1)
@@ -440,6 +441,7 @@ type metrics struct {
 	msgDeletes                                            atomic.Uint64 // message deletes written (value-log garbage)
 	diskShort                                             atomic.Bool   // free space below MinFreeBytes (Admit)
 	diskFree                                              atomic.Int64  // the last reading; -1: none
+	minFree                                               atomic.Int64  // MinFreeBytes, changed by SetMinFreeBytes
 }
 
 // Metrics returns the counters.

@@ -99,6 +99,9 @@ func (s *Store) Submit(b *Batch, done func(error)) error {
 	return nil
 }
 
+// Behind reports whether Throttle would wait now.
+func (s *Store) Behind() bool { return s.pending.Load() > s.opts.MaxPendingBytes }
+
 // Throttle blocks while more than MaxPendingBytes are submitted and not
 // yet synced: backpressure for publishers. Call it before Submit, from a
 // goroutine that may wait and holds no lock that a done callback takes
@@ -598,7 +601,8 @@ func (s *Store) flushMemtables(wb *badger.WriteBatch) (*badger.WriteBatch, error
 // Between MinFreeBytes and half of it lie the writes in flight when the
 // store went short: at most MaxPendingBytes (Throttle) with the defaults.
 func (s *Store) checkSpace(g *group) error {
-	if s.opts.MinFreeBytes < 0 {
+	min := s.m.minFree.Load()
+	if min < 0 {
 		return nil
 	}
 	free, err := s.freeBytes()
@@ -606,7 +610,6 @@ func (s *Store) checkSpace(g *group) error {
 		return nil // cannot tell; let Badger report what it finds
 	}
 	s.noteFree(free)
-	min := s.opts.MinFreeBytes
 	if free >= min/2+g.bytes {
 		return nil
 	}

@@ -57,6 +57,11 @@ type Broker struct {
 	// created), for the read side (stats.go).
 	queuesCreated, queuesDeleted atomic.Uint64
 	bd                           brokerDefs // users, permissions, global parameters (users.go)
+	// uc counts each user's connections and channels (user_limits.go).
+	uc struct {
+		sync.Mutex
+		counts userCounts
+	}
 
 	mu struct {
 		sync.RWMutex

@@ -225,7 +225,11 @@ func valueFromJSON(v any) (any, error) {
 		if n, err := x.Int64(); err == nil {
 			return n, nil
 		}
-		return x.Float64()
+		f, err := x.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("bad number %s", x)
+		}
+		return f, nil
 	case float64:
 		if n, ok := jsonInt(x); ok {
 			return n, nil
@@ -253,20 +257,21 @@ func valueFromJSON(v any) (any, error) {
 	return nil, fmt.Errorf("unsupported value %v", v)
 }
 
-// normalizeJSON turns json.Number values (from a UseNumber decoder) into
-// float64, as plain decoding gives, for parameters and policies.
-func normalizeJSON(v any) any {
+// NormalizeJSON turns json.Number values (from a UseNumber decoder) into
+// float64, as plain decoding gives, for parameters and policies: the
+// form the core keeps JSON values in.
+func NormalizeJSON(v any) any {
 	switch x := v.(type) {
 	case json.Number:
 		f, _ := x.Float64()
 		return f
 	case map[string]any:
 		for k, e := range x {
-			x[k] = normalizeJSON(e)
+			x[k] = NormalizeJSON(e)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = normalizeJSON(e)
+			x[i] = NormalizeJSON(e)
 		}
 	}
 	return v
@@ -281,7 +286,7 @@ func (b *Broker) Export(productVersion string) *Definitions {
 	d := &Definitions{RabbitVersion: CompatVersion, RabbitMQVersion: CompatVersion, ProductName: "Warren", ProductVersion: productVersion,
 		Users: []DefUser{}, Vhosts: []DefVhost{}, GlobalParameters: []DefGlobalParam{}}
 	for _, u := range b.Users() {
-		r := userRecord(u)
+		r := UserRecord(u)
 		d.Users = append(d.Users, DefUser{Name: r.Name, PasswordHash: r.PasswordHash, HashingAlgorithm: r.HashingAlgorithm, Tags: r.Tags, Limits: r.Limits})
 	}
 	d.Permissions = b.Permissions()
@@ -386,23 +391,12 @@ func (v *Vhost) appendDefinitions(d *VhostDefinitions, withVhost bool) {
 		d.Exchanges = append(d.Exchanges, DefExchange{Name: x.Name, Vhost: vh, Type: x.Kind.String(), Durable: x.Durable,
 			AutoDelete: x.AutoDelete, Internal: x.Internal, Arguments: ArgsToJSON(x.Args)})
 	}
-	for _, x := range v.exchangesSorted() {
-		if x.Name == "" {
+	for _, b := range v.appendDeclaredBindings(nil) {
+		if b.DestinationType == "queue" && exclusive[b.Destination] {
 			continue
 		}
-		v.mu.RLock()
-		bs := x.Bindings()
-		v.mu.RUnlock()
-		for _, b := range bs {
-			kind := "queue"
-			if b.Destination.Exchange {
-				kind = "exchange"
-			} else if exclusive[b.Destination.Name] {
-				continue
-			}
-			d.Bindings = append(d.Bindings, DefBinding{Source: x.Name, Vhost: vh, Destination: b.Destination.Name,
-				DestinationType: kind, RoutingKey: b.Key, Arguments: ArgsToJSON(b.Args)})
-		}
+		d.Bindings = append(d.Bindings, DefBinding{Source: b.Source, Vhost: vh, Destination: b.Destination,
+			DestinationType: b.DestinationType, RoutingKey: b.Key, Arguments: ArgsToJSON(b.Args)})
 	}
 }
 

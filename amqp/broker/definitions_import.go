@@ -33,21 +33,6 @@ func (e *ImportError) Error() string {
 
 func (e *ImportError) Unwrap() []error { return []error{ErrValidation, e.Err} }
 
-// importFile is what Import reads: a whole broker's or a vhost's
-// definitions. Unknown keys are ignored, as RabbitMQ ignores them.
-type importFile struct {
-	Users            []DefUser         `json:"users"`
-	Vhosts           []DefVhost        `json:"vhosts"`
-	Permissions      []Permission      `json:"permissions"`
-	TopicPermissions []TopicPermission `json:"topic_permissions"`
-	Parameters       []DefParameter    `json:"parameters"`
-	GlobalParameters []DefGlobalParam  `json:"global_parameters"`
-	Policies         []DefPolicy       `json:"policies"`
-	Queues           []DefQueue        `json:"queues"`
-	Exchanges        []DefExchange     `json:"exchanges"`
-	Bindings         []DefBinding      `json:"bindings"`
-}
-
 // step is one command of an import, with the entry it comes from.
 type step struct {
 	vhost string
@@ -70,7 +55,7 @@ type step struct {
 func (b *Broker) Import(raw []byte, vhost string) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	var f importFile
+	var f Definitions // a whole broker's or a vhost's; unknown keys are ignored, as RabbitMQ ignores them
 	if err := dec.Decode(&f); err != nil {
 		return &ImportError{Entry: "the file", Err: invalid("not valid definitions JSON: %v", err)}
 	}
@@ -124,7 +109,7 @@ type importPlan struct {
 	phases    [7][]step
 }
 
-func (b *Broker) planImport(f *importFile, into string) ([][]step, error) {
+func (b *Broker) planImport(f *Definitions, into string) ([][]step, error) {
 	p := &importPlan{b: b, vhosts: map[string]*Vhost{}, users: map[string]bool{},
 		exchanges: map[[2]string]exchange.Kind{}, queues: map[[2]string]bool{}}
 	for _, v := range b.Vhosts() {
@@ -172,7 +157,7 @@ func (b *Broker) planImport(f *importFile, into string) ([][]step, error) {
 			return nil, &ImportError{entry, invalid("%v", err)}
 		}
 		if u.Limits != nil {
-			u.Limits = normalizeJSON(u.Limits).(map[string]any)
+			u.Limits = NormalizeJSON(u.Limits).(map[string]any)
 		}
 		p.users[u.Name] = true
 		p.add(1, step{"", PutUser{User: u}, entry})
@@ -207,7 +192,7 @@ func (b *Broker) planImport(f *importFile, into string) ([][]step, error) {
 		if d.Name == "" {
 			return nil, &ImportError{entry, invalid("a global parameter needs a name")}
 		}
-		p.add(2, step{"", SetGlobalParameter{Name: d.Name, Value: normalizeJSON(d.Value)}, entry})
+		p.add(2, step{"", SetGlobalParameter{Name: d.Name, Value: NormalizeJSON(d.Value)}, entry})
 	}
 	for _, d := range f.Parameters {
 		v := vh(d.Vhost)
@@ -215,7 +200,7 @@ func (b *Broker) planImport(f *importFile, into string) ([][]step, error) {
 		if p.vhosts[v] == nil {
 			return nil, &ImportError{entry, ErrNoVhost(v)}
 		}
-		value := normalizeJSON(d.Value)
+		value := NormalizeJSON(d.Value)
 		switch d.Component {
 		case defOpPolicy, defPolicy:
 			m, _ := value.(map[string]any)
@@ -242,7 +227,7 @@ func (b *Broker) planImport(f *importFile, into string) ([][]step, error) {
 		if p.vhosts[v] == nil {
 			return nil, &ImportError{entry, ErrNoVhost(v)}
 		}
-		d.Definition = asMap(normalizeJSON(d.Definition))
+		d.Definition = asMap(NormalizeJSON(d.Definition))
 		pol, err := policyFromJSON(d, false)
 		if err != nil {
 			return nil, &ImportError{entry, err}
@@ -285,7 +270,7 @@ func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 
 // policyFromJSON checks a policy of a definitions file.
 func policyFromJSON(d DefPolicy, operator bool) (Policy, error) {
-	prio, err := ParsePriority(normalizeJSON(d.Priority))
+	prio, err := ParsePriority(NormalizeJSON(d.Priority))
 	if err != nil {
 		return Policy{}, err
 	}
@@ -336,15 +321,25 @@ func (p *importPlan) planExchange(vhost string, d DefExchange) error {
 	return nil
 }
 
-func (p *importPlan) planQueue(vhost string, d DefQueue) error {
-	entry := fmt.Sprintf("queue '%s' in vhost '%s'", d.Name, vhost)
+// vhostArgs is the entry's vhost (an existing one or one the file adds)
+// and its arguments as field values, or the entry's *ImportError.
+func (p *importPlan) vhostArgs(entry, vhost string, args map[string]any) (*Vhost, map[string]any, error) {
 	v := p.vhosts[vhost]
 	if v == nil {
-		return &ImportError{entry, ErrNoVhost(vhost)}
+		return nil, nil, &ImportError{entry, ErrNoVhost(vhost)}
 	}
-	args, err := ArgsFromJSON(d.Arguments)
+	a, err := ArgsFromJSON(args)
 	if err != nil {
-		return &ImportError{entry, invalid("%v", err)}
+		return nil, nil, &ImportError{entry, invalid("%v", err)}
+	}
+	return v, a, nil
+}
+
+func (p *importPlan) planQueue(vhost string, d DefQueue) error {
+	entry := fmt.Sprintf("queue '%s' in vhost '%s'", d.Name, vhost)
+	v, args, err := p.vhostArgs(entry, vhost, d.Arguments)
+	if err != nil {
+		return err
 	}
 	if d.Name == "" {
 		return &ImportError{entry, invalid("a queue needs a name")}
@@ -373,13 +368,9 @@ func (p *importPlan) planQueue(vhost string, d DefQueue) error {
 
 func (p *importPlan) planBinding(vhost string, d DefBinding) error {
 	entry := fmt.Sprintf("binding from exchange '%s' to %s '%s' with key '%s' in vhost '%s'", d.Source, d.DestinationType, d.Destination, d.RoutingKey, vhost)
-	v := p.vhosts[vhost]
-	if v == nil {
-		return &ImportError{entry, ErrNoVhost(vhost)}
-	}
-	args, err := ArgsFromJSON(d.Arguments)
+	v, args, err := p.vhostArgs(entry, vhost, d.Arguments)
 	if err != nil {
-		return &ImportError{entry, invalid("%v", err)}
+		return err
 	}
 	if d.Source == "" {
 		return &ImportError{entry, amqp.Errorf(amqp.AccessRefused, "operation not permitted on the default exchange")}

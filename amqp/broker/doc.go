@@ -27,6 +27,8 @@
 //	                    the CC and BCC keys of sender-selected distribution
 //	publish.go          Publish: flow control, disk admission, enqueue, Confirm; Fence
 //	purge.go            Purge (the rest of consuming is queue.Queue's own)
+//	move.go             Move: messages out of a queue to a queue, an exchange or
+//	                    their x-death origin, at least once, in batches
 //	stream.go           stream queues: declaration rules, their logs under
 //	                    Config.StreamDir/<queue id> (queue/stream), appends
 //	                    with confirms after the log's fsync, CloseStreams
@@ -214,6 +216,11 @@
 //   - Dead-lettered entries are republished after the dying queue's lock
 //     is released (queue.unlock), and the scheduler releases with its own
 //     lock released.
+//   - Move runs on its caller's goroutine (the HTTP API's handler) and
+//     holds no lock between its gets, publishes and acks: each takes and
+//     releases its own (queue.Queue.mu, Vhost.mu read). A batch's store
+//     writes complete through a Confirm (moveConfirm.mu, a leaf) before
+//     the batch is acked on the source.
 //
 // DeleteQueue deletes the queue (taking its lock) before it takes
 // Vhost.mu. QueueHooks run under Vhost.mu and must not call back into the

@@ -194,14 +194,20 @@ func (v *Vhost) Exchanges() []ExchangeInfo {
 }
 
 // Bindings lists the vhost's bindings: the default exchange's implicit
-// ones first, then by source exchange, destination, key and arguments.
-// Each exchange's bindings are copied under the vhost's read lock, taken
-// once per exchange.
+// ones first, then the declared ones (declaredBindings).
 func (v *Vhost) Bindings() []BindingInfo {
 	var out []BindingInfo
 	for _, q := range v.queuesSorted() {
 		out = append(out, BindingInfo{Vhost: v.name, Destination: q.Name, DestinationType: "queue", Key: q.Name})
 	}
+	return v.appendDeclaredBindings(out)
+}
+
+// appendDeclaredBindings appends the vhost's declared bindings to out, by
+// source exchange, destination, key and arguments. Each exchange's
+// bindings are copied under the vhost's read lock, taken once per
+// exchange.
+func (v *Vhost) appendDeclaredBindings(out []BindingInfo) []BindingInfo {
 	for _, x := range v.exchangesSorted() {
 		if x.Name == "" {
 			continue
@@ -305,4 +311,15 @@ func (v *Vhost) QueueNames() []string {
 	v.mu.RUnlock()
 	slices.Sort(names)
 	return names
+}
+
+// sortedValues is f of each of m's values, sorted by order. The caller
+// holds the lock that guards m.
+func sortedValues[K comparable, V, T any](m map[K]V, f func(V) T, order func(a, b T) int) []T {
+	out := make([]T, 0, len(m))
+	for _, e := range m {
+		out = append(out, f(e))
+	}
+	slices.SortFunc(out, order)
+	return out
 }

@@ -242,7 +242,7 @@ func (v *Vhost) setPolicy(c SetPolicy) error {
 	return v.changePolicies(func(d *defBatch) error {
 		m, kind := v.policyMapLocked(p.Operator)
 		m[p.Name] = p
-		d.put(kind, defKey(v.name, p.Name), policyRecord(p.Policy))
+		d.put(kind, defKey(v.name, p.Name), PolicyRecord(p.Policy))
 		return nil
 	})
 }
@@ -270,18 +270,15 @@ func (v *Vhost) policyMapLocked(operator bool) (map[string]*policy, string) {
 // by name.
 func (v *Vhost) Policies(operator bool) []Policy {
 	v.mu.RLock()
+	defer v.mu.RUnlock()
 	m, _ := v.policyMapLocked(operator)
-	out := make([]Policy, 0, len(m))
-	for _, p := range m {
-		out = append(out, p.Policy)
-	}
-	v.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Policy) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	return sortedValues(m, func(p *policy) Policy { return p.Policy },
+		func(a, b Policy) int { return cmp.Compare(a.Name, b.Name) })
 }
 
-// policyJSON is a policy as stored and as definitions show it.
-type policyJSON struct {
+// PolicyJSON is a policy as it is stored and as RabbitMQ 3.10 shows it
+// (in definitions and the HTTP API).
+type PolicyJSON struct {
 	Vhost      string         `json:"vhost"`
 	Name       string         `json:"name"`
 	Pattern    string         `json:"pattern"`
@@ -290,6 +287,7 @@ type policyJSON struct {
 	Priority   int            `json:"priority"`
 }
 
-func policyRecord(p Policy) policyJSON {
-	return policyJSON{Vhost: p.Vhost, Name: p.Name, Pattern: p.Pattern, ApplyTo: p.ApplyTo, Definition: p.Definition, Priority: p.Priority}
+// PolicyRecord is p as PolicyJSON.
+func PolicyRecord(p Policy) PolicyJSON {
+	return PolicyJSON{Vhost: p.Vhost, Name: p.Name, Pattern: p.Pattern, ApplyTo: p.ApplyTo, Definition: p.Definition, Priority: p.Priority}
 }

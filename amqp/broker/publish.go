@@ -136,6 +136,9 @@ func (b *Broker) enqueue(msg *queue.Message, qs []*queue.Queue, conf Confirm, se
 	if j != nil {
 		// Backpressure: a publisher waits while the store is behind, for
 		// journalled messages and for bodies paged out past the budget.
+		if j.store.Behind() && f != nil {
+			f.Flush() // what the publisher delivered must not wait with it
+		}
 		j.store.Throttle()
 	}
 	if stored > 0 {

@@ -27,7 +27,7 @@ func (b *Broker) recoverDefinitions(r *Recovered) error {
 			return err
 		}},
 		{defUser, func(raw []byte) error {
-			var d userRecordJSON
+			var d UserJSON
 			if err := json.Unmarshal(raw, &d); err != nil {
 				return err
 			}
@@ -87,7 +87,7 @@ func (b *Broker) recoverDefinitions(r *Recovered) error {
 
 func (b *Broker) recoverPolicy(operator bool, r *Recovered) func(raw []byte) error {
 	return func(raw []byte) error {
-		var p policyJSON
+		var p PolicyJSON
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return err
 		}

@@ -190,35 +190,45 @@ func (b *Broker) putUser(c PutUser) error {
 	if u.Tags == nil {
 		u.Tags = []string{}
 	}
-	d := b.defs()
-	b.bd.mu.Lock()
-	b.bd.users[u.Name] = &u
-	d.put(defUser, u.Name, userRecord(u))
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		b.bd.users[u.Name] = &u
+		d.put(defUser, u.Name, UserRecord(u))
+		return nil
+	})
 }
 
 func (b *Broker) deleteUser(c DeleteUser) error {
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		if b.bd.users[c.Name] == nil {
+			return ErrNoUser(c.Name)
+		}
+		delete(b.bd.users, c.Name)
+		d.del(defUser, c.Name)
+		for k := range b.bd.perms {
+			if k[1] == c.Name {
+				delete(b.bd.perms, k)
+				d.del(defPermission, defKey(k[0], k[1]))
+			}
+		}
+		for k := range b.bd.topic {
+			if k[1] == c.Name {
+				delete(b.bd.topic, k)
+				d.del(defTopicPerm, defKey(k[0], k[1], k[2]))
+			}
+		}
+		return nil
+	})
+}
+
+// changeBrokerDefs runs change under bd.mu with a batch for the store,
+// and submits what it put or deleted unless it fails; the wait for the
+// store (group commit) is outside the lock.
+func (b *Broker) changeBrokerDefs(change func(d *defBatch) error) error {
 	d := b.defs()
 	b.bd.mu.Lock()
-	if b.bd.users[c.Name] == nil {
+	if err := change(d); err != nil {
 		b.bd.mu.Unlock()
-		return ErrNoUser(c.Name)
-	}
-	delete(b.bd.users, c.Name)
-	d.del(defUser, c.Name)
-	for k := range b.bd.perms {
-		if k[1] == c.Name {
-			delete(b.bd.perms, k)
-			d.del(defPermission, defKey(k[0], k[1]))
-		}
-	}
-	for k := range b.bd.topic {
-		if k[1] == c.Name {
-			delete(b.bd.topic, k)
-			d.del(defTopicPerm, defKey(k[0], k[1], k[2]))
-		}
+		return err
 	}
 	d.submit()
 	b.bd.mu.Unlock()
@@ -258,30 +268,25 @@ func (b *Broker) setPermissions(c SetPermissions) error {
 	if err != nil {
 		return err
 	}
-	d := b.defs()
-	b.bd.mu.Lock()
-	if err := b.checkVhostUserLocked(p.Vhost, p.User); err != nil {
-		b.bd.mu.Unlock()
-		return err
-	}
-	b.bd.perms[[2]string{p.Vhost, p.User}] = cp
-	d.put(defPermission, defKey(p.Vhost, p.User), p)
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		if err := b.checkVhostUserLocked(p.Vhost, p.User); err != nil {
+			return err
+		}
+		b.bd.perms[[2]string{p.Vhost, p.User}] = cp
+		d.put(defPermission, defKey(p.Vhost, p.User), p)
+		return nil
+	})
 }
 
 func (b *Broker) clearPermissions(c ClearPermissions) error {
-	d := b.defs()
-	b.bd.mu.Lock()
-	k := [2]string{c.Vhost, c.User}
-	if b.bd.perms[k] != nil {
-		delete(b.bd.perms, k)
-		d.del(defPermission, defKey(c.Vhost, c.User))
-	}
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		k := [2]string{c.Vhost, c.User}
+		if b.bd.perms[k] != nil {
+			delete(b.bd.perms, k)
+			d.del(defPermission, defKey(c.Vhost, c.User))
+		}
+		return nil
+	})
 }
 
 func (b *Broker) setTopicPermissions(c SetTopicPermissions) error {
@@ -297,56 +302,47 @@ func (b *Broker) setTopicPermissions(c SetTopicPermissions) error {
 	if tp.read, err = compilePattern("read", p.Read); err != nil {
 		return err
 	}
-	d := b.defs()
-	b.bd.mu.Lock()
-	if err := b.checkVhostUserLocked(p.Vhost, p.User); err != nil {
-		b.bd.mu.Unlock()
-		return err
-	}
-	b.bd.topic[[3]string{p.Vhost, p.User, p.Exchange}] = tp
-	d.put(defTopicPerm, defKey(p.Vhost, p.User, p.Exchange), p)
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		if err := b.checkVhostUserLocked(p.Vhost, p.User); err != nil {
+			return err
+		}
+		b.bd.topic[[3]string{p.Vhost, p.User, p.Exchange}] = tp
+		d.put(defTopicPerm, defKey(p.Vhost, p.User, p.Exchange), p)
+		return nil
+	})
 }
 
 func (b *Broker) clearTopicPermissions(c ClearTopicPermissions) error {
-	d := b.defs()
-	b.bd.mu.Lock()
-	for k := range b.bd.topic {
-		if k[0] == c.Vhost && k[1] == c.User && (c.Exchange == "" || k[2] == c.Exchange) {
-			delete(b.bd.topic, k)
-			d.del(defTopicPerm, defKey(k[0], k[1], k[2]))
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		for k := range b.bd.topic {
+			if k[0] == c.Vhost && k[1] == c.User && (c.Exchange == "" || k[2] == c.Exchange) {
+				delete(b.bd.topic, k)
+				d.del(defTopicPerm, defKey(k[0], k[1], k[2]))
+			}
 		}
-	}
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+		return nil
+	})
 }
 
 func (b *Broker) setGlobalParameter(c SetGlobalParameter) error {
 	if c.Name == "" {
 		return invalid("a global parameter needs a name")
 	}
-	d := b.defs()
-	b.bd.mu.Lock()
-	b.bd.global[c.Name] = c.Value
-	d.put(defGlobalParam, c.Name, globalParam{Name: c.Name, Value: c.Value})
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		b.bd.global[c.Name] = c.Value
+		d.put(defGlobalParam, c.Name, globalParam{Name: c.Name, Value: c.Value})
+		return nil
+	})
 }
 
 func (b *Broker) clearGlobalParameter(c ClearGlobalParameter) error {
-	d := b.defs()
-	b.bd.mu.Lock()
-	if _, ok := b.bd.global[c.Name]; ok {
-		delete(b.bd.global, c.Name)
-		d.del(defGlobalParam, c.Name)
-	}
-	d.submit()
-	b.bd.mu.Unlock()
-	return d.wait()
+	return b.changeBrokerDefs(func(d *defBatch) error {
+		if _, ok := b.bd.global[c.Name]; ok {
+			delete(b.bd.global, c.Name)
+			d.del(defGlobalParam, c.Name)
+		}
+		return nil
+	})
 }
 
 // forgetVhostLocked drops the permissions of a deleted vhost. bd.mu is held.
@@ -370,13 +366,9 @@ func (b *Broker) forgetVhostLocked(d *defBatch, vhost string) {
 // Users lists the users by name.
 func (b *Broker) Users() []User {
 	b.bd.mu.RLock()
-	out := make([]User, 0, len(b.bd.users))
-	for _, u := range b.bd.users {
-		out = append(out, *u)
-	}
-	b.bd.mu.RUnlock()
-	slices.SortFunc(out, func(a, b User) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	defer b.bd.mu.RUnlock()
+	return sortedValues(b.bd.users, func(u *User) User { return *u },
+		func(a, b User) int { return cmp.Compare(a.Name, b.Name) })
 }
 
 // User returns the user called name.
@@ -392,15 +384,10 @@ func (b *Broker) User(name string) (User, bool) {
 // Permissions lists every permission, by vhost then user.
 func (b *Broker) Permissions() []Permission {
 	b.bd.mu.RLock()
-	out := make([]Permission, 0, len(b.bd.perms))
-	for _, p := range b.bd.perms {
-		out = append(out, p.Permission)
-	}
-	b.bd.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Permission) int {
+	defer b.bd.mu.RUnlock()
+	return sortedValues(b.bd.perms, func(p *perm) Permission { return p.Permission }, func(a, b Permission) int {
 		return cmp.Or(cmp.Compare(a.Vhost, b.Vhost), cmp.Compare(a.User, b.User))
 	})
-	return out
 }
 
 // Permission returns user's permissions in vhost.
@@ -416,15 +403,10 @@ func (b *Broker) Permission(vhost, user string) (Permission, bool) {
 // TopicPermissions lists every topic permission, by vhost, user, exchange.
 func (b *Broker) TopicPermissions() []TopicPermission {
 	b.bd.mu.RLock()
-	out := make([]TopicPermission, 0, len(b.bd.topic))
-	for _, p := range b.bd.topic {
-		out = append(out, p.TopicPermission)
-	}
-	b.bd.mu.RUnlock()
-	slices.SortFunc(out, func(a, b TopicPermission) int {
+	defer b.bd.mu.RUnlock()
+	return sortedValues(b.bd.topic, func(p *topicPerm) TopicPermission { return p.TopicPermission }, func(a, b TopicPermission) int {
 		return cmp.Or(cmp.Compare(a.Vhost, b.Vhost), cmp.Compare(a.User, b.User), cmp.Compare(a.Exchange, b.Exchange))
 	})
-	return out
 }
 
 // GlobalParameters returns the global parameters, by name (a copy of the
@@ -435,8 +417,9 @@ func (b *Broker) GlobalParameters() map[string]any {
 	return maps.Clone(b.bd.global)
 }
 
-// userRecord is a user as stored and exported.
-type userRecordJSON struct {
+// UserJSON is a user as it is stored and as RabbitMQ 3.10 shows it (in
+// definitions and the HTTP API).
+type UserJSON struct {
 	Name             string         `json:"name"`
 	PasswordHash     string         `json:"password_hash"`
 	HashingAlgorithm string         `json:"hashing_algorithm"`
@@ -444,10 +427,11 @@ type userRecordJSON struct {
 	Limits           map[string]any `json:"limits"`
 }
 
-func userRecord(u User) userRecordJSON {
+// UserRecord is u as UserJSON, with {} for no limits.
+func UserRecord(u User) UserJSON {
 	l := u.Limits
 	if l == nil {
 		l = map[string]any{}
 	}
-	return userRecordJSON{Name: u.Name, PasswordHash: u.PasswordHash, HashingAlgorithm: u.HashingAlgorithm, Tags: u.Tags, Limits: l}
+	return UserJSON{Name: u.Name, PasswordHash: u.PasswordHash, HashingAlgorithm: u.HashingAlgorithm, Tags: u.Tags, Limits: l}
 }

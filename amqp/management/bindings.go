@@ -60,13 +60,9 @@ func listBindings(w http.ResponseWriter, r *http.Request, bs []broker.BindingInf
 }
 
 func (s *Server) getBindings(w http.ResponseWriter, r *http.Request) {
-	vs, ok := s.vhostsFor(w, r)
+	bs, ok := fromVhosts(s, w, r, (*broker.Vhost).Bindings)
 	if !ok {
 		return
-	}
-	var bs []broker.BindingInfo
-	for _, v := range vs {
-		bs = append(bs, v.Bindings()...)
 	}
 	listBindings(w, r, bs)
 }
@@ -175,12 +171,8 @@ func (s *Server) postBinding(kind string) http.HandlerFunc {
 			return
 		}
 		var body bindingBody
-		if !decodeBody(w, r, &body) {
-			return
-		}
-		args, err := tableFromJSON(body.Arguments)
-		if err != nil {
-			badRequest(w, err.Error())
+		args, ok := decodeArgs(w, r, &body, &body.Arguments)
+		if !ok {
 			return
 		}
 		v := s.b.Vhost(name)
@@ -236,10 +228,6 @@ func (s *Server) deleteBinding(kind string) http.HandlerFunc {
 		if !s.bindAccess(w, r, vhostParam(r), b.Source, dest) {
 			return
 		}
-		if _, err := v.Apply(broker.Unbind{Source: b.Source, Destination: dest, Key: b.Key, Args: b.Args}); err != nil {
-			writeAMQPError(w, err)
-			return
-		}
-		noContent(w, false)
+		applied(w, v, broker.Unbind{Source: b.Source, Destination: dest, Key: b.Key, Args: b.Args}, false)
 	}
 }

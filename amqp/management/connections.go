@@ -242,13 +242,9 @@ func (s *Server) consumerJSON(c *broker.ConsumerInfo, conns map[uint64]server.Co
 }
 
 func (s *Server) getConsumers(w http.ResponseWriter, r *http.Request) {
-	vs, ok := s.vhostsFor(w, r)
+	cs, ok := fromVhosts(s, w, r, (*broker.Vhost).Consumers)
 	if !ok {
 		return
-	}
-	var cs []broker.ConsumerInfo
-	for _, v := range vs {
-		cs = append(cs, v.Consumers()...)
 	}
 	conns := s.connsByID()
 	list(w, r, cs, func(c *broker.ConsumerInfo) string { return c.Tag },

@@ -31,6 +31,8 @@
 //	exchanges.go    /api/exchanges[/{v}[/{x}]]
 //	queues.go       /api/queues[/{v}[/{q}]], /contents (purge)
 //	message.go      .../publish and .../get
+//	move.go         POST /api/queues/{v}/{q}/actions/move (Warren's own: move or
+//	                copy messages to a queue, an exchange or their x-death origin)
 //	bindings.go     /api/bindings..., the properties key
 //	connections.go  connections, channels, consumers
 //	defroutes.go    the definition endpoints and their gates
@@ -44,6 +46,8 @@
 //	                (JSON body or the UI's multipart "file")
 //	objaccess.go    configure/write/read checks of object operations
 //	                (broker.CheckAccess), as AMQP's
+//	handle.go       shared handler steps: the path's queue, a body's
+//	                arguments, an applied change
 //
 // Tests: amqp/management (tag gates, listing helpers, the sampler, bad
 // input, benchmarks with 10,000 queues) and the black-box suite

@@ -52,13 +52,9 @@ func exchangeJSON(x *broker.ExchangeInfo, smp *samples) map[string]any {
 }
 
 func (s *Server) getExchanges(w http.ResponseWriter, r *http.Request) {
-	vs, ok := s.vhostsFor(w, r)
+	xs, ok := fromVhosts(s, w, r, (*broker.Vhost).Exchanges)
 	if !ok {
 		return
-	}
-	var xs []broker.ExchangeInfo
-	for _, v := range vs {
-		xs = append(xs, v.Exchanges()...)
 	}
 	smp := s.stats.current()
 	list(w, r, xs, func(x *broker.ExchangeInfo) string { return x.Name },
@@ -127,12 +123,8 @@ func (s *Server) putExchange(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.b.Vhost(name)
 	exists := v.Exchange(xname) != nil
-	if _, err := v.Apply(broker.DeclareExchange{Name: xname, Kind: kind, Durable: bool(body.Durable),
-		AutoDelete: bool(body.AutoDelete), Internal: bool(body.Internal), Args: args}); err != nil {
-		writeAMQPError(w, err)
-		return
-	}
-	noContent(w, !exists)
+	applied(w, v, broker.DeclareExchange{Name: xname, Kind: kind, Durable: bool(body.Durable),
+		AutoDelete: bool(body.AutoDelete), Internal: bool(body.Internal), Args: args}, !exists)
 }
 
 func (s *Server) deleteExchange(w http.ResponseWriter, r *http.Request) {
@@ -153,9 +145,5 @@ func (s *Server) deleteExchange(w http.ResponseWriter, r *http.Request) {
 	if !s.access(w, r, name, broker.ResourceExchange, xname, broker.Configure) {
 		return
 	}
-	if _, err := v.Apply(broker.DeleteExchange{Name: xname, IfUnused: queryBool(r, "if-unused")}); err != nil {
-		writeAMQPError(w, err)
-		return
-	}
-	noContent(w, false)
+	applied(w, v, broker.DeleteExchange{Name: xname, IfUnused: queryBool(r, "if-unused")}, false)
 }

@@ -1,11 +1,8 @@
 package management_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,6 +10,7 @@ import (
 
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/amqp/management"
+	"github.com/warrenmq/warren/amqp/management/managementtest"
 	"github.com/warrenmq/warren/amqp/server"
 	"github.com/warrenmq/warren/amqp/server/servertest"
 )
@@ -34,38 +32,8 @@ func startAPI(tb testing.TB, users []server.User) *api {
 	tb.Helper()
 	users = append([]server.User{{Name: "guest", PasswordHash: server.HashPassword("guest"), Tags: []string{"administrator"}}}, users...)
 	srv, amqpURL := servertest.StartServer(tb, server.Config{Users: users, Vhosts: []string{"/", "other"}})
-	amqpAddr, err := net.ResolveTCPAddr("tcp", strings.TrimSuffix(strings.TrimPrefix(amqpURL, "amqp://guest:guest@"), "/"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m, err := management.New(management.Config{
-		Broker: srv.Broker(), Registry: srv, StatsInterval: statsInterval(tb),
-		Listeners: []management.Listener{{Protocol: "amqp", Addr: amqpAddr}},
-		Auth: management.AuthFunc(func(user, pass string, remote net.Addr) (management.User, error) {
-			u, err := srv.Authenticate(user, pass, remote)
-			return management.User{Name: u.Name, Tags: u.Tags, Vhosts: u.Vhosts}, err
-		}),
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Serve(ln) }()
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := m.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; !errors.Is(err, management.ErrServerClosed) {
-			tb.Errorf("serve: %v", err)
-		}
-	})
-	return &api{tb: tb, url: "http://" + ln.Addr().String(), amqpURL: amqpURL, broker: srv.Broker(), srv: srv, api: m}
+	m, mgmtURL := managementtest.Start(tb, srv, amqpURL, statsInterval(tb))
+	return &api{tb: tb, url: mgmtURL, amqpURL: amqpURL, broker: srv.Broker(), srv: srv, api: m}
 }
 
 // do sends a request as user (no credentials when user is "") and

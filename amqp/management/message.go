@@ -239,17 +239,8 @@ type getBody struct {
 }
 
 func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
-	name := vhostParam(r)
-	if !s.vhostAccess(w, r, name) {
-		return
-	}
-	v := s.b.Vhost(name)
-	q := v.Queue(pathValue(r, "name"))
-	if q == nil {
-		notFound(w)
-		return
-	}
-	if !s.accessText(w, r, name, broker.ResourceQueue, q.Name, broker.Read) {
+	_, q, ok := s.pathQueue(w, r, broker.Read, s.accessText)
+	if !ok {
 		return
 	}
 	var body getBody
@@ -302,7 +293,7 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
 	if q.Exclusive {
 		// rabbitmq: the API's own connection may not use another's
 		// exclusive queue.
-		writeAMQPError(w, broker.ErrLocked(q.Name, name))
+		writeAMQPError(w, broker.ErrLocked(q.Name, vhostParam(r)))
 		return
 	}
 	// All the gets first, then the settles: a requeued message is not

@@ -92,17 +92,8 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
 
 // vhostVec is a vhost's figures, read live.
 func vhostVec(v *broker.VhostInfo) vec {
-	var x vec
-	c := &v.Counters
+	x := deliveryVec(&v.Counters)
 	x[statPublish] = float64(v.Exchange.PublishIn)
-	x[statDeliver] = float64(c.Delivered)
-	x[statDeliverNoAck] = float64(c.DeliveredNoAck)
-	x[statGet] = float64(c.Get)
-	x[statGetNoAck] = float64(c.GetNoAck)
-	x[statGetEmpty] = float64(c.GetEmpty)
-	x[statRedeliver] = float64(c.Redelivered)
-	x[statAck] = float64(c.Acked)
-	x[statDeliverGet] = float64(c.Delivered + c.DeliveredNoAck + c.Get + c.GetNoAck)
 	x[statDropUnroutable] = float64(v.Exchange.Unroutable)
 	x[statReady] = float64(v.Ready)
 	x[statUnacked] = float64(v.Unacked)

@@ -19,25 +19,6 @@ import (
 // SetParameter, ClearParameter, SetGlobalParameter, ClearGlobalParameter,
 // SetVhostLimit and ClearVhostLimit.
 
-// jsonNumbers turns a UseNumber decoder's json.Number values into
-// float64, as the core keeps JSON values.
-func jsonNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonNumbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = jsonNumbers(e)
-		}
-	}
-	return v
-}
-
 // parameterJSON is a runtime parameter as RabbitMQ 3.10 shows it.
 type parameterJSON struct {
 	Value     any    `json:"value"`
@@ -96,11 +77,7 @@ func (s *Server) putParameter(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.b.Vhost(vh)
 	_, existed := findParameter(v, comp, name)
-	if _, err := v.Apply(broker.SetParameter{Component: comp, Name: name, Value: jsonNumbers(body["value"])}); err != nil {
-		writeAMQPError(w, err)
-		return
-	}
-	noContent(w, !existed)
+	applied(w, v, broker.SetParameter{Component: comp, Name: name, Value: broker.NormalizeJSON(body["value"])}, !existed)
 }
 
 func (s *Server) deleteParameter(w http.ResponseWriter, r *http.Request) {
@@ -113,11 +90,7 @@ func (s *Server) deleteParameter(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
-	if _, err := v.Apply(broker.ClearParameter{Component: comp, Name: name}); err != nil {
-		writeAMQPError(w, err)
-		return
-	}
-	noContent(w, false)
+	applied(w, v, broker.ClearParameter{Component: comp, Name: name}, false)
 }
 
 // globalParameterJSON is a global parameter as RabbitMQ shows it.
@@ -152,7 +125,7 @@ func (s *Server) putGlobalParameter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, existed := s.b.GlobalParameters()[name]
-	if _, err := s.b.Apply("", broker.SetGlobalParameter{Name: name, Value: jsonNumbers(body["value"])}); err != nil {
+	if _, err := s.b.Apply("", broker.SetGlobalParameter{Name: name, Value: broker.NormalizeJSON(body["value"])}); err != nil {
 		writeAMQPError(w, err)
 		return
 	}

@@ -64,22 +64,13 @@ func (s *Server) defVhost(w http.ResponseWriter, r *http.Request, vhost string) 
 	return true
 }
 
-// policyJSON is a policy as RabbitMQ 3.10 shows it.
-type policyJSON struct {
-	Vhost      string         `json:"vhost"`
-	Name       string         `json:"name"`
-	Pattern    string         `json:"pattern"`
-	ApplyTo    string         `json:"apply-to"`
-	Definition map[string]any `json:"definition"`
-	Priority   int            `json:"priority"`
-}
-
-func toPolicyJSON(p broker.Policy) policyJSON {
-	d := p.Definition
-	if d == nil {
-		d = map[string]any{}
+// toPolicyJSON is p as RabbitMQ 3.10 shows it: the core's record, with
+// {} for no definition.
+func toPolicyJSON(p broker.Policy) broker.PolicyJSON {
+	if p.Definition == nil {
+		p.Definition = map[string]any{}
 	}
-	return policyJSON{Vhost: p.Vhost, Name: p.Name, Pattern: p.Pattern, ApplyTo: p.ApplyTo, Definition: d, Priority: p.Priority}
+	return broker.PolicyRecord(p)
 }
 
 // vhostsOrOne is the vhosts a listing covers: the path's {vhost} (after
@@ -106,7 +97,7 @@ func (s *Server) getPolicies(operator bool) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		out := []policyJSON{}
+		out := []broker.PolicyJSON{}
 		for _, v := range vs {
 			for _, p := range v.Policies(operator) {
 				out = append(out, toPolicyJSON(p))
@@ -175,12 +166,8 @@ func (s *Server) putPolicy(operator bool) http.HandlerFunc {
 		v := s.b.Vhost(vh)
 		_, existed := findPolicy(v, name, operator)
 		p := broker.Policy{Vhost: vh, Name: name, Pattern: pattern, ApplyTo: applyTo, Priority: prio,
-			Definition: jsonNumbers(def).(map[string]any), Operator: operator}
-		if _, err := v.Apply(broker.SetPolicy{Policy: p}); err != nil {
-			writeAMQPError(w, err)
-			return
-		}
-		noContent(w, !existed)
+			Definition: broker.NormalizeJSON(def).(map[string]any), Operator: operator}
+		applied(w, v, broker.SetPolicy{Policy: p}, !existed)
 	}
 }
 
@@ -195,10 +182,6 @@ func (s *Server) deletePolicy(operator bool) http.HandlerFunc {
 			notFound(w)
 			return
 		}
-		if _, err := v.Apply(broker.ClearPolicy{Name: name, Operator: operator}); err != nil {
-			writeAMQPError(w, err)
-			return
-		}
-		noContent(w, false)
+		applied(w, v, broker.ClearPolicy{Name: name, Operator: operator}, false)
 	}
 }

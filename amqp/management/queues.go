@@ -204,12 +204,8 @@ func (s *Server) putQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body queueBody
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	args, err := tableFromJSON(body.Arguments)
-	if err != nil {
-		badRequest(w, err.Error())
+	args, ok := decodeArgs(w, r, &body, &body.Arguments)
+	if !ok {
 		return
 	}
 	v := s.b.Vhost(name)
@@ -224,47 +220,21 @@ func (s *Server) putQueue(w http.ResponseWriter, r *http.Request) {
 		writeAMQPError(w, amqp.Errorf(amqp.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", qname))
 		return
 	}
-	if _, err := v.Apply(broker.DeclareQueue{Name: qname, Durable: bool(body.Durable), AutoDelete: bool(body.AutoDelete), Args: args}); err != nil {
-		writeAMQPError(w, err)
-		return
-	}
-	noContent(w, !exists)
+	applied(w, v, broker.DeclareQueue{Name: qname, Durable: bool(body.Durable), AutoDelete: bool(body.AutoDelete), Args: args}, !exists)
 }
 
 func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request) {
-	name := vhostParam(r)
-	if !s.vhostAccess(w, r, name) {
+	v, q, ok := s.pathQueue(w, r, broker.Configure, s.access)
+	if !ok {
 		return
 	}
-	v := s.b.Vhost(name)
-	q := v.Queue(pathValue(r, "name"))
-	if q == nil {
-		notFound(w)
-		return
-	}
-	if !s.access(w, r, name, broker.ResourceQueue, q.Name, broker.Configure) {
-		return
-	}
-	if _, err := v.Apply(broker.DeleteQueue{Name: q.Name, Queue: q, IfEmpty: queryBool(r, "if-empty"),
-		IfUnused: queryBool(r, "if-unused")}); err != nil {
-		writeAMQPError(w, err)
-		return
-	}
-	noContent(w, false)
+	applied(w, v, broker.DeleteQueue{Name: q.Name, Queue: q, IfEmpty: queryBool(r, "if-empty"),
+		IfUnused: queryBool(r, "if-unused")}, false)
 }
 
 func (s *Server) purgeQueue(w http.ResponseWriter, r *http.Request) {
-	name := vhostParam(r)
-	if !s.vhostAccess(w, r, name) {
-		return
-	}
-	v := s.b.Vhost(name)
-	q := v.Queue(pathValue(r, "name"))
-	if q == nil {
-		notFound(w)
-		return
-	}
-	if !s.access(w, r, name, broker.ResourceQueue, q.Name, broker.Read) {
+	v, q, ok := s.pathQueue(w, r, broker.Read, s.access)
+	if !ok {
 		return
 	}
 	if _, err := v.Purge(q); err != nil {

@@ -43,6 +43,7 @@ func (s *Server) routes() {
 	h("DELETE /api/queues/{vhost}/{name}/contents", mg, s.purgeQueue)
 	h("POST /api/queues/{vhost}/{name}/get", mg, s.getMessages)
 	h("GET /api/queues/{vhost}/{name}/bindings", mg, s.getQueueBindings)
+	h("POST /api/queues/{vhost}/{name}/actions/move", mg, s.moveMessages) // warren: move.go
 
 	h("GET /api/bindings", mg, s.getBindings)
 	h("GET /api/bindings/{vhost}", mg, s.getBindings)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/warrenmq/warren/amqp/broker"
+	"github.com/warrenmq/warren/queue"
 )
 
 // The sampler turns counters into rates. Every interval (rabbitmq
@@ -384,11 +385,10 @@ func (s *sampler) sampleVhost(v *broker.Vhost, old *vhostSamples, dt float64) *v
 	return vs
 }
 
-// queueVec is a queue's figures.
-func queueVec(qi *broker.QueueInfo) vec {
+// deliveryVec is the delivery side of queue counters (one queue's, or a
+// vhost's sum): deliveries, gets, redeliveries, acks.
+func deliveryVec(c *queue.Counters) vec {
 	var v vec
-	c := &qi.Counters
-	v[statPublish] = float64(c.Published)
 	v[statDeliver] = float64(c.Delivered)
 	v[statDeliverNoAck] = float64(c.DeliveredNoAck)
 	v[statGet] = float64(c.Get)
@@ -397,6 +397,13 @@ func queueVec(qi *broker.QueueInfo) vec {
 	v[statRedeliver] = float64(c.Redelivered)
 	v[statAck] = float64(c.Acked)
 	v[statDeliverGet] = float64(c.Delivered + c.DeliveredNoAck + c.Get + c.GetNoAck)
+	return v
+}
+
+// queueVec is a queue's figures.
+func queueVec(qi *broker.QueueInfo) vec {
+	v := deliveryVec(&qi.Counters)
+	v[statPublish] = float64(qi.Counters.Published)
 	v[statReady] = float64(qi.Ready)
 	v[statUnacked] = float64(qi.Unacked)
 	v[statMessages] = float64(int64(qi.Ready) + qi.Unacked)

@@ -15,27 +15,16 @@ import (
 // /topic-permissions; /api/user-limits. Administrators only, as RabbitMQ
 // gates them; every change is a core command (broker.PutUser, DeleteUser).
 
-// userJSON is a user as RabbitMQ 3.10 shows it.
-type userJSON struct {
-	Name             string         `json:"name"`
-	PasswordHash     string         `json:"password_hash"`
-	HashingAlgorithm string         `json:"hashing_algorithm"`
-	Tags             []string       `json:"tags"`
-	Limits           map[string]any `json:"limits"`
-}
-
-func toUserJSON(u broker.User) userJSON {
-	j := userJSON{Name: u.Name, PasswordHash: u.PasswordHash, HashingAlgorithm: u.HashingAlgorithm, Tags: u.Tags, Limits: u.Limits}
-	if j.HashingAlgorithm == "" {
-		j.HashingAlgorithm = broker.HashSHA256
+// toUserJSON is u as RabbitMQ 3.10 shows it: the core's record, with the
+// default hashing algorithm and [] for no tags.
+func toUserJSON(u broker.User) broker.UserJSON {
+	if u.HashingAlgorithm == "" {
+		u.HashingAlgorithm = broker.HashSHA256
 	}
-	if j.Tags == nil {
-		j.Tags = []string{}
+	if u.Tags == nil {
+		u.Tags = []string{}
 	}
-	if j.Limits == nil {
-		j.Limits = map[string]any{}
-	}
-	return j
+	return broker.UserRecord(u)
 }
 
 func (s *Server) getUsers(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +38,7 @@ func (s *Server) getUsersWithoutPermissions(w http.ResponseWriter, r *http.Reque
 	for _, p := range s.b.Permissions() {
 		has[p.User] = true
 	}
-	out := []userJSON{}
+	out := []broker.UserJSON{}
 	for _, u := range s.b.Users() {
 		if !has[u.Name] {
 			out = append(out, toUserJSON(u))

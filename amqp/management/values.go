@@ -2,12 +2,11 @@ package management
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 )
 
 // Conversions between JSON values and AMQP field-table values, as
@@ -17,54 +16,20 @@ import (
 // (timestamps as Unix seconds, byte arrays as strings, decimals as numbers).
 
 // tableFromJSON converts a decoded JSON object (numbers as json.Number)
-// to a field table. nil stays nil.
+// to a field table as the core reads arguments (broker.ArgsFromJSON).
+// nil stays nil; {} is an empty table.
 func tableFromJSON(m map[string]any) (amqp.Table, error) {
 	if m == nil {
 		return nil, nil
 	}
-	t := make(amqp.Table, len(m))
-	for k, v := range m {
-		cv, err := valueFromJSON(v)
-		if err != nil {
-			return nil, fmt.Errorf("argument '%s': %w", k, err)
-		}
-		t[k] = cv
+	t, err := broker.ArgsFromJSON(m)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		t = map[string]any{}
 	}
 	return t, nil
-}
-
-func valueFromJSON(v any) (any, error) {
-	switch x := v.(type) {
-	case nil, bool, string:
-		return x, nil
-	case json.Number:
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return n, nil
-		}
-		f, err := x.Float64()
-		if err != nil {
-			return nil, fmt.Errorf("bad number %s", x)
-		}
-		return f, nil
-	case float64:
-		if x == float64(int64(x)) {
-			return int64(x), nil
-		}
-		return x, nil
-	case map[string]any:
-		return tableFromJSON(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			cv, err := valueFromJSON(e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = cv
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unsupported value %v", v)
 }
 
 // tableToJSON converts a field table for a JSON answer; nil is {}.

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/warrenmq/warren/alarm"
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/amqp/server"
 )
@@ -225,17 +226,25 @@ func (c *collector) collectNode(e *emitter, t server.Totals) {
 	e.emit(mUptime, lNone, time.Since(h.start).Seconds())
 	e.emit(mAlarmFDs, lNone, b2f(n.maxFDs > 0 && n.openFDs >= n.maxFDs))
 	e.emit(mAlarmDisk, lNone, b2f(short))
-	// Warren has no memory alarm: past its memory budget it pages
-	// message bodies out to disk instead of blocking publishers.
-	e.emit(mAlarmMemory, lNone, 0)
+	memAlarm := false
+	if m := h.cfg.Server.Alarms(); m != nil {
+		memAlarm = m.Alarms().Has(alarm.Memory)
+	}
+	e.emit(mAlarmMemory, lNone, b2f(memAlarm))
 }
 
 // memoryLimit is resident_memory_limit_bytes: Config.MemoryLimit, else
-// the Go runtime's soft memory limit if one is set (GOMEMLIMIT), else the
-// machine's memory.
+// the memory high watermark in bytes (as RabbitMQ reports it) if the
+// server has an alarm.Monitor, else the Go runtime's soft memory limit if
+// one is set (GOMEMLIMIT), else the machine's memory.
 func (h *Handler) memoryLimit(n nodeReading) int64 {
 	if h.cfg.MemoryLimit > 0 {
 		return h.cfg.MemoryLimit
+	}
+	if m := h.cfg.Server.Alarms(); m != nil {
+		if l := m.Status().MemLimit; l > 0 {
+			return l
+		}
 	}
 	if l := debug.SetMemoryLimit(-1); l > 0 && l < math.MaxInt64 {
 		return l

@@ -35,10 +35,10 @@
 // exchange); rabbitmq_erlang_uptime_seconds is the broker's uptime;
 // build_info's rabbitmq_version is Warren's version, its erlang_version
 // Go's, with product="Warren"; rabbitmq_resident_memory_limit_bytes is
-// Config.MemoryLimit, GOMEMLIMIT or the machine's memory, and
-// rabbitmq_alarms_memory_used_watermark is always 0, since Warren pages
-// message bodies to disk past its memory budget instead of blocking
-// publishers. Metrics Warren has no data for (Erlang reductions and
+// Config.MemoryLimit, else the memory high watermark in bytes (as
+// RabbitMQ), else GOMEMLIMIT or the machine's memory, and
+// rabbitmq_alarms_memory_used_watermark is the server's alarm.Monitor's
+// memory alarm (0 without one). Metrics Warren has no data for (Erlang reductions and
 // processes, Mnesia, Raft, I/O, stream errors, packets) are left out, not
 // sent as zeros.
 //

@@ -167,6 +167,7 @@ func (c *conn) checkAckTimeouts() {
 func (c *conn) wakeReader() {
 	c.ackCheck.Store(true)
 	c.nc.SetReadDeadline(time.Now())
+	c.kickBlocked()
 }
 
 // read reads from the socket for the reader goroutine, with the read
@@ -176,6 +177,9 @@ func (c *conn) wakeReader() {
 // after each deadline is set, so a wakeup is never lost: either the test
 // sees the flag, or wakeReader's deadline comes after ours.
 func (c *conn) read(p []byte) (int, error) {
+	if c.published && c.srv.alarms.raised.Load() != 0 {
+		c.blockWhileAlarmed() // alarm.go
+	}
 	deadline := c.handshakeDeadline
 	if d := time.Duration(c.readTimeout.Load()); d > 0 && deadline.IsZero() {
 		deadline = time.Now().Add(d)

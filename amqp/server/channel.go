@@ -296,4 +296,5 @@ func (ch *channel) release() {
 	ch.pubBody = nil
 	ch.txPubs, ch.txSettles = nil, nil
 	ch.c.closeStats(ch) // and unregisters it
+	ch.c.srv.core.CloseUserChannel(ch.c.user)
 }

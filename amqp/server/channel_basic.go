@@ -173,6 +173,7 @@ func (ch *channel) basicPublish(m *amqp.BasicPublish) error {
 	}
 	ch.pub = m
 	ch.pubState = pubHeader
+	ch.c.published = true // blocked by a resource alarm from now on (alarm.go)
 	return nil
 }
 

@@ -112,12 +112,23 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 	return nil
 }
 
-func (ch *channel) queueBind(m *amqp.QueueBind) error {
-	name, err := ch.queueName(m.Queue)
+// bindPermitted is the queue a queue.bind or queue.unbind names (the
+// channel's last queue for ""), once the user may write to it and read
+// from the exchange.
+func (ch *channel) bindPermitted(queue, xname string) (string, error) {
+	name, err := ch.queueName(queue)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := ch.permittedAll(onQueue(name, broker.Write), onExchange(m.Exchange, broker.Read)); err != nil {
+	if err := ch.permittedAll(onQueue(name, broker.Write), onExchange(xname, broker.Read)); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func (ch *channel) queueBind(m *amqp.QueueBind) error {
+	name, err := ch.bindPermitted(m.Queue, m.Exchange)
+	if err != nil {
 		return err
 	}
 	q, err := ch.lookupOwned(name)
@@ -143,11 +154,8 @@ func (ch *channel) queueBind(m *amqp.QueueBind) error {
 }
 
 func (ch *channel) queueUnbind(m *amqp.QueueUnbind) error {
-	name, err := ch.queueName(m.Queue)
+	name, err := ch.bindPermitted(m.Queue, m.Exchange)
 	if err != nil {
-		return err
-	}
-	if err := ch.permittedAll(onQueue(name, broker.Write), onExchange(m.Exchange, broker.Read)); err != nil {
 		return err
 	}
 	q, err := ch.lookupOwned(name)

@@ -50,6 +50,11 @@ type conn struct {
 	user            string
 	vhost           *vhost
 	capCancelNotify bool
+	capBlocked      bool // the client takes connection.blocked (alarm.go)
+	published       bool // a basic.publish was read: blocked under an alarm
+	blockedSent     bool // connection.blocked went out, unblocked is due
+	blocked         atomic.Bool
+	blockWake       chan struct{} // wakes a reader held by an alarm
 	// capAuthFailureClose: the client wants connection.close on a failed login.
 	capAuthFailureClose bool
 	closedByClient      bool  // the client sent connection.close
@@ -91,6 +96,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		exclusive:  map[*queue.Queue]struct{}{},
 		consumers:  map[*consumer]struct{}{},
 		writerDone: make(chan struct{}),
+		blockWake:  make(chan struct{}, 1),
 		frameMax:   amqp.FrameMinSize,
 	}
 	c.reg.init(c)
@@ -130,7 +136,10 @@ func (c *conn) serve() {
 	go c.writeLoop()
 	c.readTimeout.Store(int64(c.srv.cfg.HandshakeTimeout))
 	c.handshakeDeadline = time.Now().Add(c.srv.cfg.HandshakeTimeout)
-	err := c.handshake()
+	err := c.tlsHandshake() // auth_external.go; none on a plain connection
+	if err == nil {
+		err = c.handshake()
+	}
 	c.handshakeDeadline = time.Time{}
 	if err != nil {
 		var he *handshakeError
@@ -185,6 +194,7 @@ func (c *conn) teardown() {
 		if !c.uncounted {
 			c.uncounted = true
 			c.vhost.core.CloseConnection()
+			c.srv.core.CloseUserConnection(c.user)
 		}
 	}
 	c.exclusive = nil
@@ -251,6 +261,7 @@ func (c *conn) writeLoop() {
 			if _, err := c.nc.Write(carry); err != nil {
 				c.out.close()
 				c.nc.Close() // wake the reader
+				c.kickBlocked()
 				return
 			}
 			c.reg.bytesOut.Add(uint64(len(carry)))
@@ -261,6 +272,7 @@ func (c *conn) writeLoop() {
 			if err := writeTo(c.nc, batch, segs); err != nil {
 				c.out.close()
 				c.nc.Close() // wake the reader
+				c.kickBlocked()
 				return
 			}
 			c.reg.bytesOut.Add(n)
@@ -301,6 +313,7 @@ func (c *conn) forceClose(e *amqp.Error) {
 	c.send(0, &amqp.ConnectionClose{ReplyCode: e.Code, ReplyText: replyText(e.Text)})
 	c.readTimeout.Store(int64(3 * time.Second))
 	c.nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	c.kickBlocked()
 }
 
 // closeWith sends connection.close for a hard error and waits for close-ok.
@@ -391,7 +404,8 @@ func (c *conn) handshake() error {
 	cfg := &c.srv.cfg
 	// Encoded once per server: the same for every connection, and its
 	// nested tables would grow every reader goroutine's stack.
-	c.out.write(func(b []byte) []byte { return append(b, c.srv.startFrame...) })
+	start := c.srv.startFrameFor(c) // with EXTERNAL on TLS (auth_external.go)
+	c.out.write(func(b []byte) []byte { return append(b, start...) })
 	startOk, err := readHandshakeMethod[*amqp.ConnectionStartOk](c)
 	if err != nil {
 		return err
@@ -399,13 +413,20 @@ func (c *conn) handshake() error {
 	if caps, ok := startOk.ClientProperties["capabilities"].(amqp.Table); ok {
 		c.capCancelNotify, _ = caps["consumer_cancel_notify"].(bool)
 		c.capAuthFailureClose, _ = caps["authentication_failure_close"].(bool)
+		c.capBlocked, _ = caps["connection.blocked"].(bool)
 	}
-	user, pass, err := parseCredentials(startOk.Mechanism, startOk.Response)
+	var user, pass string
+	external := startOk.Mechanism == "EXTERNAL"
+	if external {
+		user, err = c.externalUser() // the certificate's name, no password
+	} else {
+		user, pass, err = parseCredentials(startOk.Mechanism, startOk.Response)
+	}
 	if err != nil {
 		return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism), err)
 	}
 	u, ok := c.srv.core.User(user)
-	if !ok || !u.CheckPassword(pass) {
+	if !ok || !external && !u.CheckPassword(pass) {
 		return c.refuse(amqp.Errorf(amqp.AccessRefused, "Login was refused using authentication mechanism %s. For details see the broker logfile.", startOk.Mechanism),
 			fmt.Errorf("user '%s': invalid credentials", user))
 	}
@@ -455,6 +476,10 @@ func (c *conn) handshake() error {
 		return c.closeWith(amqp.Errorf(amqp.NotAllowed, "access to vhost '%s' refused for user '%s'", open.VirtualHost, user))
 	}
 	if err := v.core.OpenConnection(user); err != nil {
+		return c.closeWith(err.(*amqp.Error))
+	}
+	if err := c.srv.core.OpenUserConnection(user); err != nil {
+		v.core.CloseConnection()
 		return c.closeWith(err.(*amqp.Error))
 	}
 	c.vhost = v
@@ -673,6 +698,11 @@ func (c *conn) handleNewChannel(f amqp.Frame) error {
 	}
 	if f.Channel > c.channelMax || len(c.channels) >= int(c.channelMax) {
 		return amqp.Errorf(amqp.NotAllowed, "number of channels opened (%d) has reached the negotiated channel_max (%d)", len(c.channels), c.channelMax).On(m.ID())
+	}
+	// rabbitmq: a user's max-channels counts over all its connections; past
+	// it the connection is closed (530).
+	if err := c.srv.core.OpenUserChannel(c.user); err != nil {
+		return err.(*amqp.Error).On(m.ID())
 	}
 	ch := newChannel(c, f.Channel)
 	c.channels[f.Channel] = ch

@@ -9,6 +9,7 @@
 //	conn.go         a connection: handshake, reader, channel table
 //	writer.go       the connection's writer goroutine and outbound buffer
 //	inline.go       a publishing reader writes its deliveries to idle connections itself
+//	admission.go    the connection cap and the per-address rate of new connections, at accept
 //	channel*.go     a channel and its methods, one file per class
 //	vhost.go        the front end's handle on a broker.Vhost: one core call each
 //	deliver.go      consumer, the queue.Sink that encodes deliveries; unacked list
@@ -21,6 +22,8 @@
 //	auth.go         SASL; the configured users, created in the core at first boot;
 //	                Authenticate for other front ends (the management API)
 //	access.go       permission checks on each method (the core's users rule)
+//	auth_external.go  TLS connections: the handshake, EXTERNAL from the client certificate
+//	alarm.go        resource alarms: publishing connections blocked (connection.blocked)
 //
 // Core events reach the front end through interfaces it implements:
 // queue.Sink (a delivery, under the queue's lock), broker.Cancelled (the
@@ -65,7 +68,10 @@
 // holds a backlog in memory, until those consumers drain it, at most
 // 500 ms. The reader does not read meanwhile, so TCP pushes back on the
 // client, as RabbitMQ's credit flow does. The store's Throttle holds
-// publishers back likewise while its writes are behind.
+// publishers back likewise while its writes are behind. While a resource
+// alarm (package alarm) is raised, a connection that has published stops
+// reading altogether (alarm.go): one atomic load per socket read, none
+// per frame.
 //
 // # Durability
 //

@@ -43,8 +43,9 @@ type ConnectionInfo struct {
 	ConnectedAt      time.Time
 	BytesIn          uint64 // read from the socket (recv_oct)
 	BytesOut         uint64 // written to it (send_oct)
-	// State is "starting" during the handshake, then "running", and
-	// "closing" once connection.close is sent or received.
+	// State is "starting" during the handshake, then "running",
+	// "blocked" while a resource alarm holds it, and "closing" once
+	// connection.close is sent or received.
 	State string
 }
 
@@ -197,6 +198,9 @@ func (c *conn) snapshot() ConnectionInfo {
 		ci.User, ci.Vhost, ci.ClientProperties = h.user, h.vhost, h.props
 		ci.ChannelMax, ci.FrameMax, ci.Heartbeat = h.channelMax, h.frameMax, h.heartbeat
 		ci.State = "running"
+	}
+	if c.blocked.Load() {
+		ci.State = "blocked" // rabbitmq: held by a resource alarm (alarm.go)
 	}
 	if c.closing.Load() {
 		ci.State = "closing"

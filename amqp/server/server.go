@@ -12,9 +12,11 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/warrenmq/warren/alarm"
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/storage"
+	"github.com/warrenmq/warren/tlsconf"
 )
 
 // Version is Warren's version, advertised in connection.start.
@@ -53,6 +55,23 @@ type Config struct {
 	// before its channel is closed (rabbitmq consumer_timeout); a queue's
 	// x-consumer-timeout argument overrides it. 0: 30 minutes; <0: none.
 	ConsumerTimeout time.Duration
+
+	// MaxConnections caps the open client connections (rabbitmq
+	// connection_max); more are closed at accept. 0: none.
+	MaxConnections int
+	// HandshakeRate is how many new connections per second one source
+	// address may open, after a burst of HandshakeBurst (admission.go);
+	// more are closed at accept. 0: no limit.
+	HandshakeRate  float64
+	HandshakeBurst int
+	// Alarms raises the memory and disk alarms that block publishing
+	// connections (alarm.go); nil: none. The server subscribes to it in
+	// New; the caller starts and stops it.
+	Alarms *alarm.Monitor
+	// ExternalIdentity, if set, offers the EXTERNAL mechanism on TLS
+	// connections: the user is named by the verified client certificate's
+	// CN or SAN (auth_external.go). "": EXTERNAL is not offered.
+	ExternalIdentity tlsconf.Identity
 
 	// StreamDir holds the logs of stream queues (the data directory's
 	// streams/); empty: stream queues are refused.
@@ -113,6 +132,11 @@ type Server struct {
 	epoch      time.Time // Server.now counts from here
 	wg         sync.WaitGroup
 	stats      serverStats // totals (stats.go)
+	adm        admission   // connection admission at accept (admission.go)
+	alarms     alarmState  // raised resource alarms (alarm.go)
+
+	// startFrameTLS offers EXTERNAL too, on TLS connections (nil: none).
+	startFrameTLS []byte
 
 	mu struct {
 		sync.Mutex
@@ -143,8 +167,20 @@ func New(cfg Config) (*Server, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("server: encode connection.start: %w", err)
 	}
+	if cfg.ExternalIdentity != "" {
+		if s.startFrameTLS, err = amqp.AppendMethodFrame(nil, 0, &amqp.ConnectionStart{
+			VersionMajor: 0, VersionMinor: 9, ServerProperties: s.serverProperties(),
+			Mechanisms: "PLAIN AMQPLAIN EXTERNAL", Locales: "en_US",
+		}); err != nil {
+			return nil, fmt.Errorf("server: encode connection.start: %w", err)
+		}
+	}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
+	s.alarms.init()
+	if cfg.Alarms != nil {
+		cfg.Alarms.Subscribe(s.alarms.set)
+	}
 	if cfg.Store != nil {
 		if _, err := s.core.Recover(); err != nil {
 			return nil, fmt.Errorf("server: recovery: %w", err)
@@ -190,6 +226,11 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		backoff = 0
+		if why := s.admitConn(nc); why != "" {
+			s.log.Warn("connection refused at accept", zap.String("peer", nc.RemoteAddr().String()), zap.String("reason", why))
+			nc.Close()
+			continue
+		}
 		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.mu.shutdown {
@@ -258,6 +299,7 @@ func (s *Server) serverProperties() amqp.Table {
 			"authentication_failure_close": true,
 			"consumer_priorities":          true,
 			"direct_reply_to":              true,
+			"connection.blocked":           true,
 		},
 		"cluster_name": "warren",
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"github.com/warrenmq/warren/alarm"
 	"github.com/warrenmq/warren/storage"
 )
 
@@ -35,7 +36,18 @@ type config struct {
 	promListen      string
 	memoryBudget    int64
 	consumerTimeout time.Duration
+	maxConnections  int
+	handshakeRate   float64
+	handshakeBurst  int
 	diskFreeLimit   byteSize
+	memoryWatermark watermarkValue
+	tlsListen       string
+	tlsCert         string
+	tlsKey          string
+	tlsCA           string
+	tlsClientAuth   string
+	tlsExternal     string
+	promTLS         bool
 	version         bool
 
 	// The management HTTP API (amqp/management).
@@ -101,9 +113,21 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.StringVar(&c.promListen, "prometheus-listen", ":15692", "serve Prometheus metrics (/metrics, /metrics/per-object, /metrics/detailed, as rabbitmq_prometheus) on this address; \"\" or \"off\" disables")
 	fs.Int64Var(&c.memoryBudget, "memory-budget", 128<<20, "bytes of ready messages kept in memory (bodies plus 128 bytes each); beyond it bodies live on disk only")
 	fs.DurationVar(&c.consumerTimeout, "consumer-timeout", 30*time.Minute, "how long a delivery may stay unacknowledged before its channel is closed; 0 disables (a queue's x-consumer-timeout overrides it)")
+	fs.IntVar(&c.maxConnections, "max-connections", 0, "cap on open client connections (RabbitMQ's connection_max); more are closed at accept; 0: none")
+	fs.Float64Var(&c.handshakeRate, "handshake-rate", 0, "new connections per second one source address may open after a burst of --handshake-burst; more are closed at accept; 0: no limit")
+	fs.IntVar(&c.handshakeBurst, "handshake-burst", 20, "connections one source address may open at once before --handshake-rate applies")
 	c.diskFreeLimit = storage.DefaultMinFreeBytes
-	fs.Var(&c.diskFreeLimit, "disk-free-limit", "free disk space the store keeps; below it persistent publishes are refused (nacked) until space comes back")
+	fs.Var(&c.diskFreeLimit, "disk-free-limit", "free disk space the store keeps; below it the disk alarm blocks publishing connections (connection.blocked) and persistent publishes are refused (nacked) until space comes back")
 	fs.StringVar(&c.loadDefinitions, "load-definitions", "", "import this definitions file (RabbitMQ's JSON format) at every start, as RabbitMQ's load_definitions")
+	c.memoryWatermark.w = alarm.DefaultWatermark
+	fs.Var(&c.memoryWatermark, "memory-high-watermark", "memory alarm threshold: a fraction of the machine's or cgroup's memory (0.6) or a size (2GiB); above it publishing connections are blocked (connection.blocked) until memory falls back")
+	fs.StringVar(&c.tlsListen, "tls-listen", "", "accept AMQP over TLS (amqps) on this address, beside --listen (e.g. :5671); off when empty")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate (chain) of every TLS listener; SIGHUP reloads it")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.tlsCA, "tls-ca", "", "PEM CA certificates client certificates are verified against")
+	fs.StringVar(&c.tlsClientAuth, "tls-client-auth", "none", "client certificates on --tls-listen: none, request (verified if given) or require")
+	fs.StringVar(&c.tlsExternal, "tls-external-identity", "off", "offer the EXTERNAL mechanism on --tls-listen, the user named by the client certificate's cn or san; off: not offered")
+	fs.BoolVar(&c.promTLS, "prometheus-tls", false, "serve --prometheus-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }

@@ -38,10 +38,16 @@ func flagSample(t *testing.T, f *pflag.Flag) (file []json.RawMessage, env string
 		return []json.RawMessage{q}, s
 	case "int", "int64", "uint16", "uint32":
 		return []json.RawMessage{json.RawMessage("7")}, "7"
+	case "float64":
+		return []json.RawMessage{json.RawMessage("2.5")}, "2.5"
 	case "duration":
 		return []json.RawMessage{json.RawMessage(`"7m"`)}, "7m"
 	case "bytes":
 		return []json.RawMessage{json.RawMessage("7"), json.RawMessage(`"7MiB"`)}, "7MiB"
+	case "bool":
+		return []json.RawMessage{json.RawMessage("true")}, "true"
+	case "watermark":
+		return []json.RawMessage{json.RawMessage("0.4"), json.RawMessage(`"7MiB"`)}, "0.4"
 	}
 	t.Fatalf("flag --%s has type %q: give flagSample a value for it", f.Name, f.Value.Type())
 	return nil, ""

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
@@ -90,6 +91,7 @@ func TestDiskFreeLimitRefusesPersistentPublishes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial %s: %v\n%s", addr, err, p.output())
 		}
+		blocked := conn.NotifyBlocked(make(chan amqp091.Blocking, 1))
 		ch, err := conn.Channel()
 		if err != nil {
 			t.Fatal(err)
@@ -113,6 +115,20 @@ func TestDiskFreeLimitRefusesPersistentPublishes(t *testing.T) {
 		t.Logf("--disk-free-limit %q: acked %v (%v)", tc.limit, acked, err)
 		if acked != tc.acked {
 			t.Fatalf("--disk-free-limit %q: acked %v (%v), want %v:\n%s", tc.limit, acked, err, tc.acked, p.output())
+		}
+		if !tc.acked {
+			// The disk alarm blocks the publisher: connection.blocked, and
+			// its socket is no longer read (not even connection.close, as
+			// in RabbitMQ), so the broker's shutdown closes it.
+			select {
+			case b := <-blocked:
+				if !b.Active || b.Reason != "low on disk" {
+					t.Fatalf("got %+v, want connection.blocked \"low on disk\"", b)
+				}
+			case <-time.After(startWait):
+				t.Fatalf("no connection.blocked under the disk alarm:\n%s", p.output())
+			}
+			p.cmd.Process.Signal(syscall.SIGTERM)
 		}
 		conn.Close()
 		p.cmd.Process.Signal(syscall.SIGTERM)

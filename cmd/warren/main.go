@@ -24,6 +24,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "ctl" {
+		os.Exit(ctlMain(os.Args[2:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr)) // ctl.go
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "warren:", err)
 		os.Exit(1)
@@ -59,6 +62,9 @@ func run(args []string) error {
 		MaxMessageSize:  c.maxMessageSize,
 		MemoryBudget:    c.memoryBudget,
 		ConsumerTimeout: c.consumerTimeout,
+		MaxConnections:  c.maxConnections,
+		HandshakeRate:   c.handshakeRate,
+		HandshakeBurst:  c.handshakeBurst,
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = server.NoHeartbeat
@@ -93,6 +99,18 @@ func run(args []string) error {
 	cfg.Store = store
 	cfg.StreamDir = filepath.Join(c.dataDir, "streams") // stream queues' logs
 
+	tlsLoader, err := c.tlsLoader() // tls.go
+	if err != nil {
+		return err
+	}
+	if cfg.ExternalIdentity, err = c.externalIdentity(); err != nil {
+		return err
+	}
+	mon := newMonitor(c, store, log) // alarms.go
+	mon.Start()
+	defer mon.Stop()
+	cfg.Alarms = mon
+
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
@@ -116,9 +134,17 @@ func run(args []string) error {
 	if err != nil {
 		return listenError(c.listen, err)
 	}
-	stopMetrics, err := serveMetrics(c, srv, store, log)
+	tln, err := listenTLS(c, tlsLoader)
 	if err != nil {
 		ln.Close()
+		return err
+	}
+	stopMetrics, err := serveMetrics(c, srv, store, tlsLoader, log)
+	if err != nil {
+		ln.Close()
+		if tln != nil {
+			tln.Close()
+		}
 		return err
 	}
 	defer stopMetrics()
@@ -129,6 +155,7 @@ func run(args []string) error {
 			return err
 		}
 	}
+	defer reloadOnHUP(tlsLoader, log)()
 	// Signals are caught before the address is announced: whoever reads
 	// the line may stop the broker at once, and must get a clean shutdown.
 	sigc := make(chan os.Signal, 1)
@@ -138,8 +165,13 @@ func run(args []string) error {
 	fmt.Printf("Warren %s listening on %s (AMQP 0-9-1)\n", server.Version, ln.Addr())
 	log.Info("Warren listening", zap.String("addr", ln.Addr().String()), zap.String("version", server.Version), zap.String("data_dir", c.dataDir))
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if tln != nil {
+		fmt.Printf("Warren %s listening on %s (AMQP 0-9-1 over TLS)\n", server.Version, tln.Addr())
+		log.Info("Warren listening for TLS", zap.String("addr", tln.Addr().String()), zap.String("client_auth", c.tlsClientAuth))
+		go func() { errc <- srv.Serve(tln) }()
+	}
 	select {
 	case sig := <-sigc:
 		log.Info("shutting down", zap.Stringer("signal", sig))

@@ -19,6 +19,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "warren test broker:", err)
 			os.Exit(2)
 		}
+		if len(args) > 0 && args[0] == "ctl" {
+			// As main: `warren ctl` (ctl_test.go).
+			os.Exit(ctlMain(args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr))
+		}
 		if _, set := os.LookupEnv("WARREN_MANAGEMENT_LISTEN"); !set {
 			// Not RabbitMQ's :15672 (taken on a machine running one, and
 			// by the parallel tests): a port of its own, unless a test

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/warrenmq/warren/amqp/metrics"
 	"github.com/warrenmq/warren/amqp/server"
 	"github.com/warrenmq/warren/storage"
+	"github.com/warrenmq/warren/tlsconf"
 )
 
 // serveMetrics serves the Prometheus endpoints on --prometheus-listen
@@ -20,7 +22,7 @@ import (
 // best effort, since a RabbitMQ beside Warren often has it: if it is
 // taken, Warren warns and runs without metrics. An address set by a flag,
 // WARREN_PROMETHEUS_LISTEN or the file must be had.
-func serveMetrics(c *config, srv *server.Server, store *storage.Store, log *zap.Logger) (stop func(), err error) {
+func serveMetrics(c *config, srv *server.Server, store *storage.Store, tlsLoader *tlsconf.Loader, log *zap.Logger) (stop func(), err error) {
 	addr := c.promListen
 	if addr == "" || addr == "off" {
 		return func() {}, nil
@@ -34,6 +36,9 @@ func serveMetrics(c *config, srv *server.Server, store *storage.Store, log *zap.
 		}
 		return nil, fmt.Errorf("--prometheus-listen: cannot listen on %s: %w", addr, err)
 	}
+	if c.promTLS { // HTTPS, with the TLS listener's files (tls.go)
+		ln = tls.NewListener(ln, tlsLoader.ServerConfigWith(tlsconf.ClientAuthNone))
+	}
 	hs := &http.Server{
 		Handler:           metrics.New(metrics.Config{Server: srv, Store: store, DataDir: c.dataDir, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -45,7 +50,7 @@ func serveMetrics(c *config, srv *server.Server, store *storage.Store, log *zap.
 			log.Error("Prometheus metrics stopped", zap.Error(err))
 		}
 	}()
-	log.Info("Prometheus metrics listening", zap.String("addr", ln.Addr().String()))
+	log.Info("Prometheus metrics listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", c.promTLS))
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -38,17 +38,36 @@ type warrenProc struct {
 // the test without its WARREN_* variables, env.
 func startWarren(t *testing.T, env []string, args ...string) *warrenProc {
 	t.Helper()
+	return startWarrenBin(t, "", env, args...)
+}
+
+// startWarrenBin is startWarren running the warren binary bin instead of
+// this test binary ("": this test binary).
+func startWarrenBin(t *testing.T, bin string, env []string, args ...string) *warrenProc {
+	t.Helper()
 	raw, err := json.Marshal(args)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if bin != "" {
+		cmd = exec.Command(bin, args...)
+	}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "WARREN_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(append(cmd.Env, env...), brokerArgsEnv+"="+string(raw))
+	if bin != "" {
+		// A built binary, unlike this test binary's broker (TestMain),
+		// would take RabbitMQ's ports for its API and metrics: ports of
+		// its own, unless the test says otherwise.
+		cmd.Env = append(cmd.Env, "WARREN_MANAGEMENT_LISTEN=127.0.0.1:0", "WARREN_PROMETHEUS_LISTEN=127.0.0.1:0")
+	}
+	cmd.Env = append(cmd.Env, env...)
+	if bin == "" {
+		cmd.Env = append(cmd.Env, brokerArgsEnv+"="+string(raw))
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,11 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,7 +17,7 @@ import (
 	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/warrenmq/warren/amqp/management"
+	"github.com/warrenmq/warren/amqp/management/managementtest"
 	"github.com/warrenmq/warren/amqp/server"
 	"github.com/warrenmq/warren/amqp/server/servertest"
 )
@@ -83,38 +81,8 @@ func (e *env) startWarren() {
 	srv, amqpURL := servertest.StartServer(t, server.Config{Users: []server.User{
 		{Name: "guest", PasswordHash: server.HashPassword("guest"), Tags: []string{"administrator"}},
 	}})
-	amqpAddr, err := net.ResolveTCPAddr("tcp", strings.TrimSuffix(strings.TrimPrefix(amqpURL, "amqp://guest:guest@"), "/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := management.New(management.Config{
-		Broker: srv.Broker(), Registry: srv, StatsInterval: 200 * time.Millisecond,
-		Listeners: []management.Listener{{Protocol: "amqp", Addr: amqpAddr}},
-		Auth: management.AuthFunc(func(user, pass string, remote net.Addr) (management.User, error) {
-			u, err := srv.Authenticate(user, pass, remote)
-			return management.User{Name: u.Name, Tags: u.Tags, Vhosts: u.Vhosts}, err
-		}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- api.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := api.Shutdown(ctx); err != nil {
-			t.Errorf("management shutdown: %v", err)
-		}
-		if err := <-done; !errors.Is(err, management.ErrServerClosed) {
-			t.Errorf("management serve: %v", err)
-		}
-	})
-	e.mgmtURL = "http://" + ln.Addr().String()
+	_, mgmtURL := managementtest.Start(t, srv, amqpURL, 200*time.Millisecond)
+	e.mgmtURL = mgmtURL
 	e.user, e.pass, e.amqpURL = "guest", "guest", amqpURL
 }
 

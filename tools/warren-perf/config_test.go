@@ -90,7 +90,8 @@ func TestRunFlagDefaultsAndErrors(t *testing.T) {
 	}
 	bad := map[string][]string{
 		"remote url":      {"--url", "amqp://guest:guest@192.168.1.5:5672/"},
-		"amqps":           {"--url", "amqps://127.0.0.1:5671/"},
+		"amqps remote":    {"--url", "amqps://10.0.0.1:5671/"},
+		"http":            {"--url", "http://127.0.0.1:15672/"},
 		"ack after fetch": {"--prefetch", "10", "--multiple-ack-every", "20"},
 		"bindings direct": {"--bindings", "10", "--exchange", "x"},
 		"bindings no exc": {"--bindings", "10", "--exchange-type", "topic"},

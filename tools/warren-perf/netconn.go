@@ -19,8 +19,10 @@ func checkLoopback(raw string) error {
 	if err != nil {
 		return fmt.Errorf("url %q: %w", raw, err)
 	}
-	if u.Scheme != "amqp" {
-		return fmt.Errorf("url %q: only amqp:// URLs are supported", raw)
+	// amqps: TLS, set up by amqp091-go from RabbitMQ's URI query
+	// parameters (cacertfile, certfile, keyfile, server_name_indication).
+	if u.Scheme != "amqp" && u.Scheme != "amqps" {
+		return fmt.Errorf("url %q: only amqp:// and amqps:// URLs are supported", raw)
 	}
 	host := u.Hostname()
 	if host == "localhost" {

@@ -2,10 +2,7 @@
 package servertest
 
 import (
-	"context"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/warrenmq/warren/amqp/server"
 )
@@ -29,21 +26,5 @@ func StartServer(tb testing.TB, cfg server.Config) (*server.Server, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != server.ErrServerClosed {
-			tb.Errorf("serve: %v", err)
-		}
-	})
-	return srv, "amqp://guest:guest@" + ln.Addr().String() + "/"
+	return srv, "amqp://guest:guest@" + Serve(tb, srv, server.ErrServerClosed) + "/"
 }

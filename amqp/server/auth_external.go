@@ -1,0 +1,71 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/tlsconf"
+)
+
+// TLS connections and the EXTERNAL mechanism (rabbitmq_auth_mechanism_ssl):
+// on a TLS connection with Config.ExternalIdentity set, connection.start
+// offers EXTERNAL beside PLAIN and AMQPLAIN, and a client that picks it
+// logs in as the user its verified certificate names (the subject's CN,
+// or its first subject alternative name), with no password. The user is
+// looked up where PLAIN looks it up (Server.users), and the same rules
+// follow (vhost access, loopback users).
+
+// tlsHandshake runs the TLS handshake of a TLS connection within the
+// handshake timeout, so that a failure is logged as such (an untrusted or
+// expired client certificate, a client speaking plain AMQP). It is a
+// no-op for a plain connection.
+func (c *conn) tlsHandshake() error {
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	tc.SetDeadline(c.handshakeDeadline)
+	err := tc.Handshake()
+	tc.SetDeadline(time.Time{})
+	if err != nil {
+		return &handshakeError{msg: "TLS handshake failed", reason: err.Error()}
+	}
+	st := tc.ConnectionState()
+	fields := []zap.Field{zap.String("tls_version", tls.VersionName(st.Version)), zap.String("cipher", tls.CipherSuiteName(st.CipherSuite))}
+	if len(st.PeerCertificates) > 0 {
+		fields = append(fields, zap.String("peer_cert_subject", st.PeerCertificates[0].Subject.String()))
+	}
+	c.log.Debug("TLS handshake done", fields...)
+	return nil
+}
+
+// startFrameFor is connection.start for c: with EXTERNAL on TLS
+// connections when the server takes it.
+func (s *Server) startFrameFor(c *conn) []byte {
+	if _, ok := c.nc.(*tls.Conn); ok && s.startFrameTLS != nil {
+		return s.startFrameTLS
+	}
+	return s.startFrame
+}
+
+// externalUser is the user name a start-ok with the EXTERNAL mechanism
+// logs in as.
+func (c *conn) externalUser() (string, error) {
+	from := c.srv.cfg.ExternalIdentity
+	if from == "" {
+		return "", errors.New("the EXTERNAL mechanism is not enabled")
+	}
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return "", errors.New("the EXTERNAL mechanism needs a TLS connection")
+	}
+	user, err := tlsconf.PeerIdentity(tc.ConnectionState(), from)
+	if err != nil {
+		return "", fmt.Errorf("EXTERNAL: %w", err)
+	}
+	return user, nil
+}

@@ -19,5 +19,5 @@ func startWarren(tb testing.TB) string {
 	if os.Getenv("WARREN_TEST_LOG") != "" {
 		log = zaptest.NewLogger(tb)
 	}
-	return servertest.Start(tb, server.Config{Logger: log})
+	return servertest.Start(tb, server.Config{Logger: log, StreamDir: tb.TempDir()})
 }

@@ -191,7 +191,7 @@ var argCheckers = map[string]func(any) error{
 		if !ok {
 			return reason(fmt.Sprintf("{unacceptable_type,%s}", amqp.FieldTypeName(v)))
 		}
-		if s != "classic" && s != "quorum" {
+		if s != "classic" && s != "quorum" && s != "stream" {
 			return reason(fmt.Sprintf("%q", "unsupported queue type '"+s+"'"))
 		}
 		return nil

@@ -26,6 +26,11 @@
 // lock by SetLimits when a policy changes (limits.go) and read without the
 // lock where that is enough (ConsumerTimeout, SingleActive).
 //
+// Streams (stream.go): a Queue with Config.Stream is a stream queue's
+// stand-in in the registry; publishes go to the Stream (queue/stream, a
+// log), its ready list stays empty, and Dispatch, Ack, Requeue and Reject
+// only Wake the stream's readers, which deliver on their own goroutines.
+//
 // Storage: a Journal (set by the server when it has a store) journals the
 // entries of persistent messages in queues that persist, and pages bodies
 // out past the shared Budget, which counts the bodies in memory, ready or

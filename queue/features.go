@@ -81,6 +81,9 @@ func (q *Queue) Settle(e Entry) {
 // rabbitmq dead-letters them with reason rejected, unless the queue was
 // deleted meanwhile (its dead-lettering went with it).
 func (q *Queue) Reject(entries []Entry) {
+	if q.wakeStream() {
+		return
+	}
 	q.release(entries)
 	q.mu.Lock()
 	q.mu.stats.rejected += uint64(len(entries))

@@ -101,6 +101,8 @@ type Config struct {
 	OnExpire func(q *Queue)
 	// Now is the clock for TTLs; nil: time.Now.
 	Now func() time.Time
+	// Stream, if set, makes this a stream queue (stream.go).
+	Stream Stream
 }
 
 // Queue is one queue. The Config fields are immutable after New.
@@ -318,6 +320,9 @@ func (q *Queue) Recover(seq uint64, size int64, deliveries uint32, expires int64
 
 // Dispatch delivers ready messages to consumers with credit.
 func (q *Queue) Dispatch() {
+	if q.wakeStream() {
+		return
+	}
 	q.mu.Lock()
 	q.dispatchLocked()
 	q.unlock()
@@ -326,6 +331,9 @@ func (q *Queue) Dispatch() {
 // DispatchFrom is Dispatch on a goroutine that flushes its deliveries'
 // output itself (see Flusher): a consumer's reader after an ack.
 func (q *Queue) DispatchFrom(f Flusher) {
+	if q.wakeStream() {
+		return
+	}
 	q.mu.Lock()
 	q.mu.flusher = f
 	q.dispatchLocked()
@@ -441,6 +449,9 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 // they go back hollow (see hollowBackLocked). Entries of a deleted queue
 // are dropped, and released in the store.
 func (q *Queue) Requeue(entries []Entry) {
+	if q.wakeStream() {
+		return
+	}
 	q.mu.Lock()
 	defer q.unlock()
 	q.release(entries)
@@ -483,6 +494,9 @@ func (q *Queue) Requeue(entries []Entry) {
 // Ack settles delivered entries for good, removing them from the store.
 // It works on a deleted queue too, to release stored messages.
 func (q *Queue) Ack(entries []Entry) {
+	if q.wakeStream() {
+		return
+	}
 	if q.Journal == nil {
 		q.free.acked.Add(uint64(len(entries))) // no lock to count under
 		q.free.ackedBytes.Add(entriesSize(entries))

@@ -31,6 +31,9 @@ type Config struct {
 	// creates, declared or recovered, just before queue.New, after the
 	// core set its journal, memory budget, dead-lettering and x-expires.
 	QueueHooks func(v *Vhost, cfg *queue.Config)
+	// StreamDir holds the logs of stream queues (Dir/streams), one
+	// directory per queue id; empty: stream queues are refused.
+	StreamDir string
 }
 
 // Broker owns the vhosts and, through them, every exchange, queue and
@@ -65,6 +68,7 @@ type Broker struct {
 		vhosts      map[string]*Vhost
 		nextQueueID uint64 // the last queue id handed out
 	}
+	streams streamRegistry // stream.go
 }
 
 // New returns a Broker with cfg's vhosts, each with its standard
@@ -80,6 +84,7 @@ func New(cfg Config) *Broker {
 		cfg.MemoryBudget = 128 << 20
 	}
 	b := &Broker{log: cfg.Logger, store: cfg.Store, hooks: cfg.QueueHooks, memoryBudget: cfg.MemoryBudget}
+	b.streams.dir = cfg.StreamDir
 	if cfg.Store != nil {
 		b.journal = newJournal(cfg.Store, b.log, &b.nextMsgID)
 		b.budget = queue.NewBudget(cfg.MemoryBudget)

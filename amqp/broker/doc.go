@@ -29,6 +29,9 @@
 //	purge.go            Purge (the rest of consuming is queue.Queue's own)
 //	move.go             Move: messages out of a queue to a queue, an exchange or
 //	                    their x-death origin, at least once, in batches
+//	stream.go           stream queues: declaration rules, their logs under
+//	                    Config.StreamDir/<queue id> (queue/stream), appends
+//	                    with confirms after the log's fsync, CloseStreams
 //	journal.go          the queues' queue.Journal over the store: entries, paging, sharing
 //	message.go          the stored message and entry formats
 //	deadletter.go       dead-lettering with x-death; x-expires
@@ -197,7 +200,8 @@
 //	Vhost.mu  ->  queue.Queue.mu  ->  what a queue.Sink or the journal takes
 //	              (a front end's channel and outbound locks; storage.Store.mu)
 //	Vhost.mu  ->  storage.Store.mu (Submit of a defBatch)
-//	scheduler.mu, replyRegistry.mu and journal.sharedMu are leaves.
+//	scheduler.mu, replyRegistry.mu, journal.sharedMu and streamRegistry.mu
+//	are leaves. A stream's log is opened under Vhost.mu (declare, recover).
 //	listings: Vhost.mu (read, released)  then  queue.Queue.mu, one at a time
 //
 // Across the boundary to a front end:

@@ -315,9 +315,14 @@ func (v *Vhost) declareQueue(c DeclareQueue) (q *queue.Queue, err error) {
 		}
 		d.put(defQueue, defKey(v.name, cfg.Name), queueDef{Vhost: v.name, Name: cfg.Name, ID: cfg.ID, AutoDelete: cfg.AutoDelete, Args: encodeArgs(cfg.Args)})
 	}
+	if err := v.b.streams.open(&cfg, c.Args, v.b.newQueueID, !v.b.replaying); err != nil {
+		v.mu.Unlock()
+		return nil, err
+	}
 	q = v.newQueue(cfg)
 	if a := v.appliedLocked(cfg.Name, false); a != nil {
 		q.SetLimits(queueLimits(cfg.Args, a)) // not published yet: nothing to trim
+		applyStreamPolicy(q)
 	}
 	v.mu.queues[cfg.Name] = q
 	if !v.b.replaying {
@@ -361,6 +366,7 @@ func (v *Vhost) deleteQueue(c DeleteQueue) (Result, error) {
 	d.submit()
 	v.mu.Unlock()
 	err = d.wait()
+	v.b.streams.remove(q)
 	cancelConsumers(consumers)
 	return Result{Messages: n, Consumers: consumers}, err
 }

@@ -185,6 +185,7 @@ func (v *Vhost) changePolicies(change func(d *defBatch) error) error {
 	v.mu.Unlock()
 	for _, u := range updates {
 		u.q.SetLimits(u.l)
+		applyStreamPolicy(u.q) // a stream's retention (stream.go)
 	}
 	return d.wait()
 }

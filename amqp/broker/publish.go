@@ -128,7 +128,7 @@ func (b *Broker) enqueue(msg *queue.Message, qs []*queue.Queue, conf Confirm, se
 	stored := 0
 	if j != nil && msg.Persistent {
 		for _, q := range qs {
-			if q.Persist {
+			if q.Persist && q.Stream == nil {
 				stored++
 			}
 		}
@@ -153,6 +153,11 @@ func (b *Broker) enqueue(msg *queue.Message, qs []*queue.Queue, conf Confirm, se
 		j.submit(sb, done)
 	}
 	for _, q := range qs {
+		if q.Stream != nil {
+			appendStream(q, msg, conf, seq)
+			routed = true
+			continue
+		}
 		var qdone func(error)
 		if done != nil && q.Persist {
 			conf.Wait(seq)

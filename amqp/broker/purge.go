@@ -12,6 +12,10 @@ import (
 // itself: q.AddConsumer with a queue.Sink, q.Ack, q.Reject, q.Requeue,
 // q.Get.
 func (v *Vhost) Purge(q *queue.Queue) (int, error) {
+	if q.Stream != nil {
+		// rabbitmq: a stream is a log; it is not purged.
+		return 0, amqp.Errorf(amqp.NotImplemented, "queue.purge not supported by stream queues queue '%s' in vhost '%s'", q.Name, v.name)
+	}
 	n := q.Purge()
 	if q.Persist {
 		if err := v.b.Fence(); err != nil {

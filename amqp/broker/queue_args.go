@@ -23,6 +23,9 @@ func (v *Vhost) checkNewQueue(c DeclareQueue) error {
 	if reason, ok := checkConsumerTimeoutArg(c.Args); !ok {
 		return amqp.Errorf(amqp.PreconditionFailed, "invalid arg 'x-consumer-timeout' for queue '%s' in vhost '%s': %s", name, v.name, reason)
 	}
+	if c.Args["x-queue-type"] == "stream" {
+		return v.checkNewStream(c)
+	}
 	if limits.Quorum {
 		// rabbitmq: quorum queues are durable, shared and not auto-deleted,
 		// checked in this order.

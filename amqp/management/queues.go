@@ -12,8 +12,8 @@ import (
 // /contents (DELETE: purge), /bindings; /get is in message.go.
 
 func queueType(q *broker.QueueInfo) string {
-	if t, ok := q.Args["x-queue-type"].(string); ok && t == "quorum" {
-		return "quorum"
+	if t, ok := q.Args["x-queue-type"].(string); ok && (t == "quorum" || t == "stream") {
+		return t
 	}
 	return "classic"
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/stream"
 )
 
 func (ch *channel) basicQos(m *amqp.BasicQos) error {
@@ -81,6 +82,14 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 		prefetch: ch.consumerPrefetch,
 	}
 	cs.Sink = cs
+	var start stream.Start
+	var track bool
+	if q.Stream != nil {
+		if start, err = ch.checkStreamConsume(q, m); err != nil {
+			return err
+		}
+		track, start = automaticTracking(q, &amqp.BasicConsume{ConsumerTag: tag, Arguments: m.Arguments}, start)
+	}
 	if err := q.AddConsumer(&cs.Consumer); err != nil {
 		switch err {
 		case queue.ErrExclusiveConsumer, queue.ErrHasConsumers:
@@ -101,6 +110,11 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	ch.dmu.Lock()
 	cs.active = true
 	ch.dmu.Unlock()
+	if q.Stream != nil {
+		sac, _ := m.Arguments["x-single-active-consumer"].(bool)
+		cs.startStream(q, start, track, sac)
+		return nil
+	}
 	q.Dispatch()
 	return nil
 }
@@ -126,6 +140,7 @@ func (ch *channel) basicCancel(m *amqp.BasicCancel) error {
 // detachConsumer removes cs from its queue, deleting an auto-delete queue
 // that lost its last consumer.
 func (ch *channel) detachConsumer(cs *consumer) {
+	cs.stopStream()
 	ch.c.removeConsumer(cs)
 	if cs.q.RemoveConsumer(&cs.Consumer) {
 		ch.c.vhost.deleteQueue(cs.q, false, false)
@@ -353,6 +368,10 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 	if err != nil {
 		return err
 	}
+	if q.Stream != nil {
+		// rabbitmq: a stream is read by consumers only.
+		return amqp.Errorf(amqp.NotImplemented, "basic.get not supported by stream queues queue '%s' in vhost '%s'", q.Name, ch.c.vhost.name)
+	}
 	e, kept, remaining, ok := q.Get(m.NoAck)
 	if !ok {
 		ch.dmu.Lock()
@@ -396,6 +415,9 @@ func (ch *channel) settle(tag uint64, multiple, ack bool) ([]pending, error) {
 	}
 	if ack {
 		for _, p := range ps {
+			if p.cs != nil && p.cs.track != nil {
+				p.cs.track.ack(p.e.Seq) // a stream delivery's Seq is its offset
+			}
 			if p.cs != nil {
 				p.cs.stats.acked++
 			} else {

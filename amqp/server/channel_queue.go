@@ -71,6 +71,10 @@ func (ch *channel) queueDeclare(m *amqp.QueueDeclare) error {
 			return err
 		}
 	} else {
+		if name == "" && m.Arguments["x-queue-type"] == "stream" {
+			// rabbitmq: a stream is never server-named.
+			return amqp.Errorf(amqp.PreconditionFailed, "Cannot declare a server-named queue for type rabbit_stream_queue")
+		}
 		if name == "" {
 			name = broker.GenName("amq.gen-")
 		} else if broker.ReservedName(name) {

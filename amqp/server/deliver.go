@@ -8,6 +8,7 @@ import (
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/stream"
 )
 
 // consumer is one basic.consume subscription. It is the queue's Sink.
@@ -20,7 +21,14 @@ type consumer struct {
 	// Guarded by ch.dmu:
 	stats    *qStats // the channel's counters for q
 	inflight int
-	active   bool // consume-ok is on the wire; deliveries may follow
+	active   bool           // consume-ok is on the wire; deliveries may follow
+	reader   *stream.Reader // a stream consumer's reader (stream.go)
+	track    *offsetTrack   // its offset tracking, if asked for
+	// single active consumer per tag (stream.go): the claim, and whether
+	// the consumer was stopped (a hand-over must not start it then)
+	claim         uint64
+	claimStream   *stream.Stream
+	streamStopped bool
 }
 
 // pending is an unacknowledged delivery.

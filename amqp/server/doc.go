@@ -15,6 +15,8 @@
 //	deliver.go      consumer, the queue.Sink that encodes deliveries; unacked list
 //	confirm.go      confirmTracker, the broker.Confirm of a confirm-mode channel
 //	reply_to.go     amq.rabbitmq.reply-to: the channel's broker.ReplyConsumer
+//	stream.go       stream queue consumers: rules, a reader goroutine each
+//	                (deliverStream), x-stream-offset header, offset tracking
 //	ack_timeout.go  consumer acknowledgement timeouts (per channel, see below)
 //	stats.go        channel counters by exchange and queue; server Totals
 //	auth.go         SASL; the configured users, created in the core at first boot;
@@ -98,6 +100,9 @@
 //	channel.dmu  ->  storage.Store.mu (a delivery past the memory budget
 //	                 pages its body out, queue.Queue.Keep)
 //	confirmTracker.mu  ->  outbound.mu
+//	channel.dmu  ->  stream.Stream.mu (a leaf: an ack moves a tracked
+//	                 offset); a stream reader delivers holding no queue
+//	                 lock: channel.dmu -> outbound.mu only
 //	channel.dmu  ->  conn.reg.mu (a channel's release unregisters it)
 //	Server.stats.mu  ->  Server.mu, conn.reg.mu, channel.dmu (Totals, and a
 //	                     channel's or connection's fold into the totals)

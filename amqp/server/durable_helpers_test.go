@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func (b *durableBroker) start() {
 	if err != nil {
 		b.t.Fatalf("open the store: %v", err)
 	}
-	srv, err := server.New(server.Config{Users: guestUsers, Store: st, Logger: log, MemoryBudget: b.budget})
+	srv, err := server.New(server.Config{Users: guestUsers, Store: st, Logger: log, MemoryBudget: b.budget, StreamDir: filepath.Join(b.dir, "streams")})
 	if err != nil {
 		st.Close()
 		b.t.Fatalf("start the server on the store: %v", err)

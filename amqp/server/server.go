@@ -72,6 +72,10 @@ type Config struct {
 	// connections: the user is named by the verified client certificate's
 	// CN or SAN (auth_external.go). "": EXTERNAL is not offered.
 	ExternalIdentity tlsconf.Identity
+
+	// StreamDir holds the logs of stream queues (the data directory's
+	// streams/); empty: stream queues are refused.
+	StreamDir string
 }
 
 // NoHeartbeat disables heartbeats when set as Config.Heartbeat.
@@ -149,7 +153,7 @@ var ErrServerClosed = errors.New("server: closed")
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, vhosts: map[string]*vhost{}, epoch: time.Now()}
-	s.core = broker.New(broker.Config{Logger: s.log, Vhosts: cfg.Vhosts, Store: cfg.Store, MemoryBudget: cfg.MemoryBudget})
+	s.core = broker.New(broker.Config{Logger: s.log, Vhosts: cfg.Vhosts, Store: cfg.Store, MemoryBudget: cfg.MemoryBudget, StreamDir: cfg.StreamDir})
 	for _, name := range cfg.Vhosts {
 		s.vhosts[name] = newVhost(s.core.Vhost(name))
 	}
@@ -251,6 +255,7 @@ func (s *Server) removeConn(c *conn) {
 // it closes the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.core.Stop()
+	defer s.core.CloseStreams() // once the connections are gone
 	s.mu.Lock()
 	s.mu.shutdown = true
 	for l := range s.mu.listeners {

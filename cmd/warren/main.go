@@ -10,6 +10,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -96,6 +97,8 @@ func run(args []string) error {
 		}
 	}()
 	cfg.Store = store
+	cfg.StreamDir = filepath.Join(c.dataDir, "streams") // stream queues' logs
+
 	tlsLoader, err := c.tlsLoader() // tls.go
 	if err != nil {
 		return err

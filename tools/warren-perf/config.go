@@ -35,6 +35,10 @@ type Config struct {
 	Durable     bool   // durable queues and exchange
 	AutoDelete  bool
 	Exclusive   bool // exclusive queues; the consumers then share the declaring connection
+	// QueueType is the queues' x-queue-type ("" for none); with "stream"
+	// every consumer of a queue gets every message.
+	QueueType    string
+	StreamOffset string // consumers' x-stream-offset ("" for none)
 
 	Exchange     string // "" publishes to the default exchange, routing key = queue name
 	ExchangeType string // direct, fanout, topic, headers
@@ -97,6 +101,8 @@ func bindFlags(fs *pflag.FlagSet, c *Config) {
 	fs.BoolVar(&c.Durable, "queue-durable", c.Durable, "declare durable queues (and exchange)")
 	fs.BoolVar(&c.AutoDelete, "auto-delete", c.AutoDelete, "declare auto-delete queues")
 	fs.BoolVar(&c.Exclusive, "exclusive", c.Exclusive, "declare exclusive queues (consumers share the declaring connection)")
+	fs.StringVar(&c.QueueType, "queue-type", c.QueueType, "x-queue-type of the queues (classic, quorum, stream); empty for none")
+	fs.StringVar(&c.StreamOffset, "stream-offset", c.StreamOffset, "consumers' x-stream-offset (first, last, next, N); empty for none")
 	fs.StringVarP(&c.Exchange, "exchange", "e", c.Exchange, "exchange to publish to; empty for the default exchange")
 	fs.StringVarP(&c.ExchangeType, "exchange-type", "t", c.ExchangeType, "direct, fanout, topic or headers")
 	fs.StringVarP(&c.RoutingKey, "routing-key", "k", c.RoutingKey, "routing key to publish with")

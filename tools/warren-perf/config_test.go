@@ -35,6 +35,16 @@ func TestScenarioPresets(t *testing.T) {
 		}},
 		{"many-queues", func(c Config) bool { return c.Mode == ModeQueues && c.Queues == 1000 }},
 		{"idle-connections", func(c Config) bool { return c.Mode == ModeIdleConns && c.Connections > 0 }},
+		{"stream-publish", func(c Config) bool {
+			return c.QueueType == "stream" && c.Durable && c.Confirm == 1000 && c.Size == 16 && c.StreamOffset == "next" && !c.AutoAck
+		}},
+		{"stream-publish-1k", func(c Config) bool { return c.QueueType == "stream" && c.Size == 1024 && c.Confirm == 1000 }},
+		{"stream-replay", func(c Config) bool {
+			return c.Mode == ModeBacklog && c.QueueType == "stream" && c.Count == 1000000 && c.Size == 100 && c.StreamOffset == "first" && c.Confirm > 0
+		}},
+		{"stream-fanout", func(c Config) bool {
+			return c.QueueType == "stream" && c.Consumers == 10 && c.Queues == 1 && c.StreamOffset == "first"
+		}},
 	}
 	if len(tests) != len(scenarios) {
 		t.Errorf("%d scenarios, %d tested", len(scenarios), len(tests))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,7 +105,11 @@ func (r *run) declare() error {
 		if c.QueuePrefix != "" {
 			name = fmt.Sprintf("%s-%s-%d", c.QueuePrefix, r.id, i)
 		}
-		q, err := ch.QueueDeclare(name, c.Durable, c.AutoDelete, c.Exclusive, false, nil)
+		var qargs amqp.Table
+		if c.QueueType != "" {
+			qargs = amqp.Table{"x-queue-type": c.QueueType}
+		}
+		q, err := ch.QueueDeclare(name, c.Durable, c.AutoDelete, c.Exclusive, false, qargs)
 		if err != nil {
 			return fmt.Errorf("queue.declare %q: %w", name, err)
 		}
@@ -119,6 +124,12 @@ func (r *run) bind() error {
 	c := &r.cfg
 	ch := r.setupCh
 	nq := len(r.queues)
+	defer func() {
+		if c.QueueType == "stream" && nq > 0 {
+			// A stream's consumers each read every message.
+			r.copies *= max(1, c.Consumers/nq)
+		}
+	}()
 	switch {
 	case c.Exchange == "":
 		r.copies = 1 // each message goes to one queue by name
@@ -448,7 +459,15 @@ func (r *run) startConsumer(conn *brokerConn, idx int, queue string) error {
 			return fmt.Errorf("basic.qos: %w", err)
 		}
 	}
-	deliveries, err := ch.Consume(queue, fmt.Sprintf("warren-perf-%d", idx), c.AutoAck, false, false, false, nil)
+	var cargs amqp.Table
+	if c.StreamOffset != "" {
+		var off any = c.StreamOffset
+		if n, err := strconv.ParseInt(c.StreamOffset, 10, 64); err == nil {
+			off = n
+		}
+		cargs = amqp.Table{"x-stream-offset": off}
+	}
+	deliveries, err := ch.Consume(queue, fmt.Sprintf("warren-perf-%d", idx), c.AutoAck, false, false, false, cargs)
 	if err != nil {
 		return fmt.Errorf("basic.consume %q: %w", queue, err)
 	}

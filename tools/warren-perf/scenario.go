@@ -152,6 +152,45 @@ var scenarios = []scenario{
 		},
 		Metrics: []string{"connections/s", "broker RSS per connection KiB"},
 	},
+	{
+		Name:    "stream-publish",
+		Doc:     "confirmed publish of 16 B messages into a stream (confirms with 1000 outstanding), one consumer from next",
+		Set:     streamOf(16, "next"),
+		Metrics: confirmMetrics,
+	},
+	{
+		Name:    "stream-publish-1k",
+		Doc:     "as stream-publish with 1 KiB messages",
+		Set:     streamOf(1024, "next"),
+		Metrics: confirmMetrics,
+	},
+	{
+		Name: "stream-replay",
+		Doc:  "fill a stream with 1,000,000 x 100 B confirmed messages, then one consumer replays it from first",
+		Set: func(c *Config) {
+			backlogOf(1000000, 100, 10*time.Minute)(c)
+			streamOf(100, "first")(c)
+		},
+		Metrics: backlogMetrics,
+	},
+	{
+		Name: "stream-fanout",
+		Doc:  "1 producer -> 1 stream -> 10 consumers each reading every message from first, 16 B",
+		Set: func(c *Config) {
+			streamOf(16, "first")(c)
+			c.Consumers = 10
+		},
+		Metrics: flowMetrics,
+	},
+}
+
+// streamOf presets a stream run: a durable stream queue, confirms with
+// 1000 outstanding, consumers from offset.
+func streamOf(size int, offset string) func(c *Config) {
+	return func(c *Config) {
+		c.Size, c.Durable, c.Confirm, c.QueueType, c.StreamOffset = size, true, 1000, "stream", offset
+		manualAck(c)
+	}
 }
 
 // defaultCompareScenarios are what compare runs when none is named.

@@ -81,6 +81,9 @@ func (r *run) backlog(ctx context.Context) (Result, error) {
 		default:
 			return false
 		}
+		if cfg.QueueType == "stream" && cfg.Confirm > 0 {
+			return true // every message confirmed (a stream's depth reads 0 over AMQP)
+		}
 		var n int64
 		for _, q := range r.queues {
 			st, err := r.setupCh.QueueDeclarePassive(q, cfg.Durable, cfg.AutoDelete, cfg.Exclusive, false, nil)

@@ -1,0 +1,186 @@
+package streamlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"slices"
+)
+
+const (
+	chunkMagic  = 0x5754_4332 // "WTC2"
+	headerSize  = 36
+	maxChunkLen = 1 << 30
+	// maxFilterValues bounds a chunk's filter: past it the chunk says
+	// "any value" and readers with a filter read it.
+	maxFilterValues = 64
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errCorrupt is a chunk that fails its checks: a torn or damaged tail.
+var errCorrupt = errors.New("streamlog: corrupt chunk")
+
+// header is a chunk's header.
+type header struct {
+	first     uint64
+	count     uint32
+	timestamp int64  // Unix ms
+	size      uint32 // filter and records
+	crc       uint32
+	fsize     uint32 // the filter's bytes, at the start of the body
+}
+
+func (h *header) encode(b []byte) {
+	binary.BigEndian.PutUint32(b[0:], chunkMagic)
+	binary.BigEndian.PutUint64(b[4:], h.first)
+	binary.BigEndian.PutUint32(b[12:], h.count)
+	binary.BigEndian.PutUint64(b[16:], uint64(h.timestamp))
+	binary.BigEndian.PutUint32(b[24:], h.size)
+	binary.BigEndian.PutUint32(b[28:], h.crc)
+	binary.BigEndian.PutUint32(b[32:], h.fsize)
+}
+
+func decodeHeader(b []byte) (header, error) {
+	if len(b) < headerSize || binary.BigEndian.Uint32(b) != chunkMagic {
+		return header{}, errCorrupt
+	}
+	h := header{
+		first:     binary.BigEndian.Uint64(b[4:]),
+		count:     binary.BigEndian.Uint32(b[12:]),
+		timestamp: int64(binary.BigEndian.Uint64(b[16:])),
+		size:      binary.BigEndian.Uint32(b[24:]),
+		crc:       binary.BigEndian.Uint32(b[28:]),
+		fsize:     binary.BigEndian.Uint32(b[32:]),
+	}
+	if h.count == 0 || h.size > maxChunkLen || uint64(h.size) < 4*uint64(h.count)+uint64(h.fsize) {
+		return header{}, errCorrupt
+	}
+	return h, nil
+}
+
+// encodeChunk appends a chunk of recs, the first at offset first, to dst.
+// filters[i] is recs[i]'s filter value ("": none); filters may be nil.
+func encodeChunk(dst []byte, first uint64, ts int64, recs [][]byte, filters []string) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, headerSize)...)
+	dst = appendFilter(dst, filters)
+	fsize := len(dst) - start - headerSize
+	for _, r := range recs {
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(r)))
+		dst = append(dst, r...)
+	}
+	body := dst[start+headerSize:]
+	h := header{first: first, count: uint32(len(recs)), timestamp: ts, size: uint32(len(body)), crc: crc32.Checksum(body, castagnoli), fsize: uint32(fsize)}
+	h.encode(dst[start:])
+	return dst
+}
+
+// Chunk is one chunk read back: its records share one buffer.
+type Chunk struct {
+	First     uint64 // offset of Records[0]
+	Timestamp int64  // Unix ms of the commit
+	Records   [][]byte
+}
+
+// decodeBody checks body against h and splits it into records.
+func decodeBody(h header, body []byte) (Chunk, error) {
+	if uint32(len(body)) != h.size || crc32.Checksum(body, castagnoli) != h.crc {
+		return Chunk{}, errCorrupt
+	}
+	body = body[h.fsize:]
+	c := Chunk{First: h.first, Timestamp: h.timestamp, Records: make([][]byte, 0, h.count)}
+	for i := uint32(0); i < h.count; i++ {
+		if len(body) < 4 {
+			return Chunk{}, errCorrupt
+		}
+		n := binary.BigEndian.Uint32(body)
+		body = body[4:]
+		if uint64(n) > uint64(len(body)) {
+			return Chunk{}, errCorrupt
+		}
+		c.Records = append(c.Records, body[:n:n])
+		body = body[n:]
+	}
+	if len(body) != 0 {
+		return Chunk{}, errCorrupt
+	}
+	return c, nil
+}
+
+// The chunk filter (RabbitMQ 3.13's stream filtering, exact rather than a
+// Bloom filter): the distinct filter values of the chunk's records and
+// whether some record has none. Empty (fsize 0) when no record has one.
+//
+//	+-----------+-------------+-------------------------------+
+//	| count u16 | unfiltered  | count x ( len u8 | value )    |
+//	|           | u8 (0 or 1) |   count 0xFFFF: any value     |
+//	+-----------+-------------+-------------------------------+
+func appendFilter(dst []byte, filters []string) []byte {
+	var vals []string
+	unfiltered, any := false, false
+	for _, f := range filters {
+		if f == "" {
+			unfiltered = true
+			continue
+		}
+		if slices.Contains(vals, f) {
+			continue
+		}
+		if len(vals) == maxFilterValues || len(f) > 255 {
+			any = true
+			continue
+		}
+		vals = append(vals, f)
+	}
+	if len(vals) == 0 && !any {
+		return dst
+	}
+	n := uint16(len(vals))
+	if any {
+		n, vals = 0xFFFF, nil
+	}
+	dst = binary.BigEndian.AppendUint16(dst, n)
+	if unfiltered {
+		dst = append(dst, 1)
+	} else {
+		dst = append(dst, 0)
+	}
+	for _, v := range vals {
+		dst = append(dst, byte(len(v)))
+		dst = append(dst, v...)
+	}
+	return dst
+}
+
+// Filter is a chunk's filter as a reader sees it.
+type Filter struct {
+	Values     []string
+	Any        bool // too many values to list: any may be there
+	Unfiltered bool // some record has no filter value
+}
+
+// decodeFilter reads a chunk filter; an empty one is all unfiltered.
+func decodeFilter(b []byte) (Filter, error) {
+	if len(b) == 0 {
+		return Filter{Unfiltered: true}, nil
+	}
+	if len(b) < 3 {
+		return Filter{}, errCorrupt
+	}
+	n := binary.BigEndian.Uint16(b)
+	f := Filter{Unfiltered: b[2] == 1}
+	b = b[3:]
+	if n == 0xFFFF {
+		f.Any = true
+		return f, nil
+	}
+	for range n {
+		if len(b) < 1 || len(b) < 1+int(b[0]) {
+			return Filter{}, errCorrupt
+		}
+		f.Values = append(f.Values, string(b[1:1+b[0]]))
+		b = b[1+b[0]:]
+	}
+	return f, nil
+}

@@ -1,0 +1,61 @@
+// Package streamlog is the append-only segmented log behind stream queues:
+// Kafka's and RabbitMQ osiris's design on plain files. It knows records
+// (opaque bytes), offsets and timestamps, not AMQP.
+//
+// # Map
+//
+//	log.go       Log: Open (recovery), Append (group commit), retention, Close
+//	chunk.go     the chunk format: encode, decode, CRC
+//	segment.go   segment files: naming, scanning, the in-memory sparse index
+//	reader.go    Reader: a cursor over committed chunks, read from the files
+//
+// # Files
+//
+//	Dir/<first offset, 20 digits>.seg   segment files, oldest first
+//
+// A segment is a sequence of chunks; a new segment starts when the active
+// one has reached Options.MaxSegmentBytes. A chunk holds the records of one
+// group commit and is written and read whole:
+//
+//	+--------+--------------+---------+--------------+---------+---------+---------+
+//	| magic  | first offset | count   | timestamp    | size    | crc32c  | fsize   |
+//	| u32 BE | u64 BE       | u32 BE  | i64 BE (ms)  | u32 BE  | u32 BE  | u32 BE  |
+//	+--------+--------------+---------+--------------+---------+---------+---------+
+//	| filter (fsize bytes, see chunk.go; none when no record has a filter value) |
+//	| records: count x ( length u32 BE | bytes )                                  |
+//	+-----------------------------------------------------------------------------+
+//	size counts the filter and the records; the CRC covers both.
+//
+// A reader with a filter (Reader.Match) reads a chunk's header and filter
+// only, and skips the chunk unread when no record can match.
+//
+// The sparse index is one entry per chunk (first offset, timestamp, file
+// position), rebuilt at Open by reading the chunk headers; a reader seeks
+// by offset or timestamp to a chunk, then reads chunks in order.
+//
+// # Durability and recovery
+//
+// Appends are queued; the writer goroutine takes every queued record as
+// one chunk, writes it, fdatasyncs the segment (and the directory when
+// the segment is new) and only then publishes the new tail to readers and
+// runs the appends' callbacks (a publisher's confirm). At Open every chunk
+// of the last segment is checked (header bounds and CRC); a torn or
+// corrupt tail is truncated away, never refused. Earlier segments are
+// checked for header bounds only.
+//
+// # Retention
+//
+// Whole segments, oldest first, never the active one: while the log is
+// over Options.MaxBytes, or the newest chunk of the oldest segment is
+// older than Options.MaxAge. A reader positioned in a removed segment
+// continues from the first remaining one (the open file stays readable
+// on POSIX systems until the reader moves on).
+//
+// # Concurrency
+//
+// Log.mu guards the segment list, the index and the committed tail; it is
+// never held during I/O. The writer goroutine is the only writer of the
+// files. A Reader is used by one goroutine; it reads with ReadAt on its
+// own file handle and takes Log.mu only to look up positions. Changed
+// returns a channel closed at the next commit, to wait on without polling.
+package streamlog

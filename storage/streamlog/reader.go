@@ -1,0 +1,214 @@
+package streamlog
+
+import (
+	"fmt"
+	"os"
+	"sort"
+)
+
+// Reader is a cursor over a log's committed chunks, read from the files:
+// a reader far behind costs page cache, not memory. One goroutine uses a
+// Reader.
+type Reader struct {
+	// Match, if set, decides from a chunk's filter whether to read it: a
+	// chunk it refuses is skipped without reading its records.
+	Match func(Filter) bool
+
+	l     *Log
+	seg   uint64 // first offset of the segment it reads
+	pos   int64  // file position of the next chunk
+	start uint64 // records before this offset are skipped
+	f     *os.File
+	fseg  uint64
+}
+
+// Seek positions.
+const (
+	// SeekFirst is the first record kept.
+	SeekFirst = iota
+	// SeekLast is the first record of the last chunk written (RabbitMQ's
+	// "last").
+	SeekLast
+	// SeekNext is the next record to be written.
+	SeekNext
+)
+
+// NewReader returns a reader at where (SeekFirst, SeekLast, SeekNext).
+func (l *Log) NewReader(where int) *Reader {
+	r := &Reader{l: l}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch where {
+	case SeekFirst:
+		s := l.mu.segs[0]
+		r.seg, r.pos, r.start = s.first, 0, 0
+	case SeekLast:
+		for i := len(l.mu.segs) - 1; i >= 0; i-- {
+			s := l.mu.segs[i]
+			if len(s.index) > 0 {
+				e := s.index[len(s.index)-1]
+				r.seg, r.pos, r.start = s.first, e.pos, e.first
+				return r
+			}
+		}
+		fallthrough
+	default:
+		r.seekNextLocked()
+	}
+	return r
+}
+
+func (r *Reader) seekNextLocked() {
+	s := r.l.mu.segs[len(r.l.mu.segs)-1]
+	r.seg, r.pos, r.start = s.first, s.size, s.next
+}
+
+// NewReaderAt returns a reader at offset off: the first record kept if
+// off is before it, the next to be written if off is past the tail.
+func (l *Log) NewReaderAt(off uint64) *Reader {
+	r := &Reader{l: l, start: off}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	segs := l.mu.segs
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].first > off })
+	if i > 0 {
+		i--
+	}
+	s := segs[i]
+	if off >= s.next && i == len(segs)-1 {
+		r.seg, r.pos = s.first, s.size
+		return r
+	}
+	r.seg = s.first
+	if len(s.index) > 0 {
+		r.pos = s.index[s.chunkFor(off)].pos
+	}
+	return r
+}
+
+// NewReaderAtTime returns a reader at the first chunk committed at or
+// after ms (Unix ms); past the newest, at the next record.
+func (l *Log) NewReaderAtTime(ms int64) *Reader {
+	r := &Reader{l: l}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.mu.segs {
+		if s.lastTimestamp() < ms {
+			continue
+		}
+		j := sort.Search(len(s.index), func(j int) bool { return s.index[j].timestamp >= ms })
+		e := s.index[j]
+		r.seg, r.pos, r.start = s.first, e.pos, e.first
+		return r
+	}
+	r.seekNextLocked()
+	return r
+}
+
+// Read returns the next committed chunk, its records before the
+// reader's start offset removed, or ok false when the reader is at the
+// tail (wait on Log.Changed, then Read again).
+func (r *Reader) Read() (c Chunk, ok bool, err error) {
+	for {
+		path, end, next, found := r.locate()
+		if !found {
+			return Chunk{}, false, nil
+		}
+		if path == "" {
+			continue // moved to another segment
+		}
+		_ = next
+		if r.f == nil || r.fseg != r.seg {
+			if r.f != nil {
+				r.f.Close()
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				if os.IsNotExist(err) {
+					continue // removed by retention: locate moves on
+				}
+				return Chunk{}, false, fmt.Errorf("streamlog: %w", err)
+			}
+			r.f, r.fseg = f, r.seg
+		}
+		var hb [headerSize]byte
+		if _, err := r.f.ReadAt(hb[:], r.pos); err != nil {
+			return Chunk{}, false, fmt.Errorf("streamlog: reading %s at %d: %w", path, r.pos, err)
+		}
+		h, err := decodeHeader(hb[:])
+		if err != nil || r.pos+headerSize+int64(h.size) > end {
+			return Chunk{}, false, fmt.Errorf("streamlog: %s at %d: %w", path, r.pos, errCorrupt)
+		}
+		if r.Match != nil && h.first+uint64(h.count) > r.start {
+			fb := make([]byte, h.fsize)
+			if _, err := r.f.ReadAt(fb, r.pos+headerSize); err != nil {
+				return Chunk{}, false, fmt.Errorf("streamlog: %w", err)
+			}
+			f, err := decodeFilter(fb)
+			if err == nil && !r.Match(f) {
+				r.pos += headerSize + int64(h.size) // skipped unread
+				r.start = h.first + uint64(h.count)
+				continue
+			}
+		}
+		// A fresh buffer per chunk: the records handed out point into it
+		// and may outlive the next Read (a delivery written from where it
+		// lies, an unacknowledged entry).
+		body := make([]byte, h.size)
+		if _, err := r.f.ReadAt(body, r.pos+headerSize); err != nil {
+			return Chunk{}, false, fmt.Errorf("streamlog: %w", err)
+		}
+		c, err := decodeBody(h, body)
+		if err != nil {
+			return Chunk{}, false, fmt.Errorf("streamlog: %s at %d: %w", path, r.pos, err)
+		}
+		r.pos += headerSize + int64(h.size)
+		if c.First < r.start {
+			skip := min(r.start-c.First, uint64(len(c.Records)))
+			c.Records = c.Records[skip:]
+			c.First += skip
+		}
+		if len(c.Records) == 0 {
+			continue
+		}
+		r.start = c.First + uint64(len(c.Records))
+		return c, true, nil
+	}
+}
+
+// locate finds the reader's segment under Log.mu: its path and committed
+// size. found is false at the tail; an empty path means the reader moved
+// to another segment (its own was finished or removed).
+func (r *Reader) locate() (path string, end int64, next uint64, found bool) {
+	l := r.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	segs := l.mu.segs
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].first >= r.seg })
+	if i == len(segs) || segs[i].first != r.seg {
+		// Removed by retention (or never there): the first segment kept
+		// after it.
+		if i == len(segs) {
+			i = len(segs) - 1
+		}
+		r.seg, r.pos = segs[i].first, 0
+		return "", 0, 0, true
+	}
+	s := segs[i]
+	if r.pos < s.size {
+		return s.path, s.size, s.next, true
+	}
+	if i == len(segs)-1 {
+		return "", 0, 0, false
+	}
+	r.seg, r.pos = segs[i+1].first, 0
+	return "", 0, 0, true
+}
+
+// Close releases the reader's file.
+func (r *Reader) Close() {
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+}

@@ -328,19 +328,6 @@ func (q *Queue) Dispatch() {
 	q.unlock()
 }
 
-// DispatchFrom is Dispatch on a goroutine that flushes its deliveries'
-// output itself (see Flusher): a consumer's reader after an ack.
-func (q *Queue) DispatchFrom(f Flusher) {
-	if q.wakeStream() {
-		return
-	}
-	q.mu.Lock()
-	q.mu.flusher = f
-	q.dispatchLocked()
-	q.mu.flusher = nil
-	q.unlock()
-}
-
 func (q *Queue) dispatchLocked() {
 	var now int64
 	for q.mu.ready.len() > 0 && len(q.mu.consumers) > 0 {

@@ -439,7 +439,7 @@ func (ch *channel) basicAck(tag uint64, multiple bool) error {
 	}
 	forEachQueue(ps, func(q *queue.Queue, es []queue.Entry) {
 		q.Ack(es)
-		q.DispatchFrom(ch.c) // the next deliveries, written before this reader blocks
+		q.Dispatch()
 	})
 	return nil
 }

@@ -48,6 +48,7 @@ type config struct {
 	tlsClientAuth   string
 	tlsExternal     string
 	promTLS         bool
+	mgmtTLS         bool
 	version         bool
 
 	// The management HTTP API (amqp/management).
@@ -128,6 +129,7 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.StringVar(&c.tlsClientAuth, "tls-client-auth", "none", "client certificates on --tls-listen: none, request (verified if given) or require")
 	fs.StringVar(&c.tlsExternal, "tls-external-identity", "off", "offer the EXTERNAL mechanism on --tls-listen, the user named by the client certificate's cn or san; off: not offered")
 	fs.BoolVar(&c.promTLS, "prometheus-tls", false, "serve --prometheus-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
+	fs.BoolVar(&c.mgmtTLS, "management-tls", false, "serve --management-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }

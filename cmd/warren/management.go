@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/warrenmq/warren/amqp/management"
 	"github.com/warrenmq/warren/amqp/server"
+	"github.com/warrenmq/warren/tlsconf"
 )
 
 // managementOff reports whether --management-listen disables the API.
@@ -19,7 +21,7 @@ func managementOff(addr string) bool { return addr == "" || addr == "off" }
 // startManagement listens on addr and serves the management HTTP API over
 // srv (its broker, registry and users) until stop is called. amqpAddr is
 // the AMQP listener, for /api/overview and the health checks.
-func startManagement(addr string, srv *server.Server, amqpAddr net.Addr, log *zap.Logger) (stop func(context.Context), err error) {
+func startManagement(addr string, tlsCfg *tls.Config, srv *server.Server, amqpAddr net.Addr, log *zap.Logger) (stop func(context.Context), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		const hint = "\n  choose another address: make run MGMT_LISTEN=127.0.0.1:15673 (or warren --management-listen 127.0.0.1:15673, or off)"
@@ -27,6 +29,9 @@ func startManagement(addr string, srv *server.Server, amqpAddr net.Addr, log *za
 			return nil, fmt.Errorf("cannot listen on %s for the management API: the address is in use, by another broker perhaps (a RabbitMQ?)%s", addr, hint)
 		}
 		return nil, fmt.Errorf("cannot listen on %s for the management API: %w%s", addr, err, hint)
+	}
+	if tlsCfg != nil { // HTTPS, with the TLS listener's files (tls.go)
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	api, err := management.New(management.Config{
 		Logger:    log,
@@ -46,13 +51,22 @@ func startManagement(addr string, srv *server.Server, amqpAddr net.Addr, log *za
 			log.Error("management API stopped", zap.Error(err))
 		}
 	}()
-	log.Info("management API listening", zap.String("addr", ln.Addr().String()))
+	log.Info("management API listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", tlsCfg != nil))
 	return func(ctx context.Context) {
 		if err := api.Shutdown(ctx); err != nil {
 			log.Warn("management API shutdown did not finish cleanly", zap.Error(err))
 		}
 		<-done
 	}, nil
+}
+
+// mgmtTLSConfig is the management listener's TLS configuration with
+// --management-tls, else nil.
+func mgmtTLSConfig(c *config, l *tlsconf.Loader) *tls.Config {
+	if !c.mgmtTLS || l == nil {
+		return nil
+	}
+	return l.ServerConfigWith(tlsconf.ClientAuthNone)
 }
 
 // authFrom checks the API's basic credentials against the server's users,

@@ -13,18 +13,24 @@ import (
 // metricsAddr waits for the log line announcing the metrics address.
 func metricsAddr(t *testing.T, p *warrenProc) string {
 	t.Helper()
+	return logAddr(t, p, "Prometheus metrics listening")
+}
+
+// logAddr is the address in the JSON log line msg of p.
+func logAddr(t *testing.T, p *warrenProc, msg string) string {
+	t.Helper()
 	var addr string
 	if !p.wait(func(_, errs []string) bool {
 		for _, l := range errs {
 			var m struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(l), &m) == nil && m.Msg == "Prometheus metrics listening" {
+			if json.Unmarshal([]byte(l), &m) == nil && m.Msg == msg {
 				addr = m.Addr
 				return true
 			}
 		}
 		return false
 	}) {
-		t.Fatalf("no \"Prometheus metrics listening\" line within %v:\n%s", startWait, p.output())
+		t.Fatalf("no %q line within %v:\n%s", msg, startWait, p.output())
 	}
 	return addr
 }

@@ -44,7 +44,8 @@ func TestTLSListenerAndReload(t *testing.T) {
 	p := startWarren(t, nil, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
 		"--tls-listen", "127.0.0.1:0", "--tls-cert", sc.CertFile, "--tls-key", sc.KeyFile, "--tls-ca", ca.File,
 		"--tls-client-auth", "require", "--tls-external-identity", "cn",
-		"--prometheus-listen", "127.0.0.1:0", "--prometheus-tls")
+		"--prometheus-listen", "127.0.0.1:0", "--prometheus-tls",
+		"--management-listen", "127.0.0.1:0", "--management-tls")
 	addr := tlsAddr(t, p)
 	dial := func(ca *tlstest.CA) (*amqp091.Connection, error) {
 		return amqp091.DialConfig("amqps://"+addr+"/", amqp091.Config{
@@ -71,6 +72,19 @@ func TestTLSListenerAndReload(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), "rabbitmq_alarms_memory_used_watermark 0") {
 		t.Fatalf("metrics over HTTPS lack the memory alarm:\n%.1500s", body)
+	}
+	// The management API over HTTPS with the same files.
+	aaddr := logAddr(t, p, "management API listening")
+	req, _ := http.NewRequest("GET", "https://"+aaddr+"/api/overview", nil)
+	req.SetBasicAuth("guest", "guest")
+	aresp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET https://%s/api/overview: %v", aaddr, err)
+	}
+	abody, _ := io.ReadAll(aresp.Body)
+	aresp.Body.Close()
+	if aresp.StatusCode != http.StatusOK || !strings.Contains(string(abody), `"management_version"`) {
+		t.Fatalf("the management API over HTTPS: %s %.300s", aresp.Status, abody)
 	}
 	// net/http answers plain HTTP on a TLS listener with a 400.
 	if resp, err := http.Get("http://" + maddr + "/metrics"); err == nil {

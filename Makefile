@@ -45,6 +45,9 @@ fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMethod$$' -fuzztime $(FUZZTIME) ./amqp
 	$(GO) test -run '^$$' -fuzz '^FuzzTable$$' -fuzztime $(FUZZTIME) ./amqp
 	$(GO) test -run '^$$' -fuzz '^FuzzTopic$$' -fuzztime $(FUZZTIME) ./binding
+	$(GO) test -run '^$$' -fuzz '^FuzzScanSenderRoutes$$' -fuzztime $(FUZZTIME) ./amqp
+	$(GO) test -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME) ./amqp/broker
+	$(GO) test -run '^$$' -fuzz '^FuzzDefinitionBodies$$' -fuzztime $(FUZZTIME) ./amqp/management
 
 bench: ## micro-benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./amqp/... ./binding/... ./exchange/... ./queue/...

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -301,11 +302,28 @@ func TestStreamRetentionByAge(t *testing.T) {
 		for range 3 {
 			b.publishConfirmed(pub, "", q, amqp.Publishing{Body: []byte("new" + body)})
 		}
-		c, ds := b.streamConsumer(conn, q, 1, "first")
-		d := recv(t, ds)
-		c.Close()
-		if strings.HasPrefix(string(d.Body), "new") {
-			return // every old message is gone
+		c := b.channel(conn)
+		if err := c.Qos(1, 0, false); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := c.Consume(q, "", false, false, false, false, amqp.Table{"x-stream-offset": "first"})
+		if err != nil {
+			// rabbitmq 3.10: a consume at "first" right after retention
+			// dropped the first segments may fail with 541 INTERNAL_ERROR
+			// and closes the connection (seen in 3 of 3 runs here); a poll
+			// on a new connection succeeds. Warren never does this.
+			if e := (*amqp.Error)(nil); !isRabbitMQ(conn) || !errors.As(err, &e) || e.Code != 541 {
+				t.Fatalf("basic.consume %q at first: %v", q, err)
+			}
+			t.Logf("RabbitMQ: %v (a hard error: the connection is gone); polling on a new one", err)
+			conn, _ = b.open()
+			pub = b.confirmChannel(conn)
+		} else {
+			d := recv(t, ds)
+			c.Close()
+			if strings.HasPrefix(string(d.Body), "new") {
+				return // every old message is gone
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("old messages still kept after %v with x-max-age 1s", 15*time.Second)

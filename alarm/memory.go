@@ -125,14 +125,16 @@ func ProcessMemory() int64 {
 // memory (MemTotal), or the limit of the process's cgroup (v2 memory.max,
 // v1 memory.limit_in_bytes) if lower. 0 if unknown.
 func MemoryLimit() int64 {
-	total := memTotal()
+	total := MemTotal()
 	if l := cgroupLimit(); l > 0 && (total == 0 || l < total) {
 		return l
 	}
 	return total
 }
 
-func memTotal() int64 {
+// MemTotal is MemTotal of /proc/meminfo in bytes (0 if unknown): the
+// machine's memory, whatever the cgroup allows.
+func MemTotal() int64 {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0

@@ -1,11 +1,12 @@
 package metrics
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"strconv"
 	"syscall"
+
+	"github.com/warrenmq/warren/alarm"
 )
 
 // nodeReading is what the node metrics read from the operating system at
@@ -35,29 +36,8 @@ func readNode() nodeReading {
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
 		r.maxFDs = int64(lim.Cur)
 	}
-	r.memTotal = memTotal()
+	r.memTotal = alarm.MemTotal()
 	return r
-}
-
-// memTotal is MemTotal of /proc/meminfo in bytes (0 if unknown).
-func memTotal() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if rest, ok := bytes.CutPrefix(line, []byte("MemTotal:")); ok {
-			fs := bytes.Fields(rest) // "16318480 kB"
-			if len(fs) > 0 {
-				kb, _ := strconv.ParseInt(string(fs[0]), 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
 }
 
 // diskFree is the space available to an unprivileged writer in the file

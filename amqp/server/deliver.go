@@ -118,6 +118,17 @@ func (u *unackedList) takeAll() []pending {
 	return out
 }
 
+// creditLocked reports whether cs may take one more delivery to be
+// acknowledged. ch.dmu is held.
+func (cs *consumer) creditLocked() bool {
+	ch := cs.ch
+	// spec 0-9-1 basic.qos / rabbitmq per_consumer_qos: both limits apply.
+	if cs.prefetch > 0 && cs.inflight >= cs.prefetch {
+		return false
+	}
+	return ch.dmu.globalPrefetch <= 0 || ch.dmu.inflight < ch.dmu.globalPrefetch
+}
+
 // TryDeliver implements queue.Sink. It runs with the queue's lock held.
 func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	ch := cs.ch
@@ -126,14 +137,8 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	if ch.dmu.closed || !cs.active {
 		return false
 	}
-	if !cs.noAck {
-		// spec 0-9-1 basic.qos / rabbitmq per_consumer_qos: both limits apply.
-		if cs.prefetch > 0 && cs.inflight >= cs.prefetch {
-			return false
-		}
-		if ch.dmu.globalPrefetch > 0 && ch.dmu.inflight >= ch.dmu.globalPrefetch {
-			return false
-		}
+	if !cs.noAck && !cs.creditLocked() {
+		return false
 	}
 	o := ch.c.out
 	o.mu.Lock()

@@ -172,11 +172,7 @@ func (cs *consumer) deliverStream(q *queue.Queue, e queue.Entry, off uint64) boo
 	if ch.dmu.closed || !cs.active || ch.dmu.consumers[cs.Tag] != cs {
 		return false
 	}
-	// spec 0-9-1 basic.qos / rabbitmq per_consumer_qos: both limits apply.
-	if cs.prefetch > 0 && cs.inflight >= cs.prefetch {
-		return false
-	}
-	if ch.dmu.globalPrefetch > 0 && ch.dmu.inflight >= ch.dmu.globalPrefetch {
+	if !cs.creditLocked() {
 		return false
 	}
 	o := ch.c.out

@@ -108,7 +108,7 @@ func (s *Store) Behind() bool { return s.pending.Load() > s.opts.MaxPendingBytes
 // (a connection's reader, say).
 func (s *Store) Throttle() {
 	// Every publish calls this: read the mirror without the lock first.
-	if s.pending.Load() <= s.opts.MaxPendingBytes {
+	if !s.Behind() {
 		return
 	}
 	s.mu.Lock()

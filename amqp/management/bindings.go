@@ -100,18 +100,12 @@ func (s *Server) getExchangeBindings(source bool) http.HandlerFunc {
 }
 
 func (s *Server) getQueueBindings(w http.ResponseWriter, r *http.Request) {
-	name := vhostParam(r)
-	if !s.vhostAccess(w, r, name) {
-		return
-	}
-	v := s.b.Vhost(name)
-	q := pathValue(r, "name")
-	if v.Queue(q) == nil {
-		notFound(w)
+	v, q, ok := s.vhostQueue(w, r)
+	if !ok {
 		return
 	}
 	listBindings(w, r, s.bindingsWhere(v, func(b *broker.BindingInfo) bool {
-		return b.DestinationType == "queue" && b.Destination == q
+		return b.DestinationType == "queue" && b.Destination == q.Name
 	}))
 }
 

@@ -33,6 +33,17 @@ type accessCheck func(w http.ResponseWriter, r *http.Request, vhost, kind, name 
 // use the vhost and check grants a on the queue; otherwise it has
 // answered (404 for a queue that is not there).
 func (s *Server) pathQueue(w http.ResponseWriter, r *http.Request, a broker.Access, check accessCheck) (*broker.Vhost, *queue.Queue, bool) {
+	v, q, ok := s.vhostQueue(w, r)
+	if !ok || !check(w, r, v.Name(), broker.ResourceQueue, q.Name, a) {
+		return nil, nil, false
+	}
+	return v, q, true
+}
+
+// vhostQueue is the path's vhost and its queue {name}, once the user may
+// use the vhost; otherwise it has answered (404 for a queue that is not
+// there).
+func (s *Server) vhostQueue(w http.ResponseWriter, r *http.Request) (*broker.Vhost, *queue.Queue, bool) {
 	name := vhostParam(r)
 	if !s.vhostAccess(w, r, name) {
 		return nil, nil, false
@@ -41,9 +52,6 @@ func (s *Server) pathQueue(w http.ResponseWriter, r *http.Request, a broker.Acce
 	q := v.Queue(pathValue(r, "name"))
 	if q == nil {
 		notFound(w)
-		return nil, nil, false
-	}
-	if !check(w, r, name, broker.ResourceQueue, q.Name, a) {
 		return nil, nil, false
 	}
 	return v, q, true

@@ -44,16 +44,11 @@ type moveDest struct {
 }
 
 func (s *Server) moveMessages(w http.ResponseWriter, r *http.Request) {
-	name := vhostParam(r)
-	if !s.vhostAccess(w, r, name) {
+	v, sq, ok := s.vhostQueue(w, r)
+	if !ok {
 		return
 	}
-	v := s.b.Vhost(name)
-	q := pathValue(r, "name")
-	if v.Queue(q) == nil {
-		notFound(w)
-		return
-	}
+	q := sq.Name
 	var body moveBody
 	if !decodeBody(w, r, &body) {
 		return

@@ -35,22 +35,6 @@ func procMemory(pid int) (anon, rss int64) {
 	return (res - shared) * page, res * page
 }
 
-func amqpAddr(t *testing.T, p *warrenProc) string {
-	t.Helper()
-	var addr string
-	if !p.wait(func(out, _ []string) bool {
-		if len(out) > 0 {
-			if m := listeningLine.FindStringSubmatch(out[0]); m != nil {
-				addr = m[2]
-			}
-		}
-		return addr != ""
-	}) {
-		t.Fatalf("no listening line within %v:\n%s", startWait, p.output())
-	}
-	return addr
-}
-
 // A publisher floods a queue that has no consumer, with confirms, past a
 // small memory high watermark (the broker's memory at start plus 256 MiB,
 // absolute; the overshoot measured is a fixed 10-15 MiB, the alarm's
@@ -75,7 +59,7 @@ func TestMemoryAlarmFlood(t *testing.T) {
 	}
 	// Baseline: an idle broker's memory, from a first run.
 	p0 := startWarrenBin(t, bin, nil, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--prometheus-listen", "off")
-	conn0, err := amqp091.Dial("amqp://guest:guest@" + amqpAddr(t, p0) + "/")
+	conn0, err := amqp091.Dial("amqp://guest:guest@" + listeningAddr(t, p0) + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +73,7 @@ func TestMemoryAlarmFlood(t *testing.T) {
 	// to disk), so that the flood reaches the watermark.
 	p := startWarrenBin(t, bin, nil, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--prometheus-listen", "off",
 		"--memory-budget", "-1", "--memory-high-watermark", strconv.FormatInt(watermark, 10), "--log-format", "json")
-	addr := amqpAddr(t, p)
+	addr := listeningAddr(t, p)
 	pid := p.cmd.Process.Pid
 	start := time.Now()
 	var tl struct {

@@ -3,6 +3,7 @@ package alarm
 import (
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestParseWatermark(t *testing.T) {
@@ -76,5 +77,38 @@ func TestProcessMemoryAndLimit(t *testing.T) {
 		t.Fatal("MemoryLimit() <= 0 on Linux")
 	} else {
 		t.Logf("memory limit %d MiB, process memory %d MiB", l>>20, ProcessMemory()>>20)
+	}
+}
+
+// Far from both thresholds the monitor checks seldom (an idle broker must
+// cost nothing); near either, or past one, every Interval; in between, as
+// often as growth at fastestGrowth could cross the nearer one.
+func TestMonitorIntervalFollowsMargin(t *testing.T) {
+	var used atomic.Int64
+	disk := &fakeDisk{}
+	disk.free.Store(100 << 30)
+	disk.min.Store(50 << 20)
+	m := New(Config{MemoryHighWatermark: Watermark{Absolute: 8 << 30}, MemoryLimit: 16 << 30, MemoryUsed: used.Load, Disk: disk})
+	used.Store(30 << 20)
+	m.Check()
+	if got := m.next(); got != maxInterval {
+		t.Errorf("far from both thresholds: next %v, want %v", got, maxInterval)
+	}
+	used.Store(8<<30 - 64<<20) // 64 MiB below the watermark: 250 ms at 256 MiB/s
+	m.Check()
+	if got := m.next(); got != 250*time.Millisecond {
+		t.Errorf("64 MiB below the watermark: next %v, want 250ms", got)
+	}
+	used.Store(30 << 20)
+	disk.free.Store(50<<20 + 1<<20) // 1 MiB above the disk limit
+	m.Check()
+	if got := m.next(); got != m.cfg.Interval {
+		t.Errorf("1 MiB above the disk limit: next %v, want %v", got, m.cfg.Interval)
+	}
+	disk.free.Store(100 << 30)
+	used.Store(9 << 30) // past the watermark
+	m.Check()
+	if got := m.next(); got != m.cfg.Interval {
+		t.Errorf("memory alarm raised: next %v, want %v", got, m.cfg.Interval)
 	}
 }

@@ -74,9 +74,11 @@ type Config struct {
 	MemoryUsed func() int64
 	// Disk gives the free space and the limit; nil: no disk alarm.
 	Disk DiskSource
-	// Interval between two checks; 0: 50ms (a read of /proc/self/statm
-	// costs a few microseconds; a flooding publisher can add 100 MiB a
-	// second, and the alarm must stop it close to the watermark).
+	// Interval between two checks near a threshold; 0: 50ms (a read of
+	// /proc/self/statm costs a few microseconds; a flooding publisher can
+	// add 100 MiB a second, and the alarm must stop it close to the
+	// watermark). Far from both thresholds the monitor checks less often,
+	// down to once a second (see next).
 	Interval time.Duration
 	// Reclaim, if set, is called while the memory alarm is raised, at most
 	// once a second, to give freed memory back to the system (cmd/warren
@@ -196,7 +198,7 @@ func (m *Monitor) Stop() {
 
 func (m *Monitor) loop() {
 	defer close(m.done)
-	t := time.NewTicker(m.cfg.Interval)
+	t := time.NewTimer(m.cfg.Interval)
 	defer t.Stop()
 	for {
 		select {
@@ -204,8 +206,42 @@ func (m *Monitor) loop() {
 			return
 		case <-t.C:
 			m.Check()
+			t.Reset(m.next())
 		}
 	}
+}
+
+// fastestGrowth is the rate, in bytes a second, at which next assumes
+// memory use can grow and free disk shrink: a publisher flooding a local
+// socket with large messages.
+const fastestGrowth = 256 << 20
+
+// maxInterval bounds next: an alarm threshold changed by a setter is
+// checked by the setter itself, so only growth needs watching.
+const maxInterval = time.Second
+
+// next is the wait before the next check: Interval near a threshold, and
+// up to maxInterval when memory or disk is so far from it that growth at
+// fastestGrowth could not cross it sooner. An idle broker with the
+// default watermark checks once a second instead of twenty times.
+func (m *Monitor) next() time.Duration {
+	m.mu.Lock()
+	st := m.mu.status
+	m.mu.Unlock()
+	margin, known := int64(0), false
+	if st.MemLimit > 0 {
+		margin, known = st.MemLimit-st.MemUsed, true
+	}
+	if st.DiskFree >= 0 && st.DiskFreeLimit >= 0 {
+		if d := st.DiskFree - st.DiskFreeLimit; !known || d < margin {
+			margin, known = d, true
+		}
+	}
+	if margin <= 0 {
+		return m.cfg.Interval
+	}
+	wait := time.Duration(float64(margin) / fastestGrowth * float64(time.Second))
+	return min(max(wait, m.cfg.Interval), max(maxInterval, m.cfg.Interval))
 }
 
 // Check reads memory and disk now, raises or clears the alarms, and

@@ -39,7 +39,7 @@ func floorMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "warren-perf floor: --rate and --time must be positive, --size at least 8")
 		return 2
 	}
-	h, err := floor(ctx, *rateF, *dur, *size)
+	h, relayCPU, err := floor(ctx, *rateF, *dur, *size)
 	if err != nil {
 		fmt.Fprintln(stderr, "warren-perf floor:", err)
 		return 1
@@ -48,6 +48,14 @@ func floorMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fmt.Fprintf(stdout, "warren-perf floor: a do-nothing relay process, %s records/s of %d B for %v\n", num(*rateF), *size, *dur)
 	fmt.Fprintf(stdout, "  latency          p50 %s  p95 %s  p99 %s  max %s ms (%d samples)\n",
 		msf(l.P50), msf(l.P95), msf(l.P99), msf(l.Max), h.Count())
+	if n := h.Count(); n > 0 {
+		// The relay reads and writes once a record: the least CPU any
+		// process spends to pass a record on at this rate on this
+		// machine. A broker reads a publish, writes a delivery and reads
+		// an ack: half as much again, at least.
+		fmt.Fprintf(stdout, "  relay CPU        %v (%.1f%% of a core)  %.1f us per record\n",
+			relayCPU.Round(time.Millisecond), 100*relayCPU.Seconds()/dur.Seconds(), float64(relayCPU.Microseconds())/float64(n))
+	}
 	return 0
 }
 
@@ -71,18 +79,20 @@ func relayMain(stdout io.Writer) int {
 	return 0
 }
 
-func floor(ctx context.Context, rate float64, dur time.Duration, size int) (*Histogram, error) {
+// floor returns the histogram of the records' latencies and the CPU the
+// relay process spent while they passed.
+func floor(ctx context.Context, rate float64, dur time.Duration, size int) (*Histogram, time.Duration, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	cmd := exec.CommandContext(ctx, self, "floor-relay")
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer func() {
 		cmd.Process.Kill()
@@ -90,19 +100,23 @@ func floor(ctx context.Context, rate float64, dur time.Duration, size int) (*His
 	}()
 	addr, err := bufio.NewReader(pipe).ReadString('\n')
 	if err != nil {
-		return nil, fmt.Errorf("the relay did not start: %w", err)
+		return nil, 0, fmt.Errorf("the relay did not start: %w", err)
 	}
 	addr = strings.TrimSpace(addr)
 	in, err := net.Dial("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer in.Close()
 	out, err := net.Dial("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer out.Close()
+	before, err := readProc(cmd.Process.Pid)
+	if err != nil {
+		return nil, 0, err
+	}
 
 	n := int(rate * dur.Seconds())
 	h := new(Histogram)
@@ -125,17 +139,24 @@ func floor(ctx context.Context, rate float64, dur time.Duration, size int) (*His
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 		binary.BigEndian.PutUint64(rec, uint64(time.Now().UnixNano()))
 		if _, err := in.Write(rec); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	select {
 	case err := <-read:
-		return h, err
+		if err != nil {
+			return nil, 0, err
+		}
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, 0, ctx.Err()
 	}
+	after, err := readProc(cmd.Process.Pid)
+	if err != nil {
+		return nil, 0, err
+	}
+	return h, after.CPU - before.CPU, nil
 }

@@ -71,7 +71,7 @@ func TestBudgetHoldsUnackedAndRequeued(t *testing.T) {
 				received <- nil
 			}()
 			pch := b.confirmChannel()
-			const chunk = 2000
+			const chunk = 500 // publishAcks allows durWait a chunk: a progress bound, not a speed one
 			for i := 0; i < n; i += chunk {
 				msgs := make([]amqp091.Publishing, chunk)
 				for j := range msgs {

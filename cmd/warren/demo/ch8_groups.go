@@ -1,0 +1,209 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Chapter 8: consumer groups. A super stream is a set of partitions (one
+// stream each) behind an exchange; a group of consumers with single
+// active consumer shares them, one active member per partition. When a
+// member joins or leaves, partitions move, and the new owner resumes from
+// the group's stored offset: nothing skipped.
+//
+// This chapter speaks RabbitMQ's stream protocol (rabbitmq-stream-go-
+// client), not AMQP 0-9-1: it needs the broker's stream listener.
+
+// errNoStreamListener: chapter 8 has no stream protocol listener to use.
+var errNoStreamListener = errors.New("the broker has no stream protocol listener")
+
+// group is the chapter's view of the group: who is active where, and
+// what each member read.
+type group struct {
+	mu       sync.Mutex
+	owner    map[string]string // partition -> active member
+	received map[string]int    // body -> times read
+	byMember map[string]int    // member -> messages read
+}
+
+func (g *group) events(member string) groupEvents {
+	return groupEvents{
+		activated: func(partition string, active bool) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if active {
+				g.owner[partition] = member
+			} else if g.owner[partition] == member {
+				delete(g.owner, partition)
+			}
+		},
+		received: func(_, body string) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.received[body]++
+			g.byMember[member]++
+		},
+	}
+}
+
+// balanced reports whether every partition has an active member of
+// members, each member has one, and no member has two more than another.
+func (g *group) balanced(partitions, members []string) (map[string]int, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	per := map[string]int{}
+	for _, p := range partitions {
+		m, ok := g.owner[p]
+		if !ok || !slices.Contains(members, m) {
+			return nil, false
+		}
+		per[m]++
+	}
+	lo, hi := len(partitions), 0
+	for _, m := range members {
+		lo, hi = min(lo, per[m]), max(hi, per[m])
+	}
+	return per, lo >= 1 && hi-lo <= 1
+}
+
+func (g *group) unique() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.received)
+}
+
+func playSuperStream(ctx context.Context, e *env) error {
+	if e.streamURL == "" {
+		if e.embedded {
+			return fmt.Errorf("%w: Warren does not speak RabbitMQ's stream protocol yet (issue 19), and this chapter needs it; "+
+				"run it against a broker that does with --url and --stream-url rabbitmq-stream://guest:guest@HOST:5552", errNoStreamListener)
+		}
+		return fmt.Errorf("%w was given: this chapter needs RabbitMQ's stream protocol; pass --stream-url rabbitmq-stream://guest:guest@HOST:5552", errNoStreamListener)
+	}
+	c, err := dialStreams(e.streamURL)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return superStreamStory(ctx, e, c)
+}
+
+func superStreamStory(ctx context.Context, e *env, c superStreams) error {
+	const name, groupName, n = "demo.ch8.orders", "fulfilment", 6
+	batch := e.pick(60, 24)
+	c.Delete(name) // what an earlier run left
+	parts, err := c.Declare(name, n)
+	if err != nil {
+		return err
+	}
+	defer c.Delete(name)
+	e.out.say("A super stream %s of %d partitions: %s.", name, len(parts), strings.Join(parts, ", "))
+	g := &group{owner: map[string]string{}, received: map[string]int{}, byMember: map[string]int{}}
+	leaves := map[string]func() error{}
+	defer func() {
+		for _, l := range leaves {
+			l()
+		}
+	}()
+	join := func(m string) error {
+		l, err := c.Join(name, groupName, m, g.events(m))
+		if err != nil {
+			return err
+		}
+		leaves[m] = l
+		return nil
+	}
+	published := 0
+	var stages []map[string]any
+	stage := func(title string, members []string) error {
+		var per map[string]int
+		if err := waitFor(ctx, "the partitions to settle among "+strings.Join(members, ", "), func() bool {
+			var ok bool
+			per, ok = g.balanced(parts, members)
+			return ok
+		}); err != nil {
+			return err
+		}
+		keys := make([]string, batch)
+		for i := range keys {
+			published++
+			keys[i] = fmt.Sprintf("order-%d", published)
+		}
+		if err := c.Publish(ctx, name, keys); err != nil {
+			return err
+		}
+		if err := waitFor(ctx, fmt.Sprintf("the group to read all %d orders", published), func() bool {
+			e.out.progress("orders read by the group", g.unique(), published)
+			return g.unique() == published
+		}); err != nil {
+			return err
+		}
+		e.out.endProgress()
+		// The owners once the batch is read.
+		per, _ = g.balanced(parts, members)
+		g.mu.Lock()
+		owners := map[string][]string{}
+		for p, m := range g.owner {
+			owners[m] = append(owners[m], strings.TrimPrefix(p, name+"-"))
+		}
+		g.mu.Unlock()
+		rows := [][]string{{"consumer", "partitions", "active on"}}
+		for _, m := range members {
+			sort.Strings(owners[m])
+			rows = append(rows, []string{m, itoa(per[m]), strings.Join(owners[m], " ")})
+		}
+		e.out.say("%s; %d orders published, the group has read %d distinct ones:", title, batch, g.unique())
+		e.out.table(rows)
+		stages = append(stages, map[string]any{"stage": title, "members": len(members), "partitions": per})
+		return nil
+	}
+
+	members := []string{"consumer-1", "consumer-2", "consumer-3"}
+	for _, m := range members {
+		if err := join(m); err != nil {
+			return err
+		}
+	}
+	if err := stage("three consumers in group "+groupName, members); err != nil {
+		return err
+	}
+	if err := join("consumer-4"); err != nil {
+		return err
+	}
+	members = append(members, "consumer-4")
+	if err := stage("consumer-4 joins", members); err != nil {
+		return err
+	}
+	leaving := "consumer-2"
+	if err := leaves[leaving](); err != nil {
+		return fmt.Errorf("%s leaving: %w", leaving, err)
+	}
+	delete(leaves, leaving)
+	members = slices.DeleteFunc(members, func(m string) bool { return m == leaving })
+	if err := stage(leaving+" leaves", members); err != nil {
+		return err
+	}
+
+	g.mu.Lock()
+	total := 0
+	for _, v := range g.received {
+		total += v
+	}
+	unique := len(g.received)
+	g.mu.Unlock()
+	e.out.measured("%d orders published, %d read, %d skipped, %d read twice (a partition moved before its offset was stored)",
+		published, unique, published-unique, total-unique)
+	e.out.say("Order within a partition is kept (one active reader each); the group scales by moving partitions, not by splitting one.")
+	e.figs["partitions"] = len(parts)
+	e.figs["published"] = published
+	e.figs["read"] = unique
+	e.figs["skipped"] = published - unique
+	e.figs["duplicates"] = total - unique
+	e.figs["stages"] = stages
+	return nil
+}

@@ -101,8 +101,8 @@ func playStream(ctx context.Context, e *env) error {
 
 // streamRead is what one reader saw.
 type streamRead struct {
-	count                int
-	firstOffset          int64
+	count               int
+	firstOffset         int64
 	firstBody, lastBody string
 }
 

@@ -177,15 +177,15 @@ type chapter struct {
 // story is the chapters in order (one file per chapter).
 func story() []chapter {
 	return []chapter{
-	{1, "Synchronous calls versus one queued event", playSync},
-	{2, "Pub/sub by pattern", playPubSub},
-	{3, "Point-to-point: a work queue", playWorkQueue},
-	{4, "A service down", playServiceDown},
-	{5, "Acknowledgements", playAcks},
-	{6, "The dead-letter queue and the replay", playDeadLetter},
-	{7, "The log: a stream", playStream},
-	{8, "Consumer groups on a super stream", playSuperStream},
-	{9, "The choice: stream or queue", playChoice},
+		{1, "Synchronous calls versus one queued event", playSync},
+		{2, "Pub/sub by pattern", playPubSub},
+		{3, "Point-to-point: a work queue", playWorkQueue},
+		{4, "A service down", playServiceDown},
+		{5, "Acknowledgements", playAcks},
+		{6, "The dead-letter queue and the replay", playDeadLetter},
+		{7, "The log: a stream", playStream},
+		{8, "Consumer groups on a super stream", playSuperStream},
+		{9, "The choice: stream or queue", playChoice},
 	}
 }
 

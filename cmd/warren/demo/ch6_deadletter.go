@@ -140,8 +140,9 @@ func playDeadLetter(ctx context.Context, e *env) error {
 	start := time.Now()
 	if err := e.apiPost(ctx, path, map[string]any{"destination": "origin"}, &moved); err != nil {
 		var ae *apiError
-		if errors.As(err, &ae) && ae.status == 404 {
-			return fmt.Errorf("the broker has no message-move endpoint (%v): replay needs Warren's management API", err)
+		if errors.As(err, &ae) && (ae.status == 404 || ae.status == 405) {
+			// rabbitmq: no such endpoint (its shovel plugin moves messages).
+			return fmt.Errorf("the broker has no message-move endpoint (HTTP %d): the replay needs Warren's management API", ae.status)
 		}
 		return fmt.Errorf("replaying the DLQ: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/rabbitmq/rabbitmq-stream-go-client/pkg/amqp"
 	"github.com/rabbitmq/rabbitmq-stream-go-client/pkg/message"
@@ -15,8 +16,11 @@ import (
 // official Go client (rabbitmq-stream-go-client) behind it.
 type superStreams interface {
 	// Declare creates a super stream of n partitions and returns their
-	// names.
+	// names; errNoSuperStreamCommand when the broker cannot over this
+	// protocol (before RabbitMQ 3.13).
 	Declare(name string, n int) ([]string, error)
+	// Partitions are the partitions of a super stream, in order.
+	Partitions(name string) ([]string, error)
 	Delete(name string) error
 	// Publish sends one message per key, body and routing key the key
 	// (hashed to a partition), and waits for every confirm.
@@ -61,9 +65,20 @@ func dialStreams(rawURL string) (superStreams, error) {
 
 func (c *streamClient) Declare(name string, n int) ([]string, error) {
 	if err := c.env.DeclareSuperStream(name, stream.NewPartitionsOptions(n)); err != nil {
+		if strings.Contains(err.Error(), "not supported") { // the client's words for a broker before 3.13
+			return nil, fmt.Errorf("%w: %v", errNoSuperStreamCommand, err)
+		}
 		return nil, fmt.Errorf("declaring the super stream %s: %w", name, err)
 	}
-	return c.env.QueryPartitions(name)
+	return c.Partitions(name)
+}
+
+func (c *streamClient) Partitions(name string) ([]string, error) {
+	p, err := c.env.QueryPartitions(name)
+	if err != nil {
+		return nil, fmt.Errorf("the partitions of %s: %w", name, err)
+	}
+	return p, nil
 }
 
 func (c *streamClient) Delete(name string) error { return c.env.DeleteSuperStream(name) }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // Chapter 8: consumer groups. A super stream is a set of partitions (one
@@ -21,6 +23,10 @@ import (
 
 // errNoStreamListener: chapter 8 has no stream protocol listener to use.
 var errNoStreamListener = errors.New("the broker has no stream protocol listener")
+
+// errNoSuperStreamCommand: the broker cannot create super streams over the
+// stream protocol (its create_super_stream came in RabbitMQ 3.13).
+var errNoSuperStreamCommand = errors.New("the broker cannot create super streams over the stream protocol")
 
 // group is the chapter's view of the group: who is active where, and
 // what each member read.
@@ -96,12 +102,18 @@ func playSuperStream(ctx context.Context, e *env) error {
 func superStreamStory(ctx context.Context, e *env, c superStreams) error {
 	const name, groupName, n = "demo.ch8.orders", "fulfilment", 6
 	batch := e.pick(60, 24)
-	c.Delete(name) // what an earlier run left
+	e.deleteSuperStream(c, name, n) // what an earlier run left
 	parts, err := c.Declare(name, n)
+	if errors.Is(err, errNoSuperStreamCommand) {
+		e.out.note("(the broker creates no super stream over the stream protocol: its exchange and partitions are declared over AMQP)")
+		if err = e.declareSuperStreamAMQP(name, n); err == nil {
+			parts, err = c.Partitions(name)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	defer c.Delete(name)
+	defer e.deleteSuperStream(c, name, n)
 	e.out.say("A super stream %s of %d partitions: %s.", name, len(parts), strings.Join(parts, ", "))
 	g := &group{owner: map[string]string{}, received: map[string]int{}, byMember: map[string]int{}}
 	leaves := map[string]func() error{}
@@ -206,4 +218,38 @@ func superStreamStory(ctx context.Context, e *env, c superStreams) error {
 	e.figs["duplicates"] = total - unique
 	e.figs["stages"] = stages
 	return nil
+}
+
+// declareSuperStreamAMQP declares a super stream as RabbitMQ lays it out:
+// a direct exchange (x-super-stream), a stream per partition, name-0 ..
+// name-(n-1), bound with the key "i" and x-stream-partition-order i.
+func (e *env) declareSuperStreamAMQP(name string, n int) error {
+	ch, err := e.channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if err := ch.ExchangeDeclare(name, "direct", true, false, false, false, amqp.Table{"x-super-stream": true}); err != nil {
+		return err
+	}
+	for i := range n {
+		q := fmt.Sprintf("%s-%d", name, i)
+		if _, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{"x-queue-type": "stream"}); err != nil {
+			return err
+		}
+		if err := ch.QueueBind(q, itoa(i), name, false, amqp.Table{"x-stream-partition-order": int32(i)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteSuperStream deletes a super stream over the stream protocol and,
+// for brokers that cannot, its exchange and partitions over AMQP.
+func (e *env) deleteSuperStream(c superStreams, name string, n int) {
+	c.Delete(name)
+	for i := range n {
+		e.deleteQueues(fmt.Sprintf("%s-%d", name, i))
+	}
+	e.deleteExchanges(name)
 }

@@ -8,7 +8,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// Chapter 9: the choice. The exercise's events, each run through Warren
+// Chapter 9: the choice. The exercise's events, each run through the broker
 // as a stream (many independent readers, replay) or a queue (work done
 // once, acknowledged, retried, dead-lettered), with the reason.
 
@@ -32,7 +32,7 @@ func choices() []choice {
 func playChoice(ctx context.Context, e *env) error {
 	per := e.pick(20, 10)
 	readers := 2
-	e.out.say("Each event of the exercise, %d of each, through Warren with %d consumers:", per, readers)
+	e.out.say("Each event of the exercise, %d of each, through the broker with %d consumers:", per, readers)
 	rows := [][]string{{"event", "as", "consumers", "deliveries", "why"}}
 	res := map[string]any{}
 	for _, c := range choices() {

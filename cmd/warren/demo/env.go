@@ -198,7 +198,12 @@ type apiError struct {
 	reason string
 }
 
-func (a *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", a.status, a.reason) }
+func (a *apiError) Error() string {
+	if a.reason == "" {
+		return fmt.Sprintf("HTTP %d %s", a.status, http.StatusText(a.status))
+	}
+	return fmt.Sprintf("HTTP %d: %s", a.status, a.reason)
+}
 
 // apiPost posts body as JSON to the management API's path and decodes
 // the answer into res.

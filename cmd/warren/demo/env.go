@@ -82,6 +82,13 @@ func (e *env) connect(name string) (*amqp.Connection, error) {
 	return c, nil
 }
 
+// product is the broker's name from its connection.start ("Warren",
+// "RabbitMQ").
+func (e *env) product() string {
+	p, _ := e.conn.Properties["product"].(string)
+	return p
+}
+
 // redact hides the password of a URL.
 func redact(s string) string {
 	u, err := url.Parse(s)

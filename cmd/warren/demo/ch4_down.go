@@ -58,9 +58,9 @@ func playServiceDown(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	defer sms.stop() // on an early return; stopped below for the outage
 	pub, err := confirmChannel(e.conn)
 	if err != nil {
-		sms.stop()
 		return err
 	}
 	defer pub.Close()
@@ -77,13 +77,11 @@ func playServiceDown(ctx context.Context, e *env) error {
 
 	e.out.say("Email and SMS each consume their own queue, bound to %s. %d orders come in.", x, before)
 	if err := place(before); err != nil {
-		sms.stop()
 		return err
 	}
 	if err := waitFor(ctx, "both services to handle the first orders", func() bool {
 		return emailDone.Load() == int64(before) && smsDone.Load() == int64(before)
 	}); err != nil {
-		sms.stop()
 		return err
 	}
 	e.out.measured("email handled %d, sms handled %d", emailDone.Load(), smsDone.Load())

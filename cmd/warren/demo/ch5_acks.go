@@ -92,12 +92,20 @@ func playAcks(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	b.stop() // B's work is done (before worker C below)
 	mu.Lock()
-	defer mu.Unlock()
+	defer mu.Unlock() // the workers are done: nothing else takes mu
 	e.out.measured("%d deliveries for %d tasks; redelivered: %v (the one A held); all %d completed by B; %d left, none lost",
 		deliveries, tasks, redelivered, len(completed), left)
-	e.out.say("Acknowledge after the work, not before: a crash then means a second try, never a lost shipment.")
 	e.out.say("(So a task may run twice: make the work idempotent, keyed by the message id.)")
+
+	lostAuto, err := e.autoAckCrash(ctx, q)
+	if err != nil {
+		return err
+	}
+	e.out.measured("with auto-ack, %d of 1 shipment lost: the broker forgot it when it sent it", lostAuto)
+	e.out.say("Acknowledge after the work, not before: a crash then means a second try, never a lost shipment.")
+	e.figs["lost_with_auto_ack"] = lostAuto
 	e.figs["tasks"] = tasks
 	e.figs["delivered"] = deliveries
 	e.figs["redelivered"] = len(redelivered)
@@ -106,4 +114,44 @@ func playAcks(ctx context.Context, e *env) error {
 	e.figs["lost"] = tasks - len(completed)
 	e.figs["redelivered_is_the_crashed_one"] = len(redelivered) == 1 && redelivered[0] == inFlight
 	return nil
+}
+
+// autoAckCrash shows the other way: a worker that consumes with auto-ack
+// (basic.consume no-ack) takes a shipment and exits before doing it.
+// It returns how many shipments were lost (1 of 1 on RabbitMQ and
+// Warren: an auto-acked delivery is done as far as the broker knows).
+func (e *env) autoAckCrash(ctx context.Context, q string) (int, error) {
+	e.out.say("Now the other way: worker C consumes with auto-ack, takes one more shipment and exits before doing it.")
+	pub, err := confirmChannel(e.conn)
+	if err != nil {
+		return 0, err
+	}
+	defer pub.Close()
+	if err := publish(ctx, pub, "", q, text("shipment 6")); err != nil {
+		return 0, err
+	}
+	c, err := e.connect("warren demo: shipping worker C (auto-ack)")
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	ch, err := c.Channel()
+	if err != nil {
+		return 0, err
+	}
+	ds, err := ch.Consume(q, "", true, false, false, false, nil)
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case <-ds:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("timed out waiting for worker C's delivery")
+	}
+	c.Close() // C exits with the shipment undone
+	left, err := e.depth(q)
+	if err != nil {
+		return 0, err
+	}
+	return 1 - left, nil
 }

@@ -119,7 +119,7 @@ func TestDemoChapters(t *testing.T) {
 			f.want(t, map[string]float64{"orders": 25, "email_handled": 25, "sms_backlog": 20, "sms_handled": 25, "left": 0, "lost": 0})
 		}},
 		{5, func(t *testing.T, f figs) {
-			f.want(t, map[string]float64{"tasks": 5, "delivered": 6, "redelivered": 1, "completed": 5, "lost": 0})
+			f.want(t, map[string]float64{"tasks": 5, "delivered": 6, "redelivered": 1, "completed": 5, "lost": 0, "lost_with_auto_ack": 1})
 			if f["redelivered_is_the_crashed_one"] != true {
 				t.Errorf("the redelivered task is not the one the crashed worker held: %v", map[string]any(f))
 			}

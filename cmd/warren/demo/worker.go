@@ -31,6 +31,7 @@ type worker struct {
 	ch   *amqp.Channel
 	tag  string
 	done chan struct{}
+	end  sync.Once // stop and kill: the first call ends the worker
 
 	mu struct {
 		sync.Mutex
@@ -97,17 +98,22 @@ func (w *worker) handled() int {
 }
 
 // stop cancels the consumer (the deliveries already sent are still
-// handled and acknowledged) and closes the connection.
+// handled and acknowledged) and closes the connection. Stopping a worker
+// that has ended does nothing.
 func (w *worker) stop() {
-	w.ch.Cancel(w.tag, false)
-	<-w.done
-	w.conn.Close()
+	w.end.Do(func() {
+		w.ch.Cancel(w.tag, false)
+		<-w.done
+		w.conn.Close()
+	})
 }
 
 // kill drops the TCP connection as a crashing process would: no cancel,
 // no close, the unacknowledged deliveries left to the broker.
 func (w *worker) kill() {
-	w.sock.Close()
-	<-w.done
-	w.conn.Close()
+	w.end.Do(func() {
+		w.sock.Close()
+		<-w.done
+		w.conn.Close()
+	})
 }

@@ -120,6 +120,9 @@ func (c *streamClient) Publish(ctx context.Context, name string, keys []string) 
 func (c *streamClient) Join(name, group, member string, ev groupEvents) (func() error, error) {
 	update := func(partition string, active bool) stream.OffsetSpecification {
 		ev.activated(partition, active)
+		if !active {
+			return stream.OffsetSpecification{}.Next() // not read: it steps down
+		}
 		// Resume where the group's last active member stored its offset.
 		if off, err := c.env.QueryOffset(group, partition); err == nil {
 			return stream.OffsetSpecification{}.Offset(off + 1)

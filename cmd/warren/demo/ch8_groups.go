@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -62,6 +63,10 @@ func (g *group) events(member string) groupEvents {
 func (g *group) balanced(partitions, members []string) (map[string]int, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.balancedLocked(partitions, members)
+}
+
+func (g *group) balancedLocked(partitions, members []string) (map[string]int, bool) {
 	per := map[string]int{}
 	for _, p := range partitions {
 		m, ok := g.owner[p]
@@ -75,6 +80,17 @@ func (g *group) balanced(partitions, members []string) (map[string]int, bool) {
 		lo, hi = min(lo, per[m]), max(hi, per[m])
 	}
 	return per, lo >= 1 && hi-lo <= 1
+}
+
+// snapshot is balanced with a copy of the owners and the messages each
+// member has read, all under one lock.
+func (g *group) snapshot(partitions, members []string) (per map[string]int, owner map[string]string, read map[string]int, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if per, ok = g.balancedLocked(partitions, members); !ok {
+		return nil, nil, nil, false
+	}
+	return per, maps.Clone(g.owner), maps.Clone(g.byMember), true
 }
 
 func (g *group) unique() int {
@@ -134,13 +150,10 @@ func superStreamStory(ctx context.Context, e *env, c superStreams) error {
 	}
 	published := 0
 	var stages []map[string]any
+	var before map[string]string // the owners at the previous stage
 	stage := func(title string, members []string) error {
-		var per map[string]int
-		if err := waitFor(ctx, "the partitions to settle among "+strings.Join(members, ", "), func() bool {
-			var ok bool
-			per, ok = g.balanced(parts, members)
-			return ok
-		}); err != nil {
+		settled := func() bool { _, ok := g.balanced(parts, members); return ok }
+		if err := waitFor(ctx, "the partitions to settle among "+strings.Join(members, ", "), settled); err != nil {
 			return err
 		}
 		keys := make([]string, batch)
@@ -158,22 +171,37 @@ func superStreamStory(ctx context.Context, e *env, c superStreams) error {
 			return err
 		}
 		e.out.endProgress()
-		// The owners once the batch is read.
-		per, _ = g.balanced(parts, members)
-		g.mu.Lock()
-		owners := map[string][]string{}
-		for p, m := range g.owner {
-			owners[m] = append(owners[m], strings.TrimPrefix(p, name+"-"))
+		// Who is active where once the batch is read.
+		var per, read map[string]int
+		var owner map[string]string
+		if err := waitFor(ctx, "the partitions to settle", func() bool {
+			var ok bool
+			per, owner, read, ok = g.snapshot(parts, members)
+			return ok
+		}); err != nil {
+			return err
 		}
-		g.mu.Unlock()
-		rows := [][]string{{"consumer", "partitions", "active on"}}
+		moved := 0
+		if before != nil {
+			for p, m := range owner {
+				if before[p] != m {
+					moved++
+				}
+			}
+		}
+		before = owner
+		on := map[string][]string{}
+		for p, m := range owner {
+			on[m] = append(on[m], strings.TrimPrefix(p, name+"-"))
+		}
+		rows := [][]string{{"consumer", "partitions", "active on", "read so far"}}
 		for _, m := range members {
-			sort.Strings(owners[m])
-			rows = append(rows, []string{m, itoa(per[m]), strings.Join(owners[m], " ")})
+			sort.Strings(on[m])
+			rows = append(rows, []string{m, itoa(per[m]), strings.Join(on[m], " "), itoa(read[m])})
 		}
-		e.out.say("%s; %d orders published, the group has read %d distinct ones:", title, batch, g.unique())
+		e.out.say("%s: %d partitions moved; %d orders published, the group has read %d distinct ones:", title, moved, batch, g.unique())
 		e.out.table(rows)
-		stages = append(stages, map[string]any{"stage": title, "members": len(members), "partitions": per})
+		stages = append(stages, map[string]any{"stage": title, "members": len(members), "partitions": per, "moved": moved})
 		return nil
 	}
 

@@ -154,6 +154,10 @@ func TestDemoChapters(t *testing.T) {
 				if len(per) != members || total != 6 || lo < 1 || hi-lo > 1 {
 					t.Errorf("stage %d (%v): partitions per consumer %v, want 6 over %d consumers, balanced", i+1, st["stage"], per, members)
 				}
+				// A consumer joining or leaving moves partitions.
+				if moved := st.num(t, "moved"); i > 0 && moved < 1 {
+					t.Errorf("stage %d (%v): %v partitions moved", i+1, st["stage"], moved)
+				}
 			}
 		}},
 		{9, func(t *testing.T, f figs) {

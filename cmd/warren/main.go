@@ -20,12 +20,16 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/warrenmq/warren/amqp/server"
+	"github.com/warrenmq/warren/cmd/warren/demo"
 	"github.com/warrenmq/warren/storage"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "ctl" {
 		os.Exit(ctlMain(os.Args[2:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr)) // ctl.go
+	}
+	if len(os.Args) > 1 && os.Args[1] == "demo" {
+		os.Exit(demo.Main(os.Args[2:], os.Stdout, os.Stderr)) // cmd/warren/demo
 	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "warren:", err)

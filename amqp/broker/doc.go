@@ -58,6 +58,8 @@
 //	recover_defs.go     replaying those at Recover; SeedUsers (first boot)
 //	definitions.go      definitions export in RabbitMQ's JSON format
 //	definitions_import.go  import: all checked, then applied as commands
+//	restore.go          RestoreDefinitions: a Raft snapshot installed (stale
+//	                    definitions deleted, then imported, on this node only)
 //
 // A front end attaches consumers to a queue.Queue with its own queue.Sink
 // (queue.Queue.AddConsumer) and acks, rejects, requeues and gets on the

@@ -22,7 +22,7 @@ import (
 // testCluster is a cluster of in-process nodes on 127.0.0.1:0: each a
 // store, a cluster Node, an AMQP server and (on demand) the HTTP API.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	peers map[string]string
 	lns   map[string]net.Listener // peer listeners of nodes not running
 	nodes map[string]*testNode
@@ -44,7 +44,7 @@ type testNode struct {
 
 // newCluster makes the listeners of every node named (so that each knows
 // the others' addresses) and starts those in start.
-func newCluster(t *testing.T, names []string, tune func(*Config), start ...string) *testCluster {
+func newCluster(t testing.TB, names []string, tune func(*Config), start ...string) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, peers: map[string]string{}, lns: map[string]net.Listener{}, nodes: map[string]*testNode{},
 		dirs: map[string]string{}, tune: tune}
@@ -212,7 +212,7 @@ func passive(conn *amqp091.Connection, fn func(ch *amqp091.Channel) error) error
 }
 
 // eventually polls cond until it returns nil or the deadline passes.
-func eventually(t *testing.T, within time.Duration, cond func() error) {
+func eventually(t testing.TB, within time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	tick := time.NewTicker(10 * time.Millisecond)

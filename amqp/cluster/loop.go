@@ -44,7 +44,8 @@ type loop struct {
 	b  *broker.Broker
 
 	applied, snapIndex uint64
-	savedApplied       uint64 // the applied index on disk
+	savedApplied       uint64        // the applied index on disk
+	hard, savedHard    *pb.HardState // the latest; the one on disk
 	conf               *pb.ConfState
 	confDirty          bool
 	dropped            []proposal // dropped for want of a leader: retried at each tick
@@ -63,7 +64,9 @@ func (l *loop) run() {
 			l.rn.Tick()
 			l.retryDropped()
 			if !l.rn.HasReady() && (l.applied != l.savedApplied || l.confDirty) {
-				l.persist(nil)
+				if !l.persist(nil, true) {
+					return
+				}
 			}
 		case m := <-l.n.recvc:
 			l.step(m)
@@ -129,24 +132,36 @@ func (l *loop) retryDropped() {
 	}
 }
 
-// persist writes rd's log changes (nil: none) and the applied index and
-// configuration if they changed, in one Batch.
-func (l *loop) persist(rd *raft.Ready) bool {
+// persist writes rd's log changes (nil: none) with the latest hard state,
+// and the applied index and configuration if they changed, in one Batch
+// (one fsync). A Ready that only moves the commit index writes nothing
+// (raft.MustSync: the commit index can be learnt again from the leader);
+// force writes even then (the tick's save of the applied index). The
+// hard state always goes with the applied index, so the commit index on
+// disk is never behind the applied one (raft refuses to start so).
+func (l *loop) persist(rd *raft.Ready, force bool) bool {
 	g := l.n.group
-	b := l.n.store.NewBatch()
-	if rd != nil {
-		if !raft.IsEmptySnap(rd.Snapshot) {
-			// Installed (install) before anything else is applied: the
-			// applied index never falls behind the log's first index.
-			b.ApplySnapshot(g, rd.Snapshot)
-			b.SetApplied(g, rd.Snapshot.GetMetadata().GetIndex())
-		}
-		b.Append(g, rd.Entries)
-		b.SetHardState(g, rd.HardState)
+	snap := rd != nil && !raft.IsEmptySnap(rd.Snapshot)
+	if rd != nil && rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
+		l.hard = rd.HardState
 	}
-	if l.applied != l.savedApplied && (rd == nil || raft.IsEmptySnap(rd.Snapshot)) {
+	sync := rd != nil && (len(rd.Entries) > 0 || snap || raft.MustSync(l.hard, l.savedHard, 0))
+	if !sync && !force {
+		return true
+	}
+	b := l.n.store.NewBatch()
+	if snap {
+		// Installed (install) before anything else is applied: the
+		// applied index never falls behind the log's first index.
+		b.ApplySnapshot(g, rd.Snapshot)
+		b.SetApplied(g, rd.Snapshot.GetMetadata().GetIndex())
+	} else if l.applied != l.savedApplied {
 		b.SetApplied(g, l.applied)
 	}
+	if rd != nil {
+		b.Append(g, rd.Entries)
+	}
+	b.SetHardState(g, l.hard)
 	if l.confDirty {
 		b.SetConfState(g, l.conf)
 	}
@@ -156,16 +171,18 @@ func (l *loop) persist(rd *raft.Ready) bool {
 		l.n.log.Error("cluster: the Raft log cannot be written; the node stops replicating", zap.Error(err))
 		return false
 	}
-	l.savedApplied, l.confDirty = l.applied, false
-	if rd != nil && !raft.IsEmptySnap(rd.Snapshot) {
+	l.savedHard, l.confDirty = l.hard, false
+	if snap {
 		l.savedApplied = rd.Snapshot.GetMetadata().GetIndex()
+	} else {
+		l.savedApplied = l.applied
 	}
 	return true
 }
 
 // ready handles one Ready; false if the node must stop.
 func (l *loop) ready(rd raft.Ready) bool {
-	if !l.persist(&rd) {
+	if !l.persist(&rd, false) {
 		return false
 	}
 	l.n.tr.send(metaGroup, rd.Messages)
@@ -254,11 +271,12 @@ func (l *loop) maybeSnapshot() {
 		b.Compact(g, l.applied-keep)
 	}
 	b.SetApplied(g, l.applied) // never behind the first index
+	b.SetHardState(g, l.hard)  // nor the commit index behind it
 	if err := b.Commit(); err != nil {
 		l.n.log.Error("cluster: snapshot", zap.Uint64("index", l.applied), zap.Error(err))
 		return
 	}
-	l.snapIndex, l.savedApplied = l.applied, l.applied
+	l.snapIndex, l.savedApplied, l.savedHard = l.applied, l.applied, l.hard
 	l.n.log.Debug("cluster: snapshot", zap.Uint64("index", l.applied), zap.Int("bytes", len(data)))
 }
 

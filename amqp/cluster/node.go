@@ -196,7 +196,8 @@ func (n *Node) Start(b *broker.Broker) error {
 	if snap, _ := n.group.Snapshot(); !raft.IsEmptySnap(snap) {
 		l.snapIndex = snap.GetMetadata().GetIndex()
 	}
-	_, l.conf, _ = n.group.InitialState()
+	l.hard, l.conf, _ = n.group.InitialState()
+	l.savedHard = l.hard
 	n.started.Store(true)
 	n.tr.start(n.cfg.Listener)
 	n.log.Info("cluster node started", zap.String("node", n.cfg.Name), zap.Int("members", len(n.names)), zap.Uint64("applied", l.applied))

@@ -79,6 +79,16 @@
 // broker's store: a restarted node lacks those that were applied before
 // its last saved applied index (as a single node loses them).
 //
+// # Known gaps (this preview)
+//
+// An apply that a node refuses for its own reasons (its disk short of
+// space for a durable declaration, no stream directory) leaves that node
+// without the object while the others have it: the log has no way yet to
+// tell a deterministic refusal from a local one. x-expires runs on each
+// node's instance of a queue and deletes it there only; an auto-delete
+// queue's deletion is proposed by the node whose last consumer left, and
+// deletes every node's instance. Membership is fixed at bootstrap.
+//
 // # Concurrency
 //
 // One goroutine (loop.run) owns the RawNode and applies entries; it never

@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -122,7 +123,12 @@ func (l *loop) propose(p proposal) {
 }
 
 func (l *loop) retryDropped() {
-	if len(l.dropped) == 0 || l.rn.BasicStatus().Lead == raft.None {
+	if len(l.dropped) == 0 {
+		return
+	}
+	if l.rn.BasicStatus().Lead == raft.None {
+		// Still none: forget those whose proposers gave up.
+		l.dropped = slices.DeleteFunc(l.dropped, func(p proposal) bool { return p.ctx.Err() != nil })
 		return
 	}
 	ps := l.dropped

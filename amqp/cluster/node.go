@@ -291,6 +291,8 @@ func (n *Node) deliver(m groupMsg) bool {
 		return true
 	case <-n.stop:
 		return false
+	case <-n.done: // the loop failed
+		return false
 	}
 }
 

@@ -60,7 +60,7 @@ func TestPeerLinkRefusesStrangers(t *testing.T) {
 	for _, junk := range [][]byte{
 		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
 		append([]byte("WRNR\x01\x00\x00\x00\x00\x00\x00\x00\x09"), 0xff, 0xff, 0xff, 0xff), // a 4 GiB frame
-		append([]byte("WRNR\x01\x00\x00\x00\x00\x00\x00\x00\x09"), 0, 0, 0, 3, 1, 0, 0), // a truncated message
+		append([]byte("WRNR\x01\x00\x00\x00\x00\x00\x00\x00\x09"), 0, 0, 0, 3, 1, 0, 0),    // a truncated message
 	} {
 		conn, err := net.Dial("tcp", c.peers["a"])
 		if err != nil {

@@ -188,7 +188,7 @@ func (g *Group) Snapshot() (*pb.Snapshot, error) {
 func (g *Group) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte, keep uint64) error {
 	b := g.s.NewBatch()
 	b.CreateSnapshot(g, i, cs, data)
-	if i > keep {
+	if first, _ := g.FirstIndex(); i > keep && i-keep >= first {
 		b.Compact(g, i-keep)
 	}
 	return b.Commit()

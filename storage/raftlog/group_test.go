@@ -182,6 +182,12 @@ func TestSnapshotAndCompaction(t *testing.T) {
 	if err := b.Commit(); err == nil {
 		t.Fatal("compacting past the last index was accepted")
 	}
+	// A later snapshot whose catch-up window reaches past the first
+	// index compacts nothing more, and is taken.
+	if err := g.CreateSnapshot(7, cs, []byte("state at 7"), 5); err != nil {
+		t.Fatalf("a snapshot keeping more than is left: %v", err)
+	}
+	checkBounds(t, g, 5, 10)
 	// Appending below the first index skips what is compacted.
 	appendRange(t, s, g, 3, 11, 3)
 	checkBounds(t, g, 5, 11)

@@ -239,3 +239,32 @@ func TestNoQuorum(t *testing.T) {
 		t.Fatal("the queue exists on the node without quorum")
 	}
 }
+
+// TestWholeClusterRestart: every node stopped and started again keeps
+// the definitions (its store), finds its Raft state (term, log, applied
+// index) and goes on committing, with snapshots taken along the way.
+func TestWholeClusterRestart(t *testing.T) {
+	c := newCluster(t, three, func(cfg *Config) { cfg.SnapshotEntries, cfg.CatchUpEntries = 8, 2 }, three...)
+	c.waitLeader()
+	declareQueues(t, c, "b", "one", 12)
+	for _, n := range three {
+		waitQueues(t, c, n, "one", 12)
+	}
+	for _, n := range three {
+		c.stop(n)
+	}
+	for _, n := range three {
+		c.start(n)
+	}
+	c.waitLeader()
+	for _, n := range three {
+		waitQueues(t, c, n, "one", 12)
+	}
+	declareQueues(t, c, "c", "two", 12)
+	for _, n := range three {
+		waitQueues(t, c, n, "two", 12)
+		if s := c.nodes[n].node.Status(); s.SnapshotIndex == 0 || s.Applied < s.SnapshotIndex {
+			t.Fatalf("node %s: %+v, want a snapshot at or behind the applied index", n, s)
+		}
+	}
+}

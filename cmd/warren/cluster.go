@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -49,30 +48,30 @@ func (c *config) nodeNameOrDefault() string {
 }
 
 // newClusterNode opens this node's Raft log under <data-dir>/raft and
-// listens on --cluster-listen, when --cluster-peers names another node;
-// nil otherwise (a single node, no Raft). The caller starts it with the
+// listens on --cluster-listen (default: its own entry's address), when
+// --cluster-peers names this node and another; nil without peers or with
+// this node alone (a single node, no Raft). The caller starts it with the
 // broker and stops it.
 func newClusterNode(c *config, log *zap.Logger) (*cluster.Node, error) {
 	peers, err := parsePeers(c.clusterPeers)
 	if err != nil {
 		return nil, err
 	}
-	name := c.nodeNameOrDefault()
-	others := 0
-	for n := range peers {
-		if n != name {
-			others++
-		}
-	}
-	if others == 0 {
+	if len(peers) == 0 {
 		return nil, nil
+	}
+	name := c.nodeNameOrDefault()
+	own, ok := peers[name]
+	if !ok {
+		// Every node must bootstrap with the same members.
+		return nil, fmt.Errorf("--cluster-peers does not name this node, %q (--node-name): give every node the same list, itself included", name)
+	}
+	if len(peers) == 1 {
+		return nil, nil // a cluster of one: no Raft, as a single node
 	}
 	listen := c.clusterListen
 	if listen == "" {
-		listen = peers[name]
-	}
-	if listen == "" {
-		return nil, errors.New("--cluster-peers needs --cluster-listen (or this node's own entry in the list)")
+		listen = own
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -83,6 +82,6 @@ func newClusterNode(c *config, log *zap.Logger) (*cluster.Node, error) {
 		ln.Close()
 		return nil, err
 	}
-	log.Info("cluster node", zap.String("node", name), zap.String("listen", ln.Addr().String()), zap.Int("peers", others))
+	log.Info("cluster node", zap.String("node", name), zap.String("listen", ln.Addr().String()), zap.Int("members", len(peers)))
 	return node, nil
 }

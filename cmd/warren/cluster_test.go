@@ -109,3 +109,18 @@ func TestClusterProcesses(t *testing.T) {
 		procs[n].term()
 	}
 }
+
+func TestClusterFlagsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--node-name", "x", "--cluster-peers", "a=127.0.0.1:1,b=127.0.0.1:2"}, "does not name this node"},
+		{[]string{"--node-name", "a", "--cluster-peers", "a=127.0.0.1:1,b"}, "is not NAME=ADDR"},
+	} {
+		p := startWarren(t, nil, append([]string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--prometheus-listen", "off"}, tc.args...)...)
+		if code := p.exitCode(); code == 0 || !strings.Contains(p.output(), tc.want) {
+			t.Errorf("warren %v: exit %d, output:\n%s\nwant an error saying %q", tc.args, code, p.output(), tc.want)
+		}
+	}
+}

@@ -136,8 +136,8 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.BoolVar(&c.promTLS, "prometheus-tls", false, "serve --prometheus-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.BoolVar(&c.mgmtTLS, "management-tls", false, "serve --management-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.StringVar(&c.nodeName, "node-name", "", "this node's name in a cluster (default warren@<host name>)")
-	fs.StringVar(&c.clusterListen, "cluster-listen", "", "address for the cluster's peer link (Raft), with --cluster-peers")
-	fs.StringVar(&c.clusterPeers, "cluster-peers", "", "the cluster's initial members, NAME=ADDR,... (their --node-name and --cluster-listen; the same list on every node); empty: a single node, no Raft")
+	fs.StringVar(&c.clusterListen, "cluster-listen", "", "address for the cluster's peer link (Raft), with --cluster-peers (default: this node's address in --cluster-peers)")
+	fs.StringVar(&c.clusterPeers, "cluster-peers", "", "the cluster's initial members, NAME=ADDR,... (their --node-name and --cluster-listen; the same list on every node, itself included); empty: a single node, no Raft")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }

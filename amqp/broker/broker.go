@@ -34,6 +34,9 @@ type Config struct {
 	// StreamDir holds the logs of stream queues (Dir/streams), one
 	// directory per queue id; empty: stream queues are refused.
 	StreamDir string
+	// Replicator, if set, makes every definition change a proposal to
+	// the cluster (replicate.go); nil: changes are applied here only.
+	Replicator Replicator
 }
 
 // Broker owns the vhosts and, through them, every exchange, queue and
@@ -42,6 +45,7 @@ type Broker struct {
 	log   *zap.Logger
 	store *storage.Store
 	hooks func(v *Vhost, cfg *queue.Config)
+	repl  Replicator // nil: no cluster
 
 	journal      *journal // nil without a store
 	budget       *queue.Budget
@@ -83,7 +87,7 @@ func New(cfg Config) *Broker {
 	if cfg.MemoryBudget == 0 {
 		cfg.MemoryBudget = 128 << 20
 	}
-	b := &Broker{log: cfg.Logger, store: cfg.Store, hooks: cfg.QueueHooks, memoryBudget: cfg.MemoryBudget}
+	b := &Broker{log: cfg.Logger, store: cfg.Store, hooks: cfg.QueueHooks, repl: cfg.Replicator, memoryBudget: cfg.MemoryBudget}
 	b.streams.dir = cfg.StreamDir
 	if cfg.Store != nil {
 		b.journal = newJournal(cfg.Store, b.log, &b.nextMsgID)

@@ -99,8 +99,18 @@ type Result struct {
 }
 
 // Apply applies cmd to the vhost called vhost (ignored for AddVhost and
-// DeleteVhost).
+// DeleteVhost). With a Config.Replicator, it is proposed to the cluster
+// and applied on every node (replicate.go).
 func (b *Broker) Apply(vhost string, cmd Command) (Result, error) {
+	if b.repl != nil && b.replicated(vhost, cmd) {
+		return b.propose(vhost, cmd)
+	}
+	return b.ApplyLocal(vhost, cmd)
+}
+
+// ApplyLocal applies cmd on this node only: Apply without a Replicator,
+// and the cluster's apply of a committed command.
+func (b *Broker) ApplyLocal(vhost string, cmd Command) (Result, error) {
 	switch c := cmd.(type) {
 	case AddVhost:
 		return Result{}, b.addVhost(c)
@@ -127,13 +137,21 @@ func (b *Broker) Apply(vhost string, cmd Command) (Result, error) {
 	if v == nil {
 		return Result{}, ErrNoVhost(vhost)
 	}
-	return v.Apply(cmd)
+	return v.applyLocal(cmd)
 }
 
 // Apply applies a command to v. The change is made under v's lock, its
 // store writes submitted before the lock is released (so they reach the
-// store in the order the changes happened) and waited for after it.
+// store in the order the changes happened) and waited for after it. With
+// a Config.Replicator it is proposed to the cluster as Broker.Apply does.
 func (v *Vhost) Apply(cmd Command) (Result, error) {
+	if v.b.repl != nil && v.b.replicated(v.name, cmd) {
+		return v.b.propose(v.name, cmd)
+	}
+	return v.applyLocal(cmd)
+}
+
+func (v *Vhost) applyLocal(cmd Command) (Result, error) {
 	switch c := cmd.(type) {
 	case DeclareExchange:
 		return Result{}, v.declareExchange(c)

@@ -53,6 +53,12 @@ type step struct {
 // /api/definitions/{vhost}): its entries go to that vhost whatever they
 // name, and users, vhosts and permissions are ignored.
 func (b *Broker) Import(raw []byte, vhost string) error {
+	return b.importWith(raw, vhost, b.Apply)
+}
+
+// importWith is Import applying each command with apply (Apply, or
+// ApplyLocal for a cluster's snapshot: restore.go).
+func (b *Broker) importWith(raw []byte, vhost string, apply func(string, Command) (Result, error)) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var f Definitions // a whole broker's or a vhost's; unknown keys are ignored, as RabbitMQ ignores them
@@ -64,15 +70,18 @@ func (b *Broker) Import(raw []byte, vhost string) error {
 		return err
 	}
 	for _, ph := range phases {
-		if err := b.applyPhase(ph); err != nil {
+		if err := applySteps(ph, apply); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// applyPhase applies independent commands side by side (64 at a time).
-func (b *Broker) applyPhase(steps []step) error {
+// applyPhase applies independent commands side by side with Apply.
+func (b *Broker) applyPhase(steps []step) error { return applySteps(steps, b.Apply) }
+
+// applySteps applies independent commands side by side (64 at a time).
+func applySteps(steps []step, apply func(string, Command) (Result, error)) error {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -84,7 +93,7 @@ func (b *Broker) applyPhase(steps []step) error {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if _, err := b.Apply(s.vhost, s.cmd); err != nil {
+			if _, err := apply(s.vhost, s.cmd); err != nil {
 				mu.Lock()
 				if first == nil {
 					first = fmt.Errorf("definitions applied in part: %s: %w", s.entry, err)

@@ -20,6 +20,8 @@
 //	broker.go           Broker, Config, the vhost registry, queue ids
 //	vhost.go            Vhost, lookups, the 404/405 errors
 //	command.go          the Command values and Apply
+//	codec.go            the commands encoded for the Raft log (versioned, tagged)
+//	replicate.go        Replicator: Apply proposes to the cluster when one is set
 //	ops.go              what each command does, with RabbitMQ's checks
 //	queue_args.go       queue argument checks (x-consumer-timeout, quorum)
 //	alternate.go        exchange argument checks (alternate-exchange, x-delayed-type)
@@ -56,6 +58,8 @@
 //	recover_defs.go     replaying those at Recover; SeedUsers (first boot)
 //	definitions.go      definitions export in RabbitMQ's JSON format
 //	definitions_import.go  import: all checked, then applied as commands
+//	restore.go          RestoreDefinitions: a Raft snapshot installed (stale
+//	                    definitions deleted, then imported, on this node only)
 //
 // A front end attaches consumers to a queue.Queue with its own queue.Sink
 // (queue.Queue.AddConsumer) and acks, rejects, requeues and gets on the
@@ -83,6 +87,13 @@
 //
 // The HTTP API, definitions import (Broker.Import), the AMQP methods and
 // the configured users at first boot (SeedUsers) all go through them.
+// With Config.Replicator (a cluster, amqp/cluster), Apply encodes the
+// command (codec.go) and proposes it; the cluster applies every committed
+// command on every node in log order with ApplyLocal, and the proposer
+// gets its own node's result. Exclusive queues (declare and delete), the
+// store's replay at Recover and SeedUsers stay local. Code running under
+// ApplyLocal must not call Apply (the cluster's apply loop would wait on
+// itself).
 // Validation failures are *ValidationError (wrapping ErrValidation) with
 // RabbitMQ's reason text; an import's, *ImportError naming the entry. A
 // command runs under the vhost's write lock, collects its store writes in

@@ -112,7 +112,9 @@ func (b *Broker) skipGone(_ Result, err error) error {
 // broker starts over its store (rabbitmq: default_user and
 // default_permissions apply to a fresh node only); after that the stored
 // users rule and SeedUsers does nothing. It reports whether it seeded.
-// Without a store it always seeds. Call it after Recover.
+// Without a store it always seeds. Call it after Recover. It applies on
+// this node only (ApplyLocal): in a cluster each node seeds the same
+// configured users at its first start.
 func (b *Broker) SeedUsers(users []User, perms []Permission) (bool, error) {
 	b.bd.mu.RLock()
 	seeded := b.bd.seeded
@@ -121,17 +123,17 @@ func (b *Broker) SeedUsers(users []User, perms []Permission) (bool, error) {
 		return false, nil
 	}
 	for _, v := range b.Vhosts() {
-		if _, err := b.Apply("", AddVhost{Name: v.Name()}); err != nil {
+		if _, err := b.ApplyLocal("", AddVhost{Name: v.Name()}); err != nil {
 			return false, err
 		}
 	}
 	for _, u := range users {
-		if _, err := b.Apply("", PutUser{User: u}); err != nil {
+		if _, err := b.ApplyLocal("", PutUser{User: u}); err != nil {
 			return false, err
 		}
 	}
 	for _, p := range perms {
-		if _, err := b.Apply("", SetPermissions{Permission: p}); err != nil {
+		if _, err := b.ApplyLocal("", SetPermissions{Permission: p}); err != nil {
 			return false, err
 		}
 	}

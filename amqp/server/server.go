@@ -46,6 +46,9 @@ type Config struct {
 	// everything in memory. The server recovers from it in New and does
 	// not close it.
 	Store *storage.Store
+	// Replicator, if set, replicates definition changes (a cluster:
+	// broker.Config.Replicator); nil: a single node.
+	Replicator broker.Replicator
 	// MemoryBudget is how much memory the ready messages of all queues
 	// may take, counted as their bodies plus 128 bytes each; beyond it new
 	// messages live on disk only and are read back ahead of delivery.
@@ -153,7 +156,7 @@ var ErrServerClosed = errors.New("server: closed")
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, vhosts: map[string]*vhost{}, epoch: time.Now()}
-	s.core = broker.New(broker.Config{Logger: s.log, Vhosts: cfg.Vhosts, Store: cfg.Store, MemoryBudget: cfg.MemoryBudget, StreamDir: cfg.StreamDir})
+	s.core = broker.New(broker.Config{Logger: s.log, Vhosts: cfg.Vhosts, Store: cfg.Store, MemoryBudget: cfg.MemoryBudget, StreamDir: cfg.StreamDir, Replicator: cfg.Replicator})
 	for _, name := range cfg.Vhosts {
 		s.vhosts[name] = newVhost(s.core.Vhost(name))
 	}

@@ -60,6 +60,11 @@ type config struct {
 	loopbackUsers []string
 
 	loadDefinitions string // --load-definitions
+
+	// A cluster (cluster.go): no peers, no Raft.
+	nodeName      string
+	clusterListen string
+	clusterPeers  string
 }
 
 // The configuration file is a JSON object. Each flag is a key, its name
@@ -130,6 +135,9 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.StringVar(&c.tlsExternal, "tls-external-identity", "off", "offer the EXTERNAL mechanism on --tls-listen, the user named by the client certificate's cn or san; off: not offered")
 	fs.BoolVar(&c.promTLS, "prometheus-tls", false, "serve --prometheus-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.BoolVar(&c.mgmtTLS, "management-tls", false, "serve --management-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
+	fs.StringVar(&c.nodeName, "node-name", "", "this node's name in a cluster (default warren@<host name>)")
+	fs.StringVar(&c.clusterListen, "cluster-listen", "", "address for the cluster's peer link (Raft), with --cluster-peers (default: this node's address in --cluster-peers)")
+	fs.StringVar(&c.clusterPeers, "cluster-peers", "", "the cluster's initial members, NAME=ADDR,... (their --node-name and --cluster-listen; the same list on every node, itself included); empty: a single node, no Raft")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }

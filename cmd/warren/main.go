@@ -115,9 +115,22 @@ func run(args []string) error {
 	defer mon.Stop()
 	cfg.Alarms = mon
 
+	node, err := newClusterNode(c, log) // cluster.go; nil: a single node
+	if err != nil {
+		return err
+	}
+	if node != nil {
+		cfg.Replicator = node
+		defer node.Stop() // before the store closes
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
+	}
+	if node != nil {
+		if err := node.Start(srv.Broker()); err != nil {
+			return err
+		}
 	}
 	if c.loadDefinitions != "" {
 		if err := loadDefinitions(srv, c.loadDefinitions, log); err != nil {

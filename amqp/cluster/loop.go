@@ -1,0 +1,300 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/warrenmq/warren/amqp/broker"
+)
+
+// A proposal's entry (doc.go: Wire format):
+//
+//	version u8 (1) | proposer node id u64 BE | proposal id u64 BE | command
+const proposalVersion = 1
+
+func encodeProposal(node, id uint64, cmd []byte) []byte {
+	b := make([]byte, 0, 17+len(cmd))
+	b = append(b, proposalVersion)
+	b = binary.BigEndian.AppendUint64(b, node)
+	b = binary.BigEndian.AppendUint64(b, id)
+	return append(b, cmd...)
+}
+
+func decodeProposal(b []byte) (node, id uint64, cmd []byte, err error) {
+	if len(b) < 17 || b[0] != proposalVersion {
+		return 0, 0, nil, errors.New("cluster: not a proposal of this version")
+	}
+	return binary.BigEndian.Uint64(b[1:]), binary.BigEndian.Uint64(b[9:]), b[17:], nil
+}
+
+// loop is the Raft loop of the metadata group: the one goroutine that
+// owns the RawNode. Each round: tick, step received messages, propose;
+// then for each Ready: persist (one raftlog Batch, one fsync), send,
+// install a snapshot, apply the committed entries through the broker,
+// Advance; then snapshot when enough was applied.
+type loop struct {
+	n  *Node
+	rn *raft.RawNode
+	b  *broker.Broker
+
+	applied, snapIndex uint64
+	savedApplied       uint64        // the applied index on disk
+	hard, savedHard    *pb.HardState // the latest; the one on disk
+	conf               *pb.ConfState
+	confDirty          bool
+	dropped            []proposal // dropped for want of a leader: retried at each tick
+}
+
+func (l *loop) run() {
+	defer close(l.n.done)
+	t := time.NewTicker(l.n.cfg.Tick)
+	defer t.Stop()
+	l.savedApplied = l.applied
+	for {
+		select {
+		case <-l.n.stop:
+			return
+		case <-t.C:
+			l.rn.Tick()
+			l.retryDropped()
+			if !l.rn.HasReady() && (l.applied != l.savedApplied || l.confDirty) {
+				if !l.persist(nil, true) {
+					return
+				}
+			}
+		case m := <-l.n.recvc:
+			l.step(m)
+		case p := <-l.n.propc:
+			l.propose(p)
+		case r := <-l.n.reportc:
+			if r.snapshot {
+				st := raft.SnapshotFailure
+				if r.ok {
+					st = raft.SnapshotFinish
+				}
+				l.rn.ReportSnapshot(r.to, st)
+			} else {
+				l.rn.ReportUnreachable(r.to)
+			}
+		}
+		// Take what else is waiting before the next Ready, so one fsync
+		// covers it all.
+	more:
+		for range 256 {
+			select {
+			case m := <-l.n.recvc:
+				l.step(m)
+			case p := <-l.n.propc:
+				l.propose(p)
+			default:
+				break more
+			}
+		}
+		for l.rn.HasReady() {
+			if !l.ready(l.rn.Ready()) {
+				return
+			}
+		}
+		l.maybeSnapshot()
+		l.updateStatus()
+	}
+}
+
+func (l *loop) step(m *pb.Message) {
+	if err := l.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
+		l.n.log.Debug("cluster: step", zap.Error(err))
+	}
+}
+
+func (l *loop) propose(p proposal) {
+	if p.ctx.Err() != nil {
+		return
+	}
+	if err := l.rn.Propose(p.data); errors.Is(err, raft.ErrProposalDropped) {
+		l.dropped = append(l.dropped, p) // no leader yet
+	}
+}
+
+func (l *loop) retryDropped() {
+	if len(l.dropped) == 0 {
+		return
+	}
+	if l.rn.BasicStatus().Lead == raft.None {
+		// Still none: forget those whose proposers gave up.
+		l.dropped = slices.DeleteFunc(l.dropped, func(p proposal) bool { return p.ctx.Err() != nil })
+		return
+	}
+	ps := l.dropped
+	l.dropped = nil
+	for _, p := range ps {
+		l.propose(p)
+	}
+}
+
+// persist writes rd's log changes (nil: none) with the latest hard state,
+// and the applied index and configuration if they changed, in one Batch
+// (one fsync). A Ready that only moves the commit index writes nothing
+// (raft.MustSync: the commit index can be learnt again from the leader);
+// force writes even then (the tick's save of the applied index). The
+// hard state always goes with the applied index, so the commit index on
+// disk is never behind the applied one (raft refuses to start so).
+func (l *loop) persist(rd *raft.Ready, force bool) bool {
+	g := l.n.group
+	snap := rd != nil && !raft.IsEmptySnap(rd.Snapshot)
+	if rd != nil && rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
+		l.hard = rd.HardState
+	}
+	sync := rd != nil && (len(rd.Entries) > 0 || snap || raft.MustSync(l.hard, l.savedHard, 0))
+	if !sync && !force {
+		return true
+	}
+	b := l.n.store.NewBatch()
+	if snap {
+		// Installed (install) before anything else is applied: the
+		// applied index never falls behind the log's first index.
+		b.ApplySnapshot(g, rd.Snapshot)
+		b.SetApplied(g, rd.Snapshot.GetMetadata().GetIndex())
+	} else if l.applied != l.savedApplied {
+		b.SetApplied(g, l.applied)
+	}
+	if rd != nil {
+		b.Append(g, rd.Entries)
+	}
+	b.SetHardState(g, l.hard)
+	if l.confDirty {
+		b.SetConfState(g, l.conf)
+	}
+	if err := b.Commit(); err != nil {
+		// The log cannot be trusted to be on disk: this node must not
+		// go on acknowledging entries.
+		l.n.log.Error("cluster: the Raft log cannot be written; the node stops replicating", zap.Error(err))
+		return false
+	}
+	l.savedHard, l.confDirty = l.hard, false
+	if snap {
+		l.savedApplied = rd.Snapshot.GetMetadata().GetIndex()
+	} else {
+		l.savedApplied = l.applied
+	}
+	return true
+}
+
+// ready handles one Ready; false if the node must stop.
+func (l *loop) ready(rd raft.Ready) bool {
+	if !l.persist(&rd, false) {
+		return false
+	}
+	l.n.tr.send(metaGroup, rd.Messages)
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		l.install(rd.Snapshot)
+	}
+	for _, e := range rd.CommittedEntries {
+		l.apply(e)
+	}
+	l.rn.Advance(rd)
+	return true
+}
+
+// install makes the broker's definitions the snapshot's.
+func (l *loop) install(s *pb.Snapshot) {
+	md := s.GetMetadata()
+	if err := l.b.RestoreDefinitions(s.GetData()); err != nil {
+		l.n.log.Error("cluster: installing a snapshot", zap.Uint64("index", md.GetIndex()), zap.Error(err))
+	}
+	l.applied, l.snapIndex = md.GetIndex(), md.GetIndex()
+	l.conf, l.confDirty = proto.Clone(md.GetConfState()).(*pb.ConfState), true
+	l.n.log.Info("cluster: installed a snapshot", zap.Uint64("index", md.GetIndex()))
+}
+
+func (l *loop) apply(e *pb.Entry) {
+	if e.GetIndex() <= l.applied {
+		return
+	}
+	l.applied = e.GetIndex()
+	switch e.GetType() {
+	case pb.EntryNormal:
+		if len(e.GetData()) == 0 {
+			return // a new leader's empty entry
+		}
+		node, id, raw, err := decodeProposal(e.GetData())
+		if err != nil {
+			l.n.log.Error("cluster: an entry that is no proposal", zap.Uint64("index", e.GetIndex()), zap.Error(err))
+			return
+		}
+		var r result
+		vhost, cmd, err := broker.DecodeCommand(raw)
+		if err != nil {
+			// A newer node's command: this node cannot apply it.
+			l.n.log.Error("cluster: a command this node cannot decode", zap.Uint64("index", e.GetIndex()), zap.Error(err))
+			r.err = err
+		} else {
+			r.res, r.err = l.b.ApplyLocal(vhost, cmd)
+		}
+		if node == l.n.id {
+			l.n.finish(id, r)
+		}
+	case pb.EntryConfChange:
+		var cc pb.ConfChange
+		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+			l.n.log.Error("cluster: a bad conf change", zap.Error(err))
+			return
+		}
+		l.conf, l.confDirty = l.rn.ApplyConfChange(&cc), true
+	case pb.EntryConfChangeV2:
+		var cc pb.ConfChangeV2
+		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+			l.n.log.Error("cluster: a bad conf change", zap.Error(err))
+			return
+		}
+		l.conf, l.confDirty = l.rn.ApplyConfChange(&cc), true
+	}
+}
+
+// maybeSnapshot snapshots the definitions when SnapshotEntries entries
+// were applied since the last snapshot, and drops the log behind it but
+// CatchUpEntries.
+func (l *loop) maybeSnapshot() {
+	if l.applied-l.snapIndex < l.n.cfg.SnapshotEntries {
+		return
+	}
+	data, err := broker.MarshalDefinitions(l.b.Export(""))
+	if err != nil {
+		l.n.log.Error("cluster: exporting definitions for a snapshot", zap.Error(err))
+		return
+	}
+	g := l.n.group
+	b := l.n.store.NewBatch()
+	b.CreateSnapshot(g, l.applied, l.conf, data)
+	keep := uint64(max(l.n.cfg.CatchUpEntries, 0))
+	if first, _ := g.FirstIndex(); l.applied > keep && l.applied-keep >= first {
+		b.Compact(g, l.applied-keep)
+	}
+	b.SetApplied(g, l.applied) // never behind the first index
+	b.SetHardState(g, l.hard)  // nor the commit index behind it
+	if err := b.Commit(); err != nil {
+		l.n.log.Error("cluster: snapshot", zap.Uint64("index", l.applied), zap.Error(err))
+		return
+	}
+	l.snapIndex, l.savedApplied, l.savedHard = l.applied, l.applied, l.hard
+	l.n.log.Debug("cluster: snapshot", zap.Uint64("index", l.applied), zap.Int("bytes", len(data)))
+}
+
+func (l *loop) updateStatus() {
+	st := l.rn.BasicStatus()
+	first, _ := l.n.group.FirstIndex()
+	s := Status{Name: l.n.cfg.Name, Leader: l.n.names[st.Lead], Term: st.HardState.GetTerm(), Commit: st.HardState.GetCommit(),
+		Applied: l.applied, SnapshotIndex: l.snapIndex, FirstIndex: first}
+	for _, id := range l.conf.GetVoters() {
+		s.Members = append(s.Members, l.n.names[id])
+	}
+	l.n.mu.Lock()
+	l.n.mu.status = s
+	l.n.mu.Unlock()
+}

@@ -1,0 +1,304 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
+	"github.com/warrenmq/warren/storage/raftlog"
+)
+
+// metaGroup is the id of the metadata Raft group (the definitions). The
+// quorum queues' groups will take other ids.
+const metaGroup = 1
+
+// Config configures a Node.
+type Config struct {
+	Name string // this node's name (--node-name), unique in the cluster
+	// Listener takes the peer link's connections (--cluster-listen); the
+	// node closes it at Stop.
+	Listener net.Listener
+	// Peers are the initial members, name -> peer address, this node
+	// included or not (it is added with Listener's address).
+	Peers map[string]string
+	// Dir holds the Raft log (<data-dir>/raft).
+	Dir    string
+	Logger *zap.Logger // nil: none
+
+	Tick           time.Duration // 0: 100 ms
+	ElectionTicks  int           // 0: 10
+	HeartbeatTicks int           // 0: 1
+	// SnapshotEntries is how many applied entries trigger a snapshot of
+	// the definitions (0: 4096); CatchUpEntries how many entries are kept
+	// behind a snapshot for followers a little behind (0: 512; <0: none).
+	SnapshotEntries uint64
+	CatchUpEntries  int64
+	// ProposeTimeout bounds a proposal that has no deadline (0: 10 s).
+	ProposeTimeout time.Duration
+}
+
+// Node is one member of the metadata Raft group: a broker.Replicator.
+// New opens its log; Start, given the broker, starts the Raft loop and
+// the peer link.
+type Node struct {
+	cfg   Config
+	id    uint64
+	log   *zap.Logger
+	names map[uint64]string // member id -> name
+	store *raftlog.Store
+	group *raftlog.Group
+	tr    *transport
+
+	propc   chan proposal
+	recvc   chan *pb.Message
+	reportc chan report
+	stop    chan struct{}
+	done    chan struct{}
+	started atomic.Bool
+
+	nextID atomic.Uint64 // proposal ids, seeded from the clock at New
+	mu     struct {
+		sync.Mutex
+		pending map[uint64]chan result
+		status  Status
+	}
+}
+
+type proposal struct {
+	ctx  context.Context
+	data []byte
+}
+
+type result struct {
+	res broker.Result
+	err error
+}
+
+// Status is a node's view of the metadata group.
+type Status struct {
+	Name, Leader          string // Leader "": none known
+	Term, Commit, Applied uint64
+	SnapshotIndex         uint64 // the latest snapshot's index
+	FirstIndex            uint64 // the first entry kept in the log
+	Members               []string
+}
+
+// ErrStopped is returned by Propose once the node is stopped.
+var ErrStopped = errors.New("cluster: node stopped")
+
+// NodeID is the Raft id of the node called name: its FNV-1a hash (never
+// 0, which raft reserves).
+func NodeID(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	if id := h.Sum64(); id != 0 {
+		return id
+	}
+	return 1
+}
+
+// New opens the node's Raft log; it sends and receives nothing until
+// Start.
+func New(cfg Config) (*Node, error) {
+	if cfg.Name == "" || cfg.Listener == nil || cfg.Dir == "" {
+		return nil, errors.New("cluster: a node needs a name, a listener and a directory")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Tick == 0 {
+		cfg.Tick = 100 * time.Millisecond
+	}
+	if cfg.ElectionTicks == 0 {
+		cfg.ElectionTicks = 10
+	}
+	if cfg.HeartbeatTicks == 0 {
+		cfg.HeartbeatTicks = 1
+	}
+	if cfg.SnapshotEntries == 0 {
+		cfg.SnapshotEntries = 4096
+	}
+	if cfg.CatchUpEntries == 0 {
+		cfg.CatchUpEntries = 512
+	}
+	if cfg.ProposeTimeout == 0 {
+		cfg.ProposeTimeout = 10 * time.Second
+	}
+	n := &Node{cfg: cfg, id: NodeID(cfg.Name), log: cfg.Logger.Named("cluster"), names: map[uint64]string{},
+		propc: make(chan proposal, 256), recvc: make(chan *pb.Message, 1024), reportc: make(chan report, 1024),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	addrs := map[uint64]string{}
+	peers := map[string]string{cfg.Name: cfg.Listener.Addr().String()}
+	for name, addr := range cfg.Peers {
+		if name != cfg.Name {
+			peers[name] = addr
+		}
+	}
+	for name, addr := range peers {
+		id := NodeID(name)
+		if other, ok := n.names[id]; ok {
+			return nil, fmt.Errorf("cluster: node names %q and %q have the same id", name, other)
+		}
+		n.names[id], addrs[id] = name, addr
+	}
+	n.nextID.Store(uint64(time.Now().UnixNano()))
+	n.mu.pending = map[uint64]chan result{}
+	var err error
+	if n.store, err = raftlog.Open(raftlog.Options{Dir: cfg.Dir, Logger: n.log}); err != nil {
+		return nil, err
+	}
+	if n.group, err = n.store.Group(metaGroup); err != nil {
+		n.store.Close()
+		return nil, err
+	}
+	n.tr = newTransport(n.id, addrs, n.log, n.deliver, n.report)
+	return n, nil
+}
+
+// Start runs the node for b: the Raft loop applies every committed
+// command with b.ApplyLocal. A node whose log is empty bootstraps the
+// initial members from Config.Peers (every node of a new cluster must be
+// given the same peers).
+func (n *Node) Start(b *broker.Broker) error {
+	rc := &raft.Config{
+		ID: n.id, ElectionTick: n.cfg.ElectionTicks, HeartbeatTick: n.cfg.HeartbeatTicks,
+		Storage: n.group, Applied: n.group.Applied(),
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, MaxUncommittedEntriesSize: 64 << 20,
+		CheckQuorum: true, PreVote: true, Logger: raftLogger{n.log.Sugar()},
+	}
+	rn, err := raft.NewRawNode(rc)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	if last, _ := n.group.LastIndex(); last == 0 {
+		var peers []raft.Peer
+		for id := range n.names {
+			peers = append(peers, raft.Peer{ID: id})
+		}
+		sort.Slice(peers, func(i, j int) bool { return peers[i].ID < peers[j].ID })
+		if err := rn.Bootstrap(peers); err != nil {
+			return fmt.Errorf("cluster: bootstrap: %w", err)
+		}
+	}
+	l := &loop{n: n, rn: rn, b: b, applied: n.group.Applied()}
+	if snap, _ := n.group.Snapshot(); !raft.IsEmptySnap(snap) {
+		l.snapIndex = snap.GetMetadata().GetIndex()
+	}
+	l.hard, l.conf, _ = n.group.InitialState()
+	l.savedHard = l.hard
+	n.started.Store(true)
+	n.tr.start(n.cfg.Listener)
+	n.log.Info("cluster node started", zap.String("node", n.cfg.Name), zap.Int("members", len(n.names)), zap.Uint64("applied", l.applied))
+	go l.run()
+	return nil
+}
+
+// Stop stops the Raft loop and the peer link and closes the log.
+// Proposals waiting fail with ErrStopped.
+func (n *Node) Stop() error {
+	if n.started.Load() {
+		close(n.stop)
+		<-n.done
+		n.tr.close(n.cfg.Listener)
+	} else {
+		n.cfg.Listener.Close()
+	}
+	return n.store.Close()
+}
+
+// Propose implements broker.Replicator: it proposes cmd to the metadata
+// group and waits until this node has applied it.
+func (n *Node) Propose(ctx context.Context, cmd []byte) (broker.Result, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.ProposeTimeout)
+		defer cancel()
+	}
+	id := n.nextID.Add(1)
+	ch := make(chan result, 1)
+	n.mu.Lock()
+	n.mu.pending[id] = ch
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.mu.pending, id)
+		n.mu.Unlock()
+	}()
+	select {
+	case n.propc <- proposal{ctx: ctx, data: encodeProposal(n.id, id, cmd)}:
+	case <-ctx.Done():
+		return broker.Result{}, n.timeout()
+	case <-n.done:
+		return broker.Result{}, ErrStopped
+	}
+	select {
+	case r := <-ch:
+		return r.res, r.err
+	case <-ctx.Done():
+		return broker.Result{}, n.timeout()
+	case <-n.done:
+		return broker.Result{}, ErrStopped
+	}
+}
+
+// timeout is the error of a proposal not committed in time: no quorum,
+// most likely (a 541, as the change may or may not happen later).
+func (n *Node) timeout() error {
+	return amqp.Errorf(amqp.InternalError, "cluster: the change was not committed in time (no quorum of %d nodes reachable from node '%s'?)", len(n.names), n.cfg.Name)
+}
+
+// finish hands a proposal's result to its proposer, if it still waits.
+func (n *Node) finish(id uint64, r result) {
+	n.mu.Lock()
+	ch := n.mu.pending[id]
+	n.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- r: // buffered: the first result for an id
+		default:
+		}
+	}
+}
+
+// Status returns the node's view of the metadata group.
+func (n *Node) Status() Status {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := n.mu.status
+	s.Members = append([]string(nil), s.Members...)
+	return s
+}
+
+// deliver hands a received message to the Raft loop; false once stopped.
+func (n *Node) deliver(m groupMsg) bool {
+	if m.group != metaGroup {
+		return true // no other groups yet
+	}
+	select {
+	case n.recvc <- m.msg:
+		return true
+	case <-n.stop:
+		return false
+	case <-n.done: // the loop failed
+		return false
+	}
+}
+
+func (n *Node) report(r report) {
+	select {
+	case n.reportc <- r:
+	default: // the loop is behind; raft finds out on its own
+	}
+}

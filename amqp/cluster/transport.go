@@ -1,0 +1,314 @@
+package cluster
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+)
+
+// The peer link (doc.go: Wire format): one outbound TCP connection per
+// peer, written by that peer's sender goroutine; inbound connections read
+// by one goroutine each.
+
+const (
+	linkMagic    = "WRNR"
+	linkVersion  = 1
+	maxFrame     = 256 << 20 // a snapshot of the definitions fits
+	maxQueued    = 8192      // messages waiting for one peer; more are dropped (raft resends)
+	dialTimeout  = time.Second
+	writeTimeout = 5 * time.Second
+)
+
+// envelope of one raft message on the link: the group it belongs to.
+type groupMsg struct {
+	group uint64
+	msg   *pb.Message
+}
+
+// transport sends raft messages to peers and hands those it receives to
+// deliver.
+type transport struct {
+	self    uint64
+	log     *zap.Logger
+	peers   map[uint64]*peer // fixed at construction
+	deliver func(groupMsg) bool
+	// report tells the Raft loop about a peer it could not reach and the
+	// fate of a snapshot sent.
+	report func(r report)
+
+	wg   sync.WaitGroup
+	stop chan struct{}
+	mu   struct {
+		sync.Mutex
+		inbound map[net.Conn]struct{}
+		closed  bool
+	}
+}
+
+type report struct {
+	to       uint64
+	snapshot bool // a snapshot message: ok tells whether it went
+	ok       bool
+}
+
+type peer struct {
+	t    *transport
+	id   uint64
+	addr string
+	wake chan struct{}
+	mu   struct {
+		sync.Mutex
+		queue []groupMsg
+	}
+}
+
+func newTransport(self uint64, peers map[uint64]string, log *zap.Logger, deliver func(groupMsg) bool, report func(report)) *transport {
+	t := &transport{self: self, log: log, peers: map[uint64]*peer{}, deliver: deliver, report: report, stop: make(chan struct{})}
+	t.mu.inbound = map[net.Conn]struct{}{}
+	for id, addr := range peers {
+		if id != self {
+			t.peers[id] = &peer{t: t, id: id, addr: addr, wake: make(chan struct{}, 1)}
+		}
+	}
+	return t
+}
+
+// start runs the senders and accepts on ln.
+func (t *transport) start(ln net.Listener) {
+	for _, p := range t.peers {
+		t.wg.Add(1)
+		go p.run()
+	}
+	t.wg.Add(1)
+	go t.accept(ln)
+}
+
+// close stops the senders and readers and closes ln; it waits for every
+// goroutine of the transport.
+func (t *transport) close(ln net.Listener) {
+	t.mu.Lock()
+	t.mu.closed = true
+	for c := range t.mu.inbound {
+		c.Close()
+	}
+	t.mu.Unlock()
+	close(t.stop)
+	ln.Close()
+	t.wg.Wait()
+}
+
+// send queues msgs for their peers; it never blocks.
+func (t *transport) send(group uint64, msgs []*pb.Message) {
+	for _, m := range msgs {
+		p := t.peers[m.GetTo()]
+		if p == nil {
+			continue
+		}
+		p.mu.Lock()
+		full := len(p.mu.queue) >= maxQueued
+		if !full {
+			p.mu.queue = append(p.mu.queue, groupMsg{group, m})
+		}
+		p.mu.Unlock()
+		if full {
+			t.failed(p.id, []groupMsg{{group, m}})
+			continue
+		}
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// failed reports messages that did not reach peer id.
+func (t *transport) failed(id uint64, msgs []groupMsg) {
+	t.report(report{to: id})
+	for _, m := range msgs {
+		if m.msg.GetType() == pb.MessageType_MsgSnap {
+			t.report(report{to: id, snapshot: true})
+		}
+	}
+}
+
+// run is the peer's sender: it takes the queue whole, writes it as one
+// batch and flushes; a connection that fails is dropped with the batch,
+// and redialled for the next one (raft retries on its own schedule).
+func (p *peer) run() {
+	defer p.t.wg.Done()
+	var conn net.Conn
+	var w *bufio.Writer
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	for {
+		select {
+		case <-p.t.stop:
+			return
+		case <-p.wake:
+		}
+		p.mu.Lock()
+		batch := p.mu.queue
+		p.mu.queue = nil
+		p.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		if conn == nil {
+			c, err := net.DialTimeout("tcp", p.addr, dialTimeout)
+			if err != nil {
+				p.t.log.Debug("cluster: peer unreachable", zap.String("addr", p.addr), zap.Error(err))
+				p.t.failed(p.id, batch)
+				continue
+			}
+			conn, w = c, bufio.NewWriterSize(c, 64<<10)
+			w.WriteString(linkMagic)
+			w.WriteByte(linkVersion)
+			w.Write(binary.BigEndian.AppendUint64(nil, p.t.self))
+		}
+		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		err := writeBatch(w, batch)
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			p.t.log.Debug("cluster: peer link failed", zap.String("addr", p.addr), zap.Error(err))
+			conn.Close()
+			conn, w = nil, nil
+			p.t.failed(p.id, batch)
+			continue
+		}
+		for _, m := range batch {
+			if m.msg.GetType() == pb.MessageType_MsgSnap {
+				p.t.report(report{to: p.id, snapshot: true, ok: true})
+			}
+		}
+	}
+}
+
+// writeBatch writes one frame: length u32 | count uvarint | (group u64 |
+// size uvarint | raftpb.Message)*.
+func writeBatch(w *bufio.Writer, batch []groupMsg) error {
+	body := binary.AppendUvarint(nil, uint64(len(batch)))
+	for _, m := range batch {
+		raw, err := proto.Marshal(m.msg)
+		if err != nil {
+			return err
+		}
+		body = binary.BigEndian.AppendUint64(body, m.group)
+		body = binary.AppendUvarint(body, uint64(len(raw)))
+		body = append(body, raw...)
+	}
+	if len(body) > maxFrame {
+		return fmt.Errorf("cluster: a batch of %d bytes is over the frame limit", len(body))
+	}
+	w.Write(binary.BigEndian.AppendUint32(nil, uint32(len(body))))
+	_, err := w.Write(body)
+	return err
+}
+
+func (t *transport) accept(ln net.Listener) {
+	defer t.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		t.mu.Lock()
+		if t.mu.closed {
+			t.mu.Unlock()
+			c.Close()
+			return
+		}
+		t.mu.inbound[c] = struct{}{}
+		t.mu.Unlock()
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			err := t.read(c)
+			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				t.log.Debug("cluster: inbound peer link closed", zap.Stringer("remote", c.RemoteAddr()), zap.Error(err))
+			}
+			c.Close()
+			t.mu.Lock()
+			delete(t.mu.inbound, c)
+			t.mu.Unlock()
+		}()
+	}
+}
+
+// read reads one inbound connection: the hello, then batches.
+func (t *transport) read(c net.Conn) error {
+	r := bufio.NewReaderSize(c, 64<<10)
+	var hello [len(linkMagic) + 1 + 8]byte
+	if _, err := io.ReadFull(r, hello[:]); err != nil {
+		return err
+	}
+	if string(hello[:4]) != linkMagic || hello[4] != linkVersion {
+		return fmt.Errorf("cluster: not a Warren peer link (or version %d)", hello[4])
+	}
+	var lenb [4]byte
+	for {
+		if _, err := io.ReadFull(r, lenb[:]); err != nil {
+			return err
+		}
+		n := binary.BigEndian.Uint32(lenb[:])
+		if n > maxFrame {
+			return fmt.Errorf("cluster: a frame of %d bytes is over the limit", n)
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return err
+		}
+		msgs, err := decodeBatch(body)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if !t.deliver(m) {
+				return net.ErrClosed
+			}
+		}
+	}
+}
+
+func decodeBatch(b []byte) ([]groupMsg, error) {
+	count, k := binary.Uvarint(b)
+	if k <= 0 || count > uint64(len(b)) {
+		return nil, errors.New("cluster: bad batch count")
+	}
+	b = b[k:]
+	out := make([]groupMsg, 0, count)
+	for range count {
+		if len(b) < 8 {
+			return nil, errors.New("cluster: truncated batch")
+		}
+		group := binary.BigEndian.Uint64(b)
+		b = b[8:]
+		size, k := binary.Uvarint(b)
+		if k <= 0 || size > uint64(len(b)-k) {
+			return nil, errors.New("cluster: truncated message")
+		}
+		m := &pb.Message{}
+		if err := proto.Unmarshal(b[k:k+int(size)], m); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		b = b[k+int(size):]
+		out = append(out, groupMsg{group, m})
+	}
+	if len(b) != 0 {
+		return nil, errors.New("cluster: trailing bytes in a batch")
+	}
+	return out, nil
+}

@@ -21,11 +21,12 @@
 //
 // # Record format
 //
-//	+-------+------------------+----------+----------+--------+-------------+-------------+------+
-//	| flags | [filter len u8   | exch len | exchange | rk len | routing key | props u32BE | body |
-//	| u8    |  filter value]   | u8       |          | u8     |             | + props     |      |
-//	+-------+------------------+----------+----------+--------+-------------+-------------+------+
-//	flags 1: persistent; 2: the filter value is there (x-stream-filter-value)
+// A record is an AMQP 1.0 message (amqp/amqp10), as RabbitMQ stores
+// stream messages: the stream protocol's publishers write theirs as they
+// come, and an AMQP 0-9-1 message is converted as record.go draws it
+// (exchange and routing key in message annotations, properties in the
+// header and properties sections, headers as application properties), and
+// back for 0-9-1 consumers. The chunks are osiris's (storage/streamlog).
 //
 // # Concurrency
 //

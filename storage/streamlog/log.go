@@ -325,6 +325,7 @@ type Info struct {
 	Segments       int
 	FirstTimestamp int64 // Unix ms of the oldest chunk; 0: empty
 	LastTimestamp  int64
+	LastChunk      uint64 // first offset of the newest chunk (0 when empty)
 }
 
 // Info returns the log's figures now.
@@ -341,6 +342,7 @@ func (l *Log) Info() Info {
 		}
 		if ts := s.lastTimestamp(); ts != 0 {
 			in.LastTimestamp = ts
+			in.LastChunk = s.index[len(s.index)-1].first
 		}
 	}
 	in.Next = l.mu.segs[len(l.mu.segs)-1].next

@@ -208,3 +208,17 @@ func body(i int) *amqp.AMQP10 { return amqp.NewMessage([]byte(fmt.Sprintf("m%06d
 
 // isErr reports whether err is target (the client returns its sentinels).
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+// replaceUserInfo puts userinfo into a rabbitmq-stream:// URL.
+func replaceUserInfo(u, userinfo string) string {
+	const scheme = "rabbitmq-stream://"
+	rest := strings.TrimPrefix(u, scheme)
+	if i := strings.IndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return scheme + userinfo + "@" + rest
+}
+
+// pollPause spaces the polls of a condition that has no event to wait on
+// (store offset has no response): a poll interval, not a synchronisation.
+func pollPause() { <-time.After(5 * time.Millisecond) }

@@ -50,8 +50,8 @@ func (o storeOffsets) Drop() error { return o.store.DeleteDefinition(streamOffse
 type streamRegistry struct {
 	dir   string         // StreamDir; empty: no streams
 	store *storage.Store // tracked offsets; nil: a file beside each log
-	mu  sync.Mutex
-	all map[*stream.Stream]struct{}
+	mu    sync.Mutex
+	all   map[*stream.Stream]struct{}
 }
 
 // streamArgsRefused are the queue arguments a stream refuses (rabbitmq

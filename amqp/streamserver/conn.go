@@ -3,6 +3,7 @@ package streamserver
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -104,8 +105,8 @@ func (c *conn) serve() {
 		if !c.dispatch(f) {
 			return
 		}
-		if cap(f) <= 64<<10 {
-			buf = f // reused: handlers copy what they keep
+		if cap(f) <= 64<<10 && binary.BigEndian.Uint16(f) != keyPublish {
+			buf = f // reused: handlers copy what they keep, but publish's records stay in it
 		} else {
 			buf = nil
 		}
@@ -202,6 +203,14 @@ func (c *conn) sendWait(b []byte, quit <-chan struct{}) bool {
 func (c *conn) confirm(pid uint8, id uint64) {
 	c.out.Lock()
 	c.out.confirms[pid] = append(c.out.confirms[pid], id)
+	c.out.Unlock()
+	c.signal()
+}
+
+// confirmAll queues several publishing ids of publisher pid.
+func (c *conn) confirmAll(pid uint8, ids []uint64) {
+	c.out.Lock()
+	c.out.confirms[pid] = append(c.out.confirms[pid], ids...)
 	c.out.Unlock()
 	c.signal()
 }

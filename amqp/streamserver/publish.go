@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"io"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -125,6 +126,8 @@ func (c *conn) publishError(pid uint8, ids []uint64, code uint16) {
 // publish appends each message to the publisher's stream; a confirm goes
 // out after the fsync. Version 2 carries a filter value per message. A
 // sub-entry batch (compression none or gzip) is split into its records.
+// The frame's records go to the log in one batch and alias the frame
+// buffer, which the reader does not reuse after a publish.
 func (c *conn) publish(d *decoder, version uint16) {
 	pid := d.u8()
 	n := d.count(12)
@@ -136,6 +139,7 @@ func (c *conn) publish(d *decoder, version uint16) {
 	} else if c.stopped(p.s) {
 		failCode = codeStreamNotAvailable
 	}
+	b := &publishBatch{c: c, p: p}
 	for range n {
 		id := d.u64()
 		filter := ""
@@ -150,7 +154,8 @@ func (c *conn) publish(d *decoder, version uint16) {
 		if d.err != nil {
 			return
 		}
-		var recs [][]byte
+		var sub [][]byte
+		var rec []byte
 		if len(d.b) > 0 && d.b[0]&0x80 != 0 {
 			// Sub-entry: type (compression in bits 4-6), records, sizes.
 			typ, cnt, _, size := d.u8(), d.u16(), d.u32(), d.u32()
@@ -159,7 +164,7 @@ func (c *conn) publish(d *decoder, version uint16) {
 				return
 			}
 			var err error
-			recs, err = subEntryRecords((typ>>4)&0x7, cnt, data)
+			sub, err = subEntryRecords((typ>>4)&0x7, cnt, data)
 			if err != nil {
 				c.log.Info("stream publish: a bad sub-entry", zap.Error(err))
 				failed = append(failed, id)
@@ -169,12 +174,10 @@ func (c *conn) publish(d *decoder, version uint16) {
 				continue
 			}
 		} else {
-			rec := d.bytes()
+			rec = d.bytes()
 			if d.err != nil {
 				return
 			}
-			// The frame buffer is reused: the log keeps its own copy.
-			recs = [][]byte{bytes.Clone(rec)}
 		}
 		if failCode != 0 {
 			failed = append(failed, id)
@@ -187,32 +190,62 @@ func (c *conn) publish(d *decoder, version uint16) {
 		if p.hasRef {
 			p.last = id
 		}
-		c.appendRecords(p, id, recs, filter)
+		b.ids = append(b.ids, id)
+		if sub != nil {
+			for _, r := range sub {
+				b.add(r, filter)
+			}
+		} else {
+			b.add(rec, filter)
+		}
 	}
 	if p == nil || failCode != 0 {
 		c.publishError(pid, failed, failCode)
 	}
+	if len(b.recs) > 0 {
+		b.left.Store(int64(len(b.recs)))
+		p.s.AppendRawBatch(b.recs, b.filters, b.done)
+	}
 }
 
-// appendRecords appends one publishing id's records; its confirm (or
-// error) follows the last record's fsync.
-func (c *conn) appendRecords(p *publisher, id uint64, recs [][]byte, filter string) {
-	for i, rec := range recs {
-		var done func(uint64, error)
-		if i == len(recs)-1 {
-			done = func(_ uint64, err error) {
-				if err != nil {
-					c.publishError(p.id, []uint64{id}, codeInternalError)
-					return
-				}
-				if p.hasRef {
-					p.s.SetPublisherSeq(p.ref, id)
-				}
-				c.confirm(p.id, id)
-			}
-		}
-		p.s.AppendRaw(rec, filter, done)
+// publishBatch is one publish frame's records, confirmed together once
+// the last is on disk (they are written in order).
+type publishBatch struct {
+	c       *conn
+	p       *publisher
+	ids     []uint64
+	recs    [][]byte
+	filters []string // nil: no filter values
+	left    atomic.Int64
+	failed  atomic.Bool
+}
+
+func (b *publishBatch) add(rec []byte, filter string) {
+	if filter != "" && b.filters == nil {
+		b.filters = make([]string, len(b.recs), cap(b.recs))
 	}
+	b.recs = append(b.recs, rec)
+	if b.filters != nil {
+		b.filters = append(b.filters, filter)
+	}
+}
+
+// done runs on the log's writer goroutine for each record.
+func (b *publishBatch) done(_ uint64, err error) {
+	if err != nil {
+		b.failed.Store(true)
+	}
+	if b.left.Add(-1) != 0 {
+		return
+	}
+	if b.failed.Load() {
+		b.c.publishError(b.p.id, b.ids, codeInternalError)
+		return
+	}
+	if b.p.hasRef {
+		b.p.s.SetPublisherSeq(b.p.ref, b.ids[len(b.ids)-1])
+	}
+	b.c.confirmAll(b.p.id, b.ids)
 }
 
 // stopped reports whether s was deleted.

@@ -23,7 +23,10 @@ func TestOffsetSpecifications(t *testing.T) {
 	defer p.Close()
 	before := time.Now().Add(-time.Minute)
 	const n = 300
-	publishConfirmed(t, p, n, 100, body)
+	publishConfirmed(t, p, n-1, 100, body)
+	// The last message alone, after the others' confirms: a chunk of its
+	// own, for "last".
+	publishConfirmed(t, p, 1, 1, func(int) *amqp.AMQP10 { return body(n - 1) })
 
 	consume := func(t *testing.T, spec stream.OffsetSpecification) *received {
 		t.Helper()

@@ -21,6 +21,13 @@ func (s *Stream) AppendRaw(rec []byte, filter string, done func(offset uint64, e
 	s.log.AppendFilter(rec, filter, done)
 }
 
+// AppendRawBatch appends AMQP 1.0 messages as they came, in order (recs
+// are kept, not copied); filters[i] is recs[i]'s filter value (nil: none);
+// done runs after the fsync for each record.
+func (s *Stream) AppendRawBatch(recs [][]byte, filters []string, done func(offset uint64, err error)) {
+	s.log.AppendBatch(recs, filters, done)
+}
+
 // StoreOffset stores ref's offset (it may go back, as RabbitMQ's does).
 func (s *Stream) StoreOffset(ref string, off uint64) { s.setKey(refKey+ref, off, false) }
 

@@ -180,6 +180,42 @@ func (l *Log) AppendFilter(rec []byte, filter string, done func(offset uint64, e
 	}
 }
 
+// AppendBatch queues recs in order under one lock acquisition; filters[i]
+// is recs[i]'s filter value (nil: none). done runs for each record, as
+// Append's. It blocks while more than 64 MiB wait to be written.
+func (l *Log) AppendBatch(recs [][]byte, filters []string, done func(offset uint64, err error)) {
+	n := 0
+	for _, r := range recs {
+		n += len(r)
+	}
+	l.wmu.Lock()
+	for l.wmu.bytes > maxPendingBytes && !l.wmu.closed {
+		l.room.Wait()
+	}
+	if l.wmu.closed {
+		l.wmu.Unlock()
+		if done != nil {
+			for range recs {
+				done(0, ErrClosed)
+			}
+		}
+		return
+	}
+	for i, r := range recs {
+		f := ""
+		if filters != nil {
+			f = filters[i]
+		}
+		l.wmu.pending = append(l.wmu.pending, pendingAppend{rec: r, filter: f, done: done})
+	}
+	l.wmu.bytes += int64(n)
+	l.wmu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
 // writer is the log's one writer goroutine: group commit.
 func (l *Log) writer() {
 	defer close(l.done)

@@ -55,6 +55,7 @@ type conn struct {
 	out struct { // the writer's queue
 		sync.Mutex
 		bufs     [][]byte
+		spent    []spent // deliveries' buffers to hand back once written
 		bytes    int
 		confirms map[uint8][]uint64
 		closing  bool // write what is queued, then close
@@ -174,9 +175,17 @@ func (c *conn) send(b []byte) {
 	c.signal()
 }
 
+// spent is a delivery's buffer, handed back to its subscription's free
+// list once written.
+type spent struct {
+	b    []byte
+	free chan []byte
+}
+
 // sendWait queues a frame, waiting while the queue is over MaxOutbound;
-// false if the connection or quit ended first.
-func (c *conn) sendWait(b []byte, quit <-chan struct{}) bool {
+// false if the connection or quit ended first. With free, b goes back to
+// it once written.
+func (c *conn) sendWait(b []byte, quit <-chan struct{}, free chan []byte) bool {
 	c.out.Lock()
 	for c.out.bytes > c.s.cfg.MaxOutbound && !c.out.closing {
 		select {
@@ -193,6 +202,9 @@ func (c *conn) sendWait(b []byte, quit <-chan struct{}) bool {
 	}
 	c.out.bufs = append(c.out.bufs, b)
 	c.out.bytes += len(b)
+	if free != nil {
+		c.out.spent = append(c.out.spent, spent{b, free})
+	}
 	c.out.Unlock()
 	c.signal()
 	return true
@@ -220,6 +232,7 @@ func (c *conn) confirmAll(pid uint8, ids []uint64) {
 func (c *conn) writer() {
 	defer c.wg.Done()
 	var bufs net.Buffers
+	var done []spent
 	for {
 		c.out.Lock()
 		for len(c.out.bufs) == 0 && len(c.out.confirms) == 0 && !c.out.closing {
@@ -230,6 +243,9 @@ func (c *conn) writer() {
 		bufs = append(bufs[:0], c.out.bufs...)
 		clear(c.out.bufs)
 		c.out.bufs = c.out.bufs[:0]
+		done = append(done[:0], c.out.spent...)
+		clear(c.out.spent)
+		c.out.spent = c.out.spent[:0]
 		c.out.bytes = 0
 		for pid, ids := range c.out.confirms {
 			f := newFrame(keyPublishConfirm, 1, 5+8*len(ids))
@@ -245,7 +261,15 @@ func (c *conn) writer() {
 		c.room.Broadcast()
 		c.out.Unlock()
 		if len(bufs) > 0 {
-			if _, err := bufs.WriteTo(c.nc); err != nil {
+			_, err := bufs.WriteTo(c.nc)
+			for i, sp := range done {
+				select {
+				case sp.free <- sp.b[:cap(sp.b)]:
+				default:
+				}
+				done[i] = spent{}
+			}
+			if err != nil {
 				c.out.Lock()
 				c.out.closing = true
 				c.room.Broadcast()

@@ -29,6 +29,7 @@ const deliverPrefix = 4 + 2 + 2 + 1
 // subscription is one subscribe. Its delivery goroutine runs while it is
 // active (always, unless it is a single active consumer on standby).
 type subscription struct {
+	c      *conn
 	id     uint8
 	name   string // the stream
 	s      *stream.Stream
@@ -83,7 +84,7 @@ func (c *conn) subscribe(d *decoder) {
 		c.send(response(keySubscribe, corr, code).done())
 		return
 	}
-	sub := &subscription{id: id, name: name, s: s, credit: make(chan struct{}, 1)}
+	sub := &subscription{c: c, id: id, name: name, s: s, credit: make(chan struct{}, 1)}
 	sub.mu.credit = int(credit)
 	if f := subscriptionFilter(props); f != nil {
 		sub.filter = f
@@ -177,6 +178,10 @@ func (sub *subscription) stopDelivery() {
 	close(sub.mu.quit)
 	done := sub.mu.done
 	sub.mu.Unlock()
+	// A delivery waiting for room in the output wakes to see quit.
+	sub.c.out.Lock()
+	sub.c.room.Broadcast()
+	sub.c.out.Unlock()
 	<-done
 }
 
@@ -184,6 +189,9 @@ func (sub *subscription) stopDelivery() {
 func (c *conn) deliver(sub *subscription, start stream.Start, quit chan struct{}) {
 	cr := sub.s.Chunks(start)
 	defer cr.Close()
+	// Written buffers come back here for the next chunks: no garbage per
+	// chunk while a consumer replays.
+	free := make(chan []byte, 4)
 	for {
 		sub.mu.Lock()
 		credit := sub.mu.credit
@@ -197,15 +205,27 @@ func (c *conn) deliver(sub *subscription, start stream.Start, quit chan struct{}
 			case <-c.quit:
 				return
 			case <-sub.s.Stopped():
+				c.streamStopped(sub)
 				return
 			}
 		}
 		changed := sub.s.Changed()
-		ch, ok, err := cr.Next(deliverPrefix)
+		var spare []byte
+		select {
+		case spare = <-free:
+		default:
+		}
+		ch, ok, err := cr.NextInto(spare, deliverPrefix)
 		if err != nil {
 			c.log.Warn("stream delivery: reading the log", zap.String("stream", sub.name), zap.Error(err))
 		}
 		if err != nil || !ok {
+			if spare != nil {
+				select {
+				case free <- spare:
+				default:
+				}
+			}
 			select {
 			case <-changed:
 				continue
@@ -214,6 +234,7 @@ func (c *conn) deliver(sub *subscription, start stream.Start, quit chan struct{}
 			case <-c.quit:
 				return
 			case <-sub.s.Stopped():
+				c.streamStopped(sub)
 				return
 			}
 		}
@@ -225,7 +246,7 @@ func (c *conn) deliver(sub *subscription, start stream.Start, quit chan struct{}
 		sub.mu.Lock()
 		sub.mu.credit--
 		sub.mu.Unlock()
-		if !c.sendWait(b, quit) {
+		if !c.sendWait(b, quit, free) {
 			return
 		}
 	}
@@ -319,6 +340,34 @@ func (c *conn) queryOffset(d *decoder) {
 	}
 	f := response(keyQueryOffset, corr, code)
 	f.u64(off)
+	c.send(f.done())
+}
+
+// streamStopped tells the client that sub's stream is gone (deleted
+// over AMQP 0-9-1 or the HTTP API, say), from sub's delivery goroutine,
+// which then returns.
+func (c *conn) streamStopped(sub *subscription) {
+	c.mu.Lock()
+	if c.mu.subs[sub.id] == sub {
+		delete(c.mu.subs, sub.id)
+	}
+	c.mu.Unlock()
+	sub.mu.Lock()
+	sub.mu.closed = true
+	sub.mu.Unlock()
+	if sub.group != nil {
+		// Not from here: a hand-over holding the groups' lock may be
+		// waiting for this goroutine to stop. (The delivery goroutine's
+		// own count keeps the wait group above zero for this Add.)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.s.sac.leave(*sub.group, c, sub)
+		}()
+	}
+	f := newFrame(keyMetadataUpdate, 1, 4+len(sub.name))
+	f.u16(codeStreamNotAvailable)
+	f.str(sub.name)
 	c.send(f.done())
 }
 

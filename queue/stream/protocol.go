@@ -100,5 +100,10 @@ func (c *ChunkReader) Next(prefix int) (streamlog.RawChunk, bool, error) {
 	return c.r.ReadRaw(prefix)
 }
 
+// NextInto is Next reusing spare's memory when it is large enough.
+func (c *ChunkReader) NextInto(spare []byte, prefix int) (streamlog.RawChunk, bool, error) {
+	return c.r.ReadRawInto(spare, prefix)
+}
+
 // Close releases the reader's file.
 func (c *ChunkReader) Close() { c.r.Close() }

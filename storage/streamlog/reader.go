@@ -229,6 +229,12 @@ type RawChunk struct {
 // offset (the client skips the records before it, as RabbitMQ's do);
 // chunks wholly before the start and chunks Match refuses are skipped.
 func (r *Reader) ReadRaw(prefix int) (c RawChunk, ok bool, err error) {
+	return r.ReadRawInto(nil, prefix)
+}
+
+// ReadRawInto is ReadRaw reusing spare's memory when it is large enough
+// (a buffer the caller is done with).
+func (r *Reader) ReadRawInto(spare []byte, prefix int) (c RawChunk, ok bool, err error) {
 	for {
 		path, end, _, found := r.locate()
 		if !found {
@@ -277,7 +283,12 @@ func (r *Reader) ReadRaw(prefix int) (c RawChunk, ok bool, err error) {
 			continue
 		}
 		dsize := int(h.size - h.fsize)
-		buf := make([]byte, prefix+headerSize+dsize)
+		var buf []byte
+		if need := prefix + headerSize + dsize; cap(spare) >= need {
+			buf = spare[:need]
+		} else {
+			buf = make([]byte, need)
+		}
 		copy(buf[prefix:], hb[:])
 		buf[prefix+44] = 0 // the filter is not there
 		if _, err := r.f.ReadAt(buf[prefix+headerSize:], at+headerSize+int64(h.fsize)); err != nil {

@@ -125,3 +125,31 @@ func TestCrossProtocolToAMQP091(t *testing.T) {
 		t.Fatal("no delivery over AMQP 0-9-1")
 	}
 }
+
+// A stream deleted over AMQP 0-9-1: its stream protocol consumer is told
+// (metadata update) and closed by the client.
+func TestStreamDeletedOverAMQP091(t *testing.T) {
+	t.Parallel()
+	tg := brokerUnderTest(t)
+	conn := tg.amqp(t)
+	env := tg.env(t)
+	name := newStream(t, env)
+	c, err := env.NewConsumer(name, func(stream.ConsumerContext, *amqp.Message) {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := c.NotifyClose()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-closed:
+		t.Logf("consumer closed: %+v", e)
+	case <-time.After(waitTimeout):
+		t.Fatal("the consumer was not told of its stream's deletion over AMQP 0-9-1")
+	}
+}

@@ -42,11 +42,14 @@
 //	|          |        |       |        | (48 bytes) and its records          |
 //	+----------+--------+-------+--------+-----------------------------------+
 //
-// built as one buffer: storage/streamlog's ReadRaw reads header and
+// built as one buffer: storage/streamlog's ReadRawInto reads header and
 // records behind the 9 prefix bytes, which the delivery goroutine fills;
-// the writer sends it with the other queued frames in one writev. The
+// the writer sends it with the other queued frames in one writev and hands
+// the buffer back to the subscription's free list for a later chunk. The
 // records are AMQP 1.0 messages (queue/stream record.go), never decoded
-// here.
+// here. A stream deleted by anyone (this protocol, AMQP 0-9-1, the HTTP
+// API) is told to its consumers with a metadata update (stream not
+// available).
 //
 // # Concurrency
 //

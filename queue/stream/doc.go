@@ -15,9 +15,15 @@
 //	record.go   a message as one log record
 //	reader.go   Reader: one goroutine per consumer reading chunks from the
 //	            files and handing records to a Deliver function
-//	tracking.go server-side offset tracking by consumer tag (Dir/offsets),
-//	            written by the tracker goroutine
+//	tracking.go server-side offset tracking by consumer tag, stored
+//	            offsets and publisher sequences, in an OffsetStore (the
+//	            broker's Badger store) or Dir/offsets, written by the
+//	            tracker goroutine
 //	active.go   single active consumer per tag: Claim, Unclaim (hand-over)
+//	protocol.go for the stream protocol (amqp/streamserver): AppendRaw /
+//	            AppendRawBatch (AMQP 1.0 records as they come), Chunks
+//	            (chunks as stored), StoreOffset / QueryOffset, publisher
+//	            sequences (deduplication), Stopped, Changed
 //
 // # Record format
 //

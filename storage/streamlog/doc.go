@@ -54,7 +54,9 @@
 // runs the appends' callbacks (a publisher's confirm). At Open every chunk
 // of the last segment is checked (header bounds and CRC); a torn or
 // corrupt tail is truncated away, never refused. Earlier segments are
-// checked for header bounds only.
+// checked for header bounds only. Segments of Warren's first format
+// (chunks starting "WTC2", before the osiris layout) are renamed
+// <name>.seg.v1 and left out, kept rather than truncated as torn.
 //
 // # Retention
 //

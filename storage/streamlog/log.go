@@ -101,6 +101,7 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streamlog: %w", err)
 	}
+	firsts = setAsideOldFormat(opts.Dir, firsts)
 	for i, first := range firsts {
 		last := i == len(firsts)-1
 		seg, torn, err := scanSegment(opts.Dir, first, last)

@@ -60,11 +60,12 @@ func brokerUnderTest(t *testing.T) target {
 	return target{streamURL: "rabbitmq-stream://guest:guest@" + addr + "/", amqpURL: amqpURL}
 }
 
-// warrenOnly skips a test of a feature RabbitMQ 3.10 lacks.
-func (tg target) warrenOnly(t *testing.T, why string) {
+// warrenOnly skips a test of a feature RabbitMQ 3.10 lacks (since is the
+// RabbitMQ version that brought it).
+func (tg target) warrenOnly(t *testing.T, why, since string) {
 	t.Helper()
 	if tg.rabbit {
-		t.Skipf("Warren-only: %s (RabbitMQ 3.11+; the reference here is 3.10)", why)
+		t.Skipf("Warren-only: %s (RabbitMQ %s+; the reference here is 3.10)", why, since)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 func TestSingleActiveConsumerOnStream(t *testing.T) {
 	t.Parallel()
 	tg := brokerUnderTest(t)
-	tg.warrenOnly(t, "stream single active consumer")
+	tg.warrenOnly(t, "stream single active consumer", "3.11")
 	env := tg.env(t)
 	name := newStream(t, env)
 	p, err := env.NewProducer(name, nil)
@@ -85,7 +85,7 @@ func TestSingleActiveConsumerOnStream(t *testing.T) {
 func TestFiltering(t *testing.T) {
 	t.Parallel()
 	tg := brokerUnderTest(t)
-	tg.warrenOnly(t, "stream filtering")
+	tg.warrenOnly(t, "stream filtering", "3.13")
 	env := tg.env(t)
 	name := newStream(t, env)
 	p, err := env.NewProducer(name, stream.NewProducerOptions().SetFilter(stream.NewProducerFilter(func(m message.StreamMessage) string {

@@ -68,7 +68,7 @@ func publishSuper(t *testing.T, env *stream.Environment, super string, from, to 
 func TestSuperStream(t *testing.T) {
 	t.Parallel()
 	tg := brokerUnderTest(t)
-	tg.warrenOnly(t, "super streams")
+	tg.warrenOnly(t, "super streams", "3.11")
 	env := tg.env(t)
 	super := newSuperStream(t, env, 3)
 	parts, err := env.QueryPartitions(super)
@@ -182,7 +182,7 @@ func (tl *timeline) owners() map[string]string {
 func TestSingleActiveConsumerRebalancing(t *testing.T) {
 	t.Parallel()
 	tg := brokerUnderTest(t)
-	tg.warrenOnly(t, "stream single active consumer and super streams")
+	tg.warrenOnly(t, "stream single active consumer and super streams", "3.11")
 	env := tg.env(t)
 	super := newSuperStream(t, env, 6)
 	const group = "group"

@@ -14,10 +14,12 @@ help: ## list the targets
 # RabbitMQ, or off).
 LISTEN      ?= 127.0.0.1:5672
 MGMT_LISTEN ?= 127.0.0.1:15672
+# STREAM_LISTEN is the stream protocol's address (STREAM_LISTEN=127.0.0.1:5553 beside a RabbitMQ, or off).
+STREAM_LISTEN ?= 127.0.0.1:5552
 ARGS        ?=
 
-run: ## run the broker on LISTEN (127.0.0.1:5672), the management API on MGMT_LISTEN (127.0.0.1:15672), data under ./data, guest/guest on loopback; ARGS go to warren
-	$(GO) run ./cmd/warren --listen $(LISTEN) --management-listen $(MGMT_LISTEN) --data-dir ./data $(ARGS)
+run: ## run the broker on LISTEN (127.0.0.1:5672), the management API on MGMT_LISTEN (127.0.0.1:15672), the stream protocol on STREAM_LISTEN (127.0.0.1:5552), data under ./data, guest/guest on loopback; ARGS go to warren
+	$(GO) run ./cmd/warren --listen $(LISTEN) --management-listen $(MGMT_LISTEN) --stream-listen $(STREAM_LISTEN) --data-dir ./data $(ARGS)
 
 build: ## build bin/warren
 	$(GO) build -o bin/warren ./cmd/warren
@@ -60,6 +62,7 @@ bench: ## micro-benchmarks of the hot paths
 # `rabbitmq-server -detached`. PERF_ARGS goes to warren-perf compare, e.g.
 #   make bench-compare PERF_ARGS='--rounds 5 --scenarios fanout-10,topic-10k --time 5s'
 PERF_WARREN_ADDR ?= 127.0.0.1:5673
+PERF_WARREN_STREAM_ADDR ?= 127.0.0.1:5553
 PERF_ARGS        ?= --rounds 3 --time 6s
 
 # perf-vs-rabbitmq runs `warren-perf $(1)` ($(1) compare or sweep) against a freshly built
@@ -75,7 +78,7 @@ define perf-vs-rabbitmq
 	$(GO) build -o $$dir/warren ./cmd/warren; \
 	$(GO) build -o $$dir/warren-perf ./tools/warren-perf; \
 	$$dir/warren --listen $(PERF_WARREN_ADDR) --management-listen 127.0.0.1:0 --prometheus-listen 127.0.0.1:0 \
-		--data-dir $$dir/data --log-level warn & wpid=$$!; \
+		--stream-listen $(PERF_WARREN_STREAM_ADDR) --data-dir $$dir/data --log-level warn & wpid=$$!; \
 	$$dir/warren-perf $(1) --wait 10s \
 		--url amqp://guest:guest@$(PERF_WARREN_ADDR)/ --name warren --pid $$wpid \
 		--url amqp://guest:guest@127.0.0.1:5672/ --name rabbitmq --pid $$rpid \
@@ -93,9 +96,10 @@ SWEEP_ARGS ?= --scenario rate-sweep,rate-sweep-10
 bench-sweep: ## rate sweep (100 .. 100k msg/s, flat out) of Warren vs the local RabbitMQ: CPU, syscalls, wake-ups per message
 	$(call perf-vs-rabbitmq,sweep,$(SWEEP_ARGS))
 
-conformance: ## the conformance suites (AMQP, management API) against an in-process Warren
-	$(GO) test -race -count=1 ./conformance/ ./conformance/api/
+conformance: ## the conformance suites (AMQP, management API, stream protocol) against an in-process Warren
+	$(GO) test -race -count=1 ./conformance/ ./conformance/api/ ./conformance/stream/
 
 conformance-rabbitmq: ## the conformance suites against a RabbitMQ on 127.0.0.1:5672 (management on 15672)
 	AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ $(GO) test -race -count=1 ./conformance/
 	MANAGEMENT_URL=http://guest:guest@127.0.0.1:15672 AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ $(GO) test -race -count=1 ./conformance/api/
+	STREAM_URL=rabbitmq-stream://guest:guest@127.0.0.1:5552/ AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ $(GO) test -race -count=1 ./conformance/stream/

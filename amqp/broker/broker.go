@@ -89,6 +89,7 @@ func New(cfg Config) *Broker {
 	}
 	b := &Broker{log: cfg.Logger, store: cfg.Store, hooks: cfg.QueueHooks, repl: cfg.Replicator, memoryBudget: cfg.MemoryBudget}
 	b.streams.dir = cfg.StreamDir
+	b.streams.store = cfg.Store
 	if cfg.Store != nil {
 		b.journal = newJournal(cfg.Store, b.log, &b.nextMsgID)
 		b.budget = queue.NewBudget(cfg.MemoryBudget)

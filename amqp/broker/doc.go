@@ -3,9 +3,9 @@
 // texts; routing; publishing, with the store's journal, the memory budget
 // and publisher confirms through a callback; dead-lettering; delayed
 // messages; the direct reply-to registry; and durability and recovery of
-// definitions and messages. Front ends (amqp/server today; the HTTP API,
-// the stream protocol and the cluster's peer link later) call it; it
-// imports none of them.
+// definitions and messages. Front ends (amqp/server, the HTTP API,
+// amqp/streamserver for the stream protocol; the cluster's peer link
+// later) call it; it imports none of them.
 //
 // # Map
 //
@@ -122,6 +122,10 @@
 //	kind "policy", "operator_policy"  key vhost \0 name
 //	                 {"vhost","name","pattern","apply-to","definition","priority"}
 //	kind "meta"      key "seeded": the configured users were created once
+//	kind "stream_offsets"  key a stream queue's store id
+//	                 {"tag" or "\u0000o:ref" or "\u0000p:ref": offset, ...}:
+//	                 its tracked offsets, stored offsets and publisher
+//	                 sequences (queue/stream tracking.go, stream.go here)
 //
 // Only durable exchanges, durable non-exclusive queues and bindings
 // between those are stored: each record is the durable form of the

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,14 +10,48 @@ import (
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/stream"
+	"github.com/warrenmq/warren/storage"
 )
+
+// streamOffsetsKind is the store's record of a stream's tracked offsets
+// (store offset, automatic offset tracking, publisher sequences): key the
+// queue's store id, value the JSON object {"name": offset, ...}.
+const streamOffsetsKind = "stream_offsets"
+
+// storeOffsets is a stream's stream.OffsetStore in the broker's store.
+type storeOffsets struct {
+	store *storage.Store
+	key   string
+}
+
+func (o storeOffsets) Load() (map[string]uint64, error) {
+	m := map[string]uint64{}
+	err := o.store.Definitions(streamOffsetsKind, func(key string, value []byte) error {
+		if key == o.key {
+			return json.Unmarshal(value, &m)
+		}
+		return nil
+	})
+	return m, err
+}
+
+func (o storeOffsets) Save(m map[string]uint64) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return o.store.PutDefinition(streamOffsetsKind, o.key, b)
+}
+
+func (o storeOffsets) Drop() error { return o.store.DeleteDefinition(streamOffsetsKind, o.key) }
 
 // streamRegistry opens the logs of stream queues and closes them at
 // Close. Its mutex is a leaf.
 type streamRegistry struct {
-	dir string // StreamDir; empty: no streams
-	mu  sync.Mutex
-	all map[*stream.Stream]struct{}
+	dir   string         // StreamDir; empty: no streams
+	store *storage.Store // tracked offsets; nil: a file beside each log
+	mu    sync.Mutex
+	all   map[*stream.Stream]struct{}
 }
 
 // streamArgsRefused are the queue arguments a stream refuses (rabbitmq
@@ -78,7 +113,14 @@ func (r *streamRegistry) open(cfg *queue.Config, args map[string]any, newID func
 			return amqp.Errorf(amqp.InternalError, "cannot create the stream '%s': %v", cfg.Name, err)
 		}
 	}
-	s, err := stream.Open(stream.Options{Dir: dir, Retention: ret})
+	opts := stream.Options{Dir: dir, Retention: ret}
+	if r.store != nil {
+		opts.Offsets = storeOffsets{store: r.store, key: strconv.FormatUint(cfg.ID, 10)}
+		if fresh {
+			r.store.DeleteDefinition(streamOffsetsKind, opts.Offsets.(storeOffsets).key)
+		}
+	}
+	s, err := stream.Open(opts)
 	if err != nil {
 		return amqp.Errorf(amqp.InternalError, "cannot open the stream '%s': %v", cfg.Name, err)
 	}

@@ -53,6 +53,8 @@ type config struct {
 
 	// The management HTTP API (amqp/management).
 	managementListen string
+	// The stream protocol (amqp/streamserver).
+	streamListen string
 
 	// From the file only.
 	vhosts        []string
@@ -107,6 +109,7 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	}
 	fs.StringVar(&c.listen, "listen", ":5672", "address to accept AMQP connections on")
 	fs.StringVar(&c.managementListen, "management-listen", ":15672", `address of the management HTTP API (RabbitMQ's); "" or "off" disables it`)
+	fs.StringVar(&c.streamListen, "stream-listen", ":5552", `address of the stream protocol (RabbitMQ's, for stream clients); "" or "off" disables it`)
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for durable state")
 	fs.StringVar(&c.configPath, "config", "", "JSON configuration file (users, vhosts, limits)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")

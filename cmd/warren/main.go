@@ -172,6 +172,14 @@ func run(args []string) error {
 			return err
 		}
 	}
+	stopStream := func(context.Context) {}
+	if !managementOff(c.streamListen) {
+		if stopStream, err = startStream(c.streamListen, srv, log); err != nil { // stream.go
+			stopManagement(context.Background())
+			ln.Close()
+			return err
+		}
+	}
 	defer reloadOnHUP(tlsLoader, log)()
 	// Signals are caught before the address is announced: whoever reads
 	// the line may stop the broker at once, and must get a clean shutdown.
@@ -198,6 +206,7 @@ func run(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	stopManagement(ctx)
+	stopStream(ctx)
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("shutdown did not finish cleanly", zap.Error(err))
 	}

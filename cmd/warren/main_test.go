@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 			// says otherwise.
 			os.Setenv("WARREN_MANAGEMENT_LISTEN", "127.0.0.1:0")
 		}
+		if _, set := os.LookupEnv("WARREN_STREAM_LISTEN"); !set {
+			os.Setenv("WARREN_STREAM_LISTEN", "127.0.0.1:0") // likewise: not :5552
+		}
 		if err := run(args); err != nil {
 			fmt.Fprintln(os.Stderr, "warren:", err)
 			os.Exit(1)

@@ -1,10 +1,11 @@
 package stream
 
 import (
-	"bytes"
 	"testing"
 	"time"
 
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/amqp10"
 	"github.com/warrenmq/warren/queue"
 )
 
@@ -63,20 +64,46 @@ func TestParseRetention(t *testing.T) {
 }
 
 func TestRecordRoundTrip(t *testing.T) {
-	m := &queue.Message{Exchange: "x", RoutingKey: "a.b", Props: []byte{0x10, 0, 2}, Body: []byte("hello"), Persistent: true}
-	got, fv, err := decodeRecord(encodeRecord(m, "eu"))
-	if err != nil || fv != "eu" || got.Exchange != "x" || got.RoutingKey != "a.b" || !bytes.Equal(got.Props, m.Props) || string(got.Body) != "hello" || !got.Persistent {
-		t.Fatalf("round trip: %+v, %v", got, err)
+	ts := time.Unix(1_700_000_000, 0)
+	p := amqp.Properties{ContentType: "text/plain", ContentEncoding: "utf-8", DeliveryMode: 2, Priority: 3,
+		CorrelationID: "c1", ReplyTo: "rq", Expiration: "60000", MessageID: "m1", Timestamp: ts, Type: "t", UserID: "guest", AppID: "app",
+		Headers: amqp.Table{"x-stream-filter-value": "eu", "n": int64(7), "s": "v", "b": true, "t": amqp.Table{"k": int32(1)}, "l": []any{"a"}}}
+	props, err := amqp.AppendProperties(nil, &p)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range []string{"", "eu"} {
-		rec := encodeRecord(m, f)
-		for n := range len(rec) - len(m.Body) {
-			if _, _, err := decodeRecord(rec[:n]); err == nil {
-				t.Errorf("a record (filter %q) cut to %d bytes decoded", f, n)
-			}
-		}
-		if _, got, _ := decodeRecord(rec); got != f {
-			t.Errorf("filter %q read back as %q", f, got)
-		}
+	m := &queue.Message{Exchange: "x", RoutingKey: "a.b", Props: props, Body: []byte("hello"), Persistent: true}
+	rec := encodeRecord(m, "eu")
+	got, fv, err := decodeRecord(rec)
+	if err != nil || fv != "eu" || got.Exchange != "x" || got.RoutingKey != "a.b" || string(got.Body) != "hello" || !got.Persistent {
+		t.Fatalf("round trip: %+v, %q, %v", got, fv, err)
+	}
+	gp, err := amqp.DecodeProperties(got.Props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gp.ContentType != p.ContentType || gp.ContentEncoding != p.ContentEncoding || gp.DeliveryMode != 2 || gp.Priority != 3 ||
+		gp.CorrelationID != "c1" || gp.ReplyTo != "rq" || gp.Expiration != "60000" || gp.MessageID != "m1" || !gp.Timestamp.Equal(ts) ||
+		gp.Type != "t" || gp.UserID != "guest" || gp.AppID != "app" {
+		t.Errorf("properties: %+v", gp)
+	}
+	if gp.Headers["n"] != int64(7) || gp.Headers["s"] != "v" || gp.Headers["b"] != true {
+		t.Errorf("headers: %v", gp.Headers)
+	}
+	if tb, ok := gp.Headers["t"].(amqp.Table); !ok || tb["k"] != int32(1) {
+		t.Errorf("nested table: %#v", gp.Headers["t"])
+	}
+	// The record is an AMQP 1.0 message as a stream client reads it.
+	am, err := amqp10.Unmarshal(rec)
+	if err != nil || string(am.Body()) != "hello" || am.Properties.MessageID != "m1" || am.AppProps["s"] != "v" || !am.Header.Durable {
+		t.Errorf("as AMQP 1.0: %+v, %v", am, err)
+	}
+	// A transient message without properties: no header section.
+	plain, _, err := decodeRecord(encodeRecord(&queue.Message{Body: []byte("b")}, ""))
+	if err != nil || plain.Persistent || string(plain.Body) != "b" {
+		t.Errorf("plain: %+v, %v", plain, err)
+	}
+	for n := range len(rec) {
+		decodeRecord(rec[:n]) // never panics
 	}
 }

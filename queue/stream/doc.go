@@ -15,17 +15,24 @@
 //	record.go   a message as one log record
 //	reader.go   Reader: one goroutine per consumer reading chunks from the
 //	            files and handing records to a Deliver function
-//	tracking.go server-side offset tracking by consumer tag (Dir/offsets),
-//	            written by the tracker goroutine
+//	tracking.go server-side offset tracking by consumer tag, stored
+//	            offsets and publisher sequences, in an OffsetStore (the
+//	            broker's Badger store) or Dir/offsets, written by the
+//	            tracker goroutine
 //	active.go   single active consumer per tag: Claim, Unclaim (hand-over)
+//	protocol.go for the stream protocol (amqp/streamserver): AppendRaw /
+//	            AppendRawBatch (AMQP 1.0 records as they come), Chunks
+//	            (chunks as stored), StoreOffset / QueryOffset, publisher
+//	            sequences (deduplication), Stopped, Changed
 //
 // # Record format
 //
-//	+-------+------------------+----------+----------+--------+-------------+-------------+------+
-//	| flags | [filter len u8   | exch len | exchange | rk len | routing key | props u32BE | body |
-//	| u8    |  filter value]   | u8       |          | u8     |             | + props     |      |
-//	+-------+------------------+----------+----------+--------+-------------+-------------+------+
-//	flags 1: persistent; 2: the filter value is there (x-stream-filter-value)
+// A record is an AMQP 1.0 message (amqp/amqp10), as RabbitMQ stores
+// stream messages: the stream protocol's publishers write theirs as they
+// come, and an AMQP 0-9-1 message is converted as record.go draws it
+// (exchange and routing key in message annotations, properties in the
+// header and properties sections, headers as application properties), and
+// back for 0-9-1 consumers. The chunks are osiris's (storage/streamlog).
 //
 // # Concurrency
 //

@@ -13,6 +13,9 @@ type Options struct {
 	Dir       string // the stream's own directory (Dir/streams/<queue id>)
 	Retention Retention
 	Now       func() time.Time // nil: time.Now
+	// Offsets keeps the tracked offsets (the broker's store); nil: the
+	// file Dir/offsets.
+	Offsets OffsetStore
 }
 
 // Stream is one stream queue's log. It implements queue.Stream.
@@ -22,6 +25,7 @@ type Stream struct {
 	now  func() time.Time
 	stop chan struct{} // closed by Delete and Close: readers return
 
+	offsets   OffsetStore   // nil: the file Dir/offsets
 	trackKick chan struct{} // wakes the tracker goroutine (tracking.go)
 	trackDone chan struct{} // closed when it has returned
 
@@ -53,9 +57,9 @@ func Open(o Options) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream{log: l, dir: o.Dir, now: o.Now, stop: make(chan struct{}), trackKick: make(chan struct{}, 1), trackDone: make(chan struct{})}
+	s := &Stream{log: l, dir: o.Dir, now: o.Now, offsets: o.Offsets, stop: make(chan struct{}), trackKick: make(chan struct{}, 1), trackDone: make(chan struct{})}
 	s.mu.wake = make(chan struct{})
-	s.mu.offsets = loadOffsets(o.Dir)
+	s.mu.offsets = s.loadOffsets()
 	go s.tracker()
 	return s, nil
 }
@@ -99,6 +103,9 @@ func (s *Stream) halt() bool {
 func (s *Stream) Delete() {
 	s.halt()
 	<-s.trackDone
+	if s.offsets != nil {
+		s.offsets.Drop()
+	}
 	s.log.Delete()
 }
 

@@ -8,52 +8,65 @@ import (
 )
 
 const (
-	chunkMagic  = 0x5754_4332 // "WTC2"
-	headerSize  = 36
+	// chunkMagic is osiris's first byte: magic 5, version 1.
+	chunkMagic = 0x51
+	// chunkUser is osiris's chunk type of user records.
+	chunkUser = 0
+	// chunkEpoch is the epoch written in every chunk (a single node).
+	chunkEpoch  = 1
+	headerSize  = 48
 	maxChunkLen = 1 << 30
-	// maxFilterValues bounds a chunk's filter: past it the chunk says
-	// "any value" and readers with a filter read it.
+	// maxFilterValues bounds a chunk's filter: past it (or past 255
+	// bytes, osiris's one-byte filter size) the chunk says "any value"
+	// and readers with a filter read it.
 	maxFilterValues = 64
+	maxFilterBytes  = 255
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // errCorrupt is a chunk that fails its checks: a torn or damaged tail.
 var errCorrupt = errors.New("streamlog: corrupt chunk")
 
-// header is a chunk's header.
+// header is a chunk's header (osiris's layout, see doc.go).
 type header struct {
 	first     uint64
 	count     uint32
 	timestamp int64  // Unix ms
-	size      uint32 // filter and records
-	crc       uint32
+	size      uint32 // filter and records: the bytes after the header
+	crc       uint32 // CRC-32 (IEEE) of the records
 	fsize     uint32 // the filter's bytes, at the start of the body
 }
 
 func (h *header) encode(b []byte) {
-	binary.BigEndian.PutUint32(b[0:], chunkMagic)
-	binary.BigEndian.PutUint64(b[4:], h.first)
-	binary.BigEndian.PutUint32(b[12:], h.count)
-	binary.BigEndian.PutUint64(b[16:], uint64(h.timestamp))
-	binary.BigEndian.PutUint32(b[24:], h.size)
-	binary.BigEndian.PutUint32(b[28:], h.crc)
-	binary.BigEndian.PutUint32(b[32:], h.fsize)
+	b[0] = chunkMagic
+	b[1] = chunkUser
+	// osiris: entries and records are equal (no sub-batch entries are
+	// stored: a sub-batch is split into records when published).
+	binary.BigEndian.PutUint16(b[2:], uint16(min(h.count, 0xFFFF)))
+	binary.BigEndian.PutUint32(b[4:], h.count)
+	binary.BigEndian.PutUint64(b[8:], uint64(h.timestamp))
+	binary.BigEndian.PutUint64(b[16:], chunkEpoch)
+	binary.BigEndian.PutUint64(b[24:], h.first)
+	binary.BigEndian.PutUint32(b[32:], h.crc)
+	binary.BigEndian.PutUint32(b[36:], h.size-h.fsize) // data size
+	binary.BigEndian.PutUint32(b[40:], 0)              // trailer size
+	b[44] = byte(h.fsize)
+	b[45], b[46], b[47] = 0, 0, 0
 }
 
 func decodeHeader(b []byte) (header, error) {
-	if len(b) < headerSize || binary.BigEndian.Uint32(b) != chunkMagic {
+	if len(b) < headerSize || b[0] != chunkMagic || b[1] != chunkUser {
 		return header{}, errCorrupt
 	}
+	dsize := binary.BigEndian.Uint32(b[36:])
 	h := header{
-		first:     binary.BigEndian.Uint64(b[4:]),
-		count:     binary.BigEndian.Uint32(b[12:]),
-		timestamp: int64(binary.BigEndian.Uint64(b[16:])),
-		size:      binary.BigEndian.Uint32(b[24:]),
-		crc:       binary.BigEndian.Uint32(b[28:]),
-		fsize:     binary.BigEndian.Uint32(b[32:]),
+		count:     binary.BigEndian.Uint32(b[4:]),
+		timestamp: int64(binary.BigEndian.Uint64(b[8:])),
+		first:     binary.BigEndian.Uint64(b[24:]),
+		crc:       binary.BigEndian.Uint32(b[32:]),
+		fsize:     uint32(b[44]),
 	}
-	if h.count == 0 || h.size > maxChunkLen || uint64(h.size) < 4*uint64(h.count)+uint64(h.fsize) {
+	h.size = dsize + h.fsize
+	if h.count == 0 || dsize > maxChunkLen || uint64(dsize) < 4*uint64(h.count) || binary.BigEndian.Uint32(b[40:]) != 0 {
 		return header{}, errCorrupt
 	}
 	return h, nil
@@ -71,7 +84,7 @@ func encodeChunk(dst []byte, first uint64, ts int64, recs [][]byte, filters []st
 		dst = append(dst, r...)
 	}
 	body := dst[start+headerSize:]
-	h := header{first: first, count: uint32(len(recs)), timestamp: ts, size: uint32(len(body)), crc: crc32.Checksum(body, castagnoli), fsize: uint32(fsize)}
+	h := header{first: first, count: uint32(len(recs)), timestamp: ts, size: uint32(len(body)), crc: crc32.ChecksumIEEE(body[fsize:]), fsize: uint32(fsize)}
 	h.encode(dst[start:])
 	return dst
 }
@@ -85,7 +98,7 @@ type Chunk struct {
 
 // decodeBody checks body against h and splits it into records.
 func decodeBody(h header, body []byte) (Chunk, error) {
-	if uint32(len(body)) != h.size || crc32.Checksum(body, castagnoli) != h.crc {
+	if uint32(len(body)) != h.size || crc32.ChecksumIEEE(body[h.fsize:]) != h.crc {
 		return Chunk{}, errCorrupt
 	}
 	body = body[h.fsize:]
@@ -119,6 +132,7 @@ func decodeBody(h header, body []byte) (Chunk, error) {
 func appendFilter(dst []byte, filters []string) []byte {
 	var vals []string
 	unfiltered, any := false, false
+	size := 3 // count and the unfiltered flag
 	for _, f := range filters {
 		if f == "" {
 			unfiltered = true
@@ -127,10 +141,11 @@ func appendFilter(dst []byte, filters []string) []byte {
 		if slices.Contains(vals, f) {
 			continue
 		}
-		if len(vals) == maxFilterValues || len(f) > 255 {
+		if len(vals) == maxFilterValues || size+1+len(f) > maxFilterBytes {
 			any = true
 			continue
 		}
+		size += 1 + len(f)
 		vals = append(vals, f)
 	}
 	if len(vals) == 0 && !any {

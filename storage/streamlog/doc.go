@@ -15,16 +15,29 @@
 //
 // A segment is a sequence of chunks; a new segment starts when the active
 // one has reached Options.MaxSegmentBytes. A chunk holds the records of one
-// group commit and is written and read whole:
+// group commit and is written and read whole. Its layout is osiris's
+// (RabbitMQ's stream log, osiris_log.erl), so that the stream protocol
+// delivers a chunk as stored, header and records, without decoding it:
 //
-//	+--------+--------------+---------+--------------+---------+---------+---------+
-//	| magic  | first offset | count   | timestamp    | size    | crc32c  | fsize   |
-//	| u32 BE | u64 BE       | u32 BE  | i64 BE (ms)  | u32 BE  | u32 BE  | u32 BE  |
-//	+--------+--------------+---------+--------------+---------+---------+---------+
-//	| filter (fsize bytes, see chunk.go; none when no record has a filter value) |
-//	| records: count x ( length u32 BE | bytes )                                  |
-//	+-----------------------------------------------------------------------------+
-//	size counts the filter and the records; the CRC covers both.
+//	 0        1        2            4            8              16
+//	+--------+--------+------------+------------+--------------+--------------+
+//	| 0x51   | type 0 | entries    | records    | timestamp    | epoch (1)    |
+//	| magic5 | (user) | u16 BE     | u32 BE     | i64 BE (ms)  | u64 BE       |
+//	| ver 1  |        |            |            |              |              |
+//	+--------+--------+------------+------------+--------------+--------------+
+//	24             32          36          40           44       45
+//	+--------------+-----------+-----------+------------+--------+----------+
+//	| first offset | crc32     | data size | trailer    | filter | reserved |
+//	| u64 BE       | IEEE,data | u32 BE    | size 0     | size u8| 3 bytes  |
+//	+--------------+-----------+-----------+------------+--------+----------+
+//	| filter (filter size bytes, see chunk.go; none when no record has one)  |
+//	| data: records x ( length u32 BE, top bit 0 | bytes )  (osiris simple   |
+//	|       entries; entries == records: no sub-batch entries are stored)   |
+//	+------------------------------------------------------------------------+
+//
+// The records are opaque here; queue/stream writes AMQP 1.0 messages.
+// Reader.ReadRaw hands out header and data as one buffer (the filter left
+// out) behind the caller's frame prefix.
 //
 // A reader with a filter (Reader.Match) reads a chunk's header and filter
 // only, and skips the chunk unread when no record can match.
@@ -41,7 +54,9 @@
 // runs the appends' callbacks (a publisher's confirm). At Open every chunk
 // of the last segment is checked (header bounds and CRC); a torn or
 // corrupt tail is truncated away, never refused. Earlier segments are
-// checked for header bounds only.
+// checked for header bounds only. Segments of Warren's first format
+// (chunks starting "WTC2", before the osiris layout) are renamed
+// <name>.seg.v1 and left out, kept rather than truncated as torn.
 //
 // # Retention
 //

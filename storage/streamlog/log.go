@@ -101,6 +101,7 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streamlog: %w", err)
 	}
+	firsts = setAsideOldFormat(opts.Dir, firsts)
 	for i, first := range firsts {
 		last := i == len(firsts)-1
 		seg, torn, err := scanSegment(opts.Dir, first, last)
@@ -173,6 +174,42 @@ func (l *Log) AppendFilter(rec []byte, filter string, done func(offset uint64, e
 	}
 	l.wmu.pending = append(l.wmu.pending, pendingAppend{rec: rec, filter: filter, done: done})
 	l.wmu.bytes += int64(len(rec))
+	l.wmu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// AppendBatch queues recs in order under one lock acquisition; filters[i]
+// is recs[i]'s filter value (nil: none). done runs for each record, as
+// Append's. It blocks while more than 64 MiB wait to be written.
+func (l *Log) AppendBatch(recs [][]byte, filters []string, done func(offset uint64, err error)) {
+	n := 0
+	for _, r := range recs {
+		n += len(r)
+	}
+	l.wmu.Lock()
+	for l.wmu.bytes > maxPendingBytes && !l.wmu.closed {
+		l.room.Wait()
+	}
+	if l.wmu.closed {
+		l.wmu.Unlock()
+		if done != nil {
+			for range recs {
+				done(0, ErrClosed)
+			}
+		}
+		return
+	}
+	for i, r := range recs {
+		f := ""
+		if filters != nil {
+			f = filters[i]
+		}
+		l.wmu.pending = append(l.wmu.pending, pendingAppend{rec: r, filter: f, done: done})
+	}
+	l.wmu.bytes += int64(n)
 	l.wmu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -325,6 +362,7 @@ type Info struct {
 	Segments       int
 	FirstTimestamp int64 // Unix ms of the oldest chunk; 0: empty
 	LastTimestamp  int64
+	LastChunk      uint64 // first offset of the newest chunk (0 when empty)
 }
 
 // Info returns the log's figures now.
@@ -341,6 +379,7 @@ func (l *Log) Info() Info {
 		}
 		if ts := s.lastTimestamp(); ts != 0 {
 			in.LastTimestamp = ts
+			in.LastChunk = s.index[len(s.index)-1].first
 		}
 	}
 	in.Next = l.mu.segs[len(l.mu.segs)-1].next

@@ -1,6 +1,7 @@
 package streamlog
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -329,5 +330,29 @@ func TestChunkFilterSkipsUnmatchedChunks(t *testing.T) {
 	f, err := decodeFilter(encodeChunk(nil, 0, 0, rs, fs)[headerSize:])
 	if err != nil || !f.Any {
 		t.Fatalf("filter of %d values: %+v %v", len(fs), f, err)
+	}
+}
+
+// A segment of the first format (chunks starting "WTC2") is set aside
+// as <name>.v1, not truncated as a torn tail: the log opens empty and the
+// old bytes stay on disk.
+func TestOldFormatSetAside(t *testing.T) {
+	dir := t.TempDir()
+	old := append([]byte("WTC2"), bytes.Repeat([]byte{7}, 100)...)
+	path := filepath.Join(dir, segmentName(0))
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if in := l.Info(); in.Next != 0 || in.Bytes != 0 {
+		t.Errorf("the log after setting aside: %+v", in)
+	}
+	kept, err := os.ReadFile(path + ".v1")
+	if err != nil || !bytes.Equal(kept, old) {
+		t.Errorf("the old segment was not kept as it was: %v", err)
 	}
 }

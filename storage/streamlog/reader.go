@@ -212,3 +212,103 @@ func (r *Reader) Close() {
 		r.f = nil
 	}
 }
+
+// RawChunk is a chunk as stored: Buf holds the caller's prefix bytes
+// (left zero), then the chunk's header and its records, without the
+// filter: what a stream protocol Deliver frame carries after its own
+// header, sent as read, its records never decoded.
+type RawChunk struct {
+	First     uint64 // offset of the chunk's first record
+	Count     uint32 // its records
+	Timestamp int64  // Unix ms of the commit
+	Buf       []byte
+}
+
+// ReadRaw is Read for a chunk as stored (see RawChunk), with prefix free
+// bytes before it. It returns the whole chunk holding the reader's start
+// offset (the client skips the records before it, as RabbitMQ's do);
+// chunks wholly before the start and chunks Match refuses are skipped.
+func (r *Reader) ReadRaw(prefix int) (c RawChunk, ok bool, err error) {
+	return r.ReadRawInto(nil, prefix)
+}
+
+// ReadRawInto is ReadRaw reusing spare's memory when it is large enough
+// (a buffer the caller is done with).
+func (r *Reader) ReadRawInto(spare []byte, prefix int) (c RawChunk, ok bool, err error) {
+	for {
+		path, end, _, found := r.locate()
+		if !found {
+			return RawChunk{}, false, nil
+		}
+		if path == "" {
+			continue
+		}
+		if r.f == nil || r.fseg != r.seg {
+			if r.f != nil {
+				r.f.Close()
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				if os.IsNotExist(err) {
+					continue
+				}
+				return RawChunk{}, false, fmt.Errorf("streamlog: %w", err)
+			}
+			r.f, r.fseg = f, r.seg
+		}
+		var hb [headerSize]byte
+		if _, err := r.f.ReadAt(hb[:], r.pos); err != nil {
+			return RawChunk{}, false, fmt.Errorf("streamlog: reading %s at %d: %w", path, r.pos, err)
+		}
+		h, err := decodeHeader(hb[:])
+		if err != nil || r.pos+headerSize+int64(h.size) > end {
+			return RawChunk{}, false, fmt.Errorf("streamlog: %s at %d: %w", path, r.pos, errCorrupt)
+		}
+		at := r.pos
+		r.pos += headerSize + int64(h.size)
+		if h.first+uint64(h.count) <= r.start {
+			continue
+		}
+		if r.Match != nil && h.fsize > 0 {
+			fb := make([]byte, h.fsize)
+			if _, err := r.f.ReadAt(fb, at+headerSize); err != nil {
+				return RawChunk{}, false, fmt.Errorf("streamlog: %w", err)
+			}
+			if f, err := decodeFilter(fb); err == nil && !r.Match(f) {
+				r.start = h.first + uint64(h.count)
+				continue
+			}
+		} else if r.Match != nil && !r.Match(Filter{Unfiltered: true}) {
+			r.start = h.first + uint64(h.count)
+			continue
+		}
+		dsize := int(h.size - h.fsize)
+		var buf []byte
+		if need := prefix + headerSize + dsize; cap(spare) >= need {
+			buf = spare[:need]
+		} else {
+			buf = make([]byte, need)
+		}
+		copy(buf[prefix:], hb[:])
+		buf[prefix+44] = 0 // the filter is not there
+		if _, err := r.f.ReadAt(buf[prefix+headerSize:], at+headerSize+int64(h.fsize)); err != nil {
+			return RawChunk{}, false, fmt.Errorf("streamlog: %w", err)
+		}
+		r.start = h.first + uint64(h.count)
+		return RawChunk{First: h.first, Count: h.count, Timestamp: h.timestamp, Buf: buf}, true, nil
+	}
+}
+
+// RecordsOf splits the records of a RawChunk's buffer (from its header
+// on, at prefix) for a reader that decodes them.
+func RecordsOf(buf []byte) ([][]byte, error) {
+	if len(buf) < headerSize {
+		return nil, errCorrupt
+	}
+	h, err := decodeHeader(buf)
+	if err != nil {
+		return nil, err
+	}
+	c, err := decodeBody(header{first: h.first, count: h.count, size: h.size - h.fsize, crc: h.crc}, buf[headerSize:])
+	return c.Records, err
+}

@@ -118,3 +118,28 @@ func scanSegment(dir string, first uint64, verify bool) (seg *segment, torn bool
 	seg.size = pos
 	return seg, pos < end, nil
 }
+
+// oldMagic starts the chunks of Warren's first log format ("WTC2"), before
+// the osiris layout.
+var oldMagic = []byte("WTC2")
+
+// setAsideOldFormat renames the segments written in the first format to
+// <name>.v1, kept for a conversion by hand, so that the log starts without
+// them rather than truncating them as torn; it returns the others.
+func setAsideOldFormat(dir string, firsts []uint64) []uint64 {
+	kept := firsts[:0]
+	for _, first := range firsts {
+		path := filepath.Join(dir, segmentName(first))
+		var head [4]byte
+		f, err := os.Open(path)
+		if err == nil {
+			_, err = io.ReadFull(f, head[:])
+			f.Close()
+		}
+		if err == nil && string(head[:]) == string(oldMagic) && os.Rename(path, path+".v1") == nil {
+			continue
+		}
+		kept = append(kept, first)
+	}
+	return kept
+}

@@ -1,0 +1,109 @@
+package stream
+
+import (
+	"github.com/warrenmq/warren/storage/streamlog"
+)
+
+// What the stream protocol front end (amqp/streamserver) needs beyond the
+// AMQP 0-9-1 side: raw records, chunks as stored, offsets stored by
+// reference and publishers' sequences for deduplication. Both are kept
+// with the tracked offsets (tracking.go), under keys of their own.
+
+const (
+	refKey = "\x00o:" // a stored offset (store offset / query offset)
+	pubKey = "\x00p:" // a publisher's last publishing id
+)
+
+// AppendRaw appends an AMQP 1.0 message as it came (rec is kept, not
+// copied), with its filter value ("": none); done runs after the fsync
+// with the record's offset.
+func (s *Stream) AppendRaw(rec []byte, filter string, done func(offset uint64, err error)) {
+	s.log.AppendFilter(rec, filter, done)
+}
+
+// AppendRawBatch appends AMQP 1.0 messages as they came, in order (recs
+// are kept, not copied); filters[i] is recs[i]'s filter value (nil: none);
+// done runs after the fsync for each record.
+func (s *Stream) AppendRawBatch(recs [][]byte, filters []string, done func(offset uint64, err error)) {
+	s.log.AppendBatch(recs, filters, done)
+}
+
+// StoreOffset stores ref's offset (it may go back, as RabbitMQ's does).
+func (s *Stream) StoreOffset(ref string, off uint64) { s.setKey(refKey+ref, off, false) }
+
+// QueryOffset is ref's stored offset.
+func (s *Stream) QueryOffset(ref string) (uint64, bool) { return s.Tracked(refKey + ref) }
+
+// PublisherSeq is the last publishing id written for publisher ref (0:
+// none).
+func (s *Stream) PublisherSeq(ref string) uint64 {
+	n, _ := s.Tracked(pubKey + ref)
+	return n
+}
+
+// SetPublisherSeq records that publisher ref's messages up to seq are
+// written (it never goes back).
+func (s *Stream) SetPublisherSeq(ref string, seq uint64) { s.setKey(pubKey+ref, seq, true) }
+
+func (s *Stream) setKey(key string, n uint64, monotonic bool) {
+	s.mu.Lock()
+	if cur, ok := s.mu.offsets[key]; ok && (cur == n || monotonic && cur > n) {
+		s.mu.Unlock()
+		return
+	}
+	s.mu.offsets[key] = n
+	s.mu.offsetsDirty = true
+	s.mu.Unlock()
+	select {
+	case s.trackKick <- struct{}{}:
+	default:
+	}
+}
+
+// Stopped is closed when the stream is deleted or closed.
+func (s *Stream) Stopped() <-chan struct{} { return s.stop }
+
+// Changed is closed at the log's next commit.
+func (s *Stream) Changed() <-chan struct{} { return s.log.Changed() }
+
+// ChunkReader reads a stream's chunks as stored, for the stream protocol's
+// Deliver. One goroutine uses it.
+type ChunkReader struct {
+	r *streamlog.Reader
+}
+
+// Chunks opens a chunk reader at start (its Filter, if any, skips chunks
+// that hold no wanted value).
+func (s *Stream) Chunks(start Start) *ChunkReader {
+	var lr *streamlog.Reader
+	switch start.Kind {
+	case StartFirst:
+		lr = s.log.NewReader(streamlog.SeekFirst)
+	case StartLast:
+		lr = s.log.NewReader(streamlog.SeekLast)
+	case StartOffset:
+		lr = s.log.NewReaderAt(start.Offset)
+	case StartTime:
+		lr = s.log.NewReaderAtTime(start.Time.UnixMilli())
+	default:
+		lr = s.log.NewReader(streamlog.SeekNext)
+	}
+	if start.Filter != nil {
+		lr.Match = start.Filter.matchChunk
+	}
+	return &ChunkReader{r: lr}
+}
+
+// Next is the next chunk behind prefix free bytes, or ok false at the
+// tail.
+func (c *ChunkReader) Next(prefix int) (streamlog.RawChunk, bool, error) {
+	return c.r.ReadRaw(prefix)
+}
+
+// NextInto is Next reusing spare's memory when it is large enough.
+func (c *ChunkReader) NextInto(spare []byte, prefix int) (streamlog.RawChunk, bool, error) {
+	return c.r.ReadRawInto(spare, prefix)
+}
+
+// Close releases the reader's file.
+func (c *ChunkReader) Close() { c.r.Close() }

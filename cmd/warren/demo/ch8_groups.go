@@ -101,13 +101,9 @@ func (g *group) unique() int {
 
 func playSuperStream(ctx context.Context, e *env) error {
 	if e.streamURL == "" {
-		// TODO(issue 19): once Warren has a stream listener, a Warren given by
-		// --url has one too: say that --stream-url names it.
-		if e.embedded || e.product() == "Warren" {
-			return fmt.Errorf("the broker has %w: Warren does not speak RabbitMQ's stream protocol yet (issue 19), and this chapter needs it; "+
-				"run it against a broker that does with --url and --stream-url rabbitmq-stream://guest:guest@HOST:5552", errNoStreamListener)
-		}
-		return fmt.Errorf("%w was given: this chapter speaks RabbitMQ's stream protocol; pass --stream-url rabbitmq-stream://guest:guest@HOST:5552", errNoStreamListener)
+		// The embedded Warren always has one; a broker given by --url
+		// needs --stream-url (its port is the broker's to choose).
+		return fmt.Errorf("%w was given: this chapter speaks RabbitMQ's stream protocol (Warren's --stream-listen, RabbitMQ's rabbitmq_stream plugin); pass --stream-url rabbitmq-stream://guest:guest@HOST:5552", errNoStreamListener)
 	}
 	c, err := dialStreams(e.streamURL)
 	if err != nil {

@@ -168,11 +168,6 @@ func TestDemoChapters(t *testing.T) {
 		}},
 	} {
 		t.Run(fmt.Sprintf("chapter %d", tc.n), func(t *testing.T) {
-			if tc.n == 8 && emb.StreamURL == "" {
-				// TODO(issue 19): remove this gate when amqp/streamserver
-				// is merged and the embedded broker starts it.
-				t.Skip("the embedded Warren has no stream protocol listener yet (issue 19)")
-			}
 			r := chapterReport(t, emb, tc.n)
 			tc.check(t, figs(r.Figures))
 		})
@@ -181,14 +176,14 @@ func TestDemoChapters(t *testing.T) {
 
 // Without a stream listener chapter 8 fails, saying so, and reports no
 // figures.
-func TestDemoChapter8WithoutStreamListener(t *testing.T) {
+func TestDemoChapter8WithoutStreamURL(t *testing.T) {
 	emb := startBroker(t)
 	code, out, errs := runDemo("--fast", "--json", "--chapter", "8", "--url", emb.AMQPURL, "--api", emb.APIURL)
 	if code != exitFailed {
 		t.Fatalf("exit %d, want %d; stderr %s", code, exitFailed, errs)
 	}
-	if !strings.Contains(errs, "chapter 8: the broker has no stream protocol listener") || !strings.Contains(errs, "--stream-url") {
-		t.Errorf("stderr %q: want the missing listener named and --stream-url suggested", errs)
+	if !strings.Contains(errs, "chapter 8: no stream protocol listener was given") || !strings.Contains(errs, "--stream-url") {
+		t.Errorf("stderr %q: want the missing stream URL named and --stream-url suggested", errs)
 	}
 	var rep report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {

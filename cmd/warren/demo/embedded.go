@@ -12,6 +12,7 @@ import (
 
 	"github.com/warrenmq/warren/amqp/management"
 	"github.com/warrenmq/warren/amqp/server"
+	"github.com/warrenmq/warren/amqp/streamserver"
 	"github.com/warrenmq/warren/storage"
 )
 
@@ -22,22 +23,20 @@ type embedded struct {
 	AMQPAddr string
 	AMQPURL  string
 	APIURL   string
-	// StreamURL is the stream protocol listener's URL, "" while Warren
-	// has none.
-	// TODO(issue 19): start amqp/streamserver on 127.0.0.1:0 here and set
-	// StreamURL to rabbitmq-stream://guest:guest@<its address>.
+	// StreamURL is the stream protocol listener's URL (chapter 8).
 	StreamURL string
 
 	dir   string
 	store *storage.Store
 	srv   *server.Server
 	api   *management.Server
-	done  chan error // Serve's results: the AMQP server's, then the API's
+	ss    *streamserver.Server
+	done  chan error // Serve's results: the AMQP server's, the API's, the stream server's
 	serve int        // how many Serve goroutines run
 }
 
 func startEmbedded() (_ *embedded, err error) {
-	e := &embedded{done: make(chan error, 2)}
+	e := &embedded{done: make(chan error, 3)}
 	if e.dir, err = os.MkdirTemp("", "warren-demo-"); err != nil {
 		return nil, err
 	}
@@ -86,6 +85,24 @@ func startEmbedded() (_ *embedded, err error) {
 	e.serve++
 	go func() { e.done <- ignoreClosed(e.api.Serve(aln), management.ErrServerClosed) }()
 	e.APIURL = (&url.URL{Scheme: "http", User: url.UserPassword("guest", "guest"), Host: aln.Addr().String()}).String()
+
+	e.ss, err = streamserver.New(streamserver.Config{
+		Broker: e.srv.Broker(),
+		Auth: func(user, pass string, remote net.Addr) (streamserver.User, error) {
+			u, err := e.srv.Authenticate(user, pass, remote)
+			return streamserver.User{Name: u.Name, Vhosts: u.Vhosts}, err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	sln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	e.serve++
+	go func() { e.done <- ignoreClosed(e.ss.Serve(sln), streamserver.ErrServerClosed) }()
+	e.StreamURL = (&url.URL{Scheme: "rabbitmq-stream", User: url.UserPassword("guest", "guest"), Host: sln.Addr().String()}).String()
 	return e, nil
 }
 
@@ -102,6 +119,9 @@ func (e *embedded) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var errs []error
+	if e.ss != nil {
+		errs = append(errs, e.ss.Shutdown(ctx))
+	}
 	if e.api != nil {
 		errs = append(errs, e.api.Shutdown(ctx))
 	}

@@ -18,8 +18,15 @@ func docsShot(name string) chromedp.Action[chromedp.Void] {
 		if os.Getenv("CONSOLE_SCREENSHOTS") != "1" {
 			return nil
 		}
+		// Sticky headers would repeat mid-page in a full-page capture.
+		if _, err := chromedp.Evaluate[any](`document.body.classList.add('shot')`)(ctx, t); err != nil {
+			return err
+		}
 		png, err := chromedp.FullScreenshot(100)(ctx, t)
 		if err != nil {
+			return err
+		}
+		if _, err := chromedp.Evaluate[any](`document.body.classList.remove('shot')`)(ctx, t); err != nil {
 			return err
 		}
 		return os.WriteFile(filepath.Join("docs", name), png, 0o644)

@@ -114,6 +114,7 @@ func browser(tb testing.TB, timeout time.Duration) context.Context {
 func saveScreenshot(tb testing.TB, bctx context.Context) {
 	sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
 	defer cancel()
+	chromedp.Do(sctx, eval(`document.body.classList.add('shot')`)) // no sticky header mid-page
 	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		tb.Logf("no failure screenshot: %v", err)

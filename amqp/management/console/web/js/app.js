@@ -119,7 +119,9 @@ async function refresh(first) {
 }
 
 window.addEventListener('hashchange', route);
-window.addEventListener('warren:logout', () => { clearCredentials(); ctx.user = null; showLogin('Your session ended: log in again.'); });
+window.addEventListener('warren:logout', () => {
+  if (!ctx.user) return; // a refused login says so in its own form
+  clearCredentials(); ctx.user = null; showLogin('Your session ended: log in again.'); });
 document.addEventListener('visibilitychange', () => { if (!document.hidden && current) refresh(false); });
 document.getElementById('logout').addEventListener('click', () => {
   clearCredentials();

@@ -63,6 +63,7 @@ export function draw(canvas, legend, points, names, unit = '') {
   ctx.textAlign = 'center'; ctx.textBaseline = 'top';
   for (let m = 0; m <= 10; m += 2) {
     const x = left + pw - (pw * m * 60000) / SPAN_MS;
+    ctx.textAlign = m === 0 ? 'right' : m === 10 ? 'left' : 'center';
     ctx.fillText(m === 0 ? 'now' : `-${m} min`, x, top + ph + 4);
   }
   const xOf = (t) => left + pw - (pw * (now - t)) / SPAN_MS;

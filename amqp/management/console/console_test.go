@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	amqp091 "github.com/rabbitmq/amqp091-go"
 )
 
 // docsShots, when CONSOLE_SCREENSHOTS=1, writes the README's screenshots
@@ -138,6 +139,21 @@ func TestDeadLetterReplay(t *testing.T) {
 	waitMessages(t, ch, "orders", 2)
 	waitMessages(t, ch, "orders.dlq", 0)
 
+	// The overview: totals, node, and charts over a few refreshes while a
+	// publisher and a consumer run.
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- traffic(w.amqpURL, stop) }()
+	run("the overview",
+		chromedp.Navigate(w.url+"/#/overview"),
+		waitJS(textHas(`#totals`, "Queues")),
+		waitJSWithin(`Number(document.querySelector('#overview')?.dataset.samples) >= 4`, 40*time.Second),
+		docsShot("overview.png"))
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("traffic: %v", err)
+	}
+
 	// The replayed messages are the rejected ones, x-death kept.
 	d, ok, err := ch.Get("orders", true)
 	if err != nil || !ok {
@@ -145,5 +161,39 @@ func TestDeadLetterReplay(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(d.Body), "order ") || d.Headers["x-death"] == nil {
 		t.Fatalf("replayed message %q headers %v: want an order with x-death", d.Body, d.Headers)
+	}
+}
+
+// traffic publishes to and consumes from the queue "traffic" every 10 ms
+// until stop (so the overview's charts move).
+func traffic(amqpURL string, stop <-chan struct{}) error {
+	conn, err := amqp091.Dial(amqpURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	if _, err := ch.QueueDeclare("traffic", false, false, false, false, nil); err != nil {
+		return err
+	}
+	if _, err := ch.Consume("traffic", "", true, false, false, false, nil); err != nil {
+		return err
+	}
+	tick := time.NewTicker(10 * time.Millisecond) // the publish rate
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return nil
+		case <-tick.C:
+		}
+		for range 1 + i%7 {
+			if err := ch.Publish("", "traffic", false, false, amqp091.Publishing{Body: []byte("tick")}); err != nil {
+				return err
+			}
+		}
 	}
 }

@@ -156,9 +156,12 @@ func eval(expr string) chromedp.Action[chromedp.Void] {
 
 // waitJS polls the JavaScript expression until it is true (a DOM
 // condition), in the page's own animation frames.
-func waitJS(expr string) chromedp.Action[chromedp.Void] {
+func waitJS(expr string) chromedp.Action[chromedp.Void] { return waitJSWithin(expr, 20*time.Second) }
+
+// waitJSWithin is waitJS with its own timeout.
+func waitJSWithin(expr string, timeout time.Duration) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Poll[any](expr, chromedp.WithPollingTimeout(20*time.Second))(ctx, t)
+		_, err := chromedp.Poll[any](expr, chromedp.WithPollingTimeout(timeout))(ctx, t)
 		if err != nil {
 			return fmt.Errorf("waiting for %s: %w", expr, err)
 		}

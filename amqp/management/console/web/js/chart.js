@@ -3,7 +3,7 @@
 // sampling interval); the console keeps what it has read in the last 10
 // minutes per object, so a chart grows from the moment a page is open.
 
-import { h, clear } from './ui.js';
+import { h, clear, fmtNum } from './ui.js';
 
 const SPAN_MS = 10 * 60 * 1000;
 export const COLORS = ['#2457a6', '#d9822b', '#2e9e55', '#b03a8a', '#7a6cd1', '#9a9a2e'];
@@ -60,13 +60,19 @@ export function draw(canvas, legend, points, names, unit = '') {
     ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
     ctx.fillText(fmtAxis((max * i) / 4) + unit, left - 4, y);
   }
-  ctx.textAlign = 'center'; ctx.textBaseline = 'top';
-  for (let m = 0; m <= 10; m += 2) {
-    const x = left + pw - (pw * m * 60000) / SPAN_MS;
-    ctx.textAlign = m === 0 ? 'right' : m === 10 ? 'left' : 'center';
-    ctx.fillText(m === 0 ? 'now' : `-${m} min`, x, top + ph + 4);
+  // The time axis spans 1, 2, 5 or 10 minutes: the least that holds
+  // what was read, so a page open for 20 s shows a line, not a spike.
+  const age = points.length ? now - points[0].t : 0;
+  const spanMin = [1, 2, 5, 10].find((m) => m * 60000 >= age) || 10;
+  const span = spanMin * 60000;
+  ctx.textBaseline = 'top';
+  for (let k = 0; k <= 4; k++) {
+    const sec = (spanMin * 60 * k) / 4;
+    const x = left + pw - (pw * sec * 1000) / span;
+    ctx.textAlign = k === 0 ? 'right' : k === 4 ? 'left' : 'center';
+    ctx.fillText(k === 0 ? 'now' : sec < 60 || sec % 60 ? `-${sec} s` : `-${sec / 60} min`, x, top + ph + 4);
   }
-  const xOf = (t) => left + pw - (pw * (now - t)) / SPAN_MS;
+  const xOf = (t) => left + pw - (pw * (now - t)) / span;
   const yOf = (v) => top + ph - (ph * (v || 0)) / max;
   names.forEach((n, i) => {
     ctx.strokeStyle = COLORS[i % COLORS.length];
@@ -89,7 +95,7 @@ export function draw(canvas, legend, points, names, unit = '') {
       const sw = h('i');
       sw.style.background = COLORS[i % COLORS.length];
       const v = last[n];
-      const txt = v === undefined ? '' : (Math.round(v * 10) / 10).toLocaleString('en-US') + unit;
+      const txt = v === undefined ? '' : fmtNum(v) + unit;
       return h('span', null, sw, `${n} ${txt}`);
     });
     clear(legend);

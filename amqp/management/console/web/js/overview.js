@@ -17,7 +17,7 @@ export function overview(ctx) {
     { label: 'Address', cell: (l) => l.ip_address },
     { label: 'Port', cell: (l) => l.port, num: true },
   ], (l) => l.protocol + ' ' + l.ip_address + ':' + l.port);
-  const el = h('div', null, h('h1', null, 'Overview'), h('p', { class: 'muted', id: 'ident' }),
+  const el = h('div', { id: 'overview' }, h('h1', null, 'Overview'), h('p', { class: 'muted', id: 'ident' }),
     cards, node, h('div', { class: 'grid' }, queued.el, rates.el),
     h('h2', null, 'Listeners'), listeners.el);
   const card = (n, label, alarm) => h('div', { class: 'card' + (alarm ? ' alarm' : '') }, h('div', { class: 'n' }, n), h('div', { class: 'l' }, label));
@@ -41,7 +41,7 @@ export function overview(ctx) {
     if (n) {
       node.append(
         card(fmtBytes(n.mem_used), 'Memory used' + (n.mem_limit ? ' of ' + fmtBytes(n.mem_limit) : ''), n.mem_alarm),
-        card(fmtBytes(n.disk_free), 'Disk free' + (n.disk_free_limit ? ' (limit ' + fmtBytes(n.disk_free_limit) + ')' : ''), n.disk_free_alarm),
+        card(n.disk_free || n.disk_free_limit ? fmtBytes(n.disk_free) : 'n/a', 'Disk free' + (n.disk_free_limit ? ' (limit ' + fmtBytes(n.disk_free_limit) + ')' : ''), n.disk_free_alarm),
         card(n.mem_alarm || n.disk_free_alarm ? [n.mem_alarm ? 'memory' : '', n.disk_free_alarm ? 'disk' : ''].filter(Boolean).join(', ') : 'none', 'Alarms', n.mem_alarm || n.disk_free_alarm),
         card(fmtNum(n.fd_used), 'File descriptors'),
         card(fmtNum(Math.round((n.uptime || 0) / 60000)) + ' min', 'Uptime'));
@@ -49,6 +49,7 @@ export function overview(ctx) {
     draw(queued.canvas, queued.legend, ctx.history.points('overview/q'), qNames);
     draw(rates.canvas, rates.legend, ctx.history.points('overview/r'), rNames, '/s');
     listeners.update(o.listeners || []);
+    el.dataset.samples = String(ctx.history.points('overview/q').length);
   }
   return { title: 'Overview', el, refresh };
 }

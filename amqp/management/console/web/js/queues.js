@@ -100,6 +100,7 @@ export function queues(ctx) {
     if (my !== seq) return; // a newer keystroke's answer wins
     err.textContent = '';
     if (r.page_count > 0 && st.page > r.page_count) { st.page = r.page_count; return load(); }
+    const t0 = performance.now();
     t.update(r.items);
     setSort(t, st.sort, st.reverse);
     pageNo.value = st.page;
@@ -109,6 +110,7 @@ export function queues(ctx) {
     info.textContent = `${fmtNum(r.filtered_count)} of ${fmtNum(r.total_count)} queues \u00b7 page ${st.page} of ${Math.max(1, r.page_count)}`;
     t.el.dataset.filter = st.filter;
     t.el.dataset.rows = String(r.items.length);
+    performance.measure('queues-update', { start: t0 });
     performance.mark('queues-rendered');
   }
   return { title: 'Queues', el, refresh: load };

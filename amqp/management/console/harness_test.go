@@ -49,7 +49,7 @@ func startWarren(tb testing.TB, users ...server.User) *warren {
 	tb.Helper()
 	users = append([]server.User{{Name: "guest", PasswordHash: server.HashPassword("guest"), Tags: []string{"administrator"}}}, users...)
 	srv, amqpURL := servertest.StartServer(tb, server.Config{Users: users, Vhosts: []string{"/"}})
-	m, url := managementtest.Start(tb, srv, amqpURL, time.Second)
+	m, url := managementtest.Start(tb, srv, amqpURL, 5*time.Second) // cmd/warren's default interval
 	return &warren{url: url, amqpURL: amqpURL, srv: srv, api: m}
 }
 

@@ -25,6 +25,10 @@ func Handler() http.Handler {
 			http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
+		if r.URL.Path != "/" && strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
 		h := w.Header()
 		// The console is one origin's own files: no framing by others,
 		// no scripts or styles from anywhere else (it works offline).

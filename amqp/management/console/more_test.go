@@ -14,7 +14,7 @@ import (
 	"github.com/warrenmq/warren/amqp/server"
 )
 
-func do(t *testing.T, ctx interface{ Done() <-chan struct{} }, what string, err error) {
+func do(t *testing.T, what string, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
@@ -26,7 +26,7 @@ func do(t *testing.T, ctx interface{ Done() <-chan struct{} }, what string, err 
 func TestLoginRefused(t *testing.T) {
 	w := startWarren(t)
 	ctx := browser(t, 60*time.Second)
-	do(t, ctx, "log in wrong", chromedp.Do(ctx, login(w, "guest", "nope"),
+	do(t, "log in wrong", chromedp.Do(ctx, login(w, "guest", "nope"),
 		waitJS(textHas(`#login .err`, "Login failed")),
 		waitJS(`document.getElementById('top').hidden === true`)))
 }
@@ -40,7 +40,7 @@ func TestMonitoringReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := browser(t, 60*time.Second)
-	do(t, ctx, "monitoring sees, cannot change", chromedp.Do(ctx, login(w, "watcher", "pw"),
+	do(t, "monitoring sees, cannot change", chromedp.Do(ctx, login(w, "watcher", "pw"),
 		waitJS(textHas(`#who`, "read-only")),
 		chromedp.Navigate(w.url+"/#/queues"),
 		waitJS(`[...document.querySelectorAll('#queues-table a')].some(a => a.textContent === 'seen')`),
@@ -62,7 +62,7 @@ func TestQueuesKeepPlace(t *testing.T) {
 		}
 	}
 	ctx := browser(t, 90*time.Second)
-	do(t, ctx, "page and filter", chromedp.Do(ctx, login(w, "guest", "guest"),
+	do(t, "page and filter", chromedp.Do(ctx, login(w, "guest", "guest"),
 		chromedp.Navigate(w.url+"/#/queues"),
 		waitJS(textHas(`#queue-count`, "250 of 250 queues")),
 		waitJS(`document.querySelector('#queues-table').dataset.rows === '100'`),
@@ -78,14 +78,14 @@ func TestQueuesKeepPlace(t *testing.T) {
 	if _, err := ch.QueueDeclare("q-24x", false, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	do(t, ctx, "after a refresh", chromedp.Do(ctx,
+	do(t, "after a refresh", chromedp.Do(ctx,
 		waitJS(textHas(`#queue-count`, "11 of 251 queues")),
 		waitJS(`document.querySelector('#queue-filter').value === 'q-24'`),
 		waitJS(`document.querySelector('#add-queue input[name=name]').value === 'half-typed'`),
 		waitJS(`document.activeElement === document.querySelector('#add-queue input[name=name]')`),
 		waitJS(`window.__marker === document.querySelector('#queues-table tbody tr')`)))
 	// Sorting by name, descending, is the API's.
-	do(t, ctx, "sort", chromedp.Do(ctx,
+	do(t, "sort", chromedp.Do(ctx,
 		eval(`document.querySelector('#queue-filter').value=''; document.querySelector('#queue-filter').dispatchEvent(new Event('input'))`),
 		waitJS(textHas(`#queue-count`, "251 of 251")),
 		eval(`[...document.querySelectorAll('#queues-table th button')].find(b => b.textContent.startsWith('Name')).click()`),
@@ -104,7 +104,7 @@ func TestCloseConnection(t *testing.T) {
 	}
 	closed := conn.NotifyClose(make(chan *amqp091.Error, 1))
 	ctx := browser(t, 60*time.Second)
-	do(t, ctx, "close", chromedp.Do(ctx, login(w, "guest", "guest"),
+	do(t, "close", chromedp.Do(ctx, login(w, "guest", "guest"),
 		chromedp.Navigate(w.url+"/#/connections"),
 		waitJS(`document.querySelector('table tbody a') !== null`),
 		eval(`document.querySelector('table tbody a').click()`),
@@ -132,7 +132,7 @@ func TestExchangeBindAndPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := browser(t, 60*time.Second)
-	do(t, ctx, "exchange", chromedp.Do(ctx, login(w, "guest", "guest"),
+	do(t, "exchange", chromedp.Do(ctx, login(w, "guest", "guest"),
 		chromedp.Navigate(w.url+"/#/exchanges"),
 		chromedp.SendKeys(css(`#add-exchange input[name=name]`), "events"),
 		chromedp.SetValue(css(`#add-exchange select[name=type]`), "topic"),
@@ -149,7 +149,7 @@ func TestExchangeBindAndPublish(t *testing.T) {
 		waitJS(textIs(`#publish .ok`, "Message published."))))
 	waitMessages(t, ch, "inbox", 1)
 	// An error from the API is shown where the user acted.
-	do(t, ctx, "bad bind", chromedp.Do(ctx,
+	do(t, "bad bind", chromedp.Do(ctx,
 		chromedp.SetValue(css(`form.write input[name=other]`), "no-such-queue"),
 		chromedp.Click(css(`form.write button[type=submit]`)),
 		waitJS(textHas(`form.write .err`, "HTTP 404"))))
@@ -201,6 +201,11 @@ func TestServedOffline(t *testing.T) {
 	}
 	if res, _ := get("/api/overview", map[string]string{"X-Requested-With": "warren-console"}); res.StatusCode != 401 || res.Header.Get("WWW-Authenticate") != "" {
 		t.Fatalf("the console's GET /api/overview = %d, challenge %q: want 401 with none", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+	}
+	for _, p := range []string{"/js/", "/no-such-file.js", "/../go.mod", "/docs/overview.png"} {
+		if res, _ := get(p, nil); res.StatusCode != 404 {
+			t.Fatalf("GET %s = %d, want 404", p, res.StatusCode)
+		}
 	}
 	if res, _ := get("/api/no-such-path", nil); res.StatusCode != 404 {
 		t.Fatalf("GET /api/no-such-path = %d, want 404", res.StatusCode)

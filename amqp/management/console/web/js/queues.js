@@ -3,7 +3,7 @@
 // costs the same at 10 queues as at 10,000: one request per keystroke
 // for at most page_size rows, and a stale answer is dropped.
 
-import { h, table, fmtNum, fmtRate, link, action, argsEditor, select, check, setSort } from './ui.js';
+import { h, table, fmtNum, fmtRate, action, argsEditor, select, check, setSort } from './ui.js';
 import { api, get, enc } from './api.js';
 import { vhostPicker } from './forms.js';
 
@@ -27,7 +27,7 @@ export function queues(ctx) {
   const ms = (q) => q.message_stats || {};
   const t = table([
     { label: 'Vhost', cell: (q) => q.vhost, sort: 'vhost' },
-    { label: 'Name', cell: (q) => link(q.name, 'queue', q.vhost, q.name), sort: 'name' },
+    { label: 'Name', link: (q) => [q.name, 'queue', q.vhost, q.name], sort: 'name' },
     { label: 'Type', cell: (q) => q.type || 'classic', sort: 'type' },
     { label: 'Features', cell: (q) => [q.durable ? 'D' : '', q.auto_delete ? 'AD' : '', q.exclusive ? 'Excl' : '',
       Object.keys(q.arguments || {}).map((k) => k.replace(/^x-/, '')).join(' ')].filter(Boolean).join(' ') },

@@ -95,6 +95,22 @@ export function table(cols, key, opts = {}) {
       }
       cols.forEach((c, j) => {
         const td = tr.children[j];
+        if (c.link) {
+          // A link cell: [text, ...path parts]; compared as a string, built
+          // only when it changed (cheaper than a node per refresh).
+          const parts = c.link(item);
+          const href = '#/' + parts.slice(1).map(encodeURIComponent).join('/');
+          const sig = parts[0] + '\u0000' + href;
+          if (td._sig !== sig) {
+            td._sig = sig;
+            clear(td);
+            const a = document.createElement('a');
+            a.href = href;
+            a.textContent = parts[0];
+            td.append(a);
+          }
+          return;
+        }
         const v = c.cell(item);
         if (v instanceof Node) {
           const sig = v.outerHTML;

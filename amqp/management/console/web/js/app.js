@@ -132,13 +132,21 @@ document.getElementById('logout').addEventListener('click', () => {
 // page (o overview, c connections, h channels, e exchanges, q queues,
 // d dead letters, v vhosts, u users, p permissions, l policies).
 let pendingG = false;
+let slashDown = false;
+document.addEventListener('keyup', (ev) => {
+  if (ev.key !== '/' || !slashDown) return;
+  slashDown = false;
+  const f = main.querySelector('input[type=search]');
+  if (f) { f.focus(); f.select(); }
+});
 document.addEventListener('keydown', (ev) => {
   const t = ev.target;
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
   if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT')) return;
   if (ev.key === '/') {
-    const f = main.querySelector('input[type=search]');
-    if (f) { ev.preventDefault(); f.focus(); f.select(); }
+    // The filter is focused at keyup, after the key's character went
+    // (nowhere): focusing at keydown would type the "/" into it.
+    if (main.querySelector('input[type=search]')) { ev.preventDefault(); slashDown = true; }
     return;
   }
   if (pendingG) {

@@ -48,11 +48,24 @@
 //
 // # Tests
 //
-// console_test.go drives Debian's Chromium headless with chromedp against
-// an in-process Warren (AMQP and API on 127.0.0.1:0) and checks each
-// effect over AMQP with amqp091-go. Without Chromium they skip, saying
-// how to install it. A failing test saves a screenshot under
-// $TEST_ARTIFACTS, or testdata/failures/ when that is unset.
+// The tests drive Debian's Chromium headless with chromedp against an
+// in-process Warren (AMQP and API on 127.0.0.1:0) and check each effect
+// over AMQP with amqp091-go:
+//
+//	harness_test.go   the Warren, the browser, login, DOM waits, screenshots
+//	console_test.go   the dead-letter walk (declare, publish, get, reject
+//	                  over AMQP, replay) and the docs/ screenshots
+//	                  (CONSOLE_SCREENSHOTS=1)
+//	more_test.go      login refused, monitoring read-only, the queues list
+//	                  keeping its place, closing a connection, exchanges,
+//	                  the files served offline
+//	admin_test.go     every page refreshes; vhost, user, permission,
+//	                  policy and definitions upload, used over AMQP
+//	keyboard_test.go  the keyboard alone
+//
+// Without Chromium they skip, saying how to install it. A failing test
+// saves a screenshot under $TEST_ARTIFACTS, or testdata/failures/ when
+// that is unset.
 // bench_test.go measures the queues page at 10,000 queues (and, with
 // CONSOLE_BENCH_RABBITMQ=http://guest:guest@127.0.0.1:15672, RabbitMQ's
 // UI), and the broker CPU a console left open costs.

@@ -211,3 +211,34 @@ func TestServedOffline(t *testing.T) {
 		t.Fatalf("GET /api/no-such-path = %d, want 404", res.StatusCode)
 	}
 }
+
+// TestPurgeAndDelete: a queue's page purges it and deletes it, each
+// asked again in place; both checked over AMQP.
+func TestPurgeAndDelete(t *testing.T) {
+	w := startWarren(t)
+	_, ch := w.channel(t)
+	if _, err := ch.QueueDeclare("scratch", false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := ch.Publish("", "scratch", false, false, amqp091.Publishing{Body: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMessages(t, ch, "scratch", 3)
+	ctx := browser(t, 60*time.Second)
+	do(t, "purge", chromedp.Do(ctx, login(w, "guest", "guest"),
+		chromedp.Navigate(w.url+"/#/queue/%2F/scratch"),
+		waitJS(textIs(`#q-total`, "3")),
+		eval(`[...document.querySelectorAll('button')].find(b => b.textContent === 'Purge').click()`),
+		eval(`[...document.querySelectorAll('button')].find(b => b.textContent === 'Yes, purge').click()`),
+		waitJS(textIs(`#q-total`, "0"))))
+	waitMessages(t, ch, "scratch", 0)
+	do(t, "delete", chromedp.Do(ctx,
+		eval(`[...document.querySelectorAll('button')].find(b => b.textContent === 'Delete').click()`),
+		eval(`[...document.querySelectorAll('button')].find(b => b.textContent === 'Yes, delete').click()`),
+		waitJS(`location.hash === '#/queues'`)))
+	if _, err := ch.QueueDeclarePassive("scratch", false, false, false, false, nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("scratch after the console's delete: %v, want NOT_FOUND", err)
+	}
+}

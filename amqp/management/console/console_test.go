@@ -127,13 +127,13 @@ func TestDeadLetterReplay(t *testing.T) {
 		chromedp.SetValue(css(`#dl-move select[name=which]`), "n"),
 		chromedp.SetValue(css(`#dl-move input[name=n]`), "1"),
 		chromedp.Click(css(`#dl-move button[type=submit]`)),
-		waitJS(textIs(`#dl-move .ok`, "Moved 1 message(s).")))
+		waitJS(textIs(`#dl-move .ok`, "Moved 1 message(s) back to their origin.")))
 	waitMessages(t, ch, "orders", 1)
 	waitMessages(t, ch, "orders.dlq", 1)
 	run("replay the rest",
 		chromedp.SetValue(css(`#dl-move select[name=which]`), "all"),
 		chromedp.Click(css(`#dl-move button[type=submit]`)),
-		waitJS(textIs(`#dl-move .ok`, "Moved 1 message(s).")),
+		waitJS(textIs(`#dl-move .ok`, "Moved 1 message(s) back to their origin.")),
 		waitJS(`document.querySelector('#dl-count')?.dataset.messages === '0'`),
 		docsShot("replay.png"))
 	waitMessages(t, ch, "orders", 2)

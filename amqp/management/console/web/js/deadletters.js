@@ -77,7 +77,8 @@ export function deadLetters(ctx, [v, name]) {
     if (f.which.value === 'n') body.count = Number(f.n.value);
     const r = await api('POST', base + '/actions/move', body);
     refresh();
-    let s = `Moved ${r.moved} message(s)`;
+    look.querySelector('.ok').textContent = '';
+    let s = `Moved ${r.moved} message(s) ` + (f.dest.value === 'origin' ? 'back to their origin' : `to queue ${f.queue.value}`);
     if (r.unroutable) s += `, ${r.unroutable} unroutable`;
     if (r.no_origin) s += `, ${r.no_origin} without an origin`;
     groups.update([]);

@@ -40,6 +40,8 @@ vet: ## go vet, and fail on unformatted files
 lint: vet ## the linters we have: go vet and gofmt
 
 test: check-generate vet ## every test with the race detector (the in-process conformance suite included)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || [ -n "$$CHROMIUM" ] || \
+		echo "make test: NOTE: no Chromium on PATH: the console's browser tests (amqp/management/console) will be SKIPPED; install it with: apt-get install -y chromium"
 	$(GO) test -race -count=1 -timeout 9m $(PKGS)
 
 fuzz: ## run each fuzz target for FUZZTIME

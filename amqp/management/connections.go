@@ -152,7 +152,7 @@ func channelJSON(c *server.ChannelInfo, conns map[uint64]server.ConnectionInfo, 
 		"messages_uncommitted":      0,
 		"acks_uncommitted":          0,
 		"global_prefetch_count":     c.GlobalPrefetch,
-		"prefetch_count":            0,
+		"prefetch_count":            c.ConsumerPrefetch, // rabbitmq: basic.qos global=false
 		"state":                     "running",
 		"user_who_performed_action": c.User,
 	}

@@ -16,7 +16,8 @@
 //
 //	server.go       Server, Config, User, Authenticator, Registry; Serve, Shutdown
 //	routes.go       the endpoints (Go 1.22 ServeMux patterns) and path values:
-//	                "%2F" is the vhost "/", amq.default the default exchange
+//	                "%2F" is the vhost "/", amq.default the default exchange;
+//	                "/" is the web console (amqp/management/console)
 //	auth.go         HTTP basic auth and the tag gates (management, policymaker,
 //	                monitoring, administrator)
 //	respond.go      JSON answers, RabbitMQ's error bodies, core errors -> HTTP

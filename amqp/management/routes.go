@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/warrenmq/warren/amqp/management/console"
 )
 
 // routes registers every endpoint with its gate (auth.go).
@@ -75,6 +77,7 @@ func (s *Server) routes() {
 	s.defRoutes(h)
 
 	m.HandleFunc("/api/", s.noRoute)
+	m.Handle("/", console.Handler()) // the web console (amqp/management/console)
 }
 
 // noRoute answers a path no endpoint has: 405 with Allow when it is

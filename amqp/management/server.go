@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp/broker"
+	"github.com/warrenmq/warren/amqp/management/console"
 	"github.com/warrenmq/warren/amqp/server"
 )
 
@@ -139,6 +140,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	fixSlashSegments(r)
+	if console.FromConsole(r) {
+		w = noChallenge{w} // console.go: no browser login dialog
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -179,3 +183,12 @@ type noRegistry struct{}
 func (noRegistry) Connections() []server.ConnectionInfo { return nil }
 func (noRegistry) Channels() []server.ChannelInfo       { return nil }
 func (noRegistry) CloseConnection(uint64, string) error { return server.ErrNoConnection }
+
+// noChallenge drops the WWW-Authenticate header of a 401 to the
+// console's own requests (console.FromConsole).
+type noChallenge struct{ http.ResponseWriter }
+
+func (w noChallenge) WriteHeader(code int) {
+	w.Header().Del("WWW-Authenticate")
+	w.ResponseWriter.WriteHeader(code)
+}

@@ -1,0 +1,117 @@
+// queues.js: the queues list. The API pages, filters and sorts (page,
+// page_size, name, use_regex, sort, sort_reverse, columns), so the page
+// costs the same at 10 queues as at 10,000: one request per keystroke
+// for at most page_size rows, and a stale answer is dropped.
+
+import { h, table, fmtNum, fmtRate, action, argsEditor, select, check, setSort } from './ui.js';
+import { api, get, enc } from './api.js';
+import { vhostPicker } from './forms.js';
+
+export const QUEUE_ARGS = [
+  ['x-dead-letter-exchange', 'string'], ['x-dead-letter-routing-key', 'string'], ['x-message-ttl', 'number'],
+  ['x-expires', 'number'], ['x-max-length', 'number'], ['x-max-length-bytes', 'number'], ['x-overflow', 'string'],
+  ['x-single-active-consumer', 'boolean'], ['x-max-priority', 'number'], ['x-queue-mode', 'string'],
+];
+
+const COLUMNS = 'name,vhost,type,durable,auto_delete,exclusive,arguments,policy,state,consumers,messages_ready,messages_unacknowledged,messages,message_stats';
+
+export function queues(ctx) {
+  // The list's place (vhost, filter, sort, page) lives in ctx, so coming
+  // back from a queue's page finds it as it was left.
+  const st = ctx.queuesState || (ctx.queuesState = { vhost: '', filter: '', regex: false, sort: '', reverse: false, page: 1, size: 100 });
+  const onSort = (c) => {
+    if (st.sort === c.sort) st.reverse = !st.reverse; else { st.sort = c.sort; st.reverse = c.num; }
+    st.page = 1;
+    load();
+  };
+  const ms = (q) => q.message_stats || {};
+  const t = table([
+    { label: 'Vhost', cell: (q) => q.vhost, sort: 'vhost' },
+    { label: 'Name', link: (q) => [q.name, 'queue', q.vhost, q.name], sort: 'name' },
+    { label: 'Type', cell: (q) => q.type || 'classic', sort: 'type' },
+    { label: 'Features', cell: (q) => [q.durable ? 'D' : '', q.auto_delete ? 'AD' : '', q.exclusive ? 'Excl' : '',
+      Object.keys(q.arguments || {}).map((k) => k.replace(/^x-/, '')).join(' ')].filter(Boolean).join(' ') },
+    { label: 'Policy', cell: (q) => q.policy || '', sort: 'policy' },
+    { label: 'State', cell: (q) => q.state || '', sort: 'state' },
+    { label: 'Consumers', cell: (q) => fmtNum(q.consumers), num: true, sort: 'consumers' },
+    { label: 'Ready', cell: (q) => fmtNum(q.messages_ready), num: true, sort: 'messages_ready' },
+    { label: 'Unacked', cell: (q) => fmtNum(q.messages_unacknowledged), num: true, sort: 'messages_unacknowledged' },
+    { label: 'Total', cell: (q) => fmtNum(q.messages), num: true, sort: 'messages' },
+    { label: 'Incoming', cell: (q) => fmtRate(ms(q).publish_details), num: true, sort: 'message_stats.publish_details.rate' },
+    { label: 'Deliver/get', cell: (q) => fmtRate(ms(q).deliver_get_details), num: true, sort: 'message_stats.deliver_get_details.rate' },
+    { label: 'Ack', cell: (q) => fmtRate(ms(q).ack_details), num: true, sort: 'message_stats.ack_details.rate' },
+  ], (q) => q.vhost + '\u0000' + q.name, { onSort, empty: 'No queues match.', class: 'queues' });
+  t.el.id = 'queues-table';
+
+  const vsel = vhostPicker(ctx, 'vhost', true, st.vhost);
+  const filter = h('input', { type: 'search', id: 'queue-filter', name: 'filter', value: st.filter, placeholder: 'name contains\u2026  ( / )', 'aria-label': 'Filter queues by name' });
+  const regex = h('input', { type: 'checkbox', checked: st.regex });
+  const size = select('Per page', 'size', ['50', '100', '200', '500'], String(st.size));
+  const info = h('span', { class: 'muted', id: 'queue-count' });
+  const prev = h('button', { type: 'button', onclick: () => { st.page--; load(); } }, '\u2190 Previous');
+  const next = h('button', { type: 'button', onclick: () => { st.page++; load(); } }, 'Next \u2192');
+  const pageNo = h('input', { type: 'number', min: 1, value: st.page, 'aria-label': 'Page', class: 'pageno' });
+  pageNo.addEventListener('change', () => { st.page = Math.max(1, Number(pageNo.value) || 1); load(); });
+  const err = h('div', { class: 'err', role: 'alert' });
+  vsel.querySelector('select').addEventListener('change', (e) => { st.vhost = e.target.value; st.page = 1; load(); });
+  filter.addEventListener('input', () => { st.filter = filter.value; st.page = 1; load(); });
+  regex.addEventListener('change', () => { st.regex = regex.checked; st.page = 1; load(); });
+  size.querySelector('select').addEventListener('change', (e) => { st.size = Number(e.target.value); st.page = 1; load(); });
+
+  const args = argsEditor(QUEUE_ARGS);
+  const create = action(h('form', { class: 'panel write', id: 'add-queue' },
+    h('h2', null, 'Add a new queue'),
+    h('div', { class: 'row' }, vhostPicker(ctx, 'vhost', false),
+      select('Type', 'type', ['classic', 'quorum', 'stream'], 'classic'),
+      h('label', null, 'Name', h('input', { type: 'text', name: 'name', required: true })),
+      select('Durability', 'durable', [['true', 'Durable'], ['false', 'Transient']], 'true'),
+      check('Auto delete', { name: 'auto_delete' })),
+    args, h('div', null, h('button', { type: 'submit', class: 'primary' }, 'Add queue'))),
+  async (f) => {
+    const a = args.values();
+    if (f.type.value !== 'classic') a['x-queue-type'] = f.type.value;
+    await api('PUT', `/queues/${enc(f.vhost.value)}/${enc(f.name.value)}`, {
+      durable: f.durable.value === 'true', auto_delete: f.auto_delete.checked, arguments: a,
+    });
+    load();
+    return `Queue ${f.name.value} added.`;
+  });
+
+  const el = h('div', null, h('h1', null, 'Queues'),
+    h('div', { class: 'row' }, vsel, h('label', null, 'Filter', filter), h('label', { class: 'inline' }, regex, 'Regex'), size),
+    h('div', { class: 'pager' }, prev, h('label', { class: 'inline' }, 'Page', pageNo), next, info), err,
+    t.el, ctx.canWrite ? create : null);
+
+  let seq = 0;
+  async function load() {
+    const my = ++seq;
+    const p = new URLSearchParams({ page: String(st.page), page_size: String(st.size), columns: COLUMNS });
+    if (st.filter) { p.set('name', st.filter); p.set('use_regex', String(st.regex)); }
+    if (st.sort) { p.set('sort', st.sort); p.set('sort_reverse', String(st.reverse)); }
+    let r;
+    try {
+      r = await get('/queues' + (st.vhost ? '/' + enc(st.vhost) : '') + '?' + p);
+    } catch (e) {
+      if (my !== seq) return;
+      if (e.status === 400 && st.page > 1) { st.page = 1; return load(); }
+      err.textContent = e.message;
+      throw e;
+    }
+    if (my !== seq) return; // a newer keystroke's answer wins
+    err.textContent = '';
+    if (r.page_count > 0 && st.page > r.page_count) { st.page = r.page_count; return load(); }
+    const t0 = performance.now();
+    t.update(r.items);
+    setSort(t, st.sort, st.reverse);
+    pageNo.value = st.page;
+    pageNo.max = Math.max(1, r.page_count);
+    prev.disabled = st.page <= 1;
+    next.disabled = st.page >= r.page_count;
+    info.textContent = `${fmtNum(r.filtered_count)} of ${fmtNum(r.total_count)} queues \u00b7 page ${st.page} of ${Math.max(1, r.page_count)}`;
+    t.el.dataset.filter = st.filter;
+    t.el.dataset.rows = String(r.items.length);
+    performance.measure('queues-update', { start: t0 });
+    performance.mark('queues-rendered');
+  }
+  return { title: 'Queues', el, refresh: load };
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"sort"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -18,6 +19,11 @@ type consumer struct {
 	q        *queue.Queue
 	noAck    bool
 	prefetch int // 0: unlimited
+	// A stream consumer's arguments (set before AddConsumer, then read
+	// only) and its position: the next offset it is sent, plus one (0:
+	// not known yet). Written by its reader, read by listings.
+	streamArgs amqp.Table
+	streamPos  atomic.Uint64
 	// Guarded by ch.dmu:
 	stats    *qStats // the channel's counters for q
 	inflight int

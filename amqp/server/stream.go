@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/stream"
 )
@@ -111,6 +112,14 @@ func (cs *consumer) startStream(q *queue.Queue, start stream.Start, track, sac b
 		ch.dmu.Unlock()
 	}
 	run := func(st stream.Start) {
+		switch st.Kind {
+		case stream.StartOffset:
+			cs.streamPos.Store(st.Offset + 1)
+		case stream.StartFirst:
+			cs.streamPos.Store(1) // offset 0: the stats count from the log's first
+		case stream.StartNext:
+			cs.streamPos.Store(s.Info().Next + 1)
+		}
 		r := s.Read(st, func(e queue.Entry, off uint64) bool { return cs.deliverStream(q, e, off) })
 		ch.dmu.Lock()
 		if cs.streamStopped {
@@ -202,8 +211,20 @@ func (cs *consumer) deliverStream(q *queue.Queue, e queue.Entry, off uint64) boo
 	}
 	cs.inflight++
 	ch.dmu.inflight++
+	cs.streamPos.Store(off + 2)
 	return true
 }
+
+// StreamPosition implements broker.StreamPositioner.
+func (cs *consumer) StreamPosition() (next uint64, ok bool) {
+	p := cs.streamPos.Load()
+	return p - 1, p != 0
+}
+
+// StreamArgs implements broker.StreamPositioner.
+func (cs *consumer) StreamArgs() map[string]any { return cs.streamArgs }
+
+var _ broker.StreamPositioner = (*consumer)(nil)
 
 // streamProps are a stream message's properties with the x-stream-offset
 // header (rabbitmq: every delivery from a stream carries it, a long). The

@@ -51,9 +51,14 @@ var metrics = map[string]metric{
 	"broker RSS growth MiB": {-1, brokerOnly(func(r Result) float64 {
 		return float64(r.BrokerPeakRSS-r.BrokerStartRSS) / (1 << 20)
 	})},
-	"client CPU cores":         {0, func(r Result) float64 { return r.ClientCPUFraction }},
-	"fill msg/s":               {+1, func(r Result) float64 { return r.FillRate }},
-	"drain msg/s":              {+1, func(r Result) float64 { return r.DrainRate }},
+	"client CPU cores":           {0, func(r Result) float64 { return r.ClientCPUFraction }},
+	"fill msg/s":                 {+1, func(r Result) float64 { return r.FillRate }},
+	"drain msg/s":                {+1, func(r Result) float64 { return r.DrainRate }},
+	"drain msg per broker CPU-s": {+1, brokerOnly(func(r Result) float64 { return r.DrainMsgPerBrokerCPU })},
+	"drain broker CPU s":         {0, brokerOnly(func(r Result) float64 { return r.DrainBrokerCPU })},
+	"drain RSS growth MiB": {-1, brokerOnly(func(r Result) float64 {
+		return float64(r.DrainPeakRSS-r.DrainStartRSS) / (1 << 20)
+	})},
 	"queues/s":                 {+1, func(r Result) float64 { return r.QueuesPerSec }},
 	"queue deletes/s":          {+1, func(r Result) float64 { return r.DeletesPerSec }},
 	"connections/s":            {+1, func(r Result) float64 { return r.ConnsPerSec }},

@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare bench-sweep conformance conformance-rabbitmq
+.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare bench-sweep bench-stream-replay conformance conformance-rabbitmq
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -97,6 +97,15 @@ SWEEP_ARGS ?= --scenario rate-sweep,rate-sweep-10
 
 bench-sweep: ## rate sweep (100 .. 100k msg/s, flat out) of Warren vs the local RabbitMQ: CPU, syscalls, wake-ups per message
 	$(call perf-vs-rabbitmq,sweep,$(SWEEP_ARGS))
+
+# bench-stream-replay is issue 17's long replay: 10,000,000 x 100 B messages into a stream, then
+# one consumer from first, Warren then RabbitMQ each round (REPLAY_ROUNDS, 3 by default): drain
+# msg/s, broker CPU and msg per CPU-second during the drain alone, RSS at its start, peak and end.
+# Some 3 GB of disk per broker; about 10 minutes a round on 2 cores.
+REPLAY_ROUNDS ?= 3
+
+bench-stream-replay: ## issue 17's 10M-message stream replay, Warren vs the local RabbitMQ (long)
+	$(call perf-vs-rabbitmq,compare,--rounds $(REPLAY_ROUNDS) --scenario stream-replay-10m $(PERF_ARGS_REPLAY))
 
 conformance: ## the conformance suites (AMQP, management API, stream protocol) against an in-process Warren
 	$(GO) test -race -count=1 ./conformance/ ./conformance/api/ ./conformance/stream/

@@ -34,6 +34,8 @@
 //	stream.go           stream queues: declaration rules, their logs under
 //	                    Config.StreamDir/<queue id> (queue/stream), appends
 //	                    with confirms after the log's fsync, CloseStreams
+//	stream_stats.go     the read side of streams: StreamStats (the log's figures,
+//	                    each consumer's offset and lag via StreamPositioner)
 //	journal.go          the queues' queue.Journal over the store: entries, paging, sharing
 //	message.go          the stored message and entry formats
 //	deadletter.go       dead-lettering with x-death; x-expires

@@ -247,6 +247,11 @@ func (s *Server) getConsumers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conns := s.connsByID()
+	sc := s.newStreamConsumers()
 	list(w, r, cs, func(c *broker.ConsumerInfo) string { return c.Tag },
-		func(c *broker.ConsumerInfo) map[string]any { return s.consumerJSON(c, conns) })
+		func(c *broker.ConsumerInfo) map[string]any {
+			m := s.consumerJSON(c, conns)
+			sc.add(m, c)
+			return m
+		})
 }

@@ -31,6 +31,8 @@
 //	vhosts.go       /api/vhosts[/{v}]
 //	exchanges.go    /api/exchanges[/{v}[/{x}]]
 //	queues.go       /api/queues[/{v}[/{q}]], /contents (purge)
+//	streams.go      stream queues and stream consumers as RabbitMQ 3.10 shows
+//	                them, with Warren's log figures ("stream") and offsets
 //	message.go      .../publish and .../get
 //	move.go         POST /api/queues/{v}/{q}/actions/move (Warren's own: move or
 //	                copy messages to a queue, an exchange or their x-death origin)

@@ -164,7 +164,7 @@ func (s *Server) getQueues(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return nil // deleted meanwhile
 		}
-		return s.queueJSON(&info, smp)
+		return s.queueView(&info, smp)
 	})
 }
 
@@ -179,12 +179,15 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
-	m := toMap(s.queueJSON(&q, s.stats.current()))
+	m := toMap(s.queueView(&q, s.stats.current()))
 	details := []map[string]any{}
 	conns := s.connsByID()
+	sc := s.newStreamConsumers()
 	for _, c := range v.Consumers() {
 		if c.Queue == q.Name {
-			details = append(details, s.consumerJSON(&c, conns))
+			cm := s.consumerJSON(&c, conns)
+			sc.add(cm, &c)
+			details = append(details, cm)
 		}
 	}
 	m["consumer_details"], m["deliveries"], m["incoming"] = details, []any{}, []any{}

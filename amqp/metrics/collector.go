@@ -279,9 +279,15 @@ func (c *collector) collectObjects(e *emitter, each bool, t server.Totals) {
 	var s sums
 	for _, v := range vhostsSorted(srv.Broker()) {
 		for _, q := range v.Queues() {
+			st, isStream := asStream(v, &q)
 			s.addQueue(q)
 			if each {
-				emitQueue(e, q, c.queueMetrics(true), true)
+				set := c.queueMetrics(true)
+				set.rest = set.rest && !isStream // rabbitmq: no byte/RAM series for a stream
+				emitQueue(e, q, set, true)
+				if isStream {
+					emitStream(e, &q, &st)
+				}
 			}
 		}
 	}

@@ -38,7 +38,11 @@ func (c *collector) collectDetailed(e *emitter) {
 	if set := c.queueMetrics(false); set.coarse || set.rest || set.consumers {
 		for _, v := range vhosts {
 			for _, q := range v.Queues() {
-				emitQueue(d, q, set, false)
+				qs := set
+				if _, isStream := asStream(v, &q); isStream {
+					qs.rest = false // rabbitmq: no byte/RAM series for a stream
+				}
+				emitQueue(d, q, qs, false)
 			}
 		}
 	}

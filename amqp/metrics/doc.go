@@ -27,6 +27,8 @@
 //	detailed.go   the detailed families
 //	families.go   the metric table: names, types and HELP texts
 //	node.go       what the node metrics read from Linux (/proc, statfs)
+//	streams.go    stream queues: ready = the log's length, no byte
+//	              series (as RabbitMQ 3.10), and warren_stream_* per object
 //
 // Where Warren differs: a connection's and a channel's "channel" label is
 // Warren's name for it ("127.0.0.1:54321 -> 127.0.0.1:5672 (1)"), not an

@@ -85,6 +85,7 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 	var start stream.Start
 	var track bool
 	if q.Stream != nil {
+		cs.streamArgs = m.Arguments // listings show them (broker.StreamPositioner)
 		if start, err = ch.checkStreamConsume(q, m); err != nil {
 			return err
 		}

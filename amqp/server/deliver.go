@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"sort"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -18,6 +19,11 @@ type consumer struct {
 	q        *queue.Queue
 	noAck    bool
 	prefetch int // 0: unlimited
+	// A stream consumer's arguments (set before AddConsumer, then read
+	// only) and its position: the next offset it is sent, plus one (0:
+	// not known yet). Written by its reader, read by listings.
+	streamArgs amqp.Table
+	streamPos  atomic.Uint64
 	// Guarded by ch.dmu:
 	stats    *qStats // the channel's counters for q
 	inflight int
@@ -140,30 +146,10 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 	if !cs.noAck && !cs.creditLocked() {
 		return false
 	}
-	o := ch.c.out
-	o.mu.Lock()
-	if o.mu.full || o.mu.closed {
-		o.mu.Unlock()
-		return false
-	}
-	wasIdle := o.idleLocked()
-	ch.dmu.nextTag++
-	tag := ch.dmu.nextTag
-	if len(e.Msg.Body) >= refBody {
-		// Written from where it lies: no copy of a large body.
-		o.mu.buf = appendDeliveryHead(o.mu.buf, ch.id, cs.Tag, tag, e)
-		o.appendBodyLocked(ch.id, e.Msg.Body, ch.c.frameMax)
-	} else {
-		o.mu.buf = appendDelivery(o.mu.buf, ch.id, ch.c.frameMax, cs.Tag, tag, e)
-	}
-	if o.pendingLocked() >= o.limit {
-		o.mu.full = true
-	}
 	f, _ := q.Flusher().(*conn)
-	wake := o.deferLocked(wasIdle, f, ch.c)
-	o.mu.Unlock()
-	if wake {
-		o.signal()
+	tag, ok := cs.sendLocked(e, false, 0, f)
+	if !ok {
+		return false
 	}
 	countDeliveryLocked(cs.stats, e.Redelivered, cs.noAck, false)
 	if !cs.noAck {
@@ -173,6 +159,50 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 		ch.dmu.inflight++
 	}
 	return true
+}
+
+// sendLocked is the output half of a delivery, shared by queues
+// (TryDeliver) and stream readers (deliverStream): it takes the next
+// delivery tag and appends basic.deliver, the content header and the
+// body to the connection's output under one lock, so they never
+// interleave; a body from refBody is written from where it lies. A
+// stream delivery (stream set) carries the x-stream-offset header off.
+// f is the connection whose reader runs the delivery (queue.Flusher;
+// nil: a goroutine of the consumer's own). It returns false, sending
+// nothing and taking no tag, when the output is full or closed. ch.dmu
+// is held.
+func (cs *consumer) sendLocked(e queue.Entry, stream bool, off uint64, f *conn) (tag uint64, ok bool) {
+	ch := cs.ch
+	o := ch.c.out
+	o.mu.Lock()
+	if o.mu.full || o.mu.closed {
+		o.mu.Unlock()
+		return 0, false
+	}
+	wasIdle := o.idleLocked()
+	ch.dmu.nextTag++
+	tag = ch.dmu.nextTag
+	m := amqp.BasicDeliver{ConsumerTag: cs.Tag, DeliveryTag: tag, Redelivered: e.Redelivered, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey}
+	o.mu.buf = appendMethodFrame(o.mu.buf, ch.id, amqp.BasicDeliverID, &m)
+	if stream {
+		o.mu.buf = appendStreamHeader(o.mu.buf, ch.id, e.Msg, off)
+	} else {
+		o.mu.buf = amqp.AppendRawHeaderFrame(o.mu.buf, ch.id, amqp.ClassBasic, uint64(len(e.Msg.Body)), deliveryProps(e))
+	}
+	if len(e.Msg.Body) >= refBody {
+		o.appendBodyLocked(ch.id, e.Msg.Body, ch.c.frameMax) // no copy of a large body
+	} else {
+		o.mu.buf = amqp.AppendBodyFrames(o.mu.buf, ch.id, e.Msg.Body, ch.c.frameMax)
+	}
+	if o.pendingLocked() >= o.limit {
+		o.mu.full = true
+	}
+	wake := o.deferLocked(wasIdle, f, ch.c)
+	o.mu.Unlock()
+	if wake {
+		o.signal()
+	}
+	return tag, true
 }
 
 // appendDelivery appends basic.deliver, the content header and the body

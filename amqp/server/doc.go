@@ -12,11 +12,13 @@
 //	admission.go    the connection cap and the per-address rate of new connections, at accept
 //	channel*.go     a channel and its methods, one file per class
 //	vhost.go        the front end's handle on a broker.Vhost: one core call each
-//	deliver.go      consumer, the queue.Sink that encodes deliveries; unacked list
+//	deliver.go      consumer, the queue.Sink that encodes deliveries (sendLocked:
+//	                the output half, shared with stream.go); unacked list
 //	confirm.go      confirmTracker, the broker.Confirm of a confirm-mode channel
 //	reply_to.go     amq.rabbitmq.reply-to: the channel's broker.ReplyConsumer
 //	stream.go       stream queue consumers: rules, a reader goroutine each
-//	                (deliverStream), x-stream-offset header, offset tracking
+//	                (deliverStream), x-stream-offset header spliced into the
+//	                output, offset tracking, each consumer's position for listings
 //	ack_timeout.go  consumer acknowledgement timeouts (per channel, see below)
 //	stats.go        channel counters by exchange and queue; server Totals
 //	auth.go         SASL; the configured users, created in the core at first boot;

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/stream"
 )
@@ -111,6 +112,14 @@ func (cs *consumer) startStream(q *queue.Queue, start stream.Start, track, sac b
 		ch.dmu.Unlock()
 	}
 	run := func(st stream.Start) {
+		switch st.Kind {
+		case stream.StartOffset:
+			cs.streamPos.Store(st.Offset + 1)
+		case stream.StartFirst:
+			cs.streamPos.Store(1) // offset 0: the stats count from the log's first
+		case stream.StartNext:
+			cs.streamPos.Store(s.Info().Next + 1)
+		}
 		r := s.Read(st, func(e queue.Entry, off uint64) bool { return cs.deliverStream(q, e, off) })
 		ch.dmu.Lock()
 		if cs.streamStopped {
@@ -161,12 +170,11 @@ func (cs *consumer) stopStream() {
 }
 
 // deliverStream is TryDeliver for a stream reader: the message goes out
-// with its x-stream-offset header, and what waits for the ack is only
-// credit (nothing is settled on the stream). It runs on the reader's
-// goroutine, with no queue lock held.
+// with its x-stream-offset header (sendLocked), and what waits for the
+// ack is only credit (nothing is settled on the stream). It runs on the
+// reader's goroutine, with no queue lock held.
 func (cs *consumer) deliverStream(q *queue.Queue, e queue.Entry, off uint64) bool {
 	ch := cs.ch
-	props := streamProps(e.Msg.Props, off)
 	ch.dmu.Lock()
 	defer ch.dmu.Unlock()
 	if ch.dmu.closed || !cs.active || ch.dmu.consumers[cs.Tag] != cs {
@@ -175,25 +183,9 @@ func (cs *consumer) deliverStream(q *queue.Queue, e queue.Entry, off uint64) boo
 	if !cs.creditLocked() {
 		return false
 	}
-	o := ch.c.out
-	o.mu.Lock()
-	if o.mu.full || o.mu.closed {
-		o.mu.Unlock()
+	tag, ok := cs.sendLocked(e, true, off, nil)
+	if !ok {
 		return false
-	}
-	wasIdle := o.idleLocked()
-	ch.dmu.nextTag++
-	tag := ch.dmu.nextTag
-	d := amqp.BasicDeliver{ConsumerTag: cs.Tag, DeliveryTag: tag, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey}
-	o.mu.buf = appendMethodFrame(o.mu.buf, ch.id, amqp.BasicDeliverID, &d)
-	o.mu.buf = appendContentProps(o.mu.buf, ch.id, ch.c.frameMax, e.Msg, props)
-	if o.pendingLocked() >= o.limit {
-		o.mu.full = true
-	}
-	wake := o.deferLocked(wasIdle, nil, ch.c)
-	o.mu.Unlock()
-	if wake {
-		o.signal()
 	}
 	countDeliveryLocked(cs.stats, false, false, false)
 	ch.pushUnackedLocked(pending{tag: tag, q: q, e: e, cs: cs})
@@ -202,61 +194,103 @@ func (cs *consumer) deliverStream(q *queue.Queue, e queue.Entry, off uint64) boo
 	}
 	cs.inflight++
 	ch.dmu.inflight++
+	cs.streamPos.Store(off + 2)
 	return true
 }
 
+// StreamPosition implements broker.StreamPositioner.
+func (cs *consumer) StreamPosition() (next uint64, ok bool) {
+	p := cs.streamPos.Load()
+	return p - 1, p != 0
+}
+
+// StreamArgs implements broker.StreamPositioner.
+func (cs *consumer) StreamArgs() map[string]any { return cs.streamArgs }
+
+var _ broker.StreamPositioner = (*consumer)(nil)
+
+// appendStreamHeader appends the content header frame of a stream
+// delivery: msg's properties with the x-stream-offset header off,
+// spliced in place into b (no copy of the properties elsewhere), or,
+// for properties the splice cannot handle, through streamPropsSlow.
+func appendStreamHeader(b []byte, ch uint16, msg *queue.Message, off uint64) []byte {
+	start := len(b)
+	b = append(b, amqp.FrameHeader, byte(ch>>8), byte(ch), 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, amqp.ClassBasic)
+	b = append(b, 0, 0) // weight
+	b = binary.BigEndian.AppendUint64(b, uint64(len(msg.Body)))
+	var ok bool
+	if b, ok = spliceStreamOffset(b, msg.Props, off); !ok {
+		return amqp.AppendRawHeaderFrame(b[:start], ch, amqp.ClassBasic, uint64(len(msg.Body)), streamPropsSlow(msg.Props, off))
+	}
+	binary.BigEndian.PutUint32(b[start+3:], uint32(len(b)-start-7))
+	return append(b, amqp.FrameEnd)
+}
+
 // streamProps are a stream message's properties with the x-stream-offset
-// header (rabbitmq: every delivery from a stream carries it, a long). The
-// header is spliced into the encoded properties (one copy, no decoding);
-// properties it cannot splice into take the slow path.
+// header (rabbitmq: every delivery from a stream carries it, a long).
 func streamProps(raw []byte, off uint64) []byte {
+	if out, ok := spliceStreamOffset(nil, raw, off); ok {
+		return out
+	}
+	return streamPropsSlow(raw, off)
+}
+
+// spliceStreamOffset appends raw, encoded properties, to dst with the
+// x-stream-offset header spliced into them (one copy, no decoding). ok
+// is false, dst unchanged, for properties it cannot splice into (flag
+// continuation, bounds that do not add up): the slow path decodes them.
+func spliceStreamOffset(dst, raw []byte, off uint64) (_ []byte, ok bool) {
 	const (
 		flagContentType     = 0x8000
 		flagContentEncoding = 0x4000
 		flagHeaders         = 0x2000
 		flagMore            = 0x0001
+		entry               = 1 + len(streamOffsetKey) + 1 + 8
 	)
 	if len(raw) < 2 {
-		return streamPropsSlow(raw, off)
+		return dst, false
 	}
 	flags := binary.BigEndian.Uint16(raw)
 	if flags&flagMore != 0 {
-		return streamPropsSlow(raw, off)
+		return dst, false
 	}
 	pos := 2
-	for _, f := range []uint16{flagContentType, flagContentEncoding} {
-		if flags&f != 0 {
-			if pos >= len(raw) {
-				return streamPropsSlow(raw, off)
-			}
-			pos += 1 + int(raw[pos])
+	if flags&flagContentType != 0 {
+		if pos >= len(raw) {
+			return dst, false
 		}
+		pos += 1 + int(raw[pos])
+	}
+	if flags&flagContentEncoding != 0 {
+		if pos >= len(raw) {
+			return dst, false
+		}
+		pos += 1 + int(raw[pos])
 	}
 	if pos > len(raw) {
-		return streamPropsSlow(raw, off)
+		return dst, false
 	}
-	const entry = 1 + len(streamOffsetKey) + 1 + 8
-	out := make([]byte, 0, len(raw)+4+entry)
 	if flags&flagHeaders != 0 {
 		if pos+4 > len(raw) {
-			return streamPropsSlow(raw, off)
+			return dst, false
 		}
 		tl := int(binary.BigEndian.Uint32(raw[pos:]))
 		end := pos + 4 + tl
 		if end > len(raw) {
-			return streamPropsSlow(raw, off)
+			return dst, false
 		}
-		out = append(out, raw[:pos]...)
-		out = binary.BigEndian.AppendUint32(out, uint32(tl+entry))
-		out = append(out, raw[pos+4:end]...)
-		out = appendStreamOffset(out, off)
-		return append(out, raw[end:]...)
+		dst = append(dst, raw[:pos]...)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(tl+entry))
+		dst = append(dst, raw[pos+4:end]...)
+		dst = appendStreamOffset(dst, off)
+		return append(dst, raw[end:]...), true
 	}
-	out = binary.BigEndian.AppendUint16(out, flags|flagHeaders)
-	out = append(out, raw[2:pos]...)
-	out = binary.BigEndian.AppendUint32(out, uint32(entry))
-	out = appendStreamOffset(out, off)
-	return append(out, raw[pos:]...)
+	dst = binary.BigEndian.AppendUint16(dst, flags|flagHeaders)
+	dst = append(dst, raw[2:pos]...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(entry))
+	dst = appendStreamOffset(dst, off)
+	return append(dst, raw[pos:]...), true
 }
 
 const streamOffsetKey = "x-stream-offset"

@@ -80,7 +80,7 @@ func (e *env) startWarren() {
 	e.warren = true
 	srv, amqpURL := servertest.StartServer(t, server.Config{Users: []server.User{
 		{Name: "guest", PasswordHash: server.HashPassword("guest"), Tags: []string{"administrator"}},
-	}})
+	}, StreamDir: t.TempDir()})
 	_, mgmtURL := managementtest.Start(t, srv, amqpURL, 200*time.Millisecond)
 	e.mgmtURL = mgmtURL
 	e.user, e.pass, e.amqpURL = "guest", "guest", amqpURL

@@ -51,9 +51,14 @@ var metrics = map[string]metric{
 	"broker RSS growth MiB": {-1, brokerOnly(func(r Result) float64 {
 		return float64(r.BrokerPeakRSS-r.BrokerStartRSS) / (1 << 20)
 	})},
-	"client CPU cores":         {0, func(r Result) float64 { return r.ClientCPUFraction }},
-	"fill msg/s":               {+1, func(r Result) float64 { return r.FillRate }},
-	"drain msg/s":              {+1, func(r Result) float64 { return r.DrainRate }},
+	"client CPU cores":           {0, func(r Result) float64 { return r.ClientCPUFraction }},
+	"fill msg/s":                 {+1, func(r Result) float64 { return r.FillRate }},
+	"drain msg/s":                {+1, func(r Result) float64 { return r.DrainRate }},
+	"drain msg per broker CPU-s": {+1, brokerOnly(func(r Result) float64 { return r.DrainMsgPerBrokerCPU })},
+	"drain broker CPU s":         {0, brokerOnly(func(r Result) float64 { return r.DrainBrokerCPU })},
+	"drain RSS growth MiB": {-1, brokerOnly(func(r Result) float64 {
+		return float64(r.DrainPeakRSS-r.DrainStartRSS) / (1 << 20)
+	})},
 	"queues/s":                 {+1, func(r Result) float64 { return r.QueuesPerSec }},
 	"queue deletes/s":          {+1, func(r Result) float64 { return r.DeletesPerSec }},
 	"connections/s":            {+1, func(r Result) float64 { return r.ConnsPerSec }},
@@ -176,6 +181,8 @@ type compareOptions struct {
 	Pause     time.Duration
 	Wait      time.Duration
 	Coalesce  bool
+	// RawConsumer runs every scenario's consumers with the raw client.
+	RawConsumer bool
 }
 
 func parseCompareFlags(args []string, errOut io.Writer) (compareOptions, error) {
@@ -193,6 +200,7 @@ func parseCompareFlags(args []string, errOut io.Writer) (compareOptions, error) 
 	fs.DurationVar(&o.Pause, "pause", o.Pause, "pause between runs, for the previous run's deletions to settle")
 	fs.DurationVar(&o.Wait, "wait", 0, "wait up to this long for every URL to accept TCP connections first")
 	fs.BoolVar(&o.Coalesce, "coalesce-writes", o.Coalesce, "coalesce the client's socket writes")
+	fs.BoolVar(&o.RawConsumer, "raw-consumer", false, "consumers use the minimal frame-level client, not amqp091-go (see rawconsumer.go)")
 	fs.Usage = func() {
 		fmt.Fprintf(errOut, "Usage: warren-perf compare --url A --url B [--pid A_PID --pid B_PID] [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -229,6 +237,7 @@ func scenarioConfig(name, url string, pid int, o compareOptions) (Config, error)
 		return c, err
 	}
 	c.URL, c.BrokerPID, c.Coalesce = url, pid, o.Coalesce
+	c.RawConsumer = o.RawConsumer && !c.Exclusive
 	if o.Time > 0 && c.Count == 0 && c.Mode == ModeFlow {
 		c.Time = o.Time
 	}

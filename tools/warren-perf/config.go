@@ -39,6 +39,9 @@ type Config struct {
 	// every consumer of a queue gets every message.
 	QueueType    string
 	StreamOffset string // consumers' x-stream-offset ("" for none)
+	// RawConsumer: consumers use the raw client (rawconsumer.go), not
+	// amqp091-go, each on a connection of its own.
+	RawConsumer bool
 
 	Exchange     string // "" publishes to the default exchange, routing key = queue name
 	ExchangeType string // direct, fanout, topic, headers
@@ -103,6 +106,7 @@ func bindFlags(fs *pflag.FlagSet, c *Config) {
 	fs.BoolVar(&c.Exclusive, "exclusive", c.Exclusive, "declare exclusive queues (consumers share the declaring connection)")
 	fs.StringVar(&c.QueueType, "queue-type", c.QueueType, "x-queue-type of the queues (classic, quorum, stream); empty for none")
 	fs.StringVar(&c.StreamOffset, "stream-offset", c.StreamOffset, "consumers' x-stream-offset (first, last, next, N); empty for none")
+	fs.BoolVar(&c.RawConsumer, "raw-consumer", c.RawConsumer, "consume with a minimal frame-level client (Warren's codec) instead of amqp091-go, so the client does not bound the run")
 	fs.StringVarP(&c.Exchange, "exchange", "e", c.Exchange, "exchange to publish to; empty for the default exchange")
 	fs.StringVarP(&c.ExchangeType, "exchange-type", "t", c.ExchangeType, "direct, fanout, topic or headers")
 	fs.StringVarP(&c.RoutingKey, "routing-key", "k", c.RoutingKey, "routing key to publish with")
@@ -185,6 +189,7 @@ func (c *Config) finish() error {
 	check(c.Queues > 100000, "--queues must be at most 100000")
 	check(c.Size < 0 || c.Size > 64<<20, "--size must be between 0 and 64 MiB")
 	check(c.Confirm < 0, "--confirm must not be negative")
+	check(c.RawConsumer && c.Exclusive, "--raw-consumer cannot consume exclusive queues (they live on the setup connection)")
 	check(c.Prefetch < 0 || c.Prefetch > 65535, "--prefetch must be between 0 and 65535")
 	check(c.MultipleAckEvery < 1, "--multiple-ack-every must be at least 1")
 	check(!c.AutoAck && c.Prefetch > 0 && c.MultipleAckEvery > c.Prefetch,

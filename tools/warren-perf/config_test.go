@@ -42,6 +42,10 @@ func TestScenarioPresets(t *testing.T) {
 		{"stream-replay", func(c Config) bool {
 			return c.Mode == ModeBacklog && c.QueueType == "stream" && c.Count == 1000000 && c.Size == 100 && c.StreamOffset == "first" && c.Confirm > 0
 		}},
+		{"stream-replay-10m", func(c Config) bool {
+			return c.Mode == ModeBacklog && c.QueueType == "stream" && c.Count == 10000000 && c.Size == 100 && c.StreamOffset == "first" &&
+				c.Confirm == 10000 && c.Time >= 30*time.Minute
+		}},
 		{"stream-fanout", func(c Config) bool {
 			return c.QueueType == "stream" && c.Consumers == 10 && c.Queues == 1 && c.StreamOffset == "first"
 		}},

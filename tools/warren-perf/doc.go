@@ -55,6 +55,10 @@
 //	--broker-pid PID          sample /proc/PID/stat and /proc/PID/status every 100 ms: the broker's
 //	                          CPU seconds during the run, its peak RSS, msg per broker CPU-second
 //	--coalesce-writes         (default true) the client's socket writes are coalesced, see below
+//	--raw-consumer            consumers use a minimal frame-level client on Warren's codec
+//	                          (rawconsumer.go), one connection each, instead of amqp091-go: for
+//	                          runs (a stream replay) where amqp091-go's consumer sets the pace;
+//	                          compare takes it too, for every scenario and both brokers
 //	--json                    the final result as JSON on stdout
 //	--quiet                   no progress lines
 //

@@ -154,6 +154,11 @@ func TestSmokeSpecialModes(t *testing.T) {
 		if res.Sent != 200 || res.Received != 200 || res.FillRate <= 0 || res.DrainRate <= 0 || res.BrokerPeakRSS <= 0 {
 			t.Errorf("backlog: %+v", res)
 		}
+		// The drain's own broker figures (the replay's, for a stream).
+		if res.DrainStartRSS <= 0 || res.DrainPeakRSS < res.DrainStartRSS || res.DrainEndRSS <= 0 || res.DrainBrokerCPU < 0 ||
+			res.DrainMsgPerBrokerCPU <= 0 {
+			t.Errorf("backlog drain figures: %+v", res)
+		}
 		assertCleanedUp(t, url, r)
 	})
 	t.Run("many-queues", func(t *testing.T) {

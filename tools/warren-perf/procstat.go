@@ -90,8 +90,9 @@ type sampler struct {
 
 	mu struct {
 		sync.Mutex
-		peak int64
-		err  error
+		peak      int64
+		phasePeak int64 // the peak since markPhase
+		err       error
 	}
 }
 
@@ -137,7 +138,33 @@ func (s *sampler) sample() (procSample, error) {
 		return p, err
 	}
 	s.mu.peak = max(s.mu.peak, p.RSS)
+	s.mu.phasePeak = max(s.mu.phasePeak, p.RSS)
 	return p, nil
+}
+
+// markPhase takes a sample that starts a phase (a backlog's drain): the
+// phase's peak RSS counts from it.
+func (s *sampler) markPhase() procSample {
+	if s == nil {
+		return procSample{}
+	}
+	p, _ := s.sample()
+	s.mu.Lock()
+	s.mu.phasePeak = p.RSS
+	s.mu.Unlock()
+	return p
+}
+
+// phaseEnd takes a sample that ends the phase markPhase started, and
+// returns it with the phase's peak RSS.
+func (s *sampler) phaseEnd() (procSample, int64) {
+	if s == nil {
+		return procSample{}, 0
+	}
+	p, _ := s.sample()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return p, s.mu.phasePeak
 }
 
 // now takes a sample outside the loop (for the RSS before and after a

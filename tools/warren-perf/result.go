@@ -60,6 +60,15 @@ type Result struct {
 	FillRate     float64 `json:"fill_rate,omitempty"`
 	DrainSeconds float64 `json:"drain_s,omitempty"`
 	DrainRate    float64 `json:"drain_rate,omitempty"`
+	// The broker during the drain alone (with --broker-pid): its CPU, the
+	// messages drained per CPU-second, its RSS at the drain's start and
+	// end and its peak in between (a replay's memory: flat if the log is
+	// read from disk).
+	DrainBrokerCPU       float64 `json:"drain_broker_cpu_s,omitempty"`
+	DrainMsgPerBrokerCPU float64 `json:"drain_msg_per_broker_cpu_s,omitempty"`
+	DrainStartRSS        int64   `json:"drain_start_rss,omitempty"`
+	DrainPeakRSS         int64   `json:"drain_peak_rss,omitempty"`
+	DrainEndRSS          int64   `json:"drain_end_rss,omitempty"`
 	// many-queues
 	QueuesPerSec   float64 `json:"queues_per_s,omitempty"`
 	DeletesPerSec  float64 `json:"queue_deletes_per_s,omitempty"`
@@ -138,6 +147,10 @@ func writeSummary(w io.Writer, res Result) {
 		if Mode(res.Mode) == ModeBacklog {
 			row("fill", "%s msg in %.2f s: %s msg/s", num(float64(res.Sent)), res.FillSeconds, num(res.FillRate))
 			row("drain", "%s msg in %.2f s: %s msg/s", num(float64(res.Received)), res.DrainSeconds, num(res.DrainRate))
+			if res.BrokerPIDGiven {
+				row("drain broker", "%.2f CPU s, %s msg per CPU-second; RSS %.1f MiB at start, peak %.1f, end %.1f",
+					res.DrainBrokerCPU, num(res.DrainMsgPerBrokerCPU), mib(res.DrainStartRSS), mib(res.DrainPeakRSS), mib(res.DrainEndRSS))
+			}
 		} else {
 			row("sent", "%s msg  %s msg/s  %s MiB/s", num(float64(res.Sent)), num(res.SendRate), num(res.SendMiBps))
 			row("received", "%s msg  %s msg/s  %s MiB/s", num(float64(res.Received)), num(res.RecvRate), num(res.RecvMiBps))
@@ -223,3 +236,5 @@ func bytesIEC(v float64) string {
 		return fmt.Sprintf("%.0f B", v)
 	}
 }
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	wamqp "github.com/warrenmq/warren/amqp"
 )
 
 // run is one execution of a Config: the topology it declared, its workers
@@ -424,7 +426,7 @@ func (r *run) startConsumers() error {
 	nq := len(r.queues)
 	for i := range c.Consumers {
 		conn := r.setup
-		if !c.Exclusive {
+		if !c.Exclusive && !c.RawConsumer {
 			var err error
 			if conn, err = dial(c.URL, c.Coalesce); err != nil {
 				return err
@@ -440,6 +442,12 @@ func (r *run) startConsumers() error {
 			}
 		}
 		for _, q := range mine {
+			if c.RawConsumer && !c.Exclusive {
+				if err := r.startRawConsumer(len(r.consumers), q, c.rawConsumeArgs()); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := r.startConsumer(conn, len(r.consumers), q); err != nil {
 				return err
 			}
@@ -460,11 +468,7 @@ func (r *run) startConsumer(conn *brokerConn, idx int, queue string) error {
 		}
 	}
 	var cargs amqp.Table
-	if c.StreamOffset != "" {
-		var off any = c.StreamOffset
-		if n, err := strconv.ParseInt(c.StreamOffset, 10, 64); err == nil {
-			off = n
-		}
+	if off, ok := c.streamOffsetArg(); ok {
 		cargs = amqp.Table{"x-stream-offset": off}
 	}
 	deliveries, err := ch.Consume(queue, fmt.Sprintf("warren-perf-%d", idx), c.AutoAck, false, false, false, cargs)
@@ -535,4 +539,24 @@ func (r *run) drainLatency(e2e, confirm *Histogram) {
 	for _, p := range r.producers {
 		p.lat.drainInto(confirm)
 	}
+}
+
+// streamOffsetArg is the consumers' x-stream-offset: a number, or a
+// string (first, last, next...); ok false for none.
+func (c *Config) streamOffsetArg() (any, bool) {
+	if c.StreamOffset == "" {
+		return nil, false
+	}
+	if n, err := strconv.ParseInt(c.StreamOffset, 10, 64); err == nil {
+		return n, true
+	}
+	return c.StreamOffset, true
+}
+
+// rawConsumeArgs are the raw consumer's basic.consume arguments.
+func (c *Config) rawConsumeArgs() wamqp.Table {
+	if off, ok := c.streamOffsetArg(); ok {
+		return wamqp.Table{"x-stream-offset": off}
+	}
+	return nil
 }

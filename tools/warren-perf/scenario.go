@@ -28,6 +28,11 @@ var (
 
 var backlogMetrics = []string{"fill msg/s", "drain msg/s", "broker peak RSS MiB", "broker CPU s"}
 
+// replayMetrics are a stream replay's: the drain is the replay, with the
+// broker's CPU and RSS growth during it alone.
+var replayMetrics = []string{"fill msg/s", "drain msg/s", "drain msg per broker CPU-s", "drain broker CPU s",
+	"drain RSS growth MiB", "broker peak RSS MiB", "client CPU cores"}
+
 // backlogOf presets a backlog run: fill n messages of size bytes, then
 // drain them, within limit.
 func backlogOf(n, size int, limit time.Duration) func(c *Config) {
@@ -171,7 +176,19 @@ var scenarios = []scenario{
 			backlogOf(1000000, 100, 10*time.Minute)(c)
 			streamOf(100, "first")(c)
 		},
-		Metrics: backlogMetrics,
+		Metrics: replayMetrics,
+	},
+	{
+		Name: "stream-replay-10m",
+		Doc: "issue 17's long replay: fill a stream with 10,000,000 x 100 B messages (confirms with 10,000 " +
+			"outstanding, so the fill is not bound by one fsync per 1000), then one consumer replays it from " +
+			"first; the broker's RSS during the replay shows whether the log is read from disk",
+		Set: func(c *Config) {
+			backlogOf(10000000, 100, 40*time.Minute)(c)
+			streamOf(100, "first")(c)
+			c.Confirm = 10000
+		},
+		Metrics: replayMetrics,
 	},
 	{
 		Name: "stream-fanout",

@@ -104,6 +104,7 @@ func (r *run) backlog(ctx context.Context) (Result, error) {
 	res.FillRate = rate(float64(want), fillEnd.Sub(start))
 
 	// Drain.
+	drain0 := smp.markPhase()
 	if err := r.startConsumers(); err != nil {
 		return finish(err)
 	}
@@ -112,10 +113,16 @@ func (r *run) backlog(ctx context.Context) (Result, error) {
 		return recv >= want
 	})
 	drainEnd := time.Now()
+	drain1, drainPeak := smp.phaseEnd()
 	r.halt(done)
 	res.DrainSeconds = drainEnd.Sub(fillEnd).Seconds()
 	_, recv := r.totals()
 	res.DrainRate = rate(float64(recv), drainEnd.Sub(fillEnd))
+	if smp != nil {
+		res.DrainBrokerCPU = (drain1.CPU - drain0.CPU).Seconds()
+		res.DrainMsgPerBrokerCPU = float64(recv) / max(res.DrainBrokerCPU, 1e-9)
+		res.DrainStartRSS, res.DrainPeakRSS, res.DrainEndRSS = drain0.RSS, drainPeak, drain1.RSS
+	}
 	return finish(err)
 }
 

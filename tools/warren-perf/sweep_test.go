@@ -50,7 +50,11 @@ func TestSweep(t *testing.T) {
 			if float64(r.Received-r.Sent) > tol {
 				t.Errorf("%s: sent %d, received %d", name, r.Sent, r.Received)
 			}
-			if r.SendRate > 1.25*r.Rate {
+			// The pacer catches up what a loaded machine delayed, the
+			// warm-up's share included, into the window, and a late reading
+			// of the window's end adds more: 1.5x still tells a paced
+			// producer from one that ignores its rate (tens of times it).
+			if r.SendRate > 1.5*r.Rate {
 				t.Errorf("%s: send rate %.0f, want at most about %.0f", name, r.SendRate, r.Rate)
 			}
 		}

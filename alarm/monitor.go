@@ -297,6 +297,10 @@ func (m *Monitor) SetMemoryHighWatermark(w Watermark) {
 	m.Check()
 }
 
+// WatchesDisk reports whether the monitor has a disk to watch
+// (Config.Disk), so that SetDiskFreeLimit takes effect.
+func (m *Monitor) WatchesDisk() bool { return m.cfg.Disk != nil }
+
 // SetDiskFreeLimit changes the disk free limit at run time (rabbitmqctl
 // set_disk_free_limit) and checks at once. No-op without a Disk.
 func (m *Monitor) SetDiskFreeLimit(n int64) {

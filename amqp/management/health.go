@@ -23,10 +23,16 @@ func (s *Server) healthFailed(w http.ResponseWriter, reason string, extra map[st
 }
 
 func (s *Server) healthAlarms(w http.ResponseWriter, r *http.Request) {
-	if st := s.b.Store(); st != nil && st.Admit() != nil {
-		s.healthFailed(w, "There are alarms in effect in the cluster", map[string]any{
-			"alarms": []map[string]any{{"node": s.cfg.NodeName, "resource": "disk"}},
-		})
+	raised := s.raisedAlarms() // alarms.go
+	if st := s.b.Store(); st != nil && st.Admit() != nil && !slices.Contains(raised, "disk") {
+		raised = append(raised, "disk")
+	}
+	if len(raised) > 0 {
+		var alarms []map[string]any
+		for _, r := range raised {
+			alarms = append(alarms, map[string]any{"node": s.cfg.NodeName, "resource": r})
+		}
+		s.healthFailed(w, "There are alarms in effect in the cluster", map[string]any{"alarms": alarms})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})

@@ -167,6 +167,7 @@ func (s *Server) nodeJSON() map[string]any {
 		m["disk_free_limit"] = st.MinFreeBytes()
 		m["disk_free_alarm"] = st.Admit() != nil
 	}
+	s.putNodeAlarms(m) // alarms.go
 	return m
 }
 

@@ -73,6 +73,7 @@ func (s *Server) routes() {
 	h("GET /api/health/checks/node-is-quorum-critical", mg, s.healthQuorumCritical)
 
 	s.defRoutes(h)
+	s.alarmRoutes(h) // warren: alarms.go
 
 	m.HandleFunc("/api/", s.noRoute)
 }

@@ -147,6 +147,7 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 		return false
 	}
 	wasIdle := o.idleLocked()
+	o.reserveLocked() // writer.go
 	ch.dmu.nextTag++
 	tag := ch.dmu.nextTag
 	if len(e.Msg.Body) >= refBody {

@@ -115,6 +115,21 @@ func (s *Server) aliveness(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	const qname = "aliveness-test"
+	// rabbitmq: the test runs as the user: configure and read on the
+	// queue, write on the default exchange.
+	for _, c := range []struct {
+		kind, name string
+		a          broker.Access
+	}{{broker.ResourceQueue, qname, broker.Configure}, {broker.ResourceExchange, "amq.default", broker.Write}, {broker.ResourceQueue, qname, broker.Read}} {
+		if err := s.b.CheckAccess(name, userOf(r).Name, c.kind, c.name, c.a); err != nil {
+			text := err.Error()
+			if i := strings.Index(text, "ACCESS_REFUSED"); i >= 0 {
+				text = text[i:]
+			}
+			writeError(w, http.StatusUnauthorized, "not_authorised", text)
+			return
+		}
+	}
 	res, err := v.Apply(broker.DeclareQueue{Name: qname})
 	if err != nil {
 		s.healthFailed(w, err.Error(), nil)

@@ -68,8 +68,8 @@ func TestMemoryAlarmFlood(t *testing.T) {
 
 func memoryFlood(t *testing.T, bin string, base, watermark int64) {
 	const size = 8 << 10 // message body
-	// Twice the watermark in bodies: well past it.
-	total := int(2 * watermark / size)
+	// One and a half times the watermark in bodies: well past it.
+	total := int(3 * watermark / 2 / size)
 	// --memory-budget -1: transient messages stay in memory (no paging
 	// to disk), so that the flood reaches the watermark.
 	p := startWarrenBin(t, bin, nil, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--prometheus-listen", "off",

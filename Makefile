@@ -52,6 +52,7 @@ fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzScanSenderRoutes$$' -fuzztime $(FUZZTIME) ./amqp
 	$(GO) test -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME) ./amqp/broker
 	$(GO) test -run '^$$' -fuzz '^FuzzDefinitionBodies$$' -fuzztime $(FUZZTIME) ./amqp/management
+	$(GO) test -run '^$$' -fuzz '^FuzzObjectBodies$$' -fuzztime $(FUZZTIME) ./amqp/management
 
 bench: ## micro-benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./amqp/... ./binding/... ./exchange/... ./queue/...

@@ -6,8 +6,10 @@
 // Map:
 //
 //	tlsconf.go  Config (files, client authentication), Loader (load,
-//	            Reload, ServerConfig), ParseClientAuth, PeerIdentity
-//	            (the user name EXTERNAL takes from a client certificate).
+//	            Reload, ServerConfig), ParseClientAuth.
+//	identity.go Identity, ParseIdentity, PeerIdentity: the user name
+//	            EXTERNAL takes from a client certificate (DN, CN, or a SAN
+//	            of a type at an index, as RabbitMQ's ssl_cert_login_*).
 //
 // Every tls.Config a Loader hands out has GetConfigForClient reading the
 // Loader's current snapshot, an atomic pointer: a reload swaps it, new

@@ -147,38 +147,3 @@ func (l *Loader) Certificate() *x509.Certificate { return l.snap.Load().leaf }
 
 // ClientAuth is the Loader's client authentication.
 func (l *Loader) ClientAuth() ClientAuth { return l.cfg.ClientAuth }
-
-// Identity is where EXTERNAL reads the user name in a client certificate
-// (RabbitMQ's ssl_cert_login_from).
-type Identity string
-
-const (
-	IdentityCN  Identity = "cn"  // the subject's common name
-	IdentitySAN Identity = "san" // the first DNS name, else e-mail address, else URI
-)
-
-// PeerIdentity is the user name in a verified client certificate.
-func PeerIdentity(st tls.ConnectionState, from Identity) (string, error) {
-	if len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {
-		return "", errors.New("no verified client certificate")
-	}
-	c := st.PeerCertificates[0]
-	switch from {
-	case IdentityCN:
-		if c.Subject.CommonName != "" {
-			return c.Subject.CommonName, nil
-		}
-		return "", errors.New("the client certificate has no common name")
-	case IdentitySAN:
-		switch {
-		case len(c.DNSNames) > 0:
-			return c.DNSNames[0], nil
-		case len(c.EmailAddresses) > 0:
-			return c.EmailAddresses[0], nil
-		case len(c.URIs) > 0:
-			return c.URIs[0].String(), nil
-		}
-		return "", errors.New("the client certificate has no DNS, e-mail or URI subject alternative name")
-	}
-	return "", fmt.Errorf("unknown identity source %q", from)
-}

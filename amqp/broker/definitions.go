@@ -2,12 +2,14 @@ package broker
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/warrenmq/warren/amqp"
 )
@@ -166,22 +168,32 @@ type DefBinding struct {
 	Arguments       map[string]any `json:"arguments"`
 }
 
-// ArgsToJSON writes an AMQP argument table as RabbitMQ's HTTP API and
-// definitions show it: integers and floats as numbers, strings and byte
-// arrays as strings, timestamps as Unix seconds, tables and arrays
-// nested.
+// ArgsToJSON writes an AMQP field table (arguments, headers, client
+// properties) as RabbitMQ 3.10's HTTP API and definitions show it; nil is
+// {}. The one renderer of field values to JSON (the management API calls
+// it too). See ValueToJSON.
 func ArgsToJSON(t map[string]any) map[string]any {
 	out := make(map[string]any, len(t))
 	for k, v := range t {
-		out[k] = valueToJSON(v)
+		out[k] = ValueToJSON(v)
 	}
 	return out
 }
 
-func valueToJSON(v any) any {
+// ValueToJSON writes one field value as RabbitMQ 3.10 does
+// (rabbit_mgmt_format; conformance/api TestFieldValuesRendered checks it
+// against RabbitMQ): integers and floats as numbers; a long string or
+// byte array that is UTF-8 as a string, else "Not UTF-8, base64 is: "
+// and its base64; a timestamp as Unix seconds; a decimal as its scale, a
+// dot and its value read unsigned (rabbitmq: {2, 12345} is 2.12345, {1,
+// -5} is 1.4294967291 — its rendering, not the decimal's value); tables
+// and arrays nested.
+func ValueToJSON(v any) any {
 	switch x := v.(type) {
+	case string:
+		return utf8OrBase64(x)
 	case []byte:
-		return string(x)
+		return utf8OrBase64(string(x))
 	case time.Time:
 		return x.Unix()
 	case amqp.Table:
@@ -191,13 +203,23 @@ func valueToJSON(v any) any {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = valueToJSON(e)
+			out[i] = ValueToJSON(e)
 		}
 		return out
 	case amqp.Decimal:
-		return float64(x.Value) / math.Pow10(int(x.Scale))
+		return json.Number(strconv.Itoa(int(x.Scale)) + "." + strconv.FormatUint(uint64(uint32(x.Value)), 10))
+	case float32:
+		return float64(x)
 	}
 	return v
+}
+
+// utf8OrBase64 is s, or RabbitMQ's rendering of bytes that are not UTF-8.
+func utf8OrBase64(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return "Not UTF-8, base64 is: " + base64.StdEncoding.EncodeToString([]byte(s))
 }
 
 // ArgsFromJSON reads arguments decoded from JSON (with

@@ -123,11 +123,15 @@ func (s *Server) vhostAccess(w http.ResponseWriter, r *http.Request, vhost strin
 		return false
 	}
 	if !userOf(r).mayUse(vhost) {
-		writeError(w, http.StatusUnauthorized, "not_authorised", "Access refused.")
+		writeError(w, http.StatusUnauthorized, "not_authorised", vhostRefused)
 		return false
 	}
 	return true
 }
+
+// vhostRefused is RabbitMQ's reason for a vhost the user has no
+// permissions in.
+const vhostRefused = "User not authorised to access virtual host"
 
 func remoteAddr(r *http.Request) net.Addr {
 	a, err := net.ResolveTCPAddr("tcp", r.RemoteAddr)

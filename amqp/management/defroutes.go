@@ -6,10 +6,12 @@ import "net/http"
 // policies, parameters, limits, definitions) with RabbitMQ 3.10's gates:
 // administrator ("Not administrator user") for users, permissions,
 // changing operator policies and vhost limits, and definitions;
-// administrator ("User not authorised to access object") for global
-// parameters; policymaker for changing policies and for parameters, in
-// the vhosts the user may use; management for reading policies, operator
-// policies and limits of those vhosts.
+// administrator ("User not authorised to access object") for one global
+// parameter; policymaker for listing global parameters, for reading one
+// policy and changing policies, and for parameters, in the vhosts the
+// user may use; management for listing policies, operator policies and
+// limits of those vhosts, and user limits ([] to non-administrators).
+// conformance/api TestPermissionMatrixHTTP holds RabbitMQ 3.10's answers.
 func (s *Server) defRoutes(h func(string, level, http.HandlerFunc)) {
 	mg, adm := levelManagement, levelAdministrator
 	// rabbitmq: these answer "User not authorised to access object".
@@ -24,8 +26,8 @@ func (s *Server) defRoutes(h func(string, level, http.HandlerFunc)) {
 	h("DELETE /api/users/{user}", adm, s.deleteUser)
 	h("GET /api/users/{user}/permissions", adm, s.getUserPermissions)
 	h("GET /api/users/{user}/topic-permissions", adm, s.getUserTopicPermissions)
-	h("GET /api/user-limits", adm, s.getUserLimits)
-	h("GET /api/user-limits/{user}", adm, s.getUserLimits)
+	h("GET /api/user-limits", mg, s.getUserLimits) // rabbitmq 3.10: [] to non-administrators
+	h("GET /api/user-limits/{user}", mg, s.getUserLimits)
 	h("PUT /api/user-limits/{user}/{name}", adm, s.putUserLimit)
 	h("DELETE /api/user-limits/{user}/{name}", adm, s.deleteUserLimit)
 
@@ -42,7 +44,7 @@ func (s *Server) defRoutes(h func(string, level, http.HandlerFunc)) {
 
 	h("GET /api/policies", mg, s.getPolicies(false))
 	h("GET /api/policies/{vhost}", mg, s.getPolicies(false))
-	h("GET /api/policies/{vhost}/{name}", mg, s.getPolicy(false))
+	pm("GET /api/policies/{vhost}/{name}", s.getPolicy(false))
 	pm("PUT /api/policies/{vhost}/{name}", s.putPolicy(false))
 	pm("DELETE /api/policies/{vhost}/{name}", s.deletePolicy(false))
 	h("GET /api/operator-policies", mg, s.getPolicies(true))
@@ -57,7 +59,7 @@ func (s *Server) defRoutes(h func(string, level, http.HandlerFunc)) {
 	pm("GET /api/parameters/{component}/{vhost}/{name}", s.getParameter)
 	pm("PUT /api/parameters/{component}/{vhost}/{name}", s.putParameter)
 	pm("DELETE /api/parameters/{component}/{vhost}/{name}", s.deleteParameter)
-	ad("GET /api/global-parameters", s.getGlobalParameters)
+	pm("GET /api/global-parameters", s.getGlobalParameters) // rabbitmq 3.10: policymakers list them
 	ad("GET /api/global-parameters/{name}", s.getGlobalParameter)
 	ad("PUT /api/global-parameters/{name}", s.putGlobalParameter)
 	ad("DELETE /api/global-parameters/{name}", s.deleteGlobalParameter)

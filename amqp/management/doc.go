@@ -28,6 +28,9 @@
 //	values.go       JSON <-> AMQP field-table values
 //	overview.go     /api/overview, /api/whoami, /api/nodes, /api/extensions
 //	health.go       /api/health/checks/*, /api/aliveness-test/{v}
+//	alarms.go       Warren's /api/warren/memory-high-watermark and
+//	                /api/warren/disk-free-limit (the runtime alarm
+//	                setters `warren ctl` calls); the alarms in /api/nodes
 //	vhosts.go       /api/vhosts[/{v}]
 //	exchanges.go    /api/exchanges[/{v}[/{x}]]
 //	queues.go       /api/queues[/{v}[/{q}]], /contents (purge)

@@ -23,10 +23,16 @@ func (s *Server) healthFailed(w http.ResponseWriter, reason string, extra map[st
 }
 
 func (s *Server) healthAlarms(w http.ResponseWriter, r *http.Request) {
-	if st := s.b.Store(); st != nil && st.Admit() != nil {
-		s.healthFailed(w, "There are alarms in effect in the cluster", map[string]any{
-			"alarms": []map[string]any{{"node": s.cfg.NodeName, "resource": "disk"}},
-		})
+	raised := s.raisedAlarms() // alarms.go
+	if st := s.b.Store(); st != nil && st.Admit() != nil && !slices.Contains(raised, "disk") {
+		raised = append(raised, "disk")
+	}
+	if len(raised) > 0 {
+		var alarms []map[string]any
+		for _, r := range raised {
+			alarms = append(alarms, map[string]any{"node": s.cfg.NodeName, "resource": r})
+		}
+		s.healthFailed(w, "There are alarms in effect in the cluster", map[string]any{"alarms": alarms})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
@@ -109,6 +115,21 @@ func (s *Server) aliveness(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	const qname = "aliveness-test"
+	// rabbitmq: the test runs as the user: configure and read on the
+	// queue, write on the default exchange.
+	for _, c := range []struct {
+		kind, name string
+		a          broker.Access
+	}{{broker.ResourceQueue, qname, broker.Configure}, {broker.ResourceExchange, "amq.default", broker.Write}, {broker.ResourceQueue, qname, broker.Read}} {
+		if err := s.b.CheckAccess(name, userOf(r).Name, c.kind, c.name, c.a); err != nil {
+			text := err.Error()
+			if i := strings.Index(text, "ACCESS_REFUSED"); i >= 0 {
+				text = text[i:]
+			}
+			writeError(w, http.StatusUnauthorized, "not_authorised", text)
+			return
+		}
+	}
 	res, err := v.Apply(broker.DeclareQueue{Name: qname})
 	if err != nil {
 		s.healthFailed(w, err.Error(), nil)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/warrenmq/warren/alarm"
 	"github.com/warrenmq/warren/amqp/broker"
 )
 
@@ -168,15 +167,7 @@ func (s *Server) nodeJSON() map[string]any {
 		m["disk_free_limit"] = st.MinFreeBytes()
 		m["disk_free_alarm"] = st.Admit() != nil
 	}
-	// The memory alarm's figures, when the AMQP front end has a monitor
-	// (*server.Server does): the console's overview shows them.
-	if a, ok := s.reg.(interface{ Alarms() *alarm.Monitor }); ok && a.Alarms() != nil {
-		st := a.Alarms().Status()
-		m["mem_limit"], m["mem_alarm"] = st.MemLimit, st.MemAlarm
-		if st.MemUsed > 0 { // 0: not checked yet
-			m["mem_used"] = st.MemUsed
-		}
-	}
+	s.putNodeAlarms(m) // alarms.go
 	return m
 }
 

@@ -88,7 +88,7 @@ func (s *Server) queueJSON(q *broker.QueueInfo, smp *samples) *queueJSON {
 	d := func(st stat) rateJSON { return rateJSON{rt[st]} }
 	policy := map[string]any{}
 	for k, v := range q.EffectivePolicy {
-		policy[k] = valueToJSON(v)
+		policy[k] = broker.ValueToJSON(v)
 	}
 	var pol, opPol *string
 	if q.Policy != "" {

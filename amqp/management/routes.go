@@ -22,7 +22,7 @@ func (s *Server) routes() {
 	h("GET /api/nodes/{node}", mon, s.getNode)
 
 	h("GET /api/vhosts", mg, s.getVhosts)
-	h("GET /api/vhosts/{vhost}", mg, s.getVhost)
+	h("GET /api/vhosts/{vhost}", adm, s.getVhost) // rabbitmq 3.10: administrators only
 	h("PUT /api/vhosts/{vhost}", adm, s.putVhost)
 	h("DELETE /api/vhosts/{vhost}", adm, s.deleteVhost)
 	h("GET /api/vhosts/{vhost}/connections", mg, s.getVhostConnections)
@@ -75,6 +75,7 @@ func (s *Server) routes() {
 	h("GET /api/health/checks/node-is-quorum-critical", mg, s.healthQuorumCritical)
 
 	s.defRoutes(h)
+	s.alarmRoutes(h) // warren: alarms.go
 
 	m.HandleFunc("/api/", s.noRoute)
 	m.Handle("/", console.Handler()) // the web console (amqp/management/console)

@@ -197,6 +197,10 @@ type userLimitJSON struct {
 var userLimitNames = []string{"max-connections", "max-channels"}
 
 func (s *Server) getUserLimits(w http.ResponseWriter, r *http.Request) {
+	if levelOf(userOf(r)) < levelAdministrator {
+		writeJSON(w, http.StatusOK, []any{}) // rabbitmq 3.10: a non-administrator sees none
+		return
+	}
 	only := pathValue(r, "user")
 	if only != "" {
 		if _, ok := s.b.User(only); !ok {

@@ -1,9 +1,7 @@
 package management
 
 import (
-	"encoding/base64"
 	"fmt"
-	"time"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
@@ -12,8 +10,8 @@ import (
 // Conversions between JSON values and AMQP field-table values, as
 // RabbitMQ's management plugin makes them: a JSON integer is a long
 // (int64), a fraction a double, a string a longstr, an object a table, an
-// array an array; back out, every AMQP value becomes its JSON nearest
-// (timestamps as Unix seconds, byte arrays as strings, decimals as numbers).
+// array an array; back out, broker.ArgsToJSON renders each AMQP value as
+// RabbitMQ does.
 
 // tableFromJSON converts a decoded JSON object (numbers as json.Number)
 // to a field table as the core reads arguments (broker.ArgsFromJSON).
@@ -32,42 +30,9 @@ func tableFromJSON(m map[string]any) (amqp.Table, error) {
 	return t, nil
 }
 
-// tableToJSON converts a field table for a JSON answer; nil is {}.
-func tableToJSON(t map[string]any) map[string]any {
-	out := make(map[string]any, len(t))
-	for k, v := range t {
-		out[k] = valueToJSON(v)
-	}
-	return out
-}
-
-func valueToJSON(v any) any {
-	switch x := v.(type) {
-	case amqp.Table:
-		return tableToJSON(x)
-	case map[string]any:
-		return tableToJSON(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = valueToJSON(e)
-		}
-		return out
-	case []byte:
-		return base64.StdEncoding.EncodeToString(x)
-	case time.Time:
-		return x.Unix()
-	case amqp.Decimal:
-		f := float64(x.Value)
-		for range x.Scale {
-			f /= 10
-		}
-		return f
-	case float32:
-		return float64(x)
-	}
-	return v
-}
+// tableToJSON converts a field table for a JSON answer as RabbitMQ
+// renders it (broker.ArgsToJSON, the one renderer); nil is {}.
+func tableToJSON(t map[string]any) map[string]any { return broker.ArgsToJSON(t) }
 
 // flexBool is a JSON boolean that also takes "true" and "false" as
 // strings, as RabbitMQ does (rabbitmqadmin sends them so).

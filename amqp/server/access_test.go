@@ -115,6 +115,19 @@ func TestPermissionMatrix(t *testing.T) {
 			"ACCESS_REFUSED - access to topic 'no.a' in exchange 'lim.topic' in vhost '/' refused for user 'lim'"},
 		{"exchange.bind", func(ch *amqp.Channel) error { return ch.ExchangeBind("lim.x", "k", "ro.x", false, nil) }, ""},
 		{"exchange.bind into a read-only exchange", func(ch *amqp.Channel) error { return ch.ExchangeBind("ro.x", "k", "lim.x", false, nil) }, refused("exchange 'ro.x'")},
+		{"queue.unbind own", func(ch *amqp.Channel) error { return ch.QueueUnbind("lim.q", "k", "lim.x", nil) }, ""},
+		{"queue.unbind a queue it cannot write", func(ch *amqp.Channel) error { return ch.QueueUnbind("ro.q", "k", "lim.x", nil) }, refused("queue 'ro.q'")},
+		{"queue.unbind from amq.direct", func(ch *amqp.Channel) error { return ch.QueueUnbind("lim.q", "k", "amq.direct", nil) }, refused("exchange 'amq.direct'")},
+		{"exchange.unbind", func(ch *amqp.Channel) error { return ch.ExchangeUnbind("lim.x", "k", "ro.x", false, nil) }, ""},
+		{"exchange.unbind into a read-only exchange", func(ch *amqp.Channel) error { return ch.ExchangeUnbind("ro.x", "k", "lim.x", false, nil) }, refused("exchange 'ro.x'")},
+		{"exchange.declare passive other", func(ch *amqp.Channel) error {
+			return ch.ExchangeDeclarePassive("ro.x", "direct", false, false, false, false, nil)
+		}, ""},
+		{"basic.consume readable", func(ch *amqp.Channel) error {
+			_, err := ch.Consume("ro.q", "", false, false, false, false, nil)
+			return err
+		}, ""},
+		{"queue.purge readable", func(ch *amqp.Channel) error { _, err := ch.QueuePurge("ro.q", false); return err }, ""},
 		{"basic.get readable", func(ch *amqp.Channel) error { _, _, err := ch.Get("ro.q", true); return err }, ""},
 		{"basic.get other", func(ch *amqp.Channel) error { _, _, err := ch.Get("other.q", true); return err }, refused("queue 'other.q'")},
 		{"basic.consume other", func(ch *amqp.Channel) error {
@@ -129,6 +142,7 @@ func TestPermissionMatrix(t *testing.T) {
 		{"basic.publish topic key allowed", publishTo("lim.topic", "lim.a"), ""},
 		{"basic.publish topic key refused", publishTo("lim.topic", "other.a"),
 			"ACCESS_REFUSED - access to topic 'other.a' in exchange 'lim.topic' in vhost '/' refused for user 'lim'"},
+		{"exchange.delete own", func(ch *amqp.Channel) error { return ch.ExchangeDelete("lim.x", false, false) }, ""},
 		{"queue.delete own", func(ch *amqp.Channel) error { _, err := ch.QueueDelete("lim.q", false, false, false); return err }, ""},
 	}
 	allowed, refusedN := 0, 0

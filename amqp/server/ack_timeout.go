@@ -191,6 +191,7 @@ func (c *conn) read(p []byte) (int, error) {
 			continue
 		}
 		n, err := c.nc.Read(p)
+		c.noteRead(n) // alarm.go
 		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && (deadline.IsZero() || time.Now().Before(deadline)) {
 			continue // woken, not timed out
 		}

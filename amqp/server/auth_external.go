@@ -14,8 +14,10 @@ import (
 // TLS connections and the EXTERNAL mechanism (rabbitmq_auth_mechanism_ssl):
 // on a TLS connection with Config.ExternalIdentity set, connection.start
 // offers EXTERNAL beside PLAIN and AMQPLAIN, and a client that picks it
-// logs in as the user its verified certificate names (the subject's CN,
-// or its first subject alternative name), with no password. The user is
+// logs in as the user its verified certificate names (its subject's DN or
+// CN, or a subject alternative name of a type at an index: RabbitMQ's
+// ssl_cert_login_from, ssl_cert_login_san_type and ssl_cert_login_san_index;
+// tlsconf.Identity), with no password. The user is
 // looked up where PLAIN looks it up (Server.users), and the same rules
 // follow (vhost access, loopback users).
 
@@ -56,7 +58,7 @@ func (s *Server) startFrameFor(c *conn) []byte {
 // logs in as.
 func (c *conn) externalUser() (string, error) {
 	from := c.srv.cfg.ExternalIdentity
-	if from == "" {
+	if !from.Enabled() {
 		return "", errors.New("the EXTERNAL mechanism is not enabled")
 	}
 	tc, ok := c.nc.(*tls.Conn)

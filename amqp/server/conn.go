@@ -52,6 +52,7 @@ type conn struct {
 	capCancelNotify bool
 	capBlocked      bool // the client takes connection.blocked (alarm.go)
 	published       bool // a basic.publish was read: blocked under an alarm
+	readSinceCheck  int  // bytes read since this reader's last memory check (alarm.go)
 	blockedSent     bool // connection.blocked went out, unblocked is due
 	blocked         atomic.Bool
 	blockWake       chan struct{} // wakes a reader held by an alarm

@@ -180,6 +180,7 @@ func (cs *consumer) sendLocked(e queue.Entry, stream bool, off uint64, f *conn) 
 		return 0, false
 	}
 	wasIdle := o.idleLocked()
+	o.reserveLocked() // writer.go
 	ch.dmu.nextTag++
 	tag = ch.dmu.nextTag
 	m := amqp.BasicDeliver{ConsumerTag: cs.Tag, DeliveryTag: tag, Redelivered: e.Redelivered, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey}

@@ -170,7 +170,7 @@ func New(cfg Config) (*Server, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("server: encode connection.start: %w", err)
 	}
-	if cfg.ExternalIdentity != "" {
+	if cfg.ExternalIdentity.Enabled() {
 		if s.startFrameTLS, err = amqp.AppendMethodFrame(nil, 0, &amqp.ConnectionStart{
 			VersionMajor: 0, VersionMinor: 9, ServerProperties: s.serverProperties(),
 			Mechanisms: "PLAIN AMQPLAIN EXTERNAL", Locales: "en_US",

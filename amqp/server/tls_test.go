@@ -53,6 +53,17 @@ func (b *tlsBroker) expectHandshakeFailure(t *testing.T, want string) {
 
 func startTLSBroker(t *testing.T, auth tlsconf.ClientAuth) *tlsBroker {
 	t.Helper()
+	return startTLSBrokerWith(t, auth, tlsconf.Identity{From: tlsconf.FromCN}, "alice")
+}
+
+// startTLSBrokerWith starts a TLS broker whose EXTERNAL reads id, with
+// guest and the users named (passwords unused by EXTERNAL).
+func startTLSBrokerWith(t *testing.T, auth tlsconf.ClientAuth, id tlsconf.Identity, users ...string) *tlsBroker {
+	t.Helper()
+	us := []server.User{{Name: "guest", PasswordHash: server.HashPassword("guest")}}
+	for _, u := range users {
+		us = append(us, server.User{Name: u, PasswordHash: server.HashPassword("not-used-by-external")})
+	}
 	ca := tlstest.NewCA(t, "warren-test")
 	sc := ca.Issue(tlstest.Options{CommonName: "localhost"})
 	loader, err := tlsconf.New(tlsconf.Config{CertFile: sc.CertFile, KeyFile: sc.KeyFile, CAFile: ca.File, ClientAuth: auth})
@@ -61,13 +72,10 @@ func startTLSBroker(t *testing.T, auth tlsconf.ClientAuth) *tlsBroker {
 	}
 	core, logs := observer.New(zap.InfoLevel)
 	srv, err := server.New(server.Config{
-		Logger: zap.New(core),
-		Users: []server.User{
-			{Name: "guest", PasswordHash: server.HashPassword("guest")},
-			{Name: "alice", PasswordHash: server.HashPassword("not-used-by-external")},
-		},
+		Logger:           zap.New(core),
+		Users:            us,
 		Heartbeat:        server.NoHeartbeat,
-		ExternalIdentity: tlsconf.IdentityCN,
+		ExternalIdentity: id,
 	})
 	if err != nil {
 		t.Fatal(err)

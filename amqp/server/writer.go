@@ -75,6 +75,28 @@ func (o *outbound) appendBodyLocked(ch uint16, body []byte, frameMax uint32) {
 	}
 }
 
+// growStep is the spare room below which reserveLocked grows the buffer.
+const growStep = 128 << 10
+
+// reserveLocked grows a filling buffer to the cap (plus a step) in one
+// allocation before deliveries are appended, instead of letting append
+// grow it by a quarter at a time: each of those steps leaves the old
+// array as garbage, some five times the cap in all before a collection,
+// which at a small memory high watermark was most of the overshoot when a
+// consumer started on a full queue. A small buffer (an idle or quiet
+// connection) is left to append.
+func (o *outbound) reserveLocked() {
+	b := o.mu.buf
+	if len(b) < growStep || cap(b)-len(b) >= growStep || cap(b) >= o.limit+growStep {
+		return
+	}
+	nb := make([]byte, len(b), max(o.limit, len(b))+growStep)
+	copy(nb, b)
+	// Frames not yet in segs are copied; those in segs point into the old
+	// array, which stays alive until the batch is written.
+	o.mu.buf = nb
+}
+
 func newOutbound(limit int) *outbound {
 	return &outbound{wake: make(chan struct{}, 1), limit: limit}
 }

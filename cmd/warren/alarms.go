@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/alarm"
+	"github.com/warrenmq/warren/amqp/server"
 	"github.com/warrenmq/warren/storage"
 )
 
@@ -35,7 +36,7 @@ func newMonitor(c *config, store *storage.Store, log *zap.Logger) *alarm.Monitor
 		// The runtime collects harder 5% above the watermark instead of
 		// at twice the live heap: garbage does not carry the memory far
 		// past the watermark between two checks. GOMEMLIMIT, if set, wins.
-		cfg.WatermarkSet = func(n int64) { debug.SetMemoryLimit(n + n/20) }
+		cfg.WatermarkSet = func(n int64) { debug.SetMemoryLimit(n) }
 	}
 	if store != nil && store.MinFreeBytes() >= 0 {
 		cfg.Disk = store
@@ -44,4 +45,28 @@ func newMonitor(c *config, store *storage.Store, log *zap.Logger) *alarm.Monitor
 	log.Info("resource alarms", zap.Stringer("memory_high_watermark", c.memoryWatermark.w),
 		zap.Int64("memory_limit", alarm.MemoryLimit()), zap.Int64("disk_free_limit", int64(c.diskFreeLimit)))
 	return m
+}
+
+// sizeForWatermark sizes what the server keeps in memory by the memory
+// high watermark at start, so that a small watermark is not overshot by
+// buffers sized for a large machine:
+//
+//   - the queues' memory budget (ready messages kept in memory; beyond it
+//     bodies live on disk only), unless --memory-budget is given: half the
+//     watermark, at most 128 MiB (rabbitmq: vm_memory_high_watermark_paging_ratio
+//     0.5, queues page messages out at half the watermark);
+//   - the cap on a connection's pending outbound bytes: 1/64 of the
+//     watermark, between 256 KiB and 4 MiB (the writer double-buffers, so
+//     a consumer's connection holds up to twice that).
+//
+// A watermark changed at run time leaves both as they are.
+func sizeForWatermark(c *config, cfg *server.Config) {
+	wm := c.memoryWatermark.w.Bytes(alarm.MemoryLimit())
+	if wm <= 0 {
+		return
+	}
+	if c.fs == nil || !c.fs.Changed("memory-budget") {
+		cfg.MemoryBudget = min(cfg.MemoryBudget, wm/2)
+	}
+	cfg.MaxOutboundBytes = int(min(max(wm/64, 256<<10), 4<<20))
 }

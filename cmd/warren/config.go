@@ -47,9 +47,12 @@ type config struct {
 	tlsCA           string
 	tlsClientAuth   string
 	tlsExternal     string
-	promTLS         bool
-	mgmtTLS         bool
-	version         bool
+	// --tls-external-san-type and --tls-external-san-index (tls.go)
+	tlsExternalSANType  string
+	tlsExternalSANIndex int
+	promTLS             bool
+	mgmtTLS             bool
+	version             bool
 
 	// The management HTTP API (amqp/management).
 	managementListen string
@@ -135,7 +138,9 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&c.tlsCA, "tls-ca", "", "PEM CA certificates client certificates are verified against")
 	fs.StringVar(&c.tlsClientAuth, "tls-client-auth", "none", "client certificates on --tls-listen: none, request (verified if given) or require")
-	fs.StringVar(&c.tlsExternal, "tls-external-identity", "off", "offer the EXTERNAL mechanism on --tls-listen, the user named by the client certificate's cn or san; off: not offered")
+	fs.StringVar(&c.tlsExternal, "tls-external-identity", "off", "offer the EXTERNAL mechanism on --tls-listen, the user named by the client certificate's distinguished_name, common_name (cn) or subject_alternative_name (san); off: not offered")
+	fs.StringVar(&c.tlsExternalSANType, "tls-external-san-type", "dns", "with --tls-external-identity subject_alternative_name: the type of name, dns, ip, email or uri")
+	fs.IntVar(&c.tlsExternalSANIndex, "tls-external-san-index", 0, "with --tls-external-identity subject_alternative_name: which name of that type, from 0")
 	fs.BoolVar(&c.promTLS, "prometheus-tls", false, "serve --prometheus-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.BoolVar(&c.mgmtTLS, "management-tls", false, "serve --management-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.StringVar(&c.nodeName, "node-name", "", "this node's name in a cluster (default warren@<host name>)")

@@ -51,6 +51,10 @@ Verbs:
   add user NAME PASSWORD [--tags a,b] | delete user NAME
   set permissions USER [--configure RE] [--write RE] [--read RE] | clear permissions USER
   add vhost NAME | delete vhost NAME
+  set-memory-high-watermark FRACTION | [absolute] SIZE
+                                        (as rabbitmqctl set_vm_memory_high_watermark; at once)
+  set-disk-free-limit SIZE | mem_relative FACTOR
+                                        (as rabbitmqctl set_disk_free_limit; at once)
 
 The vhost of an operation is --vhost (default "/"); a listing without
 --vhost lists every vhost.
@@ -234,6 +238,10 @@ func (c *ctl) dispatch() error {
 		return c.setClear(verb, obj, rest)
 	case "add":
 		return c.add(obj, rest)
+	case "set-memory-high-watermark": // ctl_alarms.go
+		return c.setMemoryHighWatermark(rest)
+	case "set-disk-free-limit":
+		return c.setDiskFreeLimit(rest)
 	}
 	return usagef("unknown verb %q", verb)
 }

@@ -70,6 +70,7 @@ func run(args []string) error {
 		HandshakeRate:   c.handshakeRate,
 		HandshakeBurst:  c.handshakeBurst,
 	}
+	sizeForWatermark(c, &cfg) // alarms.go
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = server.NoHeartbeat
 	}

@@ -42,18 +42,17 @@ func (c *config) tlsLoader() (*tlsconf.Loader, error) {
 	return l, nil
 }
 
-// externalIdentity is --tls-external-identity for server.Config: "" (off),
-// cn or san.
+// externalIdentity is --tls-external-identity (RabbitMQ's
+// ssl_cert_login_from: distinguished_name, common_name or
+// subject_alternative_name; off), with --tls-external-san-type and
+// --tls-external-san-index (ssl_cert_login_san_type and _index), for
+// server.Config.
 func (c *config) externalIdentity() (tlsconf.Identity, error) {
-	switch c.tlsExternal {
-	case "", "off":
-		return "", nil
-	case "cn":
-		return tlsconf.IdentityCN, nil
-	case "san":
-		return tlsconf.IdentitySAN, nil
+	id, err := tlsconf.ParseIdentity(c.tlsExternal, c.tlsExternalSANType, c.tlsExternalSANIndex)
+	if err != nil {
+		return tlsconf.Identity{}, fmt.Errorf("--tls-external-identity: %w", err)
 	}
-	return "", fmt.Errorf("--tls-external-identity: want off, cn or san, got %q", c.tlsExternal)
+	return id, nil
 }
 
 // listenTLS opens the AMQPS listener on --tls-listen (nil: none).

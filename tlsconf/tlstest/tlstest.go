@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,10 +65,14 @@ type Cert struct {
 // Options describe a certificate to issue.
 type Options struct {
 	CommonName string
-	DNSNames   []string
-	Emails     []string
-	Client     bool      // a client certificate (else a server one for 127.0.0.1 and localhost)
-	NotAfter   time.Time // zero: in a day; in the past: expired
+	// Organization and OrganizationalUnit join the subject (its DN).
+	Organization, OrganizationalUnit []string
+	DNSNames                         []string
+	Emails                           []string
+	IPs                              []net.IP
+	URIs                             []*url.URL
+	Client                           bool      // a client certificate (else a server one for 127.0.0.1 and localhost)
+	NotAfter                         time.Time // zero: in a day; in the past: expired
 }
 
 // Issue signs a certificate as o describes.
@@ -81,18 +86,20 @@ func (ca *CA) Issue(o Options) *Cert {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:   serial(t),
-		Subject:        pkix.Name{CommonName: o.CommonName},
+		Subject:        pkix.Name{CommonName: o.CommonName, Organization: o.Organization, OrganizationalUnit: o.OrganizationalUnit},
 		NotBefore:      time.Now().Add(-2 * time.Hour),
 		NotAfter:       notAfter,
 		KeyUsage:       x509.KeyUsageDigitalSignature,
 		DNSNames:       o.DNSNames,
 		EmailAddresses: o.Emails,
+		IPAddresses:    o.IPs,
+		URIs:           o.URIs,
 	}
 	if o.Client {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	} else {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+		tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP("127.0.0.1"))
 		tmpl.DNSNames = append(tmpl.DNSNames, "localhost")
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)

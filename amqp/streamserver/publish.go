@@ -34,6 +34,19 @@ func (c *conn) lookupStream(name string) *stream.Stream {
 	return s
 }
 
+// readable is the stream name when the user may read it, else nil and
+// the response code that says why.
+func (c *conn) readable(name string) (*stream.Stream, uint16) {
+	s := c.lookupStream(name)
+	switch {
+	case s == nil:
+		return nil, codeStreamDoesNotExist
+	case !c.permitted(name, broker.Read):
+		return nil, codeAccessRefused
+	}
+	return s, codeOK
+}
+
 // permitted checks the user's permission on a queue (a stream).
 func (c *conn) permitted(name string, a broker.Access) bool {
 	return c.s.cfg.Broker.CheckAccess(c.vhost.Name(), c.user.Name, broker.ResourceQueue, name, a) == nil
@@ -92,14 +105,9 @@ func (c *conn) queryPublisherSequence(d *decoder) {
 	if d.err != nil {
 		return
 	}
-	s := c.lookupStream(name)
-	code, seq := uint16(codeOK), uint64(0)
-	switch {
-	case s == nil:
-		code = codeStreamDoesNotExist
-	case !c.permitted(name, broker.Read):
-		code = codeAccessRefused
-	default:
+	s, code := c.readable(name)
+	seq := uint64(0)
+	if s != nil {
 		seq = s.PublisherSeq(ref)
 	}
 	f := response(keyQueryPublisherSequence, corr, code)

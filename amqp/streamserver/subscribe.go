@@ -325,14 +325,9 @@ func (c *conn) queryOffset(d *decoder) {
 	if d.err != nil {
 		return
 	}
-	s := c.lookupStream(name)
-	code, off := uint16(codeOK), uint64(0)
-	switch {
-	case s == nil:
-		code = codeStreamDoesNotExist
-	case !c.permitted(name, broker.Read):
-		code = codeAccessRefused
-	default:
+	s, code := c.readable(name) // publish.go
+	off := uint64(0)
+	if s != nil {
 		var ok bool
 		if off, ok = s.QueryOffset(ref); !ok {
 			code = codeNoOffset

@@ -75,19 +75,7 @@ type ChunkReader struct {
 // Chunks opens a chunk reader at start (its Filter, if any, skips chunks
 // that hold no wanted value).
 func (s *Stream) Chunks(start Start) *ChunkReader {
-	var lr *streamlog.Reader
-	switch start.Kind {
-	case StartFirst:
-		lr = s.log.NewReader(streamlog.SeekFirst)
-	case StartLast:
-		lr = s.log.NewReader(streamlog.SeekLast)
-	case StartOffset:
-		lr = s.log.NewReaderAt(start.Offset)
-	case StartTime:
-		lr = s.log.NewReaderAtTime(start.Time.UnixMilli())
-	default:
-		lr = s.log.NewReader(streamlog.SeekNext)
-	}
+	lr := s.logReader(start) // reader.go
 	if start.Filter != nil {
 		lr.Match = start.Filter.matchChunk
 	}

@@ -22,19 +22,7 @@ type Reader struct {
 
 // Read starts a reader at start, delivering through d until Stop.
 func (s *Stream) Read(start Start, d Deliver) *Reader {
-	var lr *streamlog.Reader
-	switch start.Kind {
-	case StartFirst:
-		lr = s.log.NewReader(streamlog.SeekFirst)
-	case StartLast:
-		lr = s.log.NewReader(streamlog.SeekLast)
-	case StartOffset:
-		lr = s.log.NewReaderAt(start.Offset)
-	case StartTime:
-		lr = s.log.NewReaderAtTime(start.Time.UnixMilli())
-	default:
-		lr = s.log.NewReader(streamlog.SeekNext)
-	}
+	lr := s.logReader(start)
 	r := &Reader{s: s, r: lr, d: d, filter: start.Filter, quit: make(chan struct{}), done: make(chan struct{})}
 	if start.Filter != nil {
 		lr.Match = start.Filter.matchChunk
@@ -100,5 +88,22 @@ func (r *Reader) run() {
 				return
 			}
 		}
+	}
+}
+
+// logReader opens a log reader where start says: first, last, an offset,
+// a time, or next.
+func (s *Stream) logReader(start Start) *streamlog.Reader {
+	switch start.Kind {
+	case StartFirst:
+		return s.log.NewReader(streamlog.SeekFirst)
+	case StartLast:
+		return s.log.NewReader(streamlog.SeekLast)
+	case StartOffset:
+		return s.log.NewReaderAt(start.Offset)
+	case StartTime:
+		return s.log.NewReaderAtTime(start.Time.UnixMilli())
+	default:
+		return s.log.NewReader(streamlog.SeekNext)
 	}
 }

@@ -268,3 +268,32 @@ func TestWholeClusterRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaderStopsUnderAProposal: the leader stops, and a follower at once
+// declares; raft drops a proposal forwarded to a leader that is gone, so
+// the follower proposes again once a new leader is elected, and the
+// declare succeeds (before: a 541 after ProposeTimeout), applied once.
+func TestLeaderStopsUnderAProposal(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	for round := range 3 {
+		leader := c.waitLeader()
+		var follower string
+		for _, n := range c.running() {
+			if n != leader {
+				follower = n
+				break
+			}
+		}
+		ch, err := c.mustDial(follower).Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.stop(leader)
+		q := fmt.Sprintf("after-leader-%d", round)
+		if _, err := ch.QueueDeclare(q, true, false, false, false, nil); err != nil {
+			t.Fatalf("round %d: declare on %s with leader %s stopped: %v", round, follower, leader, err)
+		}
+		c.start(leader)
+		waitQueues(t, c, leader, "after-leader", round+1)
+	}
+}

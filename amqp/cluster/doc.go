@@ -44,6 +44,14 @@
 // Proposal ids start at the node's start time in nanoseconds, so an entry
 // proposed before a restart never answers a proposal made after it.
 //
+// Raft drops, silently, a proposal forwarded to a leader that fails before
+// appending it. The loop keeps its node's proposals in flight and proposes
+// them again when the leader changes; every node skips the second copy of
+// a (proposer, id) it applied in the last seenWindow entries, in log
+// order, so a command is applied once. (The window is not in snapshots: a
+// duplicate that straddles a snapshot install could be applied twice;
+// declares are idempotent, a second delete fails with nobody waiting.)
+//
 // The peer link: the dialling node sends a hello, then frames, each a
 // batch of raft messages (one write and one flush per batch):
 //

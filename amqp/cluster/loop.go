@@ -50,7 +50,23 @@ type loop struct {
 	conf               *pb.ConfState
 	confDirty          bool
 	dropped            []proposal // dropped for want of a leader: retried at each tick
+
+	// inflight are this node's proposals handed to raft and not applied
+	// yet, by id; lead is the leader they went to. Raft loses a proposal
+	// forwarded to a leader that then fails, silently: when the leader
+	// changes, the loop proposes the inflight ones again (reproposeOnNewLeader).
+	inflight map[uint64]proposal
+	lead     uint64
+	// seen dedupes entries by (proposer, proposal id) at apply, the same on
+	// every node since all apply one log in order: a re-proposed command
+	// whose first copy was committed after all is applied once. An id is
+	// kept for seenWindow applied entries.
+	seen map[[2]uint64]uint64
 }
+
+// seenWindow is how many applied entries a proposal id is remembered for:
+// a re-proposal lands within seconds, far fewer entries than this.
+const seenWindow = 1 << 14
 
 func (l *loop) run() {
 	defer close(l.n.done)
@@ -64,6 +80,7 @@ func (l *loop) run() {
 		case <-t.C:
 			l.rn.Tick()
 			l.retryDropped()
+			l.reproposeOnNewLeader()
 			if !l.rn.HasReady() && (l.applied != l.savedApplied || l.confDirty) {
 				if !l.persist(nil, true) {
 					return
@@ -115,11 +132,80 @@ func (l *loop) step(m *pb.Message) {
 
 func (l *loop) propose(p proposal) {
 	if p.ctx.Err() != nil {
+		delete(l.inflight, p.id)
 		return
 	}
-	if err := l.rn.Propose(p.data); errors.Is(err, raft.ErrProposalDropped) {
+	err := l.rn.Propose(p.data)
+	if errors.Is(err, raft.ErrProposalDropped) {
 		l.dropped = append(l.dropped, p) // no leader yet
+		return
 	}
+	if err == nil {
+		if l.inflight == nil {
+			l.inflight = map[uint64]proposal{}
+		}
+		l.inflight[p.id] = p
+	}
+}
+
+// reproposeOnNewLeader proposes this node's inflight proposals again when
+// the leader has changed since they were made: one forwarded to a leader
+// that failed before appending it is lost, and its proposer would wait
+// for nothing until its deadline. apply drops the second copy of one that
+// was committed after all.
+func (l *loop) reproposeOnNewLeader() {
+	for id, p := range l.inflight {
+		if p.ctx.Err() != nil {
+			delete(l.inflight, id) // its proposer gave up
+		}
+	}
+	lead := l.rn.BasicStatus().Lead
+	if lead == l.lead {
+		return
+	}
+	l.lead = lead
+	if lead == raft.None || len(l.inflight) == 0 {
+		return
+	}
+	ps := make([]proposal, 0, len(l.inflight))
+	for _, p := range l.inflight {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b proposal) int { return cmpUint64(a.id, b.id) })
+	for _, p := range ps {
+		l.propose(p)
+	}
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// dup reports whether the entry of (node, id) at index was applied before,
+// and remembers it; ids older than seenWindow entries are forgotten.
+func (l *loop) dup(node, id, index uint64) bool {
+	if l.seen == nil {
+		l.seen = map[[2]uint64]uint64{}
+	}
+	k := [2]uint64{node, id}
+	if _, ok := l.seen[k]; ok {
+		return true
+	}
+	l.seen[k] = index
+	if len(l.seen) > 2*seenWindow {
+		for k, at := range l.seen {
+			if at+seenWindow < index {
+				delete(l.seen, k)
+			}
+		}
+	}
+	return false
 }
 
 func (l *loop) retryDropped() {
@@ -227,6 +313,12 @@ func (l *loop) apply(e *pb.Entry) {
 		if err != nil {
 			l.n.log.Error("cluster: an entry that is no proposal", zap.Uint64("index", e.GetIndex()), zap.Error(err))
 			return
+		}
+		if node == l.n.id {
+			delete(l.inflight, id)
+		}
+		if l.dup(node, id, e.GetIndex()) {
+			return // a re-proposal's second copy (reproposeOnNewLeader)
 		}
 		var r result
 		vhost, cmd, err := broker.DecodeCommand(raw)

@@ -78,6 +78,7 @@ type Node struct {
 
 type proposal struct {
 	ctx  context.Context
+	id   uint64 // this node's proposal id (also inside data)
 	data []byte
 }
 
@@ -237,7 +238,7 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (broker.Result, error) {
 		n.mu.Unlock()
 	}()
 	select {
-	case n.propc <- proposal{ctx: ctx, data: encodeProposal(n.id, id, cmd)}:
+	case n.propc <- proposal{ctx: ctx, id: id, data: encodeProposal(n.id, id, cmd)}:
 	case <-ctx.Done():
 		return broker.Result{}, n.timeout()
 	case <-n.done:

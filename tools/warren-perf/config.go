@@ -39,6 +39,10 @@ type Config struct {
 	// every consumer of a queue gets every message.
 	QueueType    string
 	StreamOffset string // consumers' x-stream-offset ("" for none)
+	// StreamSpread: in a backlog, consumer i of n starts at offset
+	// i*total/n of the filled stream instead of StreamOffset, so the
+	// readers read the same stream from different places.
+	StreamSpread bool
 	// RawConsumer: consumers use the raw client (rawconsumer.go), not
 	// amqp091-go, each on a connection of its own.
 	RawConsumer bool
@@ -106,6 +110,7 @@ func bindFlags(fs *pflag.FlagSet, c *Config) {
 	fs.BoolVar(&c.Exclusive, "exclusive", c.Exclusive, "declare exclusive queues (consumers share the declaring connection)")
 	fs.StringVar(&c.QueueType, "queue-type", c.QueueType, "x-queue-type of the queues (classic, quorum, stream); empty for none")
 	fs.StringVar(&c.StreamOffset, "stream-offset", c.StreamOffset, "consumers' x-stream-offset (first, last, next, N); empty for none")
+	fs.BoolVar(&c.StreamSpread, "stream-spread", c.StreamSpread, "backlog on a stream: consumer i of n starts at offset i*count/n (readers at different offsets)")
 	fs.BoolVar(&c.RawConsumer, "raw-consumer", c.RawConsumer, "consume with a minimal frame-level client (Warren's codec) instead of amqp091-go, so the client does not bound the run")
 	fs.StringVarP(&c.Exchange, "exchange", "e", c.Exchange, "exchange to publish to; empty for the default exchange")
 	fs.StringVarP(&c.ExchangeType, "exchange-type", "t", c.ExchangeType, "direct, fanout, topic or headers")

@@ -46,6 +46,10 @@ func TestScenarioPresets(t *testing.T) {
 			return c.Mode == ModeBacklog && c.QueueType == "stream" && c.Count == 10000000 && c.Size == 100 && c.StreamOffset == "first" &&
 				c.Confirm == 10000 && c.Time >= 30*time.Minute
 		}},
+		{"stream-fanout-offsets", func(c Config) bool {
+			return c.Mode == ModeBacklog && c.QueueType == "stream" && c.Count == 500000 && c.Consumers == 10 && c.StreamSpread &&
+				c.spreadOffset(9) == 450000 && c.spreadDeliveries() == 2750000
+		}},
 		{"stream-fanout", func(c Config) bool {
 			return c.QueueType == "stream" && c.Consumers == 10 && c.Queues == 1 && c.StreamOffset == "first"
 		}},

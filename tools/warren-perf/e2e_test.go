@@ -218,3 +218,24 @@ func TestRunAgainstNothing(t *testing.T) {
 		t.Error("a run against a closed port did not fail")
 	}
 }
+
+// A stream backlog read from spread offsets (--stream-spread): consumer i
+// of 4 starts at offset i*200/4, so together they receive 200, 150, 100
+// and 50: 500 deliveries, each from its own place in one stream.
+func TestSmokeStreamSpread(t *testing.T) {
+	url := servertest.Start(t, server.Config{StreamDir: t.TempDir()})
+	cfg := smallConfig(url)
+	streamOf(16, "first")(&cfg)
+	cfg.Mode, cfg.Consumers, cfg.StreamSpread, cfg.BrokerPID = ModeBacklog, 4, true, os.Getpid()
+	if got := cfg.spreadDeliveries(); got != 500 {
+		t.Fatalf("spreadDeliveries %d, want 500", got)
+	}
+	r := newRun(cfg)
+	res, err := r.execute(context.Background())
+	if err != nil || res.Incomplete != "" {
+		t.Fatalf("%v %s", err, res.Incomplete)
+	}
+	if res.Sent != 200 || res.Received != 500 || res.Expected != 500 || res.DrainRate <= 0 {
+		t.Errorf("stream spread: sent %d, received %d, expected %d, drain %.0f/s", res.Sent, res.Received, res.Expected, res.DrainRate)
+	}
+}

@@ -443,7 +443,7 @@ func (r *run) startConsumers() error {
 		}
 		for _, q := range mine {
 			if c.RawConsumer && !c.Exclusive {
-				if err := r.startRawConsumer(len(r.consumers), q, c.rawConsumeArgs()); err != nil {
+				if err := r.startRawConsumer(len(r.consumers), q, c.rawConsumeArgs(len(r.consumers))); err != nil {
 					return err
 				}
 				continue
@@ -468,7 +468,7 @@ func (r *run) startConsumer(conn *brokerConn, idx int, queue string) error {
 		}
 	}
 	var cargs amqp.Table
-	if off, ok := c.streamOffsetArg(); ok {
+	if off, ok := c.streamOffsetArg(idx); ok {
 		cargs = amqp.Table{"x-stream-offset": off}
 	}
 	deliveries, err := ch.Consume(queue, fmt.Sprintf("warren-perf-%d", idx), c.AutoAck, false, false, false, cargs)
@@ -541,9 +541,12 @@ func (r *run) drainLatency(e2e, confirm *Histogram) {
 	}
 }
 
-// streamOffsetArg is the consumers' x-stream-offset: a number, or a
+// streamOffsetArg is consumer idx's x-stream-offset: a number, or a
 // string (first, last, next...); ok false for none.
-func (c *Config) streamOffsetArg() (any, bool) {
+func (c *Config) streamOffsetArg(idx int) (any, bool) {
+	if c.StreamSpread && c.Consumers > 0 {
+		return c.spreadOffset(idx), true
+	}
 	if c.StreamOffset == "" {
 		return nil, false
 	}
@@ -553,9 +556,27 @@ func (c *Config) streamOffsetArg() (any, bool) {
 	return c.StreamOffset, true
 }
 
-// rawConsumeArgs are the raw consumer's basic.consume arguments.
-func (c *Config) rawConsumeArgs() wamqp.Table {
-	if off, ok := c.streamOffsetArg(); ok {
+// spreadOffset is consumer idx's first offset with StreamSpread: the
+// filled stream (Count per producer, offsets from 0) cut in Consumers
+// equal parts.
+func (c *Config) spreadOffset(idx int) int64 {
+	return int64(idx) * int64(c.Count) * int64(c.Producers) / int64(c.Consumers)
+}
+
+// spreadDeliveries is what the consumers of a StreamSpread backlog receive
+// in all: each reads from its offset to the end.
+func (c *Config) spreadDeliveries() int64 {
+	total := int64(c.Count) * int64(c.Producers)
+	var n int64
+	for i := range c.Consumers {
+		n += total - c.spreadOffset(i)
+	}
+	return n
+}
+
+// rawConsumeArgs are raw consumer idx's basic.consume arguments.
+func (c *Config) rawConsumeArgs(idx int) wamqp.Table {
+	if off, ok := c.streamOffsetArg(idx); ok {
 		return wamqp.Table{"x-stream-offset": off}
 	}
 	return nil

@@ -179,6 +179,17 @@ var scenarios = []scenario{
 		Metrics: replayMetrics,
 	},
 	{
+		Name: "stream-fanout-offsets",
+		Doc: "fill a stream with 500,000 x 16 B confirmed messages, then 10 consumers read it from 10 " +
+			"different offsets (0, 50,000, ... 450,000) to its end: 2,750,000 deliveries in all",
+		Set: func(c *Config) {
+			backlogOf(500000, 16, 10*time.Minute)(c)
+			streamOf(16, "first")(c)
+			c.Consumers, c.StreamSpread = 10, true
+		},
+		Metrics: replayMetrics,
+	},
+	{
 		Name: "stream-replay-10m",
 		Doc: "issue 17's long replay: fill a stream with 10,000,000 x 100 B messages (confirms with 10,000 " +
 			"outstanding, so the fill is not bound by one fsync per 1000), then one consumer replays it from " +

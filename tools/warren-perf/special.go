@@ -108,9 +108,14 @@ func (r *run) backlog(ctx context.Context) (Result, error) {
 	if err := r.startConsumers(); err != nil {
 		return finish(err)
 	}
+	drainWant := want
+	if cfg.StreamSpread {
+		drainWant = cfg.spreadDeliveries()
+		res.Expected = drainWant
+	}
 	err = r.waitFor(ctx, deadline, "drain", func() bool {
 		_, recv := r.totals()
-		return recv >= want
+		return recv >= drainWant
 	})
 	drainEnd := time.Now()
 	drain1, drainPeak := smp.phaseEnd()

@@ -75,7 +75,7 @@ func (q *Queue) Counters() Counters {
 
 func (q *Queue) countersLocked() Counters {
 	s := &q.mu.stats
-	return Counters{
+	c := Counters{
 		Published:      s.published,
 		Delivered:      s.delivered,
 		DeliveredNoAck: s.deliveredNoAck,
@@ -90,6 +90,12 @@ func (q *Queue) countersLocked() Counters {
 		Expired:        s.expired,
 		Dropped:        s.dropped,
 	}
+	if sc, ok := q.Stream.(StreamCounter); ok {
+		p, d := sc.StreamCounts()
+		c.Published += p
+		c.Delivered += d
+	}
+	return c
 }
 
 // unackedLocked is how many delivered messages (and their bytes) wait

@@ -20,6 +20,13 @@ type Stream interface {
 	Close()
 }
 
+// StreamCounter is a Stream that counts its own traffic: messages
+// appended and delivered, which never pass through the queue's
+// structures. Counters adds them to Published and Delivered.
+type StreamCounter interface {
+	StreamCounts() (published, delivered uint64)
+}
+
 // wakeStream handles Dispatch, Ack, Requeue and Reject for a stream:
 // credit is back; nothing is settled.
 func (q *Queue) wakeStream() bool {

@@ -122,6 +122,11 @@ func TestStreamQueueShape(t *testing.T) {
 	if m, _ := q["members"].([]any); len(m) != 1 || m[0] != node {
 		t.Errorf("members = %v", q["members"])
 	}
+	// The stream counts its own traffic (queue.StreamCounter): 10 appended,
+	// 3 delivered to be acknowledged.
+	if ms, _ := q["message_stats"].(map[string]any); ms["publish"] != float64(10) || ms["deliver"] != float64(3) {
+		t.Errorf("message_stats = %v, want publish 10, deliver 3", q["message_stats"])
+	}
 	st, _ := q["stream"].(map[string]any)
 	if st["first_offset"] != float64(0) || st["last_offset"] != float64(9) || st["segments"] != float64(1) || st["max_offset_lag"] != float64(3) {
 		t.Errorf("stream = %v, want first 0, last 9, 1 segment, max lag 3", st)

@@ -19,6 +19,7 @@ const (
 // with the record's offset.
 func (s *Stream) AppendRaw(rec []byte, filter string, done func(offset uint64, err error)) {
 	s.log.AppendFilter(rec, filter, done)
+	s.published.Add(1)
 }
 
 // AppendRawBatch appends AMQP 1.0 messages as they came, in order (recs
@@ -26,6 +27,7 @@ func (s *Stream) AppendRaw(rec []byte, filter string, done func(offset uint64, e
 // done runs after the fsync for each record.
 func (s *Stream) AppendRawBatch(recs [][]byte, filters []string, done func(offset uint64, err error)) {
 	s.log.AppendBatch(recs, filters, done)
+	s.published.Add(uint64(len(recs)))
 }
 
 // StoreOffset stores ref's offset (it may go back, as RabbitMQ's does).
@@ -69,6 +71,7 @@ func (s *Stream) Changed() <-chan struct{} { return s.log.Changed() }
 // ChunkReader reads a stream's chunks as stored, for the stream protocol's
 // Deliver. One goroutine uses it.
 type ChunkReader struct {
+	s *Stream
 	r *streamlog.Reader
 }
 
@@ -79,18 +82,27 @@ func (s *Stream) Chunks(start Start) *ChunkReader {
 	if start.Filter != nil {
 		lr.Match = start.Filter.matchChunk
 	}
-	return &ChunkReader{r: lr}
+	return &ChunkReader{s: s, r: lr}
 }
 
 // Next is the next chunk behind prefix free bytes, or ok false at the
 // tail.
 func (c *ChunkReader) Next(prefix int) (streamlog.RawChunk, bool, error) {
-	return c.r.ReadRaw(prefix)
+	return c.counted(c.r.ReadRaw(prefix))
 }
 
 // NextInto is Next reusing spare's memory when it is large enough.
 func (c *ChunkReader) NextInto(spare []byte, prefix int) (streamlog.RawChunk, bool, error) {
-	return c.r.ReadRawInto(spare, prefix)
+	return c.counted(c.r.ReadRawInto(spare, prefix))
+}
+
+// counted counts a chunk read as its records delivered (the client may
+// skip a few before its start offset, as RabbitMQ's clients do).
+func (c *ChunkReader) counted(ch streamlog.RawChunk, ok bool, err error) (streamlog.RawChunk, bool, error) {
+	if ok && err == nil {
+		c.s.delivered.Add(uint64(ch.Count))
+	}
+	return ch, ok, err
 }
 
 // Close releases the reader's file.

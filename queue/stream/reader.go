@@ -70,6 +70,7 @@ func (r *Reader) run() {
 			// Seq carries the offset, for the front end's header.
 			e := queue.Entry{Msg: m, Seq: off}
 			if r.d(e, off) {
+				s.delivered.Add(1)
 				i++
 				continue
 			}
@@ -77,6 +78,7 @@ func (r *Reader) run() {
 			// Wake between the refusal and the wait is not lost.
 			wake := s.wakeChan()
 			if r.d(e, off) {
+				s.delivered.Add(1)
 				i++
 				continue
 			}

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warrenmq/warren/queue"
@@ -24,6 +25,12 @@ type Stream struct {
 	dir  string
 	now  func() time.Time
 	stop chan struct{} // closed by Delete and Close: readers return
+
+	// published and delivered count messages appended (both protocols)
+	// and handed to readers (an AMQP 0-9-1 reader's deliveries, a stream
+	// protocol reader's chunk records): the queue's message_stats publish
+	// and deliver (StreamCounts). Atomics: appends and readers hold no lock.
+	published, delivered atomic.Uint64
 
 	offsets   OffsetStore   // nil: the file Dir/offsets
 	trackKick chan struct{} // wakes the tracker goroutine (tracking.go)
@@ -72,6 +79,13 @@ func (s *Stream) Append(m *queue.Message, done func(error)) {
 	}
 	f := filterValue(m.Props)
 	s.log.AppendFilter(encodeRecord(m, f), f, cb)
+	s.published.Add(1)
+}
+
+// StreamCounts implements queue.StreamCounter: messages appended and
+// delivered since the stream was opened.
+func (s *Stream) StreamCounts() (published, delivered uint64) {
+	return s.published.Load(), s.delivered.Load()
 }
 
 // Wake implements queue.Stream.

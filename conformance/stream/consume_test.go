@@ -16,11 +16,7 @@ func TestOffsetSpecifications(t *testing.T) {
 	tg := brokerUnderTest(t)
 	env := tg.env(t)
 	name := newStream(t, env)
-	p, err := env.NewProducer(name, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, env, name)
 	before := time.Now().Add(-time.Minute)
 	const n = 300
 	publishConfirmed(t, p, n-1, 100, body)
@@ -107,11 +103,7 @@ func TestStoreQueryOffset(t *testing.T) {
 		pollPause()
 	}
 	// A consumer resumes after its stored offset.
-	p, err := env.NewProducer(name, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, env, name)
 	publishConfirmed(t, p, 100, 100, body)
 	r := newReceived()
 	c, err := env.NewConsumer(name, r.handler, stream.NewConsumerOptions().SetConsumerName("reader").SetManualCommit().SetOffset(stream.OffsetSpecification{}.LastConsumed()))

@@ -85,11 +85,7 @@ func TestCrossProtocolToAMQP091(t *testing.T) {
 	conn := tg.amqp(t)
 	env := tg.env(t)
 	name := newStream(t, env)
-	p, err := env.NewProducer(name, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, env, name)
 	publishConfirmed(t, p, 1, 1, func(int) *amqp.AMQP10 {
 		m := amqp.NewMessage([]byte("from the stream client"))
 		m.Properties = &amqp.MessageProperties{MessageID: "s-1", CorrelationID: "c-1", ContentType: "text/plain", ReplyTo: "back"}

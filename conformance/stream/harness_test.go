@@ -110,6 +110,17 @@ func newStream(t *testing.T, env *stream.Environment) string {
 
 // publishConfirmed sends n messages made by mk in batches and waits for
 // all their confirms.
+// newProducer is a producer on stream name, closed when the test ends.
+func newProducer(t *testing.T, env *stream.Environment, name string) *stream.Producer {
+	t.Helper()
+	p, err := env.NewProducer(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 func publishConfirmed(t *testing.T, p *stream.Producer, n, batch int, mk func(i int) *amqp.AMQP10) {
 	t.Helper()
 	confirmed := make(chan int, 1024)

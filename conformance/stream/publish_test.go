@@ -17,11 +17,7 @@ func TestPublishConfirmConsumeFirst(t *testing.T) {
 	tg := brokerUnderTest(t)
 	env := tg.env(t)
 	name := newStream(t, env)
-	p, err := env.NewProducer(name, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, env, name)
 	const n = 5000
 	publishConfirmed(t, p, n, 500, body)
 	r := newReceived()
@@ -141,11 +137,7 @@ func TestDeduplication(t *testing.T) {
 		}
 	}
 	// Nothing after the 15th: publish a marker and check it comes next.
-	p, err := env.NewProducer(name, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, env, name)
 	publishConfirmed(t, p, 1, 1, func(int) *amqp.AMQP10 { return amqp.NewMessage([]byte("marker")) })
 	_, msgs = r.wait(t, 16)
 	if len(msgs) != 16 || string(msgs[15].GetData()) != "marker" {

@@ -20,11 +20,7 @@ func TestSingleActiveConsumerOnStream(t *testing.T) {
 	tg.warrenOnly(t, "stream single active consumer", "3.11")
 	env := tg.env(t)
 	name := newStream(t, env)
-	p, err := env.NewProducer(name, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, env, name)
 	publishConfirmed(t, p, 100, 100, body)
 
 	var mu sync.Mutex

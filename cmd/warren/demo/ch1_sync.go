@@ -65,18 +65,11 @@ func playSync(ctx context.Context, e *env) error {
 	for i, s := range svcs {
 		queues[i] = "demo.ch1." + s.name
 	}
-	e.deleteQueues(queues...)
-	e.deleteExchanges(x)
-	defer e.deleteExchanges(x)
-	defer e.deleteQueues(queues...)
-	ch, err := e.channel()
+	ch, done, err := e.stage(x, "fanout", queues...)
 	if err != nil {
 		return err
 	}
-	defer ch.Close()
-	if err := ch.ExchangeDeclare(x, "fanout", true, false, false, false, nil); err != nil {
-		return err
-	}
+	defer done()
 	for _, q := range queues {
 		if _, err := ch.QueueDeclare(q, true, false, false, false, nil); err != nil {
 			return err

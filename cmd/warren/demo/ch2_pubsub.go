@@ -25,18 +25,11 @@ func playPubSub(ctx context.Context, e *env) error {
 	for _, s := range subs {
 		queues = append(queues, s.queue)
 	}
-	e.deleteQueues(queues...)
-	e.deleteExchanges(x)
-	defer e.deleteExchanges(x)
-	defer e.deleteQueues(queues...)
-	ch, err := e.channel()
+	ch, done, err := e.stage(x, "topic", queues...)
 	if err != nil {
 		return err
 	}
-	defer ch.Close()
-	if err := ch.ExchangeDeclare(x, "topic", true, false, false, false, nil); err != nil {
-		return err
-	}
+	defer done()
 	rows := [][]string{{"queue", "bound with", "meaning"}}
 	for _, s := range subs {
 		if _, err := ch.QueueDeclare(s.queue, true, false, false, false, nil); err != nil {

@@ -19,18 +19,11 @@ func playServiceDown(ctx context.Context, e *env) error {
 	const emailQ, smsQ = "demo.ch4.email", "demo.ch4.sms"
 	before, during := e.pick(10, 5), e.pick(40, 20)
 	delay := e.scale(20 * time.Millisecond)
-	e.deleteQueues(emailQ, smsQ)
-	e.deleteExchanges(x)
-	defer e.deleteExchanges(x)
-	defer e.deleteQueues(emailQ, smsQ)
-	ch, err := e.channel()
+	ch, done, err := e.stage(x, "fanout", emailQ, smsQ)
 	if err != nil {
 		return err
 	}
-	defer ch.Close()
-	if err := ch.ExchangeDeclare(x, "fanout", true, false, false, false, nil); err != nil {
-		return err
-	}
+	defer done()
 	for _, q := range []string{emailQ, smsQ} {
 		if _, err := ch.QueueDeclare(q, true, false, false, false, nil); err != nil {
 			return err

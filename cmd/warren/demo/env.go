@@ -172,6 +172,30 @@ func (e *env) deleteExchanges(names ...string) {
 	}
 }
 
+// stage clears what an earlier run left of exchange x and queues, then
+// declares x (durable, of kind) on a new channel. done closes the channel
+// and deletes them all again; a chapter defers it.
+func (e *env) stage(x, kind string, queues ...string) (ch *amqp.Channel, done func(), err error) {
+	e.deleteQueues(queues...)
+	e.deleteExchanges(x)
+	cleanup := func() {
+		if ch != nil {
+			ch.Close()
+		}
+		e.deleteQueues(queues...)
+		e.deleteExchanges(x)
+	}
+	if ch, err = e.channel(); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	if err = ch.ExchangeDeclare(x, kind, true, false, false, false, nil); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return ch, cleanup, nil
+}
+
 // waitFor polls cond until it holds or ctx ends.
 func waitFor(ctx context.Context, what string, cond func() bool) error {
 	t := time.NewTicker(2 * time.Millisecond)

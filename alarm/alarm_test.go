@@ -112,3 +112,26 @@ func TestMonitorIntervalFollowsMargin(t *testing.T) {
 		t.Errorf("memory alarm raised: next %v, want %v", got, m.cfg.Interval)
 	}
 }
+
+// CheckNear reads memory only near a threshold: far from both it leaves
+// the status as the last Check saw it.
+func TestCheckNearSkipsFarFromThresholds(t *testing.T) {
+	var used, reads atomic.Int64
+	m := New(Config{MemoryHighWatermark: Watermark{Absolute: 8 << 30}, MemoryLimit: 16 << 30,
+		MemoryUsed: func() int64 { reads.Add(1); return used.Load() }})
+	used.Store(30 << 20)
+	m.Check()
+	reads.Store(0)
+	m.CheckNear()
+	if n := reads.Load(); n != 0 {
+		t.Errorf("far from the watermark: CheckNear read memory %d times, want 0", n)
+	}
+	used.Store(8<<30 - 1<<20)
+	m.Check()
+	reads.Store(0)
+	used.Store(8<<30 + 1)
+	m.CheckNear()
+	if n := reads.Load(); n != 1 || !m.Status().MemAlarm {
+		t.Errorf("1 MiB below the watermark: CheckNear read %d times, alarm %v; want 1, raised", n, m.Status().MemAlarm)
+	}
+}

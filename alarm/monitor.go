@@ -221,6 +221,17 @@ const fastestGrowth = 256 << 20
 // checked by the setter itself, so only growth needs watching.
 const maxInterval = time.Second
 
+// CheckNear is Check when memory or disk was, at the last check, near
+// enough to a threshold that the monitor checks more often than once a
+// second (see next); otherwise it does nothing. A publishing connection
+// calls it every MiB it reads: far from both thresholds that costs no
+// read of /proc on the publish path.
+func (m *Monitor) CheckNear() {
+	if m.next() < max(maxInterval, m.cfg.Interval) {
+		m.Check()
+	}
+}
+
 // next is the wait before the next check: Interval near a threshold, and
 // up to maxInterval when memory or disk is so far from it that growth at
 // fastestGrowth could not cross it sooner. An idle broker with the

@@ -106,7 +106,8 @@ func (c *conn) blockWhileAlarmed() {
 const alarmCheckBytes = 1 << 20
 
 // noteRead counts what a publishing connection read and checks the
-// resources itself every alarmCheckBytes (a read of /proc/self/statm, a
+// resources itself every alarmCheckBytes when they are near a threshold
+// (alarm.Monitor.CheckNear) (a read of /proc/self/statm, a
 // few microseconds), so that the alarm rises within about that much of
 // the watermark per publisher, however late the monitor's goroutine runs
 // on a busy machine (it was 3-7 MiB late at 80 MiB/s on 2 loaded cores,
@@ -119,7 +120,7 @@ func (c *conn) noteRead(n int) {
 		return
 	}
 	c.readSinceCheck = 0
-	c.srv.cfg.Alarms.Check()
+	c.srv.cfg.Alarms.CheckNear()
 }
 
 // outClosed reports whether the output is closed (the writer failed).

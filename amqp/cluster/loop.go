@@ -62,6 +62,19 @@ type loop struct {
 	// whose first copy was committed after all is applied once. An id is
 	// kept for seenWindow applied entries.
 	seen map[[2]uint64]uint64
+
+	// Membership (membership.go): the address book, saved with the conf
+	// state; removed once this node applied its own removal (the loop
+	// stops); the rest is per request and rate limits, by tick.
+	book    *book
+	removed bool
+	snapNow bool // a node was added to a compacted log: snapshot now
+
+	ticks        uint64
+	joining      map[uint64]bool
+	leaving      map[uint64]bool
+	confProposed map[[2]uint64]uint64 // (type, node) -> tick proposed
+	noticed      map[uint64]uint64    // removed node -> tick last told
 }
 
 // seenWindow is how many applied entries a proposal id is remembered for:
@@ -79,6 +92,8 @@ func (l *loop) run() {
 			return
 		case <-t.C:
 			l.rn.Tick()
+			l.ticks++
+			l.promoteLearners() // membership.go
 			l.retryDropped()
 			l.reproposeOnNewLeader()
 			if !l.rn.HasReady() && (l.applied != l.savedApplied || l.confDirty) {
@@ -90,6 +105,8 @@ func (l *loop) run() {
 			l.step(m)
 		case p := <-l.n.propc:
 			l.propose(p)
+		case f := <-l.n.ctlc:
+			f(l) // membership.go: Join, Leave, notices
 		case r := <-l.n.reportc:
 			if r.snapshot {
 				st := raft.SnapshotFailure
@@ -121,10 +138,15 @@ func (l *loop) run() {
 		}
 		l.maybeSnapshot()
 		l.updateStatus()
+		if l.removed { // membership.go: this node applied its own removal
+			l.persist(nil, true)
+			return
+		}
 	}
 }
 
 func (l *loop) step(m *pb.Message) {
+	l.noticeIfRemoved(m) // membership.go
 	if err := l.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
 		l.n.log.Debug("cluster: step", zap.Error(err))
 	}
@@ -256,6 +278,7 @@ func (l *loop) persist(rd *raft.Ready, force bool) bool {
 	b.SetHardState(g, l.hard)
 	if l.confDirty {
 		b.SetConfState(g, l.conf)
+		b.SetMeta(g, l.bookBytes()) // membership.go: the address book with it
 	}
 	if err := b.Commit(); err != nil {
 		// The log cannot be trusted to be on disk: this node must not
@@ -291,7 +314,7 @@ func (l *loop) ready(rd raft.Ready) bool {
 // install makes the broker's definitions the snapshot's.
 func (l *loop) install(s *pb.Snapshot) {
 	md := s.GetMetadata()
-	if err := l.b.RestoreDefinitions(s.GetData()); err != nil {
+	if err := l.b.RestoreDefinitions(l.installBook(s.GetData())); err != nil {
 		l.n.log.Error("cluster: installing a snapshot", zap.Uint64("index", md.GetIndex()), zap.Error(err))
 	}
 	l.applied, l.snapIndex = md.GetIndex(), md.GetIndex()
@@ -338,7 +361,7 @@ func (l *loop) apply(e *pb.Entry) {
 			l.n.log.Error("cluster: a bad conf change", zap.Error(err))
 			return
 		}
-		l.conf, l.confDirty = l.rn.ApplyConfChange(&cc), true
+		l.applyConfChange(e.GetIndex(), &cc) // membership.go
 	case pb.EntryConfChangeV2:
 		var cc pb.ConfChangeV2
 		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
@@ -353,9 +376,10 @@ func (l *loop) apply(e *pb.Entry) {
 // were applied since the last snapshot, and drops the log behind it but
 // CatchUpEntries.
 func (l *loop) maybeSnapshot() {
-	if l.applied-l.snapIndex < l.n.cfg.SnapshotEntries {
+	if l.applied-l.snapIndex < l.n.cfg.SnapshotEntries && !(l.snapNow && l.applied > l.snapIndex) {
 		return
 	}
+	l.snapNow = false
 	data, err := broker.MarshalDefinitions(l.b.Export(""))
 	if err != nil {
 		l.n.log.Error("cluster: exporting definitions for a snapshot", zap.Error(err))
@@ -363,7 +387,7 @@ func (l *loop) maybeSnapshot() {
 	}
 	g := l.n.group
 	b := l.n.store.NewBatch()
-	b.CreateSnapshot(g, l.applied, l.conf, data)
+	b.CreateSnapshot(g, l.applied, l.conf, encodeSnapshotData(l.book, data)) // membership.go: with the address book
 	keep := uint64(max(l.n.cfg.CatchUpEntries, 0))
 	if first, _ := g.FirstIndex(); l.applied > keep && l.applied-keep >= first {
 		b.Compact(g, l.applied-keep)
@@ -383,9 +407,7 @@ func (l *loop) updateStatus() {
 	first, _ := l.n.group.FirstIndex()
 	s := Status{Name: l.n.cfg.Name, Leader: l.n.names[st.Lead], Term: st.HardState.GetTerm(), Commit: st.HardState.GetCommit(),
 		Applied: l.applied, SnapshotIndex: l.snapIndex, FirstIndex: first}
-	for _, id := range l.conf.GetVoters() {
-		s.Members = append(s.Members, l.n.names[id])
-	}
+	l.fillMembers(&s, st) // status.go
 	l.n.mu.Lock()
 	l.n.mu.status = s
 	l.n.mu.Unlock()

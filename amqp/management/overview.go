@@ -181,14 +181,16 @@ func fdUsed() int {
 }
 
 func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) {
-	list(w, r, []map[string]any{s.nodeJSON()}, func(m *map[string]any) string { return (*m)["name"].(string) },
+	list(w, r, s.clusterNodes(), func(m *map[string]any) string { return (*m)["name"].(string) }, // cluster.go
 		func(m *map[string]any) map[string]any { return *m })
 }
 
 func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
-	if pathValue(r, "node") != s.cfg.NodeName {
-		notFound(w)
-		return
+	for _, n := range s.clusterNodes() {
+		if n["name"] == pathValue(r, "node") {
+			one(w, r, n)
+			return
+		}
 	}
-	one(w, r, s.nodeJSON())
+	notFound(w)
 }

@@ -77,6 +77,8 @@ func (s *Server) routes() {
 	s.defRoutes(h)
 	s.alarmRoutes(h) // warren: alarms.go
 
+	s.clusterRoutes(h) // warren: cluster.go
+
 	m.HandleFunc("/api/", s.noRoute)
 	m.Handle("/", console.Handler()) // the web console (amqp/management/console)
 }

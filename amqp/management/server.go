@@ -72,6 +72,10 @@ type Config struct {
 	// ClusterName: "" is "warren".
 	ClusterName string
 	Version     string // Warren's version ("": server.Version)
+
+	// Cluster is the node's cluster membership (cluster.go); nil: a
+	// single node.
+	Cluster Cluster
 }
 
 // Server is the management HTTP API.

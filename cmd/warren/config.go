@@ -70,6 +70,7 @@ type config struct {
 	nodeName      string
 	clusterListen string
 	clusterPeers  string
+	clusterJoin   bool
 }
 
 // The configuration file is a JSON object. Each flag is a key, its name
@@ -144,8 +145,9 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.BoolVar(&c.promTLS, "prometheus-tls", false, "serve --prometheus-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.BoolVar(&c.mgmtTLS, "management-tls", false, "serve --management-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.StringVar(&c.nodeName, "node-name", "", "this node's name in a cluster (default warren@<host name>)")
-	fs.StringVar(&c.clusterListen, "cluster-listen", "", "address for the cluster's peer link (Raft), with --cluster-peers (default: this node's address in --cluster-peers)")
-	fs.StringVar(&c.clusterPeers, "cluster-peers", "", "the cluster's initial members, NAME=ADDR,... (their --node-name and --cluster-listen; the same list on every node, itself included); empty: a single node, no Raft")
+	fs.StringVar(&c.clusterListen, "cluster-listen", "", "address for the cluster's peer link (Raft) (default: this node's address in --cluster-peers); alone, without --cluster-peers: a cluster of one that other nodes can join")
+	fs.StringVar(&c.clusterPeers, "cluster-peers", "", "the cluster's initial members, NAME=ADDR,... (their --node-name and --cluster-listen; the same list on every node, itself included); with --cluster-join: members of the running cluster to reach; empty (and no --cluster-listen): a single node, no Raft")
+	fs.BoolVar(&c.clusterJoin, "cluster-join", false, "start empty and wait to be added to the running cluster named by --cluster-peers, then catch up from its leader (a snapshot, then the log); add it with `warren ctl --api MEMBER cluster join NAME=ADDR` (rabbitmqctl join_cluster, but run against a member); ignored once the node has joined")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }

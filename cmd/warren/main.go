@@ -168,7 +168,7 @@ func run(args []string) error {
 	defer stopMetrics()
 	stopManagement := func(context.Context) {}
 	if !managementOff(c.managementListen) {
-		if stopManagement, err = startManagement(c.managementListen, mgmtTLSConfig(c, tlsLoader), srv, ln.Addr(), log); err != nil {
+		if stopManagement, err = startManagement(c.managementListen, mgmtTLSConfig(c, tlsLoader), srv, ln.Addr(), c.nodeNameOrDefault(), managementCluster(node), log); err != nil {
 			ln.Close()
 			return err
 		}

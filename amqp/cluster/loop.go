@@ -45,6 +45,9 @@ type loop struct {
 	b  *broker.Broker
 
 	applied, snapIndex uint64
+	// storeApplied is the applied index the broker's store had at start
+	// (applied.go): commands up to it are in the store already.
+	storeApplied uint64
 	savedApplied       uint64        // the applied index on disk
 	hard, savedHard    *pb.HardState // the latest; the one on disk
 	conf               *pb.ConfState
@@ -317,6 +320,7 @@ func (l *loop) install(s *pb.Snapshot) {
 	if err := l.b.RestoreDefinitions(l.installBook(s.GetData())); err != nil {
 		l.n.log.Error("cluster: installing a snapshot", zap.Uint64("index", md.GetIndex()), zap.Error(err))
 	}
+	l.markApplied(md.GetIndex()) // applied.go
 	l.applied, l.snapIndex = md.GetIndex(), md.GetIndex()
 	l.conf, l.confDirty = proto.Clone(md.GetConfState()).(*pb.ConfState), true
 	l.n.log.Info("cluster: installed a snapshot", zap.Uint64("index", md.GetIndex()))
@@ -343,6 +347,9 @@ func (l *loop) apply(e *pb.Entry) {
 		if l.dup(node, id, e.GetIndex()) {
 			return // a re-proposal's second copy (reproposeOnNewLeader)
 		}
+		if e.GetIndex() <= l.storeApplied {
+			return // applied.go: in the broker's store before a restart
+		}
 		var r result
 		vhost, cmd, err := broker.DecodeCommand(raw)
 		if err != nil {
@@ -351,6 +358,7 @@ func (l *loop) apply(e *pb.Entry) {
 			r.err = err
 		} else {
 			r.res, r.err = l.b.ApplyLocal(vhost, cmd)
+			l.markApplied(e.GetIndex()) // applied.go
 		}
 		if node == l.n.id {
 			l.n.finish(id, r)

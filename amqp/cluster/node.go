@@ -223,8 +223,10 @@ func (n *Node) Start(b *broker.Broker) error {
 	if snap, _ := n.group.Snapshot(); !raft.IsEmptySnap(snap) {
 		l.snapIndex = snap.GetMetadata().GetIndex()
 	}
+	l.storeApplied = storeApplied(b, n.log) // applied.go
 	l.hard, l.conf, _ = n.group.InitialState()
 	l.savedHard = l.hard
+	l.reinstallIfBehind() // applied.go
 	n.started.Store(true)
 	n.tr.start(n.cfg.Listener)
 	n.log.Info("cluster node started", zap.String("node", n.cfg.Name), zap.Int("members", len(l.conf.GetVoters())+len(l.conf.GetLearners())),

@@ -47,12 +47,12 @@ type loop struct {
 	applied, snapIndex uint64
 	// storeApplied is the applied index the broker's store had at start
 	// (applied.go): commands up to it are in the store already.
-	storeApplied uint64
-	savedApplied       uint64        // the applied index on disk
-	hard, savedHard    *pb.HardState // the latest; the one on disk
-	conf               *pb.ConfState
-	confDirty          bool
-	dropped            []proposal // dropped for want of a leader: retried at each tick
+	storeApplied    uint64
+	savedApplied    uint64        // the applied index on disk
+	hard, savedHard *pb.HardState // the latest; the one on disk
+	conf            *pb.ConfState
+	confDirty       bool
+	dropped         []proposal // dropped for want of a leader: retried at each tick
 
 	// inflight are this node's proposals handed to raft and not applied
 	// yet, by id; lead is the leader they went to. Raft loses a proposal

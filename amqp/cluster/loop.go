@@ -45,14 +45,11 @@ type loop struct {
 	b  *broker.Broker
 
 	applied, snapIndex uint64
-	// storeApplied is the applied index the broker's store had at start
-	// (applied.go): commands up to it are in the store already.
-	storeApplied    uint64
-	savedApplied    uint64        // the applied index on disk
-	hard, savedHard *pb.HardState // the latest; the one on disk
-	conf            *pb.ConfState
-	confDirty       bool
-	dropped         []proposal // dropped for want of a leader: retried at each tick
+	savedApplied       uint64        // the applied index on disk
+	hard, savedHard    *pb.HardState // the latest; the one on disk
+	conf               *pb.ConfState
+	confDirty          bool
+	dropped            []proposal // dropped for want of a leader: retried at each tick
 
 	// inflight are this node's proposals handed to raft and not applied
 	// yet, by id; lead is the leader they went to. Raft loses a proposal
@@ -78,6 +75,10 @@ type loop struct {
 	leaving      map[uint64]bool
 	confProposed map[[2]uint64]uint64 // (type, node) -> tick proposed
 	noticed      map[uint64]uint64    // removed node -> tick last told
+
+	// storeApplied is the applied index the broker's store had at start
+	// (applied.go): commands up to it are in the store already.
+	storeApplied uint64
 }
 
 // seenWindow is how many applied entries a proposal id is remembered for:

@@ -79,6 +79,7 @@ type loop struct {
 	// storeApplied is the applied index the broker's store had at start
 	// (applied.go): commands up to it are in the store already.
 	storeApplied uint64
+	memberCache  members // status.go
 }
 
 // seenWindow is how many applied entries a proposal id is remembered for:

@@ -314,6 +314,7 @@ func (l *loop) applyConfChange(index uint64, cc *pb.ConfChange) {
 		l.n.tr.addPeer(id, m.Addr)
 	}
 	l.conf, l.confDirty = l.rn.ApplyConfChange(cc), true
+	l.memberCache.stale = true
 	name := l.n.names[id]
 	switch cc.GetType() {
 	case pb.ConfChangeType_ConfChangeAddLearnerNode:
@@ -343,7 +344,7 @@ func (l *loop) removedSelf(index uint64) {
 	if l.removed {
 		return
 	}
-	l.removed, l.confDirty = true, true
+	l.removed, l.confDirty, l.memberCache.stale = true, true, true
 	l.n.log.Warn("cluster: this node was removed from the cluster; its Raft stops (its definitions stay, no longer replicated; start it with an empty data directory to join again)",
 		zap.String("node", l.n.cfg.Name), zap.Uint64("index", index))
 }
@@ -411,6 +412,7 @@ func (l *loop) bookBytes() []byte {
 // installBook takes a snapshot's book (if it has one) and returns the
 // snapshot's definitions.
 func (l *loop) installBook(data []byte) []byte {
+	l.memberCache.stale = true // the snapshot's configuration
 	bk, defs, err := decodeSnapshotData(data)
 	if err != nil {
 		l.n.log.Error("cluster: installing a snapshot's address book", zap.Error(err))

@@ -26,15 +26,36 @@ type Member struct {
 	Match, Lag uint64
 }
 
+// members is the members' part of the status, rebuilt at most once a
+// tick (or when the configuration changed): it is read on every round
+// of the loop, and raft's full status copies the progress map.
+type members struct {
+	tick             uint64
+	stale            bool
+	voters, learners []string
+	nodes            []Member
+}
+
 // fillMembers sets s's members from the configuration, with the
-// leader's progress when this node leads.
+// leader's progress when this node leads, as of this tick.
 func (l *loop) fillMembers(s *Status, st raft.BasicStatus) {
+	c := &l.memberCache
+	if c.stale || c.tick != l.ticks || c.nodes == nil {
+		var fresh Status
+		fresh.Commit = s.Commit
+		l.buildMembers(&fresh, st)
+		*c = members{tick: l.ticks, voters: fresh.Members, learners: fresh.Learners, nodes: fresh.Nodes}
+	}
+	s.Members, s.Learners, s.Nodes, s.Removed = c.voters, c.learners, c.nodes, l.removed
+}
+
+// buildMembers lists the members into s.
+func (l *loop) buildMembers(s *Status, st raft.BasicStatus) {
 	var full raft.Status
 	leader := st.RaftState == raft.StateLeader
 	if leader {
 		full = l.rn.Status()
 	}
-	s.Removed = l.removed
 	add := func(id uint64, voter bool) {
 		name := l.n.names[id]
 		m := Member{Name: name, Addr: l.book.Addrs[name], Voter: voter, Leader: id == st.Lead}

@@ -309,3 +309,22 @@ func TestClusterConfigFile(t *testing.T) {
 		t.Fatalf("a list for cluster_peers: %v, want an error naming the key", err)
 	}
 }
+
+// TestClusterJoinFlagsRefused: --cluster-join without members to reach,
+// or without a peer address of its own, is refused at start with a
+// sentence naming the flags.
+func TestClusterJoinFlagsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--node-name", "n4", "--cluster-join"}, "--cluster-join needs --cluster-listen"},
+		{[]string{"--node-name", "n4", "--cluster-join", "--cluster-listen", "127.0.0.1:0"}, "--cluster-peers must name members of the cluster to join"},
+		{[]string{"--node-name", "n4", "--cluster-join", "--cluster-peers", "n1=127.0.0.1:1"}, "give --cluster-listen"},
+	} {
+		p := startWarren(t, nil, append([]string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--prometheus-listen", "off", "--management-listen", "off"}, tc.args...)...)
+		if code := p.exitCode(); code == 0 || !strings.Contains(p.output(), tc.want) {
+			t.Errorf("warren %v: exit %d, output:\n%s\nwant an error saying %q", tc.args, code, p.output(), tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package streamserver
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -137,6 +138,7 @@ func (c *conn) shutdown() {
 	c.nc.Close()
 	if c.counted {
 		c.vhost.CloseConnection()
+		c.s.cfg.Broker.CloseUserConnection(c.user.Name)
 	}
 }
 
@@ -233,6 +235,12 @@ func (c *conn) writer() {
 	defer c.wg.Done()
 	var bufs net.Buffers
 	var done []spent
+	var w io.Writer = c.nc
+	var bw *bufio.Writer // TLS: frames gathered into records (no writev)
+	if _, ok := c.nc.(*tls.Conn); ok {
+		bw = bufio.NewWriterSize(c.nc, 64<<10)
+		w = bw
+	}
 	for {
 		c.out.Lock()
 		for len(c.out.bufs) == 0 && len(c.out.confirms) == 0 && !c.out.closing {
@@ -261,7 +269,10 @@ func (c *conn) writer() {
 		c.room.Broadcast()
 		c.out.Unlock()
 		if len(bufs) > 0 {
-			_, err := bufs.WriteTo(c.nc)
+			_, err := bufs.WriteTo(w)
+			if err == nil && bw != nil {
+				err = bw.Flush()
+			}
 			for i, sp := range done {
 				select {
 				case sp.free <- sp.b[:cap(sp.b)]:
@@ -407,9 +418,12 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 		return d.err == nil
 	case key == keySaslHandshake && c.state == stateSasl:
 		corr := d.u32()
+		mechs := c.mechanisms()
 		f := response(keySaslHandshake, corr, codeOK)
-		f.u32(1)
-		f.str("PLAIN")
+		f.u32(uint32(len(mechs)))
+		for _, m := range mechs {
+			f.str(m)
+		}
 		c.send(f.done())
 		return d.err == nil
 	case key == keySaslAuthenticate && c.state == stateSasl:
@@ -419,17 +433,24 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 		if d.err != nil {
 			return false
 		}
-		if mech != "PLAIN" {
+		if !slices.Contains(c.mechanisms(), mech) {
 			c.send(response(keySaslAuthenticate, corr, codeSaslMechanismUnsupported).done())
 			return true
 		}
-		// RFC 4616: [authzid] NUL authcid NUL passwd
-		parts := bytes.Split(data, []byte{0})
-		if len(parts) != 3 {
-			c.send(response(keySaslAuthenticate, corr, codeSaslError).done())
-			return true
+		var u User
+		var err error
+		if mech == "EXTERNAL" {
+			// rabbitmq: EXTERNAL ignores the response; the certificate names the user.
+			u, err = c.s.cfg.External(c.nc.(*tls.Conn).ConnectionState(), c.nc.RemoteAddr())
+		} else {
+			// RFC 4616: [authzid] NUL authcid NUL passwd
+			parts := bytes.Split(data, []byte{0})
+			if len(parts) != 3 {
+				c.send(response(keySaslAuthenticate, corr, codeSaslError).done())
+				return true
+			}
+			u, err = c.s.cfg.Auth(string(parts[1]), string(parts[2]), c.nc.RemoteAddr())
 		}
-		u, err := c.s.cfg.Auth(string(parts[1]), string(parts[2]), c.nc.RemoteAddr())
 		if err != nil {
 			c.log.Info("stream connection: login refused", zap.Error(err))
 			c.send(response(keySaslAuthenticate, corr, codeAuthenticationFailure).done())
@@ -469,7 +490,18 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 			c.closeQuietly()
 			return false
 		}
+		// rabbitmq (3.11+; 3.10 has a FIXME there): the vhost's and the
+		// user's max-connections count stream connections with AMQP ones;
+		// past either, open fails with VIRTUAL_HOST_ACCESS_FAILURE.
 		if err := v.OpenConnection(c.user.Name); err != nil {
+			c.log.Info("stream connection refused", zap.Error(err))
+			c.send(response(keyOpen, corr, codeVirtualHostAccessFailure).done())
+			c.closeQuietly()
+			return false
+		}
+		if err := c.s.cfg.Broker.OpenUserConnection(c.user.Name); err != nil {
+			v.CloseConnection()
+			c.log.Info("stream connection refused", zap.Error(err))
 			c.send(response(keyOpen, corr, codeVirtualHostAccessFailure).done())
 			c.closeQuietly()
 			return false
@@ -505,6 +537,15 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 	c.log.Info("stream connection: frame out of order in the handshake", zap.Uint16("key", key), zap.Int("state", c.state))
 	c.closeQuietly()
 	return false
+}
+
+// mechanisms are the SASL mechanisms offered: PLAIN, and EXTERNAL on a
+// TLS connection when the server takes it.
+func (c *conn) mechanisms() []string {
+	if _, ok := c.nc.(*tls.Conn); ok && c.s.cfg.External != nil {
+		return []string{"PLAIN", "EXTERNAL"}
+	}
+	return []string{"PLAIN"}
 }
 
 // advertised is the host and port clients are told to connect to.

@@ -2,6 +2,7 @@ package streamserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -23,10 +24,17 @@ type User struct {
 // check as the AMQP handshake's).
 type Authenticator func(user, pass string, remote net.Addr) (User, error)
 
+// ExternalAuthenticator logs in the user a TLS connection's verified
+// client certificate names (SASL EXTERNAL; the AMQP handshake's check).
+type ExternalAuthenticator func(st tls.ConnectionState, remote net.Addr) (User, error)
+
 // Config configures a Server.
 type Config struct {
 	Broker *broker.Broker
 	Auth   Authenticator
+	// External, if set, offers SASL EXTERNAL on TLS connections (a
+	// listener Serve was given from tls.NewListener); nil: not offered.
+	External ExternalAuthenticator
 	Logger *zap.Logger // nil: none
 	// AdvertisedHost and AdvertisedPort are what open and metadata give
 	// clients to connect to; empty / 0: the connection's local address.

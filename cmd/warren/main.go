@@ -174,8 +174,8 @@ func run(args []string) error {
 		}
 	}
 	stopStream := func(context.Context) {}
-	if !managementOff(c.streamListen) {
-		if stopStream, err = startStream(c.streamListen, srv, log); err != nil { // stream.go
+	if !managementOff(c.streamListen) || c.streamTLSAddr() != "" {
+		if stopStream, err = startStream(c, srv, tlsLoader, log); err != nil { // stream.go
 			stopManagement(context.Background())
 			ln.Close()
 			return err

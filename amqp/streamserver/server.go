@@ -35,7 +35,7 @@ type Config struct {
 	// External, if set, offers SASL EXTERNAL on TLS connections (a
 	// listener Serve was given from tls.NewListener); nil: not offered.
 	External ExternalAuthenticator
-	Logger *zap.Logger // nil: none
+	Logger   *zap.Logger // nil: none
 	// AdvertisedHost and AdvertisedPort are what open and metadata give
 	// clients to connect to; empty / 0: the connection's local address.
 	AdvertisedHost string

@@ -50,8 +50,18 @@ type conn struct {
 		subs    map[uint8]*subscription
 		pending map[uint32]func(d *decoder)
 		vhost   string // once open
+		// For the management API (info.go), set by the reader.
+		opened      bool
+		name        string
+		user, mech  string
+		heartbeat   int
+		frameMax    uint32
+		clientProps map[string]string
+		pubs        map[uint8]*publisher // a copy of the reader's pubs
 	}
-	corr atomic.Uint32 // server-initiated requests (consumer update)
+	connectedAt       time.Time
+	bytesIn, bytesOut atomic.Int64
+	corr              atomic.Uint32 // server-initiated requests (consumer update)
 
 	out struct { // the writer's queue
 		sync.Mutex
@@ -75,6 +85,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 		pubs: map[uint8]*publisher{}, wake: make(chan struct{}, 1), quit: make(chan struct{}), frameMax: s.cfg.FrameMax}
 	c.mu.subs = map[uint8]*subscription{}
 	c.mu.pending = map[uint32]func(*decoder){}
+	c.mu.pubs = map[uint8]*publisher{}
+	c.mu.name = nc.RemoteAddr().String() + " -> " + nc.LocalAddr().String() // rabbitmq: the connection's name
+	c.connectedAt = s.cfg.Now()
 	c.out.confirms = map[uint8][]uint64{}
 	c.room = sync.NewCond(&c.out.Mutex)
 	return c
@@ -91,7 +104,7 @@ func (c *conn) serve() {
 	c.wg.Add(1)
 	go c.writer()
 	c.nc.SetReadDeadline(c.s.cfg.Now().Add(c.s.cfg.HandshakeTimeout))
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	br := bufio.NewReaderSize(countingReader{c.nc, &c.bytesIn}, 64<<10)
 	var buf []byte
 	for {
 		f, err := readFrame(br, buf, c.frameMax)
@@ -137,6 +150,7 @@ func (c *conn) shutdown() {
 	c.wg.Wait()
 	c.nc.Close()
 	if c.counted {
+		c.s.closed.Add(1)
 		c.vhost.CloseConnection()
 		c.s.cfg.Broker.CloseUserConnection(c.user.Name)
 	}
@@ -269,7 +283,8 @@ func (c *conn) writer() {
 		c.room.Broadcast()
 		c.out.Unlock()
 		if len(bufs) > 0 {
-			_, err := bufs.WriteTo(w)
+			n, err := bufs.WriteTo(w)
+			c.bytesOut.Add(n)
 			if err == nil && bw != nil {
 				err = bw.Flush()
 			}
@@ -401,7 +416,10 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 	switch {
 	case key == keyPeerProperties && c.state == statePeerProperties:
 		corr := d.u32()
-		d.strMap()
+		client := d.strMap()
+		c.mu.Lock()
+		c.mu.clientProps = client
+		c.mu.Unlock()
 		props := [][2]string{
 			{"product", "Warren"}, {"version", Version}, {"platform", "Go"},
 			{"copyright", "Warren authors"}, {"information", "Warren, an AMQP 0-9-1 and stream broker"},
@@ -458,6 +476,9 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 			return false
 		}
 		c.user = u
+		c.mu.Lock()
+		c.mu.user, c.mu.mech = u.Name, mech
+		c.mu.Unlock()
 		c.send(response(keySaslAuthenticate, corr, codeOK).done())
 		tune := newFrame(keyTune, 1, 8)
 		tune.u32(c.s.cfg.FrameMax)
@@ -507,8 +528,11 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 			return false
 		}
 		c.vhost, c.counted = v, true
+		c.s.opened.Add(1)
 		c.mu.Lock()
 		c.mu.vhost = name
+		c.mu.opened = true
+		c.mu.heartbeat, c.mu.frameMax = int(c.heartbeat/time.Second), c.frameMax
 		c.mu.Unlock()
 		host, port := c.advertised()
 		f := response(keyOpen, corr, codeOK)

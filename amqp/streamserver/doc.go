@@ -26,6 +26,9 @@
 //	                exchange command versions
 //	superstream.go  create / delete super stream, partitions, route
 //	sac.go          single active consumer groups and consumer update
+//	info.go         Connections, CloseConnection, ConnectionCount, Totals:
+//	                the management API's and the metrics' view (connection,
+//	                publishers and consumers with their figures)
 //
 // TLS is the listener's: Serve takes a tls.NewListener and the connection
 // is a *tls.Conn (the writer then gathers a batch into TLS records with a
@@ -80,6 +83,7 @@
 //
 //	groups.applyMu -> groups.mu
 //	groups.applyMu -> conn.mu -> conn.out
+//	Server.mu -> conn.mu   (ConnectionCount, CloseConnection)
 //	subscription.mu and conn.out are leaves; no lock is held during I/O
 //	or while waiting for a delivery goroutine to stop.
 package streamserver

@@ -21,6 +21,7 @@ type publisher struct {
 	s      *stream.Stream
 	last   uint64 // the highest publishing id taken (deduplication)
 	hasRef bool
+	n      pubCounts // for the management API (info.go)
 }
 
 // lookupStream is the stream called name in the connection's vhost, or
@@ -83,6 +84,9 @@ func (c *conn) declarePublisher(d *decoder) {
 			p.last = s.PublisherSeq(ref)
 		}
 		c.pubs[id] = p
+		c.mu.Lock()
+		c.mu.pubs[id] = p
+		c.mu.Unlock()
 	}
 	c.send(response(keyDeclarePublisher, corr, code).done())
 }
@@ -97,6 +101,9 @@ func (c *conn) deletePublisher(d *decoder) {
 		return
 	}
 	delete(c.pubs, id)
+	c.mu.Lock()
+	delete(c.mu.pubs, id)
+	c.mu.Unlock()
 	c.send(response(keyDeletePublisher, corr, codeOK).done())
 }
 
@@ -193,6 +200,7 @@ func (c *conn) publish(d *decoder, version uint16) {
 		}
 		if p.hasRef && id <= p.last {
 			c.confirm(pid, id) // rabbitmq: a duplicate is confirmed, not written
+			p.n.confirmed.Add(1)
 			continue
 		}
 		if p.hasRef {
@@ -209,6 +217,10 @@ func (c *conn) publish(d *decoder, version uint16) {
 	}
 	if p == nil || failCode != 0 {
 		c.publishError(pid, failed, failCode)
+	}
+	if p != nil {
+		p.n.published.Add(uint64(n))
+		p.n.errored.Add(uint64(len(failed)))
 	}
 	if len(b.recs) > 0 {
 		b.left.Store(int64(len(b.recs)))
@@ -247,9 +259,11 @@ func (b *publishBatch) done(_ uint64, err error) {
 		return
 	}
 	if b.failed.Load() {
+		b.p.n.errored.Add(uint64(len(b.ids)))
 		b.c.publishError(b.p.id, b.ids, codeInternalError)
 		return
 	}
+	b.p.n.confirmed.Add(uint64(len(b.ids)))
 	if b.p.hasRef {
 		b.p.s.SetPublisherSeq(b.p.ref, b.ids[len(b.ids)-1])
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -74,6 +75,8 @@ type Server struct {
 		closed bool
 	}
 	wg sync.WaitGroup
+
+	opened, closed atomic.Uint64 // connections past open, and those closed since
 }
 
 // New returns a server over cfg.Broker.

@@ -21,7 +21,7 @@ func managementOff(addr string) bool { return addr == "" || addr == "off" }
 // startManagement listens on addr and serves the management HTTP API over
 // srv (its broker, registry and users) until stop is called. amqpAddr is
 // the AMQP listener, for /api/overview and the health checks.
-func startManagement(addr string, tlsCfg *tls.Config, srv *server.Server, amqpAddr net.Addr, log *zap.Logger) (stop func(context.Context), err error) {
+func startManagement(addr string, tlsCfg *tls.Config, srv *server.Server, streams *streamFront, amqpAddr net.Addr, log *zap.Logger) (stop func(context.Context), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		const hint = "\n  choose another address: make run MGMT_LISTEN=127.0.0.1:15673 (or warren --management-listen 127.0.0.1:15673, or off)"
@@ -37,8 +37,9 @@ func startManagement(addr string, tlsCfg *tls.Config, srv *server.Server, amqpAd
 		Logger:    log,
 		Broker:    srv.Broker(),
 		Registry:  srv,
+		Streams:   streams.registry(), // stream.go
 		Auth:      authFrom(srv),
-		Listeners: []management.Listener{{Protocol: "amqp", Addr: amqpAddr}},
+		Listeners: append([]management.Listener{{Protocol: "amqp", Addr: amqpAddr}}, streams.listeners()...),
 	})
 	if err != nil {
 		ln.Close()

@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/warrenmq/warren/amqp/management"
+	"github.com/warrenmq/warren/amqp/metrics"
 	"github.com/warrenmq/warren/amqp/server"
 	"github.com/warrenmq/warren/amqp/streamserver"
 	"github.com/warrenmq/warren/tlsconf"
@@ -34,12 +36,56 @@ func (c *config) streamTLSAddr() string {
 	}
 }
 
+// streamFront is the running stream protocol front end: nil when both
+// its listeners are off (every method takes a nil receiver).
+type streamFront struct {
+	ss  *streamserver.Server
+	lns []management.Listener
+	wg  sync.WaitGroup
+	log *zap.Logger
+}
+
+// registry is the management API's view of the stream connections.
+func (f *streamFront) registry() management.StreamRegistry {
+	if f == nil {
+		return nil
+	}
+	return f.ss
+}
+
+// counts is the Prometheus endpoint's view of the stream connections.
+func (f *streamFront) counts() metrics.StreamConnections {
+	if f == nil {
+		return nil
+	}
+	return f.ss
+}
+
+// listeners are the stream listeners, for /api/overview.
+func (f *streamFront) listeners() []management.Listener {
+	if f == nil {
+		return nil
+	}
+	return f.lns
+}
+
+// stop shuts the stream protocol down and waits for its listeners.
+func (f *streamFront) stop(ctx context.Context) {
+	if f == nil {
+		return
+	}
+	if err := f.ss.Shutdown(ctx); err != nil {
+		f.log.Warn("stream protocol shutdown did not finish cleanly", zap.Error(err))
+	}
+	f.wg.Wait()
+}
+
 // startStream listens on --stream-listen and --stream-tls-listen (either
-// may be off) and serves the stream protocol over srv's broker and users
-// until stop is called. As the management listener, an address in use is
-// an error that says how to choose another. On TLS, EXTERNAL logs in as
-// the AMQP listener's does (--tls-external-identity).
-func startStream(c *config, srv *server.Server, tlsLoader *tlsconf.Loader, log *zap.Logger) (stop func(context.Context), err error) {
+// may be off; both off: nil) and serves the stream protocol over srv's
+// broker and users until stop. As the management listener, an address in
+// use is an error that says how to choose another. On TLS, EXTERNAL logs
+// in as the AMQP listener's does (--tls-external-identity).
+func startStream(c *config, srv *server.Server, tlsLoader *tlsconf.Loader, log *zap.Logger) (*streamFront, error) {
 	var lns []net.Listener
 	closeAll := func() {
 		for _, ln := range lns {
@@ -62,6 +108,9 @@ func startStream(c *config, srv *server.Server, tlsLoader *tlsconf.Loader, log *
 		}
 		lns = append(lns, tls.NewListener(ln, tlsLoader.ServerConfig()))
 	}
+	if len(lns) == 0 {
+		return nil, nil
+	}
 	cfg := streamserver.Config{
 		Broker: srv.Broker(),
 		Logger: log.Named("stream"),
@@ -81,28 +130,25 @@ func startStream(c *config, srv *server.Server, tlsLoader *tlsconf.Loader, log *
 		closeAll()
 		return nil, err
 	}
-	var wg sync.WaitGroup
+	f := &streamFront{ss: ss, log: log}
 	for i, ln := range lns {
-		wg.Add(1)
+		f.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer f.wg.Done()
 			if err := ss.Serve(ln); err != nil && !errors.Is(err, streamserver.ErrServerClosed) {
 				log.Error("stream protocol listener stopped", zap.Error(err))
 			}
 		}()
 		if i >= tlsAt {
+			f.lns = append(f.lns, management.Listener{Protocol: "stream/ssl", Addr: ln.Addr()})
 			log.Info("stream protocol listening for TLS", zap.String("addr", ln.Addr().String()), zap.String("client_auth", c.tlsClientAuth),
 				zap.Bool("external", cfg.External != nil))
 		} else {
+			f.lns = append(f.lns, management.Listener{Protocol: "stream", Addr: ln.Addr()})
 			log.Info("stream protocol listening", zap.String("addr", ln.Addr().String()))
 		}
 	}
-	return func(ctx context.Context) {
-		if err := ss.Shutdown(ctx); err != nil {
-			log.Warn("stream protocol shutdown did not finish cleanly", zap.Error(err))
-		}
-		wg.Wait()
-	}, nil
+	return f, nil
 }
 
 // streamListen listens on addr; how says how to choose another.

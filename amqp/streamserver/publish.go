@@ -224,7 +224,14 @@ func (c *conn) publish(d *decoder, version uint16) {
 	}
 	if len(b.recs) > 0 {
 		b.left.Store(int64(len(b.recs)))
-		p.s.AppendRawBatch(b.recs, b.filters, b.done)
+		if p.hasRef {
+			// The batch's last publishing id goes to disk with its
+			// records (a chunk trailer): deduplication exact across a
+			// crash.
+			p.s.AppendRawBatchSeq(b.recs, b.filters, p.ref, b.ids[len(b.ids)-1], b.done)
+		} else {
+			p.s.AppendRawBatch(b.recs, b.filters, b.done)
+		}
 	}
 }
 
@@ -264,9 +271,6 @@ func (b *publishBatch) done(_ uint64, err error) {
 		return
 	}
 	b.p.n.confirmed.Add(uint64(len(b.ids)))
-	if b.p.hasRef {
-		b.p.s.SetPublisherSeq(b.p.ref, b.ids[len(b.ids)-1])
-	}
 	b.c.confirmAll(b.p.id, b.ids)
 }
 

@@ -74,7 +74,9 @@ func orNil(v string) any {
 }
 
 // streamConnJSON is a stream connection as RabbitMQ's management lists
-// it (rabbit_stream_reader's creation and statistics items).
+// it (rabbit_stream_reader's creation items; RabbitMQ 3.10 shows no
+// statistics for it, Warren adds state, channels and the octets as an
+// AMQP connection has them).
 func (s *Server) streamConnJSON(c *streamserver.ConnectionInfo) map[string]any {
 	host, port := splitHostPort(c.Local)
 	peerHost, peerPort := splitHostPort(c.Peer)

@@ -21,8 +21,10 @@ const (
 	// and readers with a filter read it.
 	maxFilterValues = 64
 	maxFilterBytes  = 255
-	// maxTrailerBytes bounds a chunk's trailer (writers' sequences).
-	maxTrailerBytes = 1 << 20
+	// maxTrailerWriters and maxTrailerBytes bound a chunk's trailer
+	// (writers' sequences): 65,535 writers of 256-byte names fit.
+	maxTrailerWriters = 0xFFFF
+	maxTrailerBytes   = 32 << 20
 )
 
 // errCorrupt is a chunk that fails its checks: a torn or damaged tail.
@@ -122,6 +124,9 @@ type WriterSeq struct {
 func appendTrailer(dst []byte, writers []WriterSeq, snapshot bool) []byte {
 	if len(writers) == 0 && !snapshot {
 		return dst
+	}
+	if len(writers) > maxTrailerWriters {
+		writers = writers[:maxTrailerWriters] // a snapshot past it keeps the first ones
 	}
 	start := len(dst)
 	flags := byte(0)

@@ -7,7 +7,8 @@
 //
 // It is a front end: it reads the broker core's listings (amqp/broker
 // list.go) and the AMQP front end's connection registry (amqp/server
-// registry.go, through the Registry interface), and changes definitions
+// registry.go, through the Registry interface) and the stream protocol's
+// (amqp/streamserver, through StreamRegistry), and changes definitions
 // only through the core's commands (broker.Broker.Apply, Vhost.Apply),
 // so a queue declared here persists and recovers as one declared over
 // AMQP. Nothing imports this package but cmd/warren.
@@ -41,6 +42,10 @@
 //	                copy messages to a queue, an exchange or their x-death origin)
 //	bindings.go     /api/bindings..., the properties key
 //	connections.go  connections, channels, consumers
+//	streamconns.go  the stream protocol's connections, publishers and
+//	                consumers (/api/stream/..., rabbitmq_stream_management)
+//	                and in /api/connections with protocol "stream"
+//	                (Config.Streams, a StreamRegistry)
 //	defroutes.go    the definition endpoints and their gates
 //	users.go        /api/users..., /api/user-limits...
 //	permissions.go  /api/permissions..., /api/topic-permissions...

@@ -58,6 +58,8 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
 			chans += c.Channels
 		}
 	}
+	conns += len(s.streamConnsOf(u, "")) // rabbitmq: stream connections count
+
 	qt := map[string]any{}
 	putGauges(qt, &val, &rate)
 	var listeners []map[string]any

@@ -57,6 +57,7 @@ func (s *Server) routes() {
 		h("DELETE "+base+"/{props}", mg, s.deleteBinding(kind))
 	}
 
+	s.streamRoutes(h) // streamconns.go
 	h("GET /api/connections", mg, s.getConnections)
 	h("GET /api/connections/{name}", mg, s.getConnection)
 	h("DELETE /api/connections/{name}", mg, s.deleteConnection)

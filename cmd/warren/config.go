@@ -58,6 +58,8 @@ type config struct {
 	managementListen string
 	// The stream protocol (amqp/streamserver).
 	streamListen string
+	// --stream-tls-listen: the stream protocol over TLS (stream.go).
+	streamTLSListen string
 
 	// From the file only.
 	vhosts        []string
@@ -114,6 +116,7 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.StringVar(&c.listen, "listen", ":5672", "address to accept AMQP connections on")
 	fs.StringVar(&c.managementListen, "management-listen", ":15672", `address of the management HTTP API (RabbitMQ's); "" or "off" disables it`)
 	fs.StringVar(&c.streamListen, "stream-listen", ":5552", `address of the stream protocol (RabbitMQ's, for stream clients); "" or "off" disables it`)
+	fs.StringVar(&c.streamTLSListen, "stream-tls-listen", "auto", `address of the stream protocol over TLS, with --tls-cert, --tls-key, --tls-ca, --tls-client-auth and EXTERNAL as --tls-listen; auto: :5551 when --tls-listen is set (RabbitMQ's stream.listeners.ssl.default); "" or "off" disables it`)
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for durable state")
 	fs.StringVar(&c.configPath, "config", "", "JSON configuration file (users, vhosts, limits)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -203,7 +203,7 @@ type sampler struct {
 	reg      Registry
 	interval time.Duration
 	latest   atomic.Pointer[samples]
-	hist     *history // the sampled history (history.go)
+	hist     *history   // the sampled history (history.go)
 	passMu   sync.Mutex // one pass at a time
 	stopOnce sync.Once
 	stopc    chan struct{}

@@ -71,14 +71,16 @@ type point struct{ ts, v int64 }
 
 // series is the figure f of r's rows over the last age ms at every incr
 // ms, newest first: the newest row is the first sample, stamped with the
-// next multiple of incr; each older boundary takes the newest row at or
-// before it; it ends where r has no older row.
+// multiple of incr at or before it (never in the future); each older
+// boundary takes the newest row at or before it; it ends where r has no
+// older row (RabbitMQ answers zeros there, from before the object
+// existed; here the object may have existed, unwatched).
 func (r *ring) series(f func([]int64) int64, age, incr int64) []point {
 	if r == nil || r.n == 0 {
 		return nil
 	}
 	ts0, vals := r.row(0)
-	top := (ts0 + incr - 1) / incr * incr
+	top := ts0 / incr * incr
 	out := []point{{top, f(vals)}}
 	i := 0
 	for k := int64(1); k*incr <= age && len(out) < maxSamples; k++ {

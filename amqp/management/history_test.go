@@ -31,8 +31,8 @@ func TestRingSeries(t *testing.T) {
 	if want := "[{6000 60} {5000 50} {4000 40}]"; got != want {
 		t.Errorf("series over 2 s = %s, want %s", got, want)
 	}
-	r.push(6500, []int64{65}) // between boundaries: stamped with the next one
-	if got, want := fmt.Sprint(r.series(col(0), 1000, 1000)), "[{7000 65} {6000 60}]"; got != want {
+	r.push(6500, []int64{65}) // between boundaries: stamped with the one before
+	if got, want := fmt.Sprint(r.series(col(0), 1000, 1000)), "[{6000 65} {5000 50}]"; got != want {
 		t.Errorf("series after 6.5 s = %s, want %s", got, want)
 	}
 	var empty *ring

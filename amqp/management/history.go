@@ -200,6 +200,9 @@ func int64s(v *vec, out []int64) []int64 {
 
 // recordVhosts appends a pass's vhost figures; vhosts gone lose theirs.
 func (h *history) recordVhosts(at time.Time, vs map[string]*vhostSamples) {
+	if h == nil {
+		return // a sampler made without one (tests)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ts := at.UnixMilli()
@@ -237,6 +240,9 @@ func queueRow(qi *broker.QueueInfo, out []int64) []int64 {
 // (qis in name order); a queue not asked for in watchFor, or gone, is
 // dropped.
 func (h *history) recordQueues(at time.Time, vhost string, qis []broker.QueueInfo) {
+	if h == nil {
+		return // a sampler made without one (tests)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ws := h.mu.watched[vhost]

@@ -1,9 +1,11 @@
 package management
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
@@ -108,5 +110,30 @@ func TestHistoryRangesBadInput(t *testing.T) {
 	l, r, ok := historyRanges(w, httptest.NewRequest("GET", "/api/overview?lengths_age=600&lengths_incr=5&msg_rates_age=60&msg_rates_incr=10", nil))
 	if !ok || l != (historyRange{600_000, 5000}) || r != (historyRange{60_000, 10_000}) {
 		t.Errorf("ranges %v %v %v", l, r, ok)
+	}
+}
+
+// TestPickerMatchesRoundTrip: the picker's columns of a queue and a
+// stream queue encode as the JSON round trip's do, for every field.
+func TestPickerMatchesRoundTrip(t *testing.T) {
+	s := &Server{}
+	q := broker.QueueInfo{Name: "a", Vhost: "/", Ready: 3, Unacked: 1, State: "running"}
+	for _, v := range []any{s.queueJSON(&q, nil), s.streamQueueJSON(&q, &broker.StreamStats{}, nil)} {
+		var cols [][]string
+		for k := range toMap(v) {
+			cols = append(cols, []string{k})
+		}
+		cols = append(cols, []string{"absent"})
+		pk := picker{columns: cols}
+		for range 2 { // the second time from the per-type cache
+			got, _ := json.Marshal(pk.pick(v))
+			want, _ := json.Marshal(pick(toMap(v), cols))
+			var g, w any
+			json.Unmarshal(got, &g)
+			json.Unmarshal(want, &w)
+			if !reflect.DeepEqual(g, w) {
+				t.Fatalf("%T: picker %s\nround trip %s", v, got, want)
+			}
+		}
 	}
 }

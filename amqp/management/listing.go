@@ -184,6 +184,7 @@ func listAny[T any](w http.ResponseWriter, r *http.Request, items []T, name func
 		hi = min(lo+p.pageSize, filtered)
 	}
 	out := make([]any, 0, hi-lo)
+	pk := picker{columns: p.columns}
 	for i := lo; i < hi; i++ {
 		var v any
 		if rendered != nil {
@@ -192,7 +193,7 @@ func listAny[T any](w http.ResponseWriter, r *http.Request, items []T, name func
 			continue
 		}
 		if p.columns != nil {
-			v = pick(toMap(v), p.columns)
+			v = pk.pick(v)
 		}
 		out = append(out, v)
 	}
@@ -329,6 +330,53 @@ func pick(m map[string]any, columns [][]string) map[string]any {
 			dst = next
 		}
 		dst[path[len(path)-1]] = v
+	}
+	return out
+}
+
+// picker keeps the columns of rendered values. A struct is read by its
+// fields' JSON names, with no JSON round trip (toMap), when every column
+// is a top-level field: the console's page of 100 queues and 14 columns
+// took 13.5 ms that way, most of a filter keystroke's server time. The
+// field of each column is looked up once per type and request.
+type picker struct {
+	columns [][]string
+	fields  map[reflect.Type][]int // per column, the field index or -1
+}
+
+func (pk *picker) pick(v any) map[string]any {
+	if m, ok := v.(map[string]any); ok {
+		return pick(m, pk.columns)
+	}
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct || slices.ContainsFunc(pk.columns, func(p []string) bool { return len(p) > 1 }) {
+		return pick(toMap(v), pk.columns)
+	}
+	t := rv.Type()
+	idx, ok := pk.fields[t]
+	if !ok {
+		idx = make([]int, len(pk.columns))
+		for i, p := range pk.columns {
+			idx[i] = -1
+			if f, ok := fieldByJSONName(t, p[0]); ok && !strings.Contains(t.Field(f).Tag.Get("json"), ",omitempty") {
+				idx[i] = f
+			} else if ok {
+				return pick(toMap(v), pk.columns) // omitempty: as encoding/json decides
+			}
+		}
+		if pk.fields == nil {
+			pk.fields = map[reflect.Type][]int{}
+		}
+		pk.fields[t] = idx
+	}
+	out := make(map[string]any, len(pk.columns))
+	for i, p := range pk.columns {
+		if idx[i] >= 0 {
+			out[p[0]] = rv.Field(idx[i]).Interface() // rabbitmq: a missing column is left out
+		}
 	}
 	return out
 }

@@ -123,7 +123,8 @@ func TestPickerMatchesRoundTrip(t *testing.T) {
 		for k := range toMap(v) {
 			cols = append(cols, []string{k})
 		}
-		cols = append(cols, []string{"absent"})
+		cols = append(cols, []string{"absent"}, []string{"message_stats", "publish_details", "rate"}, []string{"message_stats", "absent"},
+			[]string{"policy", "deeper"}, []string{"stream", "bytes"})
 		pk := picker{columns: cols}
 		for range 2 { // the second time from the per-type cache
 			got, _ := json.Marshal(pk.pick(v))

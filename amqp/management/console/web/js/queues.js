@@ -17,7 +17,8 @@ export const QUEUE_ARGS = [
 // the frame after an answer arrives, the rest of the page in the next.
 const FIRST_ROWS = 30;
 
-const COLUMNS = 'name,vhost,type,durable,auto_delete,exclusive,arguments,policy,state,consumers,messages_ready,messages_unacknowledged,messages,message_stats';
+const COLUMNS = 'name,vhost,type,durable,auto_delete,exclusive,arguments,policy,state,consumers,messages_ready,messages_unacknowledged,messages,' +
+  'message_stats.publish_details.rate,message_stats.deliver_get_details.rate,message_stats.ack_details.rate';
 
 export function queues(ctx) {
   // The list's place (vhost, filter, sort, page) lives in ctx, so coming

@@ -25,6 +25,9 @@
 //	listing.go      page, page_size, name, use_regex, sort, sort_reverse, columns;
 //	                the paged envelope
 //	sampler.go      message rates: one pass over every counter per interval
+//	history.go      the sampled history (?lengths_age=&lengths_incr=,
+//	                ?msg_rates_age=&msg_rates_incr=): int64 rings per vhost
+//	                and per queue asked about in the last 10 minutes
 //	render.go       message_stats and the *_details.rate fields
 //	values.go       JSON <-> AMQP field-table values
 //	overview.go     /api/overview, /api/whoami, /api/nodes, /api/extensions
@@ -113,7 +116,9 @@
 // every queue's, exchange's and connection's counters in one pass, and
 // publishes the figures and rates as an immutable value through an
 // atomic pointer that handlers load with no lock. Its maps are the whole
-// statistics state: nothing is added to queue.Queue. Server.mu guards
-// the list of listeners only (a leaf). Shutdown stops the sampler and
-// waits for it.
+// statistics state: nothing is added to queue.Queue. The same pass
+// appends a row to the history's rings (history.mu, a leaf held only to
+// append or copy out a series; a queue's ring is started by the handler
+// that first asks for it). Server.mu guards the list of listeners only
+// (a leaf). Shutdown stops the sampler and waits for it.
 package management

@@ -38,11 +38,17 @@ func (s *Server) visibleVhosts(u *User) []broker.VhostInfo {
 }
 
 func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
+	lengths, rates, ok := historyRanges(w, r)
+	if !ok {
+		return
+	}
 	u := userOf(r)
 	smp := s.stats.current()
 	var val, rate vec
 	var exchanges, queues, consumers int
+	var names []string
 	for _, v := range s.visibleVhosts(u) {
+		names = append(names, v.Name)
 		exchanges += v.Exchanges
 		queues += v.Queues
 		consumers += v.Consumers
@@ -62,6 +68,12 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
 
 	qt := map[string]any{}
 	putGauges(qt, &val, &rate)
+	msgStats := messageStats(vhostStats(), &val, &rate)
+	series := func(st stat, rg historyRange) []point {
+		return s.stats.hist.vhostsSeries(names, col(int(st)), rg)
+	}
+	addSamples(qt, gaugeStats[:], lengths, series)
+	addSamples(msgStats, vhostStats(), rates, series)
 	var listeners []map[string]any
 	for _, l := range s.listeners() {
 		listeners = append(listeners, s.listenerJSON(l))
@@ -79,7 +91,7 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
 		"erlang_full_version":       runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		"disable_stats":             false,
 		"enable_queue_totals":       false,
-		"message_stats":             messageStats(vhostStats(), &val, &rate),
+		"message_stats":             msgStats,
 		"queue_totals":              qt,
 		"object_totals": map[string]any{
 			"channels": chans, "connections": conns, "consumers": consumers,

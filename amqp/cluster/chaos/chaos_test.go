@@ -2,7 +2,9 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -80,6 +82,34 @@ func TestFaults(t *testing.T) {
 		}
 		if len(s.Failovers) != 1 || !s.Failovers[0].OK {
 			t.Errorf("failovers %+v: want the kill of n1, with confirms after it", s.Failovers)
+		}
+	})
+	t.Run("DefinitionsAndTeardown", func(t *testing.T) {
+		c := startCluster(t, bin, 3)
+		w := &Workload{Target: Target{Queue: "agreed", Publish: []string{"n2"}}, URL: c.AMQPURL}
+		ctx := context.Background()
+		if err := w.Declare(ctx, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		committed := map[string]bool{"queue agreed": true}
+		if n, samples := Converge(ctx, c.Names(), c.APIURL, committed, 10*time.Second); n != 0 {
+			t.Fatalf("a queue declared on n2: %d disagreements %v", n, samples)
+		}
+		// The checker must see a committed object that no node has.
+		committed["queue nowhere"] = true
+		if n, _ := Converge(ctx, c.Names(), c.APIURL, committed, 200*time.Millisecond); n != 3 {
+			t.Fatalf("a committed queue on no node: %d disagreements, want 3 (one per node)", n)
+		}
+		// Close leaves no process behind, a paused one included.
+		if err := c.Pause("n3"); err != nil {
+			t.Fatal(err)
+		}
+		pids := c.pids()
+		c.Close()
+		for n, pid := range pids {
+			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("%s (pid %d) still there after Close: %v", n, pid, err)
+			}
 		}
 	})
 	t.Run("CheckerFindsTransientLoss", func(t *testing.T) {

@@ -275,6 +275,7 @@ func (c *Cluster) HealAll() error {
 }
 
 // Close kills every node and stops every proxy; nothing is left running.
+// It may be called again.
 func (c *Cluster) Close() {
 	c.mu.Lock()
 	procs := c.mu.procs
@@ -286,4 +287,15 @@ func (c *Cluster) Close() {
 	for _, p := range c.proxies {
 		p.Close()
 	}
+}
+
+// pids are the running nodes' process ids.
+func (c *Cluster) pids() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for n, p := range c.mu.procs {
+		out[n] = p.cmd.Process.Pid
+	}
+	return out
 }

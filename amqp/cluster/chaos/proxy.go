@@ -91,11 +91,16 @@ func (p *Proxy) State() LinkState {
 // Heal clears every fault.
 func (p *Proxy) Heal() { p.Set(LinkState{}) }
 
-// Close stops the proxy and waits for its goroutines.
+// Close stops the proxy and waits for its goroutines; again, it does
+// nothing.
 func (p *Proxy) Close() {
 	p.mu.Lock()
+	was := p.mu.closed
 	p.mu.closed = true
 	p.mu.Unlock()
+	if was {
+		return
+	}
 	close(p.quit)
 	p.ln.Close()
 	p.closeConns()

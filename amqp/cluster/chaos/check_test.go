@@ -124,3 +124,16 @@ func TestDisagreements(t *testing.T) {
 		t.Fatalf("disagreements %d %v, want 3", n, s)
 	}
 }
+
+func TestLongestGap(t *testing.T) {
+	h := NewHistory()
+	t0 := time.Now()
+	for i, ms := range []int{0, 10, 20, 520, 530} {
+		k := Key{1, uint64(i + 1)}
+		h.Sent(k, t0)
+		h.Confirmed(k, true, t0.Add(time.Duration(ms)*time.Millisecond))
+	}
+	if from, gap := h.LongestGap(); gap != 500*time.Millisecond || !from.Equal(t0.Add(20*time.Millisecond)) {
+		t.Fatalf("LongestGap = %v from +%v; want 500ms from +20ms", gap, from.Sub(t0))
+	}
+}

@@ -182,3 +182,21 @@ func (h *History) snapshot() (sent map[Key]time.Time, confirmed, nacked map[Key]
 	}
 	return sent, confirmed, nacked, append([]Delivery(nil), h.mu.deliveries...), broken
 }
+
+// LongestGap is the longest time without a confirm between the first
+// confirm and the last, and when it began.
+func (h *History) LongestGap() (from time.Time, gap time.Duration) {
+	h.mu.Lock()
+	ats := make([]time.Time, 0, len(h.mu.confirms))
+	for _, c := range h.mu.confirms {
+		ats = append(ats, c.at)
+	}
+	h.mu.Unlock()
+	sort.Slice(ats, func(i, j int) bool { return ats[i].Before(ats[j]) })
+	for i := 1; i < len(ats); i++ {
+		if d := ats[i].Sub(ats[i-1]); d > gap {
+			from, gap = ats[i-1], d
+		}
+	}
+	return from, gap
+}

@@ -51,3 +51,6 @@ func (t *Timeline) Between(from, to time.Time) string {
 	}
 	return b.String()
 }
+
+// Start is when the timeline began.
+func (t *Timeline) Start() time.Time { return t.start }

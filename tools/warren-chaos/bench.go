@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os/exec"
+	"sync"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+	"github.com/spf13/pflag"
+
+	"github.com/warrenmq/warren/amqp/cluster/chaos"
+)
+
+// benchOptions are bench's flags.
+type benchOptions struct {
+	publish, consume      []string
+	queue, queueType      string
+	size, window          int
+	prefetch              int
+	dur, drain            time.Duration
+	faultAfter, healAfter time.Duration
+	faultCmd, healCmd     string
+}
+
+func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
+	var o benchOptions
+	fs := pflag.NewFlagSet("warren-chaos bench", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringSliceVar(&o.publish, "publish-url", []string{"amqp://guest:guest@127.0.0.1:5672/"}, "brokers the publisher uses, in turn after a failure")
+	fs.StringSliceVar(&o.consume, "consume-url", nil, "brokers the consumer uses (default as --publish-url)")
+	fs.StringVar(&o.queue, "queue", "chaos-bench", "the queue (deleted first and at the end)")
+	fs.StringVar(&o.queueType, "queue-type", envString("CHAOS_QUEUE_TYPE", "quorum"), "classic or quorum (env CHAOS_QUEUE_TYPE)")
+	fs.IntVar(&o.size, "size", 1024, "body bytes (persistent messages)")
+	fs.IntVar(&o.window, "window", 32, "unconfirmed messages the publisher may have")
+	fs.IntVar(&o.prefetch, "prefetch", 64, "the consumer's prefetch")
+	fs.DurationVar(&o.dur, "time", 10*time.Second, "how long the publisher publishes")
+	fs.DurationVar(&o.drain, "drain", 30*time.Second, "how long the consumer may take to catch up after")
+	fs.DurationVar(&o.faultAfter, "fault-after", 3*time.Second, "when --fault-cmd runs, from the start")
+	fs.StringVar(&o.faultCmd, "fault-cmd", "", "a shell command run at --fault-after (e.g. rabbitmqctl -n NODE stop_app)")
+	fs.DurationVar(&o.healAfter, "heal-after", 3*time.Second, "when --heal-cmd runs, after --fault-cmd returned")
+	fs.StringVar(&o.healCmd, "heal-cmd", "", "a shell command run at --heal-after (e.g. rabbitmqctl -n NODE start_app)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if len(o.consume) == 0 {
+		o.consume = o.publish
+	}
+	for _, u := range append(append([]string(nil), o.publish...), o.consume...) {
+		if err := loopback(u); err != nil {
+			return o, err
+		}
+	}
+	if o.queueType != "classic" && o.queueType != "quorum" {
+		return o, fmt.Errorf("--queue-type %q: want classic or quorum", o.queueType)
+	}
+	return o, nil
+}
+
+// loopback refuses a URL whose host is not on this machine: the bench
+// loads brokers here only.
+func loopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s: not a loopback address", raw)
+}
+
+// benchCmd runs one publisher with confirms and one consumer against a
+// broker (a cluster's nodes), optionally with a fault command in the
+// middle, and prints msg/s, confirm latencies, the longest gap without a
+// confirm and the checker's verdict.
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseBench(args, stderr)
+	if err != nil {
+		return err
+	}
+	tl := chaos.NewTimeline()
+	w := &chaos.Workload{Target: chaos.Target{Queue: o.queue, Type: o.queueType, Publish: o.publish, Consume: o.consume},
+		Window: o.window, Size: o.size, Prefetch: o.prefetch, URL: func(u string) string { return u }, Timeline: tl}
+	if err := deleteQueue(o.publish[0], o.queue); err != nil {
+		return err
+	}
+	if err := w.Declare(ctx, 30*time.Second); err != nil {
+		return err
+	}
+	defer deleteQueue(o.publish[0], o.queue)
+	pubCtx, stopPub := context.WithTimeout(ctx, o.dur)
+	defer stopPub()
+	conCtx, stopCon := context.WithCancel(ctx)
+	defer stopCon()
+	start := time.Now()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.Run(pubCtx, conCtx) }()
+	var faultAt, faultDone time.Time
+	faulted := make(chan struct{})
+	if o.faultCmd != "" {
+		go func() {
+			defer close(faulted)
+			if !wait(pubCtx, o.faultAfter) {
+				return
+			}
+			faultAt = time.Now()
+			tl.Add("fault command: %s", o.faultCmd)
+			out, err := exec.Command("sh", "-c", o.faultCmd).CombinedOutput()
+			faultDone = time.Now()
+			tl.Add("fault command returned (%v): %.200s", err, out)
+			if o.healCmd == "" || !wait(ctx, o.healAfter) {
+				return
+			}
+			tl.Add("heal command: %s", o.healCmd)
+			out, err = exec.Command("sh", "-c", o.healCmd).CombinedOutput()
+			tl.Add("heal command returned (%v): %.200s", err, out)
+		}()
+	} else {
+		close(faulted)
+	}
+	<-pubCtx.Done()
+	elapsed := time.Since(start)
+	_, confirmed, consumed := w.History.Counts()
+	<-faulted // a heal command must run before the drain
+	missing := w.Drain(ctx, o.drain)
+	stopCon()
+	wg.Wait()
+	r := chaos.Check(w.History, chaos.CheckOptions{Order: true, Faults: []time.Time{faultAt, faultDone}})
+	lat := w.History.Latencies()
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	fmt.Fprintf(stdout, "bench: %s queue %s, %d B persistent, window %d, prefetch %d, publish %v, consume %v\n",
+		o.queueType, o.queue, o.size, o.window, o.prefetch, o.publish, o.consume)
+	fmt.Fprintf(stdout, "  %.1f s: confirmed %d (%.0f msg/s), consumed %d (%.0f msg/s)\n",
+		elapsed.Seconds(), confirmed, float64(confirmed)/elapsed.Seconds(), consumed, float64(consumed)/elapsed.Seconds())
+	fmt.Fprintf(stdout, "  confirm latency ms: p50 %.2f, p99 %.2f, p99.9 %.2f, max %.2f\n", pct(0.5), pct(0.99), pct(0.999), pct(1))
+	gapFrom, gap := w.History.LongestGap()
+	fmt.Fprintf(stdout, "  longest time without a confirm: %.0f ms, from +%.3f s\n", float64(gap.Microseconds())/1000, gapFrom.Sub(start).Seconds())
+	if !faultAt.IsZero() {
+		fmt.Fprintf(stdout, "  fault command at +%.3f s, returned after %.0f ms; timeline from it:\n%s",
+			faultAt.Sub(start).Seconds(), float64(faultDone.Sub(faultAt).Microseconds())/1000, tl.Between(faultAt, time.Now()))
+		if d, ok := w.History.ResumedAfter(faultDone); ok {
+			fmt.Fprintf(stdout, "  first confirm of a message published after the fault command returned: +%.0f ms after it returned\n", float64(d.Microseconds())/1000)
+		}
+	}
+	fmt.Fprintf(stdout, "  checker: lost %d, duplicated %d (unexplained %d), invented %d, out of order %d, unconfirmed %d, still missing at the end %d\n",
+		r.Lost, r.Duplicated, r.Unexplained, r.Invented, r.Disordered, r.Unknown+r.Nacked, missing)
+	return r.Err()
+}
+
+// wait waits d unless ctx ends first; it tells whether d passed.
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// deleteQueue deletes queue on the broker at u (nothing when it is not
+// there).
+func deleteQueue(u, queue string) error {
+	conn, err := amqp091.DialConfig(u, amqp091.Config{Dial: amqp091.DefaultDial(5 * time.Second)})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	_, err = ch.QueueDelete(queue, false, false, false)
+	return err
+}

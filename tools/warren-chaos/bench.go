@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"os/exec"
 	"sync"
 	"time"
@@ -25,6 +26,12 @@ type benchOptions struct {
 	dur, drain            time.Duration
 	faultAfter, healAfter time.Duration
 	faultCmd, healCmd     string
+	// A Warren cluster of its own instead of URLs: nodes named in
+	// publishNodes and consumeNodes, killNode killed -9 as the fault.
+	warren                     int
+	binary                     string
+	publishNodes, consumeNodes []string
+	killNode                   string
 }
 
 func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
@@ -44,11 +51,22 @@ func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.StringVar(&o.faultCmd, "fault-cmd", "", "a shell command run at --fault-after (e.g. rabbitmqctl -n NODE stop_app)")
 	fs.DurationVar(&o.healAfter, "heal-after", 3*time.Second, "when --heal-cmd runs, after --fault-cmd returned")
 	fs.StringVar(&o.healCmd, "heal-cmd", "", "a shell command run at --heal-after (e.g. rabbitmqctl -n NODE start_app)")
+	fs.IntVar(&o.warren, "warren", 0, "start a Warren cluster of this many nodes (n1, n2, ...) instead of using --publish-url")
+	fs.StringVar(&o.binary, "binary", "", "with --warren: the warren binary (default: built from ./cmd/warren)")
+	fs.StringSliceVar(&o.publishNodes, "publish-node", []string{"n1"}, "with --warren: the nodes the publisher uses")
+	fs.StringSliceVar(&o.consumeNodes, "consume-node", nil, "with --warren: the nodes the consumer uses (default as --publish-node)")
+	fs.StringVar(&o.killNode, "kill-node", "", "with --warren: the fault is kill -9 of this node at --fault-after, restarted at --heal-after")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if len(o.consume) == 0 {
 		o.consume = o.publish
+	}
+	if len(o.consumeNodes) == 0 {
+		o.consumeNodes = o.publishNodes
+	}
+	if o.killNode != "" && o.warren == 0 {
+		return o, fmt.Errorf("--kill-node needs --warren")
 	}
 	for _, u := range append(append([]string(nil), o.publish...), o.consume...) {
 		if err := loopback(u); err != nil {
@@ -90,13 +108,36 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tl := chaos.NewTimeline()
 	w := &chaos.Workload{Target: chaos.Target{Queue: o.queue, Type: o.queueType, Publish: o.publish, Consume: o.consume},
 		Window: o.window, Size: o.size, Prefetch: o.prefetch, URL: func(u string) string { return u }, Timeline: tl}
-	if err := deleteQueue(o.publish[0], o.queue); err != nil {
+	fault := func() (string, error) {
+		out, err := exec.Command("sh", "-c", o.faultCmd).CombinedOutput()
+		return string(out), err
+	}
+	heal := func() (string, error) {
+		out, err := exec.Command("sh", "-c", o.healCmd).CombinedOutput()
+		return string(out), err
+	}
+	if o.warren > 0 {
+		c, err := startBenchCluster(o, tl, stderr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		w.Target.Publish, w.Target.Consume, w.URL = o.publishNodes, o.consumeNodes, c.AMQPURL
+		o.publish, o.consume = o.publishNodes, o.consumeNodes
+		if o.killNode != "" {
+			o.faultCmd, o.healCmd = "kill -9 "+o.killNode, "restart "+o.killNode
+			fault = func() (string, error) { c.Kill(o.killNode); return "", nil }
+			heal = func() (string, error) { return "", c.Restart(o.killNode) }
+		}
+	}
+	first := w.URL(w.Target.Publish[0])
+	if err := deleteQueue(first, o.queue); err != nil {
 		return err
 	}
 	if err := w.Declare(ctx, 30*time.Second); err != nil {
 		return err
 	}
-	defer deleteQueue(o.publish[0], o.queue)
+	defer func() { deleteQueue(w.URL(w.Target.Publish[0]), o.queue) }()
 	pubCtx, stopPub := context.WithTimeout(ctx, o.dur)
 	defer stopPub()
 	conCtx, stopCon := context.WithCancel(ctx)
@@ -115,14 +156,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			faultAt = time.Now()
 			tl.Add("fault command: %s", o.faultCmd)
-			out, err := exec.Command("sh", "-c", o.faultCmd).CombinedOutput()
+			out, err := fault()
 			faultDone = time.Now()
 			tl.Add("fault command returned (%v): %.200s", err, out)
 			if o.healCmd == "" || !wait(ctx, o.healAfter) {
 				return
 			}
 			tl.Add("heal command: %s", o.healCmd)
-			out, err = exec.Command("sh", "-c", o.healCmd).CombinedOutput()
+			out, err = heal()
 			tl.Add("heal command returned (%v): %.200s", err, out)
 		}()
 	} else {
@@ -188,4 +229,38 @@ func deleteQueue(u, queue string) error {
 	}
 	_, err = ch.QueueDelete(queue, false, false, false)
 	return err
+}
+
+// startBenchCluster starts bench's own Warren cluster in a temporary
+// directory, which its Close removes.
+func startBenchCluster(o benchOptions, tl *chaos.Timeline, stderr io.Writer) (*benchCluster, error) {
+	dir, err := os.MkdirTemp("", "warren-chaos-bench-")
+	if err != nil {
+		return nil, err
+	}
+	bin := o.binary
+	if bin == "" {
+		fmt.Fprintln(stderr, "building warren ...")
+		if bin, err = chaos.BuildWarren(dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	c, err := chaos.Start(chaos.Config{Binary: bin, Nodes: o.warren, Dir: dir, Timeline: tl})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &benchCluster{Cluster: c, dir: dir}, nil
+}
+
+// benchCluster is a Cluster whose Close also removes its directory.
+type benchCluster struct {
+	*chaos.Cluster
+	dir string
+}
+
+func (c *benchCluster) Close() {
+	c.Cluster.Close()
+	os.RemoveAll(c.dir)
 }

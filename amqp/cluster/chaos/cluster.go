@@ -128,6 +128,7 @@ func (c *Cluster) Restart(n string) error {
 	if running {
 		return nil
 	}
+	c.Timeline.Add("%s starting", n)
 	p, err := startProcess(c.cfg.Binary, c.args(n), c.LogPath(n), c.cfg.StartTimeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", n, err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -161,15 +162,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer c.Close()
 	names := c.Names()
-	publish, consume := o.publish, o.consume
-	if len(publish) == 0 {
-		publish = names[:1]
-		if o.queueType == "quorum" {
-			publish = names
-		}
+	target := chaos.DefaultTarget("chaos", o.queueType, names)
+	if len(o.publish) > 0 {
+		target.Publish, target.Consume = o.publish, o.publish
 	}
-	if len(consume) == 0 {
-		consume = publish
+	if len(o.consume) > 0 {
+		target.Consume = o.consume
+	}
+	for _, n := range append(append([]string(nil), target.Publish...), target.Consume...) {
+		if !slices.Contains(names, n) {
+			return fmt.Errorf("--publish/--consume: no node %q (the nodes are %v)", n, names)
+		}
 	}
 	var kinds []chaos.Kind
 	for _, k := range o.kinds {
@@ -177,8 +180,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	schedule := chaos.RandomSchedule(chaos.ScheduleConfig{Seed: o.seed, Faults: int(o.faults), Nodes: names, Kinds: kinds,
 		MinHold: o.minHold, MaxHold: o.maxHold})
-	w := &chaos.Workload{Target: chaos.Target{Queue: "chaos", Type: o.queueType, Publish: publish, Consume: consume},
-		Publishers: o.publishers, Consumers: o.consumers}
+	w := &chaos.Workload{Target: target, Publishers: o.publishers, Consumers: o.consumers}
 	s := chaos.Run(ctx, chaos.RunConfig{Cluster: c, Workload: w, Defs: !o.noDefs, Seed: o.seed, Schedule: schedule,
 		Gap: o.gap, Drain: o.drain, Order: o.consumers == 1,
 		Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})

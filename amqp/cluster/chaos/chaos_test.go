@@ -58,7 +58,8 @@ func TestFaults(t *testing.T) {
 			{Kind: Delay, Node: "n3", Delay: 80 * time.Millisecond, Hold: hold},
 			{Kind: Drop, Node: "n2", Drop: 0.3, Hold: hold},
 		}
-		w := &Workload{Target: Target{Queue: "chaos", Type: os.Getenv("CHAOS_QUEUE_TYPE"), Publish: []string{"n1"}, Consume: []string{"n1"}}}
+		// CHAOS_QUEUE_TYPE=quorum: a quorum queue used through every node.
+		w := &Workload{Target: DefaultTarget("chaos", os.Getenv("CHAOS_QUEUE_TYPE"), c.Names())}
 		s := Run(context.Background(), RunConfig{Cluster: c, Workload: w, Defs: true, Seed: 1, Schedule: schedule, Order: true, Logf: t.Logf})
 		t.Log("\n" + s.String())
 		for _, fo := range s.Failovers {

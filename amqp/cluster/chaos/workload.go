@@ -28,6 +28,16 @@ type Target struct {
 	Consume []string // nodes consumers connect to, likewise
 }
 
+// DefaultTarget is the target of a run over nodes: a classic queue (not
+// replicated) on the first node, used there; a quorum queue (typ
+// "quorum") used through every node.
+func DefaultTarget(queue, typ string, nodes []string) Target {
+	if typ == "quorum" {
+		return Target{Queue: queue, Type: typ, Publish: nodes, Consume: nodes}
+	}
+	return Target{Queue: queue, Type: "classic", Publish: nodes[:1], Consume: nodes[:1]}
+}
+
 // Args are the queue's declare arguments.
 func (t Target) Args() amqp091.Table {
 	if t.Type == "" || t.Type == "classic" {

@@ -124,7 +124,7 @@ func (w *DefsWorkload) do(ctx context.Context, url string, op func(*amqp091.Chan
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer conn.CloseDeadline(time.Now().Add(time.Second))
 	done := make(chan error, 1)
 	go func() {
 		ch, err := conn.Channel()
@@ -141,7 +141,7 @@ func (w *DefsWorkload) do(ctx context.Context, url string, op func(*amqp091.Chan
 	case <-timer.C:
 	case <-ctx.Done():
 	}
-	conn.Close()
+	conn.CloseDeadline(time.Now().Add(time.Second)) // the node may be paused
 	<-done
 	return errors.New("no answer in time")
 }

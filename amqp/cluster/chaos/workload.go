@@ -175,7 +175,7 @@ func (w *Workload) publisher(ctx context.Context, id int) {
 		}
 		w.Timeline.Add("publisher %d connected to %s", id, node)
 		err = w.publishOn(ctx, conn, id, &seq, body)
-		conn.Close()
+		conn.CloseDeadline(time.Now().Add(time.Second))
 		if err != nil && ctx.Err() == nil {
 			w.Timeline.Add("publisher %d lost %s: %v", id, node, err)
 		}
@@ -243,7 +243,7 @@ func (w *Workload) consumer(ctx context.Context, i int) {
 		s := w.History.Session()
 		w.Timeline.Add("consumer %d connected to %s (session %d)", i, node, s)
 		err = w.consumeOn(ctx, conn, s)
-		conn.Close()
+		conn.CloseDeadline(time.Now().Add(time.Second))
 		if ctx.Err() == nil {
 			w.History.Broken(s)
 			w.Timeline.Add("consumer %d lost %s: %v", i, node, err)

@@ -20,6 +20,7 @@ import (
 // benchOptions are bench's flags.
 type benchOptions struct {
 	publish, consume      []string
+	declare               string
 	queue, queueType      string
 	size, window          int
 	prefetch              int
@@ -40,6 +41,7 @@ func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.SetOutput(stderr)
 	fs.StringSliceVar(&o.publish, "publish-url", []string{"amqp://guest:guest@127.0.0.1:5672/"}, "brokers the publisher uses, in turn after a failure")
 	fs.StringSliceVar(&o.consume, "consume-url", nil, "brokers the consumer uses (default as --publish-url)")
+	fs.StringVar(&o.declare, "declare-url", "", "the broker the queue is deleted and declared on (default: the first --publish-url; RabbitMQ puts a quorum queue's leader there)")
 	fs.StringVar(&o.queue, "queue", "chaos-bench", "the queue (deleted first and at the end)")
 	fs.StringVar(&o.queueType, "queue-type", envString("CHAOS_QUEUE_TYPE", "quorum"), "classic or quorum (env CHAOS_QUEUE_TYPE)")
 	fs.IntVar(&o.size, "size", 1024, "body bytes (persistent messages)")
@@ -68,7 +70,10 @@ func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
 	if o.killNode != "" && o.warren == 0 {
 		return o, fmt.Errorf("--kill-node needs --warren")
 	}
-	for _, u := range append(append([]string(nil), o.publish...), o.consume...) {
+	if o.declare == "" {
+		o.declare = o.publish[0]
+	}
+	for _, u := range append(append([]string{o.declare}, o.publish...), o.consume...) {
 		if err := loopback(u); err != nil {
 			return o, err
 		}
@@ -130,14 +135,19 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			heal = func() (string, error) { return "", c.Restart(o.killNode) }
 		}
 	}
-	first := w.URL(w.Target.Publish[0])
-	if err := deleteQueue(first, o.queue); err != nil {
+	declare := func() string { return o.declare }
+	if o.warren > 0 {
+		declare = func() string { return w.URL(w.Target.Publish[0]) }
+	}
+	if err := deleteQueue(declare(), o.queue); err != nil {
 		return err
 	}
-	if err := w.Declare(ctx, 30*time.Second); err != nil {
+	// Declared through the declare broker alone: its node leads the queue.
+	if err := (&chaos.Workload{Target: chaos.Target{Queue: o.queue, Type: o.queueType, Publish: []string{declare()}},
+		URL: func(u string) string { return u }}).Declare(ctx, 30*time.Second); err != nil {
 		return err
 	}
-	defer func() { deleteQueue(w.URL(w.Target.Publish[0]), o.queue) }()
+	defer func() { deleteQueue(declare(), o.queue) }()
 	pubCtx, stopPub := context.WithTimeout(ctx, o.dur)
 	defer stopPub()
 	conCtx, stopCon := context.WithCancel(ctx)

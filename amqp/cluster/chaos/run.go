@@ -218,7 +218,8 @@ func (s Summary) String() string {
 	fmt.Fprintf(&b, "  definitions   %d operations ok, %d failed; disagreements %d\n", s.DefsOK, s.DefsFailed, s.Disagreements)
 	for _, fo := range s.Failovers {
 		if fo.OK {
-			fmt.Fprintf(&b, "  failover      %s: confirms again %.0f ms after the kill\n", fo.Fault.Node, float64(fo.Resumed.Microseconds())/1000)
+			fmt.Fprintf(&b, "  failover      %s: confirms again %.0f ms after the kill (held down %.0f ms by the schedule, then restarted)\n",
+				fo.Fault.Node, float64(fo.Resumed.Microseconds())/1000, float64(fo.Fault.Hold.Microseconds())/1000)
 		} else {
 			fmt.Fprintf(&b, "  failover      %s: no confirm after the kill\n", fo.Fault.Node)
 		}

@@ -10,6 +10,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/warrenmq/warren/amqp/cluster/chaos"
 	"github.com/warrenmq/warren/amqp/server"
 	"github.com/warrenmq/warren/amqp/server/servertest"
 )
@@ -79,5 +80,29 @@ func TestBenchInProcess(t *testing.T) {
 	var ae *amqp.Error
 	if !errors.As(err, &ae) || ae.Code != amqp.NotFound {
 		t.Errorf("the bench's queue is still there: %v", err)
+	}
+}
+
+// TestRunShortSchedule: `warren-chaos run` with two faults on real
+// processes prints the seed and a clean summary.
+func TestRunShortSchedule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs warren processes")
+	}
+	dir := t.TempDir()
+	bin, err := chaos.BuildWarren(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = runCmd(context.Background(), []string{"--binary", bin, "--dir", dir, "--faults", "2", "--seed", "11",
+		"--kinds", "kill,partition", "--min-hold", "300ms", "--max-hold", "400ms"}, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, &out)
+	}
+	for _, want := range []string{"seed 11 (again: CHAOS_SEED=11)", "faults        2:", "lost          0", "invented      0", "disagreements 0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("run's output lacks %q:\n%s", want, &out)
+		}
 	}
 }

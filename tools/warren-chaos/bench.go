@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,7 +60,7 @@ func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.StringVar(&o.binary, "binary", "", "with --warren: the warren binary (default: built from ./cmd/warren)")
 	fs.StringSliceVar(&o.publishNodes, "publish-node", []string{"n1"}, "with --warren: the nodes the publisher uses")
 	fs.StringSliceVar(&o.consumeNodes, "consume-node", nil, "with --warren: the nodes the consumer uses (default as --publish-node)")
-	fs.StringVar(&o.killNode, "kill-node", "", "with --warren: the fault is kill -9 of this node at --fault-after, restarted at --heal-after")
+	fs.StringVar(&o.killNode, "kill-node", "", "with --warren: the fault is kill -9 of this node (or \"leader\": the queue's leader, from the API) at --fault-after, restarted at --heal-after")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -131,8 +134,22 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		o.publish, o.consume = o.publishNodes, o.consumeNodes
 		if o.killNode != "" {
 			o.faultCmd, o.healCmd = "kill -9 "+o.killNode, "restart "+o.killNode
-			fault = func() (string, error) { c.Kill(o.killNode); return "", nil }
-			heal = func() (string, error) { return "", c.Restart(o.killNode) }
+			var victim string
+			fault = func() (string, error) {
+				victim = o.killNode
+				if victim == "leader" { // the queue's leader (a quorum queue) or home node, as the API says
+					var err error
+					if victim, err = queueLeader(ctx, c.APIURL(o.publishNodes[0]), o.queue); err != nil {
+						return "", err
+					}
+				}
+				if !slices.Contains(c.Names(), victim) {
+					return "", fmt.Errorf("the API names node %q, not one of %v", victim, c.Names())
+				}
+				c.Kill(victim)
+				return "killed " + victim, nil
+			}
+			heal = func() (string, error) { return "", c.Restart(victim) }
 		}
 	}
 	declare := func() string { return o.declare }
@@ -273,4 +290,36 @@ type benchCluster struct {
 func (c *benchCluster) Close() {
 	c.Cluster.Close()
 	os.RemoveAll(c.dir)
+}
+
+// queueLeader is the node named by GET /api/queues/%2F/NAME: its leader
+// (RabbitMQ's field for a quorum queue), else its node.
+func queueLeader(ctx context.Context, apiURL, queue string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", apiURL+"/api/queues/%2F/"+url.PathEscape(queue), nil)
+	if err != nil {
+		return "", err
+	}
+	req.SetBasicAuth("guest", "guest")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var q struct {
+		Leader string `json:"leader"`
+		Node   string `json:"node"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET queue %s: %s", queue, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&q); err != nil {
+		return "", err
+	}
+	if q.Leader != "" {
+		return q.Leader, nil
+	}
+	if q.Node == "" {
+		return "", fmt.Errorf("queue %s: the API names no leader or node", queue)
+	}
+	return q.Node, nil
 }

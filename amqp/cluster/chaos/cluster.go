@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -122,6 +123,9 @@ func (c *Cluster) LogPath(n string) string { return filepath.Join(c.cfg.Dir, n, 
 // Restart starts node n (again, on its data dir) unless it runs, and
 // points the other nodes' proxies at its new peer address.
 func (c *Cluster) Restart(n string) error {
+	if !slices.Contains(c.names, n) {
+		return fmt.Errorf("chaos: no node %q", n)
+	}
 	c.mu.Lock()
 	running := c.mu.procs[n] != nil
 	c.mu.Unlock()

@@ -36,6 +36,7 @@ type benchOptions struct {
 	binary                     string
 	publishNodes, consumeNodes []string
 	killNode                   string
+	leaderAPI                  string
 }
 
 func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
@@ -61,6 +62,7 @@ func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.StringSliceVar(&o.publishNodes, "publish-node", []string{"n1"}, "with --warren: the nodes the publisher uses")
 	fs.StringSliceVar(&o.consumeNodes, "consume-node", nil, "with --warren: the nodes the consumer uses (default as --publish-node)")
 	fs.StringVar(&o.killNode, "kill-node", "", "with --warren: the fault is kill -9 of this node (or \"leader\": the queue's leader, from the API) at --fault-after, restarted at --heal-after")
+	fs.StringVar(&o.leaderAPI, "leader-api", "", "a management API (http://guest:guest@127.0.0.1:15672) polled every 100 ms for the queue's leader: its changes go on the timeline (with --warren: the first --publish-node's)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -124,12 +126,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		out, err := exec.Command("sh", "-c", o.healCmd).CombinedOutput()
 		return string(out), err
 	}
+	var c0 *benchCluster
 	if o.warren > 0 {
 		c, err := startBenchCluster(o, tl, stderr)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
+		c0 = c
 		w.Target.Publish, w.Target.Consume, w.URL = o.publishNodes, o.consumeNodes, c.AMQPURL
 		o.publish, o.consume = o.publishNodes, o.consumeNodes
 		if o.killNode != "" {
@@ -165,6 +169,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer func() { deleteQueue(declare(), o.queue) }()
+	leaderAPI := func() string { return o.leaderAPI }
+	if o.warren > 0 {
+		leaderAPI = func() string { return c0.APIURL(o.publishNodes[0]) }
+	}
 	pubCtx, stopPub := context.WithTimeout(ctx, o.dur)
 	defer stopPub()
 	conCtx, stopCon := context.WithCancel(ctx)
@@ -173,6 +181,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); w.Run(pubCtx, conCtx) }()
+	if o.leaderAPI != "" || o.warren > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); watchLeader(pubCtx, leaderAPI, o.queue, tl) }()
+	}
 	var faultAt, faultDone time.Time
 	faulted := make(chan struct{})
 	if o.faultCmd != "" {
@@ -216,11 +228,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "  %.1f s: confirmed %d (%.0f msg/s), consumed %d (%.0f msg/s)\n",
 		elapsed.Seconds(), confirmed, float64(confirmed)/elapsed.Seconds(), consumed, float64(consumed)/elapsed.Seconds())
 	fmt.Fprintf(stdout, "  confirm latency ms: p50 %.2f, p99 %.2f, p99.9 %.2f, max %.2f\n", pct(0.5), pct(0.99), pct(0.999), pct(1))
-	gapFrom, gap := w.History.LongestGap()
-	fmt.Fprintf(stdout, "  longest time without a confirm: %.0f ms, from +%.3f s\n", float64(gap.Microseconds())/1000, gapFrom.Sub(start).Seconds())
+	fmt.Fprintf(stdout, "  longest times without a confirm:")
+	for _, g := range w.History.Gaps(3) {
+		fmt.Fprintf(stdout, " %.0f ms from +%.3f s;", float64(g.Len.Microseconds())/1000, g.From.Sub(start).Seconds())
+	}
+	fmt.Fprintln(stdout)
 	if !faultAt.IsZero() {
-		fmt.Fprintf(stdout, "  fault command at +%.3f s, returned after %.0f ms; timeline from it:\n%s",
-			faultAt.Sub(start).Seconds(), float64(faultDone.Sub(faultAt).Microseconds())/1000, tl.Between(faultAt, time.Now()))
+		fmt.Fprintf(stdout, "  fault command at +%.3f s, returned after %.0f ms; the timeline from the start:\n%s",
+			faultAt.Sub(start).Seconds(), float64(faultDone.Sub(faultAt).Microseconds())/1000, tl.Between(start, time.Now()))
 		if d, ok := w.History.ResumedAfter(faultDone); ok {
 			fmt.Fprintf(stdout, "  first confirm of a message published after the fault command returned: +%.0f ms after it returned\n", float64(d.Microseconds())/1000)
 		}
@@ -299,7 +314,9 @@ func queueLeader(ctx context.Context, apiURL, queue string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	req.SetBasicAuth("guest", "guest")
+	if req.URL.User == nil {
+		req.SetBasicAuth("guest", "guest")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", err
@@ -322,4 +339,35 @@ func queueLeader(ctx context.Context, apiURL, queue string) (string, error) {
 		return "", fmt.Errorf("queue %s: the API names no leader or node", queue)
 	}
 	return q.Node, nil
+}
+
+// watchLeader puts the queue's leader on the timeline, and every change
+// of it, polling every 100 ms until ctx ends.
+func watchLeader(ctx context.Context, api func() string, queue string, tl *chaos.Timeline) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last := ""
+	for {
+		u := api()
+		if u != "" {
+			rctx, cancel := context.WithTimeout(ctx, time.Second)
+			l, err := queueLeader(rctx, u, queue)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				l = "(unknown: " + err.Error() + ")"
+			}
+			if l != last {
+				tl.Add("leader: %s", l)
+				last = l
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -183,9 +183,24 @@ func (h *History) snapshot() (sent map[Key]time.Time, confirmed, nacked map[Key]
 	return sent, confirmed, nacked, append([]Delivery(nil), h.mu.deliveries...), broken
 }
 
+// Gap is a time without a confirm: from the confirm that began it, for
+// how long.
+type Gap struct {
+	From time.Time
+	Len  time.Duration
+}
+
 // LongestGap is the longest time without a confirm between the first
 // confirm and the last, and when it began.
 func (h *History) LongestGap() (from time.Time, gap time.Duration) {
+	if g := h.Gaps(1); len(g) > 0 {
+		return g[0].From, g[0].Len
+	}
+	return time.Time{}, 0
+}
+
+// Gaps are the n longest times without a confirm, longest first.
+func (h *History) Gaps(n int) []Gap {
 	h.mu.Lock()
 	ats := make([]time.Time, 0, len(h.mu.confirms))
 	for _, c := range h.mu.confirms {
@@ -193,10 +208,10 @@ func (h *History) LongestGap() (from time.Time, gap time.Duration) {
 	}
 	h.mu.Unlock()
 	sort.Slice(ats, func(i, j int) bool { return ats[i].Before(ats[j]) })
+	var gaps []Gap
 	for i := 1; i < len(ats); i++ {
-		if d := ats[i].Sub(ats[i-1]); d > gap {
-			from, gap = ats[i-1], d
-		}
+		gaps = append(gaps, Gap{ats[i-1], ats[i].Sub(ats[i-1])})
 	}
-	return from, gap
+	sort.Slice(gaps, func(i, j int) bool { return gaps[i].Len > gaps[j].Len })
+	return gaps[:min(n, len(gaps))]
 }

@@ -53,6 +53,15 @@
 // where it holds none. No lock of their own; Snapshot and Counters take
 // the queue's lock for a moment to read them.
 //
+// Large bodies (body.go): a front end reads a body from 64 KiB into a
+// buffer of a BodyPool, not zeroed, and the buffer goes back when the
+// last reference to it ends. Who holds a reference, who ends it, and
+// which ends of an entry keep theirs for good (so that a body handed on
+// uncounted, to the store or a dead-lettered copy, is never reused) is
+// written at the top of body.go. A queue takes the reference of each
+// entry it creates (publishLocked) and pins a body it dead-letters; it
+// never releases one itself.
+//
 // Lock order: Queue.mu is taken before anything a Sink or a Journal takes,
 // and a Sink's locks before a Journal's (Keep, called by a Sink, may page
 // a body out).

@@ -218,6 +218,7 @@ func (q *Queue) publishLocked(m *Message, done func(error)) (journalled bool, er
 	q.mu.stats.published++
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
+	m.Retain() // the entry's reference to a pooled body (body.go)
 	var ttl int64
 	e.Expires, ttl = q.expiryFor(m)
 	// Page out when older messages already wait on disk (order), or when

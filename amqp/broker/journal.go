@@ -92,6 +92,7 @@ func (j *journal) PageOut(q *queue.Queue, e queue.Entry, done func(error)) uint6
 	// A copy of its own for this queue: a transient message is never
 	// shared on disk, and its entry is dropped at recovery.
 	id := j.nextID.Add(1)
+	e.Msg.Pin() // the store writes the body later, uncounted (queue/body.go)
 	b.PutMessageParts(id, encodeMessageHead(e.Msg), e.Msg.Body)
 	b.PutEntry(q.ID, e.Seq, id, entryMeta(make([]byte, 0, metaLen), true, e))
 	j.submit(b, done)

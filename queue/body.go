@@ -24,18 +24,25 @@ import (
 //	           end that knows the delivery is done with the body releases
 //	           it: amqp/server on basic.ack of a delivery, and right after
 //	           a no-ack delivery or basic.get was queued for output.
+//	           The queue ends it itself when the entry drops its body
+//	           from memory: paged out at publish (publishLocked) or
+//	           made hollow past the memory budget (hollowLocked), after
+//	           the store took its own reference.
 //	output     a delivery written from where the body lies (amqp/server's
 //	           writev of bodies from 64 KiB) holds one until the write
 //	           returned
+//	store      a body handed to the store (amqp/broker's putBody, for a
+//	           persistent message or a page-out) holds one until the
+//	           store's group holding it is written (storage's
+//	           PutMessagePartsHeld calls Release)
 //
 // Every other end of an entry keeps its reference for good (Pin, or
 // simply no Release): dead-lettered, expired, dropped, purged, moved,
-// settled by the management API, deleted with its queue, paged out or
-// kept hollow past the memory budget, acknowledged inside a transaction.
-// Those are rare, and some hand the body on without a count of their own
-// (a dead-lettered copy shares the body; the store writes a body
-// asynchronously after Journal.PutEntry or PageOut), so the body must
-// never come back to the pool after them. A message read back from the
+// settled by the management API, deleted with its queue, acknowledged
+// inside a transaction. Those are rare, and some hand the body on
+// without a count of their own (a dead-lettered or moved copy shares the
+// body), so the body must never come back to the pool after them. A
+// message read back from the
 // store, and any message not built by a front end from a pool, has no
 // pooled body (body nil): Retain, Release and Pin do nothing.
 //
@@ -158,6 +165,9 @@ func (b *BodyBuf) release() {
 // taking over the reference Get returned: the publisher's. Called once by
 // the front end that built m, before m is published.
 func (m *Message) SetPooledBody(b *BodyBuf) { m.pooled = b }
+
+// Pooled reports whether m's body lies in a pooled buffer.
+func (m *Message) Pooled() bool { return m.pooled != nil }
 
 // Retain takes one more reference on m's pooled body (see the rules at
 // the top of this file). It does nothing for a body not pooled.

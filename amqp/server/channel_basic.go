@@ -412,9 +412,8 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 		return appendContentProps(b, ch.id, ch.c.frameMax, e.Msg, deliveryProps(e))
 	})
 	ch.dmu.Unlock()
-	if m.NoAck {
-		e.Msg.Release() // copied out: the settled entry's reference
-	}
+	e.Msg.Release() // copied out: the reference Get gave us
+
 	return nil
 }
 

@@ -76,10 +76,11 @@
 // it references, from appendBodyLocked until the writev returned (done;
 // a connection that dies with output pending keeps them, and the GC takes
 // the buffers); and the entry's reference, taken by the queue, ends at
-// basic.ack (basicAck), or as soon as a no-ack delivery or basic.get is
-// queued for output (TryDeliver, basicGet). Nack, reject, recover,
+// basic.ack (basicAck), or as soon as a no-ack delivery is queued for
+// output (TryDeliver); basic.get releases the reference queue.Get gives
+// it once the body is copied out (basicGet). Nack, reject, recover,
 // requeue and acks inside a transaction hand the entry back to the queue
-// or keep its reference; only those three points release.
+// or keep its reference; only those points release.
 //
 // Publishers are held back the other way (queue/flow.go, called by
 // broker.Vhost.Publish): before it enqueues, a publisher's reader waits while a target queue with consumers

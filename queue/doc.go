@@ -53,6 +53,18 @@
 // where it holds none. No lock of their own; Snapshot and Counters take
 // the queue's lock for a moment to read them.
 //
+// Large bodies (body.go): a front end reads a body from 64 KiB into a
+// buffer of a BodyPool, not zeroed, and the buffer goes back when the
+// last reference to it ends. Who holds a reference, who ends it, and
+// which ends of an entry keep theirs for good (so that a body handed on
+// uncounted, to a dead-lettered or moved copy, is never reused) is
+// written at the top of body.go. A queue takes the reference of each
+// entry it creates (publishLocked), pins a body it dead-letters, gives
+// basic.get's caller a reference of its own (Get), and releases an
+// entry's only when the entry drops its body from memory (paged out at
+// publish, or made hollow past the budget: the store holds its own
+// until it wrote the body).
+//
 // Lock order: Queue.mu is taken before anything a Sink or a Journal takes,
 // and a Sink's locks before a Journal's (Keep, called by a Sink, may page
 // a body out).

@@ -52,6 +52,9 @@ func (q *Queue) unlock() {
 // queue has one (the callback settles it after republishing, so a crash in
 // between duplicates, never loses), else it is settled and dropped.
 func (q *Queue) deadLetterLocked(e Entry, reason Reason) {
+	// A dead-lettered copy shares the body and holds no reference of its
+	// own; a dropped entry keeps its reference for good (body.go).
+	e.Msg.Pin()
 	switch reason {
 	case ReasonExpired:
 		q.mu.stats.expired++

@@ -81,8 +81,12 @@ func (q *Queue) hollowLocked(e Entry) Entry {
 		id = q.Journal.PageOut(q, e, nil)
 		e.Stored = true
 	}
-	e.Msg = hollowOf(e.Msg, id)
+	whole := e.Msg
+	e.Msg = hollowOf(whole, id)
 	e.mark = 0
+	// The entry keeps no body in memory now; the store holds a reference
+	// of its own until it wrote it (body.go).
+	whole.Release()
 	return e
 }
 

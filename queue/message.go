@@ -18,9 +18,12 @@ type Message struct {
 
 	// hollow: a queue's stand-in for a message whose body waits in the
 	// store under ID (see hollowOf); size is then the body's size (the
-	// store's entries hold 32 bits of it too). Message stays 112 bytes.
+	// store's entries hold 32 bits of it too).
 	hollow bool
 	size   uint32
+	// pooled: Body lies in a pooled buffer, reference counted (body.go);
+	// nil for any other body.
+	pooled *BodyBuf
 }
 
 // Size is what the message counts for in byte limits and the memory

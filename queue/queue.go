@@ -218,6 +218,7 @@ func (q *Queue) publishLocked(m *Message, done func(error)) (journalled bool, er
 	q.mu.stats.published++
 	q.mu.nextSeq++
 	e := Entry{Msg: m, Seq: q.mu.nextSeq}
+	m.Retain() // the entry's reference to a pooled body (body.go)
 	var ttl int64
 	e.Expires, ttl = q.expiryFor(m)
 	// Page out when older messages already wait on disk (order), or when
@@ -238,6 +239,9 @@ func (q *Queue) publishLocked(m *Message, done func(error)) (journalled bool, er
 		}
 		q.mu.paged.add(e)
 		q.trimLocked()
+		// Paged: the entry keeps no body in memory; the store holds a
+		// reference of its own until it wrote it (body.go).
+		m.Release()
 		return journalled, nil
 	}
 	// Fast path: nothing waits ahead of it, hand it straight to a consumer.
@@ -386,6 +390,9 @@ func (q *Queue) deliveredLocked(c *Consumer, e Entry) {
 // Get takes the head message for basic.get, and reports how many remain.
 // e is the message to send. With noAck it is settled at once; otherwise
 // kept is what to keep of it until Ack, Requeue or Reject (see Keep).
+// The caller gets one reference on a pooled body of e (body.go: with
+// noAck the entry's; otherwise one of its own, since Keep may drop the
+// entry's) and releases it once it copied the body out.
 func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 	for {
 		q.mu.Lock()
@@ -415,6 +422,7 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 				if e.Stored {
 					q.mu.outstanding++
 				}
+				e.Msg.Retain() // the caller's: Keep may hollow the entry
 				kept = q.Keep(e)
 			}
 			remaining = q.mu.ready.len() + q.mu.paged.count

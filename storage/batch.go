@@ -37,6 +37,9 @@ type op struct {
 	key   []byte
 	val   []byte
 	body  []byte // a message's bytes after val (PutMessageParts)
+	// release, if set, runs once the writer is done with body (written,
+	// cancelled or refused): PutMessagePartsHeld.
+	release func()
 	// onFile: the message went to a body file; val is now its pointer.
 	// Set by the writer on its own copy of the op.
 	onFile bool
@@ -83,6 +86,15 @@ func (b *Batch) PutMessage(msgID uint64, data []byte) {
 // message goes to its body file from where its parts lie.
 func (b *Batch) PutMessageParts(msgID uint64, head, body []byte) {
 	b.add(op{kind: opPutMessage, fresh: true, id: msgID, val: head, body: body})
+}
+
+// PutMessagePartsHeld is PutMessageParts for a body whose buffer its
+// owner reuses: the store calls release on its notifier goroutine once
+// the group that holds the message is written (or the message was
+// cancelled or refused) and it no longer reads body. If the batch is
+// never submitted, or Submit fails, release is never called.
+func (b *Batch) PutMessagePartsHeld(msgID uint64, head, body []byte, release func()) {
+	b.add(op{kind: opPutMessage, fresh: true, id: msgID, val: head, body: body, release: release})
 }
 
 // DeleteMessage removes a message. If its PutMessage has not been

@@ -49,6 +49,12 @@
 //
 // # Large bodies
 //
+// A caller whose body buffer is reused once the store is done with it
+// (the broker's pooled bodies) puts it with PutMessagePartsHeld: the
+// notifier goroutine calls its release after the group holding it is
+// written, or its write cancelled or refused, never before; a batch that
+// is never submitted never calls it.
+//
 // Badger copies a value three times on its way to the disk (into its
 // write buffer, into the memory-mapped value log page by page, then
 // msync). A message of BodyThreshold bytes or more (64 KiB) is instead

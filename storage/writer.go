@@ -286,6 +286,11 @@ func (s *Store) notifyLoop() {
 			}
 			done(err)
 		}
+		for i := range c.g.ops {
+			if r := c.g.ops[i].release; r != nil {
+				r() // the group is written: its bodies are not read again
+			}
+		}
 		s.mu.Lock()
 		s.mu.pendingBytes -= c.g.bytes
 		s.pending.Store(s.mu.pendingBytes)

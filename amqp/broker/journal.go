@@ -92,10 +92,21 @@ func (j *journal) PageOut(q *queue.Queue, e queue.Entry, done func(error)) uint6
 	// A copy of its own for this queue: a transient message is never
 	// shared on disk, and its entry is dropped at recovery.
 	id := j.nextID.Add(1)
-	b.PutMessageParts(id, encodeMessageHead(e.Msg), e.Msg.Body)
+	putBody(b, id, e.Msg)
 	b.PutEntry(q.ID, e.Seq, id, entryMeta(make([]byte, 0, metaLen), true, e))
 	j.submit(b, done)
 	return id
+}
+
+// putBody stores m under id. A pooled body (queue/body.go) is held by
+// the store, with a reference of its own, until its group is written.
+func putBody(b *storage.Batch, id uint64, m *queue.Message) {
+	if !m.Pooled() {
+		b.PutMessageParts(id, encodeMessageHead(m), m.Body)
+		return
+	}
+	m.Retain()
+	b.PutMessagePartsHeld(id, encodeMessageHead(m), m.Body, m.Release)
 }
 
 func (j *journal) Short() bool { return j.store.Admit() != nil }

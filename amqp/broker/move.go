@@ -159,6 +159,7 @@ const (
 
 // moveOne publishes a copy of msg to the destination.
 func (v *Vhost) moveOne(msg *queue.Message, to MoveTo, conf *moveConfirm) moveOutcome {
+	msg.Pin() // out shares the body, uncounted (queue/body.go)
 	out := &queue.Message{Props: msg.Props, Body: msg.Body, Persistent: msg.Persistent,
 		Priority: msg.Priority, TTL: msg.TTL, HasTTL: msg.HasTTL}
 	var props amqp.Properties

@@ -149,7 +149,7 @@ func (b *Broker) enqueue(msg *queue.Message, qs []*queue.Queue, conf Confirm, se
 			conf.Wait(seq)
 		}
 		sb := j.batch()
-		sb.PutMessageParts(msg.ID, encodeMessageHead(msg), msg.Body)
+		putBody(sb, msg.ID, msg)
 		j.submit(sb, done)
 	}
 	for _, q := range qs {

@@ -24,7 +24,8 @@ type channel struct {
 	pubProps   []byte
 	pubSize    uint64
 	pubBody    []byte
-	pubState   uint8 // pubIdle, pubHeader, pubBody
+	pubPooled  *queue.BodyBuf // pubBody's pooled buffer, if it has one
+	pubState   uint8          // pubIdle, pubHeader, pubBody
 
 	lastQueue string // the last queue declared, for empty queue names
 	// allowed caches the permission checks passed (access.go).
@@ -293,7 +294,7 @@ func (ch *channel) release() {
 		ch.detachConsumer(cs)
 	}
 	ch.dropReplyTo()
-	ch.pubBody = nil
+	ch.pubBody, ch.pubPooled = nil, nil // a pooled buffer goes to the GC
 	ch.txPubs, ch.txSettles = nil, nil
 	ch.c.closeStats(ch) // and unregisters it
 	ch.c.srv.core.CloseUserChannel(ch.c.user)

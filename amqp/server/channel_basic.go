@@ -190,12 +190,19 @@ func (ch *channel) contentHeader(payload []byte) error {
 		ch.pubState = pubIdle
 		return amqp.Errorf(amqp.PreconditionFailed, "message size %d is larger than configured max size %d", size, max).On(amqp.BasicPublishID)
 	}
-	// One allocation holds the properties and the body to come.
-	buf := make([]byte, len(props), len(props)+int(size))
-	copy(buf, props)
-	ch.pubProps = buf[:len(props):len(props)]
 	ch.pubSize = size
-	ch.pubBody = buf[len(props):len(props)]
+	if pb, body := ch.c.srv.cfg.Bodies.Get(int(size)); pb != nil {
+		// A large body goes into a pooled buffer, not zeroed
+		// (queue/body.go); the properties get their own.
+		ch.pubProps = append([]byte(nil), props...)
+		ch.pubBody, ch.pubPooled = body[:0], pb
+	} else {
+		// One allocation holds the properties and the body to come.
+		buf := make([]byte, len(props), len(props)+int(size))
+		copy(buf, props)
+		ch.pubProps = buf[:len(props):len(props)]
+		ch.pubBody = buf[len(props):len(props)]
+	}
 	if size == 0 {
 		return ch.publishComplete()
 	}
@@ -221,9 +228,13 @@ func (ch *channel) contentBody(payload []byte) error {
 func (ch *channel) publishComplete() error {
 	pub := ch.pub
 	ch.pub, ch.pubState = nil, pubIdle
-	body, props := ch.pubBody, ch.pubProps
-	ch.pubBody, ch.pubProps = nil, nil
-	if err := ch.publish(pub, props, body); err != nil {
+	body, props, pooled := ch.pubBody, ch.pubProps, ch.pubPooled
+	ch.pubBody, ch.pubProps, ch.pubPooled = nil, nil, nil
+	err := ch.publish(pub, props, body, pooled)
+	if pooled != nil {
+		pooled.Release() // the publisher's reference (queue/body.go)
+	}
+	if err != nil {
 		if ae, ok := err.(*amqp.Error); ok && ae.ClassID == 0 {
 			return ae.On(amqp.BasicPublishID)
 		}
@@ -232,7 +243,10 @@ func (ch *channel) publishComplete() error {
 	return nil
 }
 
-func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
+// publish routes and enqueues one message. pooled, if set, is the pooled
+// buffer body lies in; the caller holds the publisher's reference on it
+// until publish returns.
+func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte, pooled *queue.BodyBuf) error {
 	v := ch.c.vhost
 	if err := ch.permitted(broker.ResourceExchange, pub.Exchange, broker.Write); err != nil {
 		return err
@@ -274,6 +288,7 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 		Persistent: sum.DeliveryMode == 2,
 		Priority:   sum.Priority,
 	}
+	msg.SetPooledBody(pooled)
 	if sum.Expiration != nil {
 		ttl, reason := parseExpiration(string(sum.Expiration))
 		if reason != "" {
@@ -295,6 +310,7 @@ func (ch *channel) publish(pub *amqp.BasicPublish, props, body []byte) error {
 	var ext broker.Extra
 	qs := v.routeExt(x, pub.RoutingKey, cc, headers, ch.routeBuf[:0], &ext)
 	if ch.tx {
+		msg.Pin() // held past the publish, uncounted (queue/body.go)
 		ch.txPubs = append(ch.txPubs, txPublish{msg: msg, mandatory: pub.Mandatory, queues: append([]*queue.Queue(nil), qs...), ext: ext})
 		return nil
 	}
@@ -396,6 +412,8 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 		return appendContentProps(b, ch.id, ch.c.frameMax, e.Msg, deliveryProps(e))
 	})
 	ch.dmu.Unlock()
+	e.Msg.Release() // copied out: the reference Get gave us
+
 	return nil
 }
 
@@ -440,6 +458,9 @@ func (ch *channel) basicAck(tag uint64, multiple bool) error {
 	}
 	forEachQueue(ps, func(q *queue.Queue, es []queue.Entry) {
 		q.Ack(es)
+		for _, e := range es {
+			e.Msg.Release() // the entry's reference (queue/body.go)
+		}
 		q.Dispatch()
 	})
 	return nil

@@ -152,7 +152,11 @@ func (cs *consumer) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 		return false
 	}
 	countDeliveryLocked(cs.stats, e.Redelivered, cs.noAck, false)
-	if !cs.noAck {
+	if cs.noAck {
+		// Settled: the output holds its own reference to a body it
+		// references (appendBodyLocked); the entry's ends here.
+		e.Msg.Release()
+	} else {
 		// What waits for the ack: past the memory budget, without its body.
 		ch.pushUnackedLocked(pending{tag: tag, q: q, e: q.Keep(e), cs: cs})
 		cs.inflight++
@@ -191,7 +195,7 @@ func (cs *consumer) sendLocked(e queue.Entry, stream bool, off uint64, f *conn) 
 		o.mu.buf = amqp.AppendRawHeaderFrame(o.mu.buf, ch.id, amqp.ClassBasic, uint64(len(e.Msg.Body)), deliveryProps(e))
 	}
 	if len(e.Msg.Body) >= refBody {
-		o.appendBodyLocked(ch.id, e.Msg.Body, ch.c.frameMax) // no copy of a large body
+		o.appendBodyLocked(ch.id, e.Msg, ch.c.frameMax) // no copy of a large body
 	} else {
 		o.mu.buf = amqp.AppendBodyFrames(o.mu.buf, ch.id, e.Msg.Body, ch.c.frameMax)
 	}

@@ -65,6 +65,23 @@
 // instead of copying it into that buffer, and the writer sends the batch
 // with one writev (writer.go).
 //
+// # Pooled bodies
+//
+// A published body from 64 KiB is read straight from the socket into a
+// buffer of Config.Bodies (queue.BodyPool), which nobody zeroes; it goes
+// back to the pool when its last reference ends (queue/body.go has the
+// rules). The front end's part: the publishing channel holds the
+// publisher's reference until its publish call returns (publishComplete;
+// a transaction pins instead); the outbound holds one for each delivery
+// it references, from appendBodyLocked until the writev returned (done;
+// a connection that dies with output pending keeps them, and the GC takes
+// the buffers); and the entry's reference, taken by the queue, ends at
+// basic.ack (basicAck), or as soon as a no-ack delivery is queued for
+// output (TryDeliver); basic.get releases the reference queue.Get gives
+// it once the body is copied out (basicGet). Nack, reject, recover,
+// requeue and acks inside a transaction hand the entry back to the queue
+// or keep its reference; only those points release.
+//
 // Publishers are held back the other way (queue/flow.go, called by
 // broker.Vhost.Publish): before it enqueues, a publisher's reader waits while a target queue with consumers
 // holds a backlog in memory, until those consumers drain it, at most

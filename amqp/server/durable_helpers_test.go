@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/warrenmq/warren/amqp/server"
+	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/storage"
 )
 
@@ -35,6 +36,7 @@ type durableBroker struct {
 	budget int64 // Config.MemoryBudget; 0: the default
 	// storeOpts, if set, adjusts the store's options (Dir and Logger set).
 	storeOpts func(*storage.Options)
+	bodies    *queue.BodyPool // Config.Bodies; nil: the default
 	st        *storage.Store
 	srv       *server.Server
 	url       string
@@ -70,7 +72,7 @@ func (b *durableBroker) start() {
 	if err != nil {
 		b.t.Fatalf("open the store: %v", err)
 	}
-	srv, err := server.New(server.Config{Users: guestUsers, Store: st, Logger: log, MemoryBudget: b.budget, StreamDir: filepath.Join(b.dir, "streams")})
+	srv, err := server.New(server.Config{Users: guestUsers, Store: st, Logger: log, MemoryBudget: b.budget, StreamDir: filepath.Join(b.dir, "streams"), Bodies: b.bodies})
 	if err != nil {
 		st.Close()
 		b.t.Fatalf("start the server on the store: %v", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/warrenmq/warren/alarm"
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
+	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/storage"
 	"github.com/warrenmq/warren/tlsconf"
 )
@@ -41,6 +42,9 @@ type Config struct {
 	// MaxOutboundBytes caps the frames waiting to be written to one
 	// connection before its consumers stop receiving deliveries; 0: 4 MiB.
 	MaxOutboundBytes int
+	// Bodies lends the buffers of bodies from 64 KiB (queue.BodyPool);
+	// nil: a pool of the server's own. Tests pass a poisoning one.
+	Bodies *queue.BodyPool
 
 	// Store keeps durable definitions and persistent messages; nil keeps
 	// everything in memory. The server recovers from it in New and does
@@ -114,6 +118,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxOutboundBytes == 0 {
 		c.MaxOutboundBytes = 4 << 20
+	}
+	if c.Bodies == nil {
+		c.Bodies = queue.NewBodyPool(false)
 	}
 	if c.ConsumerTimeout == 0 {
 		c.ConsumerTimeout = 30 * time.Minute

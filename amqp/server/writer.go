@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/queue"
 )
 
 // outbound is a connection's queue of encoded frames. Producers (the
@@ -25,8 +26,12 @@ type outbound struct {
 		segs     [][]byte
 		mark     int // buf[mark:] is not in segs yet
 		refBytes int // referenced body bytes in segs
-		closed   bool
-		full     bool // over the cap: consumers take no deliveries
+		// refs are the messages whose pooled bodies segs reference, one
+		// output reference each (queue/body.go), released once the
+		// batch is written.
+		refs   []*queue.Message
+		closed bool
+		full   bool // over the cap: consumers take no deliveries
 		// writing: the writer goroutine or an inline flusher is writing
 		// a batch taken out; it owns spare, spareSegs and carry.
 		writing bool
@@ -42,6 +47,9 @@ type outbound struct {
 	}
 	spare     []byte   // owned by who is writing
 	spareSegs [][]byte // owned by who is writing
+	// writing is the refs of the batch being written, owned by who is
+	// writing; spareRefs its emptied array for reuse.
+	writingRefs, spareRefs []*queue.Message
 	// carry is what an inline write left unwritten: the writer writes it
 	// before anything taken after it.
 	carry []byte
@@ -56,9 +64,13 @@ const refBody = 64 << 10
 // pendingLocked is the bytes waiting to be written.
 func (o *outbound) pendingLocked() int { return len(o.mu.buf) + o.mu.refBytes }
 
-// appendBodyLocked appends the body frames of body, referencing the
-// payloads.
-func (o *outbound) appendBodyLocked(ch uint16, body []byte, frameMax uint32) {
+// appendBodyLocked appends the body frames of m's body, referencing the
+// payloads, and holds an output reference on a pooled body until the
+// batch is written.
+func (o *outbound) appendBodyLocked(ch uint16, m *queue.Message, frameMax uint32) {
+	m.Retain()
+	o.mu.refs = append(o.mu.refs, m)
+	body := m.Body
 	chunk := int(frameMax) - amqp.FrameOverhead
 	if frameMax == 0 || chunk <= 0 {
 		chunk = len(body)
@@ -143,6 +155,8 @@ func (o *outbound) take() (batch []byte, segs [][]byte, closed, busy bool) {
 	o.mu.buf = o.spare[:0]
 	o.mu.segs = o.spareSegs[:0]
 	o.spare, o.spareSegs = nil, nil
+	o.writingRefs, o.mu.refs = o.mu.refs, o.spareRefs[:0]
+	o.spareRefs = nil
 	o.mu.mark, o.mu.refBytes = 0, 0
 	return batch, segs, o.mu.closed, false
 }
@@ -167,9 +181,15 @@ func (o *outbound) done(batch []byte, segs [][]byte, inline bool) (unblocked, pe
 		batch = nil // do not keep a huge buffer after one very large message
 	}
 	clear(segs) // let the bodies go
+	refs := o.writingRefs
+	for i, m := range refs {
+		m.Release() // written: the socket has its bytes
+		refs[i] = nil
+	}
+	o.writingRefs = nil
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.spare, o.spareSegs = batch[:0], segs[:0]
+	o.spare, o.spareSegs, o.spareRefs = batch[:0], segs[:0], refs[:0]
 	o.mu.writing = false
 	if inline {
 		o.mu.inlined++

@@ -22,7 +22,7 @@ func BenchmarkOutboundDelivery(b *testing.B) {
 				o.mu.Lock()
 				if ref {
 					o.mu.buf = appendDeliveryHead(o.mu.buf, 1, "ctag", 1, e)
-					o.appendBodyLocked(1, e.Msg.Body, 131072)
+					o.appendBodyLocked(1, e.Msg, 131072)
 				} else {
 					o.mu.buf = appendDelivery(o.mu.buf, 1, 131072, "ctag", 1, e)
 				}

@@ -185,4 +185,3 @@ func TestQuorumQueueKill9(t *testing.T) {
 		}
 	}
 }
-

@@ -23,8 +23,9 @@ import (
 
 // groupReady is a group's Ready taken in a round.
 type groupReady struct {
-	g  *qgroup
-	rd raft.Ready
+	g    *qgroup
+	rd   raft.Ready
+	sent bool // its messages went before the batch was written
 }
 
 // anyReady reports whether some group has a Ready.
@@ -56,8 +57,17 @@ func (l *loop) readyRound() bool {
 		if g.rn == nil || !g.rn.HasReady() {
 			continue
 		}
-		grs = append(grs, groupReady{g: g, rd: g.rn.Ready()})
-		g.persistInto(b, &grs[len(grs)-1].rd)
+		gr := groupReady{g: g, rd: g.rn.Ready()}
+		g.persistInto(b, &gr.rd)
+		if ss := gr.rd.SoftState; ss != nil && ss.RaftState == raft.StateLeader || ss == nil && g.leading {
+			// A leader sends its appends while it writes them itself
+			// (Raft thesis 10.2.1, as etcd does): an entry commits once a
+			// majority has it on disk, and this node applies it (and
+			// confirms) only after this round's batch is on its disk too.
+			l.n.tr.send(g.id, gr.rd.Messages)
+			gr.sent = true
+		}
+		grs = append(grs, gr)
 	}
 	if b.Len() > 0 {
 		if err := b.Commit(); err != nil {
@@ -75,6 +85,9 @@ func (l *loop) readyRound() bool {
 		l.ready(*meta)
 	}
 	for i := range grs {
+		if !grs[i].sent {
+			l.n.tr.send(grs[i].g.id, grs[i].rd.Messages)
+		}
 		l.readyGroup(grs[i].g, grs[i].rd)
 	}
 	return true
@@ -105,10 +118,9 @@ func (g *qgroup) persistInto(b *raftlog.Batch, rd *raft.Ready) {
 
 func (g *qgroup) persisted() { g.savedHard, g.confDirty = g.hard, false }
 
-// readyGroup handles g's persisted Ready: send, install a snapshot,
+// readyGroup handles g's persisted and sent Ready: install a snapshot,
 // apply, Advance, then follow a change of leader.
 func (l *loop) readyGroup(g *qgroup, rd raft.Ready) {
-	l.n.tr.send(g.id, rd.Messages)
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		l.installGroup(g, rd.Snapshot)
 	}

@@ -171,12 +171,12 @@ func (p *pendingOps) entry(node, id uint64) []byte {
 
 func decodeQEntry(b []byte) (node, id uint64, ops []qop, err error) {
 	r := reader{b: b}
-	if r.byte() != qEntryVersion {
+	if len(b) == 0 || r.byte() != qEntryVersion {
 		return 0, 0, nil, errBadEntry
 	}
 	node, id = r.u64(), r.u64()
 	n := r.uvarint()
-	if n > uint64(len(r.b)) {
+	if r.err || n > uint64(len(r.b)) {
 		return 0, 0, nil, errBadEntry
 	}
 	ops = make([]qop, 0, n)

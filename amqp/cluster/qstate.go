@@ -130,7 +130,7 @@ func decodeQState(b []byte) (qstate, error) {
 	}
 	s.next = r.uvarint()
 	n := r.uvarint()
-	if n > uint64(len(r.b)) {
+	if r.err || n > uint64(len(r.b)) {
 		return s, errBadEntry
 	}
 	for range n {
@@ -141,6 +141,9 @@ func decodeQState(b []byte) (qstate, error) {
 			return s, errors.New("cluster: a malformed quorum queue snapshot")
 		}
 		s.msgs[id] = &qmsg{msg: m, deliveries: d}
+	}
+	if len(r.b) != 0 {
+		return s, errors.New("cluster: trailing bytes in a quorum queue snapshot")
 	}
 	return s, nil
 }

@@ -176,3 +176,50 @@ func TestQuorumDeliveryLimitAcrossLeaders(t *testing.T) {
 		t.Fatal("nothing dead-lettered")
 	}
 }
+
+// TestQuorumDeleteAndRedeclare: deleting a quorum queue drops its group
+// and its log on every member; declared again it starts empty, with a
+// new log, and works.
+func TestQuorumDeleteAndRedeclare(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "tmp", nil)
+	if acked, _ := publishConfirmed(t, c.mustDial(leader), "tmp", 0, 10); acked != 10 {
+		t.Fatal("not confirmed")
+	}
+	c.groupMessages("tmp", 10)
+	ch, err := c.mustDial("b").Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := ch.QueueDelete("tmp", false, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("deleted with %d messages", n)
+	id := QueueGroupID("/", "tmp")
+	eventually(t, 5*time.Second, func() error {
+		for _, tn := range c.nodes {
+			if _, ok := tn.node.QueueStatus("/", "tmp"); ok {
+				return fmt.Errorf("node %s still has the group", tn.name)
+			}
+			g, err := tn.node.store.Group(id)
+			if err != nil {
+				return err
+			}
+			if last, _ := g.LastIndex(); last != 0 {
+				return fmt.Errorf("node %s: the group's log still ends at %d", tn.name, last)
+			}
+		}
+		return nil
+	})
+	leader = c.declareQuorum("c", "tmp", nil)
+	c.groupMessages("tmp", 0)
+	if acked, _ := publishConfirmed(t, c.mustDial(c.other(leader)), "tmp", 100, 3); acked != 3 {
+		t.Fatal("not confirmed after the redeclare")
+	}
+	bodies, _, _ := consume(t, c.mustDial(leader), "tmp", 10, 3, true)
+	if bodies[0] != "100" {
+		t.Fatalf("after the redeclare got %v", bodies)
+	}
+}

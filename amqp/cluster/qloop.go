@@ -474,6 +474,7 @@ func (l *loop) tickGroups() {
 				}
 			}
 		}
+		l.pullLeadership(g, lead)
 		if lead != g.proposedLead {
 			g.proposedLead = lead
 			if lead != raft.None && len(g.inflight) > 0 {
@@ -486,6 +487,24 @@ func (l *loop) tickGroups() {
 					l.proposeGroup(g, b)
 				}
 			}
+		}
+	}
+}
+
+// pullLeadership asks, from a follower whose queue has consumers, that
+// the leadership move here (raft forwards MsgTransferLeader to the
+// leader), at most once per election timeout: only a leader delivers,
+// and consumers on a follower are not fed over the peer link. A leader
+// whose own queue has consumers refuses (stepGroup), so consumers on two
+// nodes do not pull the group back and forth: the second waits.
+func (l *loop) pullLeadership(g *qgroup, lead uint64) {
+	g.ticks++
+	if g.leading || lead == raft.None || g.ticks%uint64(l.n.cfg.ElectionTicks) != 0 {
+		return
+	}
+	if q := g.q.Load(); q != nil {
+		if _, consumers := q.Counts(); consumers > 0 {
+			g.rn.TransferLeader(l.n.id)
 		}
 	}
 }
@@ -503,6 +522,13 @@ func (l *loop) stepGroup(m groupMsg) {
 	g := l.groups[m.group]
 	if g == nil || g.rn == nil {
 		return
+	}
+	if m.msg.GetType() == pb.MessageType_MsgTransferLeader && g.leading {
+		if q := g.q.Load(); q != nil {
+			if _, consumers := q.Counts(); consumers > 0 {
+				return // this leader's consumers keep it (pullLeadership)
+			}
+		}
 	}
 	if err := g.rn.Step(m.msg); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
 		l.n.log.Debug("cluster: step", zap.Uint64("group", m.group), zap.Error(err))

@@ -51,7 +51,7 @@ type qgroup struct {
 	lead               uint64 // the leader known
 	proposedLead       uint64 // the leader when inflight was last proposed
 	ticks              uint64
-	leading            bool   // this node leads: its queue delivers
+	leading            bool // this node leads: its queue delivers
 	inflight           map[uint64]*qbatch
 	dropped            []*qbatch
 	seen               map[[2]uint64]uint64

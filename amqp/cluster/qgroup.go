@@ -51,6 +51,7 @@ type qgroup struct {
 	lead               uint64 // the leader known
 	proposedLead       uint64 // the leader when inflight was last proposed
 	ticks              uint64
+	campaign           bool // stand once the bootstrap is applied
 	leading            bool // this node leads: its queue delivers
 	inflight           map[uint64]*qbatch
 	dropped            []*qbatch

@@ -128,6 +128,12 @@ func (l *loop) readyGroup(g *qgroup, rd raft.Ready) {
 		l.applyGroup(g, e)
 	}
 	g.rn.Advance(rd)
+	if g.campaign && g.applied >= uint64(len(g.members)) {
+		g.campaign = false
+		if g.lead == raft.None {
+			g.rn.Campaign()
+		}
+	}
 	if ss := rd.SoftState; ss != nil {
 		g.lead = ss.Lead
 		if leading := ss.RaftState == raft.StateLeader; leading != g.leading {
@@ -350,9 +356,11 @@ func (l *loop) startGroup(g *qgroup) {
 	g.hard, g.conf, _ = rg.InitialState()
 	g.savedHard = g.hard
 	g.rn = rn
-	if last == 0 && g.members[0] == n.id {
-		rn.Campaign() // the first member by rendezvous order leads first
-	}
+	// The first member in rendezvous order stands first, once the
+	// bootstrap's configuration is applied (raft refuses before):
+	// leaders spread over the nodes, and the group leads without waiting
+	// an election timeout.
+	g.campaign = last == 0 && g.members[0] == n.id
 	if q := g.q.Load(); q != nil {
 		q.QuorumLead(false, g.st.entries())
 	}

@@ -10,10 +10,11 @@
 // ordered by the log: the first wins, the second gets the 406 its apply
 // gives.
 //
-// A preview: messages are not replicated. Every node holds its own
-// instance of every queue; a message stays on the node it was published
-// to (quorum queues are the next step). Exclusive queues stay on their
-// connection's node and are not proposed.
+// Quorum queues (x-queue-type quorum) are replicated: one Raft group
+// per queue (qgroup.go), whose entries are the queue's operations. Other
+// queues are not: every node holds its own instance of every classic
+// queue and a message stays on the node it was published to. Exclusive
+// queues stay on their connection's node and are not proposed.
 //
 // # Map
 //
@@ -32,6 +33,25 @@
 //	loop.go       the Raft loop; proposals' entries; snapshots
 //	transport.go  the peer link
 //	logger.go     raft's Logger over zap
+//	qgroup.go     a quorum queue's group: the queue.Quorum the broker's queue
+//	              proposes through; QueueConfig (broker.QueueReplicator), group
+//	              ids, members, QueueStatus
+//	qloop.go      the loop's side of those groups: adopt, propose, tick, one
+//	              Ready round for every group, apply, snapshot, leadership
+//	qstate.go     a quorum queue's replicated state machine and its snapshot
+//	qcodec.go     the quorum queues' entries and messages on the log
+//
+// Quorum queues, one node's view:
+//
+//	publisher -> amqp/server -> broker.enqueue -> qgroup.Enqueue (pending ops)
+//	consumer ack/nack/reject -> queue.Queue -> qgroup.Settle/Return/Discard
+//	                                                   | kick
+//	loop round: take each group's pending ops -> ONE entry per group -> Propose
+//	            every group's Ready -> ONE raftlog Batch (one fsync) -> send
+//	            committed entries -> qstate.apply (every member, log order)
+//	                               -> queue.Queue.Quorum* (this node's instance:
+//	                                  the leader's delivers, a follower's holds)
+//	                               -> this node's publishes confirmed
 //
 // # Wire format
 //
@@ -59,8 +79,37 @@
 //	frame   length u32 BE | count uvarint |
 //	        count x ( group u64 BE | size uvarint | raftpb.Message (protobuf) )
 //
-// Group 1 is the metadata group; the field is there for the quorum queues'
-// groups, which will share the connection. A frame is at most 256 MiB.
+// Group 1 is the metadata group; every quorum queue's group shares the
+// connection (and the batch). A frame is at most 256 MiB.
+//
+// A quorum queue's group id is the FNV-1a hash of "quorum" 0 vhost 0 name
+// (never 0 or 1): the same on every node, so a node that applies the
+// declare, or recovers the queue from its store, runs the same group. Its
+// members are chosen at declaration by rendezvous hashing of (group,
+// node) over the cluster's nodes: x-quorum-initial-group-size of them
+// (default 3, capped at the cluster size); the first stands first. A
+// quorum queue's entry (version 2, so it is never taken for a metadata
+// proposal):
+//
+//	+------------+-------------------+-------------------+---------------+-----+
+//	| version u8 | proposer id u64BE | proposal id u64BE | count uvarint | ops |
+//	+------------+-------------------+-------------------+---------------+-----+
+//	op   1 enqueue  | message
+//	     2 settle   | n uvarint | n x message id uvarint     (ack)
+//	     3 return   | n uvarint | n x message id uvarint     (requeue)
+//	     4 discard  | n uvarint | n x message id uvarint     (reject, no requeue)
+//	message  flags u8 (1 persistent, 2 TTL) | priority u8 | ttl varint |
+//	         exchange len u8 | exchange | routing key len u8 | routing key |
+//	         properties len uvarint | properties | body len uvarint | body
+//
+// Each round takes every operation a group collected since the last one
+// (publishes, acks, ... from any goroutine) into one entry. Message ids
+// are given at apply: 1, 2, ... in log order, the same on every member;
+// they are the seqs of the local queue's entries. A return counts a
+// delivery; past x-delivery-limit (the queue's limits, default 20) it
+// discards the message instead, dead-lettered (reason delivery_limit) by
+// the leader. Re-proposals after a leader change and the dedupe window
+// work as for the metadata group, per group.
 //
 // Node ids are the FNV-1a hashes of the node names (NodeID). A node whose
 // log is empty bootstraps with Config.Peers as the members: every node of
@@ -76,6 +125,45 @@
 // deleted, the rest imported, queues that did not change kept with their
 // messages).
 //
+// A quorum queue's snapshot (QueueSnapshotEntries applied entries after
+// the last; the log kept CatchUpEntries behind it) is its state: every
+// message not settled, ready or delivered and unacknowledged, with its
+// delivery count:
+//
+//	version u8 (1) | next id uvarint | count uvarint |
+//	count x ( id uvarint | deliveries uvarint | message )
+//
+// so a message left unacknowledged is in every snapshot and never keeps
+// the log from being compacted (TestQuorumCompactionWithStuckMessage).
+//
+// # Quorum queues: delivery, confirms, leaders
+//
+// Every member applies every entry to its qstate and to its own
+// queue.Queue instance (queue/quorum.go); only the leader's instance
+// delivers (the followers' hold the ready messages and deliver nothing,
+// basic.get included). Deliveries are not in the log (one entry per
+// delivery would double the log): a new leader cannot tell which
+// messages the old one handed out, so it makes every message ready again
+// and marks them all redelivered; the old leader's consumers stay (as
+// RabbitMQ keeps them), their acks are proposed and settle what is still
+// there. A publish is confirmed when its entry is committed and applied
+// on the node it was made on; one not committed within ProposeTimeout
+// (default 10 s: no quorum of the members) is nacked. RabbitMQ 3.10
+// leaves such a publish unconfirmed until the queue is back; a nack
+// tells the client sooner and never confirms. A publish on a node that
+// is not a member of the group is nacked (not forwarded: a gap).
+//
+// A consumer on a follower gets nothing from that node; instead the
+// follower asks, once per election timeout, for the leadership
+// (MsgTransferLeader, forwarded by raft to the leader), which a leader
+// whose own queue has consumers refuses. So one consumer anywhere is fed;
+// consumers on two nodes are fed only on the leader's (the other waits:
+// feeding it over the peer link with credit is the next step).
+//
+// A group's leader sends its appends before its own write of them is done
+// (Raft thesis 10.2.1, as etcd does); it applies, and confirms, only after
+// that write, so a confirmed message is on the disks of a majority.
+//
 // # Durability
 //
 // A Ready's entries and hard state are synced (one raftlog Batch) before
@@ -87,6 +175,15 @@
 // broker's store: a restarted node lacks those that were applied before
 // its last saved applied index (as a single node loses them).
 //
+// After a restart a quorum queue's source of truth is its Raft log and
+// snapshot, not the broker's store: the queue's definition comes back
+// from the store (Recover), with no messages (a quorum queue has no
+// journal), then its group starts from its snapshot and applies the log
+// from the snapshot's index again (no applied index is kept for these
+// groups), as far as the commit index it saved, then what the leader
+// tells it. Every confirmed message was on a majority's disk, so it
+// comes back; nothing is made up, since only committed entries apply.
+//
 // # Known gaps (this preview)
 //
 // An apply that a node refuses for its own reasons (its disk short of
@@ -95,12 +192,31 @@
 // tell a deterministic refusal from a local one. x-expires runs on each
 // node's instance of a queue and deletes it there only; an auto-delete
 // queue's deletion is proposed by the node whose last consumer left, and
-// deletes every node's instance. Membership is fixed at bootstrap.
+// deletes every node's instance. Membership is fixed at bootstrap, and a
+// quorum queue's members with it (the group's conf state is in its log,
+// ready for conf changes). For quorum queues: message TTL is not
+// applied (entries carry no expiry yet); x-expires deletes one node's
+// instance and its group there, as for classic queues; a purge on
+// the leader settles the ready messages through the log, on a follower
+// it empties only that node's instance (the group keeps them); a re-declare after a delete reuses the group id,
+// so a member still running the old group's log could mix the two (the
+// log is deleted with the queue on every member that applies the delete);
+// a metadata snapshot that deletes and imports a quorum queue again
+// starts its group afresh on that node.
 //
 // # Concurrency
 //
-// One goroutine (loop.run) owns the RawNode and applies entries; it never
-// holds Node.mu while applying. Proposers block in Propose on their own
+// One goroutine (loop.run) owns the RawNodes (the metadata group's and
+// every quorum queue's) and applies entries; it never holds Node.mu
+// while applying, nor any lock while it applies to a quorum queue's
+// local instance (which takes queue.Queue.mu and, delivering, what a
+// Sink takes). A qgroup's pending operations sit under qgroup.mu;
+// Node.qmu (the groups made and deleted for the loop to adopt, those
+// with operations pending) is a leaf. Lock order:
+// Vhost.mu -> queue.Queue.mu -> qgroup.mu -> Node.qmu (a no-ack delivery
+// settles under the queue's lock; QueueConfig runs under Vhost.mu; Deleted
+// under the queue's lock). The confirms of a quorum queue's publishes
+// (broker.Confirm.Done) run on the loop goroutine with no lock held. Proposers block in Propose on their own
 // result channel (Node.mu guards the pending map and the status, a leaf).
 // The transport has one sender goroutine per peer (peer.mu guards its
 // queue, a leaf: send never blocks the loop; a full queue drops messages,

@@ -50,6 +50,9 @@ type Config struct {
 	// QueueSnapshotEntries is how many applied entries of a quorum
 	// queue's group trigger a snapshot of its state (0: 4096).
 	QueueSnapshotEntries uint64
+	// QueuePendingBytes is how much of its publishes a quorum queue's
+	// group may hold uncommitted before publishers wait (0: 64 MiB).
+	QueuePendingBytes int64
 }
 
 // Node is one member of the metadata Raft group: a broker.Replicator.
@@ -73,6 +76,9 @@ type Node struct {
 
 	// kick wakes the loop for the quorum queues' proposals (qgroup.go).
 	kick chan struct{}
+	// applying is set while the loop handles Readies: a quorum queue's
+	// Enqueue made then (dead-lettering) never waits for room.
+	applying atomic.Bool
 	// qmu guards the quorum queues' groups as the broker makes and
 	// deletes them, for the loop to adopt and drop, and those with
 	// operations to propose (a leaf, taken after a qgroup's mu).
@@ -154,6 +160,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.QueueSnapshotEntries == 0 {
 		cfg.QueueSnapshotEntries = 4096
+	}
+	if cfg.QueuePendingBytes == 0 {
+		cfg.QueuePendingBytes = 64 << 20
 	}
 	n := &Node{cfg: cfg, id: NodeID(cfg.Name), log: cfg.Logger.Named("cluster"), names: map[uint64]string{},
 		propc: make(chan proposal, 256), recvc: make(chan groupMsg, 4096), reportc: make(chan report, 1024),

@@ -137,11 +137,14 @@ type pendingOps struct {
 	buf   []byte
 	count int
 	dones []func(error) // the enqueues' confirms
+	bytes int64         // the enqueues' (qgroup.pending)
 }
 
 func (p *pendingOps) enqueue(m *queue.Message, done func(error)) {
 	p.buf = append(p.buf, opEnqueue)
+	n := len(p.buf)
 	p.buf = appendMessage(p.buf, m)
+	p.bytes += int64(len(p.buf) - n)
 	p.count++
 	if done != nil {
 		p.dones = append(p.dones, done)

@@ -32,12 +32,16 @@ type qgroup struct {
 	member      bool     // this node is one
 	q           atomic.Pointer[queue.Queue]
 	gone        atomic.Bool // the queue was deleted
+	// pending is the bytes of messages proposed and not yet applied here
+	// or failed: past Config.QueuePendingBytes, publishers wait (waitRoom).
+	pending, maxPending atomic.Int64
 
 	mu struct {
 		sync.Mutex
 		ops    pendingOps // proposed since the loop last took them
 		queued bool       // in Node.qmu.dirty
 		status QueueStatus
+		room   chan struct{} // closed when pending falls to half the cap
 	}
 
 	// Owned by the loop goroutine once adopted.
@@ -65,6 +69,7 @@ type qbatch struct {
 	id       uint64
 	data     []byte
 	dones    []func(error)
+	bytes    int64 // its enqueues' share of qgroup.pending
 	deadline time.Time
 }
 
@@ -78,6 +83,9 @@ type QueueStatus struct {
 	SnapshotIndex         uint64
 	FirstIndex            uint64
 	Messages              int // ready and unacknowledged, as applied here
+	// PendingBytes are the messages published here and not committed and
+	// applied yet; MaxPendingBytes its high-water mark.
+	PendingBytes, MaxPendingBytes int64
 }
 
 // ErrNotMember nacks a publish to a quorum queue on a node outside its
@@ -138,10 +146,61 @@ func (g *qgroup) Enqueue(m *queue.Message, done func(error)) {
 		return
 	}
 	g.mu.Lock()
+	before := g.mu.ops.bytes
 	g.mu.ops.enqueue(m, done)
+	size := g.mu.ops.bytes - before
 	g.queueLocked()
 	g.mu.Unlock()
 	g.n.kickLoop()
+	p := g.pending.Add(size)
+	for hw := g.maxPending.Load(); p > hw && !g.maxPending.CompareAndSwap(hw, p); hw = g.maxPending.Load() {
+	}
+	if p > g.n.cfg.QueuePendingBytes && !g.n.applying.Load() {
+		g.waitRoom()
+	}
+}
+
+// waitRoom holds a publisher back (its connection's reader: TCP pushes
+// back on the client) while the group has more than QueuePendingBytes
+// uncommitted: backpressure rather than an unbounded buffer. The loop
+// never waits here (it may publish, dead-lettering, while it applies):
+// it sets Node.applying. Publishes failed at their deadline free room.
+func (g *qgroup) waitRoom() {
+	for g.pending.Load() > g.n.cfg.QueuePendingBytes && !g.gone.Load() {
+		g.mu.Lock()
+		if g.mu.room == nil {
+			g.mu.room = make(chan struct{})
+		}
+		room := g.mu.room
+		g.mu.Unlock()
+		if g.pending.Load() <= g.n.cfg.QueuePendingBytes/2 {
+			return
+		}
+		select {
+		case <-room:
+		case <-g.n.done:
+			return
+		}
+	}
+}
+
+// release frees a batch's (or pending operations') bytes and completes
+// its publishes: confirmed (nil) or nacked.
+func (g *qgroup) release(bytes int64, dones []func(error), err error) {
+	for _, d := range dones {
+		d(err)
+	}
+	if bytes == 0 {
+		return
+	}
+	if g.pending.Add(-bytes) <= g.n.cfg.QueuePendingBytes/2 {
+		g.mu.Lock()
+		if g.mu.room != nil {
+			close(g.mu.room)
+			g.mu.room = nil
+		}
+		g.mu.Unlock()
+	}
 }
 
 func (g *qgroup) seqOp(kind byte, seqs []uint64) {

@@ -45,6 +45,8 @@ func (l *loop) anyReady() bool {
 // all in one batch, sends their messages, applies their committed
 // entries and advances them; false if the node must stop.
 func (l *loop) readyRound() bool {
+	l.n.applying.Store(true) // dead-lettering into a quorum queue must not wait
+	defer l.n.applying.Store(false)
 	b := l.n.store.NewBatch()
 	var meta *raft.Ready
 	if l.rn.HasReady() {
@@ -201,9 +203,7 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 			g.effects = fx[:0]
 		}
 		if mine != nil {
-			for _, done := range mine.dones {
-				done(nil) // committed and applied here: confirm
-			}
+			g.release(mine.bytes, mine.dones, nil) // committed and applied here: confirm
 		}
 	case pb.EntryConfChange:
 		var cc pb.ConfChange
@@ -383,19 +383,14 @@ func (l *loop) dropGroup(g *qgroup) {
 // failGroup fails every publish g has not confirmed.
 func (l *loop) failGroup(g *qgroup, err error) {
 	for _, b := range g.inflight {
-		fail(b.dones, err)
+		g.release(b.bytes, b.dones, err)
 	}
 	for _, b := range g.dropped {
-		fail(b.dones, err)
+		g.release(b.bytes, b.dones, err)
 	}
 	g.inflight, g.dropped = nil, nil
-	fail(g.takeOps().dones, err)
-}
-
-func fail(dones []func(error), err error) {
-	for _, d := range dones {
-		d(err)
-	}
+	ops := g.takeOps()
+	g.release(ops.bytes, ops.dones, err)
 }
 
 // stopGroups fails the publishes waiting when the loop ends.
@@ -405,7 +400,8 @@ func (l *loop) stopGroups() {
 	l.n.qmu.dirty = nil
 	l.n.qmu.Unlock()
 	for _, g := range dirty {
-		fail(g.takeOps().dones, ErrStopped)
+		ops := g.takeOps()
+		g.release(ops.bytes, ops.dones, ErrStopped)
 	}
 	for _, g := range l.groups {
 		l.failGroup(g, ErrStopped)
@@ -427,11 +423,11 @@ func (l *loop) proposeGroups() {
 			continue
 		}
 		if l.groups[g.id] != g || g.rn == nil {
-			fail(ops.dones, amqp.Errorf(amqp.NotFound, "no queue '%s' in vhost '%s'", g.name, g.vhost))
+			g.release(ops.bytes, ops.dones, amqp.Errorf(amqp.NotFound, "no queue '%s' in vhost '%s'", g.name, g.vhost))
 			continue
 		}
 		id := n.nextID.Add(1)
-		l.proposeGroup(g, &qbatch{id: id, data: ops.entry(n.id, id), dones: ops.dones, deadline: now.Add(n.cfg.ProposeTimeout)})
+		l.proposeGroup(g, &qbatch{id: id, data: ops.entry(n.id, id), dones: ops.dones, bytes: ops.bytes, deadline: now.Add(n.cfg.ProposeTimeout)})
 	}
 }
 
@@ -446,7 +442,7 @@ func (l *loop) proposeGroup(g *qgroup, b *qbatch) {
 	case errors.Is(err, raft.ErrProposalDropped):
 		g.dropped = append(g.dropped, b) // no leader yet, or too much uncommitted
 	default:
-		fail(b.dones, err)
+		g.release(b.bytes, b.dones, err)
 	}
 }
 
@@ -465,7 +461,7 @@ func (l *loop) tickGroups() {
 		for id, b := range g.inflight {
 			if now.After(b.deadline) {
 				delete(g.inflight, id)
-				fail(b.dones, l.n.queueTimeout(g))
+				g.release(b.bytes, b.dones, l.n.queueTimeout(g))
 			}
 		}
 		if len(g.dropped) > 0 {
@@ -474,7 +470,7 @@ func (l *loop) tickGroups() {
 			for _, b := range ps {
 				switch {
 				case now.After(b.deadline):
-					fail(b.dones, l.n.queueTimeout(g))
+					g.release(b.bytes, b.dones, l.n.queueTimeout(g))
 				case lead == raft.None:
 					g.dropped = append(g.dropped, b)
 				default:
@@ -571,7 +567,8 @@ func (l *loop) snapshotGroups() {
 		first, _ := g.g.FirstIndex()
 		g.setStatus(QueueStatus{Group: g.id, Leader: l.n.names[st.Lead], Members: l.n.nameList(g.conf.GetVoters()), Member: true,
 			Term: st.HardState.GetTerm(), Commit: st.HardState.GetCommit(), Applied: g.applied,
-			SnapshotIndex: g.snapIndex, FirstIndex: first, Messages: len(g.st.msgs)})
+			SnapshotIndex: g.snapIndex, FirstIndex: first, Messages: len(g.st.msgs),
+			PendingBytes: g.pending.Load(), MaxPendingBytes: g.maxPending.Load()})
 	}
 }
 

@@ -243,3 +243,52 @@ func TestQuorumConsumerOnFollowerPullsLeadership(t *testing.T) {
 		t.Fatalf("leader %s, want the consumer's node %s", now, follower)
 	}
 }
+
+// TestQuorumPublisherBackpressure: on a node cut off from the other
+// members, publishes are neither confirmed nor buffered without bound:
+// past QueuePendingBytes the publisher's connection waits, until the
+// propose timeout nacks what is pending and frees room.
+func TestQuorumPublisherBackpressure(t *testing.T) {
+	const limit = 16 << 10
+	c := newCluster(t, three, func(cfg *Config) { cfg.ProposeTimeout, cfg.QueuePendingBytes = time.Second, limit }, three...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "bp", nil)
+	alone := c.other(leader)
+	for _, n := range c.running() {
+		if n != alone {
+			c.stop(n)
+		}
+	}
+	ch, err := c.mustDial(alone).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	const n = 64
+	confirms := ch.NotifyPublish(make(chan amqp091.Confirmation, n))
+	body := make([]byte, 1024)
+	for range n {
+		if err := ch.Publish("", "bp", false, false, amqp091.Publishing{DeliveryMode: 2, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nacked := 0
+	for range n {
+		select {
+		case cf := <-confirms:
+			if cf.Ack {
+				t.Fatal("a publish confirmed without a quorum")
+			}
+			nacked++
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d nacked after 30 s", nacked, n)
+		}
+	}
+	s, _ := c.nodes[alone].node.QueueStatus("/", "bp")
+	t.Logf("pending high-water mark %d bytes (limit %d), now %d", s.MaxPendingBytes, limit, s.PendingBytes)
+	if s.MaxPendingBytes > limit+2048 || s.PendingBytes != 0 {
+		t.Fatalf("pending bytes peaked at %d (limit %d), now %d", s.MaxPendingBytes, limit, s.PendingBytes)
+	}
+}

@@ -187,19 +187,16 @@ func (g *qgroup) waitRoom() {
 // release frees a batch's (or pending operations') bytes and completes
 // its publishes: confirmed (nil) or nacked.
 func (g *qgroup) release(bytes int64, dones []func(error), err error) {
-	for _, d := range dones {
-		d(err)
-	}
-	if bytes == 0 {
-		return
-	}
-	if g.pending.Add(-bytes) <= g.n.cfg.QueuePendingBytes/2 {
+	if bytes != 0 && g.pending.Add(-bytes) <= g.n.cfg.QueuePendingBytes/2 {
 		g.mu.Lock()
 		if g.mu.room != nil {
 			close(g.mu.room)
 			g.mu.room = nil
 		}
 		g.mu.Unlock()
+	}
+	for _, d := range dones {
+		d(err)
 	}
 }
 

@@ -161,8 +161,11 @@
 // feeding it over the peer link with credit is the next step).
 //
 // A group's leader sends its appends before its own write of them is done
-// (Raft thesis 10.2.1, as etcd does); it applies, and confirms, only after
-// that write, so a confirmed message is on the disks of a majority.
+// (Raft thesis 10.2.1, as etcd does): raft counts the leader's own copy
+// only once that write is done (its self-ack comes after it), so a
+// committed entry is on the disks of a majority. Committed entries are
+// applied, and their publishes confirmed, before the round's write of
+// new entries (not one fsync later).
 //
 // # Durability
 //

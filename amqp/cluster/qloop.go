@@ -64,9 +64,10 @@ func (l *loop) readyRound() bool {
 		g.persistInto(b, &gr.rd)
 		if ss := gr.rd.SoftState; ss != nil && ss.RaftState == raft.StateLeader || ss == nil && g.leading {
 			// A leader sends its appends while it writes them itself
-			// (Raft thesis 10.2.1, as etcd does): an entry commits once a
-			// majority has it on disk, and this node applies it (and
-			// confirms) only after this round's batch is on its disk too.
+			// (Raft thesis 10.2.1, as etcd does): raft counts its own
+			// copy only after the write (the self-ack comes with
+			// Advance), so an entry still commits only once a majority
+			// has it on disk.
 			l.n.tr.send(g.id, gr.rd.Messages)
 			gr.sent = true
 		}

@@ -205,7 +205,13 @@
 // so a member still running the old group's log could mix the two (the
 // log is deleted with the queue on every member that applies the delete);
 // a metadata snapshot that deletes and imports a quorum queue again
-// starts its group afresh on that node.
+// starts its group afresh on that node. Disk: a quorum queue's log lives
+// in raftlog's Badger LSM, where entries a snapshot compacts away are
+// reclaimed only as Badger's level compactions reach them (measured: 654
+// MB under <data>/raft after 640k 1 KiB messages went through one queue
+// and out; with big entries in Badger's value log instead, 1.8 GB after
+// 1.76 M and nothing collected): a segment log per group is the next
+// step.
 //
 // # Concurrency
 //

@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare bench-sweep bench-stream-replay conformance conformance-rabbitmq
+.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare bench-sweep bench-stream-replay conformance conformance-rabbitmq chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -115,3 +115,16 @@ conformance-rabbitmq: ## the conformance suites against a RabbitMQ on 127.0.0.1:
 	AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ $(GO) test -race -count=1 ./conformance/
 	MANAGEMENT_URL=http://guest:guest@127.0.0.1:15672 AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ $(GO) test -race -count=1 ./conformance/api/
 	STREAM_URL=rabbitmq-stream://guest:guest@127.0.0.1:5552/ AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ $(GO) test -race -count=1 ./conformance/stream/
+
+# chaos is issue 20's long fault run (amqp/cluster/chaos, tools/warren-chaos): three warren
+# processes, a fault-injecting proxy on every peer link, CHAOS_FAULTS random faults (kill -9,
+# pause, clean stop, partitions, one-way cuts, delays, drops) drawn from CHAOS_SEED (0: from the
+# clock; the seed is printed, CHAOS_SEED=N replays it), then the checker's summary. `make test`
+# runs a short schedule of each fault (TestFaults). CHAOS_QUEUE_TYPE=quorum targets a quorum
+# queue on every node; CHAOS_ARGS go to warren-chaos run (e.g. --kinds kill,partition --keep).
+CHAOS_FAULTS ?= 100
+CHAOS_SEED   ?= 0
+CHAOS_ARGS   ?=
+
+chaos: ## long random fault schedule on a 3-node cluster (CHAOS_FAULTS=100, CHAOS_SEED): prints the checker's summary
+	CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_SEED=$(CHAOS_SEED) $(GO) run ./tools/warren-chaos run $(CHAOS_ARGS)

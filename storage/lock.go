@@ -71,9 +71,20 @@ func readPID(f *os.File) int {
 
 // unlockDir releases the lock. The file stays: removing it would let a
 // process that opened it before the removal lock a file nobody else sees.
+//
+// The lock is released explicitly (LOCK_UN) before the close: a flock
+// belongs to the open file description, and a child this process forks
+// holds a copy of every descriptor until its exec closes them, so a close
+// alone leaves the lock held for as long as another goroutine's fork and
+// exec take (a store reopened at once in the same process, as a restart in
+// a test does, then found it "in use by another Warren").
 func unlockDir(f *os.File) error {
 	if f == nil {
 		return nil
 	}
-	return f.Close()
+	uerr := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return uerr
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -410,6 +411,29 @@ func corrupt(t *testing.T, path string, off int64) {
 	}
 	b[0] ^= 0xff
 	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A copy of the lock's descriptor (what a child forked by another
+// goroutine holds until its exec) must not keep the directory locked once
+// the store is closed: the same process reopens it at once.
+func TestCloseReleasesLockHeldByACopy(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	fd, err := syscall.Dup(int(s.lock.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(testOptions(t, dir))
+	if err != nil {
+		t.Fatalf("reopen while a copy of the old lock descriptor is open: %v", err)
+	}
+	if err := s2.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

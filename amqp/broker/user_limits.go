@@ -81,3 +81,11 @@ func (b *Broker) CloseUserChannel(user string) {
 		delete(b.uc.counts.chans, user)
 	}
 }
+
+// UserConnections is how many connections user has open (counted by
+// OpenUserConnection, over every protocol).
+func (b *Broker) UserConnections(user string) int64 {
+	b.uc.Lock()
+	defer b.uc.Unlock()
+	return b.uc.counts.conns[user]
+}

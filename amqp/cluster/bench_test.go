@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/storage"
@@ -52,5 +54,47 @@ func BenchmarkDeclare(b *testing.B) {
 			}
 			run(b, c.nodes[node].srv.Broker())
 		})
+	}
+}
+
+// BenchmarkJoin is the time for a node to join a running node that holds
+// 1,000 durable queues, from the join request to the new node being a
+// voter: added as a learner, caught up from a snapshot, promoted.
+func BenchmarkJoin(b *testing.B) {
+	const queues = 1000
+	for b.Loop() {
+		b.StopTimer()
+		var c *testCluster
+		c = newCluster(b, []string{"a", "b"}, func(cfg *Config) {
+			cfg.Tick, cfg.SnapshotEntries, cfg.CatchUpEntries = 50e6, 256, 64
+			cfg.Peers = map[string]string{"a": c.peers["a"]}
+			cfg.Join = cfg.Name != "a"
+		})
+		c.start("a")
+		c.waitLeader()
+		v := c.nodes["a"].srv.Broker().Vhost("/")
+		for i := range queues {
+			if _, err := v.Apply(broker.DeclareQueue{Name: fmt.Sprintf("q-%d", i), Durable: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.start("b")
+		b.StartTimer()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := c.nodes["a"].node.Join(ctx, "b", c.peers["b"]); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		b.StopTimer()
+		eventually(b, 10*time.Second, func() error {
+			if n := len(c.nodes["b"].srv.Broker().Vhost("/").Queues()); n < queues {
+				return fmt.Errorf("the new voter has %d queues, want %d", n, queues)
+			}
+			return nil
+		})
+		for _, n := range c.running() {
+			c.stop(n)
+		}
+		b.StartTimer()
 	}
 }

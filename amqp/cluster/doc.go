@@ -29,17 +29,21 @@
 //	                                                   v
 //	                                            Broker.ApplyLocal (every node)
 //
-//	node.go       Config, Node: New, Start, Stop, Propose, Status; node ids
-//	loop.go       the Raft loop; proposals' entries; snapshots
-//	transport.go  the peer link
-//	logger.go     raft's Logger over zap
-//	qgroup.go     a quorum queue's group: the queue.Quorum the broker's queue
-//	              proposes through; QueueConfig (broker.QueueReplicator), group
-//	              ids, members, QueueStatus
-//	qloop.go      the loop's side of those groups: adopt, propose, tick, one
-//	              Ready round for every group, apply, snapshot, leadership
-//	qstate.go     a quorum queue's replicated state machine and its snapshot
-//	qcodec.go     the quorum queues' entries and messages on the log
+//	node.go        Config, Node: New, Start, Stop, Propose, Status; node ids
+//	loop.go        the Raft loop; proposals' entries; snapshots
+//	membership.go  Join, Leave; conf changes; the address book; removal
+//	status.go      the members as a node sees them (running, match, lag)
+//	applied.go     the applied index in the broker's store (Durability)
+//	transport.go   the peer link
+//	logger.go      raft's Logger over zap
+//	qgroup.go      a quorum queue's group: the queue.Quorum the broker's queue
+//	               proposes through; QueueConfig (broker.QueueReplicator), group
+//	               ids, members, QueueStatus
+//	qloop.go       the loop's side of those groups: adopt, propose, tick, one
+//	               Ready round for every group, apply, snapshot, leadership
+//	qstate.go      a quorum queue's replicated state machine and its snapshot
+//	qcodec.go      the quorum queues' entries and messages on the log
+//	DESIGN.md      how the design scales past three nodes and one machine
 //
 // Quorum queues, one node's view:
 //
@@ -80,7 +84,19 @@
 //	        count x ( group u64 BE | size uvarint | raftpb.Message (protobuf) )
 //
 // Group 1 is the metadata group; every quorum queue's group shares the
-// connection (and the batch). A frame is at most 256 MiB.
+// connection (and the batch). Group 0 is the link's own: a
+// message there whose Context is "removed" tells its receiver that the
+// cluster removed it (at Index). A frame is at most 256 MiB. A sender
+// with nothing to send for pingInterval (250 ms) sends an empty frame
+// (count 0), so that every node hears from every other, followers
+// included, and can show which are running.
+//
+// A conf change's context is JSON, {"name": NODE, "addr": HOST:PORT}:
+// the address book travels in the log. A snapshot's data is
+//
+//	"WRNS" 0x01 | book length uvarint | book (JSON) | definitions (RabbitMQ's JSON)
+//
+// (data without the magic is definitions alone, as before).
 //
 // A quorum queue's group id is the FNV-1a hash of "quorum" 0 vhost 0 name
 // (never 0 or 1): the same on every node, so a node that applies the
@@ -112,9 +128,34 @@
 // work as for the metadata group, per group.
 //
 // Node ids are the FNV-1a hashes of the node names (NodeID). A node whose
-// log is empty bootstraps with Config.Peers as the members: every node of
-// a new cluster must be started with the same peers (membership changes
-// are a next step).
+// log is empty bootstraps with Config.Peers as the members (every node of
+// a new cluster must be started with the same peers), unless Config.Join.
+//
+// # Membership
+//
+// Changes are Raft configuration changes (ConfChange, one at a time, as
+// raft allows one pending), proposed from any node (raft forwards them
+// to the leader); Join and Leave poll the applied configuration and
+// propose again (at most once per election timeout) until it shows the
+// change. Learners first: Join adds the node as a learner; at every tick
+// the leader promotes one learner whose match index is within
+// promoteLag (8) entries of the commit index. A joining node runs with
+// Config.Join (--cluster-join): it does not bootstrap, waits for the
+// leader, and catches up from a snapshot (one is taken at once when a
+// node is added to a compacted log: raft refuses a snapshot whose
+// configuration lacks its receiver) and then the log. Leave of the
+// leader first hands leadership to another voter (raft's StepDownOnRemoval
+// is set too). A node that applies its own removal, or is told of it on
+// the control group (the leader stops replicating to a removed node, so
+// it may never learn the commit), saves the book marked and stops its
+// loop: Status.Removed, proposals fail with ErrRemoved; restarted, it
+// stays stopped. Peers answer a removed node's raft messages with the
+// notice.
+//
+// The address book (name -> peer address, and the names removed) comes
+// from conf change contexts and snapshots, is saved in raftlog's meta
+// record in the same commit as the conf state, and completes the flags'
+// --cluster-peers at the next start.
 //
 // # Snapshots
 //
@@ -170,13 +211,20 @@
 // # Durability
 //
 // A Ready's entries and hard state are synced (one raftlog Batch) before
-// its messages are sent. The applied index is saved with the next batch
-// (at the latest one tick later), so after a crash a node may apply again
-// the last few commands it had applied: declarations and deletions are
-// idempotent, apart from a queue deleted and declared again with other
-// arguments inside that window. Non-durable objects are not in the
-// broker's store: a restarted node lacks those that were applied before
-// its last saved applied index (as a single node loses them).
+// its messages are sent. The Raft log's applied index is saved with the
+// next batch (at the latest one tick later); the broker's store, which
+// holds the definitions, is another Badger. So that no command is
+// applied twice after a crash (a queue deleted and declared again would
+// be deleted again, with its messages), the loop submits each command's
+// index to the broker's store right after the command (applied.go),
+// behind its writes and ahead of the next command's; at start it skips
+// the broker's apply of entries up to that index. At most the one
+// command at the edge (its writes synced, its index not) meets its own
+// effects again, which a single command takes as a no-op. A snapshot
+// install cut by a crash is restored again at start. Non-durable objects
+// are not in the broker's store: a restarted node lacks those that were
+// applied before its last saved applied index (as a single node loses
+// them).
 //
 // After a restart a quorum queue's source of truth is its Raft log and
 // snapshot, not the broker's store: the queue's definition comes back
@@ -195,9 +243,11 @@
 // tell a deterministic refusal from a local one. x-expires runs on each
 // node's instance of a queue and deletes it there only; an auto-delete
 // queue's deletion is proposed by the node whose last consumer left, and
-// deletes every node's instance. Membership is fixed at bootstrap, and a
-// quorum queue's members with it (the group's conf state is in its log,
-// ready for conf changes). For quorum queues: message TTL is not
+// deletes every node's instance. Other nodes' runtime figures (memory,
+// uptime) are not carried on the peer link: /api/nodes shows them for
+// the node answering only. A quorum queue's members are chosen once, at its declaration, among the
+// nodes then known (the group's conf state is in its log, ready for conf
+// changes; join/leave do not move quorum queues yet). For quorum queues: message TTL is not
 // applied (entries carry no expiry yet); x-expires deletes one node's
 // instance and its group there, as for classic queues; a purge on
 // the leader settles the ready messages through the log, on a follower
@@ -225,10 +275,13 @@
 // Vhost.mu -> queue.Queue.mu -> qgroup.mu -> Node.qmu (a no-ack delivery
 // settles under the queue's lock; QueueConfig runs under Vhost.mu; Deleted
 // under the queue's lock). The confirms of a quorum queue's publishes
-// (broker.Confirm.Done) run on the loop goroutine with no lock held. Proposers block in Propose on their own
+// (broker.Confirm.Done) run on the loop goroutine with no lock held. The loop also owns the address book, the id -> name map and
+// transport.peers (addPeer), and runs the functions Join, Leave and
+// removal notices hand it on Node.ctlc (inLoop). Proposers block in Propose on their own
 // result channel (Node.mu guards the pending map and the status, a leaf).
 // The transport has one sender goroutine per peer (peer.mu guards its
-// queue, a leaf: send never blocks the loop; a full queue drops messages,
+// queue and address, a leaf; transport.mu the inbound connections and
+// when each peer was last heard from, a leaf: send never blocks the loop; a full queue drops messages,
 // which raft resends) and one reader goroutine per inbound connection,
 // which hands messages to the loop over a channel. Code run by
 // Broker.ApplyLocal must not call Broker.Apply: the loop would wait on

@@ -69,6 +69,24 @@ type loop struct {
 
 	// groups are the quorum queues' groups (qloop.go), by id.
 	groups map[uint64]*qgroup
+
+	// Membership (membership.go): the address book, saved with the conf
+	// state; removed once this node applied its own removal (the loop
+	// stops); the rest is per request and rate limits, by tick.
+	book    *book
+	removed bool
+	snapNow bool // a node was added to a compacted log: snapshot now
+
+	ticks        uint64
+	joining      map[uint64]bool
+	leaving      map[uint64]bool
+	confProposed map[[2]uint64]uint64 // (type, node) -> tick proposed
+	noticed      map[uint64]uint64    // removed node -> tick last told
+
+	// storeApplied is the applied index the broker's store had at start
+	// (applied.go): commands up to it are in the store already.
+	storeApplied uint64
+	memberCache  members // status.go
 }
 
 // seenWindow is how many applied entries a proposal id is remembered for:
@@ -88,6 +106,8 @@ func (l *loop) run() {
 			return
 		case <-t.C:
 			l.rn.Tick()
+			l.ticks++
+			l.promoteLearners() // membership.go
 			l.retryDropped()
 			l.reproposeOnNewLeader()
 			l.tickGroups()
@@ -101,6 +121,8 @@ func (l *loop) run() {
 		case p := <-l.n.propc:
 			l.propose(p)
 		case <-l.n.kick:
+		case f := <-l.n.ctlc:
+			f(l) // membership.go: Join, Leave, notices
 		case r := <-l.n.reportc:
 			l.reportAny(r)
 		}
@@ -130,6 +152,10 @@ func (l *loop) run() {
 		l.maybeSnapshot()
 		l.snapshotGroups()
 		l.updateStatus()
+		if l.removed { // membership.go: this node applied its own removal
+			l.persist(nil, true)
+			return
+		}
 	}
 }
 
@@ -166,6 +192,7 @@ func (l *loop) reportAny(r report) {
 }
 
 func (l *loop) step(m *pb.Message) {
+	l.noticeIfRemoved(m) // membership.go
 	if err := l.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
 		l.n.log.Debug("cluster: step", zap.Error(err))
 	}
@@ -313,6 +340,7 @@ func (l *loop) persistInto(b *raftlog.Batch, rd *raft.Ready, force bool) bool {
 	b.SetHardState(g, l.hard)
 	if l.confDirty {
 		b.SetConfState(g, l.conf)
+		b.SetMeta(g, l.bookBytes()) // membership.go: the address book with it
 	}
 	l.wrote = true
 	return true
@@ -348,9 +376,10 @@ func (l *loop) ready(rd raft.Ready) {
 // install makes the broker's definitions the snapshot's.
 func (l *loop) install(s *pb.Snapshot) {
 	md := s.GetMetadata()
-	if err := l.b.RestoreDefinitions(s.GetData()); err != nil {
+	if err := l.b.RestoreDefinitions(l.installBook(s.GetData())); err != nil {
 		l.n.log.Error("cluster: installing a snapshot", zap.Uint64("index", md.GetIndex()), zap.Error(err))
 	}
+	l.markApplied(md.GetIndex()) // applied.go
 	l.applied, l.snapIndex = md.GetIndex(), md.GetIndex()
 	l.conf, l.confDirty = proto.Clone(md.GetConfState()).(*pb.ConfState), true
 	l.n.log.Info("cluster: installed a snapshot", zap.Uint64("index", md.GetIndex()))
@@ -377,6 +406,9 @@ func (l *loop) apply(e *pb.Entry) {
 		if l.dup(node, id, e.GetIndex()) {
 			return // a re-proposal's second copy (reproposeOnNewLeader)
 		}
+		if e.GetIndex() <= l.storeApplied {
+			return // applied.go: in the broker's store before a restart
+		}
 		var r result
 		vhost, cmd, err := broker.DecodeCommand(raw)
 		if err != nil {
@@ -385,6 +417,7 @@ func (l *loop) apply(e *pb.Entry) {
 			r.err = err
 		} else {
 			r.res, r.err = l.b.ApplyLocal(vhost, cmd)
+			l.markApplied(e.GetIndex()) // applied.go
 		}
 		if node == l.n.id {
 			l.n.finish(id, r)
@@ -395,7 +428,7 @@ func (l *loop) apply(e *pb.Entry) {
 			l.n.log.Error("cluster: a bad conf change", zap.Error(err))
 			return
 		}
-		l.conf, l.confDirty = l.rn.ApplyConfChange(&cc), true
+		l.applyConfChange(e.GetIndex(), &cc) // membership.go
 	case pb.EntryConfChangeV2:
 		var cc pb.ConfChangeV2
 		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
@@ -410,9 +443,10 @@ func (l *loop) apply(e *pb.Entry) {
 // were applied since the last snapshot, and drops the log behind it but
 // CatchUpEntries.
 func (l *loop) maybeSnapshot() {
-	if l.applied-l.snapIndex < l.n.cfg.SnapshotEntries {
+	if l.applied-l.snapIndex < l.n.cfg.SnapshotEntries && !(l.snapNow && l.applied > l.snapIndex) {
 		return
 	}
+	l.snapNow = false
 	data, err := broker.MarshalDefinitions(l.b.Export(""))
 	if err != nil {
 		l.n.log.Error("cluster: exporting definitions for a snapshot", zap.Error(err))
@@ -420,7 +454,7 @@ func (l *loop) maybeSnapshot() {
 	}
 	g := l.n.group
 	b := l.n.store.NewBatch()
-	b.CreateSnapshot(g, l.applied, l.conf, data)
+	b.CreateSnapshot(g, l.applied, l.conf, encodeSnapshotData(l.book, data)) // membership.go: with the address book
 	keep := uint64(max(l.n.cfg.CatchUpEntries, 0))
 	if first, _ := g.FirstIndex(); l.applied > keep && l.applied-keep >= first {
 		b.Compact(g, l.applied-keep)
@@ -440,9 +474,7 @@ func (l *loop) updateStatus() {
 	first, _ := l.n.group.FirstIndex()
 	s := Status{Name: l.n.cfg.Name, Leader: l.n.names[st.Lead], Term: st.HardState.GetTerm(), Commit: st.HardState.GetCommit(),
 		Applied: l.applied, SnapshotIndex: l.snapIndex, FirstIndex: first}
-	for _, id := range l.conf.GetVoters() {
-		s.Members = append(s.Members, l.n.names[id])
-	}
+	l.fillMembers(&s, st) // status.go
 	l.n.mu.Lock()
 	l.n.mu.status = s
 	l.n.mu.Unlock()

@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"net"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,6 +34,11 @@ type Config struct {
 	// Peers are the initial members, name -> peer address, this node
 	// included or not (it is added with Listener's address).
 	Peers map[string]string
+	// Join: a node whose log is empty waits to be added to a running
+	// cluster (Node.Join on a member, `warren ctl cluster join`) and
+	// catches up from its leader, instead of bootstrapping with Peers
+	// (which then need only name members it can reach).
+	Join bool
 	// Dir holds the Raft log (<data-dir>/raft).
 	Dir    string
 	Logger *zap.Logger // nil: none
@@ -62,7 +69,8 @@ type Node struct {
 	cfg   Config
 	id    uint64
 	log   *zap.Logger
-	names map[uint64]string // member id -> name
+	names map[uint64]string // id -> name of every node in book; the loop's once started
+	book  *book             // the address book; the loop's once started
 	store *raftlog.Store
 	group *raftlog.Group
 	tr    *transport
@@ -70,6 +78,7 @@ type Node struct {
 	propc   chan proposal
 	recvc   chan groupMsg
 	reportc chan report
+	ctlc    chan func(*loop) // run on the loop (inLoop)
 	stop    chan struct{}
 	done    chan struct{}
 	started atomic.Bool
@@ -112,9 +121,13 @@ type result struct {
 type Status struct {
 	Name, Leader          string // Leader "": none known
 	Term, Commit, Applied uint64
-	SnapshotIndex         uint64 // the latest snapshot's index
-	FirstIndex            uint64 // the first entry kept in the log
-	Members               []string
+	SnapshotIndex         uint64   // the latest snapshot's index
+	FirstIndex            uint64   // the first entry kept in the log
+	Members               []string // the voters, sorted
+	Learners              []string // sorted
+	Nodes                 []Member // voters and learners, by name (status.go)
+	// Removed: this node was removed from the cluster; its Raft stopped.
+	Removed bool
 }
 
 // ErrStopped is returned by Propose once the node is stopped.
@@ -166,22 +179,8 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, id: NodeID(cfg.Name), log: cfg.Logger.Named("cluster"), names: map[uint64]string{},
 		propc: make(chan proposal, 256), recvc: make(chan groupMsg, 4096), reportc: make(chan report, 1024),
-		stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
+		ctlc: make(chan func(*loop)), stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	n.qmu.groups = map[uint64]*qgroup{}
-	addrs := map[uint64]string{}
-	peers := map[string]string{cfg.Name: cfg.Listener.Addr().String()}
-	for name, addr := range cfg.Peers {
-		if name != cfg.Name {
-			peers[name] = addr
-		}
-	}
-	for name, addr := range peers {
-		id := NodeID(name)
-		if other, ok := n.names[id]; ok {
-			return nil, fmt.Errorf("cluster: node names %q and %q have the same id", name, other)
-		}
-		n.names[id], addrs[id] = name, addr
-	}
 	n.nextID.Store(uint64(time.Now().UnixNano()))
 	n.mu.pending = map[uint64]chan result{}
 	var err error
@@ -192,44 +191,74 @@ func New(cfg Config) (*Node, error) {
 		n.store.Close()
 		return nil, err
 	}
+	// The address book: the saved one (membership.go), then the flags'.
+	if n.book, err = loadBook(n.group.Meta(), cfg); err != nil {
+		n.store.Close()
+		return nil, err
+	}
+	addrs := map[uint64]string{}
+	for name, addr := range n.book.Addrs {
+		id := NodeID(name)
+		if other, ok := n.names[id]; ok {
+			n.store.Close()
+			return nil, fmt.Errorf("cluster: node names %q and %q have the same id", name, other)
+		}
+		n.names[id], addrs[id] = name, addr
+	}
 	n.tr = newTransport(n.id, addrs, n.log, n.deliver, n.report)
+	_, cs, _ := n.group.InitialState()
+	n.mu.status = Status{Name: cfg.Name, Members: n.voterNames(cs.GetVoters()), Removed: slices.Contains(n.book.Removed, cfg.Name)}
 	return n, nil
 }
 
 // Start runs the node for b: the Raft loop applies every committed
 // command with b.ApplyLocal. A node whose log is empty bootstraps the
 // initial members from Config.Peers (every node of a new cluster must be
-// given the same peers).
+// given the same peers), unless Config.Join. A node removed from the
+// cluster does not start its Raft (Status.Removed; proposals fail with
+// ErrRemoved).
 func (n *Node) Start(b *broker.Broker) error {
+	if n.Status().Removed {
+		n.log.Warn("cluster: this node was removed from the cluster; its Raft stays stopped (start it with an empty data directory to join again)", zap.String("node", n.cfg.Name))
+		n.started.Store(true)
+		close(n.done)
+		n.tr.start(n.cfg.Listener)
+		return nil
+	}
 	rc := &raft.Config{
 		ID: n.id, ElectionTick: n.cfg.ElectionTicks, HeartbeatTick: n.cfg.HeartbeatTicks,
 		Storage: n.group, Applied: n.group.Applied(),
 		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, MaxUncommittedEntriesSize: 64 << 20,
-		CheckQuorum: true, PreVote: true, Logger: raftLogger{n.log.Sugar()},
+		CheckQuorum: true, PreVote: true, StepDownOnRemoval: true, Logger: raftLogger{n.log.Sugar()},
 	}
 	rn, err := raft.NewRawNode(rc)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	if last, _ := n.group.LastIndex(); last == 0 {
+	if last, _ := n.group.LastIndex(); last == 0 && !n.cfg.Join {
 		var peers []raft.Peer
-		for id := range n.names {
-			peers = append(peers, raft.Peer{ID: id})
+		for id, name := range n.names {
+			ctx, _ := json.Marshal(memberInfo{Name: name, Addr: n.book.Addrs[name]})
+			peers = append(peers, raft.Peer{ID: id, Context: ctx})
 		}
 		sort.Slice(peers, func(i, j int) bool { return peers[i].ID < peers[j].ID })
 		if err := rn.Bootstrap(peers); err != nil {
 			return fmt.Errorf("cluster: bootstrap: %w", err)
 		}
 	}
-	l := &loop{n: n, rn: rn, b: b, applied: n.group.Applied()}
+	l := &loop{n: n, rn: rn, b: b, applied: n.group.Applied(), book: n.book,
+		joining: map[uint64]bool{}, leaving: map[uint64]bool{}, confProposed: map[[2]uint64]uint64{}, noticed: map[uint64]uint64{}}
 	if snap, _ := n.group.Snapshot(); !raft.IsEmptySnap(snap) {
 		l.snapIndex = snap.GetMetadata().GetIndex()
 	}
+	l.storeApplied = storeApplied(b, n.log) // applied.go
 	l.hard, l.conf, _ = n.group.InitialState()
 	l.savedHard = l.hard
+	l.reinstallIfBehind() // applied.go
 	n.started.Store(true)
 	n.tr.start(n.cfg.Listener)
-	n.log.Info("cluster node started", zap.String("node", n.cfg.Name), zap.Int("members", len(n.names)), zap.Uint64("applied", l.applied))
+	n.log.Info("cluster node started", zap.String("node", n.cfg.Name), zap.Int("members", len(l.conf.GetVoters())+len(l.conf.GetLearners())),
+		zap.Bool("join", n.cfg.Join && len(l.conf.GetVoters()) == 0), zap.Uint64("applied", l.applied))
 	go l.run()
 	return nil
 }
@@ -270,7 +299,7 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (broker.Result, error) {
 	case <-ctx.Done():
 		return broker.Result{}, n.timeout()
 	case <-n.done:
-		return broker.Result{}, ErrStopped
+		return broker.Result{}, n.stoppedErr()
 	}
 	select {
 	case r := <-ch:
@@ -278,14 +307,14 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (broker.Result, error) {
 	case <-ctx.Done():
 		return broker.Result{}, n.timeout()
 	case <-n.done:
-		return broker.Result{}, ErrStopped
+		return broker.Result{}, n.stoppedErr()
 	}
 }
 
 // timeout is the error of a proposal not committed in time: no quorum,
 // most likely (a 541, as the change may or may not happen later).
 func (n *Node) timeout() error {
-	return amqp.Errorf(amqp.InternalError, "cluster: the change was not committed in time (no quorum of %d nodes reachable from node '%s'?)", len(n.names), n.cfg.Name)
+	return amqp.Errorf(amqp.InternalError, "cluster: the change was not committed in time (no quorum of %d nodes reachable from node '%s'?)", len(n.Status().Members), n.cfg.Name)
 }
 
 // finish hands a proposal's result to its proposer, if it still waits.
@@ -305,13 +334,25 @@ func (n *Node) finish(id uint64, r result) {
 func (n *Node) Status() Status {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	s := n.mu.status
-	s.Members = append([]string(nil), s.Members...)
-	return s
+	return n.mu.status.clone()
+}
+
+// voterNames names ids (before the loop runs, or on it).
+func (n *Node) voterNames(ids []uint64) []string {
+	var out []string
+	for _, id := range ids {
+		out = append(out, n.names[id])
+	}
+	sort.Strings(out)
+	return out
 }
 
 // deliver hands a received message to the Raft loop; false once stopped.
 func (n *Node) deliver(m groupMsg) bool {
+	if m.group == controlGroup {
+		n.control(m.msg) // membership.go
+		return true
+	}
 	select {
 	case n.recvc <- m:
 		return true

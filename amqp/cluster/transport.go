@@ -26,6 +26,10 @@ const (
 	maxQueued    = 8192      // messages waiting for one peer; more are dropped (raft resends)
 	dialTimeout  = time.Second
 	writeTimeout = 5 * time.Second
+	// pingInterval: a sender with nothing to send for this long sends an
+	// empty frame, so that every node hears from every other (followers
+	// exchange no raft messages) and can tell which are running.
+	pingInterval = 250 * time.Millisecond
 )
 
 // envelope of one raft message on the link: the group it belongs to.
@@ -37,9 +41,13 @@ type groupMsg struct {
 // transport sends raft messages to peers and hands those it receives to
 // deliver.
 type transport struct {
-	self    uint64
-	log     *zap.Logger
-	peers   map[uint64]*peer // fixed at construction
+	self uint64
+	log  *zap.Logger
+	// peers are read and changed by the Raft loop's goroutine only
+	// (addPeer when a conf change names a new node), and by start and
+	// close, which run when the loop does not.
+	peers   map[uint64]*peer
+	started bool
 	deliver func(groupMsg) bool
 	// report tells the Raft loop about a peer it could not reach and the
 	// fate of a snapshot sent.
@@ -51,6 +59,7 @@ type transport struct {
 		sync.Mutex
 		inbound map[net.Conn]struct{}
 		closed  bool
+		heard   map[uint64]time.Time // a frame's arrival, by sender
 	}
 }
 
@@ -64,33 +73,64 @@ type report struct {
 type peer struct {
 	t    *transport
 	id   uint64
-	addr string
 	wake chan struct{}
 	mu   struct {
 		sync.Mutex
 		queue []groupMsg
+		addr  string
 	}
 }
 
 func newTransport(self uint64, peers map[uint64]string, log *zap.Logger, deliver func(groupMsg) bool, report func(report)) *transport {
 	t := &transport{self: self, log: log, peers: map[uint64]*peer{}, deliver: deliver, report: report, stop: make(chan struct{})}
 	t.mu.inbound = map[net.Conn]struct{}{}
+	t.mu.heard = map[uint64]time.Time{}
 	for id, addr := range peers {
-		if id != self {
-			t.peers[id] = &peer{t: t, id: id, addr: addr, wake: make(chan struct{}, 1)}
-		}
+		t.addPeer(id, addr)
 	}
 	return t
 }
 
 // start runs the senders and accepts on ln.
 func (t *transport) start(ln net.Listener) {
+	t.started = true
 	for _, p := range t.peers {
 		t.wg.Add(1)
 		go p.run()
 	}
 	t.wg.Add(1)
 	go t.accept(ln)
+}
+
+// addPeer makes id reachable at addr (a new member, or a member's new
+// address); its sender starts at once if the transport runs. Called by
+// the Raft loop's goroutine (or before start).
+func (t *transport) addPeer(id uint64, addr string) {
+	if id == t.self {
+		return
+	}
+	if p := t.peers[id]; p != nil {
+		p.mu.Lock()
+		p.mu.addr = addr
+		p.mu.Unlock()
+		return
+	}
+	p := &peer{t: t, id: id, wake: make(chan struct{}, 1)}
+	p.mu.addr = addr
+	t.peers[id] = p
+	if t.started {
+		t.wg.Add(1)
+		go p.run()
+	}
+}
+
+// heardWithin reports whether a frame (a raft message or a ping) came
+// from id within d.
+func (t *transport) heardWithin(id uint64, d time.Duration) bool {
+	t.mu.Lock()
+	at, ok := t.mu.heard[id]
+	t.mu.Unlock()
+	return ok && time.Since(at) < d
 }
 
 // close stops the senders and readers and closes ln; it waits for every
@@ -131,8 +171,11 @@ func (t *transport) send(group uint64, msgs []*pb.Message) {
 	}
 }
 
-// failed reports messages that did not reach peer id.
+// failed reports messages that did not reach peer id (none: a ping).
 func (t *transport) failed(id uint64, msgs []groupMsg) {
+	if len(msgs) == 0 {
+		return
+	}
 	t.report(report{to: id})
 	for _, m := range msgs {
 		if m.msg.GetType() == pb.MessageType_MsgSnap {
@@ -153,23 +196,35 @@ func (p *peer) run() {
 			conn.Close()
 		}
 	}()
+	ping := time.NewTicker(pingInterval)
+	defer ping.Stop()
+	sent := false // a frame went since the last ping tick
 	for {
+		pinging := false
 		select {
 		case <-p.t.stop:
 			return
 		case <-p.wake:
+		case <-ping.C:
+			if sent {
+				sent = false
+				continue
+			}
+			pinging = true // idle for a whole interval: an empty frame
 		}
 		p.mu.Lock()
 		batch := p.mu.queue
 		p.mu.queue = nil
+		addr := p.mu.addr
 		p.mu.Unlock()
-		if len(batch) == 0 {
+		if len(batch) == 0 && !pinging {
 			continue
 		}
+		sent = true
 		if conn == nil {
-			c, err := net.DialTimeout("tcp", p.addr, dialTimeout)
+			c, err := net.DialTimeout("tcp", addr, dialTimeout)
 			if err != nil {
-				p.t.log.Debug("cluster: peer unreachable", zap.String("addr", p.addr), zap.Error(err))
+				p.t.log.Debug("cluster: peer unreachable", zap.String("addr", addr), zap.Error(err))
 				p.t.failed(p.id, batch)
 				continue
 			}
@@ -184,7 +239,7 @@ func (p *peer) run() {
 			err = w.Flush()
 		}
 		if err != nil {
-			p.t.log.Debug("cluster: peer link failed", zap.String("addr", p.addr), zap.Error(err))
+			p.t.log.Debug("cluster: peer link failed", zap.String("addr", addr), zap.Error(err))
 			conn.Close()
 			conn, w = nil, nil
 			p.t.failed(p.id, batch)
@@ -259,6 +314,7 @@ func (t *transport) read(c net.Conn) error {
 	if string(hello[:4]) != linkMagic || hello[4] != linkVersion {
 		return fmt.Errorf("cluster: not a Warren peer link (or version %d)", hello[4])
 	}
+	from := binary.BigEndian.Uint64(hello[5:])
 	var lenb [4]byte
 	for {
 		if _, err := io.ReadFull(r, lenb[:]); err != nil {
@@ -276,6 +332,9 @@ func (t *transport) read(c net.Conn) error {
 		if err != nil {
 			return err
 		}
+		t.mu.Lock()
+		t.mu.heard[from] = time.Now()
+		t.mu.Unlock()
 		for _, m := range msgs {
 			if !t.deliver(m) {
 				return net.ErrClosed

@@ -105,3 +105,13 @@ func heapNow() int64 {
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
 }
+
+// consoleColumns are the columns the console's queues page asks for.
+const consoleColumns = "name,vhost,type,durable,auto_delete,exclusive,arguments,policy,state,consumers,messages_ready,messages_unacknowledged,messages,message_stats.publish_details.rate,message_stats.deliver_get_details.rate,message_stats.ack_details.rate"
+
+// BenchmarkQueuesConsoleKeystroke is the request of the console's first
+// filter keystroke: 100 of the 10,000 names containing "0", the
+// console's columns.
+func BenchmarkQueuesConsoleKeystroke(b *testing.B) {
+	benchGet(b, "/api/queues?page=1&page_size=100&name=0&use_regex=false&columns="+consoleColumns)
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/amqp/server"
+	"github.com/warrenmq/warren/amqp/streamserver"
 )
 
 // Connections, channels and consumers: /api/connections[/{name}[/channels]]
@@ -61,11 +62,39 @@ func (s *Server) connectionJSON(c *server.ConnectionInfo, smp *samples) map[stri
 	return m
 }
 
+// connItem is an AMQP or a stream connection, for one listing.
+type connItem struct {
+	amqp   *server.ConnectionInfo
+	stream *streamserver.ConnectionInfo
+}
+
+func (it *connItem) name() string {
+	if it.stream != nil {
+		return it.stream.Name
+	}
+	return it.amqp.Name
+}
+
+// rabbitmq: /api/connections lists the stream protocol's connections too
+// (protocol "stream").
 func (s *Server) listConnections(w http.ResponseWriter, r *http.Request, vhost string) {
-	cs := s.connectionsOf(userOf(r), vhost)
+	u := userOf(r)
+	cs := s.connectionsOf(u, vhost)
+	ss := s.streamConnsOf(u, vhost)
+	items := make([]connItem, 0, len(cs)+len(ss))
+	for i := range cs {
+		items = append(items, connItem{amqp: &cs[i]})
+	}
+	for i := range ss {
+		items = append(items, connItem{stream: &ss[i]})
+	}
 	smp := s.stats.current()
-	list(w, r, cs, func(c *server.ConnectionInfo) string { return c.Name },
-		func(c *server.ConnectionInfo) map[string]any { return s.connectionJSON(c, smp) })
+	list(w, r, items, (*connItem).name, func(it *connItem) map[string]any {
+		if it.stream != nil {
+			return s.streamConnJSON(it.stream)
+		}
+		return s.connectionJSON(it.amqp, smp)
+	})
 }
 
 func (s *Server) getConnections(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +123,23 @@ func (s *Server) theConnection(w http.ResponseWriter, r *http.Request) (server.C
 	return server.ConnectionInfo{}, false
 }
 
+// theStreamConnectionNamed is the path's connection when it is a stream
+// connection r's user sees.
+func (s *Server) theStreamConnectionNamed(r *http.Request) (streamserver.ConnectionInfo, bool) {
+	name := pathValue(r, "name")
+	for _, c := range s.streamConnsOf(userOf(r), "") {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return streamserver.ConnectionInfo{}, false
+}
+
 func (s *Server) getConnection(w http.ResponseWriter, r *http.Request) {
+	if c, ok := s.theStreamConnectionNamed(r); ok {
+		one(w, r, s.streamConnJSON(&c))
+		return
+	}
 	if c, ok := s.theConnection(w, r); ok {
 		one(w, r, s.connectionJSON(&c, s.stats.current()))
 	}
@@ -104,6 +149,10 @@ func (s *Server) getConnection(w http.ResponseWriter, r *http.Request) {
 // the X-Reason header's text (rabbitmq: "Closed via management plugin"
 // without one). A user may close their own; an administrator any.
 func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) {
+	if sc, ok := s.theStreamConnectionNamed(r); ok {
+		s.closeStream(w, r, &sc)
+		return
+	}
 	c, ok := s.theConnection(w, r)
 	if !ok {
 		return

@@ -7,7 +7,8 @@
 //
 // It is a front end: it reads the broker core's listings (amqp/broker
 // list.go) and the AMQP front end's connection registry (amqp/server
-// registry.go, through the Registry interface), and changes definitions
+// registry.go, through the Registry interface) and the stream protocol's
+// (amqp/streamserver, through StreamRegistry), and changes definitions
 // only through the core's commands (broker.Broker.Apply, Vhost.Apply),
 // so a queue declared here persists and recovers as one declared over
 // AMQP. Nothing imports this package but cmd/warren.
@@ -24,6 +25,9 @@
 //	listing.go      page, page_size, name, use_regex, sort, sort_reverse, columns;
 //	                the paged envelope
 //	sampler.go      message rates: one pass over every counter per interval
+//	history.go      the sampled history (?lengths_age=&lengths_incr=,
+//	                ?msg_rates_age=&msg_rates_incr=): int64 rings per vhost
+//	                and per queue asked about in the last 10 minutes
 //	render.go       message_stats and the *_details.rate fields
 //	values.go       JSON <-> AMQP field-table values
 //	overview.go     /api/overview, /api/whoami, /api/nodes, /api/extensions
@@ -41,6 +45,10 @@
 //	                copy messages to a queue, an exchange or their x-death origin)
 //	bindings.go     /api/bindings..., the properties key
 //	connections.go  connections, channels, consumers
+//	streamconns.go  the stream protocol's connections, publishers and
+//	                consumers (/api/stream/..., rabbitmq_stream_management)
+//	                and in /api/connections with protocol "stream"
+//	                (Config.Streams, a StreamRegistry)
 //	defroutes.go    the definition endpoints and their gates
 //	users.go        /api/users..., /api/user-limits...
 //	permissions.go  /api/permissions..., /api/topic-permissions...
@@ -108,7 +116,9 @@
 // every queue's, exchange's and connection's counters in one pass, and
 // publishes the figures and rates as an immutable value through an
 // atomic pointer that handlers load with no lock. Its maps are the whole
-// statistics state: nothing is added to queue.Queue. Server.mu guards
-// the list of listeners only (a leaf). Shutdown stops the sampler and
-// waits for it.
+// statistics state: nothing is added to queue.Queue. The same pass
+// appends a row to the history's rings (history.mu, a leaf held only to
+// append or copy out a series; a queue's ring is started by the handler
+// that first asks for it). Server.mu guards the list of listeners only
+// (a leaf). Shutdown stops the sampler and waits for it.
 package management

@@ -184,6 +184,7 @@ func listAny[T any](w http.ResponseWriter, r *http.Request, items []T, name func
 		hi = min(lo+p.pageSize, filtered)
 	}
 	out := make([]any, 0, hi-lo)
+	pk := picker{columns: p.columns}
 	for i := lo; i < hi; i++ {
 		var v any
 		if rendered != nil {
@@ -192,7 +193,7 @@ func listAny[T any](w http.ResponseWriter, r *http.Request, items []T, name func
 			continue
 		}
 		if p.columns != nil {
-			v = pick(toMap(v), p.columns)
+			v = pk.pick(v)
 		}
 		out = append(out, v)
 	}
@@ -246,7 +247,11 @@ func lookupAny(v any, path []string) any {
 	if m, ok := v.(map[string]any); ok {
 		return lookup(m, path)
 	}
-	rv := reflect.ValueOf(v)
+	return lookupValue(reflect.ValueOf(v), path)
+}
+
+// lookupValue is lookupAny from a reflect.Value (no boxing on the way).
+func lookupValue(rv reflect.Value, path []string) any {
 	for _, k := range path {
 		for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
 			if rv.IsNil() {
@@ -319,16 +324,79 @@ func pick(m map[string]any, columns [][]string) map[string]any {
 				continue // rabbitmq: a missing column is left out
 			}
 		}
-		dst := out
-		for _, k := range path[:len(path)-1] {
-			next, ok := dst[k].(map[string]any)
-			if !ok {
-				next = map[string]any{}
-				dst[k] = next
+		put(out, path, v)
+	}
+	return out
+}
+
+// put sets out's value at path, making the objects along it; a value
+// already there whole (a column that is a prefix of this one) holds it.
+func put(out map[string]any, path []string, v any) {
+	dst := out
+	for _, k := range path[:len(path)-1] {
+		next, ok := dst[k].(map[string]any)
+		if !ok {
+			if dst[k] != nil {
+				return
 			}
-			dst = next
+			next = map[string]any{}
+			dst[k] = next
 		}
-		dst[path[len(path)-1]] = v
+		dst = next
+	}
+	dst[path[len(path)-1]] = v
+}
+
+// picker keeps the columns of rendered values. A struct is read by its
+// fields' JSON names, with no JSON round trip (toMap): the console's page
+// of 100 queues and 14 columns took 13.5 ms that way, most of a filter
+// keystroke's server time. The field of each top-level column is looked
+// up once per type and request; a dotted column follows its path
+// (lookupAny), left out where it ends (nil), as pick does.
+type picker struct {
+	columns [][]string
+	fields  map[reflect.Type][]int // per column, the field index or -1
+}
+
+func (pk *picker) pick(v any) map[string]any {
+	if m, ok := v.(map[string]any); ok {
+		return pick(m, pk.columns)
+	}
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return pick(toMap(v), pk.columns)
+	}
+	t := rv.Type()
+	idx, ok := pk.fields[t]
+	if !ok {
+		idx = make([]int, len(pk.columns))
+		for i, p := range pk.columns {
+			idx[i] = -1
+			if f, ok := fieldByJSONName(t, p[0]); ok && !strings.Contains(t.Field(f).Tag.Get("json"), ",omitempty") {
+				idx[i] = f
+			} else if ok {
+				return pick(toMap(v), pk.columns) // omitempty: as encoding/json decides
+			}
+		}
+		if pk.fields == nil {
+			pk.fields = map[reflect.Type][]int{}
+		}
+		pk.fields[t] = idx
+	}
+	out := make(map[string]any, len(pk.columns))
+	for i, p := range pk.columns {
+		switch {
+		case idx[i] < 0: // rabbitmq: a missing column is left out
+		case len(p) == 1:
+			out[p[0]] = rv.Field(idx[i]).Interface()
+		default:
+			if x := lookupValue(rv.Field(idx[i]), p[1:]); x != nil {
+				put(out, p, x)
+			}
+		}
 	}
 	return out
 }

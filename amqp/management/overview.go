@@ -38,11 +38,17 @@ func (s *Server) visibleVhosts(u *User) []broker.VhostInfo {
 }
 
 func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
+	lengths, rates, ok := historyRanges(w, r)
+	if !ok {
+		return
+	}
 	u := userOf(r)
 	smp := s.stats.current()
 	var val, rate vec
 	var exchanges, queues, consumers int
+	var names []string
 	for _, v := range s.visibleVhosts(u) {
+		names = append(names, v.Name)
 		exchanges += v.Exchanges
 		queues += v.Queues
 		consumers += v.Consumers
@@ -58,8 +64,16 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
 			chans += c.Channels
 		}
 	}
+	conns += len(s.streamConnsOf(u, "")) // rabbitmq: stream connections count
+
 	qt := map[string]any{}
 	putGauges(qt, &val, &rate)
+	msgStats := messageStats(vhostStats(), &val, &rate)
+	series := func(st stat, rg historyRange) []point {
+		return s.stats.hist.vhostsSeries(names, col(int(st)), rg)
+	}
+	addSamples(qt, gaugeStats[:], lengths, series)
+	addSamples(msgStats, vhostStats(), rates, series)
 	var listeners []map[string]any
 	for _, l := range s.listeners() {
 		listeners = append(listeners, s.listenerJSON(l))
@@ -77,7 +91,7 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
 		"erlang_full_version":       runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		"disable_stats":             false,
 		"enable_queue_totals":       false,
-		"message_stats":             messageStats(vhostStats(), &val, &rate),
+		"message_stats":             msgStats,
 		"queue_totals":              qt,
 		"object_totals": map[string]any{
 			"channels": chans, "connections": conns, "consumers": consumers,
@@ -181,14 +195,16 @@ func fdUsed() int {
 }
 
 func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) {
-	list(w, r, []map[string]any{s.nodeJSON()}, func(m *map[string]any) string { return (*m)["name"].(string) },
+	list(w, r, s.clusterNodes(), func(m *map[string]any) string { return (*m)["name"].(string) }, // cluster.go
 		func(m *map[string]any) map[string]any { return *m })
 }
 
 func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
-	if pathValue(r, "node") != s.cfg.NodeName {
-		notFound(w)
-		return
+	for _, n := range s.clusterNodes() {
+		if n["name"] == pathValue(r, "node") {
+			one(w, r, n)
+			return
+		}
 	}
-	one(w, r, s.nodeJSON())
+	notFound(w)
 }

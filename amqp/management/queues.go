@@ -3,6 +3,7 @@ package management
 import (
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/amqp/broker"
@@ -173,6 +174,10 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 	if !s.vhostAccess(w, r, name) {
 		return
 	}
+	lengths, rates, ok := historyRanges(w, r)
+	if !ok {
+		return
+	}
 	v := s.b.Vhost(name)
 	q, ok := v.QueueInfo(pathValue(r, "name"))
 	if !ok {
@@ -180,6 +185,13 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := toMap(s.queueView(&q, s.stats.current()))
+	if lengths.incr > 0 || rates.incr > 0 {
+		wq := s.stats.hist.watchQueue(time.Now(), &q)
+		series := func(st stat, rg historyRange) []point { return s.stats.hist.queueSeries(wq, queueFigure(st), rg) }
+		addSamples(m, gaugeStats[:], lengths, series)
+		ms, _ := m["message_stats"].(map[string]any)
+		addSamples(ms, queueStats(), rates, series)
+	}
 	details := []map[string]any{}
 	conns := s.connsByID()
 	sc := s.newStreamConsumers()

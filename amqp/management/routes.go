@@ -57,6 +57,7 @@ func (s *Server) routes() {
 		h("DELETE "+base+"/{props}", mg, s.deleteBinding(kind))
 	}
 
+	s.streamRoutes(h) // streamconns.go
 	h("GET /api/connections", mg, s.getConnections)
 	h("GET /api/connections/{name}", mg, s.getConnection)
 	h("DELETE /api/connections/{name}", mg, s.deleteConnection)
@@ -76,6 +77,8 @@ func (s *Server) routes() {
 
 	s.defRoutes(h)
 	s.alarmRoutes(h) // warren: alarms.go
+
+	s.clusterRoutes(h) // warren: cluster.go
 
 	m.HandleFunc("/api/", s.noRoute)
 	m.Handle("/", console.Handler()) // the web console (amqp/management/console)

@@ -203,6 +203,7 @@ type sampler struct {
 	reg      Registry
 	interval time.Duration
 	latest   atomic.Pointer[samples]
+	hist     *history   // the sampled history (history.go)
 	passMu   sync.Mutex // one pass at a time
 	stopOnce sync.Once
 	stopc    chan struct{}
@@ -210,7 +211,7 @@ type sampler struct {
 }
 
 func newSampler(b *broker.Broker, reg Registry, interval time.Duration) *sampler {
-	s := &sampler{b: b, reg: reg, interval: interval, stopc: make(chan struct{}), done: make(chan struct{})}
+	s := &sampler{b: b, reg: reg, interval: interval, hist: newHistory(interval), stopc: make(chan struct{}), done: make(chan struct{})}
 	s.sample()
 	go s.run()
 	return s
@@ -283,7 +284,7 @@ func (s *sampler) sample() {
 		if prev != nil {
 			old = prev.vhosts[name]
 		}
-		vs := s.sampleVhost(v, old, dt)
+		vs := s.sampleVhost(v, old, dt, now)
 		next.vhosts[name] = vs
 	}
 	octets := map[string]*vec{}
@@ -315,6 +316,7 @@ func (s *sampler) sample() {
 		vs.total = rateOf(vs.total.val, old, dt)
 		total.add(&vs.total.val)
 	}
+	s.hist.recordVhosts(now, next.vhosts)
 	var oldTotal *sample
 	if prev != nil {
 		oldTotal = &prev.total
@@ -326,8 +328,9 @@ func (s *sampler) sample() {
 // sampleVhost reads one vhost's queues and exchanges against the pass
 // before (old, nil if none): their figures, the rates of those that
 // moved, and the vhost's totals (rates left to the caller).
-func (s *sampler) sampleVhost(v *broker.Vhost, old *vhostSamples, dt float64) *vhostSamples {
+func (s *sampler) sampleVhost(v *broker.Vhost, old *vhostSamples, dt float64, now time.Time) *vhostSamples {
 	qis := v.Queues() // by name
+	s.hist.recordQueues(now, v.Name(), qis)
 	vs := &vhostSamples{names: make([]string, len(qis)), counts: make([]queueCounts, len(qis)),
 		queueRate: map[string]*vec{}, exchanges: map[string][3]uint64{}, xRate: map[string]*vec{}}
 	t := &vs.total.val

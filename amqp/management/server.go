@@ -61,7 +61,10 @@ type Config struct {
 	Logger   *zap.Logger // nil: no logging
 	Broker   *broker.Broker
 	Registry Registry // nil: no connections
-	Auth     Authenticator
+	// Streams is the stream protocol's connections (streamconns.go);
+	// nil: none.
+	Streams StreamRegistry
+	Auth    Authenticator
 	// StatsInterval is how often the sampler reads every counter to
 	// compute rates (rabbitmq collect_statistics_interval). 0: 5 s.
 	StatsInterval time.Duration
@@ -72,6 +75,10 @@ type Config struct {
 	// ClusterName: "" is "warren".
 	ClusterName string
 	Version     string // Warren's version ("": server.Version)
+
+	// Cluster is the node's cluster membership (cluster.go); nil: a
+	// single node.
+	Cluster Cluster
 }
 
 // Server is the management HTTP API.
@@ -80,6 +87,7 @@ type Server struct {
 	log     *zap.Logger
 	b       *broker.Broker
 	reg     Registry
+	streams StreamRegistry
 	mux     *http.ServeMux
 	started time.Time
 	stats   *sampler
@@ -119,6 +127,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, b: cfg.Broker, reg: cfg.Registry, started: time.Now()}
 	if s.reg == nil {
 		s.reg = noRegistry{}
+	}
+	if s.streams = cfg.Streams; s.streams == nil {
+		s.streams = noStreams{}
 	}
 	s.mu.listeners = append([]Listener(nil), cfg.Listeners...)
 	s.mux = http.NewServeMux()

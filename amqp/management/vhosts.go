@@ -121,6 +121,11 @@ func (s *Server) deleteVhost(w http.ResponseWriter, r *http.Request) {
 			_ = s.reg.CloseConnection(c.ID, fmt.Sprintf("vhost '%s' is deleted", name))
 		}
 	}
+	for _, c := range s.streams.Connections() {
+		if c.Vhost == name {
+			_ = s.streams.CloseConnection(c.Name, fmt.Sprintf("vhost '%s' is deleted", name))
+		}
+	}
 	noContent(w, false)
 }
 

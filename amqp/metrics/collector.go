@@ -206,8 +206,13 @@ func (c *collector) collectNode(e *emitter, t server.Totals) {
 	h := c.h
 	n := readNode()
 	created, deleted := h.cfg.Server.Broker().QueueTotals()
-	e.emit(mConnectionsOpened, lNone, float64(t.ConnectionsOpened))
-	e.emit(mConnectionsClosed, lNone, float64(t.ConnectionsClosed))
+	opened, closed := t.ConnectionsOpened, t.ConnectionsClosed
+	if st := h.cfg.Streams; st != nil {
+		so, sc := st.Totals()
+		opened, closed = opened+so, closed+sc
+	}
+	e.emit(mConnectionsOpened, lNone, float64(opened))
+	e.emit(mConnectionsClosed, lNone, float64(closed))
 	e.emit(mChannelsOpened, lNone, float64(t.ChannelsOpened))
 	e.emit(mChannelsClosed, lNone, float64(t.ChannelsClosed))
 	e.emit(mQueuesDeclared, lNone, float64(t.QueuesDeclared))
@@ -317,11 +322,15 @@ func (c *collector) collectObjects(e *emitter, each bool, t server.Totals) {
 	if !each {
 		emitSums(e, &s, t)
 	}
-	e.emit(mConnections, lNone, float64(len(conns)))
+	nconns := len(conns)
+	if st := c.h.cfg.Streams; st != nil {
+		nconns += st.ConnectionCount()
+	}
+	e.emit(mConnections, lNone, float64(nconns))
 	e.emit(mChannels, lNone, float64(len(chans)))
 	e.emit(mConsumers, lNone, float64(s.consumers))
 	e.emit(mQueues, lNone, float64(s.queues))
-	e.emit(mOpenTCPSockets, lNone, float64(len(conns)))
+	e.emit(mOpenTCPSockets, lNone, float64(nconns))
 	c.collectGlobal(e, t, s.consumers)
 }
 

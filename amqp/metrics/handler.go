@@ -35,6 +35,17 @@ type Config struct {
 	// else the machine's memory (Warren blocks no publisher on memory).
 	MemoryLimit int64
 	Logger      *zap.Logger // nil: no logging
+	// Streams counts the stream protocol's connections into the
+	// connection figures (rabbitmq: connections of every protocol); nil:
+	// none.
+	Streams StreamConnections
+}
+
+// StreamConnections is the stream protocol front end's connection counts
+// (*streamserver.Server implements it).
+type StreamConnections interface {
+	ConnectionCount() int
+	Totals() (opened, closed uint64)
 }
 
 // Handler serves RabbitMQ's Prometheus endpoints: /metrics (aggregated),

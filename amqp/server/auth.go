@@ -43,6 +43,13 @@ func (s *Server) Authenticate(name, pass string, remote net.Addr) (User, error) 
 	if !ok || !u.CheckPassword(pass) {
 		return User{}, fmt.Errorf("%w: user '%s': invalid credentials", ErrLoginRefused, name)
 	}
+	return s.loggedIn(u, remote)
+}
+
+// loggedIn is the user u (whose password or certificate checked out)
+// logging in from remote: refused for a loopback-only user elsewhere.
+func (s *Server) loggedIn(u broker.User, remote net.Addr) (User, error) {
+	name := u.Name
 	for _, lu := range s.cfg.LoopbackUsers {
 		if lu == name && !isLoopback(remote) {
 			return User{}, fmt.Errorf("%w: user '%s' can only connect via localhost", ErrLoginRefused, name)

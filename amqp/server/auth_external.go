@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"go.uber.org/zap"
@@ -65,9 +66,39 @@ func (c *conn) externalUser() (string, error) {
 	if !ok {
 		return "", errors.New("the EXTERNAL mechanism needs a TLS connection")
 	}
-	user, err := tlsconf.PeerIdentity(tc.ConnectionState(), from)
+	return externalName(tc.ConnectionState(), from)
+}
+
+// externalName is the user name the verified client certificate of st
+// gives with the identity from.
+func externalName(st tls.ConnectionState, from tlsconf.Identity) (string, error) {
+	user, err := tlsconf.PeerIdentity(st, from)
 	if err != nil {
 		return "", fmt.Errorf("EXTERNAL: %w", err)
 	}
 	return user, nil
 }
+
+// AuthenticateExternal logs in, as the AMQP handshake's EXTERNAL does,
+// the user the verified client certificate of a TLS connection from
+// remote names (Config.ExternalIdentity), for other front ends (the
+// stream protocol). The error wraps ErrLoginRefused and says why, for the
+// log.
+func (s *Server) AuthenticateExternal(st tls.ConnectionState, remote net.Addr) (User, error) {
+	from := s.cfg.ExternalIdentity
+	if !from.Enabled() {
+		return User{}, fmt.Errorf("%w: the EXTERNAL mechanism is not enabled", ErrLoginRefused)
+	}
+	name, err := externalName(st, from)
+	if err != nil {
+		return User{}, fmt.Errorf("%w: %w", ErrLoginRefused, err)
+	}
+	u, ok := s.core.User(name)
+	if !ok {
+		return User{}, fmt.Errorf("%w: user '%s' (from the client certificate): no such user", ErrLoginRefused, name)
+	}
+	return s.loggedIn(u, remote)
+}
+
+// ExternalEnabled reports whether EXTERNAL is offered on TLS connections.
+func (s *Server) ExternalEnabled() bool { return s.cfg.ExternalIdentity.Enabled() }

@@ -3,6 +3,7 @@ package streamserver
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -49,8 +50,18 @@ type conn struct {
 		subs    map[uint8]*subscription
 		pending map[uint32]func(d *decoder)
 		vhost   string // once open
+		// For the management API (info.go), set by the reader.
+		opened      bool
+		name        string
+		user, mech  string
+		heartbeat   int
+		frameMax    uint32
+		clientProps map[string]string
+		pubs        map[uint8]*publisher // a copy of the reader's pubs
 	}
-	corr atomic.Uint32 // server-initiated requests (consumer update)
+	connectedAt       time.Time
+	bytesIn, bytesOut atomic.Int64
+	corr              atomic.Uint32 // server-initiated requests (consumer update)
 
 	out struct { // the writer's queue
 		sync.Mutex
@@ -74,6 +85,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 		pubs: map[uint8]*publisher{}, wake: make(chan struct{}, 1), quit: make(chan struct{}), frameMax: s.cfg.FrameMax}
 	c.mu.subs = map[uint8]*subscription{}
 	c.mu.pending = map[uint32]func(*decoder){}
+	c.mu.pubs = map[uint8]*publisher{}
+	c.mu.name = nc.RemoteAddr().String() + " -> " + nc.LocalAddr().String() // rabbitmq: the connection's name
+	c.connectedAt = s.cfg.Now()
 	c.out.confirms = map[uint8][]uint64{}
 	c.room = sync.NewCond(&c.out.Mutex)
 	return c
@@ -90,7 +104,7 @@ func (c *conn) serve() {
 	c.wg.Add(1)
 	go c.writer()
 	c.nc.SetReadDeadline(c.s.cfg.Now().Add(c.s.cfg.HandshakeTimeout))
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	br := bufio.NewReaderSize(countingReader{c.nc, &c.bytesIn}, 64<<10)
 	var buf []byte
 	for {
 		f, err := readFrame(br, buf, c.frameMax)
@@ -136,7 +150,9 @@ func (c *conn) shutdown() {
 	c.wg.Wait()
 	c.nc.Close()
 	if c.counted {
+		c.s.closed.Add(1)
 		c.vhost.CloseConnection()
+		c.s.cfg.Broker.CloseUserConnection(c.user.Name)
 	}
 }
 
@@ -233,6 +249,12 @@ func (c *conn) writer() {
 	defer c.wg.Done()
 	var bufs net.Buffers
 	var done []spent
+	var w io.Writer = c.nc
+	var bw *bufio.Writer // TLS: frames gathered into records (no writev)
+	if _, ok := c.nc.(*tls.Conn); ok {
+		bw = bufio.NewWriterSize(c.nc, 64<<10)
+		w = bw
+	}
 	for {
 		c.out.Lock()
 		for len(c.out.bufs) == 0 && len(c.out.confirms) == 0 && !c.out.closing {
@@ -261,7 +283,11 @@ func (c *conn) writer() {
 		c.room.Broadcast()
 		c.out.Unlock()
 		if len(bufs) > 0 {
-			_, err := bufs.WriteTo(c.nc)
+			n, err := bufs.WriteTo(w)
+			c.bytesOut.Add(n)
+			if err == nil && bw != nil {
+				err = bw.Flush()
+			}
 			for i, sp := range done {
 				select {
 				case sp.free <- sp.b[:cap(sp.b)]:
@@ -390,7 +416,10 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 	switch {
 	case key == keyPeerProperties && c.state == statePeerProperties:
 		corr := d.u32()
-		d.strMap()
+		client := d.strMap()
+		c.mu.Lock()
+		c.mu.clientProps = client
+		c.mu.Unlock()
 		props := [][2]string{
 			{"product", "Warren"}, {"version", Version}, {"platform", "Go"},
 			{"copyright", "Warren authors"}, {"information", "Warren, an AMQP 0-9-1 and stream broker"},
@@ -407,9 +436,12 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 		return d.err == nil
 	case key == keySaslHandshake && c.state == stateSasl:
 		corr := d.u32()
+		mechs := c.mechanisms()
 		f := response(keySaslHandshake, corr, codeOK)
-		f.u32(1)
-		f.str("PLAIN")
+		f.u32(uint32(len(mechs)))
+		for _, m := range mechs {
+			f.str(m)
+		}
 		c.send(f.done())
 		return d.err == nil
 	case key == keySaslAuthenticate && c.state == stateSasl:
@@ -419,17 +451,24 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 		if d.err != nil {
 			return false
 		}
-		if mech != "PLAIN" {
+		if !slices.Contains(c.mechanisms(), mech) {
 			c.send(response(keySaslAuthenticate, corr, codeSaslMechanismUnsupported).done())
 			return true
 		}
-		// RFC 4616: [authzid] NUL authcid NUL passwd
-		parts := bytes.Split(data, []byte{0})
-		if len(parts) != 3 {
-			c.send(response(keySaslAuthenticate, corr, codeSaslError).done())
-			return true
+		var u User
+		var err error
+		if mech == "EXTERNAL" {
+			// rabbitmq: EXTERNAL ignores the response; the certificate names the user.
+			u, err = c.s.cfg.External(c.nc.(*tls.Conn).ConnectionState(), c.nc.RemoteAddr())
+		} else {
+			// RFC 4616: [authzid] NUL authcid NUL passwd
+			parts := bytes.Split(data, []byte{0})
+			if len(parts) != 3 {
+				c.send(response(keySaslAuthenticate, corr, codeSaslError).done())
+				return true
+			}
+			u, err = c.s.cfg.Auth(string(parts[1]), string(parts[2]), c.nc.RemoteAddr())
 		}
-		u, err := c.s.cfg.Auth(string(parts[1]), string(parts[2]), c.nc.RemoteAddr())
 		if err != nil {
 			c.log.Info("stream connection: login refused", zap.Error(err))
 			c.send(response(keySaslAuthenticate, corr, codeAuthenticationFailure).done())
@@ -437,6 +476,9 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 			return false
 		}
 		c.user = u
+		c.mu.Lock()
+		c.mu.user, c.mu.mech = u.Name, mech
+		c.mu.Unlock()
 		c.send(response(keySaslAuthenticate, corr, codeOK).done())
 		tune := newFrame(keyTune, 1, 8)
 		tune.u32(c.s.cfg.FrameMax)
@@ -469,14 +511,28 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 			c.closeQuietly()
 			return false
 		}
+		// rabbitmq (3.11+; 3.10 has a FIXME there): the vhost's and the
+		// user's max-connections count stream connections with AMQP ones;
+		// past either, open fails with VIRTUAL_HOST_ACCESS_FAILURE.
 		if err := v.OpenConnection(c.user.Name); err != nil {
+			c.log.Info("stream connection refused", zap.Error(err))
+			c.send(response(keyOpen, corr, codeVirtualHostAccessFailure).done())
+			c.closeQuietly()
+			return false
+		}
+		if err := c.s.cfg.Broker.OpenUserConnection(c.user.Name); err != nil {
+			v.CloseConnection()
+			c.log.Info("stream connection refused", zap.Error(err))
 			c.send(response(keyOpen, corr, codeVirtualHostAccessFailure).done())
 			c.closeQuietly()
 			return false
 		}
 		c.vhost, c.counted = v, true
+		c.s.opened.Add(1)
 		c.mu.Lock()
 		c.mu.vhost = name
+		c.mu.opened = true
+		c.mu.heartbeat, c.mu.frameMax = int(c.heartbeat/time.Second), c.frameMax
 		c.mu.Unlock()
 		host, port := c.advertised()
 		f := response(keyOpen, corr, codeOK)
@@ -505,6 +561,15 @@ func (c *conn) handshake(key uint16, d *decoder) bool {
 	c.log.Info("stream connection: frame out of order in the handshake", zap.Uint16("key", key), zap.Int("state", c.state))
 	c.closeQuietly()
 	return false
+}
+
+// mechanisms are the SASL mechanisms offered: PLAIN, and EXTERNAL on a
+// TLS connection when the server takes it.
+func (c *conn) mechanisms() []string {
+	if _, ok := c.nc.(*tls.Conn); ok && c.s.cfg.External != nil {
+		return []string{"PLAIN", "EXTERNAL"}
+	}
+	return []string{"PLAIN"}
 }
 
 // advertised is the host and port clients are told to connect to.

@@ -10,7 +10,10 @@
 //	server.go       Server, Config, Serve, Shutdown; streamGone (metadata
 //	                update to every connection when a stream is deleted)
 //	conn.go         a connection: handshake (peer properties, SASL PLAIN,
-//	                tune, open), dispatch, the writer, heartbeats, close
+//	                and EXTERNAL on TLS through Config.External, tune,
+//	                open counted against the vhost's and the user's
+//	                max-connections with AMQP's), dispatch, the writer,
+//	                heartbeats, close
 //	frame.go        command keys, response codes, command versions; the
 //	                frame reader, a sticky-error decoder, the frame builder
 //	publish.go      declare / delete publisher, publish (v1, v2 with a
@@ -23,6 +26,13 @@
 //	                exchange command versions
 //	superstream.go  create / delete super stream, partitions, route
 //	sac.go          single active consumer groups and consumer update
+//	info.go         Connections, CloseConnection, ConnectionCount, Totals:
+//	                the management API's and the metrics' view (connection,
+//	                publishers and consumers with their figures)
+//
+// TLS is the listener's: Serve takes a tls.NewListener and the connection
+// is a *tls.Conn (the writer then gathers a batch into TLS records with a
+// bufio.Writer instead of writev).
 //
 // # Frames
 //
@@ -73,6 +83,7 @@
 //
 //	groups.applyMu -> groups.mu
 //	groups.applyMu -> conn.mu -> conn.out
+//	Server.mu -> conn.mu   (ConnectionCount, CloseConnection)
 //	subscription.mu and conn.out are leaves; no lock is held during I/O
 //	or while waiting for a delivery goroutine to stop.
 package streamserver

@@ -21,6 +21,7 @@ type publisher struct {
 	s      *stream.Stream
 	last   uint64 // the highest publishing id taken (deduplication)
 	hasRef bool
+	n      pubCounts // for the management API (info.go)
 }
 
 // lookupStream is the stream called name in the connection's vhost, or
@@ -83,6 +84,9 @@ func (c *conn) declarePublisher(d *decoder) {
 			p.last = s.PublisherSeq(ref)
 		}
 		c.pubs[id] = p
+		c.mu.Lock()
+		c.mu.pubs[id] = p
+		c.mu.Unlock()
 	}
 	c.send(response(keyDeclarePublisher, corr, code).done())
 }
@@ -97,6 +101,9 @@ func (c *conn) deletePublisher(d *decoder) {
 		return
 	}
 	delete(c.pubs, id)
+	c.mu.Lock()
+	delete(c.mu.pubs, id)
+	c.mu.Unlock()
 	c.send(response(keyDeletePublisher, corr, codeOK).done())
 }
 
@@ -193,6 +200,7 @@ func (c *conn) publish(d *decoder, version uint16) {
 		}
 		if p.hasRef && id <= p.last {
 			c.confirm(pid, id) // rabbitmq: a duplicate is confirmed, not written
+			p.n.confirmed.Add(1)
 			continue
 		}
 		if p.hasRef {
@@ -210,9 +218,20 @@ func (c *conn) publish(d *decoder, version uint16) {
 	if p == nil || failCode != 0 {
 		c.publishError(pid, failed, failCode)
 	}
+	if p != nil {
+		p.n.published.Add(uint64(n))
+		p.n.errored.Add(uint64(len(failed)))
+	}
 	if len(b.recs) > 0 {
 		b.left.Store(int64(len(b.recs)))
-		p.s.AppendRawBatch(b.recs, b.filters, b.done)
+		if p.hasRef {
+			// The batch's last publishing id goes to disk with its
+			// records (a chunk trailer): deduplication exact across a
+			// crash.
+			p.s.AppendRawBatchSeq(b.recs, b.filters, p.ref, b.ids[len(b.ids)-1], b.done)
+		} else {
+			p.s.AppendRawBatch(b.recs, b.filters, b.done)
+		}
 	}
 }
 
@@ -247,12 +266,11 @@ func (b *publishBatch) done(_ uint64, err error) {
 		return
 	}
 	if b.failed.Load() {
+		b.p.n.errored.Add(uint64(len(b.ids)))
 		b.c.publishError(b.p.id, b.ids, codeInternalError)
 		return
 	}
-	if b.p.hasRef {
-		b.p.s.SetPublisherSeq(b.p.ref, b.ids[len(b.ids)-1])
-	}
+	b.p.n.confirmed.Add(uint64(len(b.ids)))
 	b.c.confirmAll(b.p.id, b.ids)
 }
 

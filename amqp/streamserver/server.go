@@ -2,9 +2,11 @@ package streamserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,11 +25,18 @@ type User struct {
 // check as the AMQP handshake's).
 type Authenticator func(user, pass string, remote net.Addr) (User, error)
 
+// ExternalAuthenticator logs in the user a TLS connection's verified
+// client certificate names (SASL EXTERNAL; the AMQP handshake's check).
+type ExternalAuthenticator func(st tls.ConnectionState, remote net.Addr) (User, error)
+
 // Config configures a Server.
 type Config struct {
 	Broker *broker.Broker
 	Auth   Authenticator
-	Logger *zap.Logger // nil: none
+	// External, if set, offers SASL EXTERNAL on TLS connections (a
+	// listener Serve was given from tls.NewListener); nil: not offered.
+	External ExternalAuthenticator
+	Logger   *zap.Logger // nil: none
 	// AdvertisedHost and AdvertisedPort are what open and metadata give
 	// clients to connect to; empty / 0: the connection's local address.
 	AdvertisedHost string
@@ -66,6 +75,8 @@ type Server struct {
 		closed bool
 	}
 	wg sync.WaitGroup
+
+	opened, closed atomic.Uint64 // connections past open, and those closed since
 }
 
 // New returns a server over cfg.Broker.

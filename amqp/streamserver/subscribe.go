@@ -36,6 +36,8 @@ type subscription struct {
 	filter *stream.Filter
 	group  *groupKey // single active consumer group, if any
 	credit chan struct{}
+	props  map[string]string // the subscribe properties
+	n      subCounts         // for the management API (info.go)
 
 	mu struct {
 		sync.Mutex
@@ -84,7 +86,7 @@ func (c *conn) subscribe(d *decoder) {
 		c.send(response(keySubscribe, corr, code).done())
 		return
 	}
-	sub := &subscription{c: c, id: id, name: name, s: s, credit: make(chan struct{}, 1)}
+	sub := &subscription{c: c, id: id, name: name, s: s, credit: make(chan struct{}, 1), props: props}
 	sub.mu.credit = int(credit)
 	if f := subscriptionFilter(props); f != nil {
 		sub.filter = f
@@ -246,6 +248,8 @@ func (c *conn) deliver(sub *subscription, start stream.Start, quit chan struct{}
 		sub.mu.Lock()
 		sub.mu.credit--
 		sub.mu.Unlock()
+		sub.n.consumed.Add(uint64(ch.Count))
+		sub.n.offset.Store(ch.First)
 		if !c.sendWait(b, quit, free) {
 			return
 		}

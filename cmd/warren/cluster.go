@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp/cluster"
+	"github.com/warrenmq/warren/amqp/management"
 )
 
 // parsePeers reads --cluster-peers: NAME=ADDR,...
@@ -49,39 +53,97 @@ func (c *config) nodeNameOrDefault() string {
 
 // newClusterNode opens this node's Raft log under <data-dir>/raft and
 // listens on --cluster-listen (default: its own entry's address), when
-// --cluster-peers names this node and another; nil without peers or with
-// this node alone (a single node, no Raft). The caller starts it with the
-// broker and stops it.
+// --cluster-peers or --cluster-listen is given; nil with neither (a
+// single node, no Raft). A node with --cluster-listen alone is a cluster
+// of one that others may join. With --cluster-join the peers name the
+// members to reach and need not name this node. The caller starts it
+// with the broker and stops it.
 func newClusterNode(c *config, log *zap.Logger) (*cluster.Node, error) {
 	peers, err := parsePeers(c.clusterPeers)
 	if err != nil {
 		return nil, err
 	}
-	if len(peers) == 0 {
+	if len(peers) == 0 && c.clusterListen == "" {
+		if c.clusterJoin {
+			return nil, fmt.Errorf("--cluster-join needs --cluster-listen (this node's peer link) and --cluster-peers (members of the cluster to join)")
+		}
 		return nil, nil
 	}
 	name := c.nodeNameOrDefault()
 	own, ok := peers[name]
-	if !ok {
+	switch {
+	case c.clusterJoin:
+		if len(peers) == 0 || (ok && len(peers) == 1) {
+			return nil, fmt.Errorf("--cluster-join: --cluster-peers must name members of the cluster to join (NAME=ADDR of their --node-name and --cluster-listen)")
+		}
+	case !ok && len(peers) > 0:
 		// Every node must bootstrap with the same members.
-		return nil, fmt.Errorf("--cluster-peers does not name this node, %q (--node-name): give every node the same list, itself included", name)
-	}
-	if len(peers) == 1 {
-		return nil, nil // a cluster of one: no Raft, as a single node
+		return nil, fmt.Errorf("--cluster-peers does not name this node, %q (--node-name): give every node the same list, itself included (or --cluster-join to join a running cluster)", name)
 	}
 	listen := c.clusterListen
 	if listen == "" {
 		listen = own
 	}
+	if listen == "" {
+		return nil, fmt.Errorf("--cluster-join: give --cluster-listen, the address of this node's peer link")
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-listen %s: %w", listen, err)
 	}
-	node, err := cluster.New(cluster.Config{Name: name, Listener: ln, Peers: peers, Dir: filepath.Join(c.dataDir, "raft"), Logger: log})
+	node, err := cluster.New(cluster.Config{Name: name, Listener: ln, Peers: peers, Join: c.clusterJoin, Dir: filepath.Join(c.dataDir, "raft"), Logger: log})
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	log.Info("cluster node", zap.String("node", name), zap.String("listen", ln.Addr().String()), zap.Int("members", len(peers)))
+	log.Info("cluster node", zap.String("node", name), zap.String("listen", ln.Addr().String()), zap.Int("peers", len(peers)), zap.Bool("join", c.clusterJoin))
 	return node, nil
+}
+
+// clusterAPI adapts a cluster node to the management API's Cluster
+// (amqp/management/cluster.go): its status, and its errors with their
+// HTTP status.
+type clusterAPI struct{ n *cluster.Node }
+
+// managementCluster is node for the management API; nil for no node.
+func managementCluster(node *cluster.Node) management.Cluster {
+	if node == nil {
+		return nil
+	}
+	return clusterAPI{node}
+}
+
+func (a clusterAPI) Status() management.ClusterStatus {
+	s := a.n.Status()
+	out := management.ClusterStatus{Node: s.Name, Leader: s.Leader, Term: s.Term, Commit: s.Commit, Applied: s.Applied,
+		SnapshotIndex: s.SnapshotIndex, FirstIndex: s.FirstIndex, Removed: s.Removed}
+	for _, m := range s.Nodes {
+		out.Members = append(out.Members, management.ClusterMember{Name: m.Name, Addr: m.Addr, Voter: m.Voter, Leader: m.Leader,
+			Running: m.Running, Known: m.Known, Match: m.Match, Lag: m.Lag})
+	}
+	return out
+}
+
+func (a clusterAPI) Join(ctx context.Context, name, addr string) error {
+	return clusterError(a.n.Join(ctx, name, addr))
+}
+
+func (a clusterAPI) Leave(ctx context.Context, name string) error {
+	return clusterError(a.n.Leave(ctx, name))
+}
+
+// clusterError gives a membership error its HTTP status.
+func clusterError(err error) error {
+	status := http.StatusServiceUnavailable
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, cluster.ErrInvalid):
+		status = http.StatusBadRequest
+	case errors.Is(err, cluster.ErrNotMember):
+		status = http.StatusNotFound
+	case errors.Is(err, cluster.ErrMemberExists), errors.Is(err, cluster.ErrLastVoter):
+		status = http.StatusConflict
+	}
+	return &management.ClusterError{Status: status, Err: err}
 }

@@ -58,6 +58,8 @@ type config struct {
 	managementListen string
 	// The stream protocol (amqp/streamserver).
 	streamListen string
+	// --stream-tls-listen: the stream protocol over TLS (stream.go).
+	streamTLSListen string
 
 	// From the file only.
 	vhosts        []string
@@ -70,6 +72,7 @@ type config struct {
 	nodeName      string
 	clusterListen string
 	clusterPeers  string
+	clusterJoin   bool
 }
 
 // The configuration file is a JSON object. Each flag is a key, its name
@@ -113,6 +116,7 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.StringVar(&c.listen, "listen", ":5672", "address to accept AMQP connections on")
 	fs.StringVar(&c.managementListen, "management-listen", ":15672", `address of the management HTTP API (RabbitMQ's); "" or "off" disables it`)
 	fs.StringVar(&c.streamListen, "stream-listen", ":5552", `address of the stream protocol (RabbitMQ's, for stream clients); "" or "off" disables it`)
+	fs.StringVar(&c.streamTLSListen, "stream-tls-listen", "auto", `address of the stream protocol over TLS, with --tls-cert, --tls-key, --tls-ca, --tls-client-auth and EXTERNAL as --tls-listen; auto: :5551 when --tls-listen is set (RabbitMQ's stream.listeners.ssl.default); "" or "off" disables it`)
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for durable state")
 	fs.StringVar(&c.configPath, "config", "", "JSON configuration file (users, vhosts, limits)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -144,8 +148,9 @@ func newFlagSet(c *config) *pflag.FlagSet {
 	fs.BoolVar(&c.promTLS, "prometheus-tls", false, "serve --prometheus-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.BoolVar(&c.mgmtTLS, "management-tls", false, "serve --management-listen over HTTPS with --tls-cert and --tls-key (no client certificate asked)")
 	fs.StringVar(&c.nodeName, "node-name", "", "this node's name in a cluster (default warren@<host name>)")
-	fs.StringVar(&c.clusterListen, "cluster-listen", "", "address for the cluster's peer link (Raft), with --cluster-peers (default: this node's address in --cluster-peers)")
-	fs.StringVar(&c.clusterPeers, "cluster-peers", "", "the cluster's initial members, NAME=ADDR,... (their --node-name and --cluster-listen; the same list on every node, itself included); empty: a single node, no Raft")
+	fs.StringVar(&c.clusterListen, "cluster-listen", "", "address for the cluster's peer link (Raft) (default: this node's address in --cluster-peers); alone, without --cluster-peers: a cluster of one that other nodes can join")
+	fs.StringVar(&c.clusterPeers, "cluster-peers", "", "the cluster's initial members, NAME=ADDR,... (their --node-name and --cluster-listen; the same list on every node, itself included); with --cluster-join: members of the running cluster to reach; empty (and no --cluster-listen): a single node, no Raft")
+	fs.BoolVar(&c.clusterJoin, "cluster-join", false, "start empty and wait to be added to the running cluster named by --cluster-peers, then catch up from its leader (a snapshot, then the log); add it with `warren ctl --api MEMBER cluster join NAME=ADDR` (rabbitmqctl join_cluster, but run against a member); ignored once the node has joined")
 	fs.BoolVar(&c.version, "version", false, "print the version, the VCS commit and the Go version, then exit")
 	return fs
 }

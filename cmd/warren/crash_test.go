@@ -41,6 +41,7 @@ type brokerProc struct {
 		recovered map[string]any // the "recovered durable state" line
 		storage   map[string]any // the store's "recovered" line
 		stopped   bool           // the "stopped" line
+		stream    string         // the stream protocol's address
 	}
 }
 
@@ -111,6 +112,8 @@ func (p *brokerProc) logLine(line string, addr chan<- string) {
 		}
 	case "stopped":
 		p.mu.stopped = true
+	case "stream protocol listening":
+		p.mu.stream, _ = e["addr"].(string)
 	}
 }
 

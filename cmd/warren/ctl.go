@@ -55,6 +55,13 @@ Verbs:
                                         (as rabbitmqctl set_vm_memory_high_watermark; at once)
   set-disk-free-limit SIZE | mem_relative FACTOR
                                         (as rabbitmqctl set_disk_free_limit; at once)
+  cluster status                        members (voter/learner), leader, term, commit and applied
+                                        index; from the leader also each member's match index and lag
+  cluster join NAME=ADDR                add the node NAME (started empty with --cluster-join, its peer
+                                        link on ADDR) to the cluster of --api's node: a learner, then
+                                        a voter once caught up (rabbitmqctl join_cluster, run on a member)
+  cluster leave NAME                    remove NAME from the cluster (rabbitmqctl forget_cluster_node);
+                                        its Raft stops
 
 The vhost of an operation is --vhost (default "/"); a listing without
 --vhost lists every vhost.
@@ -242,6 +249,8 @@ func (c *ctl) dispatch() error {
 		return c.setMemoryHighWatermark(rest)
 	case "set-disk-free-limit":
 		return c.setDiskFreeLimit(rest)
+	case "cluster": // ctl_cluster.go
+		return c.cluster(rest)
 	}
 	return usagef("unknown verb %q", verb)
 }

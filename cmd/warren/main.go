@@ -157,8 +157,17 @@ func run(args []string) error {
 		ln.Close()
 		return err
 	}
-	stopMetrics, err := serveMetrics(c, srv, store, tlsLoader, log)
+	streams, err := startStream(c, srv, tlsLoader, log) // stream.go; nil when off
 	if err != nil {
+		ln.Close()
+		if tln != nil {
+			tln.Close()
+		}
+		return err
+	}
+	stopMetrics, err := serveMetrics(c, srv, store, tlsLoader, streams.counts(), log)
+	if err != nil {
+		streams.stop(context.Background())
 		ln.Close()
 		if tln != nil {
 			tln.Close()
@@ -168,15 +177,8 @@ func run(args []string) error {
 	defer stopMetrics()
 	stopManagement := func(context.Context) {}
 	if !managementOff(c.managementListen) {
-		if stopManagement, err = startManagement(c.managementListen, mgmtTLSConfig(c, tlsLoader), srv, ln.Addr(), log); err != nil {
-			ln.Close()
-			return err
-		}
-	}
-	stopStream := func(context.Context) {}
-	if !managementOff(c.streamListen) {
-		if stopStream, err = startStream(c.streamListen, srv, log); err != nil { // stream.go
-			stopManagement(context.Background())
+		if stopManagement, err = startManagement(c.managementListen, mgmtTLSConfig(c, tlsLoader), srv, streams, ln.Addr(), c.nodeNameOrDefault(), managementCluster(node), log); err != nil {
+			streams.stop(context.Background())
 			ln.Close()
 			return err
 		}
@@ -207,7 +209,7 @@ func run(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	stopManagement(ctx)
-	stopStream(ctx)
+	streams.stop(ctx)
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("shutdown did not finish cleanly", zap.Error(err))
 	}

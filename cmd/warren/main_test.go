@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 		if _, set := os.LookupEnv("WARREN_STREAM_LISTEN"); !set {
 			os.Setenv("WARREN_STREAM_LISTEN", "127.0.0.1:0") // likewise: not :5552
 		}
+		if _, set := os.LookupEnv("WARREN_STREAM_TLS_LISTEN"); !set {
+			os.Setenv("WARREN_STREAM_TLS_LISTEN", "off") // not :5551 beside --tls-listen: a test asks for it
+		}
 		if err := run(args); err != nil {
 			fmt.Fprintln(os.Stderr, "warren:", err)
 			os.Exit(1)

@@ -21,7 +21,9 @@ func managementOff(addr string) bool { return addr == "" || addr == "off" }
 // startManagement listens on addr and serves the management HTTP API over
 // srv (its broker, registry and users) until stop is called. amqpAddr is
 // the AMQP listener, for /api/overview and the health checks.
-func startManagement(addr string, tlsCfg *tls.Config, srv *server.Server, amqpAddr net.Addr, log *zap.Logger) (stop func(context.Context), err error) {
+// nodeName and mc are the node's name and its cluster membership (nil: a
+// single node).
+func startManagement(addr string, tlsCfg *tls.Config, srv *server.Server, streams *streamFront, amqpAddr net.Addr, nodeName string, mc management.Cluster, log *zap.Logger) (stop func(context.Context), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		const hint = "\n  choose another address: make run MGMT_LISTEN=127.0.0.1:15673 (or warren --management-listen 127.0.0.1:15673, or off)"
@@ -37,8 +39,11 @@ func startManagement(addr string, tlsCfg *tls.Config, srv *server.Server, amqpAd
 		Logger:    log,
 		Broker:    srv.Broker(),
 		Registry:  srv,
+		Streams:   streams.registry(), // stream.go
 		Auth:      authFrom(srv),
-		Listeners: []management.Listener{{Protocol: "amqp", Addr: amqpAddr}},
+		Listeners: append([]management.Listener{{Protocol: "amqp", Addr: amqpAddr}}, streams.listeners()...),
+		NodeName:  nodeName,
+		Cluster:   mc,
 	})
 	if err != nil {
 		ln.Close()

@@ -22,7 +22,7 @@ import (
 // best effort, since a RabbitMQ beside Warren often has it: if it is
 // taken, Warren warns and runs without metrics. An address set by a flag,
 // WARREN_PROMETHEUS_LISTEN or the file must be had.
-func serveMetrics(c *config, srv *server.Server, store *storage.Store, tlsLoader *tlsconf.Loader, log *zap.Logger) (stop func(), err error) {
+func serveMetrics(c *config, srv *server.Server, store *storage.Store, tlsLoader *tlsconf.Loader, streams metrics.StreamConnections, log *zap.Logger) (stop func(), err error) {
 	addr := c.promListen
 	if addr == "" || addr == "off" {
 		return func() {}, nil
@@ -40,7 +40,7 @@ func serveMetrics(c *config, srv *server.Server, store *storage.Store, tlsLoader
 		ln = tls.NewListener(ln, tlsLoader.ServerConfigWith(tlsconf.ClientAuthNone))
 	}
 	hs := &http.Server{
-		Handler:           metrics.New(metrics.Config{Server: srv, Store: store, DataDir: c.dataDir, Logger: log}),
+		Handler:           metrics.New(metrics.Config{Server: srv, Store: store, DataDir: c.dataDir, Logger: log, Streams: streams}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	done := make(chan struct{})

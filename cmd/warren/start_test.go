@@ -62,7 +62,7 @@ func startWarrenBin(t *testing.T, bin string, env []string, args ...string) *war
 		// A built binary, unlike this test binary's broker (TestMain),
 		// would take RabbitMQ's ports for its API and metrics: ports of
 		// its own, unless the test says otherwise.
-		cmd.Env = append(cmd.Env, "WARREN_MANAGEMENT_LISTEN=127.0.0.1:0", "WARREN_PROMETHEUS_LISTEN=127.0.0.1:0", "WARREN_STREAM_LISTEN=127.0.0.1:0")
+		cmd.Env = append(cmd.Env, "WARREN_MANAGEMENT_LISTEN=127.0.0.1:0", "WARREN_PROMETHEUS_LISTEN=127.0.0.1:0", "WARREN_STREAM_LISTEN=127.0.0.1:0", "WARREN_STREAM_TLS_LISTEN=off")
 	}
 	cmd.Env = append(cmd.Env, env...)
 	if bin == "" {

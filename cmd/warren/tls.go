@@ -20,7 +20,9 @@ import (
 // their session.
 
 // tlsWanted reports whether any listener needs the TLS files.
-func (c *config) tlsWanted() bool { return c.tlsListen != "" || c.promTLS || c.mgmtTLS }
+func (c *config) tlsWanted() bool {
+	return c.tlsListen != "" || c.promTLS || c.mgmtTLS || c.streamTLSAddr() != ""
+}
 
 // tlsLoader loads the TLS files, or returns nil when no listener needs
 // them.
@@ -33,7 +35,7 @@ func (c *config) tlsLoader() (*tlsconf.Loader, error) {
 		return nil, fmt.Errorf("--tls-client-auth: %w", err)
 	}
 	if c.tlsCert == "" || c.tlsKey == "" {
-		return nil, fmt.Errorf("--tls-listen, --management-tls and --prometheus-tls need --tls-cert and --tls-key")
+		return nil, fmt.Errorf("--tls-listen, --stream-tls-listen, --management-tls and --prometheus-tls need --tls-cert and --tls-key")
 	}
 	l, err := tlsconf.New(tlsconf.Config{CertFile: c.tlsCert, KeyFile: c.tlsKey, CAFile: c.tlsCA, ClientAuth: auth})
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/warrenmq/warren/amqp/management"
+	"github.com/warrenmq/warren/amqp/management/managementtest"
 	"github.com/warrenmq/warren/amqp/server"
 	"github.com/warrenmq/warren/amqp/server/servertest"
 	"github.com/warrenmq/warren/amqp/streamserver"
@@ -30,6 +32,7 @@ const waitTimeout = 10 * time.Second
 type target struct {
 	streamURL string
 	amqpURL   string // "" when STREAM_URL is set without AMQP_URL
+	mgmtURL   string // http://user:pass@host:port; "" when STREAM_URL is set without MANAGEMENT_URL
 	rabbit    bool   // STREAM_URL: another broker (RabbitMQ)
 }
 
@@ -38,13 +41,15 @@ type target struct {
 func brokerUnderTest(t *testing.T) target {
 	t.Helper()
 	if u := os.Getenv("STREAM_URL"); u != "" {
-		return target{streamURL: u, amqpURL: os.Getenv("AMQP_URL"), rabbit: true}
+		return target{streamURL: u, amqpURL: os.Getenv("AMQP_URL"), mgmtURL: os.Getenv("MANAGEMENT_URL"), rabbit: true}
 	}
 	log := zap.NewNop()
 	if os.Getenv("WARREN_TEST_LOG") != "" {
 		log = zaptest.NewLogger(t)
 	}
-	srv, amqpURL := servertest.StartServer(t, server.Config{Logger: log, StreamDir: t.TempDir()})
+	srv, amqpURL := servertest.StartServer(t, server.Config{Logger: log, StreamDir: t.TempDir(), Users: []server.User{
+		{Name: "guest", PasswordHash: server.HashPassword("guest"), Tags: []string{"administrator"}}, // as RabbitMQ's guest
+	}})
 	ss, err := streamserver.New(streamserver.Config{
 		Broker: srv.Broker(),
 		Logger: log,
@@ -57,7 +62,9 @@ func brokerUnderTest(t *testing.T) target {
 		t.Fatal(err)
 	}
 	addr := servertest.Serve(t, ss, streamserver.ErrServerClosed)
-	return target{streamURL: "rabbitmq-stream://guest:guest@" + addr + "/", amqpURL: amqpURL}
+	_, mgmt := managementtest.Start(t, srv, amqpURL, 100*time.Millisecond, func(c *management.Config) { c.Streams = ss })
+	return target{streamURL: "rabbitmq-stream://guest:guest@" + addr + "/", amqpURL: amqpURL,
+		mgmtURL: strings.Replace(mgmt, "http://", "http://guest:guest@", 1)}
 }
 
 // warrenOnly skips a test of a feature RabbitMQ 3.10 lacks (since is the

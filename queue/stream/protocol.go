@@ -30,6 +30,15 @@ func (s *Stream) AppendRawBatch(recs [][]byte, filters []string, done func(offse
 	s.published.Add(uint64(len(recs)))
 }
 
+// AppendRawBatchSeq is AppendRawBatch for deduplicating publisher ref's
+// messages up to publishing id seq: the sequence goes in the trailer of
+// the chunk that ends the batch, on disk with the records (PublisherSeq
+// reads it back, after a crash too).
+func (s *Stream) AppendRawBatchSeq(recs [][]byte, filters []string, ref string, seq uint64, done func(offset uint64, err error)) {
+	s.log.AppendBatchSeq(recs, filters, ref, seq, done)
+	s.published.Add(uint64(len(recs)))
+}
+
 // StoreOffset stores ref's offset (it may go back, as RabbitMQ's does).
 func (s *Stream) StoreOffset(ref string, off uint64) { s.setKey(refKey+ref, off, false) }
 
@@ -37,15 +46,12 @@ func (s *Stream) StoreOffset(ref string, off uint64) { s.setKey(refKey+ref, off,
 func (s *Stream) QueryOffset(ref string) (uint64, bool) { return s.Tracked(refKey + ref) }
 
 // PublisherSeq is the last publishing id written for publisher ref (0:
-// none).
+// none): the log's (chunk trailers), or the tracked one a log written
+// before trailers left.
 func (s *Stream) PublisherSeq(ref string) uint64 {
 	n, _ := s.Tracked(pubKey + ref)
-	return n
+	return max(n, s.log.WriterSeq(ref))
 }
-
-// SetPublisherSeq records that publisher ref's messages up to seq are
-// written (it never goes back).
-func (s *Stream) SetPublisherSeq(ref string, seq uint64) { s.setKey(pubKey+ref, seq, true) }
 
 func (s *Stream) setKey(key string, n uint64, monotonic bool) {
 	s.mu.Lock()

@@ -111,6 +111,16 @@ func (b *Batch) SetApplied(g *Group, i uint64) {
 	b.state(g).applied = i
 }
 
+// SetMeta saves the caller's own record for g, which raftlog keeps
+// beside the conf state without reading it (Warren: the members' names
+// and peer addresses), so that it changes in the same commit as the
+// configuration.
+func (b *Batch) SetMeta(g *Group, v []byte) {
+	v = append([]byte{}, v...)
+	b.ops = append(b.ops, op{groupKey(g.id, kindMeta), v})
+	b.state(g).meta = v
+}
+
 // ApplySnapshot replaces g's log with snap (raft's Ready.Snapshot, from
 // the leader): every entry goes, the snapshot's index and term become
 // the truncated entry, its configuration the conf state.

@@ -10,7 +10,7 @@ func (b *Batch) DeleteGroup(g *Group) {
 	for i := st.truncIndex + 1; i <= st.last; i++ {
 		b.ops = append(b.ops, op{key: entryKey(g.id, i)})
 	}
-	for _, k := range []byte{kindHard, kindConf, kindSnapshot, kindTrunc, kindApplied} {
+	for _, k := range []byte{kindHard, kindConf, kindSnapshot, kindTrunc, kindApplied, kindMeta} {
 		b.ops = append(b.ops, op{key: groupKey(g.id, k)})
 	}
 	*st = state{hard: &pb.HardState{}, conf: &pb.ConfState{}}

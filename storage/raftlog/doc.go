@@ -34,6 +34,7 @@
 //	| 'r' | group u64 BE    | 's'  |                  ->  raftpb.Snapshot (metadata + data)
 //	| 'r' | group u64 BE    | 't'  |                  ->  truncated: index u64 BE | term u64 BE
 //	| 'r' | group u64 BE    | 'a'  |                  ->  applied index u64 BE
+//	| 'r' | group u64 BE    | 'm'  |                  ->  the caller's record (SetMeta), opaque
 //	+-----+-----------------+------+
 //	   1          8            1          8
 //

@@ -29,6 +29,7 @@ type state struct {
 	conf                  *pb.ConfState
 	snap                  *pb.Snapshot // nil: none
 	applied               uint64
+	meta                  []byte // the caller's record (Batch.SetMeta); nil: none
 }
 
 var _ raft.Storage = (*Group)(nil)
@@ -60,6 +61,11 @@ func (g *Group) load(txn *badger.Txn) error {
 	} else if len(b) == 8 {
 		st.applied = binary.BigEndian.Uint64(b)
 	}
+	if b, err := getBytes(txn, groupKey(g.id, kindMeta)); err != nil {
+		return err
+	} else if b != nil {
+		st.meta = b
+	}
 	st.last, st.lastTerm = st.truncIndex, st.truncTerm
 	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: groupKey(g.id, kindEntry)})
 	defer it.Close()
@@ -90,6 +96,9 @@ func (g *Group) InitialState() (*pb.HardState, *pb.ConfState, error) {
 
 // Applied is the applied index last saved (Batch.SetApplied).
 func (g *Group) Applied() uint64 { return g.snapshotState().applied }
+
+// Meta is the caller's record last saved with Batch.SetMeta (nil: none).
+func (g *Group) Meta() []byte { return append([]byte(nil), g.snapshotState().meta...) }
 
 // Entries returns the entries [lo, hi), at most maxSize bytes of them but
 // at least one.

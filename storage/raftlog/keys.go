@@ -11,6 +11,7 @@ const (
 	kindSnapshot = 's'
 	kindTrunc    = 't'
 	kindApplied  = 'a'
+	kindMeta     = 'm'
 )
 
 // groupKey is 'r' | group | kind.

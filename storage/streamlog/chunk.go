@@ -21,6 +21,10 @@ const (
 	// and readers with a filter read it.
 	maxFilterValues = 64
 	maxFilterBytes  = 255
+	// maxTrailerWriters and maxTrailerBytes bound a chunk's trailer
+	// (writers' sequences): 65,535 writers of 256-byte names fit.
+	maxTrailerWriters = 0xFFFF
+	maxTrailerBytes   = 32 << 20
 )
 
 // errCorrupt is a chunk that fails its checks: a torn or damaged tail.
@@ -31,10 +35,14 @@ type header struct {
 	first     uint64
 	count     uint32
 	timestamp int64  // Unix ms
-	size      uint32 // filter and records: the bytes after the header
+	size      uint32 // filter, records and trailer: the bytes after the header
 	crc       uint32 // CRC-32 (IEEE) of the records
 	fsize     uint32 // the filter's bytes, at the start of the body
+	tsize     uint32 // the trailer's bytes, at the end of the body
 }
+
+// dsize is the records' bytes.
+func (h *header) dsize() uint32 { return h.size - h.fsize - h.tsize }
 
 func (h *header) encode(b []byte) {
 	b[0] = chunkMagic
@@ -47,8 +55,8 @@ func (h *header) encode(b []byte) {
 	binary.BigEndian.PutUint64(b[16:], chunkEpoch)
 	binary.BigEndian.PutUint64(b[24:], h.first)
 	binary.BigEndian.PutUint32(b[32:], h.crc)
-	binary.BigEndian.PutUint32(b[36:], h.size-h.fsize) // data size
-	binary.BigEndian.PutUint32(b[40:], 0)              // trailer size
+	binary.BigEndian.PutUint32(b[36:], h.dsize()) // data size
+	binary.BigEndian.PutUint32(b[40:], h.tsize)   // trailer size
 	b[44] = byte(h.fsize)
 	b[45], b[46], b[47] = 0, 0, 0
 }
@@ -64,17 +72,20 @@ func decodeHeader(b []byte) (header, error) {
 		first:     binary.BigEndian.Uint64(b[24:]),
 		crc:       binary.BigEndian.Uint32(b[32:]),
 		fsize:     uint32(b[44]),
+		tsize:     binary.BigEndian.Uint32(b[40:]),
 	}
-	h.size = dsize + h.fsize
-	if h.count == 0 || dsize > maxChunkLen || uint64(dsize) < 4*uint64(h.count) || binary.BigEndian.Uint32(b[40:]) != 0 {
+	if h.count == 0 || dsize > maxChunkLen || uint64(dsize) < 4*uint64(h.count) || h.tsize > maxTrailerBytes {
 		return header{}, errCorrupt
 	}
+	h.size = dsize + h.fsize + h.tsize
 	return h, nil
 }
 
 // encodeChunk appends a chunk of recs, the first at offset first, to dst.
 // filters[i] is recs[i]'s filter value ("": none); filters may be nil.
-func encodeChunk(dst []byte, first uint64, ts int64, recs [][]byte, filters []string) []byte {
+// The trailer holds writers' sequences (none: no trailer); snapshot says
+// they are every writer the log knows.
+func encodeChunk(dst []byte, first uint64, ts int64, recs [][]byte, filters []string, writers []WriterSeq, snapshot bool) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, headerSize)...)
 	dst = appendFilter(dst, filters)
@@ -83,10 +94,81 @@ func encodeChunk(dst []byte, first uint64, ts int64, recs [][]byte, filters []st
 		dst = binary.BigEndian.AppendUint32(dst, uint32(len(r)))
 		dst = append(dst, r...)
 	}
+	crc := crc32.ChecksumIEEE(dst[start+headerSize+fsize:])
+	tstart := len(dst)
+	dst = appendTrailer(dst, writers, snapshot)
 	body := dst[start+headerSize:]
-	h := header{first: first, count: uint32(len(recs)), timestamp: ts, size: uint32(len(body)), crc: crc32.ChecksumIEEE(body[fsize:]), fsize: uint32(fsize)}
+	h := header{first: first, count: uint32(len(recs)), timestamp: ts, size: uint32(len(body)), crc: crc,
+		fsize: uint32(fsize), tsize: uint32(len(dst) - tstart)}
 	h.encode(dst[start:])
 	return dst
+}
+
+// WriterSeq is a writer's (a deduplicating publisher's) last sequence
+// (publishing id) written.
+type WriterSeq struct {
+	Writer string
+	Seq    uint64
+}
+
+// The chunk trailer: the sequences of the writers whose appends end in
+// the chunk, so that a writer's sequence is on disk exactly when its
+// records are (osiris keeps writers' sequences in its chunks' trailers
+// too). A snapshot, in the first chunk of each segment, lists every
+// writer the log knows, so the segments kept after retention still name
+// them all.
+//
+//	+---------------------+-----------+------------------------------------------+-----------+
+//	| flags u8 (1: snap.) | count u16 | count x ( len u16 | writer | seq u64 )   | crc32 u32 |
+//	+---------------------+-----------+------------------------------------------+-----------+
+func appendTrailer(dst []byte, writers []WriterSeq, snapshot bool) []byte {
+	if len(writers) == 0 && !snapshot {
+		return dst
+	}
+	if len(writers) > maxTrailerWriters {
+		writers = writers[:maxTrailerWriters] // a snapshot past it keeps the first ones
+	}
+	start := len(dst)
+	flags := byte(0)
+	if snapshot {
+		flags = 1
+	}
+	dst = append(dst, flags)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(writers)))
+	for _, w := range writers {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(w.Writer)))
+		dst = append(dst, w.Writer...)
+		dst = binary.BigEndian.AppendUint64(dst, w.Seq)
+	}
+	return binary.BigEndian.AppendUint32(dst, crc32.ChecksumIEEE(dst[start:]))
+}
+
+// decodeTrailer reads a chunk trailer (empty: no writers).
+func decodeTrailer(b []byte) (writers []WriterSeq, snapshot bool, err error) {
+	if len(b) == 0 {
+		return nil, false, nil
+	}
+	if len(b) < 7 || crc32.ChecksumIEEE(b[:len(b)-4]) != binary.BigEndian.Uint32(b[len(b)-4:]) {
+		return nil, false, errCorrupt
+	}
+	snapshot = b[0]&1 != 0
+	n := binary.BigEndian.Uint16(b[1:])
+	b = b[3 : len(b)-4]
+	for range n {
+		if len(b) < 2 {
+			return nil, false, errCorrupt
+		}
+		l := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+l+8 {
+			return nil, false, errCorrupt
+		}
+		writers = append(writers, WriterSeq{Writer: string(b[2 : 2+l]), Seq: binary.BigEndian.Uint64(b[2+l:])})
+		b = b[2+l+8:]
+	}
+	if len(b) != 0 {
+		return nil, false, errCorrupt
+	}
+	return writers, snapshot, nil
 }
 
 // Chunk is one chunk read back: its records share one buffer.
@@ -96,12 +178,13 @@ type Chunk struct {
 	Records   [][]byte
 }
 
-// decodeBody checks body against h and splits it into records.
+// decodeBody checks body (filter, records, trailer) against h and splits
+// it into records.
 func decodeBody(h header, body []byte) (Chunk, error) {
-	if uint32(len(body)) != h.size || crc32.ChecksumIEEE(body[h.fsize:]) != h.crc {
+	if uint32(len(body)) != h.size || crc32.ChecksumIEEE(body[h.fsize:h.size-h.tsize]) != h.crc {
 		return Chunk{}, errCorrupt
 	}
-	body = body[h.fsize:]
+	body = body[h.fsize : h.size-h.tsize]
 	c := Chunk{First: h.first, Timestamp: h.timestamp, Records: make([][]byte, 0, h.count)}
 	for i := uint32(0); i < h.count; i++ {
 		if len(body) < 4 {

@@ -28,16 +28,27 @@
 //	24             32          36          40           44       45
 //	+--------------+-----------+-----------+------------+--------+----------+
 //	| first offset | crc32     | data size | trailer    | filter | reserved |
-//	| u64 BE       | IEEE,data | u32 BE    | size 0     | size u8| 3 bytes  |
+//	| u64 BE       | IEEE,data | u32 BE    | size u32 BE| size u8| 3 bytes  |
 //	+--------------+-----------+-----------+------------+--------+----------+
 //	| filter (filter size bytes, see chunk.go; none when no record has one)  |
 //	| data: records x ( length u32 BE, top bit 0 | bytes )  (osiris simple   |
 //	|       entries; entries == records: no sub-batch entries are stored)   |
+//	| trailer (trailer size bytes, see chunk.go; none when no deduplicating |
+//	|       publisher's batch ends here): writers' last publishing ids      |
 //	+------------------------------------------------------------------------+
 //
 // The records are opaque here; queue/stream writes AMQP 1.0 messages.
-// Reader.ReadRaw hands out header and data as one buffer (the filter left
-// out) behind the caller's frame prefix.
+// Reader.ReadRaw hands out header and data as one buffer (the filter and
+// the trailer left out, their sizes zeroed) behind the caller's frame
+// prefix.
+//
+// The trailer carries writers' sequences (Log.AppendBatchSeq: a stream
+// protocol publisher's last publishing id of a batch), so a sequence is on
+// disk exactly when its records are: one write, one fsync, and a torn
+// chunk loses both (osiris keeps writers' sequences in its chunks too).
+// The first chunk of each segment carries every writer's (a snapshot):
+// Open reads the trailers of the newest segments down to one that starts
+// with a snapshot, and retention never loses a writer.
 //
 // A reader with a filter (Reader.Match) reads a chunk's header and filter
 // only, and skips the chunk unread when no record can match.

@@ -30,6 +30,8 @@ type pendingAppend struct {
 	rec    []byte
 	filter string
 	done   func(offset uint64, err error)
+	writer string // with seq: a batch of writer's ends here (AppendBatchSeq)
+	seq    uint64
 }
 
 // Log is one stream's segmented log. See the package doc.
@@ -54,6 +56,9 @@ type Log struct {
 		segs    []*segment
 		changed chan struct{}
 		ret     Retention // SetRetention changes it live
+		// writers are the writers' last sequences on disk (the chunk
+		// trailers'; WriterSeq).
+		writers map[string]uint64
 	}
 }
 
@@ -94,6 +99,7 @@ func Open(opts Options) (*Log, error) {
 	l.room = sync.NewCond(&l.wmu.Mutex)
 	l.mu.changed = make(chan struct{})
 	l.mu.ret = Retention{MaxBytes: opts.MaxBytes, MaxAge: opts.MaxAge, MaxSegmentBytes: opts.MaxSegmentBytes}
+	l.mu.writers = map[string]uint64{}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("streamlog: %w", err)
 	}
@@ -104,7 +110,7 @@ func Open(opts Options) (*Log, error) {
 	firsts = setAsideOldFormat(opts.Dir, firsts)
 	for i, first := range firsts {
 		last := i == len(firsts)-1
-		seg, torn, err := scanSegment(opts.Dir, first, last)
+		seg, torn, err := scanSegment(opts.Dir, first, last, nil)
 		if err != nil {
 			return nil, fmt.Errorf("streamlog: %w", err)
 		}
@@ -128,9 +134,46 @@ func Open(opts Options) (*Log, error) {
 		}
 		l.af = f
 	}
+	if err := l.recoverWriters(); err != nil {
+		return nil, err
+	}
 	l.retain()
 	go l.writer()
 	return l, nil
+}
+
+// recoverWriters reads the writers' sequences from the chunk trailers,
+// newest segment first, down to the first segment that starts with a
+// snapshot (segments of logs written before trailers have none: all are
+// read).
+func (l *Log) recoverWriters() error {
+	for i := len(l.mu.segs) - 1; i >= 0; i-- {
+		seg := l.mu.segs[i]
+		var snap bool
+		_, _, err := scanSegment(l.opts.Dir, seg.first, false, func(ws []WriterSeq, snapshot bool, chunk int) {
+			for _, w := range ws {
+				if w.Seq > l.mu.writers[w.Writer] {
+					l.mu.writers[w.Writer] = w.Seq
+				}
+			}
+			snap = snap || snapshot && chunk == 0
+		})
+		if err != nil {
+			return fmt.Errorf("streamlog: %w", err)
+		}
+		if snap {
+			return nil
+		}
+	}
+	return nil
+}
+
+// WriterSeq is writer's last sequence on disk (0: none): the highest
+// AppendBatchSeq gave for it whose records are all written.
+func (l *Log) WriterSeq(writer string) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.writers[writer]
 }
 
 // newSegment creates the segment starting at first and makes it active.
@@ -185,6 +228,15 @@ func (l *Log) AppendFilter(rec []byte, filter string, done func(offset uint64, e
 // is recs[i]'s filter value (nil: none). done runs for each record, as
 // Append's. It blocks while more than 64 MiB wait to be written.
 func (l *Log) AppendBatch(recs [][]byte, filters []string, done func(offset uint64, err error)) {
+	l.AppendBatchSeq(recs, filters, "", 0, done)
+}
+
+// AppendBatchSeq is AppendBatch for writer's records up to sequence seq
+// (a deduplicating publisher's publishing id): the chunk that ends the
+// batch carries seq in its trailer, written with the records in one
+// write, and WriterSeq(writer) reports it once they are on disk, also
+// after a crash and Open. writer "": none.
+func (l *Log) AppendBatchSeq(recs [][]byte, filters []string, writer string, seq uint64, done func(offset uint64, err error)) {
 	n := 0
 	for _, r := range recs {
 		n += len(r)
@@ -209,6 +261,10 @@ func (l *Log) AppendBatch(recs [][]byte, filters []string, done func(offset uint
 		}
 		l.wmu.pending = append(l.wmu.pending, pendingAppend{rec: r, filter: f, done: done})
 	}
+	if writer != "" && len(recs) > 0 {
+		last := &l.wmu.pending[len(l.wmu.pending)-1]
+		last.writer, last.seq = writer, seq
+	}
 	l.wmu.bytes += int64(n)
 	l.wmu.Unlock()
 	select {
@@ -224,6 +280,7 @@ func (l *Log) writer() {
 	var buf []byte
 	var recs [][]byte
 	var filters []string
+	var writers []WriterSeq
 	for {
 		l.wmu.Lock()
 		for len(l.wmu.pending) == 0 && !l.wmu.closed {
@@ -249,18 +306,21 @@ func (l *Log) writer() {
 		l.room.Broadcast()
 		l.wmu.Unlock()
 
-		recs, filters = recs[:0], filters[:0]
+		recs, filters, writers = recs[:0], filters[:0], writers[:0]
 		filtered := false
 		for _, p := range batch {
 			recs = append(recs, p.rec)
 			filters = append(filters, p.filter)
 			filtered = filtered || p.filter != ""
+			if p.writer != "" {
+				writers = addWriter(writers, p.writer, p.seq)
+			}
 		}
 		fs := filters
 		if !filtered {
 			fs = nil
 		}
-		first, err := l.writeChunk(&buf, recs, fs)
+		first, err := l.writeChunk(&buf, recs, fs, writers)
 		for i, p := range batch {
 			if p.done != nil {
 				p.done(first+uint64(i), err)
@@ -270,8 +330,21 @@ func (l *Log) writer() {
 	}
 }
 
-// writeChunk writes recs as one chunk, syncs it, and publishes it.
-func (l *Log) writeChunk(buf *[]byte, recs [][]byte, filters []string) (uint64, error) {
+// addWriter sets writer's sequence in ws to seq if higher.
+func addWriter(ws []WriterSeq, writer string, seq uint64) []WriterSeq {
+	for i := range ws {
+		if ws[i].Writer == writer {
+			ws[i].Seq = max(ws[i].Seq, seq)
+			return ws
+		}
+	}
+	return append(ws, WriterSeq{writer, seq})
+}
+
+// writeChunk writes recs as one chunk with the writers' sequences in its
+// trailer (every known writer's when the chunk starts a segment), syncs
+// it, and publishes it.
+func (l *Log) writeChunk(buf *[]byte, recs [][]byte, filters []string, writers []WriterSeq) (uint64, error) {
 	l.mu.Lock()
 	act := l.mu.segs[len(l.mu.segs)-1]
 	first, size := act.next, act.size
@@ -287,7 +360,15 @@ func (l *Log) writeChunk(buf *[]byte, recs [][]byte, filters []string) (uint64, 
 		size = 0
 	}
 	ts := l.now().UnixMilli()
-	*buf = encodeChunk((*buf)[:0], first, ts, recs, filters)
+	snapshot := size == 0
+	if snapshot {
+		l.mu.Lock()
+		for w, seq := range l.mu.writers {
+			writers = addWriter(writers, w, seq)
+		}
+		l.mu.Unlock()
+	}
+	*buf = encodeChunk((*buf)[:0], first, ts, recs, filters, writers, snapshot)
 	if _, err := l.af.Write(*buf); err != nil {
 		// Cut a partial write off so the file stays a sequence of chunks.
 		l.af.Truncate(size)
@@ -307,6 +388,11 @@ func (l *Log) writeChunk(buf *[]byte, recs [][]byte, filters []string) (uint64, 
 	act.index = append(act.index, indexEntry{first: first, timestamp: ts, pos: size})
 	act.size = size + int64(len(*buf))
 	act.next = first + uint64(len(recs))
+	for _, w := range writers {
+		if w.Seq > l.mu.writers[w.Writer] {
+			l.mu.writers[w.Writer] = w.Seq
+		}
+	}
 	close(l.mu.changed)
 	l.mu.changed = make(chan struct{})
 	l.mu.Unlock()

@@ -327,7 +327,7 @@ func TestChunkFilterSkipsUnmatchedChunks(t *testing.T) {
 		fs = append(fs, fmt.Sprint(i))
 		rs = append(rs, []byte("x"))
 	}
-	f, err := decodeFilter(encodeChunk(nil, 0, 0, rs, fs)[headerSize:])
+	f, err := decodeFilter(encodeChunk(nil, 0, 0, rs, fs, nil, false)[headerSize:])
 	if err != nil || !f.Any {
 		t.Fatalf("filter of %d values: %+v %v", len(fs), f, err)
 	}

@@ -282,7 +282,7 @@ func (r *Reader) ReadRawInto(spare []byte, prefix int) (c RawChunk, ok bool, err
 			r.start = h.first + uint64(h.count)
 			continue
 		}
-		dsize := int(h.size - h.fsize)
+		dsize := int(h.dsize())
 		var buf []byte
 		if need := prefix + headerSize + dsize; cap(spare) >= need {
 			buf = spare[:need]
@@ -290,7 +290,8 @@ func (r *Reader) ReadRawInto(spare []byte, prefix int) (c RawChunk, ok bool, err
 			buf = make([]byte, need)
 		}
 		copy(buf[prefix:], hb[:])
-		buf[prefix+44] = 0 // the filter is not there
+		buf[prefix+44] = 0                // the filter is not there
+		clear(buf[prefix+40 : prefix+44]) // nor the trailer: clients read header and records only
 		if _, err := r.f.ReadAt(buf[prefix+headerSize:], at+headerSize+int64(h.fsize)); err != nil {
 			return RawChunk{}, false, fmt.Errorf("streamlog: %w", err)
 		}
@@ -309,6 +310,6 @@ func RecordsOf(buf []byte) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := decodeBody(header{first: h.first, count: h.count, size: h.size - h.fsize, crc: h.crc}, buf[headerSize:])
+	c, err := decodeBody(header{first: h.first, count: h.count, size: h.dsize(), crc: h.crc}, buf[headerSize:])
 	return c.Records, err
 }

@@ -73,7 +73,11 @@ func listSegments(dir string) ([]uint64, error) {
 // verify, every chunk's body and CRC) and builds its index. It stops at
 // the first chunk that fails its checks and reports the valid length;
 // torn reports that bytes follow it.
-func scanSegment(dir string, first uint64, verify bool) (seg *segment, torn bool, err error) {
+//
+// With trailers set, it hands over each chunk's writers' sequences (the
+// chunk's trailer, read alone unless verify reads the whole body) with
+// the chunk's number in the segment.
+func scanSegment(dir string, first uint64, verify bool, trailers func(ws []WriterSeq, snapshot bool, chunk int)) (seg *segment, torn bool, err error) {
 	seg = &segment{first: first, next: first, path: filepath.Join(dir, segmentName(first))}
 	f, err := os.Open(seg.path)
 	if err != nil {
@@ -110,6 +114,20 @@ func scanSegment(dir string, first uint64, verify bool) (seg *segment, torn bool
 			if _, err := decodeBody(h, body); err != nil {
 				break
 			}
+			if _, _, err := decodeTrailer(body[h.size-h.tsize:]); err != nil {
+				break
+			}
+		}
+		if trailers != nil && h.tsize > 0 {
+			tb := make([]byte, h.tsize)
+			if _, err := f.ReadAt(tb, pos+headerSize+int64(h.size-h.tsize)); err != nil {
+				break
+			}
+			ws, snap, err := decodeTrailer(tb)
+			if err != nil {
+				break
+			}
+			trailers(ws, snap, len(seg.index))
 		}
 		seg.index = append(seg.index, indexEntry{first: h.first, timestamp: h.timestamp, pos: pos})
 		seg.next = h.first + uint64(h.count)

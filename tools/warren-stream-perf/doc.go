@@ -20,6 +20,13 @@
 //	         over them, then read from first by a single active consumer
 //	         group of 1, 2 and 3 members: aggregate msg/s (Warren only:
 //	         RabbitMQ 3.10 has no super streams)
+//	super-procs  the same group with each member in a process of its own
+//	         (this program with --group-member): aggregate msg/s for 1, 2
+//	         and 3 member processes reading --messages, then the rebalance
+//	         time when one of 3 is killed (SIGKILL) while a publisher runs:
+//	         from the kill to the first delivery of each of its partitions
+//	         to a survivor, which resumes from the group's stored offset
+//	         (Warren only)
 //
 // The client's socket buffers are raised to 4 MiB (its 8 KB default caps it
 // near 10k msg/s). Client and brokers share the machine: the client's CPU is
@@ -29,5 +36,6 @@
 //
 //	main.go      flags, the run, the table
 //	scenario.go  the scenarios
+//	group.go     super-procs: the member processes and the driver
 //	proc.go      /proc/PID/stat (utime + stime) and /proc/PID/status (VmRSS)
 package main

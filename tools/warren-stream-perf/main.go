@@ -57,14 +57,30 @@ func main() {
 	fs.StringArrayVar(&urls, "url", nil, "stream URL of a broker (repeat for each)")
 	fs.StringArrayVar(&names, "name", nil, "its name in the table (repeat, in --url order)")
 	fs.IntSliceVar(&pids, "pid", nil, "its PID, for CPU and RSS (repeat, in --url order; 0: none)")
-	fs.StringSliceVar(&scenarios, "scenario", []string{"publish", "replay", "e2e", "super"}, "scenarios: publish, replay, e2e, super")
+	fs.StringSliceVar(&scenarios, "scenario", []string{"publish", "replay", "e2e", "super"}, "scenarios: publish, replay, e2e, super, super-procs")
 	fs.IntVar(&o.messages, "messages", 1_000_000, "messages per publish, e2e and super run")
 	fs.IntVar(&o.replay, "replay", 0, "messages to replay from first (0: what publish wrote)")
 	fs.IntVar(&o.size, "size", 16, "message body size in bytes")
 	fs.IntVar(&o.batch, "batch", 1000, "messages per publish batch")
 	fs.IntVar(&o.inflight, "inflight", 50_000, "unconfirmed messages at most")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up a scenario after")
+	var groupMember bool
+	var super, group string
+	fs.BoolVar(&groupMember, "group-member", false, "run as one member of --group on --super (the super-procs scenario starts these)")
+	fs.StringVar(&super, "super", "", "with --group-member: the super stream")
+	fs.StringVar(&group, "group", "", "with --group-member: the consumer group's name")
 	fs.Parse(os.Args[1:])
+	if groupMember {
+		if len(urls) != 1 || super == "" || group == "" {
+			fmt.Fprintln(os.Stderr, "warren-stream-perf: --group-member needs one --url, --super and --group")
+			os.Exit(2)
+		}
+		if err := runMember(urls[0], super, group); err != nil { // group.go
+			fmt.Fprintln(os.Stderr, "warren-stream-perf member:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(urls) == 0 {
 		fmt.Fprintln(os.Stderr, "warren-stream-perf: at least one --url")
 		os.Exit(2)

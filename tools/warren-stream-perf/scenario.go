@@ -98,6 +98,8 @@ func run(scenario string, t target, o options) ([]result, error) {
 		return []result{r}, err
 	case "super":
 		return superStream(e, t, name, o)
+	case "super-procs":
+		return superProcs(e, t, name, o) // group.go
 	}
 	return nil, fmt.Errorf("unknown scenario %q", scenario)
 }
@@ -191,38 +193,7 @@ func superStream(e *stream.Environment, t target, name string, o options) ([]res
 		return nil, err
 	}
 	defer e.DeleteSuperStream(name)
-	pub, err := measure(t, "super-publish", func() (int, string, error) {
-		p, err := e.NewSuperStreamProducer(name, stream.NewSuperStreamProducerOptions(roundRobin{}))
-		if err != nil {
-			return 0, "", err
-		}
-		defer p.Close()
-		var confirmed atomic.Int64
-		all := make(chan struct{})
-		var once sync.Once
-		ch := p.NotifyPublishConfirmation(64)
-		go func() {
-			for pc := range ch {
-				if confirmed.Add(int64(len(pc.ConfirmationStatus))) >= int64(o.messages) {
-					once.Do(func() { close(all) })
-				}
-			}
-		}()
-		body := make([]byte, o.size)
-		for i := range o.messages {
-			m := amqp.NewMessage(body)
-			m.Properties = &amqp.MessageProperties{MessageID: strconv.Itoa(i)}
-			if err := p.Send(m); err != nil {
-				return i, "", err
-			}
-		}
-		select {
-		case <-all:
-		case <-time.After(o.timeout):
-			return int(confirmed.Load()), "", errors.New("confirms timed out")
-		}
-		return o.messages, "6 partitions, Send per message", nil
-	})
+	pub, err := measure(t, "super-publish", func() (int, string, error) { return publishSuper(e, name, o, 0, o.messages) })
 	out := []result{pub}
 	if err != nil {
 		return out, err
@@ -285,6 +256,41 @@ func superStream(e *stream.Environment, t target, name string, o options) ([]res
 		}
 	}
 	return out, nil
+}
+
+// publishSuper publishes n messages numbered from on the super stream
+// (message i to partition i % 6), with confirms.
+func publishSuper(e *stream.Environment, name string, o options, from, n int) (int, string, error) {
+	p, err := e.NewSuperStreamProducer(name, stream.NewSuperStreamProducerOptions(roundRobin{}))
+	if err != nil {
+		return 0, "", err
+	}
+	defer p.Close()
+	var confirmed atomic.Int64
+	all := make(chan struct{})
+	var once sync.Once
+	ch := p.NotifyPublishConfirmation(64)
+	go func() {
+		for pc := range ch {
+			if confirmed.Add(int64(len(pc.ConfirmationStatus))) >= int64(n) {
+				once.Do(func() { close(all) })
+			}
+		}
+	}()
+	body := make([]byte, o.size)
+	for i := from; i < from+n; i++ {
+		m := amqp.NewMessage(body)
+		m.Properties = &amqp.MessageProperties{MessageID: strconv.Itoa(i)}
+		if err := p.Send(m); err != nil {
+			return i - from, "", err
+		}
+	}
+	select {
+	case <-all:
+	case <-time.After(o.timeout):
+		return int(confirmed.Load()), "", errors.New("confirms timed out")
+	}
+	return n, "6 partitions, Send per message", nil
 }
 
 // roundRobin routes message i (its message-id) to partition i % n.

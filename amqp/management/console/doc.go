@@ -13,7 +13,8 @@
 //	                      refresh, keyboard shortcuts ("/", "g" + letter)
 //	web/js/api.js         fetch of /api with the user's basic credentials
 //	web/js/ui.js          DOM builders; tables updated in place by key
-//	web/js/chart.js       canvas line charts; the 10-minute History
+//	web/js/chart.js       canvas line charts; the 10-minute History, seeded
+//	                      from the API's sampled history
 //	web/js/forms.js       publish, bind, bindings table, vhost picker
 //	web/js/overview.js    overview: charts, totals, node, alarms, listeners
 //	web/js/connections.js connections, a connection (close), channels
@@ -31,7 +32,17 @@
 // A page is built once and its refresh() updates it in place every 5 s
 // (not while the tab is hidden): tables keep one row per key and touch a
 // cell only when its text changed, forms are never rebuilt, so filters,
-// scroll position, focus and half-filled forms survive. Every change
+// scroll position, focus and half-filled forms survive. Rows whose key
+// left the table are recycled for the new keys (a filter keystroke
+// rewrites 100 rows' text rather than building 1,400 elements), and the
+// queues list paints its first 30 rows in the frame after the answer,
+// the rest in the next (data-filter, then data-complete).
+//
+// The overview's and a queue's charts ask the API for the last 10
+// minutes on the page's first request (RabbitMQ's lengths_age/incr and
+// msg_rates_age/incr: samples of the gauges and counters), so they are
+// drawn as the page loads; the refreshes add the figures of now. Each
+// chart canvas says how many points it drew in data-points. Every change
 // goes through the API, and an API error is shown in the form (or beside
 // the button) the user acted in. A user whose tags hold none of
 // administrator, management or policymaker (monitoring) gets no forms.
@@ -62,6 +73,9 @@
 //	admin_test.go     every page refreshes; vhost, user, permission,
 //	                  policy and definitions upload, used over AMQP
 //	keyboard_test.go  the keyboard alone
+//	history_test.go   the charts drawn from the API's history on load
+//	download_test.go  the definitions download (a real file, imported
+//	                  into a second Warren) and deleting an exchange
 //
 // Without Chromium they skip, saying how to install it. A failing test
 // saves a screenshot under $TEST_ARTIFACTS, or testdata/failures/ when

@@ -1,16 +1,44 @@
 // chart.js: small line charts on a canvas, and the history they draw.
-// The API answers the figures of now (counts, and rates over its last
-// sampling interval); the console keeps what it has read in the last 10
-// minutes per object, so a chart grows from the moment a page is open.
+// A page's first request asks the API for its sampled history (RabbitMQ's
+// ?lengths_age=600&lengths_incr=5&msg_rates_age=600&msg_rates_incr=5:
+// HISTORY_QUERY), so a chart is drawn at once; each 5 s refresh then adds
+// the figures of now. The console keeps 10 minutes per object.
 
 import { h, clear, fmtNum } from './ui.js';
 
 const SPAN_MS = 10 * 60 * 1000;
 export const COLORS = ['#2457a6', '#d9822b', '#2e9e55', '#b03a8a', '#7a6cd1', '#9a9a2e'];
 
+export const HISTORY_QUERY = 'lengths_age=600&lengths_incr=5&msg_rates_age=600&msg_rates_incr=5';
+
+// fromSamples turns the API's sampled history into points, oldest first:
+// src is {series name: a *_details object with samples (newest first)};
+// gauges are drawn as sampled, counters (rates) as the per-second change
+// between two samples.
+export function fromSamples(src, counters) {
+  const names = Object.keys(src);
+  const base = names.map((n) => (src[n] && src[n].samples) || []).find((s) => s.length) || [];
+  const pts = [];
+  for (let i = base.length - (counters ? 2 : 1); i >= 0; i--) {
+    const t = base[i].timestamp;
+    const v = {};
+    for (const n of names) {
+      const s = (src[n] && src[n].samples) || [];
+      if (!s[i]) { v[n] = 0; continue; }
+      if (!counters) { v[n] = s[i].sample; continue; }
+      const dt = (t - base[i + 1].timestamp) / 1000;
+      v[n] = s[i + 1] && dt > 0 ? Math.max(0, (s[i].sample - s[i + 1].sample) / dt) : 0;
+    }
+    pts.push({ t, v });
+  }
+  return pts;
+}
+
 // History holds points per key: [{t, v: {name: number}}].
 export class History {
   constructor() { this.byKey = new Map(); }
+  // set replaces a key's points (the API's history is the whole story).
+  set(key, pts) { this.byKey.set(key, pts.slice()); }
   add(key, values, t = Date.now()) {
     let pts = this.byKey.get(key);
     if (!pts) { pts = []; this.byKey.set(key, pts); }
@@ -36,6 +64,7 @@ function fmtAxis(v) {
 // draw paints the series names of points on canvas (its CSS size, at the
 // screen's pixel ratio) and fills legend with the latest value of each.
 export function draw(canvas, legend, points, names, unit = '') {
+  canvas.dataset.points = String(points.length);
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth || 600;
   const ht = canvas.clientHeight || 180;

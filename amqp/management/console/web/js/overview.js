@@ -2,7 +2,7 @@
 // message rates, object counts, memory, disk and alarms, listeners.
 
 import { h, table, fmtNum, fmtBytes, clear, chartBox } from './ui.js';
-import { draw } from './chart.js';
+import { draw, fromSamples, HISTORY_QUERY } from './chart.js';
 import { get } from './api.js';
 
 const rate = (ms, k) => (ms && ms[k + '_details'] ? ms[k + '_details'].rate : 0);
@@ -23,9 +23,20 @@ export function overview(ctx) {
   const card = (n, label, alarm) => h('div', { class: 'card' + (alarm ? ' alarm' : '') }, h('div', { class: 'n' }, n), h('div', { class: 'l' }, label));
   const qNames = ['Ready', 'Unacked', 'Total'];
   const rNames = ['Publish', 'Deliver/get', 'Ack', 'Redelivered', 'Unroutable'];
+  let seeded = false;
   async function refresh() {
-    const [o, nodes] = await Promise.all([get('/overview'), get('/nodes').catch(() => [])]);
+    // The first request asks for the last 10 minutes (the charts are
+    // drawn at once); the refreshes only for now.
+    const first = !seeded;
+    const [o, nodes] = await Promise.all([get('/overview' + (first ? '?' + HISTORY_QUERY : '')), get('/nodes').catch(() => [])]);
     const qt = o.queue_totals || {}, ms = o.message_stats || {}, ot = o.object_totals || {};
+    if (first) {
+      seeded = true;
+      ctx.history.set('overview/q', fromSamples({ Ready: qt.messages_ready_details, Unacked: qt.messages_unacknowledged_details, Total: qt.messages_details }, false));
+      const d = (k) => ms[k + '_details'];
+      ctx.history.set('overview/r', fromSamples({ Publish: d('publish'), 'Deliver/get': d('deliver_get'), Ack: d('ack'),
+        Redelivered: d('redeliver'), Unroutable: d('drop_unroutable') }, true));
+    }
     ctx.history.add('overview/q', { Ready: qt.messages_ready || 0, Unacked: qt.messages_unacknowledged || 0, Total: qt.messages || 0 });
     ctx.history.add('overview/r', {
       Publish: rate(ms, 'publish'), 'Deliver/get': rate(ms, 'deliver_get'), Ack: rate(ms, 'ack'),

@@ -3,7 +3,7 @@
 // purge and delete.
 
 import { h, table, fmtNum, fmtRate, fmtBytes, kv, action, select, confirmButton, chartBox, clear, link } from './ui.js';
-import { draw } from './chart.js';
+import { draw, fromSamples, HISTORY_QUERY } from './chart.js';
 import { api, get, enc } from './api.js';
 import { publishForm, bindingsTable, bindForm } from './forms.js';
 
@@ -83,16 +83,26 @@ export function queuePage(ctx, [v, name]) {
     ctx.canWrite ? danger : null);
 
   const key = 'q/' + v + '/' + name;
+  let seeded = false;
   async function refresh() {
     let q;
+    const first = !seeded;
     try {
-      q = await get(base);
+      q = await get(base + (first ? '?' + HISTORY_QUERY : ''));
     } catch (e) {
       if (e.status === 404) { kv(info, [['State', 'deleted (no such queue)']]); return; }
       throw e;
     }
     const ms = q.message_stats || {};
     const r = (k) => (ms[k + '_details'] || {}).rate || 0;
+    if (first) {
+      // The API's history of this queue (kept from the first time anyone
+      // asked, for 10 minutes after the last ask).
+      seeded = true;
+      ctx.history.set(key + '/q', fromSamples({ Ready: q.messages_ready_details, Unacked: q.messages_unacknowledged_details, Total: q.messages_details }, false));
+      const d = (k) => ms[k + '_details'];
+      ctx.history.set(key + '/r', fromSamples({ Publish: d('publish'), 'Deliver/get': d('deliver_get'), Ack: d('ack'), Redelivered: d('redeliver') }, true));
+    }
     ctx.history.add(key + '/q', { Ready: q.messages_ready || 0, Unacked: q.messages_unacknowledged || 0, Total: q.messages || 0 });
     ctx.history.add(key + '/r', { Publish: r('publish'), 'Deliver/get': r('deliver_get'), Ack: r('ack'), Redelivered: r('redeliver') });
     kv(info, [['Type', q.type || 'classic'], ['State', q.state || ''],

@@ -13,7 +13,12 @@ export const QUEUE_ARGS = [
   ['x-single-active-consumer', 'boolean'], ['x-max-priority', 'number'], ['x-queue-mode', 'string'],
 ];
 
-const COLUMNS = 'name,vhost,type,durable,auto_delete,exclusive,arguments,policy,state,consumers,messages_ready,messages_unacknowledged,messages,message_stats';
+// FIRST_ROWS is a screenful at 1366x768 and more: they are painted in
+// the frame after an answer arrives, the rest of the page in the next.
+const FIRST_ROWS = 30;
+
+const COLUMNS = 'name,vhost,type,durable,auto_delete,exclusive,arguments,policy,state,consumers,messages_ready,messages_unacknowledged,messages,' +
+  'message_stats.publish_details.rate,message_stats.deliver_get_details.rate,message_stats.ack_details.rate';
 
 export function queues(ctx) {
   // The list's place (vhost, filter, sort, page) lives in ctx, so coming
@@ -40,7 +45,7 @@ export function queues(ctx) {
     { label: 'Incoming', cell: (q) => fmtRate(ms(q).publish_details), num: true, sort: 'message_stats.publish_details.rate' },
     { label: 'Deliver/get', cell: (q) => fmtRate(ms(q).deliver_get_details), num: true, sort: 'message_stats.deliver_get_details.rate' },
     { label: 'Ack', cell: (q) => fmtRate(ms(q).ack_details), num: true, sort: 'message_stats.ack_details.rate' },
-  ], (q) => q.vhost + '\u0000' + q.name, { onSort, empty: 'No queues match.', class: 'queues' });
+  ], (q) => q.vhost + '\u0000' + q.name, { onSort, empty: 'No queues match.', class: 'queues', first: FIRST_ROWS });
   t.el.id = 'queues-table';
 
   const vsel = vhostPicker(ctx, 'vhost', true, st.vhost);
@@ -54,7 +59,10 @@ export function queues(ctx) {
   pageNo.addEventListener('change', () => { st.page = Math.max(1, Number(pageNo.value) || 1); load(); });
   const err = h('div', { class: 'err', role: 'alert' });
   vsel.querySelector('select').addEventListener('change', (e) => { st.vhost = e.target.value; st.page = 1; load(); });
-  filter.addEventListener('input', () => { st.filter = filter.value; st.page = 1; load(); });
+  filter.addEventListener('input', () => {
+    if (filter.value === st.filter) return; // no change, no request
+    st.filter = filter.value; st.page = 1; load();
+  });
   regex.addEventListener('change', () => { st.regex = regex.checked; st.page = 1; load(); });
   size.querySelector('select').addEventListener('change', (e) => { st.size = Number(e.target.value); st.page = 1; load(); });
 
@@ -101,7 +109,7 @@ export function queues(ctx) {
     err.textContent = '';
     if (r.page_count > 0 && st.page > r.page_count) { st.page = r.page_count; return load(); }
     const t0 = performance.now();
-    t.update(r.items);
+    const complete = t.update(r.items);
     setSort(t, st.sort, st.reverse);
     pageNo.value = st.page;
     pageNo.max = Math.max(1, r.page_count);
@@ -112,6 +120,9 @@ export function queues(ctx) {
     t.el.dataset.rows = String(r.items.length);
     performance.measure('queues-update', { start: t0 });
     performance.mark('queues-rendered');
+    // data-complete: every row of the page is up to date (a screenful is
+    // shown first: data-filter above).
+    if (await complete && my === seq) t.el.dataset.complete = st.filter;
   }
   return { title: 'Queues', el, refresh: load };
 }

@@ -444,7 +444,41 @@ func (l *loop) proposeGroups() {
 			continue
 		}
 		id := n.nextID.Add(1)
-		l.proposeGroup(g, &qbatch{id: id, data: ops.entry(n.id, id), dones: ops.dones, bytes: ops.bytes, deadline: now.Add(n.cfg.ProposeTimeout)})
+		b := &qbatch{id: id, data: ops.entry(n.id, id), dones: ops.dones, bytes: ops.bytes, deadline: now.Add(n.cfg.ProposeTimeout)}
+		l.catchUp(g, g.rn.BasicStatus().Lead)
+		if len(g.dropped) > 0 {
+			g.dropped = append(g.dropped, b) // behind the older ones: order
+			continue
+		}
+		l.proposeGroup(g, b)
+	}
+}
+
+// catchUp proposes again, oldest first, what this node proposed to a
+// leader that has changed since (raft loses a proposal forwarded to a
+// leader that fails) and what was dropped for want of a leader, before
+// anything newer: a publisher's messages keep their order through a
+// leader change. Once one is dropped again, the rest wait behind it.
+func (l *loop) catchUp(g *qgroup, lead uint64) {
+	if lead == raft.None || lead == g.proposedLead && len(g.dropped) == 0 {
+		return
+	}
+	var bs []*qbatch
+	if lead != g.proposedLead {
+		for _, b := range g.inflight {
+			bs = append(bs, b)
+		}
+	}
+	g.proposedLead = lead
+	bs = append(bs, g.dropped...)
+	g.dropped = nil
+	slices.SortFunc(bs, func(a, b *qbatch) int { return cmpUint64(a.id, b.id) })
+	for i, b := range bs {
+		l.proposeGroup(g, b)
+		if len(g.dropped) > 0 {
+			g.dropped = append(g.dropped, bs[i+1:]...)
+			return
+		}
 	}
 }
 
@@ -457,6 +491,7 @@ func (l *loop) proposeGroup(g *qgroup, b *qbatch) {
 		}
 		g.inflight[b.id] = b
 	case errors.Is(err, raft.ErrProposalDropped):
+		delete(g.inflight, b.id)
 		g.dropped = append(g.dropped, b) // no leader yet, or too much uncommitted
 	default:
 		g.release(b.bytes, b.dones, err)
@@ -481,34 +516,15 @@ func (l *loop) tickGroups() {
 				g.release(b.bytes, b.dones, l.n.queueTimeout(g))
 			}
 		}
-		if len(g.dropped) > 0 {
-			ps := g.dropped
-			g.dropped = nil
-			for _, b := range ps {
-				switch {
-				case now.After(b.deadline):
-					g.release(b.bytes, b.dones, l.n.queueTimeout(g))
-				case lead == raft.None:
-					g.dropped = append(g.dropped, b)
-				default:
-					l.proposeGroup(g, b)
-				}
+		g.dropped = slices.DeleteFunc(g.dropped, func(b *qbatch) bool {
+			if now.After(b.deadline) {
+				g.release(b.bytes, b.dones, l.n.queueTimeout(g))
+				return true
 			}
-		}
+			return false
+		})
 		l.pullLeadership(g, lead)
-		if lead != g.proposedLead {
-			g.proposedLead = lead
-			if lead != raft.None && len(g.inflight) > 0 {
-				bs := make([]*qbatch, 0, len(g.inflight))
-				for _, b := range g.inflight {
-					bs = append(bs, b)
-				}
-				slices.SortFunc(bs, func(a, b *qbatch) int { return cmpUint64(a.id, b.id) })
-				for _, b := range bs {
-					l.proposeGroup(g, b)
-				}
-			}
-		}
+		l.catchUp(g, lead)
 	}
 }
 

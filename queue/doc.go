@@ -31,6 +31,12 @@
 // log), its ready list stays empty, and Dispatch, Ack, Requeue and Reject
 // only Wake the stream's readers, which deliver on their own goroutines.
 //
+// Quorum queues (quorum.go): with Config.Quorum (a cluster's Raft group)
+// a queue's publishes, acks, requeues and rejects are proposed instead of
+// done, and the group's committed operations come back through the
+// Quorum* methods on every member in log order; only the instance on the
+// group's leader delivers (QuorumLead). Such a queue has no Journal.
+//
 // Storage: a Journal (set by the server when it has a store) journals the
 // entries of persistent messages in queues that persist, and pages bodies
 // out past the shared Budget, which counts the bodies in memory, ready or

@@ -91,6 +91,13 @@ func (q *Queue) Reject(entries []Entry) {
 	q.mu.Lock()
 	q.mu.stats.rejected += uint64(len(entries))
 	q.mu.stats.settledBytes += entriesSize(entries)
+	if q.Quorum != nil {
+		if !q.mu.deleted {
+			q.Quorum.Discard(seqsOf(entries)) // dead-lettered when applied (quorum.go)
+		}
+		q.mu.Unlock()
+		return
+	}
 	for _, e := range entries {
 		if e.Stored {
 			q.mu.outstanding--

@@ -103,6 +103,8 @@ type Config struct {
 	Now func() time.Time
 	// Stream, if set, makes this a stream queue (stream.go).
 	Stream Stream
+	// Quorum, if set, replicates the queue's operations (quorum.go).
+	Quorum Quorum
 }
 
 // Queue is one queue. The Config fields are immutable after New.
@@ -123,6 +125,7 @@ type Queue struct {
 		hadConsumer bool
 		deleted     bool
 		filling     bool // hollow entries are being read back (hollow.go)
+		quorumLead  bool // a quorum queue on its group's leader (quorum.go)
 
 		paged         paged  // entries on disk only
 		recoveredUpTo uint64 // entries up to here were recovered: redelivered
@@ -161,6 +164,9 @@ func New(cfg Config) *Queue {
 		q.lim.Store(&l)
 	}
 	q.mu.ready = newReadyList(int(q.limits().MaxPriority), cfg.Budget)
+	if cfg.Quorum != nil {
+		cfg.Quorum.Attach(q)
+	}
 	return q
 }
 
@@ -289,6 +295,12 @@ func (q *Queue) journalled(e Entry) bool {
 
 // settleLocked removes e, delivered or dropped, for good.
 func (q *Queue) settleLocked(e Entry) {
+	if q.Quorum != nil {
+		if e.Stored && q.mu.quorumLead {
+			q.Quorum.Settle([]uint64{e.Seq})
+		}
+		return
+	}
 	if e.Stored {
 		q.Journal.DeleteEntry(q, e)
 	}
@@ -333,6 +345,9 @@ func (q *Queue) Dispatch() {
 }
 
 func (q *Queue) dispatchLocked() {
+	if q.quorumPassiveLocked() {
+		return // the group's leader delivers (quorum.go)
+	}
 	var now int64
 	for q.mu.ready.len() > 0 && len(q.mu.consumers) > 0 {
 		head := q.mu.ready.peek()
@@ -397,6 +412,11 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 	for {
 		q.mu.Lock()
 		q.touchLocked()
+		if q.quorumPassiveLocked() {
+			q.unlock()
+			q.free.getEmpty.Add(1)
+			return Entry{}, Entry{}, 0, false // gets are served by the leader
+		}
 		var head *Entry
 		for q.mu.ready.len() > 0 {
 			if head = q.mu.ready.peek(); head.Expires == 0 || !q.expiredLocked(head, q.now()) {
@@ -452,6 +472,12 @@ func (q *Queue) Requeue(entries []Entry) {
 	q.release(entries)
 	q.mu.stats.requeued += uint64(len(entries))
 	q.mu.stats.settledBytes += entriesSize(entries)
+	if q.Quorum != nil {
+		if !q.mu.deleted {
+			q.Quorum.Return(seqsOf(entries)) // back when applied (quorum.go)
+		}
+		return
+	}
 	if q.mu.deleted {
 		for _, e := range entries {
 			q.settleLocked(e)
@@ -490,6 +516,12 @@ func (q *Queue) Requeue(entries []Entry) {
 // It works on a deleted queue too, to release stored messages.
 func (q *Queue) Ack(entries []Entry) {
 	if q.wakeStream() {
+		return
+	}
+	if q.Quorum != nil {
+		q.free.acked.Add(uint64(len(entries)))
+		q.free.ackedBytes.Add(entriesSize(entries))
+		q.Quorum.Settle(seqsOf(entries))
 		return
 	}
 	if q.Journal == nil {
@@ -619,6 +651,10 @@ func (q *Queue) Delete(ifUnused, ifEmpty bool) (messages int, consumers []*Consu
 	consumers = q.mu.consumers
 	q.mu.consumers = nil
 	q.mu.outstanding = 0 // acks of a deleted queue's deliveries find no entry
+	if q.Quorum != nil {
+		q.Quorum.Deleted()
+		q.mu.quorumLead = false // nothing to settle: the group goes
+	}
 	return q.dropReadyLocked(), consumers, nil
 }
 

@@ -21,7 +21,9 @@
 //	vhost.go            Vhost, lookups, the 404/405 errors
 //	command.go          the Command values and Apply
 //	codec.go            the commands encoded for the Raft log (versioned, tagged)
-//	replicate.go        Replicator: Apply proposes to the cluster when one is set
+//	replicate.go        Replicator: Apply proposes to the cluster when one is set;
+//	                    QueueReplicator: a quorum queue's messages replicated
+//	                    (queue.Config.Quorum; publish.go proposes their enqueues)
 //	ops.go              what each command does, with RabbitMQ's checks
 //	queue_args.go       queue argument checks (x-consumer-timeout, quorum)
 //	alternate.go        exchange argument checks (alternate-exchange, x-delayed-type)

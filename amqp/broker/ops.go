@@ -271,6 +271,9 @@ func (v *Vhost) newQueue(cfg queue.Config) *queue.Queue {
 	if v.b.hooks != nil {
 		v.b.hooks(v, &cfg)
 	}
+	if qr, ok := v.b.repl.(QueueReplicator); ok {
+		qr.QueueConfig(v.name, &cfg)
+	}
 	return queue.New(cfg)
 }
 

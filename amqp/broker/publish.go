@@ -128,7 +128,7 @@ func (b *Broker) enqueue(msg *queue.Message, qs []*queue.Queue, conf Confirm, se
 	stored := 0
 	if j != nil && msg.Persistent {
 		for _, q := range qs {
-			if q.Persist && q.Stream == nil {
+			if q.Persist && q.Stream == nil && q.Quorum == nil {
 				stored++
 			}
 		}
@@ -155,6 +155,18 @@ func (b *Broker) enqueue(msg *queue.Message, qs []*queue.Queue, conf Confirm, se
 	for _, q := range qs {
 		if q.Stream != nil {
 			appendStream(q, msg, conf, seq)
+			routed = true
+			continue
+		}
+		if q.Quorum != nil {
+			// A quorum queue: proposed to its Raft group, confirmed once
+			// committed and applied here (queue/quorum.go).
+			var qdone func(error)
+			if conf != nil {
+				conf.Wait(seq)
+				qdone = func(err error) { conf.Done(seq, err, true) }
+			}
+			q.Quorum.Enqueue(msg, qdone)
 			routed = true
 			continue
 		}

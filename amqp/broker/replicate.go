@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/queue"
 )
 
 // Replicator replicates definition changes across a cluster (amqp/cluster
@@ -15,6 +16,15 @@ import (
 // lock held.
 type Replicator interface {
 	Propose(ctx context.Context, cmd []byte) (Result, error)
+}
+
+// QueueReplicator is a Replicator that also replicates messages (the
+// cluster's quorum queues): the broker shows it the configuration of
+// every queue it makes, after the core and QueueHooks set it up and just
+// before queue.New; it may set cfg.Quorum (and take the journal and the
+// memory budget away: its log is the queue's store).
+type QueueReplicator interface {
+	QueueConfig(vhost string, cfg *queue.Config)
 }
 
 // replicated reports whether cmd goes to the cluster: every definition

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/warrenmq/warren/amqp/broker"
+	"github.com/warrenmq/warren/storage/raftlog"
 )
 
 // A proposal's entry (doc.go: Wire format):
@@ -62,6 +63,12 @@ type loop struct {
 	// whose first copy was committed after all is applied once. An id is
 	// kept for seenWindow applied entries.
 	seen map[[2]uint64]uint64
+	// wrote: persistInto added the metadata group's writes to the
+	// round's batch.
+	wrote bool
+
+	// groups are the quorum queues' groups (qloop.go), by id.
+	groups map[uint64]*qgroup
 
 	// Membership (membership.go): the address book, saved with the conf
 	// state; removed once this node applied its own removal (the loop
@@ -88,9 +95,11 @@ const seenWindow = 1 << 14
 
 func (l *loop) run() {
 	defer close(l.n.done)
+	defer l.stopGroups()
 	t := time.NewTicker(l.n.cfg.Tick)
 	defer t.Stop()
 	l.savedApplied = l.applied
+	l.adoptGroups()
 	for {
 		select {
 		case <-l.n.stop:
@@ -101,27 +110,21 @@ func (l *loop) run() {
 			l.promoteLearners() // membership.go
 			l.retryDropped()
 			l.reproposeOnNewLeader()
+			l.tickGroups()
 			if !l.rn.HasReady() && (l.applied != l.savedApplied || l.confDirty) {
 				if !l.persist(nil, true) {
 					return
 				}
 			}
 		case m := <-l.n.recvc:
-			l.step(m)
+			l.stepAny(m)
 		case p := <-l.n.propc:
 			l.propose(p)
+		case <-l.n.kick:
 		case f := <-l.n.ctlc:
 			f(l) // membership.go: Join, Leave, notices
 		case r := <-l.n.reportc:
-			if r.snapshot {
-				st := raft.SnapshotFailure
-				if r.ok {
-					st = raft.SnapshotFinish
-				}
-				l.rn.ReportSnapshot(r.to, st)
-			} else {
-				l.rn.ReportUnreachable(r.to)
-			}
+			l.reportAny(r)
 		}
 		// Take what else is waiting before the next Ready, so one fsync
 		// covers it all.
@@ -129,23 +132,61 @@ func (l *loop) run() {
 		for range 256 {
 			select {
 			case m := <-l.n.recvc:
-				l.step(m)
+				l.stepAny(m)
 			case p := <-l.n.propc:
 				l.propose(p)
 			default:
 				break more
 			}
 		}
-		for l.rn.HasReady() {
-			if !l.ready(l.rn.Ready()) {
+		l.adoptGroups()
+		l.proposeGroups()
+		for range 8 {
+			if !l.anyReady() {
+				break
+			}
+			if !l.readyRound() {
 				return
 			}
 		}
 		l.maybeSnapshot()
+		l.snapshotGroups()
 		l.updateStatus()
 		if l.removed { // membership.go: this node applied its own removal
 			l.persist(nil, true)
 			return
+		}
+	}
+}
+
+// stepAny steps a received message into its group.
+func (l *loop) stepAny(m groupMsg) {
+	if m.group == metaGroup {
+		l.step(m.msg)
+		return
+	}
+	l.stepGroup(m)
+}
+
+// reportAny hands a transport report to raft: an unreachable peer to
+// every group, a snapshot's fate to its group.
+func (l *loop) reportAny(r report) {
+	if r.snapshot {
+		st := raft.SnapshotFailure
+		if r.ok {
+			st = raft.SnapshotFinish
+		}
+		if r.group == metaGroup {
+			l.rn.ReportSnapshot(r.to, st)
+		} else if g := l.groups[r.group]; g != nil && g.rn != nil {
+			g.rn.ReportSnapshot(r.to, st)
+		}
+		return
+	}
+	l.rn.ReportUnreachable(r.to)
+	for _, g := range l.groups {
+		if g.rn != nil {
+			g.rn.ReportUnreachable(r.to)
 		}
 	}
 }
@@ -259,6 +300,23 @@ func (l *loop) retryDropped() {
 // hard state always goes with the applied index, so the commit index on
 // disk is never behind the applied one (raft refuses to start so).
 func (l *loop) persist(rd *raft.Ready, force bool) bool {
+	b := l.n.store.NewBatch()
+	if !l.persistInto(b, rd, force) {
+		return true
+	}
+	if err := b.Commit(); err != nil {
+		// The log cannot be trusted to be on disk: this node must not
+		// go on acknowledging entries.
+		l.n.log.Error("cluster: the Raft log cannot be written; the node stops replicating", zap.Error(err))
+		return false
+	}
+	l.persisted(rd)
+	return true
+}
+
+// persistInto adds what persist writes to b, the round's batch shared by
+// every group (qloop.go readyRound); false if there is nothing to write.
+func (l *loop) persistInto(b *raftlog.Batch, rd *raft.Ready, force bool) bool {
 	g := l.n.group
 	snap := rd != nil && !raft.IsEmptySnap(rd.Snapshot)
 	if rd != nil && rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
@@ -266,9 +324,8 @@ func (l *loop) persist(rd *raft.Ready, force bool) bool {
 	}
 	sync := rd != nil && (len(rd.Entries) > 0 || snap || raft.MustSync(l.hard, l.savedHard, 0))
 	if !sync && !force {
-		return true
+		return false
 	}
-	b := l.n.store.NewBatch()
 	if snap {
 		// Installed (install) before anything else is applied: the
 		// applied index never falls behind the log's first index.
@@ -285,26 +342,27 @@ func (l *loop) persist(rd *raft.Ready, force bool) bool {
 		b.SetConfState(g, l.conf)
 		b.SetMeta(g, l.bookBytes()) // membership.go: the address book with it
 	}
-	if err := b.Commit(); err != nil {
-		// The log cannot be trusted to be on disk: this node must not
-		// go on acknowledging entries.
-		l.n.log.Error("cluster: the Raft log cannot be written; the node stops replicating", zap.Error(err))
-		return false
+	l.wrote = true
+	return true
+}
+
+// persisted records what persistInto wrote, once its batch committed.
+func (l *loop) persisted(rd *raft.Ready) {
+	if !l.wrote {
+		return
 	}
+	l.wrote = false
 	l.savedHard, l.confDirty = l.hard, false
-	if snap {
+	if rd != nil && !raft.IsEmptySnap(rd.Snapshot) {
 		l.savedApplied = rd.Snapshot.GetMetadata().GetIndex()
 	} else {
 		l.savedApplied = l.applied
 	}
-	return true
 }
 
-// ready handles one Ready; false if the node must stop.
-func (l *loop) ready(rd raft.Ready) bool {
-	if !l.persist(&rd, false) {
-		return false
-	}
+// ready handles the metadata group's Ready once persisted: send,
+// install, apply, Advance.
+func (l *loop) ready(rd raft.Ready) {
 	l.n.tr.send(metaGroup, rd.Messages)
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		l.install(rd.Snapshot)
@@ -313,7 +371,6 @@ func (l *loop) ready(rd raft.Ready) bool {
 		l.apply(e)
 	}
 	l.rn.Advance(rd)
-	return true
 }
 
 // install makes the broker's definitions the snapshot's.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
-	pb "go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp"
@@ -52,8 +51,15 @@ type Config struct {
 	// behind a snapshot for followers a little behind (0: 512; <0: none).
 	SnapshotEntries uint64
 	CatchUpEntries  int64
-	// ProposeTimeout bounds a proposal that has no deadline (0: 10 s).
+	// ProposeTimeout bounds a proposal that has no deadline (0: 10 s),
+	// and a quorum queue's publish: not committed by then, it is nacked.
 	ProposeTimeout time.Duration
+	// QueueSnapshotEntries is how many applied entries of a quorum
+	// queue's group trigger a snapshot of its state (0: 4096).
+	QueueSnapshotEntries uint64
+	// QueuePendingBytes is how much of its publishes a quorum queue's
+	// group may hold uncommitted before publishers wait (0: 64 MiB).
+	QueuePendingBytes int64
 }
 
 // Node is one member of the metadata Raft group: a broker.Replicator.
@@ -70,12 +76,27 @@ type Node struct {
 	tr    *transport
 
 	propc   chan proposal
-	recvc   chan *pb.Message
+	recvc   chan groupMsg
 	reportc chan report
 	ctlc    chan func(*loop) // run on the loop (inLoop)
 	stop    chan struct{}
 	done    chan struct{}
 	started atomic.Bool
+
+	// kick wakes the loop for the quorum queues' proposals (qgroup.go).
+	kick chan struct{}
+	// applying is set while the loop handles Readies: a quorum queue's
+	// Enqueue made then (dead-lettering) never waits for room.
+	applying atomic.Bool
+	// qmu guards the quorum queues' groups as the broker makes and
+	// deletes them, for the loop to adopt and drop, and those with
+	// operations to propose (a leaf, taken after a qgroup's mu).
+	qmu struct {
+		sync.Mutex
+		groups         map[uint64]*qgroup // by group id: the queues alive
+		added, removed []*qgroup
+		dirty          []*qgroup
+	}
 
 	nextID atomic.Uint64 // proposal ids, seeded from the clock at New
 	mu     struct {
@@ -150,9 +171,16 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ProposeTimeout == 0 {
 		cfg.ProposeTimeout = 10 * time.Second
 	}
+	if cfg.QueueSnapshotEntries == 0 {
+		cfg.QueueSnapshotEntries = 4096
+	}
+	if cfg.QueuePendingBytes == 0 {
+		cfg.QueuePendingBytes = 64 << 20
+	}
 	n := &Node{cfg: cfg, id: NodeID(cfg.Name), log: cfg.Logger.Named("cluster"), names: map[uint64]string{},
-		propc: make(chan proposal, 256), recvc: make(chan *pb.Message, 1024), reportc: make(chan report, 1024),
-		ctlc: make(chan func(*loop)), stop: make(chan struct{}), done: make(chan struct{})}
+		propc: make(chan proposal, 256), recvc: make(chan groupMsg, 4096), reportc: make(chan report, 1024),
+		ctlc: make(chan func(*loop)), stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	n.qmu.groups = map[uint64]*qgroup{}
 	n.nextID.Store(uint64(time.Now().UnixNano()))
 	n.mu.pending = map[uint64]chan result{}
 	var err error
@@ -325,16 +353,21 @@ func (n *Node) deliver(m groupMsg) bool {
 		n.control(m.msg) // membership.go
 		return true
 	}
-	if m.group != metaGroup {
-		return true // no other groups yet
-	}
 	select {
-	case n.recvc <- m.msg:
+	case n.recvc <- m:
 		return true
 	case <-n.stop:
 		return false
 	case <-n.done: // the loop failed
 		return false
+	}
+}
+
+// kickLoop wakes the loop to propose the quorum queues' operations.
+func (n *Node) kickLoop() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
 	}
 }
 

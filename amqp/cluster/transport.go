@@ -65,7 +65,8 @@ type transport struct {
 
 type report struct {
 	to       uint64
-	snapshot bool // a snapshot message: ok tells whether it went
+	group    uint64 // of a snapshot message
+	snapshot bool   // a snapshot message: ok tells whether it went
 	ok       bool
 }
 
@@ -178,7 +179,7 @@ func (t *transport) failed(id uint64, msgs []groupMsg) {
 	t.report(report{to: id})
 	for _, m := range msgs {
 		if m.msg.GetType() == pb.MessageType_MsgSnap {
-			t.report(report{to: id, snapshot: true})
+			t.report(report{to: id, group: m.group, snapshot: true})
 		}
 	}
 }
@@ -246,7 +247,7 @@ func (p *peer) run() {
 		}
 		for _, m := range batch {
 			if m.msg.GetType() == pb.MessageType_MsgSnap {
-				p.t.report(report{to: p.id, snapshot: true, ok: true})
+				p.t.report(report{to: p.id, group: m.group, snapshot: true, ok: true})
 			}
 		}
 	}

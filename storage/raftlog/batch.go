@@ -18,6 +18,8 @@ type Batch struct {
 	ops    []op
 	groups map[*Group]*state
 	err    error
+	// deleted are the groups DeleteGroup removes (delete.go).
+	deleted []*Group
 }
 
 type op struct {
@@ -245,6 +247,9 @@ func (b *Batch) Commit() error {
 		g.mu.Lock()
 		g.mu.state = *st
 		g.mu.Unlock()
+	}
+	for _, g := range b.deleted {
+		b.s.forget(g)
 	}
 	return nil
 }

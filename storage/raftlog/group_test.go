@@ -291,6 +291,46 @@ func mustMarshal(t testing.TB, e *pb.Entry) []byte {
 	return b
 }
 
+// TestDeleteGroup: a deleted group's records are gone, another group's
+// stay, and the id starts an empty log again.
+func TestDeleteGroup(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	g, other := group(t, s, 5), group(t, s, 6)
+	b := s.NewBatch()
+	for _, x := range []*Group{g, other} {
+		b.Append(x, []*pb.Entry{{Index: new(uint64(1)), Term: new(uint64(1))}, {Index: new(uint64(2)), Term: new(uint64(1))}})
+		b.SetHardState(x, &pb.HardState{Term: new(uint64(1)), Commit: new(uint64(2))})
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.CreateSnapshot(1, &pb.ConfState{Voters: []uint64{1}}, []byte("state"), 0); err != nil {
+		t.Fatal(err)
+	}
+	b = s.NewBatch()
+	b.DeleteGroup(g)
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	g, other = group(t, s, 5), group(t, s, 6)
+	if last, _ := g.LastIndex(); last != 0 {
+		t.Fatalf("deleted group: last index %d", last)
+	}
+	if snap, _ := g.Snapshot(); len(snap.GetData()) != 0 {
+		t.Fatal("deleted group: a snapshot is left")
+	}
+	if hs, _, _ := g.InitialState(); hs.GetCommit() != 0 {
+		t.Fatal("deleted group: a hard state is left")
+	}
+	if last, _ := other.LastIndex(); last != 2 {
+		t.Fatalf("the other group: last index %d, want 2", last)
+	}
+}
+
 // TestMetaSurvivesReopen: the caller's record is saved with the conf state
 // in one commit and read back after a reopen, per group.
 func TestMetaSurvivesReopen(t *testing.T) {

@@ -53,6 +53,9 @@ func TestScenarioPresets(t *testing.T) {
 		{"stream-fanout", func(c Config) bool {
 			return c.QueueType == "stream" && c.Consumers == 10 && c.Queues == 1 && c.StreamOffset == "first"
 		}},
+		{"quorum-confirms", func(c Config) bool {
+			return c.QueueType == "quorum" && c.Size == 1024 && c.Persistent && c.Durable && c.Confirm == 1000 && !c.AutoAck
+		}},
 	}
 	if len(tests) != len(scenarios) {
 		t.Errorf("%d scenarios, %d tested", len(scenarios), len(tests))

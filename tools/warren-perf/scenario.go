@@ -210,6 +210,16 @@ var scenarios = []scenario{
 		},
 		Metrics: flowMetrics,
 	},
+	{
+		Name: "quorum-confirms",
+		Doc: "1 KiB persistent messages to a quorum queue, confirms with 1000 outstanding, manual ack, 1 producer and " +
+			"1 consumer on the --url node: run against a 3-node cluster (issue 20's goal, side by side with RabbitMQ's)",
+		Set: func(c *Config) {
+			c.Size, c.Persistent, c.Durable, c.Confirm, c.QueueType = 1024, true, true, 1000, "quorum"
+			manualAck(c)
+		},
+		Metrics: confirmMetrics,
+	},
 }
 
 // streamOf presets a stream run: a durable stream queue, confirms with

@@ -1,0 +1,622 @@
+package cluster
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/storage/raftlog"
+)
+
+// The loop's side of the quorum queues' groups: every group is driven by
+// the one loop goroutine (loop.run), and a round's Readies of all groups,
+// the metadata group's included, are persisted with ONE raftlog Batch
+// (one fsync) before any of their messages is sent (multi-Raft, as
+// CockroachDB batches its ranges).
+
+// groupReady is a group's Ready taken in a round.
+type groupReady struct {
+	g       *qgroup
+	rd      raft.Ready
+	sent    bool // its messages went before the batch was written
+	applied bool // its committed entries were applied before
+}
+
+// anyReady reports whether some group has a Ready.
+func (l *loop) anyReady() bool {
+	if l.rn.HasReady() {
+		return true
+	}
+	for _, g := range l.groups {
+		if g.rn != nil && g.rn.HasReady() {
+			return true
+		}
+	}
+	return false
+}
+
+// readyRound takes the Ready of every group that has one, persists them
+// all in one batch, sends their messages, applies their committed
+// entries and advances them; false if the node must stop.
+func (l *loop) readyRound() bool {
+	l.n.applying.Store(true) // dead-lettering into a quorum queue must not wait
+	defer l.n.applying.Store(false)
+	b := l.n.store.NewBatch()
+	var meta *raft.Ready
+	if l.rn.HasReady() {
+		rd := l.rn.Ready()
+		meta = &rd
+		l.persistInto(b, meta, false)
+	}
+	var grs []groupReady
+	for _, g := range l.groups {
+		if g.rn == nil || !g.rn.HasReady() {
+			continue
+		}
+		gr := groupReady{g: g, rd: g.rn.Ready()}
+		g.persistInto(b, &gr.rd)
+		if ss := gr.rd.SoftState; ss != nil && ss.RaftState == raft.StateLeader || ss == nil && g.leading {
+			// A leader sends its appends while it writes them itself
+			// (Raft thesis 10.2.1, as etcd does): raft counts its own
+			// copy only after the write (the self-ack comes with
+			// Advance), so an entry still commits only once a majority
+			// has it on disk.
+			l.n.tr.send(g.id, gr.rd.Messages)
+			gr.sent = true
+		}
+		grs = append(grs, gr)
+	}
+	// Committed entries are on a majority's disks already (raft's leader
+	// counts itself only once its own write is done): they apply, and
+	// their publishes are confirmed, before this round's write, not one
+	// fsync later. A snapshot received must be installed first: that
+	// group applies after the write.
+	for i := range grs {
+		if gr := &grs[i]; raft.IsEmptySnap(gr.rd.Snapshot) {
+			for _, e := range gr.rd.CommittedEntries {
+				l.applyGroup(gr.g, e)
+			}
+			gr.applied = true
+		}
+	}
+	if b.Len() > 0 {
+		if err := b.Commit(); err != nil {
+			l.n.log.Error("cluster: the Raft log cannot be written; the node stops replicating", zap.Error(err))
+			return false
+		}
+	}
+	if meta != nil {
+		l.persisted(meta)
+	}
+	for i := range grs {
+		grs[i].g.persisted()
+	}
+	if meta != nil {
+		l.ready(*meta)
+	}
+	for i := range grs {
+		if !grs[i].sent {
+			l.n.tr.send(grs[i].g.id, grs[i].rd.Messages)
+		}
+		l.readyGroup(grs[i].g, grs[i].rd, grs[i].applied)
+	}
+	return true
+}
+
+// persistInto adds g's Ready to the round's batch: entries, a snapshot
+// received, the hard state when raft.MustSync (the commit index alone
+// can be learnt again), the configuration when a conf change was
+// applied. No applied index: a restarted node applies again from its
+// snapshot (startGroup), since qstate lives in memory.
+func (g *qgroup) persistInto(b *raftlog.Batch, rd *raft.Ready) {
+	if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
+		g.hard = rd.HardState
+	}
+	snap := !raft.IsEmptySnap(rd.Snapshot)
+	if !(len(rd.Entries) > 0 || snap || raft.MustSync(g.hard, g.savedHard, 0) || g.confDirty) {
+		return
+	}
+	if snap {
+		b.ApplySnapshot(g.g, rd.Snapshot)
+	}
+	b.Append(g.g, rd.Entries)
+	b.SetHardState(g.g, g.hard)
+	if g.confDirty {
+		b.SetConfState(g.g, g.conf)
+	}
+}
+
+func (g *qgroup) persisted() { g.savedHard, g.confDirty = g.hard, false }
+
+// readyGroup handles g's persisted and sent Ready: install a snapshot,
+// apply (unless applied already), Advance, then follow a change of leader.
+func (l *loop) readyGroup(g *qgroup, rd raft.Ready, applied bool) {
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		l.installGroup(g, rd.Snapshot)
+	}
+	if !applied {
+		for _, e := range rd.CommittedEntries {
+			l.applyGroup(g, e)
+		}
+	}
+	g.rn.Advance(rd)
+	if g.campaign && g.applied >= uint64(len(g.members)) {
+		g.campaign = false
+		if g.lead == raft.None {
+			g.rn.Campaign()
+		}
+	}
+	if ss := rd.SoftState; ss != nil {
+		g.lead = ss.Lead
+		if leading := ss.RaftState == raft.StateLeader; leading != g.leading {
+			g.leading = leading
+			if q := g.q.Load(); q != nil {
+				// A new leader delivers every message of the group,
+				// marked redelivered; a former one stops delivering.
+				q.QuorumLead(leading, g.st.entries())
+			}
+			l.n.log.Debug("cluster: quorum queue leader", zap.String("queue", g.name), zap.Bool("here", leading))
+		}
+	}
+}
+
+// installGroup makes a received snapshot g's state.
+func (l *loop) installGroup(g *qgroup, s *pb.Snapshot) {
+	st, err := decodeQState(s.GetData())
+	if err != nil {
+		l.n.log.Error("cluster: a quorum queue snapshot", zap.String("queue", g.name), zap.Error(err))
+	}
+	md := s.GetMetadata()
+	g.st, g.applied, g.snapIndex = st, md.GetIndex(), md.GetIndex()
+	g.conf = proto.Clone(md.GetConfState()).(*pb.ConfState)
+	if q := g.q.Load(); q != nil {
+		q.QuorumLead(g.leading, g.st.entries())
+	}
+}
+
+// applyGroup applies one committed entry of g to its state and to the
+// local queue, then confirms this node's proposal in it.
+func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
+	if e.GetIndex() <= g.applied {
+		return
+	}
+	g.applied = e.GetIndex()
+	switch e.GetType() {
+	case pb.EntryNormal:
+		if len(e.GetData()) == 0 {
+			return // a new leader's empty entry
+		}
+		node, id, ops, err := decodeQEntry(e.GetData())
+		if err != nil {
+			l.n.log.Error("cluster: a quorum queue entry this node cannot decode", zap.String("queue", g.name), zap.Uint64("index", e.GetIndex()), zap.Error(err))
+			return
+		}
+		var mine *qbatch
+		if node == l.n.id {
+			mine = g.inflight[id]
+			delete(g.inflight, id)
+		}
+		if !g.dup(node, id, e.GetIndex()) {
+			q := g.q.Load()
+			limit := int64(-1)
+			if q != nil {
+				limit = q.Limits().DeliveryLimit
+			}
+			fx := g.effects[:0]
+			for _, op := range ops {
+				fx = g.st.apply(op, limit, fx)
+			}
+			if q != nil {
+				applyEffects(q, fx)
+			}
+			clear(fx)
+			g.effects = fx[:0]
+		}
+		if mine != nil {
+			g.release(mine.bytes, mine.dones, nil) // committed and applied here: confirm
+		}
+	case pb.EntryConfChange:
+		var cc pb.ConfChange
+		if err := proto.Unmarshal(e.GetData(), &cc); err == nil {
+			g.conf, g.confDirty = g.rn.ApplyConfChange(&cc), true
+		}
+	case pb.EntryConfChangeV2:
+		var cc pb.ConfChangeV2
+		if err := proto.Unmarshal(e.GetData(), &cc); err == nil {
+			g.conf, g.confDirty = g.rn.ApplyConfChange(&cc), true
+		}
+	}
+}
+
+// applyEffects applies what the state machine did to this node's queue
+// instance (queue/quorum.go).
+func applyEffects(q *queue.Queue, fx []effect) {
+	for _, f := range fx {
+		switch f.kind {
+		case opEnqueue:
+			q.QuorumEnqueue(f.seq, f.msg)
+		case opSettle:
+			q.QuorumSettle(f.seq, f.msg.Priority)
+		case opReturn:
+			q.QuorumReturn(f.seq, f.msg, f.deliveries)
+		case opDiscard:
+			q.QuorumDiscard(f.seq, f.msg, f.deliveries, f.reason)
+		}
+	}
+}
+
+// dup reports whether g applied the entry of (node, id) before (a
+// re-proposal's second copy), and remembers it for seenWindow entries.
+func (g *qgroup) dup(node, id, index uint64) bool {
+	if g.seen == nil {
+		g.seen = map[[2]uint64]uint64{}
+	}
+	k := [2]uint64{node, id}
+	if _, ok := g.seen[k]; ok {
+		return true
+	}
+	g.seen[k] = index
+	if len(g.seen) > 2*seenWindow {
+		for k, at := range g.seen {
+			if at+seenWindow < index {
+				delete(g.seen, k)
+			}
+		}
+	}
+	return false
+}
+
+// adoptGroups starts the groups of queues made since the last round and
+// drops those of queues deleted.
+func (l *loop) adoptGroups() {
+	n := l.n
+	n.qmu.Lock()
+	added, removed := n.qmu.added, n.qmu.removed
+	n.qmu.added, n.qmu.removed = nil, nil
+	current := make(map[uint64]*qgroup, len(added))
+	for _, g := range added {
+		current[g.id] = n.qmu.groups[g.id]
+	}
+	n.qmu.Unlock()
+	if l.groups == nil {
+		l.groups = map[uint64]*qgroup{}
+	}
+	for _, g := range removed {
+		if l.groups[g.id] == g {
+			delete(l.groups, g.id)
+			l.dropGroup(g)
+		}
+	}
+	for _, g := range added {
+		cur := current[g.id]
+		switch {
+		case cur != g && cur != nil:
+			continue // replaced before it started: the newer one is in added
+		case cur == nil:
+			// Deleted before it started: its log (a restarted node's) goes.
+			if _, running := l.groups[g.id]; !running && g.member {
+				if rg, err := n.store.Group(g.id); err == nil {
+					g.g = rg
+					l.dropGroup(g)
+				}
+			}
+			continue
+		}
+		if old := l.groups[g.id]; old != nil {
+			// The broker replaced the queue: g takes the group over.
+			g.rn, g.g, g.st, g.applied, g.snapIndex = old.rn, old.g, old.st, old.applied, old.snapIndex
+			g.hard, g.savedHard, g.conf, g.lead, g.leading = old.hard, old.savedHard, old.conf, old.lead, old.leading
+			g.inflight, g.dropped, g.seen = old.inflight, old.dropped, old.seen
+			l.groups[g.id] = g
+			if q := g.q.Load(); q != nil && g.rn != nil {
+				q.QuorumLead(g.leading, g.st.entries())
+			}
+			continue
+		}
+		l.startGroup(g)
+	}
+}
+
+// startGroup opens g's log and makes its RawNode: from its snapshot and
+// log when it has one (a restart), else bootstrapped with its members.
+func (l *loop) startGroup(g *qgroup) {
+	n := l.n
+	l.groups[g.id] = g
+	if !g.member {
+		g.setStatus(QueueStatus{Group: g.id, Members: n.nameList(g.members)})
+		return
+	}
+	rg, err := n.store.Group(g.id)
+	if err != nil {
+		n.log.Error("cluster: opening a quorum queue's log", zap.String("queue", g.name), zap.Error(err))
+		delete(l.groups, g.id)
+		return
+	}
+	g.g = rg
+	if snap, _ := rg.Snapshot(); !raft.IsEmptySnap(snap) {
+		if g.st, err = decodeQState(snap.GetData()); err != nil {
+			n.log.Error("cluster: a quorum queue snapshot", zap.String("queue", g.name), zap.Error(err))
+		}
+		g.applied, g.snapIndex = snap.GetMetadata().GetIndex(), snap.GetMetadata().GetIndex()
+	}
+	rc := &raft.Config{
+		ID: n.id, ElectionTick: n.cfg.ElectionTicks, HeartbeatTick: n.cfg.HeartbeatTicks,
+		Storage: rg, Applied: g.applied,
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, MaxUncommittedEntriesSize: 256 << 20,
+		CheckQuorum: true, PreVote: true, Logger: raftLogger{n.log.Sugar()},
+	}
+	rn, err := raft.NewRawNode(rc)
+	if err != nil {
+		n.log.Error("cluster: a quorum queue's group", zap.String("queue", g.name), zap.Error(err))
+		delete(l.groups, g.id)
+		return
+	}
+	last, _ := rg.LastIndex()
+	if last == 0 {
+		peers := make([]raft.Peer, 0, len(g.members))
+		for _, id := range slices.Sorted(slices.Values(g.members)) {
+			peers = append(peers, raft.Peer{ID: id})
+		}
+		if err := rn.Bootstrap(peers); err != nil {
+			n.log.Error("cluster: bootstrapping a quorum queue's group", zap.String("queue", g.name), zap.Error(err))
+			delete(l.groups, g.id)
+			return
+		}
+	}
+	g.hard, g.conf, _ = rg.InitialState()
+	g.savedHard = g.hard
+	g.rn = rn
+	// The first member in rendezvous order stands first, once the
+	// bootstrap's configuration is applied (raft refuses before):
+	// leaders spread over the nodes, and the group leads without waiting
+	// an election timeout.
+	g.campaign = last == 0 && g.members[0] == n.id
+	if q := g.q.Load(); q != nil {
+		q.QuorumLead(false, g.st.entries())
+	}
+}
+
+// dropGroup fails what g has pending and deletes its log.
+func (l *loop) dropGroup(g *qgroup) {
+	l.failGroup(g, amqp.Errorf(amqp.NotFound, "no queue '%s' in vhost '%s'", g.name, g.vhost))
+	if g.g == nil {
+		return
+	}
+	b := l.n.store.NewBatch()
+	b.DeleteGroup(g.g)
+	if err := b.Commit(); err != nil {
+		l.n.log.Error("cluster: deleting a quorum queue's log", zap.String("queue", g.name), zap.Error(err))
+	}
+	g.rn, g.g = nil, nil
+}
+
+// failGroup fails every publish g has not confirmed.
+func (l *loop) failGroup(g *qgroup, err error) {
+	for _, b := range g.inflight {
+		g.release(b.bytes, b.dones, err)
+	}
+	for _, b := range g.dropped {
+		g.release(b.bytes, b.dones, err)
+	}
+	g.inflight, g.dropped = nil, nil
+	ops := g.takeOps()
+	g.release(ops.bytes, ops.dones, err)
+}
+
+// stopGroups fails the publishes waiting when the loop ends.
+func (l *loop) stopGroups() {
+	l.n.qmu.Lock()
+	dirty := l.n.qmu.dirty
+	l.n.qmu.dirty = nil
+	l.n.qmu.Unlock()
+	for _, g := range dirty {
+		ops := g.takeOps()
+		g.release(ops.bytes, ops.dones, ErrStopped)
+	}
+	for _, g := range l.groups {
+		l.failGroup(g, ErrStopped)
+	}
+}
+
+// proposeGroups proposes, for each group with operations waiting, one
+// entry holding them all.
+func (l *loop) proposeGroups() {
+	n := l.n
+	n.qmu.Lock()
+	dirty := n.qmu.dirty
+	n.qmu.dirty = nil
+	n.qmu.Unlock()
+	now := time.Now()
+	for _, g := range dirty {
+		ops := g.takeOps()
+		if ops.count == 0 {
+			continue
+		}
+		if l.groups[g.id] != g || g.rn == nil {
+			g.release(ops.bytes, ops.dones, amqp.Errorf(amqp.NotFound, "no queue '%s' in vhost '%s'", g.name, g.vhost))
+			continue
+		}
+		id := n.nextID.Add(1)
+		b := &qbatch{id: id, data: ops.entry(n.id, id), dones: ops.dones, bytes: ops.bytes, deadline: now.Add(n.cfg.ProposeTimeout)}
+		l.catchUp(g, g.rn.BasicStatus().Lead)
+		if len(g.dropped) > 0 {
+			g.dropped = append(g.dropped, b) // behind the older ones: order
+			continue
+		}
+		l.proposeGroup(g, b)
+	}
+}
+
+// catchUp proposes again, oldest first, what this node proposed to a
+// leader that has changed since (raft loses a proposal forwarded to a
+// leader that fails) and what was dropped for want of a leader, before
+// anything newer: a publisher's messages keep their order through a
+// leader change. Once one is dropped again, the rest wait behind it.
+func (l *loop) catchUp(g *qgroup, lead uint64) {
+	if lead == raft.None || lead == g.proposedLead && len(g.dropped) == 0 {
+		return
+	}
+	var bs []*qbatch
+	if lead != g.proposedLead {
+		for _, b := range g.inflight {
+			bs = append(bs, b)
+		}
+	}
+	g.proposedLead = lead
+	bs = append(bs, g.dropped...)
+	g.dropped = nil
+	slices.SortFunc(bs, func(a, b *qbatch) int { return cmpUint64(a.id, b.id) })
+	for i, b := range bs {
+		l.proposeGroup(g, b)
+		if len(g.dropped) > 0 {
+			g.dropped = append(g.dropped, bs[i+1:]...)
+			return
+		}
+	}
+}
+
+func (l *loop) proposeGroup(g *qgroup, b *qbatch) {
+	err := g.rn.Propose(b.data)
+	switch {
+	case err == nil:
+		if g.inflight == nil {
+			g.inflight = map[uint64]*qbatch{}
+		}
+		g.inflight[b.id] = b
+	case errors.Is(err, raft.ErrProposalDropped):
+		delete(g.inflight, b.id)
+		g.dropped = append(g.dropped, b) // no leader yet, or too much uncommitted
+	default:
+		g.release(b.bytes, b.dones, err)
+	}
+}
+
+// tickGroups ticks every group; retries what was dropped for want of a
+// leader; proposes again what went to a leader that changed (raft loses
+// a proposal forwarded to a leader that fails; apply drops a second
+// copy); and nacks what was not committed in time.
+func (l *loop) tickGroups() {
+	now := time.Now()
+	for _, g := range l.groups {
+		if g.rn == nil {
+			continue
+		}
+		g.rn.Tick()
+		lead := g.rn.BasicStatus().Lead
+		for id, b := range g.inflight {
+			if now.After(b.deadline) {
+				delete(g.inflight, id)
+				g.release(b.bytes, b.dones, l.n.queueTimeout(g))
+			}
+		}
+		g.dropped = slices.DeleteFunc(g.dropped, func(b *qbatch) bool {
+			if now.After(b.deadline) {
+				g.release(b.bytes, b.dones, l.n.queueTimeout(g))
+				return true
+			}
+			return false
+		})
+		l.pullLeadership(g, lead)
+		l.catchUp(g, lead)
+	}
+}
+
+// pullLeadership asks, from a follower whose queue has consumers, that
+// the leadership move here (raft forwards MsgTransferLeader to the
+// leader), at most once per election timeout: only a leader delivers,
+// and consumers on a follower are not fed over the peer link. A leader
+// whose own queue has consumers refuses (stepGroup), so consumers on two
+// nodes do not pull the group back and forth: the second waits.
+func (l *loop) pullLeadership(g *qgroup, lead uint64) {
+	g.ticks++
+	if g.leading || lead == raft.None || g.ticks%uint64(l.n.cfg.ElectionTicks) != 0 {
+		return
+	}
+	if q := g.q.Load(); q != nil {
+		if _, consumers := q.Counts(); consumers > 0 {
+			g.rn.TransferLeader(l.n.id)
+		}
+	}
+}
+
+// queueTimeout nacks a publish not committed in time: no quorum of the
+// queue's members, most likely.
+func (n *Node) queueTimeout(g *qgroup) error {
+	return amqp.Errorf(amqp.InternalError, "cluster: a publish to quorum queue '%s' in vhost '%s' was not committed in time (no quorum of its %d members reachable from node '%s'?)", g.name, g.vhost, len(g.members), n.cfg.Name)
+}
+
+// stepGroup steps a received message into its group; one for a group
+// this node does not run (not created here yet, or deleted) is dropped:
+// raft sends again.
+func (l *loop) stepGroup(m groupMsg) {
+	g := l.groups[m.group]
+	if g == nil || g.rn == nil {
+		return
+	}
+	if m.msg.GetType() == pb.MessageType_MsgTransferLeader && g.leading {
+		if q := g.q.Load(); q != nil {
+			if _, consumers := q.Counts(); consumers > 0 {
+				return // this leader's consumers keep it (pullLeadership)
+			}
+		}
+	}
+	if err := g.rn.Step(m.msg); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
+		l.n.log.Debug("cluster: step", zap.Uint64("group", m.group), zap.Error(err))
+	}
+}
+
+// snapshotGroups snapshots each group's state once QueueSnapshotEntries
+// entries were applied since its last snapshot, and drops its log up to
+// CatchUpEntries behind: the snapshot holds every message not settled,
+// so a message left unacknowledged does not keep the log from being
+// compacted. Then it publishes each group's status.
+func (l *loop) snapshotGroups() {
+	keep := uint64(max(l.n.cfg.CatchUpEntries, 0))
+	for _, g := range l.groups {
+		if g.rn == nil {
+			continue
+		}
+		if g.applied-g.snapIndex >= l.n.cfg.QueueSnapshotEntries {
+			b := l.n.store.NewBatch()
+			b.CreateSnapshot(g.g, g.applied, g.conf, g.st.encode())
+			if first, _ := g.g.FirstIndex(); g.applied > keep && g.applied-keep >= first {
+				b.Compact(g.g, g.applied-keep)
+			}
+			b.SetHardState(g.g, g.hard) // the commit index never behind the snapshot
+			if err := b.Commit(); err != nil {
+				l.n.log.Error("cluster: a quorum queue snapshot", zap.String("queue", g.name), zap.Error(err))
+			} else {
+				g.snapIndex, g.savedHard = g.applied, g.hard
+			}
+		}
+		st := g.rn.BasicStatus()
+		first, _ := g.g.FirstIndex()
+		g.setStatus(QueueStatus{Group: g.id, Leader: l.n.names[st.Lead], Members: l.n.nameList(g.conf.GetVoters()), Member: true,
+			Term: st.HardState.GetTerm(), Commit: st.HardState.GetCommit(), Applied: g.applied,
+			SnapshotIndex: g.snapIndex, FirstIndex: first, Messages: len(g.st.msgs),
+			PendingBytes: g.pending.Load(), MaxPendingBytes: g.maxPending.Load()})
+	}
+}
+
+func (g *qgroup) setStatus(s QueueStatus) {
+	g.mu.Lock()
+	g.mu.status = s
+	g.mu.Unlock()
+}
+
+// nameList names node ids, sorted.
+func (n *Node) nameList(ids []uint64) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, n.names[id])
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,149 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"slices"
+
+	"github.com/warrenmq/warren/queue"
+)
+
+// qstate is a quorum queue's replicated state: every message not settled
+// (ready, or delivered and not acknowledged: the log does not record
+// deliveries) with its delivery count, by message id. Every member
+// applies the group's entries to it in log order, so every member holds
+// the same qstate at the same index: it is what a snapshot holds and
+// what a new leader delivers from. It is owned by the loop goroutine.
+type qstate struct {
+	next uint64 // the last message id given: ids are 1, 2, ... in log order
+	msgs map[uint64]*qmsg
+}
+
+type qmsg struct {
+	msg        *queue.Message
+	deliveries uint32 // returns applied: rabbitmq's x-delivery-count
+}
+
+// effect is what applying an operation did to one message, for the local
+// queue instance.
+type effect struct {
+	kind       byte // opEnqueue, opSettle, opReturn, opDiscard
+	seq        uint64
+	msg        *queue.Message
+	deliveries uint32
+	reason     queue.Reason // opDiscard
+}
+
+// apply applies op; limit is the queue's x-delivery-limit (<0: none): a
+// return that takes a message past it discards the message instead.
+// Operations on ids that are gone (settled twice, a stale consumer's ack
+// after a leader change) do nothing.
+func (s *qstate) apply(op qop, limit int64, out []effect) []effect {
+	if s.msgs == nil {
+		s.msgs = map[uint64]*qmsg{}
+	}
+	switch op.kind {
+	case opEnqueue:
+		s.next++
+		s.msgs[s.next] = &qmsg{msg: op.msg}
+		return append(out, effect{kind: opEnqueue, seq: s.next, msg: op.msg})
+	case opSettle:
+		for _, id := range op.seqs {
+			if m := s.msgs[id]; m != nil {
+				delete(s.msgs, id)
+				out = append(out, effect{kind: opSettle, seq: id, msg: m.msg})
+			}
+		}
+	case opReturn:
+		for _, id := range op.seqs {
+			m := s.msgs[id]
+			if m == nil {
+				continue
+			}
+			m.deliveries++
+			if limit >= 0 && int64(m.deliveries) > limit {
+				// rabbitmq x-delivery-limit: returned more often than the
+				// limit, the message is dead-lettered (or dropped).
+				delete(s.msgs, id)
+				out = append(out, effect{kind: opDiscard, seq: id, msg: m.msg, deliveries: m.deliveries, reason: queue.ReasonDeliveryLimit})
+				continue
+			}
+			out = append(out, effect{kind: opReturn, seq: id, msg: m.msg, deliveries: m.deliveries})
+		}
+	case opDiscard:
+		for _, id := range op.seqs {
+			if m := s.msgs[id]; m != nil {
+				delete(s.msgs, id)
+				out = append(out, effect{kind: opDiscard, seq: id, msg: m.msg, deliveries: m.deliveries, reason: queue.ReasonRejected})
+			}
+		}
+	}
+	return out
+}
+
+// ids returns the message ids in order.
+func (s *qstate) ids() []uint64 {
+	ids := make([]uint64, 0, len(s.msgs))
+	for id := range s.msgs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// entries are the messages as a queue's ready entries, in id order.
+func (s *qstate) entries() []queue.Entry {
+	ids := s.ids()
+	out := make([]queue.Entry, len(ids))
+	for i, id := range ids {
+		m := s.msgs[id]
+		out[i] = queue.Entry{Msg: m.msg, Seq: id, Deliveries: m.deliveries, Redelivered: m.deliveries > 0}
+	}
+	return out
+}
+
+// encode is the snapshot's data:
+//
+//	version u8 (1) | next id uvarint | count uvarint |
+//	count x ( id uvarint | deliveries uvarint | message (qcodec.go) )
+func (s *qstate) encode() []byte {
+	b := []byte{qSnapVersion}
+	b = binary.AppendUvarint(b, s.next)
+	b = binary.AppendUvarint(b, uint64(len(s.msgs)))
+	for _, id := range s.ids() {
+		m := s.msgs[id]
+		b = binary.AppendUvarint(b, id)
+		b = binary.AppendUvarint(b, uint64(m.deliveries))
+		b = appendMessage(b, m.msg)
+	}
+	return b
+}
+
+func decodeQState(b []byte) (qstate, error) {
+	s := qstate{msgs: map[uint64]*qmsg{}}
+	if len(b) == 0 {
+		return s, nil // no snapshot: empty
+	}
+	r := reader{b: b}
+	if r.byte() != qSnapVersion {
+		return s, errors.New("cluster: a quorum queue snapshot of an unknown version")
+	}
+	s.next = r.uvarint()
+	n := r.uvarint()
+	if r.err || n > uint64(len(r.b)) {
+		return s, errBadEntry
+	}
+	for range n {
+		id := r.uvarint()
+		d := uint32(r.uvarint())
+		m := r.message()
+		if r.err {
+			return s, errors.New("cluster: a malformed quorum queue snapshot")
+		}
+		s.msgs[id] = &qmsg{msg: m, deliveries: d}
+	}
+	if len(r.b) != 0 {
+		return s, errors.New("cluster: trailing bytes in a quorum queue snapshot")
+	}
+	return s, nil
+}

@@ -1,0 +1,145 @@
+package queue
+
+// A replicated (quorum) queue: Config.Quorum is set (by the cluster, for
+// a queue declared with x-queue-type quorum on a cluster node). The
+// queue's messages then live in its Raft group, not here: a publish is
+// proposed (the broker calls Quorum.Enqueue instead of Publish), and
+// every member applies the committed operations to its own Queue, in log
+// order, through the Quorum* methods below. Only the group's leader
+// delivers (QuorumLead makes a queue active); a follower's queue holds
+// the ready messages it applied and delivers nothing, Get included.
+// A consumer's ack, requeue and reject on the leader are proposed too
+// (Quorum.Settle, Return, Discard) and take effect when applied: the
+// delivery count and x-delivery-limit follow from the replicated
+// returns, so a new leader knows them.
+//
+// Entries of a quorum queue are Stored (settling one proposes a settle);
+// the queue has no Journal and no Budget: the Raft log and its snapshots
+// are its store.
+
+// Quorum replicates a queue's operations (amqp/cluster implements it).
+// Enqueue, Settle, Return and Discard hand an operation to the group and
+// return at once; they may be called with the queue's lock held (Settle,
+// from a no-ack delivery), so they must not call into the Queue.
+type Quorum interface {
+	// Attach is called once by New with the queue being made.
+	Attach(q *Queue)
+	// Enqueue proposes m; done, if not nil, runs once the enqueue is
+	// committed and applied on this node (nil), or has failed (no quorum
+	// in time, not a member): the publisher's confirm or nack.
+	Enqueue(m *Message, done func(error))
+	// Settle, Return and Discard propose the settlement (ack), the
+	// return (requeue: the delivery count grows) and the discard (reject
+	// without requeue: dead-lettered) of delivered entries, by seq.
+	Settle(seqs []uint64)
+	Return(seqs []uint64)
+	Discard(seqs []uint64)
+	// Deleted is called once the queue is deleted (its group goes too).
+	Deleted()
+}
+
+func seqsOf(es []Entry) []uint64 {
+	out := make([]uint64, len(es))
+	for i := range es {
+		out[i] = es[i].Seq
+	}
+	return out
+}
+
+// quorumPassiveLocked reports whether q is a quorum queue whose group
+// this node does not lead: it must not deliver.
+func (q *Queue) quorumPassiveLocked() bool { return q.Quorum != nil && !q.mu.quorumLead }
+
+// QuorumEnqueue applies a committed enqueue: m is entry seq (the group's
+// message id), delivered at once when this node leads.
+func (q *Queue) QuorumEnqueue(seq uint64, m *Message) {
+	q.mu.Lock()
+	defer q.unlock()
+	if q.mu.deleted {
+		return
+	}
+	q.mu.stats.published++
+	q.mu.nextSeq = max(q.mu.nextSeq, seq)
+	e := Entry{Msg: m, Seq: seq, Stored: true}
+	if !q.mu.quorumLead {
+		q.mu.ready.push(e)
+		return
+	}
+	if q.mu.ready.len() == 0 && len(q.mu.consumers) > 0 && q.offerLocked(e) {
+		return
+	}
+	q.mu.ready.push(e)
+	q.dispatchLocked()
+}
+
+// QuorumSettle applies a committed settle (or discard without
+// dead-lettering): entry seq leaves the queue. Delivered on this node,
+// it is no longer here; on a follower it is still ready.
+func (q *Queue) QuorumSettle(seq uint64, prio uint8) {
+	q.mu.Lock()
+	defer q.unlock()
+	q.mu.ready.remove(seq, prio)
+}
+
+// QuorumReturn applies a committed return: entry seq, with its new
+// delivery count, is ready again at its place, marked redelivered.
+func (q *Queue) QuorumReturn(seq uint64, m *Message, deliveries uint32) {
+	q.mu.Lock()
+	defer q.unlock()
+	if q.mu.deleted {
+		return
+	}
+	q.mu.ready.remove(seq, m.Priority)
+	q.mu.ready.insertBatch([]Entry{{Msg: m, Seq: seq, Stored: true, Redelivered: true, Deliveries: deliveries}})
+	if q.mu.quorumLead {
+		q.dispatchLocked()
+	}
+}
+
+// QuorumDiscard applies a committed discard: entry seq leaves the queue,
+// dead-lettered by the leader (reason rejected, or delivery_limit when
+// the return that made it go over x-delivery-limit was applied).
+func (q *Queue) QuorumDiscard(seq uint64, m *Message, deliveries uint32, reason Reason) {
+	q.mu.Lock()
+	defer q.unlock()
+	q.mu.ready.remove(seq, m.Priority)
+	if !q.mu.quorumLead || q.mu.deleted {
+		return
+	}
+	// Not Stored: the discard is in the log already, the dead-letter
+	// callback's Settle proposes nothing.
+	q.deadLetterLocked(Entry{Msg: m, Seq: seq, Redelivered: deliveries > 0, Deliveries: deliveries}, reason)
+}
+
+// QuorumLead makes this node's queue the group's delivering instance
+// (lead) or a passive one, with ready as its ready entries in seq order:
+// the group's every message, as applied here. A new leader cannot tell
+// which of them the old one had delivered (deliveries are not in the
+// log), so it marks them all redelivered.
+func (q *Queue) QuorumLead(lead bool, ready []Entry) {
+	q.mu.Lock()
+	defer q.unlock()
+	if q.mu.deleted {
+		return
+	}
+	q.mu.quorumLead = lead
+	q.mu.ready.drain()
+	for _, e := range ready {
+		e.Stored = true
+		if lead {
+			e.Redelivered = true
+		}
+		q.mu.ready.push(e)
+		q.mu.nextSeq = max(q.mu.nextSeq, e.Seq)
+	}
+	if lead {
+		q.dispatchLocked()
+	}
+}
+
+// QuorumLeads reports whether this node's queue delivers.
+func (q *Queue) QuorumLeads() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.mu.quorumLead
+}

@@ -33,6 +33,10 @@ type Cluster interface {
 	Join(ctx context.Context, name, addr string) error
 	// Leave removes name and returns once the removal is applied.
 	Leave(ctx context.Context, name string) error
+	// QueueReplicas is quorum queue name's Raft group as this node sees
+	// it: its leader ("" when none is known), its members and those of
+	// them that are running; ok false when this node knows no group.
+	QueueReplicas(vhost, name string) (leader string, members, online []string, ok bool)
 }
 
 // ClusterStatus is a node's view of the cluster's metadata Raft group.

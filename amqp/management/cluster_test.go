@@ -34,6 +34,9 @@ func (c refusingCluster) Leave(ctx context.Context, name string) error {
 	}
 	return c.err
 }
+func (c refusingCluster) QueueReplicas(vhost, name string) (string, []string, []string, bool) {
+	return "", nil, nil, false
+}
 
 func startClusterAPI(t *testing.T, cl management.Cluster) *api {
 	t.Helper()

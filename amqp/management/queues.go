@@ -73,12 +73,16 @@ type queueJSON struct {
 	MessagesUnacknowledgedRAM     int64          `json:"messages_unacknowledged_ram"`
 	Name                          string         `json:"name"`
 	Node                          string         `json:"node"`
-	OperatorPolicy                *string        `json:"operator_policy"`
-	Policy                        *string        `json:"policy"`
-	SingleActiveConsumerTag       *string        `json:"single_active_consumer_tag"`
-	State                         string         `json:"state"`
-	Type                          string         `json:"type"`
-	Vhost                         string         `json:"vhost"`
+	// A quorum queue's replicas, as RabbitMQ shows them.
+	Leader                  string   `json:"leader,omitempty"`
+	Members                 []string `json:"members,omitempty"`
+	Online                  []string `json:"online,omitempty"`
+	OperatorPolicy          *string  `json:"operator_policy"`
+	Policy                  *string  `json:"policy"`
+	SingleActiveConsumerTag *string  `json:"single_active_consumer_tag"`
+	State                   string   `json:"state"`
+	Type                    string   `json:"type"`
+	Vhost                   string   `json:"vhost"`
 }
 
 func (s *Server) queueJSON(q *broker.QueueInfo, smp *samples) *queueJSON {
@@ -98,7 +102,7 @@ func (s *Server) queueJSON(q *broker.QueueInfo, smp *samples) *queueJSON {
 	if q.OperatorPolicy != "" {
 		opPol = &q.OperatorPolicy
 	}
-	return &queueJSON{
+	out := &queueJSON{
 		OperatorPolicy:             opPol,
 		Policy:                     pol,
 		Arguments:                  tableToJSON(q.Args),
@@ -137,6 +141,23 @@ func (s *Server) queueJSON(q *broker.QueueInfo, smp *samples) *queueJSON {
 		Type:                          queueType(q),
 		Vhost:                         q.Vhost,
 	}
+	if out.Type == "quorum" {
+		out.Leader, out.Members, out.Online = s.quorumReplicas(q.Vhost, q.Name)
+	}
+	return out
+}
+
+// quorumReplicas are a quorum queue's leader, members and online members:
+// its Raft group's in a cluster; this node alone on a single node (as
+// RabbitMQ shows a quorum queue of one node).
+func (s *Server) quorumReplicas(vhost, name string) (leader string, members, online []string) {
+	if s.cfg.Cluster != nil {
+		if l, m, o, ok := s.cfg.Cluster.QueueReplicas(vhost, name); ok {
+			return l, m, o
+		}
+	}
+	one := []string{s.cfg.NodeName}
+	return s.cfg.NodeName, one, one
 }
 
 // queueRef names a queue for a listing; its figures are read only if it

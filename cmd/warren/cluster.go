@@ -132,6 +132,23 @@ func (a clusterAPI) Leave(ctx context.Context, name string) error {
 	return clusterError(a.n.Leave(ctx, name))
 }
 
+func (a clusterAPI) QueueReplicas(vhost, name string) (leader string, members, online []string, ok bool) {
+	q, ok := a.n.QueueStatus(vhost, name)
+	if !ok {
+		return "", nil, nil, false
+	}
+	running := map[string]bool{}
+	for _, m := range a.n.Status().Nodes {
+		running[m.Name] = m.Running
+	}
+	for _, m := range q.Members {
+		if running[m] {
+			online = append(online, m)
+		}
+	}
+	return q.Leader, q.Members, online, true
+}
+
 // clusterError gives a membership error its HTTP status.
 func clusterError(err error) error {
 	status := http.StatusServiceUnavailable

@@ -62,7 +62,7 @@ type loop struct {
 	// every node since all apply one log in order: a re-proposed command
 	// whose first copy was committed after all is applied once. An id is
 	// kept for seenWindow applied entries.
-	seen map[[2]uint64]uint64
+	seen seenSet
 	// wrote: persistInto added the metadata group's writes to the
 	// round's batch.
 	wrote bool
@@ -255,21 +255,25 @@ func cmpUint64(a, b uint64) int {
 	return 0
 }
 
+// seenSet remembers the (proposer, id) of the entries a group applied,
+// for seenWindow entries, so that a re-proposal's second copy is skipped.
+type seenSet map[[2]uint64]uint64
+
 // dup reports whether the entry of (node, id) at index was applied before,
 // and remembers it; ids older than seenWindow entries are forgotten.
-func (l *loop) dup(node, id, index uint64) bool {
-	if l.seen == nil {
-		l.seen = map[[2]uint64]uint64{}
+func (s *seenSet) dup(node, id, index uint64) bool {
+	if *s == nil {
+		*s = seenSet{}
 	}
 	k := [2]uint64{node, id}
-	if _, ok := l.seen[k]; ok {
+	if _, ok := (*s)[k]; ok {
 		return true
 	}
-	l.seen[k] = index
-	if len(l.seen) > 2*seenWindow {
-		for k, at := range l.seen {
+	(*s)[k] = index
+	if len(*s) > 2*seenWindow {
+		for k, at := range *s {
 			if at+seenWindow < index {
-				delete(l.seen, k)
+				delete(*s, k)
 			}
 		}
 	}
@@ -403,7 +407,7 @@ func (l *loop) apply(e *pb.Entry) {
 		if node == l.n.id {
 			delete(l.inflight, id)
 		}
-		if l.dup(node, id, e.GetIndex()) {
+		if l.seen.dup(node, id, e.GetIndex()) {
 			return // a re-proposal's second copy (reproposeOnNewLeader)
 		}
 		if e.GetIndex() <= l.storeApplied {

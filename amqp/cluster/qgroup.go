@@ -59,7 +59,7 @@ type qgroup struct {
 	leading            bool // this node leads: its queue delivers
 	inflight           map[uint64]*qbatch
 	dropped            []*qbatch
-	seen               map[[2]uint64]uint64
+	seen               seenSet
 	effects            []effect // scratch
 }
 

@@ -203,7 +203,7 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 			mine = g.inflight[id]
 			delete(g.inflight, id)
 		}
-		if !g.dup(node, id, e.GetIndex()) {
+		if !g.seen.dup(node, id, e.GetIndex()) {
 			q := g.q.Load()
 			limit := int64(-1)
 			if q != nil {
@@ -250,27 +250,6 @@ func applyEffects(q *queue.Queue, fx []effect) {
 			q.QuorumDiscard(f.seq, f.msg, f.deliveries, f.reason)
 		}
 	}
-}
-
-// dup reports whether g applied the entry of (node, id) before (a
-// re-proposal's second copy), and remembers it for seenWindow entries.
-func (g *qgroup) dup(node, id, index uint64) bool {
-	if g.seen == nil {
-		g.seen = map[[2]uint64]uint64{}
-	}
-	k := [2]uint64{node, id}
-	if _, ok := g.seen[k]; ok {
-		return true
-	}
-	g.seen[k] = index
-	if len(g.seen) > 2*seenWindow {
-		for k, at := range g.seen {
-			if at+seenWindow < index {
-				delete(g.seen, k)
-			}
-		}
-	}
-	return false
 }
 
 // adoptGroups starts the groups of queues made since the last round and

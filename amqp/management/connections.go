@@ -157,14 +157,9 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u := userOf(r)
-	if c.User != u.Name && levelOf(u) < levelAdministrator {
-		writeError(w, http.StatusUnauthorized, "not_authorised", "Not administrator user")
+	reason, ok := closeReason(w, r, c.User)
+	if !ok {
 		return
-	}
-	reason := r.Header.Get("X-Reason")
-	if reason == "" {
-		reason = "Closed via management plugin"
 	}
 	// The reply text is a shortstr (255 bytes) that starts with
 	// "CONNECTION_FORCED - ": keep the reason within it, whole runes.
@@ -303,4 +298,21 @@ func (s *Server) getConsumers(w http.ResponseWriter, r *http.Request) {
 			sc.add(m, c)
 			return m
 		})
+}
+
+// closeReason is the reason a DELETE of a connection owned by owner gives
+// (its X-Reason header, RabbitMQ's default text without one); ok false
+// when the user may not close it (answered 401: only its owner or an
+// administrator may).
+func closeReason(w http.ResponseWriter, r *http.Request, owner string) (reason string, ok bool) {
+	u := userOf(r)
+	if owner != u.Name && levelOf(u) < levelAdministrator {
+		writeError(w, http.StatusUnauthorized, "not_authorised", "Not administrator user")
+		return "", false
+	}
+	reason = r.Header.Get("X-Reason")
+	if reason == "" {
+		reason = "Closed via management plugin"
+	}
+	return reason, true
 }

@@ -197,14 +197,9 @@ func (s *Server) deleteStreamConnection(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) closeStream(w http.ResponseWriter, r *http.Request, c *streamserver.ConnectionInfo) {
-	u := userOf(r)
-	if c.User != u.Name && levelOf(u) < levelAdministrator {
-		writeError(w, http.StatusUnauthorized, "not_authorised", "Not administrator user")
+	reason, ok := closeReason(w, r, c.User)
+	if !ok {
 		return
-	}
-	reason := r.Header.Get("X-Reason")
-	if reason == "" {
-		reason = "Closed via management plugin"
 	}
 	if err := s.streams.CloseConnection(c.Name, reason); err != nil {
 		notFound(w)

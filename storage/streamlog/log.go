@@ -54,6 +54,7 @@ type Log struct {
 	mu struct {
 		sync.Mutex
 		segs    []*segment
+		deleted bool // Delete ran: its segments are gone
 		changed chan struct{}
 		ret     Retention // SetRetention changes it live
 		// writers are the writers' last sequences on disk (the chunk
@@ -493,8 +494,13 @@ func (l *Log) Close() {
 	<-l.done
 }
 
-// Delete closes the log and removes its directory.
+// Delete closes the log and removes its directory. Readers see a log
+// with no segments from then on (at the tail; they do not look for the
+// removed files).
 func (l *Log) Delete() error {
 	l.Close()
+	l.mu.Lock()
+	l.mu.deleted = true
+	l.mu.Unlock()
 	return os.RemoveAll(l.opts.Dir)
 }

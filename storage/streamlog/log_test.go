@@ -2,6 +2,7 @@ package streamlog
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -354,5 +355,43 @@ func TestOldFormatSetAside(t *testing.T) {
 	kept, err := os.ReadFile(path + ".v1")
 	if err != nil || !bytes.Equal(kept, old) {
 		t.Errorf("the old segment was not kept as it was: %v", err)
+	}
+}
+
+// A reader that has not opened its segment yet when the log is deleted
+// (a stream deleted under a subscription) must come back from Read and
+// ReadRaw, not try the removed file forever: the delivery goroutine it
+// blocks is what the deletion waits for.
+func TestReadAfterDeleteReturns(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		l := open(t, Options{Dir: t.TempDir()})
+		appendSync(t, l, recs(0, 10)...)
+		r := l.NewReader(SeekFirst)
+		if err := l.Delete(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			var ok bool
+			var err error
+			if raw {
+				_, ok, err = r.ReadRaw(0)
+			} else {
+				_, ok, err = r.Read()
+			}
+			if ok {
+				err = fmt.Errorf("a chunk read from a deleted log")
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, ErrClosed) {
+				t.Fatalf("raw %v: %v", raw, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("raw %v: Read on a deleted log did not return within 10s", raw)
+		}
+		r.Close()
 	}
 }

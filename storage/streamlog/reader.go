@@ -183,6 +183,12 @@ func (r *Reader) locate() (path string, end int64, next uint64, found bool) {
 	l := r.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.mu.deleted {
+		return "", 0, 0, false
+	}
+	if l.mu.deleted {
+		return "", 0, 0, false
+	}
 	segs := l.mu.segs
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].first >= r.seg })
 	if i == len(segs) || segs[i].first != r.seg {

@@ -61,6 +61,7 @@ type qgroup struct {
 	dropped            []*qbatch
 	seen               map[[2]uint64]uint64
 	effects            []effect // scratch
+	stuckLogged        uint64   // the tick logStuck last told at
 }
 
 // qbatch is one proposal of a group: a round's operations, and the

@@ -495,7 +495,8 @@ func (l *loop) proposeGroups() {
 		}
 		id := n.nextID.Add(1)
 		b := &qbatch{id: id, data: ops.entry(n.id, id), dones: ops.dones, bytes: ops.bytes, deadline: now.Add(n.cfg.ProposeTimeout)}
-		l.catchUp(g, g.rn.BasicStatus().Lead)
+		st := g.rn.BasicStatus()
+		l.catchUp(g, st.Lead, st.HardState.GetTerm())
 		if len(g.dropped) > 0 {
 			g.dropped = append(g.dropped, b) // behind the older ones: order
 			continue
@@ -505,21 +506,24 @@ func (l *loop) proposeGroups() {
 }
 
 // catchUp proposes again, oldest first, what this node proposed to a
-// leader that has changed since (raft loses a proposal forwarded to a
-// leader that fails) and what was dropped for want of a leader, before
-// anything newer: a publisher's messages keep their order through a
-// leader change. Once one is dropped again, the rest wait behind it.
-func (l *loop) catchUp(g *qgroup, lead uint64) {
-	if lead == raft.None || lead == g.proposedLead && len(g.dropped) == 0 {
+// leader that has changed since, or that was elected again in a newer
+// term (raft loses a proposal forwarded to a leader that fails or steps
+// down; a node restarted, or re-elected, between two ticks is the same
+// leader in another term), and what was dropped for want of a leader,
+// before anything newer: a publisher's messages keep their order through
+// a leader change. Once one is dropped again, the rest wait behind it.
+func (l *loop) catchUp(g *qgroup, lead, term uint64) {
+	changed := lead != g.proposedLead || term != g.proposedTerm
+	if lead == raft.None || !changed && len(g.dropped) == 0 {
 		return
 	}
 	var bs []*qbatch
-	if lead != g.proposedLead {
+	if changed {
 		for _, b := range g.inflight {
 			bs = append(bs, b)
 		}
 	}
-	g.proposedLead = lead
+	g.proposedLead, g.proposedTerm = lead, term
 	bs = append(bs, g.dropped...)
 	g.dropped = nil
 	slices.SortFunc(bs, func(a, b *qbatch) int { return cmpUint64(a.id, b.id) })
@@ -559,7 +563,8 @@ func (l *loop) tickGroups() {
 			continue
 		}
 		g.rn.Tick()
-		lead := g.rn.BasicStatus().Lead
+		st := g.rn.BasicStatus()
+		lead := st.Lead
 		for id, b := range g.inflight {
 			if now.After(b.deadline) {
 				delete(g.inflight, id)
@@ -574,7 +579,7 @@ func (l *loop) tickGroups() {
 			return false
 		})
 		l.pullLeadership(g, lead)
-		l.catchUp(g, lead)
+		l.catchUp(g, lead, st.HardState.GetTerm())
 	}
 }
 

@@ -272,10 +272,12 @@
 // lost. Fixed (saveConfs, repairConf; TestQuorumVotersSurviveCompactionAndRestart):
 // the same schedule now runs clean (442,948 published, 0 nacked, lost
 // 0, out of order 0, every kill followed by confirms within 1.7 s). A
-// group whose publishes here have waited 3 s is logged (logStuck). A
-// batch forwarded to a leader that loses it while staying leader is
-// not proposed again (the leader did not change): it is nacked at
-// ProposeTimeout, holding its publisher's window up to 10 s. One run
+// group whose publishes here have waited 3 s is logged (logStuck).
+// Batches forwarded to a leader are proposed again when the leader
+// changes or is elected again in a newer term; one lost while the
+// leader and its term stay the same (a forwarded message lost on a
+// broken link) is nacked at ProposeTimeout, holding its publisher's
+// window up to 10 s. One run
 // had 16 messages of a publisher delivered after later ones of it: a
 // batch forwarded to a leader that lost it, proposed again after a
 // later one was committed. RabbitMQ's enqueuers number their commands

@@ -54,6 +54,7 @@ type qgroup struct {
 	confDirty          bool
 	lead               uint64 // the leader known
 	proposedLead       uint64 // the leader when inflight was last proposed
+	proposedTerm       uint64 // and its term
 	ticks              uint64
 	campaign           bool // stand once the bootstrap is applied
 	leading            bool // this node leads: its queue delivers
@@ -61,6 +62,7 @@ type qgroup struct {
 	dropped            []*qbatch
 	seen               seenSet
 	effects            []effect // scratch
+	stuckLogged        uint64   // the tick logStuck last told at
 }
 
 // qbatch is one proposal of a group: a round's operations, and the

@@ -107,7 +107,7 @@ func (l *loop) readyRound() bool {
 		}
 		l.readyGroup(grs[i].g, grs[i].rd, grs[i].applied)
 	}
-	return true
+	return l.saveConfs(grs)
 }
 
 // persistInto adds g's Ready to the round's batch: entries, a snapshot
@@ -130,10 +130,40 @@ func (g *qgroup) persistInto(b *raftlog.Batch, rd *raft.Ready) {
 	b.SetHardState(g.g, g.hard)
 	if g.confDirty {
 		b.SetConfState(g.g, g.conf)
+		g.confDirty = false // a batch that fails stops the loop
 	}
 }
 
-func (g *qgroup) persisted() { g.savedHard, g.confDirty = g.hard, false }
+// persisted records that the round's batch wrote g's hard state. Not
+// the configuration: a conf change applied in the round after
+// persistInto (the round applies before it writes) is still to be
+// saved, by saveConfs.
+func (g *qgroup) persisted() { g.savedHard = g.hard }
+
+// saveConfs writes the configuration of every group whose conf changes
+// were applied in this round after its Ready was added to the round's
+// batch. Without it a group's voters were never on disk (the round's
+// persisted cleared the flag): a member restarted once the bootstrap's
+// entries were compacted away came back with no voters, could never
+// stand, and two such members (with longer logs than the third) stalled
+// the group for good (issue 20). Conf changes are rare: one more batch.
+func (l *loop) saveConfs(grs []groupReady) bool {
+	b := l.n.store.NewBatch()
+	for i := range grs {
+		if g := grs[i].g; g.confDirty && g.g != nil {
+			b.SetConfState(g.g, g.conf)
+			g.confDirty = false
+		}
+	}
+	if b.Len() == 0 {
+		return true
+	}
+	if err := b.Commit(); err != nil {
+		l.n.log.Error("cluster: the Raft log cannot be written; the node stops replicating", zap.Error(err))
+		return false
+	}
+	return true
+}
 
 // readyGroup handles g's persisted and sent Ready: install a snapshot,
 // apply (unless applied already), Advance, then follow a change of leader.
@@ -324,6 +354,7 @@ func (l *loop) startGroup(g *qgroup) {
 			n.log.Error("cluster: a quorum queue snapshot", zap.String("queue", g.name), zap.Error(err))
 		}
 		g.applied, g.snapIndex = snap.GetMetadata().GetIndex(), snap.GetMetadata().GetIndex()
+		l.repairConf(g, snap)
 	}
 	rc := &raft.Config{
 		ID: n.id, ElectionTick: n.cfg.ElectionTicks, HeartbeatTick: n.cfg.HeartbeatTicks,
@@ -360,6 +391,25 @@ func (l *loop) startGroup(g *qgroup) {
 	if q := g.q.Load(); q != nil {
 		q.QuorumLead(false, g.st.entries())
 	}
+}
+
+// repairConf gives a log written before saveConfs (its configuration
+// never saved, its conf entries compacted away) the configuration of its
+// snapshot, before raft reads it: else this member has no voters and
+// never stands.
+func (l *loop) repairConf(g *qgroup, snap *pb.Snapshot) {
+	_, cs, _ := g.g.InitialState()
+	want := snap.GetMetadata().GetConfState()
+	if len(cs.GetVoters()) > 0 || len(want.GetVoters()) == 0 {
+		return
+	}
+	b := l.n.store.NewBatch()
+	b.SetConfState(g.g, want)
+	if err := b.Commit(); err != nil {
+		l.n.log.Error("cluster: restoring a quorum queue's configuration", zap.String("queue", g.name), zap.Error(err))
+		return
+	}
+	l.n.log.Info("cluster: a quorum queue's configuration restored from its snapshot", zap.String("queue", g.name), zap.Int("voters", len(want.GetVoters())))
 }
 
 // dropGroup fails what g has pending and deletes its log.
@@ -424,7 +474,8 @@ func (l *loop) proposeGroups() {
 		}
 		id := n.nextID.Add(1)
 		b := &qbatch{id: id, data: ops.entry(n.id, id), dones: ops.dones, bytes: ops.bytes, deadline: now.Add(n.cfg.ProposeTimeout)}
-		l.catchUp(g, g.rn.BasicStatus().Lead)
+		st := g.rn.BasicStatus()
+		l.catchUp(g, st.Lead, st.HardState.GetTerm())
 		if len(g.dropped) > 0 {
 			g.dropped = append(g.dropped, b) // behind the older ones: order
 			continue
@@ -434,21 +485,24 @@ func (l *loop) proposeGroups() {
 }
 
 // catchUp proposes again, oldest first, what this node proposed to a
-// leader that has changed since (raft loses a proposal forwarded to a
-// leader that fails) and what was dropped for want of a leader, before
-// anything newer: a publisher's messages keep their order through a
-// leader change. Once one is dropped again, the rest wait behind it.
-func (l *loop) catchUp(g *qgroup, lead uint64) {
-	if lead == raft.None || lead == g.proposedLead && len(g.dropped) == 0 {
+// leader that has changed since, or that was elected again in a newer
+// term (raft loses a proposal forwarded to a leader that fails or steps
+// down; a node restarted, or re-elected, between two ticks is the same
+// leader in another term), and what was dropped for want of a leader,
+// before anything newer: a publisher's messages keep their order through
+// a leader change. Once one is dropped again, the rest wait behind it.
+func (l *loop) catchUp(g *qgroup, lead, term uint64) {
+	changed := lead != g.proposedLead || term != g.proposedTerm
+	if lead == raft.None || !changed && len(g.dropped) == 0 {
 		return
 	}
 	var bs []*qbatch
-	if lead != g.proposedLead {
+	if changed {
 		for _, b := range g.inflight {
 			bs = append(bs, b)
 		}
 	}
-	g.proposedLead = lead
+	g.proposedLead, g.proposedTerm = lead, term
 	bs = append(bs, g.dropped...)
 	g.dropped = nil
 	slices.SortFunc(bs, func(a, b *qbatch) int { return cmpUint64(a.id, b.id) })
@@ -488,7 +542,8 @@ func (l *loop) tickGroups() {
 			continue
 		}
 		g.rn.Tick()
-		lead := g.rn.BasicStatus().Lead
+		st := g.rn.BasicStatus()
+		lead := st.Lead
 		for id, b := range g.inflight {
 			if now.After(b.deadline) {
 				delete(g.inflight, id)
@@ -503,7 +558,7 @@ func (l *loop) tickGroups() {
 			return false
 		})
 		l.pullLeadership(g, lead)
-		l.catchUp(g, lead)
+		l.catchUp(g, lead, st.HardState.GetTerm())
 	}
 }
 
@@ -576,6 +631,7 @@ func (l *loop) snapshotGroups() {
 			}
 		}
 		st := g.rn.BasicStatus()
+		l.logStuck(g, st)
 		first, _ := g.g.FirstIndex()
 		g.setStatus(QueueStatus{Group: g.id, Leader: l.n.names[st.Lead], Members: l.n.nameList(g.conf.GetVoters()), Member: true,
 			Term: st.HardState.GetTerm(), Commit: st.HardState.GetCommit(), Applied: g.applied,
@@ -599,3 +655,43 @@ func (n *Node) nameList(ids []uint64) []string {
 	slices.Sort(out)
 	return out
 }
+
+// logStuck logs, once per stuckLogTicks ticks, a group whose publishes
+// here have waited that long: its leader, term, commit and applied
+// indexes, what waits, and (on the leader) every follower's progress,
+// so that a stall under faults can be read from the nodes' logs.
+func (l *loop) logStuck(g *qgroup, st raft.BasicStatus) {
+	if l.ticks%stuckLogTicks != 0 || l.ticks == g.stuckLogged || len(g.inflight)+len(g.dropped) == 0 {
+		return
+	}
+	g.stuckLogged = l.ticks
+	oldest := time.Time{}
+	for _, b := range g.inflight {
+		if oldest.IsZero() || b.deadline.Before(oldest) {
+			oldest = b.deadline
+		}
+	}
+	for _, b := range g.dropped {
+		if oldest.IsZero() || b.deadline.Before(oldest) {
+			oldest = b.deadline
+		}
+	}
+	waited := time.Since(oldest.Add(-l.n.cfg.ProposeTimeout))
+	if waited < time.Duration(stuckLogTicks)*l.n.cfg.Tick {
+		return
+	}
+	fields := []zap.Field{zap.String("queue", g.name), zap.String("leader", l.n.names[st.Lead]), zap.Uint64("proposed_to", g.proposedLead),
+		zap.String("state", st.RaftState.String()), zap.Uint64("term", st.HardState.GetTerm()), zap.Uint64("commit", st.HardState.GetCommit()), zap.Uint64("applied", g.applied),
+		zap.Int("inflight", len(g.inflight)), zap.Int("dropped", len(g.dropped)), zap.Duration("oldest_waited", waited),
+		zap.Int64("pending_bytes", g.pending.Load())}
+	if st.RaftState == raft.StateLeader {
+		for id, pr := range g.rn.Status().Progress {
+			fields = append(fields, zap.String("progress_"+l.n.names[id], pr.String()))
+		}
+	}
+	l.n.log.Info("cluster: quorum queue publishes waiting", fields...)
+}
+
+// stuckLogTicks: how long publishes wait before logStuck tells (and how
+// often it tells again).
+const stuckLogTicks = 30

@@ -12,15 +12,18 @@ import (
 
 // TestQuorumLargeBodiesIntact: bodies from 64 KiB are read into pooled
 // buffers (queue/body.go) that go back to the pool when the publish call
-// returns, while a quorum queue's enqueue is encoded later, by the Raft
-// loop: each published body, distinct, must come out as it went in.
+// returns, while a quorum queue's enqueue is proposed later, by the Raft
+// loop: each published body, distinct, must come out as it went in. It
+// publishes on the leader: a batch forwarded from a follower can still be
+// lost under an unchanged leader and term and is then nacked at its
+// timeout (doc.go's known gaps), which is not what this test is about.
 func TestQuorumLargeBodiesIntact(t *testing.T) {
 	c := newCluster(t, three, nil, three...)
 	c.waitLeader()
 	leader := c.declareQuorum("a", "big", nil)
 	const n, size = 40, 200 << 10
 	body := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, size) }
-	ch, err := c.mustDial(c.other(leader)).Channel()
+	ch, err := c.mustDial(leader).Channel()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,13 @@
 package chaos
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
 )
 
 // history builds a History: n messages of publisher 1 sent and confirmed.
@@ -135,5 +139,26 @@ func TestLongestGap(t *testing.T) {
 	}
 	if from, gap := h.LongestGap(); gap != 500*time.Millisecond || !from.Equal(t0.Add(20*time.Millisecond)) {
 		t.Fatalf("LongestGap = %v from +%v; want 500ms from +20ms", gap, from.Sub(t0))
+	}
+}
+
+// An operation without an answer may commit at any later time, after
+// operations that succeeded since: its object leaves the committed model
+// for good; a 404 changed nothing; answered operations set the state.
+func TestDefsModelIndeterminate(t *testing.T) {
+	var w DefsWorkload
+	w.record("queue a", defPresent, nil)
+	w.record("queue b", defPresent, errors.New("no answer in time"))
+	w.record("queue b", defAbsent, nil) // the declare may still commit after this
+	w.record("queue c", defPresent, nil)
+	w.record("queue c", defAbsent, &amqp091.Error{Code: amqp091.NotFound})
+	w.record("", defUnknown, nil) // a binding
+	got := w.committed()
+	want := map[string]bool{"queue a": true, "queue c": true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("committed %v, want %v", got, want)
+	}
+	if ok, failed := w.Counts(); ok != 4 || failed != 2 {
+		t.Fatalf("counts ok %d failed %d, want 4 and 2", ok, failed)
 	}
 }

@@ -19,8 +19,13 @@ import (
 // DefsWorkload declares and deletes queues, exchanges and bindings
 // (named chaos.q.N, chaos.x.N) through random nodes, one operation at a
 // time, and records what each answered: an object whose last operation
-// succeeded is committed present or absent; one whose last operation
-// failed otherwise than with a 404 is unknown (it may have committed).
+// succeeded is committed present or absent; one with an operation that
+// failed otherwise than with a 404 is unknown from then on: that
+// operation may commit at any later time (a proposal the cluster still
+// holds, proposed again after a leader change), after operations that
+// succeeded since, as Jepsen counts an indeterminate operation
+// concurrent with everything after it. Every node must still hold the
+// same definitions.
 type DefsWorkload struct {
 	Nodes    []string
 	URL      func(node string) string
@@ -32,6 +37,7 @@ type DefsWorkload struct {
 	mu struct {
 		sync.Mutex
 		state map[string]defState // "queue chaos.q.1", "exchange chaos.x.1"
+		maybe map[string]bool     // objects an indeterminate operation may still change
 		ok    int                 // operations that succeeded
 		fail  int
 	}
@@ -53,11 +59,6 @@ func (w *DefsWorkload) Run(ctx context.Context) {
 	if w.OpWait == 0 {
 		w.OpWait = 15 * time.Second
 	}
-	w.mu.Lock()
-	if w.mu.state == nil {
-		w.mu.state = map[string]defState{}
-	}
-	w.mu.Unlock()
 	r := rand.New(rand.NewPCG(w.Seed, 0xdef5))
 	for ctx.Err() == nil {
 		node := w.Nodes[r.IntN(len(w.Nodes))]
@@ -97,24 +98,34 @@ func (w *DefsWorkload) Run(ctx context.Context) {
 			obj, after = "exchange "+x, defAbsent
 			op = func(ch *amqp091.Channel) error { return ch.ExchangeDelete(x, false, false) }
 		}
-		err := w.do(ctx, url, op)
-		w.mu.Lock()
-		var ae *amqp091.Error
-		switch {
-		case err == nil:
-			w.mu.ok++
-			if obj != "" {
-				w.mu.state[obj] = after
-			}
-		case errors.As(err, &ae) && ae.Code == amqp091.NotFound:
-			w.mu.fail++ // refused, nothing changed
-		default:
-			w.mu.fail++
-			if obj != "" {
-				w.mu.state[obj] = defUnknown
-			}
+		w.record(obj, after, w.do(ctx, url, op))
+	}
+}
+
+// record takes the answer err to an operation that leaves obj ("": a
+// binding, not tracked) in state after when it succeeds.
+func (w *DefsWorkload) record(obj string, after defState, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mu.state == nil {
+		w.mu.state = map[string]defState{}
+		w.mu.maybe = map[string]bool{}
+	}
+	var ae *amqp091.Error
+	switch {
+	case err == nil:
+		w.mu.ok++
+		if obj != "" {
+			w.mu.state[obj] = after
 		}
-		w.mu.Unlock()
+	case errors.As(err, &ae) && ae.Code == amqp091.NotFound:
+		w.mu.fail++ // refused, nothing changed
+	default:
+		w.mu.fail++
+		if obj != "" {
+			w.mu.state[obj] = defUnknown
+			w.mu.maybe[obj] = true
+		}
 	}
 }
 
@@ -159,7 +170,7 @@ func (w *DefsWorkload) committed() map[string]bool {
 	defer w.mu.Unlock()
 	out := map[string]bool{}
 	for k, s := range w.mu.state {
-		if s != defUnknown {
+		if s != defUnknown && !w.mu.maybe[k] {
 			out[k] = s == defPresent
 		}
 	}

@@ -21,28 +21,7 @@ import (
 // (in a chaos run: two restarted members with the longest logs and no
 // voters, the third unable to win).
 func TestQuorumVotersSurviveCompactionAndRestart(t *testing.T) {
-	c := newCluster(t, three, func(cfg *Config) { cfg.QueueSnapshotEntries, cfg.CatchUpEntries = 16, 4 }, three...)
-	c.waitLeader()
-	leader := c.declareQuorum("a", "voters", nil)
-	conn := c.mustDial(leader)
-	// Each publishConfirmed waits for its confirms: many rounds, many
-	// entries, so every member snapshots and compacts past the
-	// bootstrap's entries (1..3).
-	for r := range 40 {
-		if acked, _ := publishConfirmed(t, conn, "voters", r, 1); acked != 1 {
-			t.Fatalf("round %d: not confirmed", r)
-		}
-	}
-	eventually(t, 10*time.Second, func() error {
-		for _, n := range three {
-			s, _ := c.nodes[n].node.QueueStatus("/", "voters")
-			if s.FirstIndex <= 4 || s.SnapshotIndex == 0 {
-				return fmt.Errorf("node %s: first index %d, snapshot %d", n, s.FirstIndex, s.SnapshotIndex)
-			}
-		}
-		return nil
-	})
-	conn.Close()
+	c := compactedQuorumCluster(t, "voters")
 
 	for _, n := range three {
 		c.stop(n)
@@ -73,25 +52,7 @@ func TestQuorumVotersSurviveCompactionAndRestart(t *testing.T) {
 // can stand again. The old state is made by wiping the saved conf state
 // of every member while the cluster is down.
 func TestQuorumConfRepairedFromSnapshot(t *testing.T) {
-	c := newCluster(t, three, func(cfg *Config) { cfg.QueueSnapshotEntries, cfg.CatchUpEntries = 16, 4 }, three...)
-	c.waitLeader()
-	leader := c.declareQuorum("a", "repair", nil)
-	conn := c.mustDial(leader)
-	for r := range 40 {
-		if acked, _ := publishConfirmed(t, conn, "repair", r, 1); acked != 1 {
-			t.Fatalf("round %d: not confirmed", r)
-		}
-	}
-	eventually(t, 10*time.Second, func() error {
-		for _, n := range three {
-			s, _ := c.nodes[n].node.QueueStatus("/", "repair")
-			if s.FirstIndex <= 4 || s.SnapshotIndex == 0 {
-				return fmt.Errorf("node %s: first index %d, snapshot %d", n, s.FirstIndex, s.SnapshotIndex)
-			}
-		}
-		return nil
-	})
-	conn.Close()
+	c := compactedQuorumCluster(t, "repair")
 	for _, n := range three {
 		c.stop(n)
 	}
@@ -122,4 +83,31 @@ func TestQuorumConfRepairedFromSnapshot(t *testing.T) {
 		t.Fatal("a publish after the restart was not confirmed")
 	}
 	c.groupMessages("repair", 41)
+}
+
+// compactedQuorumCluster starts three nodes with a quorum queue name that
+// has had 40 confirmed publishes, one at a time: many rounds, many
+// entries, so that every member has snapshotted and compacted its log
+// past the bootstrap's entries (1..3).
+func compactedQuorumCluster(t *testing.T, name string) *testCluster {
+	t.Helper()
+	c := newCluster(t, three, func(cfg *Config) { cfg.QueueSnapshotEntries, cfg.CatchUpEntries = 16, 4 }, three...)
+	c.waitLeader()
+	conn := c.mustDial(c.declareQuorum("a", name, nil))
+	for r := range 40 {
+		if acked, _ := publishConfirmed(t, conn, name, r, 1); acked != 1 {
+			t.Fatalf("round %d: not confirmed", r)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		for _, n := range three {
+			s, _ := c.nodes[n].node.QueueStatus("/", name)
+			if s.FirstIndex <= 4 || s.SnapshotIndex == 0 {
+				return fmt.Errorf("node %s: first index %d, snapshot %d", n, s.FirstIndex, s.SnapshotIndex)
+			}
+		}
+		return nil
+	})
+	conn.Close()
+	return c
 }

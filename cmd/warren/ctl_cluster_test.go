@@ -15,26 +15,7 @@ import (
 // peer, the API on 127.0.0.1:0, plus extra flags.
 func startClusterNode(t *testing.T, dir, name, peer string, extra ...string) *ctlBroker {
 	t.Helper()
-	p := startWarren(t, []string{"WARREN_LOG_FORMAT=json"}, append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir,
-		"--management-listen", "127.0.0.1:0", "--prometheus-listen", "off", "--node-name", name, "--cluster-listen", peer}, extra...)...)
-	b := &ctlBroker{p: p, dataDir: dir}
-	if !p.wait(func(_, errs []string) bool {
-		for _, l := range errs {
-			var e map[string]any
-			json.Unmarshal([]byte(l), &e)
-			addr, _ := e["addr"].(string)
-			switch e["msg"] {
-			case "management API listening":
-				b.apiURL = "http://" + addr
-			case "Warren listening":
-				b.amqpURL = "amqp://guest:guest@" + addr + "/"
-			}
-		}
-		return b.apiURL != "" && b.amqpURL != ""
-	}) {
-		t.Fatalf("warren %s did not announce its AMQP and API addresses:\n%s", name, p.output())
-	}
-	return b
+	return startCtlBroker(t, dir, append([]string{"--prometheus-listen", "off", "--node-name", name, "--cluster-listen", peer}, extra...)...)
 }
 
 // apiGet GETs path from api as guest and decodes the JSON answer into v;

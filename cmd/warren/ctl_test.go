@@ -22,11 +22,12 @@ type ctlBroker struct {
 	dataDir string
 }
 
-// startCtlBroker spawns warren over dir with the API on 127.0.0.1:0.
-func startCtlBroker(t *testing.T, dir string) *ctlBroker {
+// startCtlBroker spawns warren over dir with the API on 127.0.0.1:0,
+// plus extra flags.
+func startCtlBroker(t *testing.T, dir string, extra ...string) *ctlBroker {
 	t.Helper()
-	p := startWarren(t, []string{"WARREN_LOG_FORMAT=json"}, "--listen", "127.0.0.1:0", "--data-dir", dir,
-		"--management-listen", "127.0.0.1:0")
+	p := startWarren(t, []string{"WARREN_LOG_FORMAT=json"}, append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir,
+		"--management-listen", "127.0.0.1:0"}, extra...)...)
 	b := &ctlBroker{p: p, dataDir: dir}
 	if !p.wait(func(_, errs []string) bool {
 		for _, l := range errs {

@@ -349,9 +349,20 @@ func (l *loop) startGroup(g *qgroup) {
 		return
 	}
 	g.g = rg
-	if snap, _ := rg.Snapshot(); !raft.IsEmptySnap(snap) {
+	snap, err := rg.Snapshot()
+	if err != nil {
+		n.log.Error("cluster: reading a quorum queue's snapshot; this node stays out of its group", zap.String("queue", g.name), zap.Error(err))
+		delete(l.groups, g.id)
+		return
+	}
+	if !raft.IsEmptySnap(snap) {
 		if g.st, err = decodeQState(snap.GetData()); err != nil {
-			n.log.Error("cluster: a quorum queue snapshot", zap.String("queue", g.name), zap.Error(err))
+			// Started on a state it cannot read, this member would
+			// serve the queue without the snapshot's messages: it stays
+			// out, and the group goes on with the others.
+			n.log.Error("cluster: a quorum queue snapshot this node cannot decode; this node stays out of its group", zap.String("queue", g.name), zap.Error(err))
+			delete(l.groups, g.id)
+			return
 		}
 		g.applied, g.snapIndex = snap.GetMetadata().GetIndex(), snap.GetMetadata().GetIndex()
 		l.repairConf(g, snap)

@@ -177,7 +177,7 @@ func (c *conn) wakeReader() {
 // after each deadline is set, so a wakeup is never lost: either the test
 // sees the flag, or wakeReader's deadline comes after ours.
 func (c *conn) read(p []byte) (int, error) {
-	if c.published && c.srv.alarms.raised.Load() != 0 {
+	if c.published && c.srv.alarms.raised.Load() != 0 && c.betweenMessages() {
 		c.blockWhileAlarmed() // alarm.go
 	}
 	deadline := c.handshakeDeadline

@@ -101,6 +101,25 @@ func (c *conn) blockWhileAlarmed() {
 	}
 }
 
+// betweenMessages reports whether the reader holds no part of a message:
+// no partial frame buffered and no channel between its basic.publish and
+// the last body frame. An alarm holds the reader only then, so the
+// message being read when the alarm rose is completed, routed and
+// confirmed (as RabbitMQ lets through the publish that finds the alarm);
+// holding it mid-message would keep that publish unconfirmed until the
+// alarm cleared, depending on how the client's bytes were split in reads.
+func (c *conn) betweenMessages() bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	for _, ch := range c.channels {
+		if ch.pubState != pubIdle {
+			return false
+		}
+	}
+	return true
+}
+
 // alarmCheckBytes is how much a publishing connection reads between two
 // memory checks of its own.
 const alarmCheckBytes = 1 << 20

@@ -82,6 +82,18 @@ func expectBlocked(t *testing.T, ch <-chan amqp091.Blocking, active bool, reason
 	}
 }
 
+// recvWithin receives from ch, failing the test after 10 s.
+func recvWithin[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s within 10s", what)
+		panic("unreachable")
+	}
+}
+
 // Under a memory alarm a publishing connection gets connection.blocked
 // "low on memory" and is no longer read: its publishes are not confirmed;
 // a connection that only consumes goes on receiving and acknowledging.
@@ -116,10 +128,10 @@ func TestMemoryAlarmBlocksPublishers(t *testing.T) {
 			amqp091.Publishing{Body: []byte(strconv.Itoa(i))}), "publish")
 	}
 	publish(0)
-	if c := <-confirms; !c.Ack || c.DeliveryTag != 1 {
+	if c := recvWithin(t, confirms, "confirm"); !c.Ack || c.DeliveryTag != 1 {
 		t.Fatalf("confirm %+v", c)
 	}
-	d := <-deliveries
+	d := recvWithin(t, deliveries, "delivery")
 	must(t, d.Ack(false), "ack")
 
 	b.setMemory(2000) // above the 1000-byte watermark
@@ -133,10 +145,10 @@ func TestMemoryAlarmBlocksPublishers(t *testing.T) {
 		publish(i) // buffered by the client and the socket, not read
 	}
 	// Publish 1 was read before the reader stopped: confirmed, delivered.
-	if c := <-confirms; !c.Ack || c.DeliveryTag != 2 {
+	if c := recvWithin(t, confirms, "confirm"); !c.Ack || c.DeliveryTag != 2 {
 		t.Fatalf("confirm %+v", c)
 	}
-	d = <-deliveries
+	d = recvWithin(t, deliveries, "delivery")
 	if string(d.Body) != "1" {
 		t.Fatalf("delivery %q, want 1", d.Body)
 	}
@@ -161,10 +173,10 @@ func TestMemoryAlarmBlocksPublishers(t *testing.T) {
 	b.setMemory(500)
 	expectBlocked(t, blocked, false, "")
 	for i := 2; i < 5; i++ {
-		if c := <-confirms; !c.Ack || c.DeliveryTag != uint64(i+1) {
+		if c := recvWithin(t, confirms, "confirm"); !c.Ack || c.DeliveryTag != uint64(i+1) {
 			t.Fatalf("confirm %+v, want ack of %d", c, i+1)
 		}
-		d := <-deliveries
+		d := recvWithin(t, deliveries, "delivery")
 		if string(d.Body) != strconv.Itoa(i) {
 			t.Fatalf("delivery %q, want %d", d.Body, i)
 		}

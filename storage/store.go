@@ -423,7 +423,7 @@ type Metrics struct {
 	OpsCancelled  uint64 // operations never written: a put and its delete met in one group
 	BytesWritten  uint64 // value bytes handed to Badger
 	WriteErrors   uint64 // groups that failed (their callbacks got the error)
-	DiskFull      uint64 // submissions refused with ErrDiskFull
+	DiskFull      uint64 // submissions refused with ErrDiskFull (the store's own compactions aside)
 	DropsByPrefix uint64 // DropQueue done with Badger's DropPrefix
 	DropsByKeys   uint64 // DropQueue done key by key
 	GCRewrites    uint64 // value-log files rewritten by GC

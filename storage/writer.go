@@ -43,6 +43,21 @@ type completion struct {
 	err error
 }
 
+// clientSubs counts the group's submissions other than the store's own
+// compactions (diskLoop submits one after every change while the disk is
+// short), for the DiskFull metric, which counts refused writes of the
+// store's users.
+func (g *group) clientSubs() int {
+	n := 0
+	for _, sub := range g.subs {
+		if sub.end-sub.start == 1 && g.ops[sub.start].kind == opCompact {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
 func newGroup() *group {
 	return &group{msgs: make(map[uint64]int32), entries: make(map[entryID]int32)}
 }
@@ -621,7 +636,7 @@ func (s *Store) checkSpace(g *group) error {
 	refused := fmt.Errorf("%w: %s has %d bytes free, the store keeps %d free beyond the %d bytes of this write",
 		ErrDiskFull, s.opts.Dir, free, min/2, g.bytes)
 	if free < min/4+g.bytes {
-		s.m.diskFullRefusals.Add(uint64(len(g.dones)))
+		s.m.diskFullRefusals.Add(uint64(g.clientSubs()))
 		return refused
 	}
 	g.errs = make([]error, len(g.dones))

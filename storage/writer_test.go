@@ -289,7 +289,10 @@ func TestDiskFullRefusesPutsThenEverythingUntilSpaceIsBack(t *testing.T) {
 	setFree(1 << 40)
 	applyT(t, s, ack(2))
 	applyT(t, s, put(13))
-	if m := s.Metrics(); m.WriteErrors != 1 || m.DiskFull != 3 {
+	// Three refusals of the test's writes; the failed groups also count
+	// the compactions diskLoop submits while the disk is short when one
+	// fell in the very-low window (alone, or with ack(2)).
+	if m := s.Metrics(); m.WriteErrors < 1 || m.DiskFull != 3 {
 		t.Fatalf("metrics %+v", m)
 	}
 	s.Close()

@@ -47,6 +47,14 @@ func rawConn(nc net.Conn) syscall.RawConn {
 	return rc
 }
 
+// writeRaw is the inline write on the socket's descriptor: one write(2)
+// of out.inlineBatch, never waiting (what is left goes to the writer).
+// Only who is writing calls it.
+func (c *conn) writeRaw(fd uintptr) bool {
+	c.out.inlineN, _ = syscall.Write(int(fd), c.out.inlineBatch)
+	return true
+}
+
 // Flush implements queue.Flusher: it writes out the output the reader's
 // deliveries left pending on other connections. Only c's reader calls it.
 func (c *conn) Flush() {
@@ -124,12 +132,10 @@ func (c *conn) flushInline() {
 	o.mu.writing = true
 	o.mu.Unlock()
 
-	var n int
-	c.raw.Write(func(fd uintptr) bool {
-		n, _ = syscall.Write(int(fd), batch)
-		return true // never wait: what is left goes to the writer
-	})
-	n = max(n, 0)
+	o.inlineBatch = batch
+	c.raw.Write(c.rawWrite)
+	n := max(o.inlineN, 0)
+	o.inlineBatch = nil
 	c.reg.bytesOut.Add(uint64(n))
 	if n < len(batch) {
 		o.carry = batch[n:]

@@ -47,14 +47,6 @@ func rawConn(nc net.Conn) syscall.RawConn {
 	return rc
 }
 
-// writeRaw is the inline write on the socket's descriptor: one write(2)
-// of out.inlineBatch, never waiting (what is left goes to the writer).
-// Only who is writing calls it.
-func (c *conn) writeRaw(fd uintptr) bool {
-	c.out.inlineN, _ = syscall.Write(int(fd), c.out.inlineBatch)
-	return true
-}
-
 // Flush implements queue.Flusher: it writes out the output the reader's
 // deliveries left pending on other connections. Only c's reader calls it.
 func (c *conn) Flush() {

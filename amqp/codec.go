@@ -73,6 +73,17 @@ func (d *decoder) shortstr() string {
 	return string(d.take(n))
 }
 
+// shortstrAs reads a short string and returns prev when it has the same
+// bytes, allocating nothing.
+func (d *decoder) shortstrAs(prev string) string {
+	n := int(d.octet())
+	b := d.take(n)
+	if string(b) == prev {
+		return prev
+	}
+	return string(b)
+}
+
 // longbytes reads a long-string's bytes without copying them.
 func (d *decoder) longbytes() []byte {
 	n := d.long()

@@ -100,6 +100,29 @@ func AppendMethod(b []byte, m Method) ([]byte, error) {
 	return b, nil
 }
 
+// DecodeBasicAck decodes a basic.ack payload into m, which it overwrites,
+// so that acking a message allocates no method. Errors are those of
+// DecodeMethod.
+func DecodeBasicAck(payload []byte, m *BasicAck) error {
+	if MethodIDOf(payload) != BasicAckID {
+		_, err := DecodeMethod(payload)
+		if err == nil {
+			err = &Error{Code: CommandInvalid, Text: "COMMAND_INVALID - not a basic.ack"}
+		}
+		return err
+	}
+	*m = BasicAck{}
+	d := decoder{b: payload, off: 4}
+	m.decodeArgs(&d)
+	if d.err == nil && d.off != len(d.b) {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b)-d.off)
+	}
+	if d.err != nil {
+		return &Error{Code: SyntaxError, Text: fmt.Sprintf("SYNTAX_ERROR - cannot decode basic.ack: %v", d.err), ClassID: ClassBasic, MethodID: MethodOf(BasicAckID)}
+	}
+	return nil
+}
+
 // MethodIDOf returns the method id a method frame's payload starts with,
 // or 0 if the payload is too short.
 func MethodIDOf(payload []byte) uint32 {
@@ -120,9 +143,17 @@ func DecodeBasicPublish(payload []byte, m *BasicPublish) error {
 		}
 		return err
 	}
+	// The names a channel publishes to seldom change: a name equal to the
+	// previous publish's is that string again, not a new allocation.
+	prevEx, prevKey := m.Exchange, m.RoutingKey
 	*m = BasicPublish{}
 	d := decoder{b: payload, off: 4}
-	m.decodeArgs(&d)
+	_ = d.short() // reserved-1
+	m.Exchange = d.shortstrAs(prevEx)
+	m.RoutingKey = d.shortstrAs(prevKey)
+	bits := d.octet()
+	m.Mandatory = bits&(1<<0) != 0
+	m.Immediate = bits&(1<<1) != 0
 	if d.err == nil && d.off != len(d.b) {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.b)-d.off)
 	}

@@ -27,6 +27,11 @@ type channel struct {
 	pubPooled  *queue.BodyBuf // pubBody's pooled buffer, if it has one
 	pubState   uint8          // pubIdle, pubHeader, pubBody
 
+	// The reader's scratch for basic.ack (basicAck), reused ack after ack.
+	ackScratch amqp.BasicAck
+	ackPending []pending
+	ackEntries []queue.Entry
+
 	lastQueue string // the last queue declared, for empty queue names
 	// allowed caches the permission checks passed (access.go).
 	allowed map[permKey]struct{}
@@ -133,6 +138,19 @@ func (ch *channel) frame(f amqp.Frame) error {
 			if err := ch.basicPublish(&ch.pubScratch); err != nil {
 				if ae, ok := err.(*amqp.Error); ok && ae.ClassID == 0 {
 					return ae.On(amqp.BasicPublishID)
+				}
+				return err
+			}
+			return nil
+		}
+		if ch.pubState == pubIdle && amqp.MethodIDOf(f.Payload) == amqp.BasicAckID {
+			// The other hot path: an ack a message, decoded in place.
+			if err := amqp.DecodeBasicAck(f.Payload, &ch.ackScratch); err != nil {
+				return err
+			}
+			if err := ch.basicAck(ch.ackScratch.DeliveryTag, ch.ackScratch.Multiple); err != nil {
+				if ae, ok := err.(*amqp.Error); ok && ae.ClassID == 0 {
+					return ae.On(amqp.BasicAckID)
 				}
 				return err
 			}

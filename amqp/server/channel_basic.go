@@ -419,9 +419,10 @@ func (ch *channel) basicGet(m *amqp.BasicGet) error {
 
 // settle removes deliveries from the unacknowledged list, releasing
 // prefetch credit, and counts them as acknowledged if ack is set.
-func (ch *channel) settle(tag uint64, multiple, ack bool) ([]pending, error) {
+// The pending deliveries are appended to dst[:0].
+func (ch *channel) settle(tag uint64, multiple, ack bool, dst []pending) ([]pending, error) {
 	ch.dmu.Lock()
-	ps, ok := ch.dmu.unacked.take(tag, multiple, nil)
+	ps, ok := ch.dmu.unacked.take(tag, multiple, dst)
 	if !ok {
 		ch.dmu.Unlock()
 		return nil, amqp.Errorf(amqp.PreconditionFailed, "unknown delivery tag %d", tag)
@@ -452,17 +453,20 @@ func (ch *channel) basicAck(tag uint64, multiple bool) error {
 	if ch.tx {
 		return ch.txSettle(tag, multiple, true, false)
 	}
-	ps, err := ch.settle(tag, multiple, true)
+	// The reader's scratch slices: acking a message allocates nothing.
+	ps, err := ch.settle(tag, multiple, true, ch.ackPending[:0])
 	if err != nil {
 		return err
 	}
-	forEachQueue(ps, func(q *queue.Queue, es []queue.Entry) {
-		q.Ack(es)
+	forEachQueue(ps, &ch.ackEntries, func(q *queue.Queue, es []queue.Entry) {
+		q.Ack(es) // keeps nothing of es
 		for _, e := range es {
 			e.Msg.Release() // the entry's reference (queue/body.go)
 		}
 		q.Dispatch()
 	})
+	clear(ps)
+	ch.ackPending = ps[:0]
 	return nil
 }
 
@@ -470,11 +474,11 @@ func (ch *channel) basicNack(tag uint64, multiple, requeue bool) error {
 	if ch.tx {
 		return ch.txSettle(tag, multiple, false, requeue)
 	}
-	ps, err := ch.settle(tag, multiple, false)
+	ps, err := ch.settle(tag, multiple, false, nil)
 	if err != nil {
 		return err
 	}
-	forEachQueue(ps, func(q *queue.Queue, es []queue.Entry) {
+	forEachQueue(ps, nil, func(q *queue.Queue, es []queue.Entry) {
 		if requeue {
 			q.Requeue(es)
 		} else {

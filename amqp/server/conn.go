@@ -79,6 +79,9 @@ type conn struct {
 	// connections whose output this reader's deliveries left for it to
 	// write before it blocks (inline.go). deferred is the reader's own.
 	raw      syscall.RawConn
+	rawWrite func(fd uintptr) bool // writeRaw, made once: no closure per inline write
+	rawRead  func(fd uintptr) bool // readRaw, likewise (rawio.go)
+	rd       rawIO                 // the reader's raw read
 	deferred []*conn
 
 	dirtyStats []*exStats // publish counters to flush (stats.go), the reader's
@@ -102,6 +105,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	c.reg.init(c)
 	c.raw = rawConn(nc)
+	c.rawWrite, c.rawRead = c.writeRaw, c.readRaw
 	c.log = s.log.With(zap.Uint64("conn", c.id), zap.String("peer", nc.RemoteAddr().String()))
 	c.br = bufio.NewReaderSize(deadlineReader{c}, smallReadBuf)
 	c.fr = amqp.NewFrameReader(c.br, amqp.FrameMinSize)

@@ -188,7 +188,7 @@ func (cs *consumer) sendLocked(e queue.Entry, stream bool, off uint64, f *conn) 
 	ch.dmu.nextTag++
 	tag = ch.dmu.nextTag
 	m := amqp.BasicDeliver{ConsumerTag: cs.Tag, DeliveryTag: tag, Redelivered: e.Redelivered, Exchange: e.Msg.Exchange, RoutingKey: e.Msg.RoutingKey}
-	o.mu.buf = appendMethodFrame(o.mu.buf, ch.id, amqp.BasicDeliverID, &m)
+	o.mu.buf = appendDeliverFrame(o.mu.buf, ch.id, &m)
 	if stream {
 		o.mu.buf = appendStreamHeader(o.mu.buf, ch.id, e.Msg, off)
 	} else {
@@ -258,8 +258,22 @@ func deliveryProps(e queue.Entry) []byte {
 	return raw
 }
 
-// argsAppender is a method's argument encoder, called on the concrete type
-// so that the method value does not escape to the heap.
+// appendDeliverFrame is appendMethodFrame for basic.deliver, once a
+// delivery: a generic call on a pointer type goes through the shape's
+// dictionary, and m would escape to the heap (an allocation a delivery).
+func appendDeliverFrame(b []byte, ch uint16, m *amqp.BasicDeliver) []byte {
+	start := len(b)
+	b = append(b, amqp.FrameMethod, byte(ch>>8), byte(ch), 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, amqp.BasicDeliverID)
+	b, err := m.AppendArgs(b)
+	if err != nil {
+		return b[:start] // only over-long short strings fail, and we never build those
+	}
+	binary.BigEndian.PutUint32(b[start+3:], uint32(len(b)-start-7))
+	return append(b, amqp.FrameEnd)
+}
+
+// argsAppender is a method's argument encoder, called on the concrete type.
 type argsAppender interface {
 	AppendArgs(b []byte) ([]byte, error)
 }
@@ -278,14 +292,19 @@ func appendMethodFrame[M argsAppender](b []byte, ch uint16, id uint32, m M) []by
 
 // requeueByQueue puts pending deliveries back on their queues.
 func requeueByQueue(ps []pending) {
-	forEachQueue(ps, func(q *queue.Queue, es []queue.Entry) { q.Requeue(es) })
+	forEachQueue(ps, nil, func(q *queue.Queue, es []queue.Entry) { q.Requeue(es) })
 }
 
 // forEachQueue groups pending deliveries by queue, keeping their order.
-func forEachQueue(ps []pending, fn func(q *queue.Queue, es []queue.Entry)) {
+// With scratch, each group's entries go to *scratch, which is kept for
+// reuse (cleared): fn must then not keep es.
+func forEachQueue(ps []pending, scratch *[]queue.Entry, fn func(q *queue.Queue, es []queue.Entry)) {
 	for len(ps) > 0 {
 		q := ps[0].q
 		var es []queue.Entry
+		if scratch != nil {
+			es = (*scratch)[:0]
+		}
 		rest := ps[:0]
 		for _, p := range ps {
 			if p.q == q {
@@ -295,6 +314,10 @@ func forEachQueue(ps []pending, fn func(q *queue.Queue, es []queue.Entry)) {
 			}
 		}
 		fn(q, es)
+		if scratch != nil {
+			clear(es)
+			*scratch = es[:0]
+		}
 		ps = rest
 	}
 }

@@ -124,12 +124,10 @@ func (c *conn) flushInline() {
 	o.mu.writing = true
 	o.mu.Unlock()
 
-	var n int
-	c.raw.Write(func(fd uintptr) bool {
-		n, _ = syscall.Write(int(fd), batch)
-		return true // never wait: what is left goes to the writer
-	})
-	n = max(n, 0)
+	o.inlineBatch = batch
+	c.raw.Write(c.rawWrite)
+	n := max(o.inlineN, 0)
+	o.inlineBatch = nil
 	c.reg.bytesOut.Add(uint64(n))
 	if n < len(batch) {
 		o.carry = batch[n:]

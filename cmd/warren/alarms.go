@@ -29,22 +29,29 @@ func (v *watermarkValue) String() string { return v.w.String() }
 func (v *watermarkValue) Type() string   { return "watermark" }
 
 // newMonitor is the resource monitor: the memory watermark, and the disk
-// alarm on the store's free space and --disk-free-limit.
-func newMonitor(c *config, store *storage.Store, log *zap.Logger) *alarm.Monitor {
+// alarm on the store's free space and --disk-free-limit. It also starts
+// the GC tuner (gctune.go), whose floor follows the watermark; stop ends
+// it.
+func newMonitor(c *config, store *storage.Store, log *zap.Logger) (m *alarm.Monitor, stop func()) {
 	cfg := alarm.Config{Logger: log, MemoryHighWatermark: c.memoryWatermark.w, Reclaim: debug.FreeOSMemory}
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		// The runtime collects harder 5% above the watermark instead of
-		// at twice the live heap: garbage does not carry the memory far
-		// past the watermark between two checks. GOMEMLIMIT, if set, wins.
-		cfg.WatermarkSet = func(n int64) { debug.SetMemoryLimit(n) }
+	gc := startGCTuner(c.memoryWatermark.w.Bytes(alarm.MemoryLimit()))
+	_, limitSet := os.LookupEnv("GOMEMLIMIT")
+	cfg.WatermarkSet = func(n int64) {
+		if !limitSet {
+			// The runtime collects harder 5% above the watermark instead of
+			// at twice the live heap: garbage does not carry the memory far
+			// past the watermark between two checks. GOMEMLIMIT, if set, wins.
+			debug.SetMemoryLimit(n)
+		}
+		gc.SetWatermark(n)
 	}
 	if store != nil && store.MinFreeBytes() >= 0 {
 		cfg.Disk = store
 	}
-	m := alarm.New(cfg)
+	m = alarm.New(cfg)
 	log.Info("resource alarms", zap.Stringer("memory_high_watermark", c.memoryWatermark.w),
 		zap.Int64("memory_limit", alarm.MemoryLimit()), zap.Int64("disk_free_limit", int64(c.diskFreeLimit)))
-	return m
+	return m, gc.Stop
 }
 
 // sizeForWatermark sizes what the server keeps in memory by the memory

@@ -111,7 +111,8 @@ func run(args []string) error {
 	if cfg.ExternalIdentity, err = c.externalIdentity(); err != nil {
 		return err
 	}
-	mon := newMonitor(c, store, log) // alarms.go
+	mon, stopGCTuner := newMonitor(c, store, log) // alarms.go
+	defer stopGCTuner()
 	mon.Start()
 	defer mon.Stop()
 	cfg.Alarms = mon

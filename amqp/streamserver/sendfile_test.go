@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -100,14 +101,26 @@ func slowConsumer(t *testing.T, addr, name string) net.Conn {
 	return c
 }
 
-// holdsOpen reports whether this process has a file whose path ends
-// with suffix open.
-func holdsOpen(suffix string) bool {
+// holdsOpen reports whether this process has a file of t's (its name in
+// the path: under its TempDir) whose path ends with suffix open for
+// reading only: a stream reader's or a region's, not the log writer's.
+func holdsOpen(t *testing.T, suffix string) bool {
 	fds, _ := os.ReadDir("/proc/self/fd")
 	for _, fd := range fds {
 		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-		if err == nil && strings.HasSuffix(target, suffix) {
-			return true
+		if err != nil || !strings.Contains(target, "/"+t.Name()) || !strings.HasSuffix(target, suffix) {
+			continue
+		}
+		info, err := os.ReadFile(filepath.Join("/proc/self/fdinfo", fd.Name()))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(info), "\n") {
+			if f, ok := strings.CutPrefix(l, "flags:"); ok {
+				if flags, err := strconv.ParseUint(strings.TrimSpace(f), 8, 64); err == nil && flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+					return true
+				}
+			}
 		}
 	}
 	return false
@@ -156,9 +169,9 @@ func TestSlowReplayUnderRetention(t *testing.T) {
 	// The delivery has read its 10 chunks (the writer sends them as far
 	// as the sockets' buffers take them, the rest waits in sendfile) and
 	// waits for credit in the fourth segment.
-	waitFor(t, "the delivery reading its 10 chunks", func() bool { return holdsOpen("/00000000000000000900.seg") })
+	waitFor(t, "the delivery reading its 10 chunks", func() bool { return holdsOpen(t, "/00000000000000000900.seg") })
 	publishAll(t, p, 1200, 4000) // retention removes the first segments meanwhile
-	if !holdsOpen("/00000000000000000900.seg (deleted)") {
+	if !holdsOpen(t, "/00000000000000000900.seg (deleted)") {
 		t.Fatal("the fourth segment is not removed, or no longer held open by the delivery")
 	}
 	next, gaps := uint64(0), 0
@@ -187,7 +200,7 @@ func TestSlowReplayUnderRetention(t *testing.T) {
 	if gaps == 0 {
 		t.Fatal("the consumer read every offset: retention removed nothing it had to skip")
 	}
-	if holdsOpen(".seg (deleted)") {
+	if holdsOpen(t, ".seg (deleted)") {
 		t.Fatal("a removed segment is still held open after the replay")
 	}
 }
@@ -200,7 +213,7 @@ func TestSlowReplayOfADeletedStream(t *testing.T) {
 	p := publisherOn(t, addr, "gone", map[string]string{"stream-max-segment-size-bytes": "250000"})
 	publishAll(t, p, 0, 1200)
 	c := slowConsumer(t, addr, "gone")
-	waitFor(t, "the delivery reading its 10 chunks", func() bool { return holdsOpen("/00000000000000000900.seg") })
+	waitFor(t, "the delivery reading its 10 chunks", func() bool { return holdsOpen(t, "/00000000000000000900.seg") })
 	p.Write(req(keyDelete, 12, func(f *frame) { f.str("gone") }))
 	if d := readResponse(t, p, keyDelete|responseBit); func() uint16 { d.u32(); return d.u16() }() != codeOK {
 		t.Fatal("delete stream refused")
@@ -244,7 +257,7 @@ func TestSlowReplayOfADeletedStream(t *testing.T) {
 		case keyDeliver:
 			t.Fatal("a Deliver after the metadata update")
 		case keyMetadata | responseBit:
-			waitFor(t, "the removed files closed", func() bool { return !holdsOpen(".seg (deleted)") })
+			waitFor(t, "the removed files closed", func() bool { return !holdsOpen(t, ".seg (deleted)") })
 			return
 		}
 	}

@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp/broker"
+	"github.com/warrenmq/warren/storage/streamlog"
 )
 
 // Connection states, in handshake order.
@@ -66,7 +68,8 @@ type conn struct {
 	out struct { // the writer's queue
 		sync.Mutex
 		bufs     [][]byte
-		spent    []spent // deliveries' buffers to hand back once written
+		regions  []queuedRegion // records to send from the files (sendfile.go)
+		spent    []spent        // deliveries' buffers to hand back once written
 		bytes    int
 		confirms map[uint8][]uint64
 		closing  bool // write what is queued, then close
@@ -78,6 +81,9 @@ type conn struct {
 	lastRead atomic.Int64 // Unix ns
 	wg       sync.WaitGroup
 	counted  bool // the vhost counts this connection
+	// minFile is the size from which a chunk's records are sent from
+	// the file (sendfile.go); -1: never (TLS, not a TCP socket).
+	minFile int
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -90,6 +96,10 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.connectedAt = s.cfg.Now()
 	c.out.confirms = map[uint8][]uint64{}
 	c.room = sync.NewCond(&c.out.Mutex)
+	c.minFile = -1
+	if _, ok := nc.(*net.TCPConn); ok {
+		c.minFile = s.cfg.SendfileMin
+	}
 	return c
 }
 
@@ -198,15 +208,18 @@ type spent struct {
 	free chan []byte
 }
 
-// sendWait queues a frame, waiting while the queue is over MaxOutbound;
-// false if the connection or quit ended first. With free, b goes back to
-// it once written.
-func (c *conn) sendWait(b []byte, quit <-chan struct{}, free chan []byte) bool {
+// sendWait queues a frame, b and then rg's bytes from its file (rg may
+// be empty), waiting while the queue is over MaxOutbound; false if the
+// connection or quit ended first. rg is the writer's to release from
+// then on (released here on false). With free, b goes back to it once
+// written.
+func (c *conn) sendWait(b []byte, rg streamlog.Region, quit <-chan struct{}, free chan []byte) bool {
 	c.out.Lock()
 	for c.out.bytes > c.s.cfg.MaxOutbound && !c.out.closing {
 		select {
 		case <-quit:
 			c.out.Unlock()
+			rg.Release()
 			return false
 		default:
 		}
@@ -214,10 +227,14 @@ func (c *conn) sendWait(b []byte, quit <-chan struct{}, free chan []byte) bool {
 	}
 	if c.out.closing {
 		c.out.Unlock()
+		rg.Release()
 		return false
 	}
 	c.out.bufs = append(c.out.bufs, b)
-	c.out.bytes += len(b)
+	c.out.bytes += len(b) + int(rg.Len)
+	if rg.Len > 0 {
+		c.out.regions = append(c.out.regions, queuedRegion{at: len(c.out.bufs), rg: rg})
+	}
 	if free != nil {
 		c.out.spent = append(c.out.spent, spent{b, free})
 	}
@@ -248,12 +265,17 @@ func (c *conn) confirmAll(pid uint8, ids []uint64) {
 func (c *conn) writer() {
 	defer c.wg.Done()
 	var bufs net.Buffers
+	var regs []queuedRegion
 	var done []spent
 	var w io.Writer = c.nc
 	var bw *bufio.Writer // TLS: frames gathered into records (no writev)
 	if _, ok := c.nc.(*tls.Conn); ok {
 		bw = bufio.NewWriterSize(c.nc, 64<<10)
 		w = bw
+	}
+	var rc syscall.RawConn // sendfile's socket
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		rc, _ = tc.SyscallConn()
 	}
 	for {
 		c.out.Lock()
@@ -265,6 +287,9 @@ func (c *conn) writer() {
 		bufs = append(bufs[:0], c.out.bufs...)
 		clear(c.out.bufs)
 		c.out.bufs = c.out.bufs[:0]
+		regs = append(regs[:0], c.out.regions...)
+		clear(c.out.regions)
+		c.out.regions = c.out.regions[:0]
 		done = append(done[:0], c.out.spent...)
 		clear(c.out.spent)
 		c.out.spent = c.out.spent[:0]
@@ -283,8 +308,8 @@ func (c *conn) writer() {
 		c.room.Broadcast()
 		c.out.Unlock()
 		if len(bufs) > 0 {
-			n, err := bufs.WriteTo(w)
-			c.bytesOut.Add(n)
+			err := c.writeOut(w, rc, bufs, regs) // sendfile.go
+			clear(regs)
 			if err == nil && bw != nil {
 				err = bw.Flush()
 			}
@@ -298,6 +323,10 @@ func (c *conn) writer() {
 			if err != nil {
 				c.out.Lock()
 				c.out.closing = true
+				for i := range c.out.regions {
+					c.out.regions[i].rg.Release() // queued since; nothing is queued from now on
+				}
+				c.out.regions = nil
 				c.room.Broadcast()
 				c.out.Unlock()
 				c.quitOnce.Do(func() { close(c.quit) })

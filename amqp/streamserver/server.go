@@ -48,6 +48,11 @@ type Config struct {
 	// MaxOutbound caps a connection's queued output (deliveries wait
 	// past it); 0: 32 MiB.
 	MaxOutbound int
+	// SendfileMin is the size of a chunk's records from which they go
+	// from the segment file to the socket with sendfile(2) rather than
+	// through memory (plain TCP connections; TLS ones always read them);
+	// 0: the default, defaultSendfileMin; negative: never.
+	SendfileMin int
 	// HandshakeTimeout bounds the time to open; 0: 10 s.
 	HandshakeTimeout time.Duration
 	// Now is the clock; nil: time.Now.
@@ -92,6 +97,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxOutbound <= 0 {
 		cfg.MaxOutbound = 32 << 20
+	}
+	if cfg.SendfileMin == 0 {
+		cfg.SendfileMin = defaultSendfileMin
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second

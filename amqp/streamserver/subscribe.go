@@ -11,6 +11,7 @@ import (
 
 	"github.com/warrenmq/warren/amqp/broker"
 	"github.com/warrenmq/warren/queue/stream"
+	"github.com/warrenmq/warren/storage/streamlog"
 )
 
 // Offset specification types of subscribe and consumer update.
@@ -217,7 +218,14 @@ func (c *conn) deliver(sub *subscription, start stream.Start, quit chan struct{}
 		case spare = <-free:
 		default:
 		}
-		ch, ok, err := cr.NextInto(spare, deliverPrefix)
+		var ch streamlog.RawChunk
+		var ok bool
+		var err error
+		if c.minFile >= 0 {
+			ch, ok, err = cr.NextSendable(spare, deliverPrefix, c.minFile) // sendfile.go
+		} else {
+			ch, ok, err = cr.NextInto(spare, deliverPrefix)
+		}
 		if err != nil {
 			c.log.Warn("stream delivery: reading the log", zap.String("stream", sub.name), zap.Error(err))
 		}
@@ -241,7 +249,7 @@ func (c *conn) deliver(sub *subscription, start stream.Start, quit chan struct{}
 			}
 		}
 		b := ch.Buf
-		binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+		binary.BigEndian.PutUint32(b, uint32(deliverPrefix-4+ch.Len(deliverPrefix)))
 		binary.BigEndian.PutUint16(b[4:], keyDeliver)
 		binary.BigEndian.PutUint16(b[6:], 1)
 		b[8] = sub.id
@@ -250,7 +258,7 @@ func (c *conn) deliver(sub *subscription, start stream.Start, quit chan struct{}
 		sub.mu.Unlock()
 		sub.n.consumed.Add(uint64(ch.Count))
 		sub.n.offset.Store(ch.First)
-		if !c.sendWait(b, quit, free) {
+		if !c.sendWait(b, ch.Records, quit, free) {
 			return
 		}
 	}

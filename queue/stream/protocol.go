@@ -102,6 +102,13 @@ func (c *ChunkReader) NextInto(spare []byte, prefix int) (streamlog.RawChunk, bo
 	return c.counted(c.r.ReadRawInto(spare, prefix))
 }
 
+// NextSendable is NextInto leaving the records of a chunk of at least
+// minFile bytes in the file, to send with sendfile (streamlog's
+// ReadSendable: release the chunk's Records once sent).
+func (c *ChunkReader) NextSendable(spare []byte, prefix, minFile int) (streamlog.RawChunk, bool, error) {
+	return c.counted(c.r.ReadSendable(spare, prefix, minFile))
+}
+
 // counted counts a chunk read as its records delivered (the client may
 // skip a few before its start offset, as RabbitMQ's clients do).
 func (c *ChunkReader) counted(ch streamlog.RawChunk, ok bool, err error) (streamlog.RawChunk, bool, error) {

@@ -8,6 +8,8 @@
 //	chunk.go     the chunk format: encode, decode, CRC
 //	segment.go   segment files: naming, scanning, the in-memory sparse index
 //	reader.go    Reader: a cursor over committed chunks, read from the files
+//	region.go    Region: a chunk's records left in their segment file, to
+//	             send with sendfile; the file's reference count
 //
 // # Files
 //
@@ -40,7 +42,10 @@
 // The records are opaque here; queue/stream writes AMQP 1.0 messages.
 // Reader.ReadRaw hands out header and data as one buffer (the filter and
 // the trailer left out, their sizes zeroed) behind the caller's frame
-// prefix.
+// prefix. Reader.ReadSendable hands out the header alone and, for the
+// records, their range of the segment file (a Region: the records are
+// contiguous there, between the filter and the trailer), to be sent from
+// the file with sendfile(2).
 //
 // The trailer carries writers' sequences (Log.AppendBatchSeq: a stream
 // protocol publisher's last publishing id of a batch), so a sequence is on
@@ -75,13 +80,19 @@
 // over Options.MaxBytes, or the newest chunk of the oldest segment is
 // older than Options.MaxAge. A reader positioned in a removed segment
 // continues from the first remaining one (the open file stays readable
-// on POSIX systems until the reader moves on).
+// on POSIX systems until the reader moves on). A Region holds its file
+// open too: the Reader's file is reference counted, closed when the
+// Reader and every Region it handed out have let go, so a chunk queued
+// for sendfile reads the bytes it was handed out for whatever retention,
+// a segment roll or Delete did meanwhile (committed bytes never change).
 //
 // # Concurrency
 //
 // Log.mu guards the segment list, the index and the committed tail; it is
 // never held during I/O. The writer goroutine is the only writer of the
 // files. A Reader is used by one goroutine; it reads with ReadAt on its
-// own file handle and takes Log.mu only to look up positions. Changed
+// own file handle and takes Log.mu only to look up positions; a Region
+// is used by one goroutine at a time (the Reader's hands it to a
+// connection's writer) and its reference count is atomic. Changed
 // returns a channel closed at the next commit, to wait on without polling.
 package streamlog

@@ -18,7 +18,7 @@ type Reader struct {
 	seg   uint64 // first offset of the segment it reads
 	pos   int64  // file position of the next chunk
 	start uint64 // records before this offset are skipped
-	f     *os.File
+	f     *segFile
 	fseg  uint64
 }
 
@@ -118,21 +118,15 @@ func (r *Reader) Read() (c Chunk, ok bool, err error) {
 			continue // moved to another segment
 		}
 		_ = next
-		if r.f == nil || r.fseg != r.seg {
-			if r.f != nil {
-				r.f.Close()
-			}
-			f, err := os.Open(path)
-			if err != nil {
-				if os.IsNotExist(err) {
-					continue // removed by retention: locate moves on
-				}
-				return Chunk{}, false, fmt.Errorf("streamlog: %w", err)
-			}
-			r.f, r.fseg = f, r.seg
+		f, err := r.open(path)
+		if err != nil {
+			return Chunk{}, false, err
+		}
+		if f == nil {
+			continue // removed by retention: locate moves on
 		}
 		var hb [headerSize]byte
-		if _, err := r.f.ReadAt(hb[:], r.pos); err != nil {
+		if _, err := f.ReadAt(hb[:], r.pos); err != nil {
 			return Chunk{}, false, fmt.Errorf("streamlog: reading %s at %d: %w", path, r.pos, err)
 		}
 		h, err := decodeHeader(hb[:])
@@ -141,7 +135,7 @@ func (r *Reader) Read() (c Chunk, ok bool, err error) {
 		}
 		if r.Match != nil && h.first+uint64(h.count) > r.start {
 			fb := make([]byte, h.fsize)
-			if _, err := r.f.ReadAt(fb, r.pos+headerSize); err != nil {
+			if _, err := f.ReadAt(fb, r.pos+headerSize); err != nil {
 				return Chunk{}, false, fmt.Errorf("streamlog: %w", err)
 			}
 			f, err := decodeFilter(fb)
@@ -155,7 +149,7 @@ func (r *Reader) Read() (c Chunk, ok bool, err error) {
 		// and may outlive the next Read (a delivery written from where it
 		// lies, an unacknowledged entry).
 		body := make([]byte, h.size)
-		if _, err := r.f.ReadAt(body, r.pos+headerSize); err != nil {
+		if _, err := f.ReadAt(body, r.pos+headerSize); err != nil {
 			return Chunk{}, false, fmt.Errorf("streamlog: %w", err)
 		}
 		c, err := decodeBody(h, body)
@@ -211,10 +205,32 @@ func (r *Reader) locate() (path string, end int64, next uint64, found bool) {
 	return "", 0, 0, true
 }
 
-// Close releases the reader's file.
+// open returns the file of the reader's segment at path, opening it
+// when the reader moved to another segment (nil: removed by retention).
+func (r *Reader) open(path string) (*os.File, error) {
+	if r.f != nil && r.fseg == r.seg {
+		return r.f.f, nil
+	}
+	if r.f != nil {
+		r.f.release() // closed once the regions handed out let go too
+		r.f = nil
+	}
+	sf, err := openSegFile(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("streamlog: %w", err)
+	}
+	r.f, r.fseg = sf, r.seg
+	return sf.f, nil
+}
+
+// Close releases the reader's file (closed once the regions it handed
+// out are released too).
 func (r *Reader) Close() {
 	if r.f != nil {
-		r.f.Close()
+		r.f.release()
 		r.f = nil
 	}
 }
@@ -223,12 +239,21 @@ func (r *Reader) Close() {
 // (left zero), then the chunk's header and its records, without the
 // filter: what a stream protocol Deliver frame carries after its own
 // header, sent as read, its records never decoded.
+//
+// From ReadSendable, a large chunk's records stay in the file: Buf ends
+// with the header and Records is the records' range of the segment file,
+// to send after Buf (sendfile) and then Release.
 type RawChunk struct {
 	First     uint64 // offset of the chunk's first record
 	Count     uint32 // its records
 	Timestamp int64  // Unix ms of the commit
 	Buf       []byte
+	Records   Region // Len 0: the records are in Buf
 }
+
+// Len is the chunk's bytes from its header on: what follows the
+// caller's prefix.
+func (c *RawChunk) Len(prefix int) int64 { return int64(len(c.Buf)-prefix) + c.Records.Len }
 
 // ReadRaw is Read for a chunk as stored (see RawChunk), with prefix free
 // bytes before it. It returns the whole chunk holding the reader's start
@@ -241,6 +266,21 @@ func (r *Reader) ReadRaw(prefix int) (c RawChunk, ok bool, err error) {
 // ReadRawInto is ReadRaw reusing spare's memory when it is large enough
 // (a buffer the caller is done with).
 func (r *Reader) ReadRawInto(spare []byte, prefix int) (c RawChunk, ok bool, err error) {
+	return r.readRaw(spare, prefix, -1)
+}
+
+// ReadSendable is ReadRawInto that leaves the records of a chunk of at
+// least minFile records' bytes in the file (see RawChunk: Buf then holds
+// the prefix and the header, Records the records' range, to Release once
+// sent); smaller chunks are read whole into Buf. The records of a chunk
+// are contiguous in the file (the filter is before them, the trailer
+// after).
+func (r *Reader) ReadSendable(spare []byte, prefix, minFile int) (c RawChunk, ok bool, err error) {
+	return r.readRaw(spare, prefix, max(minFile, 0))
+}
+
+// readRaw is ReadRawInto and, with minFile >= 0, ReadSendable.
+func (r *Reader) readRaw(spare []byte, prefix, minFile int) (c RawChunk, ok bool, err error) {
 	for {
 		path, end, _, found := r.locate()
 		if !found {
@@ -249,21 +289,15 @@ func (r *Reader) ReadRawInto(spare []byte, prefix int) (c RawChunk, ok bool, err
 		if path == "" {
 			continue
 		}
-		if r.f == nil || r.fseg != r.seg {
-			if r.f != nil {
-				r.f.Close()
-			}
-			f, err := os.Open(path)
-			if err != nil {
-				if os.IsNotExist(err) {
-					continue
-				}
-				return RawChunk{}, false, fmt.Errorf("streamlog: %w", err)
-			}
-			r.f, r.fseg = f, r.seg
+		f, err := r.open(path)
+		if err != nil {
+			return RawChunk{}, false, err
+		}
+		if f == nil {
+			continue
 		}
 		var hb [headerSize]byte
-		if _, err := r.f.ReadAt(hb[:], r.pos); err != nil {
+		if _, err := f.ReadAt(hb[:], r.pos); err != nil {
 			return RawChunk{}, false, fmt.Errorf("streamlog: reading %s at %d: %w", path, r.pos, err)
 		}
 		h, err := decodeHeader(hb[:])
@@ -277,7 +311,7 @@ func (r *Reader) ReadRawInto(spare []byte, prefix int) (c RawChunk, ok bool, err
 		}
 		if r.Match != nil && h.fsize > 0 {
 			fb := make([]byte, h.fsize)
-			if _, err := r.f.ReadAt(fb, at+headerSize); err != nil {
+			if _, err := f.ReadAt(fb, at+headerSize); err != nil {
 				return RawChunk{}, false, fmt.Errorf("streamlog: %w", err)
 			}
 			if f, err := decodeFilter(fb); err == nil && !r.Match(f) {
@@ -289,8 +323,13 @@ func (r *Reader) ReadRawInto(spare []byte, prefix int) (c RawChunk, ok bool, err
 			continue
 		}
 		dsize := int(h.dsize())
+		inFile := minFile >= 0 && dsize >= minFile
+		need := prefix + headerSize
+		if !inFile {
+			need += dsize
+		}
 		var buf []byte
-		if need := prefix + headerSize + dsize; cap(spare) >= need {
+		if cap(spare) >= need {
 			buf = spare[:need]
 		} else {
 			buf = make([]byte, need)
@@ -298,11 +337,16 @@ func (r *Reader) ReadRawInto(spare []byte, prefix int) (c RawChunk, ok bool, err
 		copy(buf[prefix:], hb[:])
 		buf[prefix+44] = 0                // the filter is not there
 		clear(buf[prefix+40 : prefix+44]) // nor the trailer: clients read header and records only
-		if _, err := r.f.ReadAt(buf[prefix+headerSize:], at+headerSize+int64(h.fsize)); err != nil {
+		recs := at + headerSize + int64(h.fsize)
+		c = RawChunk{First: h.first, Count: h.count, Timestamp: h.timestamp, Buf: buf}
+		if inFile {
+			r.f.refs.Add(1) // the region's, released once sent
+			c.Records = Region{sf: r.f, Off: recs, Len: int64(dsize)}
+		} else if _, err := f.ReadAt(buf[prefix+headerSize:], recs); err != nil {
 			return RawChunk{}, false, fmt.Errorf("streamlog: %w", err)
 		}
 		r.start = h.first + uint64(h.count)
-		return RawChunk{First: h.first, Count: h.count, Timestamp: h.timestamp, Buf: buf}, true, nil
+		return c, true, nil
 	}
 }
 

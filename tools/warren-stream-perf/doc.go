@@ -13,7 +13,10 @@
 //	         (at most --inflight messages unconfirmed): msg/s and broker CPU
 //	replay   a consumer from first reads what publish wrote (or --replay
 //	         messages, published first when the stream has fewer): msg/s,
-//	         broker CPU, broker RSS before, at most and after
+//	         broker CPU, broker RSS before, at most and after; --replays N
+//	         reads it N times, one consumer after another, counted as one
+//	         run of N x the messages (a 10M replay costs under a second of
+//	         broker CPU, which /proc counts in 10 ms ticks)
 //	e2e      a consumer from next while a publisher publishes --messages:
 //	         msg/s from the first send to the last delivery
 //	super    a super stream of 6 partitions: --messages published hashed

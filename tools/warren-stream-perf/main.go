@@ -20,6 +20,7 @@ type target struct {
 type options struct {
 	messages int
 	replay   int
+	replays  int
 	size     int
 	batch    int
 	inflight int
@@ -60,6 +61,7 @@ func main() {
 	fs.StringSliceVar(&scenarios, "scenario", []string{"publish", "replay", "e2e", "super"}, "scenarios: publish, replay, e2e, super, super-procs")
 	fs.IntVar(&o.messages, "messages", 1_000_000, "messages per publish, e2e and super run")
 	fs.IntVar(&o.replay, "replay", 0, "messages to replay from first (0: what publish wrote)")
+	fs.IntVar(&o.replays, "replays", 1, "times the replay scenario reads the stream from first, one consumer after another, measured as one (more broker CPU to measure: /proc counts 10 ms ticks)")
 	fs.IntVar(&o.size, "size", 16, "message body size in bytes")
 	fs.IntVar(&o.batch, "batch", 1000, "messages per publish batch")
 	fs.IntVar(&o.inflight, "inflight", 50_000, "unconfirmed messages at most")

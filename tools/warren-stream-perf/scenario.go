@@ -69,7 +69,19 @@ func run(scenario string, t target, o options) ([]result, error) {
 			return nil, err
 		}
 		r, err := measure(t, "replay", func() (int, string, error) {
-			return consume(e, name, stream.OffsetSpecification{}.First(), n, o.timeout, nil)
+			total := 0
+			for range max(o.replays, 1) {
+				got, _, err := consume(e, name, stream.OffsetSpecification{}.First(), n, o.timeout, nil)
+				total += got
+				if err != nil {
+					return total, "", err
+				}
+			}
+			note := ""
+			if o.replays > 1 {
+				note = fmt.Sprintf("%d replays of %d", o.replays, n)
+			}
+			return total, note, nil
 		})
 		return []result{r}, err
 	case "e2e":

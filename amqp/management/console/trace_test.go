@@ -81,7 +81,7 @@ type traceEvent struct {
 	Name string          `json:"name"`
 	Cat  string          `json:"cat"`
 	Ph   string          `json:"ph"`
-	TS   float64         `json:"ts"`  // µs
+	TS   float64         `json:"ts"`   // µs
 	Dur  float64         `json:"dur"`  // µs, for ph X: wall time
 	TDur float64         `json:"tdur"` // µs: the thread's CPU time
 	PID  int             `json:"pid"`

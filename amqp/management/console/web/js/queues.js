@@ -1,7 +1,7 @@
 // queues.js: the queues list. The API pages, filters and sorts (page,
 // page_size, name, use_regex, sort, sort_reverse, columns), so the page
 // costs the same at 10 queues as at 10,000: one request per keystroke
-// for at most page_size rows, and a stale answer is dropped.
+// for at most page_size rows; a newer request cancels the one before.
 
 import { h, table, fmtNum, fmtRate, action, argsEditor, select, check, setSort } from './ui.js';
 import { api, get, enc } from './api.js';
@@ -90,22 +90,29 @@ export function queues(ctx) {
     h('div', { class: 'pager' }, prev, h('label', { class: 'inline' }, 'Page', pageNo), next, info), err,
     t.el, ctx.canWrite ? create : null);
 
+  // Each load cancels the one before it (a keystroke, a page, the 5 s
+  // refresh): typing fast sends one request per keystroke, but only the
+  // newest is still answered, and a stale answer is never drawn.
   let seq = 0;
+  let inflight = null;
   async function load() {
     const my = ++seq;
+    if (inflight) inflight.abort();
+    const ac = inflight = new AbortController();
     const p = new URLSearchParams({ page: String(st.page), page_size: String(st.size), columns: COLUMNS });
     if (st.filter) { p.set('name', st.filter); p.set('use_regex', String(st.regex)); }
     if (st.sort) { p.set('sort', st.sort); p.set('sort_reverse', String(st.reverse)); }
     let r;
     try {
-      r = await get('/queues' + (st.vhost ? '/' + enc(st.vhost) : '') + '?' + p);
+      r = await get('/queues' + (st.vhost ? '/' + enc(st.vhost) : '') + '?' + p, ac.signal);
     } catch (e) {
-      if (my !== seq) return;
+      if (my !== seq || e.aborted) return;
       if (e.status === 400 && st.page > 1) { st.page = 1; return load(); }
       err.textContent = e.message;
       throw e;
     }
     if (my !== seq) return; // a newer keystroke's answer wins
+    inflight = null;
     err.textContent = '';
     if (r.page_count > 0 && st.page > r.page_count) { st.page = r.page_count; return load(); }
     const t0 = performance.now();

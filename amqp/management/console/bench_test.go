@@ -194,9 +194,7 @@ func BenchmarkQueuesPage(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if i == 1 {
-			b.Logf("first load %.0f ms; keystrokes (ms): %.1f (every row: %.1f); of which table updates (ms): %.1f", load, keys, kt.Full, upd)
-		}
+		b.Logf("run %d: load %.0f ms; keystrokes (ms): %.1f (every row: %.1f); of which table updates (ms): %.1f", i, load, keys, kt.Full, upd)
 		for _, u := range upd {
 			updSum += u
 		}

@@ -45,7 +45,7 @@ export function queues(ctx) {
     { label: 'Incoming', cell: (q) => fmtRate(ms(q).publish_details), num: true, sort: 'message_stats.publish_details.rate' },
     { label: 'Deliver/get', cell: (q) => fmtRate(ms(q).deliver_get_details), num: true, sort: 'message_stats.deliver_get_details.rate' },
     { label: 'Ack', cell: (q) => fmtRate(ms(q).ack_details), num: true, sort: 'message_stats.ack_details.rate' },
-  ], (q) => q.vhost + '\u0000' + q.name, { onSort, empty: 'No queues match.', class: 'queues', first: FIRST_ROWS });
+  ], (q) => q.vhost + '\u0000' + q.name, { onSort, empty: 'No queues match.', class: 'queues', grid: true, first: FIRST_ROWS });
   t.el.id = 'queues-table';
 
   const vsel = vhostPicker(ctx, 'vhost', true, st.vhost);

@@ -158,6 +158,7 @@ type keyTrace struct {
 	self                 map[string]float64 // main-thread self time by kind
 	names                map[string]float64 // main-thread self time by event name
 	raster               float64            // raster on other threads of the renderer
+	threads              map[string]float64 // CPU of each process/thread, top-level events
 }
 
 func (k *keyTrace) add(o keyTrace) {
@@ -177,6 +178,12 @@ func (k *keyTrace) add(o keyTrace) {
 	for n, v := range o.names {
 		k.names[n] += v
 	}
+	if k.threads == nil {
+		k.threads = map[string]float64{}
+	}
+	for n, v := range o.threads {
+		k.threads[n] += v
+	}
 }
 
 func (k *keyTrace) scale(f float64) {
@@ -189,6 +196,9 @@ func (k *keyTrace) scale(f float64) {
 	}
 	for n := range k.names {
 		k.names[n] *= f
+	}
+	for n := range k.threads {
+		k.threads[n] *= f
 	}
 }
 
@@ -208,6 +218,15 @@ func (k keyTrace) String() string {
 	sort.Slice(names, func(i, j int) bool { return k.names[names[i]] > k.names[names[j]] })
 	for _, n := range names[:min(len(names), 6)] {
 		fmt.Fprintf(&s, " %s %.1f", n, k.names[n])
+	}
+	threads := make([]string, 0, len(k.threads))
+	for n := range k.threads {
+		threads = append(threads, n)
+	}
+	sort.Slice(threads, func(i, j int) bool { return k.threads[threads[i]] > k.threads[threads[j]] })
+	s.WriteString("; CPU by thread:")
+	for _, n := range threads[:min(len(threads), 8)] {
+		fmt.Fprintf(&s, " %s %.1f", n, k.threads[n])
 	}
 	return s.String()
 }
@@ -318,7 +337,44 @@ func keyBreakdown(events []traceEvent, n int) []keyTrace {
 				kt.raster += e.TDur / 1000
 			}
 		}
+		kt.threads = threadCPU(events, from.TS, to.TS)
 		out[k] = kt
+	}
+	return out
+}
+
+// threadCPU is the CPU time (ms) of each process/thread between from and
+// to: the tdur of its outermost complete events that start in the span.
+func threadCPU(events []traceEvent, from, to float64) map[string]float64 {
+	type id struct{ pid, tid int }
+	procs, threads := map[int]string{}, map[id]string{}
+	byThread := map[id][]traceEvent{}
+	for _, e := range events {
+		if e.Ph == "M" {
+			var a struct{ Name string }
+			json.Unmarshal(e.Args, &a)
+			switch e.Name {
+			case "process_name":
+				procs[e.PID] = a.Name
+			case "thread_name":
+				threads[id{e.PID, e.TID}] = a.Name
+			}
+		}
+		if e.Ph == "X" && e.TS >= from && e.TS < to {
+			byThread[id{e.PID, e.TID}] = append(byThread[id{e.PID, e.TID}], e)
+		}
+	}
+	out := map[string]float64{}
+	for t, evs := range byThread {
+		sort.Slice(evs, func(i, j int) bool { return evs[i].TS < evs[j].TS })
+		end := -1.0
+		for _, e := range evs {
+			if e.TS < end {
+				continue // inside the event before
+			}
+			end = e.TS + e.Dur
+			out[procs[t.pid]+"/"+threads[t]] += e.TDur / 1000
+		}
 	}
 	return out
 }

@@ -13,8 +13,9 @@ export const QUEUE_ARGS = [
   ['x-single-active-consumer', 'boolean'], ['x-max-priority', 'number'], ['x-queue-mode', 'string'],
 ];
 
-// FIRST_ROWS is a screenful at 1366x768 and more: they are painted in
-// the frame after an answer arrives, the rest of the page in the next.
+// FIRST_ROWS is a screenful at 1366x768 and more: at most these rows are
+// painted in the frame after an answer arrives (those down to the bottom
+// of the window: inView), the rest of the page in the next.
 const FIRST_ROWS = 30;
 
 const COLUMNS = 'name,vhost,type,durable,auto_delete,exclusive,arguments,policy,state,consumers,messages_ready,messages_unacknowledged,messages,' +
@@ -45,8 +46,18 @@ export function queues(ctx) {
     { label: 'Incoming', cell: (q) => fmtRate(ms(q).publish_details), num: true, sort: 'message_stats.publish_details.rate' },
     { label: 'Deliver/get', cell: (q) => fmtRate(ms(q).deliver_get_details), num: true, sort: 'message_stats.deliver_get_details.rate' },
     { label: 'Ack', cell: (q) => fmtRate(ms(q).ack_details), num: true, sort: 'message_stats.ack_details.rate' },
-  ], (q) => q.vhost + '\u0000' + q.name, { onSort, empty: 'No queues match.', class: 'queues', grid: true, first: FIRST_ROWS });
+  ], (q) => q.vhost + '\u0000' + q.name, { onSort, empty: 'No queues match.', class: 'queues', grid: true, first: () => inView() });
   t.el.id = 'queues-table';
+  // inView is how many rows, from the first, reach down to the bottom of
+  // the window (the rows have one fixed height: app.css), at most
+  // FIRST_ROWS; a table scrolled past its first rows gets them all.
+  const inView = () => {
+    const row = t.tbody.firstElementChild;
+    if (!row) return FIRST_ROWS;
+    const r = row.getBoundingClientRect();
+    if (r.top < 0 || r.height === 0) return 0;
+    return Math.min(FIRST_ROWS, Math.max(1, Math.ceil((innerHeight - r.top) / r.height)));
+  };
 
   const vsel = vhostPicker(ctx, 'vhost', true, st.vhost);
   const filter = h('input', { type: 'search', id: 'queue-filter', name: 'filter', value: st.filter, placeholder: 'name contains\u2026  ( / )', 'aria-label': 'Filter queues by name' });

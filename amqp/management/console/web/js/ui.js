@@ -147,7 +147,8 @@ export function table(cols, key, opts = {}) {
     for (const tr of free) tr.remove();
     if (items.length === 0 && emptyRow.parentNode !== tbody) tbody.append(emptyRow);
   }
-  // update shows items. With opts.first (the rows of a screenful), a
+  // update shows items. With opts.first (the rows of a screenful, or a
+  // function that says how many rows are in view), a
   // longer list is shown in two frames: the first rows now, so that a
   // keystroke's visible answer costs the layout and paint of one
   // screenful, and the rest (the rows below, left as they were for one
@@ -158,7 +159,7 @@ export function table(cols, key, opts = {}) {
     const my = ++gen;
     const keys = items.map(key);
     const seen = new Set(keys);
-    const first = opts.first || items.length;
+    const first = (typeof opts.first === 'function' ? opts.first() : opts.first) || items.length;
     // The first rows of a table are built in one frame: the list shows
     // whole at once (two frames cost a page load about 80 ms more).
     if (items.length <= first || rows.size === 0) {

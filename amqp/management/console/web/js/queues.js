@@ -129,11 +129,14 @@ export function queues(ctx) {
     const t0 = performance.now();
     const complete = t.update(r.items);
     setSort(t, st.sort, st.reverse);
-    pageNo.value = st.page;
-    pageNo.max = Math.max(1, r.page_count);
-    prev.disabled = st.page <= 1;
-    next.disabled = st.page >= r.page_count;
-    info.textContent = `${fmtNum(r.filtered_count)} of ${fmtNum(r.total_count)} queues \u00b7 page ${st.page} of ${Math.max(1, r.page_count)}`;
+    // The pager is written only where it changed: a keystroke that keeps
+    // the page costs no layout of the inputs above the table.
+    const set = (el, k, v) => { if (el[k] !== v) el[k] = v; };
+    set(pageNo, 'value', String(st.page));
+    set(pageNo, 'max', String(Math.max(1, r.page_count)));
+    set(prev, 'disabled', st.page <= 1);
+    set(next, 'disabled', st.page >= r.page_count);
+    set(info, 'textContent', `${fmtNum(r.filtered_count)} of ${fmtNum(r.total_count)} queues \u00b7 page ${st.page} of ${Math.max(1, r.page_count)}`);
     t.el.dataset.filter = st.filter;
     t.el.dataset.rows = String(r.items.length);
     performance.measure('queues-update', { start: t0 });

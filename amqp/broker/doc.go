@@ -47,7 +47,8 @@
 //	recover.go          rebuilding definitions from the store
 //	recover_messages.go rebuilding messages and the delayed schedule
 //	list.go             the read side: VhostInfos, Totals, and per vhost Queues,
-//	                    QueueNames, Exchanges, Bindings, Consumers, Info
+//	                    QueueNames (sorted once per change of the queues),
+//	                    Exchanges, Bindings, Consumers, Info
 //	stats.go            the exchange counters routing keeps
 //	users.go            users, permissions, topic permissions, global parameters
 //	                    (brokerDefs); ValidationError

@@ -192,3 +192,31 @@ func TestListingDoesNotStopTheWorld(t *testing.T) {
 		t.Fatal("nothing was published")
 	}
 }
+
+// TestQueueNamesFollowChanges: QueueNames is cached between changes, and
+// a queue added or removed (also one removed and one added, the count
+// unchanged) is in the next answer.
+func TestQueueNamesFollowChanges(t *testing.T) {
+	b := New(Config{Vhosts: []string{"/"}})
+	v := b.Vhost("/")
+	want := func(names ...string) {
+		t.Helper()
+		if got := v.QueueNames(); fmt.Sprint(got) != fmt.Sprint(names) {
+			t.Fatalf("QueueNames() = %q, want %q", got, names)
+		}
+	}
+	want()
+	apply(t, v, DeclareQueue{Name: "b"})
+	apply(t, v, DeclareQueue{Name: "a"})
+	want("a", "b")
+	want("a", "b")
+	apply(t, v, DeclareQueue{Name: "c"})
+	want("a", "b", "c")
+	apply(t, v, DeleteQueue{Name: "b"})
+	apply(t, v, DeclareQueue{Name: "d"})
+	want("a", "c", "d")
+	apply(t, v, DeclareQueue{Name: "a"}) // redeclared: no change
+	want("a", "c", "d")
+	apply(t, v, DeleteQueue{Name: "a"})
+	want("c", "d")
+}

@@ -328,6 +328,7 @@ func (v *Vhost) declareQueue(c DeclareQueue) (q *queue.Queue, err error) {
 		applyStreamPolicy(q)
 	}
 	v.mu.queues[cfg.Name] = q
+	v.mu.queueGen++
 	if !v.b.replaying {
 		v.b.queuesCreated.Add(1)
 	}
@@ -361,6 +362,7 @@ func (v *Vhost) deleteQueue(c DeleteQueue) (Result, error) {
 		dest := exchange.Destination{Name: q.Name}
 		v.removeDestinationLocked(d, dest)
 		delete(v.mu.queues, q.Name)
+		v.mu.queueGen++
 		v.b.queuesDeleted.Add(1)
 		if q.Persist {
 			d.del(defQueue, defKey(v.name, q.Name))

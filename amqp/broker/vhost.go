@@ -21,11 +21,14 @@ type Vhost struct {
 	// Taken before mu.
 	policyMu sync.Mutex
 	conns    atomic.Int64 // open connections, for max-connections
+	// names caches QueueNames' sorted answer for mu.queueGen.
+	names atomic.Pointer[queueNames]
 
 	mu struct {
 		sync.RWMutex
 		exchanges map[string]*exchange.Exchange
 		queues    map[string]*queue.Queue
+		queueGen  uint64 // bumped when a queue is added or removed
 
 		policies, opPolicies map[string]*policy         // by name
 		xpolicy              map[string]*exchangePolicy // by exchange, those a policy matches

@@ -131,6 +131,12 @@ func listAny[T any](w http.ResponseWriter, r *http.Request, items []T, name func
 		}
 		items = kept
 	}
+	listFiltered(w, p, total, items, name, render)
+}
+
+// listFiltered is listAny after the name filter: items are those of the
+// total that p.filter kept (the caller filtered them).
+func listFiltered[T any](w http.ResponseWriter, p listParams, total int, items []T, name func(*T) string, render func(*T) any) {
 	var rendered []any
 	switch {
 	case p.sort == nil:

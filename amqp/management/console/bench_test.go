@@ -85,7 +85,8 @@ func measureLoad(ctx context.Context, page, ready string) (float64, error) {
 // filtered by the API and painted (the next frame after the update):
 // vis when the first screenful is (data-filter: what the user sees),
 // full when every row of the page is (data-complete: the rows below the
-// first 30 follow one frame later).
+// first 30 follow one frame later). The user-timing marks key<i> and
+// key<i>-shown bound each keystroke in a trace (trace_test.go).
 const warrenFilter = `(async (text) => {
 	const f = document.querySelector('#queue-filter'), t = document.querySelector('#queues-table');
 	const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r)));
@@ -94,13 +95,15 @@ const warrenFilter = `(async (text) => {
 	f.focus();
 	f.value = ''; f.dispatchEvent(new Event('input'));
 	while (t.dataset.filter !== '' || t.dataset.complete !== '') await frame();
-	for (const c of text) {
+	for (const [i, c] of [...text].entries()) {
 		const t0 = performance.now();
+		performance.mark('key' + i);
 		f.value += c;
 		f.dispatchEvent(new InputEvent('input', { data: c, inputType: 'insertText' }));
 		while (t.dataset.filter !== f.value) await tick();
 		await frame();
 		vis.push(performance.now() - t0);
+		performance.mark('key' + i + '-shown');
 		while (t.dataset.complete !== f.value) await tick();
 		await frame();
 		full.push(performance.now() - t0);
@@ -191,9 +194,7 @@ func BenchmarkQueuesPage(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if i == 1 {
-			b.Logf("first load %.0f ms; keystrokes (ms): %.1f (every row: %.1f); of which table updates (ms): %.1f", load, keys, kt.Full, upd)
-		}
+		b.Logf("run %d: load %.0f ms; keystrokes (ms): %.1f (every row: %.1f); of which table updates (ms): %.1f", i, load, keys, kt.Full, upd)
 		for _, u := range upd {
 			updSum += u
 		}

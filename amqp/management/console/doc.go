@@ -35,8 +35,14 @@
 // scroll position, focus and half-filled forms survive. Rows whose key
 // left the table are recycled for the new keys (a filter keystroke
 // rewrites 100 rows' text rather than building 1,400 elements), and the
-// queues list paints its first 30 rows in the frame after the answer,
-// the rest in the next (data-filter, then data-complete).
+// queues list rewrites the rows down to the bottom of the window (at
+// most 30) in the frame after the answer, the rest in the next
+// (data-filter, then data-complete). Its table is a grid of fixed
+// columns and fixed-height rows, each row contain: strict and
+// content-visibility: auto, so Chromium lays out and paints only the
+// rows in view, each on its own; ui.js gives its parts their table
+// roles. Each of its requests cancels the one before (AbortController):
+// fast typing does not pile requests up.
 //
 // The overview's and a queue's charts ask the API for the last 10
 // minutes on the page's first request (RabbitMQ's lengths_age/incr and
@@ -82,5 +88,8 @@
 // that is unset.
 // bench_test.go measures the queues page at 10,000 queues (and, with
 // CONSOLE_BENCH_RABBITMQ=http://guest:guest@127.0.0.1:15672, RabbitMQ's
-// UI), and the broker CPU a console left open costs.
+// UI), and the broker CPU a console left open costs; trace_test.go
+// (BenchmarkQueuesKeystrokeTrace) runs the same keystrokes under
+// Chromium's trace and says where each one's time went (request, main
+// thread script, style, layout, paint, composite; CPU per thread).
 package console

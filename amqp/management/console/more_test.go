@@ -242,3 +242,41 @@ func TestPurgeAndDelete(t *testing.T) {
 		t.Fatalf("scratch after the console's delete: %v, want NOT_FOUND", err)
 	}
 }
+
+// TestFilterCancelsStaleRequests: keystrokes faster than the answers do
+// not pile requests up: each keystroke's request cancels the one before
+// (AbortController), and the table shows the last filter's answer.
+func TestFilterCancelsStaleRequests(t *testing.T) {
+	w := startWarren(t)
+	_, ch := w.channel(t)
+	for _, q := range []string{"alpha", "alpine", "beta"} {
+		if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := browser(t, 60*time.Second)
+	do(t, "queues", chromedp.Do(ctx, login(w, "guest", "guest"),
+		chromedp.Navigate(w.url+"/#/queues"),
+		waitJS(textHas(`#queue-count`, "3 of 3 queues"))))
+	// Three keystrokes in one task: no answer can arrive between them.
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]bool](`(() => {
+		const seen = window.__queueFetches = [];
+		const orig = window.fetch;
+		window.fetch = (url, opts) => {
+			if (String(url).includes('/api/queues')) seen.push(opts && opts.signal);
+			return orig(url, opts);
+		};
+		const f = document.querySelector('#queue-filter');
+		for (const v of ['a', 'al', 'alp']) { f.value = v; f.dispatchEvent(new Event('input')); }
+		return seen.map((s) => !!(s && s.aborted));
+	})()`))
+	do(t, "type", err)
+	if fmt.Sprint(got) != "[true true false]" {
+		t.Fatalf("requests cancelled: %v, want [true true false] (each keystroke cancels the request before it)", got)
+	}
+	do(t, "the last filter's answer", chromedp.Do(ctx,
+		waitJS(`document.querySelector('#queues-table').dataset.filter === 'alp'`),
+		waitJS(textHas(`#queue-count`, "2 of 3 queues")),
+		waitJS(`document.querySelector('#queue-filter').value === 'alp'`),
+		waitJS(`document.querySelector('.err[role=alert]').textContent === ''`)))
+}

@@ -34,8 +34,10 @@ export function hasCredentials() {
 export const enc = encodeURIComponent;
 
 // api sends one request and returns the decoded JSON (null when empty).
-// A non-2xx answer throws an ApiError with the API's reason.
-export async function api(method, path, body, headers = {}) {
+// A non-2xx answer throws an ApiError with the API's reason. signal (an
+// AbortSignal) cancels the request: it then throws an ApiError with
+// aborted set.
+export async function api(method, path, body, headers = {}, signal) {
   const h = { 'X-Requested-With': 'warren-console', ...headers };
   const auth = sessionStorage.getItem(KEY);
   if (auth) h.Authorization = 'Basic ' + auth;
@@ -48,11 +50,16 @@ export async function api(method, path, body, headers = {}) {
   }
   let res;
   try {
-    res = await fetch('/api' + path, { method, headers: h, body: payload, cache: 'no-store' });
+    res = await fetch('/api' + path, { method, headers: h, body: payload, cache: 'no-store', signal });
   } catch (e) {
-    throw new ApiError(0, 'The broker did not answer: ' + e.message);
+    throw aborted(e, signal) || new ApiError(0, 'The broker did not answer: ' + e.message);
   }
-  const text = await res.text();
+  let text;
+  try {
+    text = await res.text();
+  } catch (e) {
+    throw aborted(e, signal) || new ApiError(0, 'The broker did not answer: ' + e.message);
+  }
   let data = null;
   if (text) {
     try { data = JSON.parse(text); } catch { data = text; }
@@ -69,4 +76,13 @@ export async function api(method, path, body, headers = {}) {
   return data;
 }
 
-export const get = (path) => api('GET', path);
+// aborted is the ApiError of a request its signal cancelled, else null.
+function aborted(e, signal) {
+  if (!signal || !signal.aborted) return null;
+  const err = new ApiError(0, 'Request cancelled');
+  err.aborted = true;
+  return err;
+}
+
+// get is a GET; signal cancels it (api).
+export const get = (path, signal) => api('GET', path, undefined, {}, signal);

@@ -1,7 +1,7 @@
 // queues.js: the queues list. The API pages, filters and sorts (page,
 // page_size, name, use_regex, sort, sort_reverse, columns), so the page
 // costs the same at 10 queues as at 10,000: one request per keystroke
-// for at most page_size rows, and a stale answer is dropped.
+// for at most page_size rows; a newer request cancels the one before.
 
 import { h, table, fmtNum, fmtRate, action, argsEditor, select, check, setSort } from './ui.js';
 import { api, get, enc } from './api.js';
@@ -13,8 +13,9 @@ export const QUEUE_ARGS = [
   ['x-single-active-consumer', 'boolean'], ['x-max-priority', 'number'], ['x-queue-mode', 'string'],
 ];
 
-// FIRST_ROWS is a screenful at 1366x768 and more: they are painted in
-// the frame after an answer arrives, the rest of the page in the next.
+// FIRST_ROWS is a screenful at 1366x768 and more: at most these rows are
+// painted in the frame after an answer arrives (those down to the bottom
+// of the window: inView), the rest of the page in the next.
 const FIRST_ROWS = 30;
 
 const COLUMNS = 'name,vhost,type,durable,auto_delete,exclusive,arguments,policy,state,consumers,messages_ready,messages_unacknowledged,messages,' +
@@ -45,8 +46,18 @@ export function queues(ctx) {
     { label: 'Incoming', cell: (q) => fmtRate(ms(q).publish_details), num: true, sort: 'message_stats.publish_details.rate' },
     { label: 'Deliver/get', cell: (q) => fmtRate(ms(q).deliver_get_details), num: true, sort: 'message_stats.deliver_get_details.rate' },
     { label: 'Ack', cell: (q) => fmtRate(ms(q).ack_details), num: true, sort: 'message_stats.ack_details.rate' },
-  ], (q) => q.vhost + '\u0000' + q.name, { onSort, empty: 'No queues match.', class: 'queues', first: FIRST_ROWS });
+  ], (q) => q.vhost + '\u0000' + q.name, { onSort, empty: 'No queues match.', class: 'queues', grid: true, first: () => inView() });
   t.el.id = 'queues-table';
+  // inView is how many rows, from the first, reach down to the bottom of
+  // the window (the rows have one fixed height: app.css), at most
+  // FIRST_ROWS; a table scrolled past its first rows gets them all.
+  const inView = () => {
+    const row = t.tbody.firstElementChild;
+    if (!row) return FIRST_ROWS;
+    const r = row.getBoundingClientRect();
+    if (r.top < 0 || r.height === 0) return 0;
+    return Math.min(FIRST_ROWS, Math.max(1, Math.ceil((innerHeight - r.top) / r.height)));
+  };
 
   const vsel = vhostPicker(ctx, 'vhost', true, st.vhost);
   const filter = h('input', { type: 'search', id: 'queue-filter', name: 'filter', value: st.filter, placeholder: 'name contains\u2026  ( / )', 'aria-label': 'Filter queues by name' });
@@ -90,32 +101,42 @@ export function queues(ctx) {
     h('div', { class: 'pager' }, prev, h('label', { class: 'inline' }, 'Page', pageNo), next, info), err,
     t.el, ctx.canWrite ? create : null);
 
+  // Each load cancels the one before it (a keystroke, a page, the 5 s
+  // refresh): typing fast sends one request per keystroke, but only the
+  // newest is still answered, and a stale answer is never drawn.
   let seq = 0;
+  let inflight = null;
   async function load() {
     const my = ++seq;
+    if (inflight) inflight.abort();
+    const ac = inflight = new AbortController();
     const p = new URLSearchParams({ page: String(st.page), page_size: String(st.size), columns: COLUMNS });
     if (st.filter) { p.set('name', st.filter); p.set('use_regex', String(st.regex)); }
     if (st.sort) { p.set('sort', st.sort); p.set('sort_reverse', String(st.reverse)); }
     let r;
     try {
-      r = await get('/queues' + (st.vhost ? '/' + enc(st.vhost) : '') + '?' + p);
+      r = await get('/queues' + (st.vhost ? '/' + enc(st.vhost) : '') + '?' + p, ac.signal);
     } catch (e) {
-      if (my !== seq) return;
+      if (my !== seq || e.aborted) return;
       if (e.status === 400 && st.page > 1) { st.page = 1; return load(); }
       err.textContent = e.message;
       throw e;
     }
     if (my !== seq) return; // a newer keystroke's answer wins
+    inflight = null;
     err.textContent = '';
     if (r.page_count > 0 && st.page > r.page_count) { st.page = r.page_count; return load(); }
     const t0 = performance.now();
     const complete = t.update(r.items);
     setSort(t, st.sort, st.reverse);
-    pageNo.value = st.page;
-    pageNo.max = Math.max(1, r.page_count);
-    prev.disabled = st.page <= 1;
-    next.disabled = st.page >= r.page_count;
-    info.textContent = `${fmtNum(r.filtered_count)} of ${fmtNum(r.total_count)} queues \u00b7 page ${st.page} of ${Math.max(1, r.page_count)}`;
+    // The pager is written only where it changed: a keystroke that keeps
+    // the page costs no layout of the inputs above the table.
+    const set = (el, k, v) => { if (el[k] !== v) el[k] = v; };
+    set(pageNo, 'value', String(st.page));
+    set(pageNo, 'max', String(Math.max(1, r.page_count)));
+    set(prev, 'disabled', st.page <= 1);
+    set(next, 'disabled', st.page >= r.page_count);
+    set(info, 'textContent', `${fmtNum(r.filtered_count)} of ${fmtNum(r.total_count)} queues \u00b7 page ${st.page} of ${Math.max(1, r.page_count)}`);
     t.el.dataset.filter = st.filter;
     t.el.dataset.rows = String(r.items.length);
     performance.measure('queues-update', { start: t0 });

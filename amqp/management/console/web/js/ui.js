@@ -62,10 +62,13 @@ export function link(text, ...parts) {
 // table returns {el, update(rows)}: cols are {label, cell(row) -> string
 // | Node, num, sort}. update keeps one <tr> per key(row) and touches a
 // cell only when what it shows changed. onSort(col) is called when a
-// sortable header is activated.
+// sortable header is activated. opts.grid: the CSS lays the table out as
+// a grid (app.css, table.queues), so its parts carry their table roles
+// explicitly.
 export function table(cols, key, opts = {}) {
-  const thead = h('thead', null, h('tr', null, cols.map((c) => {
-    const th = h('th', { class: c.num ? 'num' : null, scope: 'col' });
+  const role = (r) => (opts.grid ? r : null);
+  const thead = h('thead', { role: role('rowgroup') }, h('tr', { role: role('row') }, cols.map((c) => {
+    const th = h('th', { class: c.num ? 'num' : null, scope: 'col', role: role('columnheader') });
     if (c.sort && opts.onSort) {
       th.append(h('button', { type: 'button', class: 'sort', onclick: () => opts.onSort(c) }, c.label));
     } else {
@@ -74,8 +77,8 @@ export function table(cols, key, opts = {}) {
     c.th = th;
     return th;
   })));
-  const tbody = h('tbody');
-  const el = h('table', { class: opts.class || null }, thead, tbody);
+  const tbody = h('tbody', { role: role('rowgroup') });
+  const el = h('table', { class: opts.class || null, role: role('table') }, thead, tbody);
   const rows = new Map();
   let emptyRow = null;
   // apply brings the first count rows up to date (all of them when count
@@ -92,7 +95,7 @@ export function table(cols, key, opts = {}) {
     free.reverse();
     let i = 0;
     if (items.length === 0) {
-      if (!emptyRow) emptyRow = h('tr', { class: 'empty' }, h('td', { colspan: cols.length }, opts.empty || 'Nothing here.'));
+      if (!emptyRow) emptyRow = h('tr', { class: 'empty', role: role('row') }, h('td', { colspan: cols.length, role: role('cell') }, opts.empty || 'Nothing here.'));
     }
     for (let n = 0; n < count; n++) {
       const item = items[n], k = keys[n];
@@ -100,8 +103,8 @@ export function table(cols, key, opts = {}) {
       if (!tr) {
         tr = free.pop();
         if (!tr) {
-          tr = h('tr');
-          for (const c of cols) tr.append(h('td', { class: c.num ? 'num' : null }));
+          tr = h('tr', { role: role('row') });
+          for (const c of cols) tr.append(h('td', { class: c.num ? 'num' : null, role: role('cell') }));
         }
         tr._key = k;
         tr.dataset.key = k;
@@ -144,7 +147,8 @@ export function table(cols, key, opts = {}) {
     for (const tr of free) tr.remove();
     if (items.length === 0 && emptyRow.parentNode !== tbody) tbody.append(emptyRow);
   }
-  // update shows items. With opts.first (the rows of a screenful), a
+  // update shows items. With opts.first (the rows of a screenful, or a
+  // function that says how many rows are in view), a
   // longer list is shown in two frames: the first rows now, so that a
   // keystroke's visible answer costs the layout and paint of one
   // screenful, and the rest (the rows below, left as they were for one
@@ -155,7 +159,7 @@ export function table(cols, key, opts = {}) {
     const my = ++gen;
     const keys = items.map(key);
     const seen = new Set(keys);
-    const first = opts.first || items.length;
+    const first = (typeof opts.first === 'function' ? opts.first() : opts.first) || items.length;
     // The first rows of a table are built in one frame: the list shows
     // whole at once (two frames cost a page load about 80 ms more).
     if (items.length <= first || rows.size === 0) {

@@ -61,6 +61,9 @@ func (b *Batch) Commit() error {
 		return fmt.Errorf("raftlog: %w", err)
 	}
 	s.w.size = off + int64(len(head)) + int64(len(b.buf))
+	if s.w.size > s.segMax/2 {
+		s.prepareSpare()
+	}
 	var stale []string
 	if err := s.applyWritten(head[replayFrom:], off+int64(replayFrom), &stale); err != nil {
 		return err

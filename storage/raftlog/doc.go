@@ -30,6 +30,7 @@
 //
 //	Dir/<seq, 16 hex>.seg                      segments, oldest first
 //	Dir/<group, 16 hex>-<index, 16 hex>.snap   a group's latest snapshot's data
+//	Dir/spare.seg.tmp                          the next segment, being zero-filled
 //	Dir/LOCK                                   flock: one process at a time
 //
 // A segment is "WRQL" 0x01 0 0 0, then records:
@@ -77,6 +78,15 @@
 // file is cut at the first bad one: that commit was never synced, so
 // nothing it held was ever acknowledged. Earlier segments were synced
 // before the next one started; a bad record there fails Open.
+//
+// Segments after the first are preallocated: once the active one is
+// half full, a goroutine zero-fills the next (spare.seg.tmp, synced),
+// which becomes the next segment by a rename. Writing over zeros does
+// not change the file's size, so fdatasync flushes the data alone
+// instead of a journal commit besides (measured on this machine's ext4:
+// 0.8-1.1 ms against 1.6-2.5 ms per 35 KB write and fdatasync). Recovery
+// takes an all-zero rest of a segment for that unwritten space, not for
+// a torn tail.
 //
 // # Reclaiming space
 //

@@ -109,7 +109,8 @@ func (s *Store) replay(seq uint64, last bool) error {
 			good += int64(size)
 		}
 	}
-	if good < int64(len(data)) {
+	zeros := allZero(data[good:])
+	if good < int64(len(data)) && !zeros {
 		if !last {
 			return fmt.Errorf("raftlog: segment %s is corrupt at %d (of %d bytes), and it is not the last", path, good, len(data))
 		}
@@ -130,7 +131,7 @@ func (s *Store) replay(seq uint64, last bool) error {
 		if good < int64(len(segMagic)) {
 			good = 0
 		}
-		if good < int64(len(data)) {
+		if good < int64(len(data)) && !zeros {
 			if err := f.Truncate(good); err != nil {
 				f.Close()
 				return fmt.Errorf("raftlog: cutting the torn tail of %s: %w", path, err)
@@ -154,12 +155,25 @@ func (s *Store) replay(seq uint64, last bool) error {
 	return nil
 }
 
-// newSegment creates segment seq, empty but for its magic, as the active
-// one (the caller syncs it and the directory).
+// newSegment makes segment seq the active one, empty but for its magic:
+// the spare file, zero-filled to SegmentBytes, renamed, when it is ready
+// (an overwrite needs no size change, so each commit's fdatasync is one
+// flush instead of a journal commit besides), else a new empty file. It
+// syncs the directory. The spare is prepared once the active segment is
+// half full (Commit).
 func (s *Store) newSegment(seq uint64) error {
-	f, err := os.OpenFile(s.segPath(seq), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("raftlog: %w", err)
+	path := s.segPath(seq)
+	var f *os.File
+	if spare := s.takeSpare(); spare != "" {
+		if err := os.Rename(spare, path); err == nil {
+			f, _ = os.OpenFile(path, os.O_RDWR, 0o644)
+		}
+	}
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644); err != nil {
+			return fmt.Errorf("raftlog: %w", err)
+		}
 	}
 	if _, err := f.WriteAt(segMagic, 0); err != nil {
 		f.Close()
@@ -175,6 +189,64 @@ func (s *Store) newSegment(seq uint64) error {
 	s.mu.order = append(s.mu.order, seq)
 	s.mu.Unlock()
 	return nil
+}
+
+// takeSpare returns the spare segment's path if it is ready ("" if not).
+func (s *Store) takeSpare() string {
+	s.spare.Lock()
+	defer s.spare.Unlock()
+	p := s.spare.ready
+	s.spare.ready = ""
+	return p
+}
+
+// prepareSpare zero-fills the next segment in the background, unless it
+// is ready or being filled (Close waits for it).
+func (s *Store) prepareSpare() {
+	s.spare.Lock()
+	defer s.spare.Unlock()
+	if s.spare.busy || s.spare.ready != "" || s.spare.closed {
+		return
+	}
+	s.spare.busy = true
+	s.spare.wg.Add(1)
+	go func() {
+		defer s.spare.wg.Done()
+		path := filepath.Join(s.dir, "spare.seg.tmp")
+		err := s.zeroFill(path)
+		s.spare.Lock()
+		defer s.spare.Unlock()
+		s.spare.busy = false
+		if err != nil {
+			os.Remove(path)
+			if !s.spare.closed {
+				s.log.Warn("raftlog: preparing the next segment", zap.Error(err))
+			}
+			return
+		}
+		s.spare.ready = path
+	}()
+}
+
+func (s *Store) zeroFill(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zero := make([]byte, 1<<20)
+	for n := int64(0); n < s.segMax; n += int64(len(zero)) {
+		s.spare.Lock()
+		closed := s.spare.closed
+		s.spare.Unlock()
+		if closed {
+			return errClosed
+		}
+		if _, err := f.Write(zero[:min(int64(len(zero)), s.segMax-n)]); err != nil {
+			return err
+		}
+	}
+	return fdatasync(f)
 }
 
 // checkpoint appends every group's state but its entries (hard state,
@@ -210,6 +282,17 @@ func (s *Store) checkpoint(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// allZero reports whether b is all zeros: a segment's preallocated
+// space, never written.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func be64(b []byte) uint64 {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 )
@@ -272,5 +273,87 @@ func TestDeletedGroupFilesGo(t *testing.T) {
 	}
 	if segs, size := files(t, dir, ".seg"); len(segs) > 2 {
 		t.Fatalf("%d segments (%d bytes) left after the group was deleted", len(segs), size)
+	}
+}
+
+// TestZeroFilledTail: a segment's preallocated space (zeros) after the
+// last record is unwritten space, not a torn tail: Open keeps the file's
+// size, and new records overwrite the zeros and read back after another
+// reopen. A torn record inside the zeros is cut off.
+func TestZeroFilledTail(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	g := group(t, s, 4)
+	appendRange(t, s, g, 1, 5, 1)
+	s.Close()
+	path := lastSegment(t, dir)
+	data, _ := os.ReadFile(path)
+	written := len(data)
+	if err := os.WriteFile(path, append(data, make([]byte, 8192)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	g = group(t, s, 4)
+	checkBounds(t, g, 1, 5)
+	if fi, _ := os.Stat(path); fi.Size() != int64(written+8192) {
+		t.Fatalf("the segment is %d bytes after Open, want its preallocated %d", fi.Size(), written+8192)
+	}
+	appendRange(t, s, g, 6, 8, 1)
+	s.Close()
+	data, _ = os.ReadFile(path)
+	rec := appendEntryRecord(nil, 4, ent(9, 1))
+	// A torn record: the first half of entry 9's, written over the zeros.
+	end := written
+	for _, i := range []uint64{6, 7, 8} {
+		end += len(appendEntryRecord(nil, 4, ent(i, 1)))
+	}
+	copy(data[end:], rec[:len(rec)/2])
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	defer s.Close()
+	g = group(t, s, 4)
+	checkBounds(t, g, 1, 8)
+	if ents, err := g.Entries(6, 9, 1<<20); err != nil || string(ents[2].GetData()) != "entry 8" {
+		t.Fatalf("Entries(6, 9) after a torn record in preallocated space: %v, %v", indexes(ents), err)
+	}
+	if fi, _ := os.Stat(path); fi.Size() != int64(end) {
+		t.Fatalf("the segment is %d bytes, want the torn record cut off at %d", fi.Size(), end)
+	}
+}
+
+// TestSpareSegmentUsed: once the active segment is half full the next one
+// is zero-filled in the background, and a later rotation takes it: the
+// active segment is SegmentBytes long from its start, and its records
+// read back after a reopen.
+func TestSpareSegmentUsed(t *testing.T) {
+	dir := t.TempDir()
+	const seg = 32 << 10
+	s := openSmall(t, dir, seg)
+	g := group(t, s, 2)
+	deadline := time.Now().Add(20 * time.Second)
+	i := uint64(0)
+	found := false
+	for !found {
+		if time.Now().After(deadline) {
+			t.Fatal("no preallocated segment after 20 s of appends")
+		}
+		i++
+		appendRange(t, s, g, i, i, 1)
+		names, _ := files(t, dir, ".seg")
+		if len(names) > 1 { // a rotation happened; the active one is preallocated?
+			if fi, err := os.Stat(filepath.Join(dir, names[len(names)-1])); err == nil && fi.Size() == seg {
+				found = true
+			}
+		}
+	}
+	s.Close()
+	s = openSmall(t, dir, seg)
+	defer s.Close()
+	g = group(t, s, 2)
+	checkBounds(t, g, 1, i)
+	if ents, err := g.Entries(1, i+1, 1<<30); err != nil || len(ents) != int(i) {
+		t.Fatalf("Entries after reopen: %d entries, %v", len(ents), err)
 	}
 }

@@ -39,6 +39,15 @@ type Store struct {
 		buf  []byte
 	}
 
+	// spare is the next segment, zero-filled in the background
+	// (segment.go prepareSpare); a leaf lock.
+	spare struct {
+		sync.Mutex
+		ready        string // its path once filled and synced
+		busy, closed bool
+		wg           sync.WaitGroup
+	}
+
 	mu struct {
 		sync.Mutex
 		groups map[uint64]*Group
@@ -92,6 +101,10 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeFiles() error {
+	s.spare.Lock()
+	s.spare.closed = true
+	s.spare.Unlock()
+	s.spare.wg.Wait()
 	var first error
 	s.mu.Lock()
 	for seq, f := range s.mu.segs {

@@ -2,6 +2,7 @@ package raftlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -50,7 +51,13 @@ func (s *Store) recover() error {
 	}
 	slices.Sort(seqs)
 	for i, seq := range seqs {
-		if err := s.replay(seq, i == len(seqs)-1); err != nil {
+		var err error
+		if i == len(seqs)-1 {
+			err = s.replay(seq, true)
+		} else {
+			err = s.scanSealed(seq)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -149,6 +156,72 @@ func (s *Store) replay(seq uint64, last bool) error {
 			return fmt.Errorf("raftlog: %w", err)
 		}
 		s.w.f, s.w.seq, s.w.size = f, seq, good
+	}
+	s.mu.segs[seq] = f
+	s.mu.order = append(s.mu.order, seq)
+	return nil
+}
+
+// scanSealed replays a sealed segment (one before the last, synced
+// before the next was started) reading only the records' heads for
+// entries: their index and term are all the index needs, and Entries
+// checks each record's CRC when it reads it. Other records are read and
+// checked whole. A restart with a GB of log reads a few MB.
+func (s *Store) scanSealed(seq uint64) error {
+	path := s.segPath(seq)
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("raftlog: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("raftlog: %w", err)
+	}
+	size := fi.Size()
+	var head [64]byte
+	if n, _ := f.ReadAt(head[:len(segMagic)], 0); n != len(segMagic) || !bytes.Equal(head[:len(segMagic)], segMagic) {
+		f.Close()
+		return fmt.Errorf("raftlog: segment %s has no magic, and it is not the last", path)
+	}
+	bad := func(off int64, why string) error {
+		f.Close()
+		return fmt.Errorf("raftlog: segment %s is corrupt at %d (%s), and it is not the last", path, off, why)
+	}
+	for off := int64(len(segMagic)); off < size; {
+		n, _ := f.ReadAt(head[:], off)
+		if n < recHeader {
+			return bad(off, "a short record head")
+		}
+		length := int64(binary.BigEndian.Uint32(head[:]))
+		if length == 0 && allZero(head[:n]) {
+			break // preallocated space, never written
+		}
+		if length < bodyHeader || length > maxRecord || off+recHeader+length > size || n < recHeader+bodyHeader {
+			return bad(off, "a record length out of bounds")
+		}
+		kind, group := head[recHeader], be64(head[recHeader+1:])
+		at := loc{seg: seq, off: off, size: uint32(recHeader + length)}
+		var payload []byte
+		if kind == recEntry {
+			payload = head[recHeader+bodyHeader : n]
+		} else {
+			rec := make([]byte, recHeader+length)
+			if _, err := f.ReadAt(rec, off); err != nil {
+				return bad(off, err.Error())
+			}
+			body, _, ok := nextRecord(rec)
+			if !ok {
+				return bad(off, "a bad CRC")
+			}
+			payload = body[bodyHeader:]
+		}
+		g := s.groupLocked(group)
+		if err := g.mu.apply(kind, payload, at); err != nil {
+			f.Close()
+			return fmt.Errorf("raftlog: segment %s at %d: %w", path, off, err)
+		}
+		off += recHeader + length
 	}
 	s.mu.segs[seq] = f
 	s.mu.order = append(s.mu.order, seq)

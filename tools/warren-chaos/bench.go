@@ -39,6 +39,7 @@ type benchOptions struct {
 	publishNodes, consumeNodes []string
 	killNode                   string
 	leaderAPI                  string
+	warrenArgs                 []string // more flags for every node
 }
 
 func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
@@ -301,7 +302,7 @@ func startBenchCluster(o benchOptions, tl *chaos.Timeline, stderr io.Writer) (*b
 			return nil, err
 		}
 	}
-	c, err := chaos.Start(chaos.Config{Binary: bin, Nodes: o.warren, Dir: dir, Timeline: tl})
+	c, err := chaos.Start(chaos.Config{Binary: bin, Nodes: o.warren, Dir: dir, Timeline: tl, Args: o.warrenArgs})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,14 +21,15 @@ import (
 
 // restartOptions are restart-time's flags.
 type restartOptions struct {
-	binary          string
-	messages        int
-	size, window    int
-	queue           string
-	restart         string // a node name, or "all"
-	kill            bool
-	timeout         time.Duration
-	nodes, declarer string
+	binary       string
+	messages     int
+	size, window int
+	queue        string
+	restart      string // a node name, or "all"
+	kill         bool
+	timeout      time.Duration
+	profile      string        // a CPU profile of the restarted node goes here
+	profileFor   time.Duration // that long from its start
 }
 
 func parseRestart(args []string, stderr io.Writer) (restartOptions, error) {
@@ -39,8 +44,13 @@ func parseRestart(args []string, stderr io.Writer) (restartOptions, error) {
 	fs.StringVar(&o.restart, "restart", "n2", "the node stopped and started again, or \"all\" (all three stopped, then started together)")
 	fs.BoolVar(&o.kill, "kill", false, "kill -9 instead of SIGTERM")
 	fs.DurationVar(&o.timeout, "timeout", 120*time.Second, "how long the restarted node(s) may take to serve")
+	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of the restarted node (one node) to this file (nodes run with --pprof 127.0.0.1:0)")
+	fs.DurationVar(&o.profileFor, "profile-for", 10*time.Second, "how long --profile profiles, from the node listening")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.profile != "" && o.restart == "all" {
+		return o, errors.New("--profile profiles one restarted node, not all")
 	}
 	if o.messages <= 0 || o.size < 0 || o.window <= 0 {
 		return o, errors.New("--messages and --window must be positive, --size not negative")
@@ -59,7 +69,11 @@ func restartCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	tl := chaos.NewTimeline()
-	c, err := startBenchCluster(benchOptions{binary: o.binary, warren: 3}, tl, stderr)
+	bo := benchOptions{binary: o.binary, warren: 3}
+	if o.profile != "" {
+		bo.warrenArgs = []string{"--pprof", "127.0.0.1:0"}
+	}
+	c, err := startBenchCluster(bo, tl, stderr)
 	if err != nil {
 		return err
 	}
@@ -114,6 +128,17 @@ func restartCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	profiled := make(chan error, 1)
+	if o.profile != "" {
+		go func() { profiled <- cpuProfile(ctx, c.LogPath(victims[0]), o.profile, o.profileFor) }()
+	} else {
+		profiled <- nil
+	}
+	defer func() {
+		if err := <-profiled; err != nil {
+			fmt.Fprintln(stderr, "warren-chaos: profile:", err)
+		}
+	}()
 	how := "stopped (SIGTERM)"
 	if o.kill {
 		how = "killed -9"
@@ -257,4 +282,48 @@ func getOne(u, queue string) (bool, error) {
 		return false, err
 	}
 	return true, d.Nack(false, true)
+}
+
+// cpuProfile fetches a CPU profile of d from the node whose log is at
+// logPath (the address of its last "pprof listening" line) into file.
+func cpuProfile(ctx context.Context, logPath, file string, d time.Duration) error {
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		return err
+	}
+	addr := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, "pprof listening") {
+			var rec struct {
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil {
+				addr = rec.Addr
+			}
+		}
+	}
+	if addr == "" {
+		return fmt.Errorf("no pprof address in %s", logPath)
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	out, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

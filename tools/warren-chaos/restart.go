@@ -180,6 +180,7 @@ func fill(ctx context.Context, u string, o restartOptions) error {
 		return err
 	}
 	confirms := ch.NotifyPublish(make(chan amqp091.Confirmation, o.window))
+	closed := ch.NotifyClose(make(chan *amqp091.Error, 1))
 	body := make([]byte, o.size)
 	acked, sent := 0, 0
 	for acked < o.messages {
@@ -193,7 +194,7 @@ func fill(ctx context.Context, u string, o restartOptions) error {
 		select {
 		case cf, ok := <-confirms:
 			if !ok {
-				return errors.New("the channel closed while filling")
+				return fmt.Errorf("the channel closed while filling, after %d confirms: %v", acked, <-closed)
 			}
 			if !cf.Ack {
 				return fmt.Errorf("message %d nacked", cf.DeliveryTag)

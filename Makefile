@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare bench-sweep bench-stream-replay conformance conformance-rabbitmq chaos
+.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare bench-sweep bench-stream-replay conformance conformance-rabbitmq chaos restart-time
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -128,3 +128,15 @@ CHAOS_ARGS   ?=
 
 chaos: ## long random fault schedule on a 3-node cluster (CHAOS_FAULTS=100, CHAOS_SEED): prints the checker's summary
 	CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_SEED=$(CHAOS_SEED) $(GO) run ./tools/warren-chaos run $(CHAOS_ARGS)
+
+# restart-time is issue 20's restart goal: a 3-node cluster, a quorum queue filled with
+# RESTART_MESSAGES confirmed 1 KiB messages, one node (RESTART_NODE, or all) stopped and started
+# again; prints the seconds to listening, to a passive declare showing every message, and to the
+# first delivery (goal: <= 5 s). RESTART_ARGS go to warren-chaos restart-time (e.g. --kill).
+RESTART_MESSAGES ?= 1000000
+RESTART_NODE     ?= n2
+RESTART_ARGS     ?=
+
+restart-time: ## time a node's restart with RESTART_MESSAGES (1M) messages in a quorum queue (goal <= 5 s)
+	$(GO) build -o bin/warren ./cmd/warren
+	$(GO) run ./tools/warren-chaos restart-time --binary bin/warren --messages $(RESTART_MESSAGES) --restart $(RESTART_NODE) $(RESTART_ARGS)

@@ -24,7 +24,7 @@
 //	                 ^  Propose waits for its id       | Ready: persist, send, install, apply, Advance
 //	                 |                                 v
 //	              transport (transport.go)      storage/raftlog (<data-dir>/raft)
-//	              one TCP connection per peer   one Badger, one Batch (fsync) per Ready
+//	              one TCP connection per peer   shared segment files, one Batch (fsync) per Ready
 //	                                                   | committed entry
 //	                                                   v
 //	                                            Broker.ApplyLocal (every node)
@@ -255,13 +255,15 @@
 // so a member still running the old group's log could mix the two (the
 // log is deleted with the queue on every member that applies the delete);
 // a metadata snapshot that deletes and imports a quorum queue again
-// starts its group afresh on that node. Disk: a quorum queue's log lives
-// in raftlog's Badger LSM, where entries a snapshot compacts away are
-// reclaimed only as Badger's level compactions reach them (measured: 654
-// MB under <data>/raft after 640k 1 KiB messages went through one queue
-// and out; with big entries in Badger's value log instead, 1.8 GB after
-// 1.76 M and nothing collected): a segment log per group is the next
-// step. Under faults (warren-chaos run --queue-type quorum): lost 0 and
+// starts its group afresh on that node. Disk: every group's log is in
+// raftlog's shared segment files (one write and one fdatasync per
+// round), and a segment is deleted once no group keeps an entry in it
+// (raftlog doc.go); a quorum queue snapshots once QueueSnapshotEntries
+// entries and half its last snapshot's bytes were applied since, so the
+// log stays within about half the queue's state besides the snapshot
+// (before: 654 MB of Badger LSM under <data>/raft after 640k 1 KiB
+// messages went through one queue, nothing reclaimed; now one or two
+// 64 MiB segments). Under faults (warren-chaos run --queue-type quorum): lost 0 and
 // invented 0 in every run. The 100-fault runs (seed 11) used to stall
 // for good 30-50 s in: a group's configuration was never saved (the
 // round cleared its flag before writing it), so a member restarted after

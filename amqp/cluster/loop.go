@@ -149,6 +149,12 @@ func (l *loop) run() {
 				return
 			}
 		}
+		if l.anyReady() {
+			// More to do (a restarted node applying its log, 1 MiB of
+			// committed entries per Ready): come back at once, after
+			// what else waits, not at the next tick or message.
+			l.n.kickLoop()
+		}
 		l.maybeSnapshot()
 		l.snapshotGroups()
 		l.updateStatus()

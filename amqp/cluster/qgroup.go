@@ -63,6 +63,9 @@ type qgroup struct {
 	seen               seenSet
 	effects            []effect // scratch
 	stuckLogged        uint64   // the tick logStuck last told at
+	// logBytes is the entry data applied since the last snapshot,
+	// snapBytes that snapshot's size (qloop.go snapshotGroups).
+	logBytes, snapBytes int64
 }
 
 // qbatch is one proposal of a group: a round's operations, and the

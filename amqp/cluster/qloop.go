@@ -205,6 +205,7 @@ func (l *loop) installGroup(g *qgroup, s *pb.Snapshot) {
 	}
 	md := s.GetMetadata()
 	g.st, g.applied, g.snapIndex = st, md.GetIndex(), md.GetIndex()
+	g.snapBytes, g.logBytes = int64(len(s.GetData())), 0
 	g.conf = proto.Clone(md.GetConfState()).(*pb.ConfState)
 	if q := g.q.Load(); q != nil {
 		q.QuorumLead(g.leading, g.st.entries())
@@ -218,6 +219,7 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 		return
 	}
 	g.applied = e.GetIndex()
+	g.logBytes += int64(len(e.GetData()))
 	switch e.GetType() {
 	case pb.EntryNormal:
 		if len(e.GetData()) == 0 {
@@ -365,6 +367,7 @@ func (l *loop) startGroup(g *qgroup) {
 			return
 		}
 		g.applied, g.snapIndex = snap.GetMetadata().GetIndex(), snap.GetMetadata().GetIndex()
+		g.snapBytes = int64(len(snap.GetData()))
 		l.repairConf(g, snap)
 	}
 	rc := &raft.Config{
@@ -622,15 +625,21 @@ func (l *loop) stepGroup(m groupMsg) {
 // CatchUpEntries behind: the snapshot holds every message not settled,
 // so a message left unacknowledged does not keep the log from being
 // compacted. Then it publishes each group's status.
+//
+// A snapshot is the whole state (1 GB for a million 1 KiB messages,
+// written by the loop): it waits also until the entries applied since
+// the last one hold half its bytes, so snapshots cost at most twice
+// what the log takes in, and the log at most half the state besides.
 func (l *loop) snapshotGroups() {
 	keep := uint64(max(l.n.cfg.CatchUpEntries, 0))
 	for _, g := range l.groups {
 		if g.rn == nil {
 			continue
 		}
-		if g.applied-g.snapIndex >= l.n.cfg.QueueSnapshotEntries {
+		if g.applied-g.snapIndex >= l.n.cfg.QueueSnapshotEntries && g.logBytes >= g.snapBytes/2 {
+			data := g.st.encode()
 			b := l.n.store.NewBatch()
-			b.CreateSnapshot(g.g, g.applied, g.conf, g.st.encode())
+			b.CreateSnapshot(g.g, g.applied, g.conf, data)
 			if first, _ := g.g.FirstIndex(); g.applied > keep && g.applied-keep >= first {
 				b.Compact(g.g, g.applied-keep)
 			}
@@ -639,6 +648,7 @@ func (l *loop) snapshotGroups() {
 				l.n.log.Error("cluster: a quorum queue snapshot", zap.String("queue", g.name), zap.Error(err))
 			} else {
 				g.snapIndex, g.savedHard = g.applied, g.hard
+				g.snapBytes, g.logBytes = int64(len(data)), 0
 			}
 		}
 		st := g.rn.BasicStatus()

@@ -1,55 +1,64 @@
 package raftlog
 
 import (
+	"errors"
 	"fmt"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 )
 
-// Batch collects the writes of any number of groups and commits them
-// with one Badger commit (one fsync): a round of Ready across every group
-// a node drives. The groups' in-memory state changes only when Commit
-// succeeds. A Batch is used by one goroutine; the first error a method
-// meets is kept and returned by Commit, which then writes nothing.
+// Batch collects the writes of any number of groups as records and
+// commits them with one write and one fdatasync of the active segment: a
+// round of Ready across every group a node drives. The groups' in-memory
+// state changes only when Commit succeeds, by replaying the records
+// written (the function recovery uses). A Batch is used by one
+// goroutine; the first error a method meets is kept and returned by
+// Commit, which then writes nothing.
 type Batch struct {
 	s      *Store
-	ops    []op
-	groups map[*Group]*state
+	buf    []byte
+	n      int // records in buf
+	groups map[*Group]*bstate
+	snaps  []snapWrite
 	err    error
 	// deleted are the groups DeleteGroup removes (delete.go).
 	deleted []*Group
 }
 
-type op struct {
-	key, val []byte // val nil: delete
+// bstate is a group's log as the batch leaves it, for the checks.
+type bstate struct {
+	truncIndex, truncTerm uint64
+	last, lastTerm        uint64
+	snap                  uint64 // the snapshot's index; 0: none
+	terms                 []uint64
+	termsFrom             uint64 // terms[k] is the term of entry termsFrom+k, written by this batch
+}
+
+// snapWrite is a snapshot file Commit writes before the records.
+type snapWrite struct {
+	g     *Group
+	index uint64
+	data  []byte
 }
 
 // NewBatch returns an empty batch.
-func (s *Store) NewBatch() *Batch { return &Batch{s: s, groups: map[*Group]*state{}} }
+func (s *Store) NewBatch() *Batch { return &Batch{s: s, groups: map[*Group]*bstate{}} }
 
 // Len is the number of writes in the batch.
-func (b *Batch) Len() int { return len(b.ops) }
+func (b *Batch) Len() int { return b.n + len(b.snaps) }
 
-func (b *Batch) state(g *Group) *state {
+func (b *Batch) state(g *Group) *bstate {
 	if st := b.groups[g]; st != nil {
 		return st
 	}
-	st := g.snapshotState()
-	b.groups[g] = &st
-	return &st
-}
-
-func (b *Batch) set(key []byte, m proto.Message) {
-	v, err := proto.Marshal(m)
-	if err != nil && b.err == nil {
-		b.err = err
+	sc := g.scalars()
+	st := &bstate{truncIndex: sc.truncIndex, truncTerm: sc.truncTerm, last: sc.last, lastTerm: sc.lastTerm}
+	if sc.snap != nil {
+		st.snap = sc.snap.GetIndex()
 	}
-	if v == nil {
-		v = []byte{}
-	}
-	b.ops = append(b.ops, op{key, v})
+	b.groups[g] = st
+	return st
 }
 
 func (b *Batch) fail(err error) {
@@ -80,10 +89,19 @@ func (b *Batch) Append(g *Group, ents []*pb.Entry) {
 		return
 	}
 	for _, e := range ents {
-		b.set(entryKey(g.id, e.GetIndex()), e)
+		b.buf = appendEntryRecord(b.buf, g.id, e)
+		b.n++
 	}
-	for i := lastNew + 1; i <= st.last; i++ {
-		b.ops = append(b.ops, op{key: entryKey(g.id, i)})
+	switch {
+	case len(st.terms) == 0:
+		st.terms, st.termsFrom = st.terms[:0], first
+	case first < st.termsFrom:
+		st.terms, st.termsFrom = st.terms[:0], first
+	default:
+		st.terms = st.terms[:min(uint64(len(st.terms)), first-st.termsFrom)]
+	}
+	for k := len(st.terms); uint64(k) < lastNew+1-st.termsFrom; k++ {
+		st.terms = append(st.terms, ents[st.termsFrom+uint64(k)-first].GetTerm())
 	}
 	st.last, st.lastTerm = lastNew, ents[len(ents)-1].GetTerm()
 }
@@ -93,22 +111,24 @@ func (b *Batch) SetHardState(g *Group, hs *pb.HardState) {
 	if hs == nil || raft.IsEmptyHardState(hs) {
 		return
 	}
-	hs = proto.Clone(hs).(*pb.HardState)
-	b.set(groupKey(g.id, kindHard), hs)
-	b.state(g).hard = hs
+	b.buf = appendHardRecord(b.buf, g.id, hs)
+	b.n++
 }
 
 // SetConfState saves g's configuration (after a conf change is applied).
 func (b *Batch) SetConfState(g *Group, cs *pb.ConfState) {
-	cs = proto.Clone(cs).(*pb.ConfState)
-	b.set(groupKey(g.id, kindConf), cs)
-	b.state(g).conf = cs
+	var err error
+	if b.buf, err = appendProtoRecord(b.buf, recConf, g.id, nil, cs); err != nil {
+		b.fail(err)
+		return
+	}
+	b.n++
 }
 
 // SetApplied saves the index g's state machine has applied.
 func (b *Batch) SetApplied(g *Group, i uint64) {
-	b.ops = append(b.ops, op{groupKey(g.id, kindApplied), u64(i)})
-	b.state(g).applied = i
+	b.buf = appendUintRecord(b.buf, recApplied, g.id, i)
+	b.n++
 }
 
 // SetMeta saves the caller's own record for g, which raftlog keeps
@@ -116,9 +136,11 @@ func (b *Batch) SetApplied(g *Group, i uint64) {
 // and peer addresses), so that it changes in the same commit as the
 // configuration.
 func (b *Batch) SetMeta(g *Group, v []byte) {
-	v = append([]byte{}, v...)
-	b.ops = append(b.ops, op{groupKey(g.id, kindMeta), v})
-	b.state(g).meta = v
+	if v == nil {
+		v = []byte{}
+	}
+	b.buf = appendBytesRecord(b.buf, recMeta, g.id, v)
+	b.n++
 }
 
 // ApplySnapshot replaces g's log with snap (raft's Ready.Snapshot, from
@@ -127,22 +149,19 @@ func (b *Batch) SetMeta(g *Group, v []byte) {
 func (b *Batch) ApplySnapshot(g *Group, snap *pb.Snapshot) {
 	st := b.state(g)
 	md := snap.GetMetadata()
-	if st.snap != nil && st.snap.GetMetadata().GetIndex() >= md.GetIndex() {
+	if st.snap != 0 && st.snap >= md.GetIndex() {
 		b.fail(raft.ErrSnapOutOfDate)
 		return
 	}
-	for i := st.truncIndex + 1; i <= st.last; i++ {
-		b.ops = append(b.ops, op{key: entryKey(g.id, i)})
-	}
-	snap = proto.Clone(snap).(*pb.Snapshot)
-	b.set(groupKey(g.id, kindSnapshot), snap)
-	b.setTrunc(g, st, md.GetIndex(), md.GetTerm())
-	st.last, st.lastTerm = md.GetIndex(), md.GetTerm()
-	st.snap = snap
+	b.buf = appendPairRecord(b.buf, recReset, g.id, md.GetIndex(), md.GetTerm())
+	b.n++
+	st.truncIndex, st.truncTerm, st.last, st.lastTerm = md.GetIndex(), md.GetTerm(), md.GetIndex(), md.GetTerm()
+	st.terms = st.terms[:0]
 	cs := md.GetConfState()
 	if cs == nil {
 		cs = &pb.ConfState{}
 	}
+	b.addSnapshot(g, st, md.GetIndex(), md.GetTerm(), cs, snap.GetData())
 	b.SetConfState(g, cs)
 }
 
@@ -150,7 +169,7 @@ func (b *Batch) ApplySnapshot(g *Group, snap *pb.Snapshot) {
 // its configuration cs and the state machine's data.
 func (b *Batch) CreateSnapshot(g *Group, i uint64, cs *pb.ConfState, data []byte) {
 	st := b.state(g)
-	if st.snap != nil && i <= st.snap.GetMetadata().GetIndex() {
+	if st.snap != 0 && i <= st.snap {
 		b.fail(raft.ErrSnapOutOfDate)
 		return
 	}
@@ -159,10 +178,21 @@ func (b *Batch) CreateSnapshot(g *Group, i uint64, cs *pb.ConfState, data []byte
 		b.fail(err)
 		return
 	}
-	snap := &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{
-		ConfState: proto.Clone(cs).(*pb.ConfState), Index: new(i), Term: new(term)}}
-	b.set(groupKey(g.id, kindSnapshot), snap)
-	st.snap = snap
+	b.addSnapshot(g, st, i, term, cs, data)
+}
+
+func (b *Batch) addSnapshot(g *Group, st *bstate, i, term uint64, cs *pb.ConfState, data []byte) {
+	if data == nil {
+		data = []byte{}
+	}
+	var err error
+	if b.buf, err = appendProtoRecord(b.buf, recSnap, g.id, []uint64{i, term}, cs); err != nil {
+		b.fail(err)
+		return
+	}
+	b.n++
+	b.snaps = append(b.snaps, snapWrite{g: g, index: i, data: data})
+	st.snap = i
 }
 
 // Compact drops g's entries up to and including i (which a snapshot must
@@ -182,20 +212,13 @@ func (b *Batch) Compact(g *Group, i uint64) {
 		b.fail(err)
 		return
 	}
-	for j := st.truncIndex + 1; j <= i; j++ {
-		b.ops = append(b.ops, op{key: entryKey(g.id, j)})
-	}
-	b.setTrunc(g, st, i, term)
+	b.buf = appendPairRecord(b.buf, recTrunc, g.id, i, term)
+	b.n++
+	st.truncIndex, st.truncTerm = i, term
 }
 
-func (b *Batch) setTrunc(g *Group, st *state, index, term uint64) {
-	b.ops = append(b.ops, op{groupKey(g.id, kindTrunc), append(u64(index), u64(term)...)})
-	st.truncIndex, st.truncTerm = index, term
-}
-
-// term is the term of entry i as the batch leaves it; entries the batch
-// itself writes are looked up among its writes.
-func (b *Batch) term(g *Group, st *state, i uint64) (uint64, error) {
+// term is the term of entry i as the batch leaves it.
+func (b *Batch) term(g *Group, st *bstate, i uint64) (uint64, error) {
 	switch {
 	case i == st.truncIndex:
 		return st.truncTerm, nil
@@ -203,53 +226,11 @@ func (b *Batch) term(g *Group, st *state, i uint64) (uint64, error) {
 		return st.lastTerm, nil
 	case i < st.truncIndex || i > st.last:
 		return 0, raft.ErrUnavailable
-	}
-	k := entryKey(g.id, i)
-	for j := len(b.ops) - 1; j >= 0; j-- {
-		if string(b.ops[j].key) == string(k) && b.ops[j].val != nil {
-			e := &pb.Entry{}
-			if err := proto.Unmarshal(b.ops[j].val, e); err != nil {
-				return 0, err
-			}
-			return e.GetTerm(), nil
-		}
+	case len(st.terms) > 0 && i >= st.termsFrom:
+		return st.terms[i-st.termsFrom], nil
 	}
 	return g.Term(i)
 }
 
-// Commit writes the batch with one synced Badger commit (more only when
-// it is larger than a Badger transaction takes), then updates the
-// groups' state.
-func (b *Batch) Commit() error {
-	if b.err != nil {
-		return b.err
-	}
-	if len(b.ops) == 0 {
-		return nil
-	}
-	wb := b.s.db.NewWriteBatch()
-	defer wb.Cancel()
-	for _, o := range b.ops {
-		var err error
-		if o.val == nil {
-			err = wb.Delete(o.key)
-		} else {
-			err = wb.Set(o.key, o.val)
-		}
-		if err != nil {
-			return fmt.Errorf("raftlog: %w", err)
-		}
-	}
-	if err := wb.Flush(); err != nil {
-		return fmt.Errorf("raftlog: %w", err)
-	}
-	for g, st := range b.groups {
-		g.mu.Lock()
-		g.mu.state = *st
-		g.mu.Unlock()
-	}
-	for _, g := range b.deleted {
-		b.s.forget(g)
-	}
-	return nil
-}
+// errClosed: a commit on a closed store.
+var errClosed = errors.New("raftlog: the store is closed")

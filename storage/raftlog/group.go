@@ -1,17 +1,22 @@
 package raftlog
 
 import (
-	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/bits"
+	"os"
 	"sync"
 
-	"github.com/dgraph-io/badger/v4"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 )
 
-// Group is one Raft group's log: a raft.Storage. Changes go through a
-// Batch (or the Group's own shorthands, one Batch each).
+// Group is one Raft group's log: a raft.Storage served from the
+// in-memory index of its entries (state.locs) and the segment files.
+// Changes go through a Batch (or the Group's own shorthands, one Batch
+// each).
 type Group struct {
 	s  *Store
 	id uint64
@@ -21,15 +26,128 @@ type Group struct {
 	}
 }
 
-// state is what a Group keeps in memory of its log.
+// state is what a Group keeps in memory of its log: everything but the
+// entries' data and the snapshot's.
 type state struct {
 	truncIndex, truncTerm uint64 // the entry before the first kept
 	last, lastTerm        uint64 // the last entry; the truncated one when none is kept
 	hard                  *pb.HardState
 	conf                  *pb.ConfState
-	snap                  *pb.Snapshot // nil: none
+	snap                  *pb.SnapshotMetadata // nil: none; the data is in its file
 	applied               uint64
 	meta                  []byte // the caller's record (Batch.SetMeta); nil: none
+	locs                  []loc  // entries truncIndex+1 ... last
+}
+
+// loc is where an entry's record is: segment, offset, size; and its term.
+type loc struct {
+	seg  uint64
+	off  int64
+	size uint32
+	term uint64
+}
+
+// entrySize is the size raft counts for entry i (its protobuf's) from
+// the size of its record.
+func (l loc) entrySize(i uint64) uint64 {
+	uvlen := func(v uint64) uint64 { return uint64(bits.Len64(v|1)+6) / 7 }
+	n := 1 + uvlen(l.term) + 1 + uvlen(i) + 2 // tag and value each; the type's fits a byte
+	data := uint64(l.size) - recHeader - bodyHeader - uvlen(i) - uvlen(l.term) - 1
+	if data > 0 {
+		n += 1 + uvlen(data) + data
+	}
+	return n
+}
+
+func newState() state { return state{hard: &pb.HardState{}, conf: &pb.ConfState{}} }
+
+// apply replays one record of the group onto st: the one function both
+// recovery and Commit use, so what a restart rebuilds is what the
+// running store had. at is where the record is (for entries).
+func (st *state) apply(kind byte, p []byte, at loc) error {
+	switch kind {
+	case recEntry:
+		v, _, err := uvarints(p, 2)
+		if err != nil {
+			return err
+		}
+		i, term := v[0], v[1]
+		switch {
+		case i <= st.truncIndex:
+			return nil // compacted since (a copy forward of an older one)
+		case i > st.last+1:
+			// The entries before it were in segments deleted once they
+			// were all compacted: a later truncation record (or the next
+			// segment's checkpoint) says so. Start the index here.
+			st.locs = st.locs[:0]
+			st.truncIndex, st.truncTerm = i-1, 0
+		default:
+			st.locs = st.locs[:i-st.truncIndex-1] // raft overwrites a conflicting tail
+		}
+		at.term = term
+		st.locs = append(st.locs, at)
+		st.last, st.lastTerm = i, term
+	case recHard:
+		v, _, err := uvarints(p, 3)
+		if err != nil {
+			return err
+		}
+		st.hard = &pb.HardState{Term: new(v[0]), Vote: new(v[1]), Commit: new(v[2])}
+	case recConf:
+		cs := &pb.ConfState{}
+		if err := proto.Unmarshal(p, cs); err != nil {
+			return err
+		}
+		st.conf = cs
+	case recTrunc, recReset:
+		v, _, err := uvarints(p, 2)
+		if err != nil {
+			return err
+		}
+		st.truncate(v[0], v[1], kind == recReset)
+	case recSnap:
+		v, rest, err := uvarints(p, 2)
+		if err != nil {
+			return err
+		}
+		cs := &pb.ConfState{}
+		if err := proto.Unmarshal(rest, cs); err != nil {
+			return err
+		}
+		st.snap = &pb.SnapshotMetadata{Index: new(v[0]), Term: new(v[1]), ConfState: cs}
+	case recApplied:
+		v, _, err := uvarints(p, 1)
+		if err != nil {
+			return err
+		}
+		st.applied = v[0]
+	case recMeta:
+		st.meta = append([]byte{}, p...)
+	case recDelete:
+		*st = newState()
+	default:
+		return fmt.Errorf("raftlog: a record of unknown kind %d", kind)
+	}
+	return nil
+}
+
+// truncate drops the entries up to i (term t); reset drops them all.
+func (st *state) truncate(i, t uint64, reset bool) {
+	switch {
+	case reset || i >= st.last:
+		st.locs = nil
+		st.last, st.lastTerm = i, t
+	case i <= st.truncIndex:
+		return
+	default:
+		drop := i - st.truncIndex
+		if rest := len(st.locs) - int(drop); rest < cap(st.locs)/4 {
+			st.locs = append([]loc(nil), st.locs[drop:]...) // let the old array go
+		} else {
+			st.locs = st.locs[drop:]
+		}
+	}
+	st.truncIndex, st.truncTerm = i, t
 }
 
 var _ raft.Storage = (*Group)(nil)
@@ -37,108 +155,67 @@ var _ raft.Storage = (*Group)(nil)
 // ID is the group's id.
 func (g *Group) ID() uint64 { return g.id }
 
-func (g *Group) load(txn *badger.Txn) error {
-	st := state{hard: &pb.HardState{}, conf: &pb.ConfState{}}
-	if _, err := getProto(txn, groupKey(g.id, kindHard), st.hard); err != nil {
-		return err
-	}
-	if _, err := getProto(txn, groupKey(g.id, kindConf), st.conf); err != nil {
-		return err
-	}
-	snap := &pb.Snapshot{}
-	if ok, err := getProto(txn, groupKey(g.id, kindSnapshot), snap); err != nil {
-		return err
-	} else if ok {
-		st.snap = snap
-	}
-	if b, err := getBytes(txn, groupKey(g.id, kindTrunc)); err != nil {
-		return err
-	} else if len(b) == 16 {
-		st.truncIndex, st.truncTerm = binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])
-	}
-	if b, err := getBytes(txn, groupKey(g.id, kindApplied)); err != nil {
-		return err
-	} else if len(b) == 8 {
-		st.applied = binary.BigEndian.Uint64(b)
-	}
-	if b, err := getBytes(txn, groupKey(g.id, kindMeta)); err != nil {
-		return err
-	} else if b != nil {
-		st.meta = b
-	}
-	st.last, st.lastTerm = st.truncIndex, st.truncTerm
-	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: groupKey(g.id, kindEntry)})
-	defer it.Close()
-	if it.Seek(entryKey(g.id, ^uint64(0))); it.Valid() {
-		if i := entryIndex(it.Item().Key()); i > st.last {
-			e := &pb.Entry{}
-			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, e) }); err != nil {
-				return err
-			}
-			st.last, st.lastTerm = i, e.GetTerm()
-		}
-	}
-	g.mu.state = st
-	return nil
-}
-
-func (g *Group) snapshotState() state {
+// scalars is the group's state without the index (which the caller must
+// not keep).
+func (g *Group) scalars() state {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.mu.state
+	st := g.mu.state
+	st.locs = nil
+	return st
 }
 
 // InitialState returns the saved hard state and conf state.
 func (g *Group) InitialState() (*pb.HardState, *pb.ConfState, error) {
-	st := g.snapshotState()
+	st := g.scalars()
 	return proto.Clone(st.hard).(*pb.HardState), proto.Clone(st.conf).(*pb.ConfState), nil
 }
 
 // Applied is the applied index last saved (Batch.SetApplied).
-func (g *Group) Applied() uint64 { return g.snapshotState().applied }
+func (g *Group) Applied() uint64 { return g.scalars().applied }
 
 // Meta is the caller's record last saved with Batch.SetMeta (nil: none).
-func (g *Group) Meta() []byte { return append([]byte(nil), g.snapshotState().meta...) }
+func (g *Group) Meta() []byte { return append([]byte(nil), g.scalars().meta...) }
+
+// LogBytes is the size on disk of the entries kept (their records).
+func (g *Group) LogBytes() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var n int64
+	for _, l := range g.mu.locs {
+		n += int64(l.size)
+	}
+	return n
+}
 
 // Entries returns the entries [lo, hi), at most maxSize bytes of them but
-// at least one.
+// at least one, read from the segments with no lock held.
 func (g *Group) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
-	st := g.snapshotState()
+	g.mu.Lock()
+	st := &g.mu.state
 	if lo <= st.truncIndex {
+		g.mu.Unlock()
 		return nil, raft.ErrCompacted
 	}
 	if hi > st.last+1 || lo >= hi {
+		g.mu.Unlock()
 		return nil, raft.ErrUnavailable
 	}
-	var out []*pb.Entry
+	var locs []loc
 	var size uint64
-	err := g.s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 16, Prefix: groupKey(g.id, kindEntry)})
-		defer it.Close()
-		next := lo
-		for it.Seek(entryKey(g.id, lo)); it.Valid() && next < hi; it.Next() {
-			if entryIndex(it.Item().Key()) != next {
-				return raft.ErrUnavailable
-			}
-			e := &pb.Entry{}
-			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, e) }); err != nil {
-				return err
-			}
-			size += uint64(proto.Size(e))
-			if len(out) > 0 && size > maxSize {
-				return nil // enough: at least one entry, at most maxSize bytes
-			}
-			out = append(out, e)
-			next++
+	for i := lo; i < hi; i++ {
+		l := st.locs[i-st.truncIndex-1]
+		size += l.entrySize(i)
+		if len(locs) > 0 && size > maxSize {
+			break // enough: at least one entry, at most maxSize bytes
 		}
-		if next < hi {
-			return raft.ErrUnavailable
-		}
-		return nil
-	})
+		locs = append(locs, l)
+	}
+	g.mu.Unlock()
+	out, err := g.s.readEntries(g.id, lo, locs)
 	if err != nil {
 		// A concurrent compaction may have taken lo away.
-		if g.snapshotState().truncIndex >= lo {
+		if g.scalars().truncIndex >= lo {
 			return nil, raft.ErrCompacted
 		}
 		return nil, err
@@ -146,9 +223,12 @@ func (g *Group) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	return out, nil
 }
 
-// Term returns the term of entry i, in [FirstIndex()-1, LastIndex()].
+// Term returns the term of entry i, in [FirstIndex()-1, LastIndex()],
+// from the index.
 func (g *Group) Term(i uint64) (uint64, error) {
-	st := g.snapshotState()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := &g.mu.state
 	switch {
 	case i < st.truncIndex:
 		return 0, raft.ErrCompacted
@@ -156,39 +236,34 @@ func (g *Group) Term(i uint64) (uint64, error) {
 		return st.truncTerm, nil
 	case i > st.last:
 		return 0, raft.ErrUnavailable
-	case i == st.last:
-		return st.lastTerm, nil
 	}
-	var e *pb.Entry
-	err := g.s.db.View(func(txn *badger.Txn) (err error) {
-		e, err = readEntry(txn, g.id, i)
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	if e == nil {
-		if g.snapshotState().truncIndex >= i {
-			return 0, raft.ErrCompacted
-		}
-		return 0, raft.ErrUnavailable
-	}
-	return e.GetTerm(), nil
+	return st.locs[i-st.truncIndex-1].term, nil
 }
 
 // LastIndex is the index of the last entry.
-func (g *Group) LastIndex() (uint64, error) { return g.snapshotState().last, nil }
+func (g *Group) LastIndex() (uint64, error) { return g.scalars().last, nil }
 
 // FirstIndex is the index of the first entry kept.
-func (g *Group) FirstIndex() (uint64, error) { return g.snapshotState().truncIndex + 1, nil }
+func (g *Group) FirstIndex() (uint64, error) { return g.scalars().truncIndex + 1, nil }
 
-// Snapshot returns the latest snapshot (an empty one if there is none).
+// Snapshot returns the latest snapshot (an empty one if there is none),
+// its data read from its file.
 func (g *Group) Snapshot() (*pb.Snapshot, error) {
-	st := g.snapshotState()
-	if st.snap == nil {
-		return &pb.Snapshot{}, nil
+	for range 2 {
+		md := g.scalars().snap
+		if md == nil {
+			return &pb.Snapshot{}, nil
+		}
+		data, err := os.ReadFile(g.s.snapPath(g.id, md.GetIndex()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // replaced by a newer one meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("raftlog: group %d: %w", g.id, err)
+		}
+		return &pb.Snapshot{Data: data, Metadata: proto.Clone(md).(*pb.SnapshotMetadata)}, nil
 	}
-	return proto.Clone(st.snap).(*pb.Snapshot), nil
+	return nil, fmt.Errorf("raftlog: group %d: its snapshot file is missing", g.id)
 }
 
 // CreateSnapshot records a snapshot of the applied state at index i (at

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -37,6 +39,7 @@ type benchOptions struct {
 	publishNodes, consumeNodes []string
 	killNode                   string
 	leaderAPI                  string
+	warrenArgs                 []string // more flags for every node
 }
 
 func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
@@ -240,6 +243,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "  first confirm of a message published after the fault command returned: +%.0f ms after it returned\n", float64(d.Microseconds())/1000)
 		}
 	}
+	if c0 != nil {
+		fmt.Fprint(stdout, "  data dirs after the drain:")
+		for _, n := range c0.Names() {
+			d := filepath.Join(c0.dir, n, "data")
+			fmt.Fprintf(stdout, " %s %.1f MB (raft %.1f MB);", n, float64(dirSize(d))/1e6, float64(dirSize(filepath.Join(d, "raft")))/1e6)
+		}
+		fmt.Fprintln(stdout)
+	}
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Fprintf(stdout, "  load average: %s", la)
+	}
 	fmt.Fprintf(stdout, "  checker: lost %d, duplicated %d (unexplained %d), invented %d, out of order %d, unconfirmed %d, still missing at the end %d\n",
 		r.Lost, r.Duplicated, r.Unexplained, r.Invented, r.Disordered, r.Unknown+r.Nacked, missing)
 	return r.Err()
@@ -288,7 +302,7 @@ func startBenchCluster(o benchOptions, tl *chaos.Timeline, stderr io.Writer) (*b
 			return nil, err
 		}
 	}
-	c, err := chaos.Start(chaos.Config{Binary: bin, Nodes: o.warren, Dir: dir, Timeline: tl})
+	c, err := chaos.Start(chaos.Config{Binary: bin, Nodes: o.warren, Dir: dir, Timeline: tl, Args: o.warrenArgs})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -370,4 +384,18 @@ func watchLeader(ctx context.Context, api func() string, queue string, tl *chaos
 		case <-tick.C:
 		}
 	}
+}
+
+// dirSize is the bytes of the files under dir (0 if it is not there).
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

@@ -37,6 +37,15 @@
 //	        --fault-cmd "rabbitmq-reference.sh ctl -n rabbit2@HOST stop_app" \
 //	        --heal-cmd "rabbitmq-reference.sh ctl -n rabbit2@HOST start_app"
 //
+//	warren-chaos restart-time [--binary PATH] [--messages 1000000] [--size 1024]
+//	        [--restart n2|n1|all] [--kill] [--timeout 120s]
+//	    starts three nodes, fills a quorum queue declared on n1 with
+//	    --messages confirmed messages, stops --restart (SIGTERM, or kill -9)
+//	    and starts it again; prints the time from that start to the node
+//	    listening, to a passive declare on it showing every message, and to
+//	    the first basic.get from the queue's leader (issue 20's goal: <= 5 s).
+//	    `make restart-time` runs it with a million 1 KiB messages.
+//
 // The classic queue of `run` lives on n1 (messages are not replicated
 // yet): its publishers and consumers use n1, and the run checks that no
 // fault loses a confirmed message there. With quorum queues, run

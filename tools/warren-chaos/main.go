@@ -32,8 +32,10 @@ func main() {
 		err = runCmd(ctx, args, os.Stdout, os.Stderr)
 	case "bench":
 		err = benchCmd(ctx, args, os.Stdout, os.Stderr)
+	case "restart-time":
+		err = restartCmd(ctx, args, os.Stdout, os.Stderr)
 	default:
-		err = fmt.Errorf("unknown command %q: want run or bench", cmd)
+		err = fmt.Errorf("unknown command %q: want run, bench or restart-time", cmd)
 	}
 	if errors.Is(err, pflag.ErrHelp) {
 		return

@@ -63,6 +63,8 @@ type qgroup struct {
 	seen               seenSet
 	effects            []effect // scratch
 	stuckLogged        uint64   // the tick logStuck last told at
+
+	failover *failover // failover.go: an election after the leader's node went down
 }
 
 // qbatch is one proposal of a group: a round's operations, and the

@@ -1,0 +1,119 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// productionTicks gives the nodes the default tick (100 ms) and election
+// timeout (10 ticks: 1-2 s randomised), so that a failover faster than
+// an election timeout can only come from failover.go.
+func productionTicks(c *Config) { c.Tick, c.ElectionTicks = 100*time.Millisecond, 10 }
+
+// TestFailoverOnLeaderNodeDown: the node leading a quorum queue (and
+// maybe the metadata group) stops; its links close and its port refuses,
+// so the others elect a new leader well within one election timeout
+// (1 s), and a publish on a survivor is confirmed.
+func TestFailoverOnLeaderNodeDown(t *testing.T) {
+	names := []string{"a", "b", "c"}
+	c := newCluster(t, names, productionTicks, names...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "fo", nil)
+	metaLeader := c.waitLeader()
+	survivor := c.other(leader)
+
+	start := time.Now()
+	c.stop(leader)
+	stopped := time.Since(start)
+	var took time.Duration
+	deadline := time.Now().Add(10 * time.Second)
+	poll := time.NewTicker(2 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		err := func() error {
+			for _, tn := range c.nodes {
+				s, _ := tn.node.QueueStatus("/", "fo")
+				if s.Member && (s.Leader == "" || s.Leader == leader) {
+					return fmt.Errorf("node %s sees leader %q", tn.name, s.Leader)
+				}
+			}
+			if metaLeader == leader {
+				for _, tn := range c.nodes {
+					if l := tn.node.Status().Leader; l == "" || l == leader {
+						return fmt.Errorf("node %s sees metadata leader %q", tn.name, l)
+					}
+				}
+			}
+			return nil
+		}()
+		if err == nil {
+			took = time.Since(start)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new leader 10 s after %s stopped: %v", leader, err)
+		}
+		<-poll.C
+	}
+	t.Logf("leader %s (metadata %s) stopped in %v; new leaders seen %v after the stop began", leader, metaLeader, stopped, took)
+	if took-stopped > 600*time.Millisecond {
+		t.Errorf("new leader %v after %s's node had stopped: no faster than an election timeout (1-2 s)", took-stopped, leader)
+	}
+	if acked, nacked := publishConfirmed(t, c.mustDial(survivor), "fo", 0, 10); acked != 10 || nacked != 0 {
+		t.Fatalf("after failover: acked %d nacked %d of 10", acked, nacked)
+	}
+}
+
+// TestFailoverFalseAlarmKeepsLeader: one follower wrongly takes the
+// leader's node for down (as a link that fails between those two alone
+// would make it): PreVote and CheckQuorum keep the healthy leader, in the
+// same term, for the queue's group and the metadata group.
+func TestFailoverFalseAlarmKeepsLeader(t *testing.T) {
+	names := []string{"a", "b", "c"}
+	c := newCluster(t, names, productionTicks, names...)
+	metaLeader := c.waitLeader()
+	leader := c.declareQuorum("a", "fa", nil)
+	qs, _ := c.nodes[leader].node.QueueStatus("/", "fa")
+	metaTerm := c.nodes[metaLeader].node.Status().Term
+	// The follower with rank 0 (it stands at once).
+	follower := ""
+	for _, n := range names {
+		if n != leader && (follower == "" || NodeID(n) < NodeID(follower)) {
+			follower = n
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 3 {
+		if err := c.nodes[follower].node.inLoop(ctx, func(l *loop) {
+			l.peerDown(NodeID(leader))
+			if metaLeader != leader {
+				l.peerDown(NodeID(metaLeader))
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two election timeouts and more: the leader and the term hold.
+	watch := time.NewTicker(50 * time.Millisecond)
+	defer watch.Stop()
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); <-watch.C {
+		for _, tn := range c.nodes {
+			s, _ := tn.node.QueueStatus("/", "fa")
+			if s.Member && s.Term > qs.Term {
+				t.Fatalf("node %s: queue term %d (leader %q), was %d under %s: the false alarm unseated the leader", tn.name, s.Term, s.Leader, qs.Term, leader)
+			}
+			if st := tn.node.Status(); st.Term > metaTerm {
+				t.Fatalf("node %s: metadata term %d (leader %q), was %d under %s", tn.name, st.Term, st.Leader, metaTerm, metaLeader)
+			}
+		}
+	}
+	if got := c.queueLeader("fa", ""); got != leader {
+		t.Fatalf("queue leader %s, was %s", got, leader)
+	}
+	if acked, _ := publishConfirmed(t, c.mustDial(follower), "fa", 0, 5); acked != 5 {
+		t.Fatalf("acked %d of 5 after the false alarm", acked)
+	}
+}

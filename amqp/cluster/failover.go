@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"syscall"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.uber.org/zap"
@@ -19,7 +20,9 @@ import (
 //
 //	reader: inbound link from X ends  --report{lost}-->  loop: probe X
 //	sender of X: drop its connection, dial again (pinging)
-//	    refused (ECONNREFUSED)        --report{down}-->  loop: failover(X)
+//	    refused (ECONNREFUSED), or closed by the far end within
+//	    probeWait (a proxy in front of a dead node)
+//	                                  --report{down}-->  loop: failover(X)
 //	loop: every group led by X here: ForgetLeader; the first of the
 //	      other voters (by id) campaigns now, the next ones later if
 //	      there is still no leader (failoverRetryTicks apart, by rank)
@@ -87,6 +90,27 @@ func (p *peer) dialFailed(err error) {
 	if refused(err) {
 		p.t.report(report{to: p.id, down: true})
 	}
+}
+
+// probeWait is how long a probe's new connection is watched for an
+// immediate close: a proxy or load balancer in front of a dead node
+// accepts, then closes when its own dial is refused. A live peer never
+// writes on this connection, so the wait ends with the deadline.
+const probeWait = 150 * time.Millisecond
+
+// closedAtOnce reports whether the peer's end of c, just dialled for a
+// probe, closed within probeWait (and reports the peer down if so).
+func (p *peer) closedAtOnce(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(probeWait))
+	var b [1]byte
+	_, err := c.Read(b[:])
+	c.SetReadDeadline(time.Time{})
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	p.t.report(report{to: p.id, down: true})
+	return true
 }
 
 // refused reports whether err is a dial refused by the peer's host: no

@@ -215,11 +215,12 @@ func (p *peer) run() {
 			}
 			pinging = true // idle for a whole interval: an empty frame
 		}
-		if p.takeProbe() && conn != nil { // failover.go: is the peer still there?
+		probing := p.takeProbe() // failover.go: is the peer still there?
+		if probing && conn != nil {
 			conn.Close()
 			conn, w = nil, nil
-			pinging = true
 		}
+		pinging = pinging || probing
 		p.mu.Lock()
 		batch := p.mu.queue
 		p.mu.queue = nil
@@ -234,6 +235,11 @@ func (p *peer) run() {
 			if err != nil {
 				p.t.log.Debug("cluster: peer unreachable", zap.String("addr", addr), zap.Error(err))
 				p.dialFailed(err) // failover.go
+				p.t.failed(p.id, batch)
+				continue
+			}
+			if probing && p.closedAtOnce(c) { // failover.go
+				c.Close()
 				p.t.failed(p.id, batch)
 				continue
 			}

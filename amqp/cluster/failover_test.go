@@ -3,8 +3,11 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
 )
 
 // productionTicks gives the nodes the default tick (100 ms) and election
@@ -115,5 +118,78 @@ func TestFailoverFalseAlarmKeepsLeader(t *testing.T) {
 	}
 	if acked, _ := publishConfirmed(t, c.mustDial(follower), "fa", 0, 5); acked != 5 {
 		t.Fatalf("acked %d of 5 after the false alarm", acked)
+	}
+}
+
+// TestFailoverConfirmGap: a publisher on a follower keeps 32 messages in
+// flight while the leader's node stops; confirms stop for less than an
+// election timeout, and every confirmed message is consumed.
+func TestFailoverConfirmGap(t *testing.T) {
+	names := []string{"a", "b", "c"}
+	c := newCluster(t, names, productionTicks, names...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "gap", nil)
+	pubNode := c.other(leader)
+	ch, err := c.mustDial(pubNode).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	confirms := ch.NotifyPublish(make(chan amqp091.Confirmation, 64))
+	const window = 32
+	var (
+		sent, acked int
+		last        = time.Now()
+		maxGap      time.Duration
+		stoppedAt   time.Time
+		gapAt       time.Time
+	)
+	publish := func() {
+		if err := ch.Publish("", "gap", false, false, amqp091.Publishing{DeliveryMode: amqp091.Persistent, Body: []byte(strconv.Itoa(sent))}); err != nil {
+			t.Fatal(err)
+		}
+		sent++
+	}
+	for range window {
+		publish()
+	}
+	start := time.Now()
+	timeout := time.After(30 * time.Second)
+	for time.Since(start) < 4*time.Second {
+		if stoppedAt.IsZero() && time.Since(start) > time.Second {
+			stoppedAt = time.Now()
+			c.stop(leader)
+		}
+		select {
+		case cf := <-confirms:
+			now := time.Now()
+			if g := now.Sub(last); g > maxGap && !stoppedAt.IsZero() {
+				maxGap, gapAt = g, last
+			}
+			last = now
+			if !cf.Ack {
+				t.Fatalf("message %d nacked", cf.DeliveryTag-1)
+			}
+			acked++
+			publish()
+		case <-timeout:
+			t.Fatalf("%d confirms of %d sent after 30 s", acked, sent)
+		}
+	}
+	t.Logf("leader %s stopped at +%v; %d confirmed; longest gap %v from +%v", leader, stoppedAt.Sub(start), acked, maxGap, gapAt.Sub(start))
+	if maxGap > 700*time.Millisecond {
+		t.Errorf("confirms stopped for %v around the failover (the election timeout is 1-2 s)", maxGap)
+	}
+	bodies, _, _ := consume(t, c.mustDial(c.other()), "gap", 100, acked, true)
+	seen := map[string]bool{}
+	for _, b := range bodies {
+		seen[b] = true
+	}
+	for i := range acked {
+		if !seen[strconv.Itoa(i)] {
+			t.Fatalf("confirmed message %d lost", i)
+		}
 	}
 }

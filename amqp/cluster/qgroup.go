@@ -42,6 +42,8 @@ type qgroup struct {
 		queued bool       // in Node.qmu.dirty
 		status QueueStatus
 		room   chan struct{} // closed when pending falls to half the cap
+
+		purges map[uint64]chan int // qpurge.go: purges proposed here, by token
 	}
 
 	// Owned by the loop goroutine once adopted.
@@ -271,6 +273,7 @@ func (n *Node) QueueConfig(vhost string, cfg *queue.Config) {
 	g := &qgroup{n: n, id: id, vhost: vhost, name: cfg.Name, members: memberIDs(id, nodes, groupSize(cfg.Args))}
 	g.member = slices.Contains(g.members, n.id)
 	cfg.Quorum, cfg.Journal, cfg.Budget = g, nil, nil
+	n.expireOnLeader(vhost, cfg) // qttl.go
 	n.qmu.Lock()
 	if old := n.qmu.groups[id]; old != nil {
 		// The broker replaced the queue (a restored snapshot): this

@@ -244,7 +244,7 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 				fx = g.st.apply(op, limit, fx)
 			}
 			if q != nil {
-				applyEffects(q, fx)
+				applyEffects(g, q, fx)
 			}
 			clear(fx)
 			g.effects = fx[:0]
@@ -267,15 +267,19 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 
 // applyEffects applies what the state machine did to this node's queue
 // instance (queue/quorum.go).
-func applyEffects(q *queue.Queue, fx []effect) {
+func applyEffects(g *qgroup, q *queue.Queue, fx []effect) {
 	for _, f := range fx {
 		switch f.kind {
 		case opEnqueue:
-			q.QuorumEnqueue(f.seq, f.msg)
+			if exp := q.QuorumEnqueue(f.seq, f.msg); exp != 0 {
+				g.st.setExpires(f.seq, exp) // qttl.go
+			}
+		case opPurge:
+			g.applyPurge(q, f) // qpurge.go
 		case opSettle:
 			q.QuorumSettle(f.seq, f.msg.Priority)
 		case opReturn:
-			q.QuorumReturn(f.seq, f.msg, f.deliveries)
+			q.QuorumReturn(f.seq, f.msg, f.deliveries, f.expires)
 		case opDiscard:
 			q.QuorumDiscard(f.seq, f.msg, f.deliveries, f.reason)
 		}

@@ -114,6 +114,7 @@ func (l *loop) run() {
 			l.reproposeOnNewLeader()
 			l.tickGroups()
 			l.tickFailovers() // failover.go
+			l.tickMoves()     // qmove.go
 			if !l.rn.HasReady() && (l.applied != l.savedApplied || l.confDirty) {
 				if !l.persist(nil, true) {
 					return

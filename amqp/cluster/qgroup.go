@@ -67,6 +67,12 @@ type qgroup struct {
 	stuckLogged        uint64   // the tick logStuck last told at
 
 	failover *failover // failover.go: an election after the leader's node went down
+
+	// qmove.go: members moved. joined: this node was added to the group
+	// after its declaration (read by publishers: atomic).
+	joined       atomic.Bool
+	snapNow      bool
+	confProposed map[[2]uint64]uint64
 }
 
 // qbatch is one proposal of a group: a round's operations, and the
@@ -145,7 +151,7 @@ func (g *qgroup) Attach(q *queue.Queue) { g.q.Store(q) }
 // Enqueue implements queue.Quorum: the message joins the next round's
 // entry of the group.
 func (g *qgroup) Enqueue(m *queue.Message, done func(error)) {
-	if !g.member {
+	if !g.isMember() { // qmove.go
 		if done != nil {
 			done(errNotMember)
 		}
@@ -207,7 +213,7 @@ func (g *qgroup) release(bytes int64, dones []func(error), err error) {
 }
 
 func (g *qgroup) seqOp(kind byte, seqs []uint64) {
-	if !g.member || len(seqs) == 0 {
+	if !g.isMember() || len(seqs) == 0 { // qmove.go
 		return
 	}
 	g.mu.Lock()
@@ -266,10 +272,7 @@ func (n *Node) QueueConfig(vhost string, cfg *queue.Config) {
 		return
 	}
 	id := QueueGroupID(vhost, cfg.Name)
-	nodes := make([]uint64, 0, len(n.names))
-	for nid := range n.names {
-		nodes = append(nodes, nid)
-	}
+	nodes := n.placementNodes() // qmove.go
 	g := &qgroup{n: n, id: id, vhost: vhost, name: cfg.Name, members: memberIDs(id, nodes, groupSize(cfg.Args))}
 	g.member = slices.Contains(g.members, n.id)
 	cfg.Quorum, cfg.Journal, cfg.Budget = g, nil, nil

@@ -256,6 +256,7 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 		var cc pb.ConfChange
 		if err := proto.Unmarshal(e.GetData(), &cc); err == nil {
 			g.conf, g.confDirty = g.rn.ApplyConfChange(&cc), true
+			l.groupConfChanged(g, &cc) // qmove.go
 		}
 	case pb.EntryConfChangeV2:
 		var cc pb.ConfChangeV2
@@ -342,7 +343,7 @@ func (l *loop) adoptGroups() {
 func (l *loop) startGroup(g *qgroup) {
 	n := l.n
 	l.groups[g.id] = g
-	if !g.member {
+	if !g.member && !g.joined.Load() && !l.movedHere(g) { // qmove.go
 		g.setStatus(QueueStatus{Group: g.id, Members: n.nameList(g.members)})
 		return
 	}
@@ -384,7 +385,7 @@ func (l *loop) startGroup(g *qgroup) {
 		return
 	}
 	last, _ := rg.LastIndex()
-	if last == 0 {
+	if last == 0 && !g.joined.Load() { // qmove.go: a member added later waits for the leader
 		peers := make([]raft.Peer, 0, len(g.members))
 		for _, id := range slices.Sorted(slices.Values(g.members)) {
 			peers = append(peers, raft.Peer{ID: id})
@@ -402,7 +403,7 @@ func (l *loop) startGroup(g *qgroup) {
 	// bootstrap's configuration is applied (raft refuses before):
 	// leaders spread over the nodes, and the group leads without waiting
 	// an election timeout.
-	g.campaign = last == 0 && g.members[0] == n.id
+	g.campaign = last == 0 && g.members[0] == n.id && !g.joined.Load()
 	if q := g.q.Load(); q != nil {
 		q.QuorumLead(false, g.st.entries())
 	}
@@ -606,7 +607,7 @@ func (n *Node) queueTimeout(g *qgroup) error {
 // raft sends again.
 func (l *loop) stepGroup(m groupMsg) {
 	g := l.groups[m.group]
-	if g == nil || g.rn == nil {
+	if g == nil || g.rn == nil && !l.adoptMoved(g, m.msg) { // qmove.go
 		return
 	}
 	if m.msg.GetType() == pb.MessageType_MsgTransferLeader && g.leading {
@@ -632,7 +633,8 @@ func (l *loop) snapshotGroups() {
 		if g.rn == nil {
 			continue
 		}
-		if g.applied-g.snapIndex >= l.n.cfg.QueueSnapshotEntries {
+		if g.applied-g.snapIndex >= l.n.cfg.QueueSnapshotEntries || g.snapNow && g.applied > g.snapIndex { // qmove.go: snapNow
+			g.snapNow = false
 			b := l.n.store.NewBatch()
 			b.CreateSnapshot(g.g, g.applied, g.conf, g.st.encode())
 			if first, _ := g.g.FirstIndex(); g.applied > keep && g.applied-keep >= first {

@@ -25,7 +25,7 @@ import (
 // Purge implements the broker's replicated purge: it proposes the purge
 // and waits until this node applied it.
 func (g *qgroup) Purge() (int, error) {
-	if !g.member {
+	if !g.isMember() {
 		return 0, amqp.Errorf(amqp.InternalError, "cluster: quorum queue '%s' in vhost '%s' cannot be purged from node '%s', which is not one of its members", g.name, g.vhost, g.n.cfg.Name)
 	}
 	token := g.n.nextID.Add(1)

@@ -159,6 +159,9 @@ func (l *loop) groupConfChanged(g *qgroup, cc *pb.ConfChange) {
 	if cc.GetType() == pb.ConfChangeType_ConfChangeAddLearnerNode && g.snapIndex > 0 {
 		g.snapNow = true
 	}
+	if g.applied <= uint64(len(g.members)) {
+		return // the bootstrap's
+	}
 	l.n.log.Info("cluster: quorum queue members changed", zap.String("queue", g.name), zap.String("change", cc.GetType().String()),
 		zap.String("node", l.n.names[cc.GetNodeId()]), zap.Strings("voters", l.n.nameList(g.conf.GetVoters())))
 }

@@ -19,10 +19,11 @@ import (
 // taken for down, and every group it led elects another leader at once:
 //
 //	reader: inbound link from X ends  --report{lost}-->  loop: probe X
-//	sender of X: drop its connection, dial again (pinging)
+//	probe: a connection of its own to X, no hello:
 //	    refused (ECONNREFUSED), or closed by the far end within
 //	    probeWait (a proxy in front of a dead node)
 //	                                  --report{down}-->  loop: failover(X)
+//	sender of X: a dial refused       --report{down}-->  (the same)
 //	loop: every group led by X here: ForgetLeader; the first of the
 //	      other voters (by id) campaigns now, the next ones later if
 //	      there is still no leader (failoverRetryTicks apart, by rank)
@@ -59,29 +60,42 @@ func (t *transport) linkLost(from uint64) {
 	t.report(report{to: from, lost: true})
 }
 
-// probe has id's sender drop its connection and dial again at once,
-// with a ping: a refused dial reports id down. Run by the loop.
+// probe checks, on a connection of its own, whether id is still there
+// (one probe per peer at a time): a dial refused, or accepted and closed
+// by the far end within probeWait (a proxy in front of a dead node),
+// reports id down. The probe sends no hello, so the far end's reader
+// fails before it knows the sender and probes nothing back; the link's
+// own connection is left alone. Run by the loop (it owns t.peers).
 func (t *transport) probe(id uint64) {
 	p := t.peers[id]
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
+	addr, busy := p.mu.addr, p.mu.probe
 	p.mu.probe = true
 	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	if busy {
+		return
 	}
-}
-
-// takeProbe reports whether a probe was asked for, and clears it.
-func (p *peer) takeProbe() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pr := p.mu.probe
-	p.mu.probe = false
-	return pr
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		defer func() {
+			p.mu.Lock()
+			p.mu.probe = false
+			p.mu.Unlock()
+		}()
+		c, err := net.DialTimeout("tcp", addr, dialTimeout)
+		if err != nil {
+			p.dialFailed(err)
+			return
+		}
+		defer c.Close()
+		if closedAtOnce(c) {
+			t.report(report{to: id, down: true})
+		}
+	}()
 }
 
 // dialFailed tells the loop that a dial to p failed; refused means the
@@ -98,19 +112,14 @@ func (p *peer) dialFailed(err error) {
 // writes on this connection, so the wait ends with the deadline.
 const probeWait = 150 * time.Millisecond
 
-// closedAtOnce reports whether the peer's end of c, just dialled for a
-// probe, closed within probeWait (and reports the peer down if so).
-func (p *peer) closedAtOnce(c net.Conn) bool {
+// closedAtOnce reports whether the far end of c, just dialled for a
+// probe, closed it within probeWait.
+func closedAtOnce(c net.Conn) bool {
 	c.SetReadDeadline(time.Now().Add(probeWait))
 	var b [1]byte
 	_, err := c.Read(b[:])
-	c.SetReadDeadline(time.Time{})
 	var ne net.Error
-	if err == nil || errors.As(err, &ne) && ne.Timeout() {
-		return false
-	}
-	p.t.report(report{to: p.id, down: true})
-	return true
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 }
 
 // refused reports whether err is a dial refused by the peer's host: no

@@ -3,11 +3,15 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
+	"go.uber.org/zap"
 )
 
 // productionTicks gives the nodes the default tick (100 ms) and election
@@ -191,5 +195,78 @@ func TestFailoverConfirmGap(t *testing.T) {
 		if !seen[strconv.Itoa(i)] {
 			t.Fatalf("confirmed message %d lost", i)
 		}
+	}
+}
+
+// TestProbe: a probe reports a peer down when its port refuses, or when
+// the far end closes the connection at once (a proxy in front of a dead
+// node); not when a live peer's transport accepts it, and that peer
+// takes the probe (no hello) for no lost link of its own, so the two do
+// not probe each other in turn.
+func TestProbe(t *testing.T) {
+	listen := func() net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	probe := func(addr string) []report {
+		var mu sync.Mutex
+		var got []report
+		tr := newTransport(1, map[uint64]string{2: addr}, zap.NewNop(), func(groupMsg) bool { return true },
+			func(r report) { mu.Lock(); got = append(got, r); mu.Unlock() })
+		tr.probe(2)
+		tr.wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	down := func(rs []report) bool { return slices.ContainsFunc(rs, func(r report) bool { return r.down && r.to == 2 }) }
+
+	closed := listen()
+	addr := closed.Addr().String()
+	closed.Close()
+	if rs := probe(addr); !down(rs) {
+		t.Errorf("refused: reports %+v, want down", rs)
+	}
+
+	proxy := listen()
+	defer proxy.Close()
+	go func() {
+		for {
+			c, err := proxy.Accept()
+			if err != nil {
+				return
+			}
+			c.Close() // its own dial to the dead node was refused
+		}
+	}()
+	if rs := probe(proxy.Addr().String()); !down(rs) {
+		t.Errorf("closed at once: reports %+v, want down", rs)
+	}
+
+	var mu sync.Mutex
+	var peerReports []report
+	live := newTransport(2, nil, zap.NewNop(), func(groupMsg) bool { return true },
+		func(r report) { mu.Lock(); peerReports = append(peerReports, r); mu.Unlock() })
+	ln := listen()
+	live.start(ln)
+	if rs := probe(ln.Addr().String()); down(rs) {
+		t.Errorf("live peer: reports %+v, want none down", rs)
+	}
+	eventually(t, 5*time.Second, func() error { // its reader of the probe ends
+		live.mu.Lock()
+		defer live.mu.Unlock()
+		if len(live.mu.inbound) > 0 {
+			return fmt.Errorf("%d inbound connections", len(live.mu.inbound))
+		}
+		return nil
+	})
+	live.close(ln)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(peerReports) > 0 {
+		t.Errorf("the probed peer reported %+v: it would probe back", peerReports)
 	}
 }

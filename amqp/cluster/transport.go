@@ -80,7 +80,7 @@ type peer struct {
 		sync.Mutex
 		queue []groupMsg
 		addr  string
-		probe bool // redial now (failover.go)
+		probe bool // a probe runs (failover.go)
 	}
 }
 
@@ -215,12 +215,6 @@ func (p *peer) run() {
 			}
 			pinging = true // idle for a whole interval: an empty frame
 		}
-		probing := p.takeProbe() // failover.go: is the peer still there?
-		if probing && conn != nil {
-			conn.Close()
-			conn, w = nil, nil
-		}
-		pinging = pinging || probing
 		p.mu.Lock()
 		batch := p.mu.queue
 		p.mu.queue = nil
@@ -235,11 +229,6 @@ func (p *peer) run() {
 			if err != nil {
 				p.t.log.Debug("cluster: peer unreachable", zap.String("addr", addr), zap.Error(err))
 				p.dialFailed(err) // failover.go
-				p.t.failed(p.id, batch)
-				continue
-			}
-			if probing && p.closedAtOnce(c) { // failover.go
-				c.Close()
 				p.t.failed(p.id, batch)
 				continue
 			}

@@ -222,7 +222,9 @@ func TestProbe(t *testing.T) {
 		defer mu.Unlock()
 		return got
 	}
-	down := func(rs []report) bool { return slices.ContainsFunc(rs, func(r report) bool { return r.down && r.to == 2 }) }
+	down := func(rs []report) bool {
+		return slices.ContainsFunc(rs, func(r report) bool { return r.down && r.to == 2 })
+	}
 
 	closed := listen()
 	addr := closed.Addr().String()

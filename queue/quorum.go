@@ -51,25 +51,38 @@ func seqsOf(es []Entry) []uint64 {
 func (q *Queue) quorumPassiveLocked() bool { return q.Quorum != nil && !q.mu.quorumLead }
 
 // QuorumEnqueue applies a committed enqueue: m is entry seq (the group's
-// message id), delivered at once when this node leads.
-func (q *Queue) QuorumEnqueue(seq uint64, m *Message) {
+// message id), delivered at once when this node leads. It returns when m
+// expires (x-message-ttl, the policy's message-ttl, the expiration
+// property: 0 none), counted from its apply here: every member knows it,
+// only the leader acts on it, and its expiry is a settle (or a
+// dead-lettering) proposed through the log like an ack.
+func (q *Queue) QuorumEnqueue(seq uint64, m *Message) (expires int64) {
 	q.mu.Lock()
 	defer q.unlock()
 	if q.mu.deleted {
-		return
+		return 0
 	}
 	q.mu.stats.published++
 	q.mu.nextSeq = max(q.mu.nextSeq, seq)
 	e := Entry{Msg: m, Seq: seq, Stored: true}
+	var ttl int64
+	e.Expires, ttl = q.expiryFor(m)
 	if !q.mu.quorumLead {
 		q.mu.ready.push(e)
-		return
+		return e.Expires
 	}
 	if q.mu.ready.len() == 0 && len(q.mu.consumers) > 0 && q.offerLocked(e) {
-		return
+		return e.Expires
+	}
+	if ttl == 0 {
+		// rabbitmq: a TTL of 0 expires a message no consumer takes at once.
+		q.deadLetterLocked(e, ReasonExpired)
+		return e.Expires
 	}
 	q.mu.ready.push(e)
+	q.trackExpiryLocked(e)
 	q.dispatchLocked()
+	return e.Expires
 }
 
 // QuorumSettle applies a committed settle (or discard without
@@ -82,16 +95,19 @@ func (q *Queue) QuorumSettle(seq uint64, prio uint8) {
 }
 
 // QuorumReturn applies a committed return: entry seq, with its new
-// delivery count, is ready again at its place, marked redelivered.
-func (q *Queue) QuorumReturn(seq uint64, m *Message, deliveries uint32) {
+// delivery count, is ready again at its place, marked redelivered; it
+// keeps its expiry (QuorumEnqueue's).
+func (q *Queue) QuorumReturn(seq uint64, m *Message, deliveries uint32, expires int64) {
 	q.mu.Lock()
 	defer q.unlock()
 	if q.mu.deleted {
 		return
 	}
 	q.mu.ready.remove(seq, m.Priority)
-	q.mu.ready.insertBatch([]Entry{{Msg: m, Seq: seq, Stored: true, Redelivered: true, Deliveries: deliveries}})
+	e := Entry{Msg: m, Seq: seq, Stored: true, Redelivered: true, Deliveries: deliveries, Expires: expires}
+	q.mu.ready.insertBatch([]Entry{e})
 	if q.mu.quorumLead {
+		q.trackExpiryLocked(e)
 		q.dispatchLocked()
 	}
 }
@@ -124,13 +140,21 @@ func (q *Queue) QuorumLead(lead bool, ready []Entry) {
 	}
 	q.mu.quorumLead = lead
 	q.mu.ready.drain()
+	q.mu.expiry = nil // only the leader expires messages
 	for _, e := range ready {
 		e.Stored = true
 		if lead {
 			e.Redelivered = true
 		}
+		if e.Expires == 0 {
+			// From a snapshot: its TTL counts from now.
+			e.Expires, _ = q.expiryFor(e.Msg)
+		}
 		q.mu.ready.push(e)
 		q.mu.nextSeq = max(q.mu.nextSeq, e.Seq)
+		if lead {
+			q.trackExpiryLocked(e)
+		}
 	}
 	if lead {
 		q.dispatchLocked()
@@ -142,4 +166,28 @@ func (q *Queue) QuorumLeads() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.mu.quorumLead
+}
+
+// QuorumPurge applies a committed purge of the messages up to seq: the
+// leader removes those of them that are ready and settles them (its
+// settles go through the log, so every member drops them), and returns
+// how many; a follower's queue waits for those settles and returns -1.
+// Messages delivered and not acknowledged stay (rabbitmq), as do those
+// enqueued after the purge.
+func (q *Queue) QuorumPurge(upTo uint64) int {
+	q.mu.Lock()
+	defer q.unlock()
+	if !q.mu.quorumLead || q.mu.deleted {
+		return -1
+	}
+	n := 0
+	for _, e := range q.mu.ready.drain() {
+		if e.Seq > upTo {
+			q.mu.ready.push(e)
+			continue
+		}
+		n++
+		q.settleLocked(e)
+	}
+	return n
 }

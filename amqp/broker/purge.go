@@ -16,6 +16,9 @@ func (v *Vhost) Purge(q *queue.Queue) (int, error) {
 		// rabbitmq: a stream is a log; it is not purged.
 		return 0, amqp.Errorf(amqp.NotImplemented, "queue.purge not supported by stream queues queue '%s' in vhost '%s'", q.Name, v.name)
 	}
+	if p, ok := q.Quorum.(interface{ Purge() (int, error) }); ok {
+		return p.Purge() // a replicated purge (amqp/cluster)
+	}
 	n := q.Purge()
 	if q.Persist {
 		if err := v.b.Fence(); err != nil {

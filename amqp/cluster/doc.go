@@ -43,6 +43,11 @@
 //	               Ready round for every group, apply, snapshot, leadership
 //	qstate.go      a quorum queue's replicated state machine and its snapshot
 //	qcodec.go      the quorum queues' entries and messages on the log
+//	qttl.go        quorum queues' message TTL and x-expires, acted on by the leader
+//	qpurge.go      a quorum queue's purge as an operation in its log
+//	qmove.go       members moved when a node leaves; placement of new queues
+//	failover.go    a leader's node seen down (links closed, dial refused): elect at once
+//	nodes_status.go the members' own figures (/api/nodes) over the peer link
 //	DESIGN.md      how the design scales past three nodes and one machine
 //
 // Quorum queues, one node's view:
@@ -91,6 +96,11 @@
 // (count 0), so that every node hears from every other, followers
 // included, and can show which are running.
 //
+// Two more control messages (nodes_status.go) carry the members' own
+// figures for /api/nodes: an ask (Context "figures?", Index a request
+// id) and its answer (Context "figures=" then the node's JSON, the same
+// Index).
+//
 // A conf change's context is JSON, {"name": NODE, "addr": HOST:PORT}:
 // the address book travels in the log. A snapshot's data is
 //
@@ -114,6 +124,7 @@
 //	     2 settle   | n uvarint | n x message id uvarint     (ack)
 //	     3 return   | n uvarint | n x message id uvarint     (requeue)
 //	     4 discard  | n uvarint | n x message id uvarint     (reject, no requeue)
+//	     5 purge    | 2 | proposer node id uvarint | token uvarint (qpurge.go)
 //	message  flags u8 (1 persistent, 2 TTL) | priority u8 | ttl varint |
 //	         exchange len u8 | exchange | routing key len u8 | routing key |
 //	         properties len uvarint | properties | body len uvarint | body
@@ -208,6 +219,51 @@
 // applied, and their publishes confirmed, before the round's write of
 // new entries (not one fsync later).
 //
+// # Failover
+//
+// A killed node's kernel closes its sockets at once: its peers' inbound
+// links from it end, and a probe dial is refused (or, behind a proxy,
+// accepted and closed at once). failover.go takes that node for down
+// and every group it led, the metadata group included, forgets it
+// (raft's ForgetLeader) and elects another leader without waiting for
+// an election timeout: the first of the other voters by id campaigns at
+// once, the next ones 2 ticks apart while no leader is known. PreVote
+// and CheckQuorum stay on: a follower that still hears from the leader
+// refuses the pre-vote (its lease), so a false alarm on one follower
+// never raises the term nor unseats a healthy leader
+// (TestFailoverFalseAlarmKeepsLeader). A paused node (SIGSTOP) keeps its
+// sockets: the election timeout (10 ticks of 100 ms, randomised up to
+// twice that) applies. Measured, warren-chaos bench --kill-node leader:
+// confirms stopped 1.2-1.4 s before, a first confirm 17-367 ms after the
+// kill since (RabbitMQ 3.10: 290 ms).
+//
+// # Quorum queues: TTL, x-expires, purge
+//
+// rabbitmq 3.10 applies message TTL to quorum queues (checked on 3.10.8:
+// x-message-ttl and expiration both expire messages), so Warren does:
+// every member stamps a message's expiry when it applies the enqueue
+// (its own clock; not in snapshots: a message from a snapshot counts its
+// TTL from when it is installed or led), only the leader's queue expires
+// messages, and its expiry is a settle (or a dead-lettering, reason
+// expired, then a settle) proposed through the log as an ack, so every
+// member drops the same ones. x-expires runs on the leader only, which
+// proposes the queue's delete through the metadata group. A purge,
+// from any member, is an operation in the group's log: the leader
+// removes the ready messages up to it and settles them through the log;
+// the unacknowledged ones and those enqueued after the purge stay on
+// every member. Its purge-ok counts, on the leader, the ready messages
+// removed; on a follower, the messages the group held up to the purge.
+//
+// # Quorum queues: members move
+//
+// When a node leaves the cluster, each group it was a member of gets a
+// replacement (qmove.go): its leader adds a running node outside the
+// group as a learner, promotes it once caught up, and removes the node
+// that left; with no node to add, the group shrinks. The node added
+// starts the group on the leader's first message for it (no bootstrap)
+// and keeps it at its next start, since it has a log for it. New queues
+// are placed among the nodes not removed, joined ones included.
+//
 // # Durability
 //
 // A Ready's entries and hard state are synced (one raftlog Batch) before
@@ -241,17 +297,16 @@
 // space for a durable declaration, no stream directory) leaves that node
 // without the object while the others have it: the log has no way yet to
 // tell a deterministic refusal from a local one. x-expires runs on each
-// node's instance of a queue and deletes it there only; an auto-delete
+// node's instance of a classic queue and deletes it there only; an auto-delete
 // queue's deletion is proposed by the node whose last consumer left, and
-// deletes every node's instance. Other nodes' runtime figures (memory,
-// uptime) are not carried on the peer link: /api/nodes shows them for
-// the node answering only. A quorum queue's members are chosen once, at its declaration, among the
-// nodes then known (the group's conf state is in its log, ready for conf
-// changes; join/leave do not move quorum queues yet). For quorum queues: message TTL is not
-// applied (entries carry no expiry yet); x-expires deletes one node's
-// instance and its group there, as for classic queues; a purge on
-// the leader settles the ready messages through the log, on a follower
-// it empties only that node's instance (the group keeps them); a re-declare after a delete reuses the group id,
+// deletes every node's instance. For quorum queues: members move only
+// when a node leaves (no `rabbitmq-queues grow`/`shrink` yet, and a node
+// that joins takes only queues declared after it); x-expires counts the
+// uses (consumers, declares, gets) seen by the leader's node only; a
+// purge or an expiry settled by a leader that loses its leadership
+// before the settle commits is lost (the messages stay, expire again
+// under the next leader, a purge must be repeated); a purge on a node
+// outside the group fails (541); a re-declare after a delete reuses the group id,
 // so a member still running the old group's log could mix the two (the
 // log is deleted with the queue on every member that applies the delete);
 // a metadata snapshot that deletes and imports a quorum queue again

@@ -87,6 +87,8 @@ type loop struct {
 	// (applied.go): commands up to it are in the store already.
 	storeApplied uint64
 	memberCache  members // status.go
+
+	metaFailover *failover // failover.go: the metadata group's election after its leader's node went down
 }
 
 // seenWindow is how many applied entries a proposal id is remembered for:
@@ -111,6 +113,8 @@ func (l *loop) run() {
 			l.retryDropped()
 			l.reproposeOnNewLeader()
 			l.tickGroups()
+			l.tickFailovers() // failover.go
+			l.tickMoves()     // qmove.go
 			if !l.rn.HasReady() && (l.applied != l.savedApplied || l.confDirty) {
 				if !l.persist(nil, true) {
 					return
@@ -149,6 +153,7 @@ func (l *loop) run() {
 				return
 			}
 		}
+		l.afterFailover() // failover.go
 		if l.anyReady() {
 			// More to do (a restarted node applying its log, 1 MiB of
 			// committed entries per Ready): come back at once, after
@@ -177,6 +182,14 @@ func (l *loop) stepAny(m groupMsg) {
 // reportAny hands a transport report to raft: an unreachable peer to
 // every group, a snapshot's fate to its group.
 func (l *loop) reportAny(r report) {
+	switch { // failover.go
+	case r.lost:
+		l.n.tr.probe(r.to)
+		return
+	case r.down:
+		l.peerDown(r.to)
+		return
+	}
 	if r.snapshot {
 		st := raft.SnapshotFailure
 		if r.ok {

@@ -374,6 +374,9 @@ func (l *loop) noticeIfRemoved(m *pb.Message) {
 // control handles a control-group message: a removal notice for this
 // node stops its Raft.
 func (n *Node) control(m *pb.Message) {
+	if n.figuresControl(m) { // nodes_status.go
+		return
+	}
 	if m.GetTo() != n.id || !bytes.Equal(m.GetContext(), noticeRemoved) {
 		return
 	}

@@ -99,6 +99,7 @@ type Node struct {
 	}
 
 	nextID atomic.Uint64 // proposal ids, seeded from the clock at New
+	figs   figures       // nodes_status.go: the members' figures over the peer link
 	mu     struct {
 		sync.Mutex
 		pending map[uint64]chan result

@@ -21,6 +21,7 @@ const (
 	opSettle
 	opReturn
 	opDiscard
+	opPurge // proposer node, purge token (qpurge.go), as seqs
 )
 
 var errBadEntry = errors.New("cluster: a malformed quorum queue entry")
@@ -188,7 +189,7 @@ func decodeQEntry(b []byte) (node, id uint64, ops []qop, err error) {
 		switch op.kind {
 		case opEnqueue:
 			op.msg = r.message()
-		case opSettle, opReturn, opDiscard:
+		case opSettle, opReturn, opDiscard, opPurge:
 			k := r.uvarint()
 			if k > uint64(len(r.b)) {
 				return 0, 0, nil, errBadEntry

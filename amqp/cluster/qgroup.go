@@ -42,6 +42,8 @@ type qgroup struct {
 		queued bool       // in Node.qmu.dirty
 		status QueueStatus
 		room   chan struct{} // closed when pending falls to half the cap
+
+		purges map[uint64]chan int // qpurge.go: purges proposed here, by token
 	}
 
 	// Owned by the loop goroutine once adopted.
@@ -66,6 +68,14 @@ type qgroup struct {
 	// logBytes is the entry data applied since the last snapshot,
 	// snapBytes that snapshot's size (qloop.go snapshotGroups).
 	logBytes, snapBytes int64
+
+	failover *failover // failover.go: an election after the leader's node went down
+
+	// qmove.go: members moved. joined: this node was added to the group
+	// after its declaration (read by publishers: atomic).
+	joined       atomic.Bool
+	snapNow      bool
+	confProposed map[[2]uint64]uint64
 }
 
 // qbatch is one proposal of a group: a round's operations, and the
@@ -144,7 +154,7 @@ func (g *qgroup) Attach(q *queue.Queue) { g.q.Store(q) }
 // Enqueue implements queue.Quorum: the message joins the next round's
 // entry of the group.
 func (g *qgroup) Enqueue(m *queue.Message, done func(error)) {
-	if !g.member {
+	if !g.isMember() { // qmove.go
 		if done != nil {
 			done(errNotMember)
 		}
@@ -206,7 +216,7 @@ func (g *qgroup) release(bytes int64, dones []func(error), err error) {
 }
 
 func (g *qgroup) seqOp(kind byte, seqs []uint64) {
-	if !g.member || len(seqs) == 0 {
+	if !g.isMember() || len(seqs) == 0 { // qmove.go
 		return
 	}
 	g.mu.Lock()
@@ -265,13 +275,11 @@ func (n *Node) QueueConfig(vhost string, cfg *queue.Config) {
 		return
 	}
 	id := QueueGroupID(vhost, cfg.Name)
-	nodes := make([]uint64, 0, len(n.names))
-	for nid := range n.names {
-		nodes = append(nodes, nid)
-	}
+	nodes := n.placementNodes() // qmove.go
 	g := &qgroup{n: n, id: id, vhost: vhost, name: cfg.Name, members: memberIDs(id, nodes, groupSize(cfg.Args))}
 	g.member = slices.Contains(g.members, n.id)
 	cfg.Quorum, cfg.Journal, cfg.Budget = g, nil, nil
+	n.expireOnLeader(vhost, cfg) // qttl.go
 	n.qmu.Lock()
 	if old := n.qmu.groups[id]; old != nil {
 		// The broker replaced the queue (a restored snapshot): this

@@ -246,7 +246,7 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 				fx = g.st.apply(op, limit, fx)
 			}
 			if q != nil {
-				applyEffects(q, fx)
+				applyEffects(g, q, fx)
 			}
 			clear(fx)
 			g.effects = fx[:0]
@@ -258,6 +258,7 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 		var cc pb.ConfChange
 		if err := proto.Unmarshal(e.GetData(), &cc); err == nil {
 			g.conf, g.confDirty = g.rn.ApplyConfChange(&cc), true
+			l.groupConfChanged(g, &cc) // qmove.go
 		}
 	case pb.EntryConfChangeV2:
 		var cc pb.ConfChangeV2
@@ -269,15 +270,19 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 
 // applyEffects applies what the state machine did to this node's queue
 // instance (queue/quorum.go).
-func applyEffects(q *queue.Queue, fx []effect) {
+func applyEffects(g *qgroup, q *queue.Queue, fx []effect) {
 	for _, f := range fx {
 		switch f.kind {
 		case opEnqueue:
-			q.QuorumEnqueue(f.seq, f.msg)
+			if exp := q.QuorumEnqueue(f.seq, f.msg); exp != 0 {
+				g.st.setExpires(f.seq, exp) // qttl.go
+			}
+		case opPurge:
+			g.applyPurge(q, f) // qpurge.go
 		case opSettle:
 			q.QuorumSettle(f.seq, f.msg.Priority)
 		case opReturn:
-			q.QuorumReturn(f.seq, f.msg, f.deliveries)
+			q.QuorumReturn(f.seq, f.msg, f.deliveries, f.expires)
 		case opDiscard:
 			q.QuorumDiscard(f.seq, f.msg, f.deliveries, f.reason)
 		}
@@ -340,7 +345,7 @@ func (l *loop) adoptGroups() {
 func (l *loop) startGroup(g *qgroup) {
 	n := l.n
 	l.groups[g.id] = g
-	if !g.member {
+	if !g.member && !g.joined.Load() && !l.movedHere(g) { // qmove.go
 		g.setStatus(QueueStatus{Group: g.id, Members: n.nameList(g.members)})
 		return
 	}
@@ -383,7 +388,7 @@ func (l *loop) startGroup(g *qgroup) {
 		return
 	}
 	last, _ := rg.LastIndex()
-	if last == 0 {
+	if last == 0 && !g.joined.Load() { // qmove.go: a member added later waits for the leader
 		peers := make([]raft.Peer, 0, len(g.members))
 		for _, id := range slices.Sorted(slices.Values(g.members)) {
 			peers = append(peers, raft.Peer{ID: id})
@@ -401,7 +406,7 @@ func (l *loop) startGroup(g *qgroup) {
 	// bootstrap's configuration is applied (raft refuses before):
 	// leaders spread over the nodes, and the group leads without waiting
 	// an election timeout.
-	g.campaign = last == 0 && g.members[0] == n.id
+	g.campaign = last == 0 && g.members[0] == n.id && !g.joined.Load()
 	if q := g.q.Load(); q != nil {
 		q.QuorumLead(false, g.st.entries())
 	}
@@ -605,7 +610,7 @@ func (n *Node) queueTimeout(g *qgroup) error {
 // raft sends again.
 func (l *loop) stepGroup(m groupMsg) {
 	g := l.groups[m.group]
-	if g == nil || g.rn == nil {
+	if g == nil || g.rn == nil && !l.adoptMoved(g, m.msg) { // qmove.go
 		return
 	}
 	if m.msg.GetType() == pb.MessageType_MsgTransferLeader && g.leading {
@@ -636,7 +641,8 @@ func (l *loop) snapshotGroups() {
 		if g.rn == nil {
 			continue
 		}
-		if g.applied-g.snapIndex >= l.n.cfg.QueueSnapshotEntries && g.logBytes >= g.snapBytes/2 {
+		if g.applied-g.snapIndex >= l.n.cfg.QueueSnapshotEntries && g.logBytes >= g.snapBytes/2 || g.snapNow && g.applied > g.snapIndex { // qmove.go: snapNow
+			g.snapNow = false
 			data := g.st.encode()
 			b := l.n.store.NewBatch()
 			b.CreateSnapshot(g.g, g.applied, g.conf, data)

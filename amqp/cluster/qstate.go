@@ -22,6 +22,9 @@ type qstate struct {
 type qmsg struct {
 	msg        *queue.Message
 	deliveries uint32 // returns applied: rabbitmq's x-delivery-count
+	// expires is when the message expires (unix ms; 0: no TTL), from its
+	// apply on this node (qttl.go): local, not in snapshots.
+	expires int64
 }
 
 // effect is what applying an operation did to one message, for the local
@@ -32,6 +35,9 @@ type effect struct {
 	msg        *queue.Message
 	deliveries uint32
 	reason     queue.Reason // opDiscard
+	expires    int64        // opReturn: the message's (qttl.go)
+	purge      []uint64     // opPurge: its proposer and token (qpurge.go)
+	count      int          // opPurge: the messages up to seq
 }
 
 // apply applies op; limit is the queue's x-delivery-limit (<0: none): a
@@ -68,8 +74,12 @@ func (s *qstate) apply(op qop, limit int64, out []effect) []effect {
 				out = append(out, effect{kind: opDiscard, seq: id, msg: m.msg, deliveries: m.deliveries, reason: queue.ReasonDeliveryLimit})
 				continue
 			}
-			out = append(out, effect{kind: opReturn, seq: id, msg: m.msg, deliveries: m.deliveries})
+			out = append(out, effect{kind: opReturn, seq: id, msg: m.msg, deliveries: m.deliveries, expires: m.expires})
 		}
+	case opPurge:
+		// qpurge.go: the messages up to here; the leader settles those
+		// of them that are ready.
+		return append(out, effect{kind: opPurge, seq: s.next, purge: op.seqs, count: len(s.msgs)})
 	case opDiscard:
 		for _, id := range op.seqs {
 			if m := s.msgs[id]; m != nil {
@@ -97,7 +107,7 @@ func (s *qstate) entries() []queue.Entry {
 	out := make([]queue.Entry, len(ids))
 	for i, id := range ids {
 		m := s.msgs[id]
-		out[i] = queue.Entry{Msg: m.msg, Seq: id, Deliveries: m.deliveries, Redelivered: m.deliveries > 0}
+		out[i] = queue.Entry{Msg: m.msg, Seq: id, Deliveries: m.deliveries, Redelivered: m.deliveries > 0, Expires: m.expires}
 	}
 	return out
 }

@@ -68,6 +68,8 @@ type report struct {
 	group    uint64 // of a snapshot message
 	snapshot bool   // a snapshot message: ok tells whether it went
 	ok       bool
+	lost     bool // the inbound link from to ended: probe it (failover.go)
+	down     bool // a dial to to was refused: it is down (failover.go)
 }
 
 type peer struct {
@@ -78,6 +80,7 @@ type peer struct {
 		sync.Mutex
 		queue []groupMsg
 		addr  string
+		probe bool // a probe runs (failover.go)
 	}
 }
 
@@ -225,6 +228,7 @@ func (p *peer) run() {
 			c, err := net.DialTimeout("tcp", addr, dialTimeout)
 			if err != nil {
 				p.t.log.Debug("cluster: peer unreachable", zap.String("addr", addr), zap.Error(err))
+				p.dialFailed(err) // failover.go
 				p.t.failed(p.id, batch)
 				continue
 			}
@@ -292,52 +296,56 @@ func (t *transport) accept(ln net.Listener) {
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			err := t.read(c)
+			from, err := t.read(c)
 			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				t.log.Debug("cluster: inbound peer link closed", zap.Stringer("remote", c.RemoteAddr()), zap.Error(err))
 			}
 			c.Close()
 			t.mu.Lock()
 			delete(t.mu.inbound, c)
+			closed := t.mu.closed
 			t.mu.Unlock()
+			if !closed && !errors.Is(err, net.ErrClosed) {
+				t.linkLost(from) // failover.go
+			}
 		}()
 	}
 }
 
 // read reads one inbound connection: the hello, then batches.
-func (t *transport) read(c net.Conn) error {
+func (t *transport) read(c net.Conn) (from uint64, err error) {
 	r := bufio.NewReaderSize(c, 64<<10)
 	var hello [len(linkMagic) + 1 + 8]byte
 	if _, err := io.ReadFull(r, hello[:]); err != nil {
-		return err
+		return 0, err
 	}
 	if string(hello[:4]) != linkMagic || hello[4] != linkVersion {
-		return fmt.Errorf("cluster: not a Warren peer link (or version %d)", hello[4])
+		return 0, fmt.Errorf("cluster: not a Warren peer link (or version %d)", hello[4])
 	}
-	from := binary.BigEndian.Uint64(hello[5:])
+	from = binary.BigEndian.Uint64(hello[5:])
 	var lenb [4]byte
 	for {
 		if _, err := io.ReadFull(r, lenb[:]); err != nil {
-			return err
+			return from, err
 		}
 		n := binary.BigEndian.Uint32(lenb[:])
 		if n > maxFrame {
-			return fmt.Errorf("cluster: a frame of %d bytes is over the limit", n)
+			return from, fmt.Errorf("cluster: a frame of %d bytes is over the limit", n)
 		}
 		body := make([]byte, n)
 		if _, err := io.ReadFull(r, body); err != nil {
-			return err
+			return from, err
 		}
 		msgs, err := decodeBatch(body)
 		if err != nil {
-			return err
+			return from, err
 		}
 		t.mu.Lock()
 		t.mu.heard[from] = time.Now()
 		t.mu.Unlock()
 		for _, m := range msgs {
 			if !t.deliver(m) {
-				return net.ErrClosed
+				return from, net.ErrClosed
 			}
 		}
 	}

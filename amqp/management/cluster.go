@@ -197,6 +197,7 @@ func (s *Server) clusterNodes() []map[string]any {
 		return []map[string]any{self}
 	}
 	st := s.cfg.Cluster.Status()
+	figs := s.peerFigures(st) // nodes_figures.go
 	var out []map[string]any
 	found := false
 	for _, m := range st.Members {
@@ -211,9 +212,14 @@ func (s *Server) clusterNodes() []map[string]any {
 			out = append(out, self)
 			continue
 		}
-		// rabbitmq: a node that is down shows running=false and none
-		// of its figures; Warren has no figures of its peers yet.
-		out = append(out, map[string]any{"name": m.Name, "type": "disc", "running": m.Running, "being_drained": false, "warren_cluster": wc})
+		if f := figs[m.Name]; f != nil { // its own figures, over the peer link
+			f["name"], f["running"], f["warren_cluster"] = m.Name, true, wc
+			out = append(out, f)
+			continue
+		}
+		// rabbitmq: a node that is down (or does not answer) shows
+		// running=false and none of its figures.
+		out = append(out, map[string]any{"name": m.Name, "type": "disc", "running": figs == nil && m.Running, "being_drained": false, "warren_cluster": wc})
 	}
 	if !found { // a node not (or no longer) a member: itself, so marked
 		self["warren_cluster"] = map[string]any{"role": "none", "removed": st.Removed, "leader_name": st.Leader}

@@ -135,6 +135,9 @@ func New(cfg Config) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.routes()
 	s.stats = newSampler(s.b, s.reg, cfg.StatsInterval)
+	if cf, ok := cfg.Cluster.(ClusterFigures); ok { // nodes_figures.go
+		cf.ServeFigures(s.nodeJSON)
+	}
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(s.log)}
 	return s, nil
 }

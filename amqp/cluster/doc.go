@@ -118,6 +118,16 @@
 //	         exchange len u8 | exchange | routing key len u8 | routing key |
 //	         properties len uvarint | properties | body len uvarint | body
 //
+// Since issue 20 (a) a node proposes version 3 entries, numbered per
+// group and per incarnation (qseq.go):
+//
+//	version u8 (3) | proposer u64BE | incarnation u64BE | seq u64BE | count uvarint | ops
+//
+// and the group's state keeps each proposer's last seq applied (in the
+// snapshot too): a second copy is dropped, one after a gap refused and
+// proposed again once the gap fills, so a lost batch is proposed again
+// without being applied twice or out of its publisher's order.
+//
 // Each round takes every operation a group collected since the last one
 // (publishes, acks, ... from any goroutine) into one entry. Message ids
 // are given at apply: 1, 2, ... in log order, the same on every member;
@@ -171,8 +181,11 @@
 // message not settled, ready or delivered and unacknowledged, with its
 // delivery count:
 //
-//	version u8 (1) | next id uvarint | count uvarint |
-//	count x ( id uvarint | deliveries uvarint | message )
+//	version u8 (2) | next id uvarint | count uvarint |
+//	count x ( id uvarint | deliveries uvarint | message ) |
+//	count uvarint | count x ( proposer u64BE | incarnation u64BE | last seq uvarint )
+//
+// (version 1, read still, has no proposers' table.)
 //
 // so a message left unacknowledged is in every snapshot and never keeps
 // the log from being compacted (TestQuorumCompactionWithStuckMessage).
@@ -274,14 +287,13 @@
 // 0, out of order 0, every kill followed by confirms within 1.7 s). A
 // group whose publishes here have waited 3 s is logged (logStuck).
 // Batches forwarded to a leader are proposed again when the leader
-// changes or is elected again in a newer term; one lost while the
-// leader and its term stay the same (a forwarded message lost on a
-// broken link) is nacked at ProposeTimeout, holding its publisher's
-// window up to 10 s. One run
-// had 16 messages of a publisher delivered after later ones of it: a
-// batch forwarded to a leader that lost it, proposed again after a
-// later one was committed. RabbitMQ's enqueuers number their commands
-// and its queue holds a later one until the gap fills: the fix to take.
+// changes or is elected again in a newer term, and, sequenced (qseq.go),
+// when none of the node's batches applied for two election timeouts or
+// when a later one was refused for a gap: one lost while the leader and
+// its term stay the same is no longer nacked at ProposeTimeout, and a
+// publisher's messages can no longer be applied out of order (a run had
+// 16 delivered after later ones: a lost batch proposed again after a
+// later one was committed). TestQuorumLostForwardProposalsResent.
 //
 // # Concurrency
 //

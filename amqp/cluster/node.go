@@ -99,6 +99,7 @@ type Node struct {
 	}
 
 	nextID atomic.Uint64 // proposal ids, seeded from the clock at New
+	inc    uint64        // this incarnation: the start time (qseq.go)
 	mu     struct {
 		sync.Mutex
 		pending map[uint64]chan result
@@ -181,7 +182,8 @@ func New(cfg Config) (*Node, error) {
 		propc: make(chan proposal, 256), recvc: make(chan groupMsg, 4096), reportc: make(chan report, 1024),
 		ctlc: make(chan func(*loop)), stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	n.qmu.groups = map[uint64]*qgroup{}
-	n.nextID.Store(uint64(time.Now().UnixNano()))
+	n.inc = uint64(time.Now().UnixNano())
+	n.nextID.Store(n.inc)
 	n.mu.pending = map[uint64]chan result{}
 	var err error
 	if n.store, err = raftlog.Open(raftlog.Options{Dir: cfg.Dir, Logger: n.log}); err != nil {

@@ -63,6 +63,13 @@ type qgroup struct {
 	seen               seenSet
 	effects            []effect // scratch
 	stuckLogged        uint64   // the tick logStuck last told at
+
+	// Sequenced batches (qseq.go), the loop's: the last sequence given;
+	// when a batch of this node's was last applied; resends for want of
+	// progress.
+	seq        uint64
+	progressAt time.Time
+	resent     uint64
 }
 
 // qbatch is one proposal of a group: a round's operations, and the
@@ -73,6 +80,11 @@ type qbatch struct {
 	dones    []func(error)
 	bytes    int64 // its enqueues' share of qgroup.pending
 	deadline time.Time
+
+	// qseq.go: when it was last proposed; a copy was refused (a gap);
+	// nacked, it is kept, emptied, to fill its place in the sequence.
+	proposedAt       time.Time
+	rejected, filler bool
 }
 
 // QueueStatus is a node's view of one quorum queue's group.

@@ -223,17 +223,21 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 		if len(e.GetData()) == 0 {
 			return // a new leader's empty entry
 		}
-		node, id, ops, err := decodeQEntry(e.GetData())
+		h, ops, err := decodeQEntryHdr(e.GetData())
 		if err != nil {
 			l.n.log.Error("cluster: a quorum queue entry this node cannot decode", zap.String("queue", g.name), zap.Uint64("index", e.GetIndex()), zap.Error(err))
 			return
 		}
 		var mine *qbatch
-		if node == l.n.id {
-			mine = g.inflight[id]
-			delete(g.inflight, id)
+		if h.node == l.n.id && h.seq == 0 {
+			mine = g.inflight[h.id]
+			delete(g.inflight, h.id)
 		}
-		if !g.seen.dup(node, id, e.GetIndex()) {
+		v := g.st.admit(h) // qseq.go
+		if h.seq > 0 && h.node == l.n.id && h.inc == l.n.inc {
+			defer l.mineApplied(g, h.seq, v)
+		}
+		if v == vApply && (h.seq > 0 || !g.seen.dup(h.node, h.id, e.GetIndex())) {
 			q := g.q.Load()
 			limit := int64(-1)
 			if q != nil {
@@ -323,6 +327,7 @@ func (l *loop) adoptGroups() {
 			g.rn, g.g, g.st, g.applied, g.snapIndex = old.rn, old.g, old.st, old.applied, old.snapIndex
 			g.hard, g.savedHard, g.conf, g.lead, g.leading = old.hard, old.savedHard, old.conf, old.lead, old.leading
 			g.inflight, g.dropped, g.seen = old.inflight, old.dropped, old.seen
+			g.seq, g.progressAt, g.resent = old.seq, old.progressAt, old.resent
 			l.groups[g.id] = g
 			if q := g.q.Load(); q != nil && g.rn != nil {
 				q.QuorumLead(g.leading, g.st.entries())
@@ -483,8 +488,7 @@ func (l *loop) proposeGroups() {
 			g.release(ops.bytes, ops.dones, amqp.Errorf(amqp.NotFound, "no queue '%s' in vhost '%s'", g.name, g.vhost))
 			continue
 		}
-		id := n.nextID.Add(1)
-		b := &qbatch{id: id, data: ops.entry(n.id, id), dones: ops.dones, bytes: ops.bytes, deadline: now.Add(n.cfg.ProposeTimeout)}
+		b := l.newBatch(g, ops, now) // qseq.go
 		st := g.rn.BasicStatus()
 		l.catchUp(g, st.Lead, st.HardState.GetTerm())
 		if len(g.dropped) > 0 {
@@ -527,6 +531,7 @@ func (l *loop) catchUp(g *qgroup, lead, term uint64) {
 }
 
 func (l *loop) proposeGroup(g *qgroup, b *qbatch) {
+	b.proposedAt = time.Now()
 	err := g.rn.Propose(b.data)
 	switch {
 	case err == nil:
@@ -556,20 +561,16 @@ func (l *loop) tickGroups() {
 		st := g.rn.BasicStatus()
 		lead := st.Lead
 		for id, b := range g.inflight {
-			if now.After(b.deadline) {
+			if now.After(b.deadline) && !g.expire(b, l.n.queueTimeout(g)) {
 				delete(g.inflight, id)
-				g.release(b.bytes, b.dones, l.n.queueTimeout(g))
 			}
 		}
 		g.dropped = slices.DeleteFunc(g.dropped, func(b *qbatch) bool {
-			if now.After(b.deadline) {
-				g.release(b.bytes, b.dones, l.n.queueTimeout(g))
-				return true
-			}
-			return false
+			return now.After(b.deadline) && !g.expire(b, l.n.queueTimeout(g))
 		})
 		l.pullLeadership(g, lead)
 		l.catchUp(g, lead, st.HardState.GetTerm())
+		l.resendStalled(g, now) // qseq.go
 	}
 }
 

@@ -43,6 +43,8 @@
 //	               Ready round for every group, apply, snapshot, leadership
 //	qstate.go      a quorum queue's replicated state machine and its snapshot
 //	qcodec.go      the quorum queues' entries and messages on the log
+//	qseq.go        per-proposer sequences: dedupe, gaps, resends
+//	qremote.go     consumers fed by a leader on another node, with credit
 //	DESIGN.md      how the design scales past three nodes and one machine
 //
 // Quorum queues, one node's view:
@@ -207,12 +209,21 @@
 // tells the client sooner and never confirms. A publish on a node that
 // is not a member of the group is nacked (not forwarded: a gap).
 //
-// A consumer on a follower gets nothing from that node; instead the
-// follower asks, once per election timeout, for the leadership
-// (MsgTransferLeader, forwarded by raft to the leader), which a leader
-// whose own queue has consumers refuses. So one consumer anywhere is fed;
-// consumers on two nodes are fed only on the leader's (the other waits:
-// feeding it over the peer link with credit is the next step).
+// A consumer on a node that does not lead the queue's group (a follower,
+// or a node outside the group) is fed by the leader over the peer link
+// (qremote.go): its node registers it with the leader, which adds a proxy
+// consumer to its own queue, with a window of the consumer's prefetch
+// (2000 without one); the proxy's deliveries go over the link to the
+// consumer's node, whose passive queue hands them to the consumer
+// (queue/quorum_feed.go), keeping what its Sink cannot take yet; acks,
+// requeues and rejects are proposed as settle, return and discard (the
+// message ids are the group's) and, applied on the leader, give the
+// proxy its credit back. So prefetch means what it means on one node, and
+// the leadership stays where it is. A cancelled consumer's node returns
+// what it holds; a leader that stops hearing from a consumer's node for
+// three election timeouts returns what it had out there; a new leader
+// learns of remote consumers from their nodes (at once when they see it,
+// and every election timeout).
 //
 // A group's leader sends its appends before its own write of them is done
 // (Raft thesis 10.2.1, as etcd does): raft counts the leader's own copy

@@ -149,6 +149,7 @@ func (l *loop) run() {
 				return
 			}
 		}
+		l.feedSend() // qremote.go
 		l.maybeSnapshot()
 		l.snapshotGroups()
 		l.updateStatus()

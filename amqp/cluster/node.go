@@ -352,7 +352,9 @@ func (n *Node) voterNames(ids []uint64) []string {
 // deliver hands a received message to the Raft loop; false once stopped.
 func (n *Node) deliver(m groupMsg) bool {
 	if m.group == controlGroup {
-		n.control(m.msg) // membership.go
+		if !n.feedReceive(m.msg) { // qremote.go
+			n.control(m.msg) // membership.go
+		}
 		return true
 	}
 	select {

@@ -70,6 +70,8 @@ type qgroup struct {
 	seq        uint64
 	progressAt time.Time
 	resent     uint64
+
+	fd feeds // remote consumers (qremote.go)
 }
 
 // qbatch is one proposal of a group: a round's operations, and the

@@ -192,6 +192,7 @@ func (l *loop) readyGroup(g *qgroup, rd raft.Ready, applied bool) {
 				// marked redelivered; a former one stops delivering.
 				q.QuorumLead(leading, g.st.entries())
 			}
+			l.feedLead(g, leading) // qremote.go
 			l.n.log.Debug("cluster: quorum queue leader", zap.String("queue", g.name), zap.Bool("here", leading))
 		}
 	}
@@ -249,6 +250,9 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 			}
 			if q != nil {
 				applyEffects(q, fx)
+				if g.feedSettled(fx) { // qremote.go: a remote consumer's credit
+					defer q.Dispatch()
+				}
 			}
 			clear(fx)
 			g.effects = fx[:0]
@@ -555,6 +559,7 @@ func (l *loop) tickGroups() {
 	now := time.Now()
 	for _, g := range l.groups {
 		if g.rn == nil {
+			l.feedTick(g) // not a member: its consumers are fed too
 			continue
 		}
 		g.rn.Tick()
@@ -568,27 +573,9 @@ func (l *loop) tickGroups() {
 		g.dropped = slices.DeleteFunc(g.dropped, func(b *qbatch) bool {
 			return now.After(b.deadline) && !g.expire(b, l.n.queueTimeout(g))
 		})
-		l.pullLeadership(g, lead)
+		l.feedTick(g) // qremote.go: consumers here fed by the leader
 		l.catchUp(g, lead, st.HardState.GetTerm())
 		l.resendStalled(g, now) // qseq.go
-	}
-}
-
-// pullLeadership asks, from a follower whose queue has consumers, that
-// the leadership move here (raft forwards MsgTransferLeader to the
-// leader), at most once per election timeout: only a leader delivers,
-// and consumers on a follower are not fed over the peer link. A leader
-// whose own queue has consumers refuses (stepGroup), so consumers on two
-// nodes do not pull the group back and forth: the second waits.
-func (l *loop) pullLeadership(g *qgroup, lead uint64) {
-	g.ticks++
-	if g.leading || lead == raft.None || g.ticks%uint64(l.n.cfg.ElectionTicks) != 0 {
-		return
-	}
-	if q := g.q.Load(); q != nil {
-		if _, consumers := q.Counts(); consumers > 0 {
-			g.rn.TransferLeader(l.n.id)
-		}
 	}
 }
 
@@ -609,7 +596,7 @@ func (l *loop) stepGroup(m groupMsg) {
 	if m.msg.GetType() == pb.MessageType_MsgTransferLeader && g.leading {
 		if q := g.q.Load(); q != nil {
 			if _, consumers := q.Counts(); consumers > 0 {
-				return // this leader's consumers keep it (pullLeadership)
+				return // this leader's consumers keep it
 			}
 		}
 	}

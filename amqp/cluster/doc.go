@@ -13,7 +13,13 @@
 // Quorum queues (x-queue-type quorum) are replicated: one Raft group
 // per queue (qgroup.go), whose entries are the queue's operations. Other
 // queues are not: every node holds its own instance of every classic
-// queue and a message stays on the node it was published to. Exclusive
+// queue and a message stays on the node it was published to (a gap:
+// issue 20 wants a classic queue to live on one node, its `node` in the
+// API, with clients on any node; today a message published on node B to
+// a classic queue declared on node A goes into B's instance, and only
+// B's consumers get it: checked, three confirmed publishes on b to a
+// durable classic queue declared on a leave a 0, b 3 and c 0 messages).
+// Forwarding them needs the queue's home in its definition first. Exclusive
 // queues stay on their connection's node and are not proposed.
 //
 // # Map
@@ -45,6 +51,7 @@
 //	qcodec.go      the quorum queues' entries and messages on the log
 //	qseq.go        per-proposer sequences: dedupe, gaps, resends
 //	qremote.go     consumers fed by a leader on another node, with credit
+//	qforward.go    batches of a node outside a group, forwarded to a member
 //	DESIGN.md      how the design scales past three nodes and one machine
 //
 // Quorum queues, one node's view:
@@ -207,7 +214,12 @@
 // (default 10 s: no quorum of the members) is nacked. RabbitMQ 3.10
 // leaves such a publish unconfirmed until the queue is back; a nack
 // tells the client sooner and never confirms. A publish on a node that
-// is not a member of the group is nacked (not forwarded: a gap).
+// is not a member of the group is forwarded (qforward.go): its sequenced
+// batch goes over the peer link to a member, which proposes it as it is;
+// the leader tells the node outside each verdict at apply, and the node
+// confirms, or sends again (to the next member after two election
+// timeouts without an answer). Its consumers are fed as remote consumers
+// (below), their acks forwarded the same way.
 //
 // A consumer on a node that does not lead the queue's group (a follower,
 // or a node outside the group) is fed by the leader over the peer link

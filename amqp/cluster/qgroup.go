@@ -3,7 +3,6 @@ package cluster
 import (
 	"cmp"
 	"encoding/binary"
-	"errors"
 	"hash/fnv"
 	"slices"
 	"sync"
@@ -71,7 +70,8 @@ type qgroup struct {
 	progressAt time.Time
 	resent     uint64
 
-	fd feeds // remote consumers (qremote.go)
+	fd    feeds  // remote consumers (qremote.go)
+	fwdTo uint64 // outside the group: the member to forward to (qforward.go)
 }
 
 // qbatch is one proposal of a group: a round's operations, and the
@@ -103,10 +103,6 @@ type QueueStatus struct {
 	// applied yet; MaxPendingBytes its high-water mark.
 	PendingBytes, MaxPendingBytes int64
 }
-
-// ErrNotMember nacks a publish to a quorum queue on a node outside its
-// group (the publish is not forwarded: a known gap).
-var errNotMember = errors.New("cluster: this node is not a member of the queue's group")
 
 // QueueGroupID is the Raft group id of quorum queue name in vhost: an
 // FNV-1a hash, never 0 or the metadata group's 1.
@@ -155,12 +151,6 @@ func (g *qgroup) Attach(q *queue.Queue) { g.q.Store(q) }
 // Enqueue implements queue.Quorum: the message joins the next round's
 // entry of the group.
 func (g *qgroup) Enqueue(m *queue.Message, done func(error)) {
-	if !g.member {
-		if done != nil {
-			done(errNotMember)
-		}
-		return
-	}
 	g.mu.Lock()
 	before := g.mu.ops.bytes
 	g.mu.ops.enqueue(m, done)
@@ -217,7 +207,7 @@ func (g *qgroup) release(bytes int64, dones []func(error), err error) {
 }
 
 func (g *qgroup) seqOp(kind byte, seqs []uint64) {
-	if !g.member || len(seqs) == 0 {
+	if len(seqs) == 0 {
 		return
 	}
 	g.mu.Lock()

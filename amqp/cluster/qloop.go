@@ -234,7 +234,8 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 			mine = g.inflight[h.id]
 			delete(g.inflight, h.id)
 		}
-		v := g.st.admit(h) // qseq.go
+		v := g.st.admit(h)      // qseq.go
+		l.tellProposer(g, h, v) // qforward.go: a proposer outside the group
 		if h.seq > 0 && h.node == l.n.id && h.inc == l.n.inc {
 			defer l.mineApplied(g, h.seq, v)
 		}
@@ -488,11 +489,15 @@ func (l *loop) proposeGroups() {
 		if ops.count == 0 {
 			continue
 		}
-		if l.groups[g.id] != g || g.rn == nil {
+		if l.groups[g.id] != g || g.rn == nil && g.member {
 			g.release(ops.bytes, ops.dones, amqp.Errorf(amqp.NotFound, "no queue '%s' in vhost '%s'", g.name, g.vhost))
 			continue
 		}
 		b := l.newBatch(g, ops, now) // qseq.go
+		if !g.member {
+			l.forwardBatch(g, b) // qforward.go
+			continue
+		}
 		st := g.rn.BasicStatus()
 		l.catchUp(g, st.Lead, st.HardState.GetTerm())
 		if len(g.dropped) > 0 {
@@ -535,6 +540,10 @@ func (l *loop) catchUp(g *qgroup, lead, term uint64) {
 }
 
 func (l *loop) proposeGroup(g *qgroup, b *qbatch) {
+	if !g.member {
+		l.forwardBatch(g, b) // qforward.go
+		return
+	}
 	b.proposedAt = time.Now()
 	err := g.rn.Propose(b.data)
 	switch {
@@ -559,7 +568,10 @@ func (l *loop) tickGroups() {
 	now := time.Now()
 	for _, g := range l.groups {
 		if g.rn == nil {
-			l.feedTick(g) // not a member: its consumers are fed too
+			if !g.member { // qremote.go, qforward.go
+				l.feedTick(g)
+				l.forwardTick(g, now)
+			}
 			continue
 		}
 		g.rn.Tick()

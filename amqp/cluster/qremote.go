@@ -193,6 +193,23 @@ func (n *Node) feedReceive(m *pb.Message) bool {
 	r := reader{b: ctx[len(feedMagic)+9:]}
 	from := m.GetFrom()
 	switch kind {
+	case feedPropose, feedApplied: // qforward.go
+		body := r.b
+		var f func(*loop)
+		if kind == feedPropose {
+			f = func(l *loop) { l.forwardedPropose(group, body) }
+		} else {
+			inc, seq, v := r.u64(), r.u64(), r.byte()
+			if r.err || v > byte(vGap) {
+				return true
+			}
+			f = func(l *loop) { l.forwardedApplied(group, from, inc, seq, verdict(v)) }
+		}
+		select {
+		case n.ctlc <- f:
+		case <-n.stop:
+		case <-n.done:
+		}
 	case feedDeliver:
 		n.feedDeliver(group, &r)
 	case feedConsume, feedCancel:

@@ -70,6 +70,10 @@ type Consumer struct {
 	// Conn identifies the consumer's connection: its publishers are not
 	// held back for this queue (flow.go), since its acks would wait too.
 	Conn uint64
+	// Prefetch is the consumer's own window (basic.qos, 0: none): a
+	// quorum queue led on another node feeds it at most that many
+	// unsettled messages (quorum_feed.go).
+	Prefetch int
 }
 
 // Config describes a queue at declaration.
@@ -126,6 +130,9 @@ type Queue struct {
 		deleted     bool
 		filling     bool // hollow entries are being read back (hollow.go)
 		quorumLead  bool // a quorum queue on its group's leader (quorum.go)
+		// fed: entries the leader sent for consumers here that their
+		// Sinks have not taken yet (quorum_feed.go).
+		fed map[*Consumer][]Entry
 
 		paged         paged  // entries on disk only
 		recoveredUpTo uint64 // entries up to here were recovered: redelivered
@@ -346,7 +353,8 @@ func (q *Queue) Dispatch() {
 
 func (q *Queue) dispatchLocked() {
 	if q.quorumPassiveLocked() {
-		return // the group's leader delivers (quorum.go)
+		q.feedAllLocked() // what the leader sent (quorum_feed.go)
+		return            // the group's leader delivers (quorum.go)
 	}
 	var now int64
 	for q.mu.ready.len() > 0 && len(q.mu.consumers) > 0 {

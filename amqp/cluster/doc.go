@@ -13,7 +13,13 @@
 // Quorum queues (x-queue-type quorum) are replicated: one Raft group
 // per queue (qgroup.go), whose entries are the queue's operations. Other
 // queues are not: every node holds its own instance of every classic
-// queue and a message stays on the node it was published to. Exclusive
+// queue and a message stays on the node it was published to (a gap:
+// issue 20 wants a classic queue to live on one node, its `node` in the
+// API, with clients on any node; today a message published on node B to
+// a classic queue declared on node A goes into B's instance, and only
+// B's consumers get it: checked, three confirmed publishes on b to a
+// durable classic queue declared on a leave a 0, b 3 and c 0 messages).
+// Forwarding them needs the queue's home in its definition first. Exclusive
 // queues stay on their connection's node and are not proposed.
 //
 // # Map
@@ -48,6 +54,9 @@
 //	qmove.go       members moved when a node leaves; placement of new queues
 //	failover.go    a leader's node seen down (links closed, dial refused): elect at once
 //	nodes_status.go the members' own figures (/api/nodes) over the peer link
+//	qseq.go        per-proposer sequences: dedupe, gaps, resends
+//	qremote.go     consumers fed by a leader on another node, with credit
+//	qforward.go    batches of a node outside a group, forwarded to a member
 //	DESIGN.md      how the design scales past three nodes and one machine
 //
 // Quorum queues, one node's view:
@@ -129,6 +138,16 @@
 //	         exchange len u8 | exchange | routing key len u8 | routing key |
 //	         properties len uvarint | properties | body len uvarint | body
 //
+// Since issue 20 (a) a node proposes version 3 entries, numbered per
+// group and per incarnation (qseq.go):
+//
+//	version u8 (3) | proposer u64BE | incarnation u64BE | seq u64BE | count uvarint | ops
+//
+// and the group's state keeps each proposer's last seq applied (in the
+// snapshot too): a second copy is dropped, one after a gap refused and
+// proposed again once the gap fills, so a lost batch is proposed again
+// without being applied twice or out of its publisher's order.
+//
 // Each round takes every operation a group collected since the last one
 // (publishes, acks, ... from any goroutine) into one entry. Message ids
 // are given at apply: 1, 2, ... in log order, the same on every member;
@@ -182,8 +201,11 @@
 // message not settled, ready or delivered and unacknowledged, with its
 // delivery count:
 //
-//	version u8 (1) | next id uvarint | count uvarint |
-//	count x ( id uvarint | deliveries uvarint | message )
+//	version u8 (2) | next id uvarint | count uvarint |
+//	count x ( id uvarint | deliveries uvarint | message ) |
+//	count uvarint | count x ( proposer u64BE | incarnation u64BE | last seq uvarint )
+//
+// (version 1, read still, has no proposers' table.)
 //
 // so a message left unacknowledged is in every snapshot and never keeps
 // the log from being compacted (TestQuorumCompactionWithStuckMessage).
@@ -203,14 +225,28 @@
 // (default 10 s: no quorum of the members) is nacked. RabbitMQ 3.10
 // leaves such a publish unconfirmed until the queue is back; a nack
 // tells the client sooner and never confirms. A publish on a node that
-// is not a member of the group is nacked (not forwarded: a gap).
+// is not a member of the group is forwarded (qforward.go): its sequenced
+// batch goes over the peer link to a member, which proposes it as it is;
+// the leader tells the node outside each verdict at apply, and the node
+// confirms, or sends again (to the next member after two election
+// timeouts without an answer). Its consumers are fed as remote consumers
+// (below), their acks forwarded the same way.
 //
-// A consumer on a follower gets nothing from that node; instead the
-// follower asks, once per election timeout, for the leadership
-// (MsgTransferLeader, forwarded by raft to the leader), which a leader
-// whose own queue has consumers refuses. So one consumer anywhere is fed;
-// consumers on two nodes are fed only on the leader's (the other waits:
-// feeding it over the peer link with credit is the next step).
+// A consumer on a node that does not lead the queue's group (a follower,
+// or a node outside the group) is fed by the leader over the peer link
+// (qremote.go): its node registers it with the leader, which adds a proxy
+// consumer to its own queue, with a window of the consumer's prefetch
+// (2000 without one); the proxy's deliveries go over the link to the
+// consumer's node, whose passive queue hands them to the consumer
+// (queue/quorum_feed.go), keeping what its Sink cannot take yet; acks,
+// requeues and rejects are proposed as settle, return and discard (the
+// message ids are the group's) and, applied on the leader, give the
+// proxy its credit back. So prefetch means what it means on one node, and
+// the leadership stays where it is. A cancelled consumer's node returns
+// what it holds; a leader that stops hearing from a consumer's node for
+// three election timeouts returns what it had out there; a new leader
+// learns of remote consumers from their nodes (at once when they see it,
+// and every election timeout).
 //
 // A group's leader sends its appends before its own write of them is done
 // (Raft thesis 10.2.1, as etcd does): raft counts the leader's own copy
@@ -331,14 +367,13 @@
 // 0, out of order 0, every kill followed by confirms within 1.7 s). A
 // group whose publishes here have waited 3 s is logged (logStuck).
 // Batches forwarded to a leader are proposed again when the leader
-// changes or is elected again in a newer term; one lost while the
-// leader and its term stay the same (a forwarded message lost on a
-// broken link) is nacked at ProposeTimeout, holding its publisher's
-// window up to 10 s. One run
-// had 16 messages of a publisher delivered after later ones of it: a
-// batch forwarded to a leader that lost it, proposed again after a
-// later one was committed. RabbitMQ's enqueuers number their commands
-// and its queue holds a later one until the gap fills: the fix to take.
+// changes or is elected again in a newer term, and, sequenced (qseq.go),
+// when none of the node's batches applied for two election timeouts or
+// when a later one was refused for a gap: one lost while the leader and
+// its term stay the same is no longer nacked at ProposeTimeout, and a
+// publisher's messages can no longer be applied out of order (a run had
+// 16 delivered after later ones: a lost batch proposed again after a
+// later one was committed). TestQuorumLostForwardProposalsResent.
 //
 // # Concurrency
 //

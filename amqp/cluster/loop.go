@@ -153,6 +153,7 @@ func (l *loop) run() {
 				return
 			}
 		}
+		l.feedSend()      // qremote.go
 		l.afterFailover() // failover.go
 		if l.anyReady() {
 			// More to do (a restarted node applying its log, 1 MiB of

@@ -100,6 +100,7 @@ type Node struct {
 
 	nextID atomic.Uint64 // proposal ids, seeded from the clock at New
 	figs   figures       // nodes_status.go: the members' figures over the peer link
+	inc    uint64        // this incarnation: the start time (qseq.go)
 	mu     struct {
 		sync.Mutex
 		pending map[uint64]chan result
@@ -182,7 +183,8 @@ func New(cfg Config) (*Node, error) {
 		propc: make(chan proposal, 256), recvc: make(chan groupMsg, 4096), reportc: make(chan report, 1024),
 		ctlc: make(chan func(*loop)), stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	n.qmu.groups = map[uint64]*qgroup{}
-	n.nextID.Store(uint64(time.Now().UnixNano()))
+	n.inc = uint64(time.Now().UnixNano())
+	n.nextID.Store(n.inc)
 	n.mu.pending = map[uint64]chan result{}
 	var err error
 	if n.store, err = raftlog.Open(raftlog.Options{Dir: cfg.Dir, Logger: n.log}); err != nil {
@@ -351,7 +353,9 @@ func (n *Node) voterNames(ids []uint64) []string {
 // deliver hands a received message to the Raft loop; false once stopped.
 func (n *Node) deliver(m groupMsg) bool {
 	if m.group == controlGroup {
-		n.control(m.msg) // membership.go
+		if !n.feedReceive(m.msg) { // qremote.go
+			n.control(m.msg) // membership.go
+		}
 		return true
 	}
 	select {

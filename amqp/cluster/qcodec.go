@@ -12,7 +12,7 @@ import (
 
 const (
 	qEntryVersion = 2 // distinct from the metadata proposals' version 1
-	qSnapVersion  = 1
+	qSnapVersion  = 2 // 1: without the proposers (qseq.go)
 )
 
 // Operations in a quorum queue's entry.
@@ -174,14 +174,38 @@ func (p *pendingOps) entry(node, id uint64) []byte {
 }
 
 func decodeQEntry(b []byte) (node, id uint64, ops []qop, err error) {
+	h, ops, err := decodeQEntryHdr(b)
+	return h.node, h.id, ops, err
+}
+
+// decodeQEntryHdr decodes an entry of version 2 or 3 (qseq.go).
+func decodeQEntryHdr(b []byte) (h qhdr, ops []qop, err error) {
 	r := reader{b: b}
-	if len(b) == 0 || r.byte() != qEntryVersion {
-		return 0, 0, nil, errBadEntry
+	switch v := r.byte(); {
+	case len(b) == 0:
+		return h, nil, errBadEntry
+	case v == qEntryVersion:
+		h.node, h.id = r.u64(), r.u64()
+	case v == qEntrySeqVersion:
+		h.node, h.inc, h.seq = r.u64(), r.u64(), r.u64()
+		h.id = h.seq
+		if h.seq == 0 {
+			return qhdr{}, nil, errBadEntry
+		}
+	default:
+		return h, nil, errBadEntry
 	}
-	node, id = r.u64(), r.u64()
+	ops, err = decodeOps(&r)
+	if err != nil {
+		return qhdr{}, nil, err
+	}
+	return h, ops, nil
+}
+
+func decodeOps(r *reader) (ops []qop, err error) {
 	n := r.uvarint()
 	if r.err || n > uint64(len(r.b)) {
-		return 0, 0, nil, errBadEntry
+		return nil, errBadEntry
 	}
 	ops = make([]qop, 0, n)
 	for range n {
@@ -192,22 +216,22 @@ func decodeQEntry(b []byte) (node, id uint64, ops []qop, err error) {
 		case opSettle, opReturn, opDiscard, opPurge:
 			k := r.uvarint()
 			if k > uint64(len(r.b)) {
-				return 0, 0, nil, errBadEntry
+				return nil, errBadEntry
 			}
 			op.seqs = make([]uint64, k)
 			for i := range op.seqs {
 				op.seqs[i] = r.uvarint()
 			}
 		default:
-			return 0, 0, nil, errBadEntry
+			return nil, errBadEntry
 		}
 		if r.err {
-			return 0, 0, nil, errBadEntry
+			return nil, errBadEntry
 		}
 		ops = append(ops, op)
 	}
 	if len(r.b) != 0 {
-		return 0, 0, nil, errBadEntry
+		return nil, errBadEntry
 	}
-	return node, id, ops, nil
+	return ops, nil
 }

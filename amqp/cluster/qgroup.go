@@ -3,7 +3,6 @@ package cluster
 import (
 	"cmp"
 	"encoding/binary"
-	"errors"
 	"hash/fnv"
 	"slices"
 	"sync"
@@ -76,6 +75,16 @@ type qgroup struct {
 	joined       atomic.Bool
 	snapNow      bool
 	confProposed map[[2]uint64]uint64
+
+	// Sequenced batches (qseq.go), the loop's: the last sequence given;
+	// when a batch of this node's was last applied; resends for want of
+	// progress.
+	seq        uint64
+	progressAt time.Time
+	resent     uint64
+
+	fd    feeds  // remote consumers (qremote.go)
+	fwdTo uint64 // outside the group: the member to forward to (qforward.go)
 }
 
 // qbatch is one proposal of a group: a round's operations, and the
@@ -86,6 +95,11 @@ type qbatch struct {
 	dones    []func(error)
 	bytes    int64 // its enqueues' share of qgroup.pending
 	deadline time.Time
+
+	// qseq.go: when it was last proposed; a copy was refused (a gap);
+	// nacked, it is kept, emptied, to fill its place in the sequence.
+	proposedAt       time.Time
+	rejected, filler bool
 }
 
 // QueueStatus is a node's view of one quorum queue's group.
@@ -102,10 +116,6 @@ type QueueStatus struct {
 	// applied yet; MaxPendingBytes its high-water mark.
 	PendingBytes, MaxPendingBytes int64
 }
-
-// ErrNotMember nacks a publish to a quorum queue on a node outside its
-// group (the publish is not forwarded: a known gap).
-var errNotMember = errors.New("cluster: this node is not a member of the queue's group")
 
 // QueueGroupID is the Raft group id of quorum queue name in vhost: an
 // FNV-1a hash, never 0 or the metadata group's 1.
@@ -154,12 +164,6 @@ func (g *qgroup) Attach(q *queue.Queue) { g.q.Store(q) }
 // Enqueue implements queue.Quorum: the message joins the next round's
 // entry of the group.
 func (g *qgroup) Enqueue(m *queue.Message, done func(error)) {
-	if !g.isMember() { // qmove.go
-		if done != nil {
-			done(errNotMember)
-		}
-		return
-	}
 	g.mu.Lock()
 	before := g.mu.ops.bytes
 	g.mu.ops.enqueue(m, done)
@@ -216,7 +220,7 @@ func (g *qgroup) release(bytes int64, dones []func(error), err error) {
 }
 
 func (g *qgroup) seqOp(kind byte, seqs []uint64) {
-	if !g.isMember() || len(seqs) == 0 { // qmove.go
+	if len(seqs) == 0 {
 		return
 	}
 	g.mu.Lock()

@@ -192,6 +192,7 @@ func (l *loop) readyGroup(g *qgroup, rd raft.Ready, applied bool) {
 				// marked redelivered; a former one stops delivering.
 				q.QuorumLead(leading, g.st.entries())
 			}
+			l.feedLead(g, leading) // qremote.go
 			l.n.log.Debug("cluster: quorum queue leader", zap.String("queue", g.name), zap.Bool("here", leading))
 		}
 	}
@@ -225,17 +226,22 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 		if len(e.GetData()) == 0 {
 			return // a new leader's empty entry
 		}
-		node, id, ops, err := decodeQEntry(e.GetData())
+		h, ops, err := decodeQEntryHdr(e.GetData())
 		if err != nil {
 			l.n.log.Error("cluster: a quorum queue entry this node cannot decode", zap.String("queue", g.name), zap.Uint64("index", e.GetIndex()), zap.Error(err))
 			return
 		}
 		var mine *qbatch
-		if node == l.n.id {
-			mine = g.inflight[id]
-			delete(g.inflight, id)
+		if h.node == l.n.id && h.seq == 0 {
+			mine = g.inflight[h.id]
+			delete(g.inflight, h.id)
 		}
-		if !g.seen.dup(node, id, e.GetIndex()) {
+		v := g.st.admit(h)      // qseq.go
+		l.tellProposer(g, h, v) // qforward.go: a proposer outside the group
+		if h.seq > 0 && h.node == l.n.id && h.inc == l.n.inc {
+			defer l.mineApplied(g, h.seq, v)
+		}
+		if v == vApply && (h.seq > 0 || !g.seen.dup(h.node, h.id, e.GetIndex())) {
 			q := g.q.Load()
 			limit := int64(-1)
 			if q != nil {
@@ -247,6 +253,9 @@ func (l *loop) applyGroup(g *qgroup, e *pb.Entry) {
 			}
 			if q != nil {
 				applyEffects(g, q, fx)
+				if g.feedSettled(fx) { // qremote.go: a remote consumer's credit
+					defer q.Dispatch()
+				}
 			}
 			clear(fx)
 			g.effects = fx[:0]
@@ -330,6 +339,7 @@ func (l *loop) adoptGroups() {
 			g.rn, g.g, g.st, g.applied, g.snapIndex = old.rn, old.g, old.st, old.applied, old.snapIndex
 			g.hard, g.savedHard, g.conf, g.lead, g.leading = old.hard, old.savedHard, old.conf, old.lead, old.leading
 			g.inflight, g.dropped, g.seen = old.inflight, old.dropped, old.seen
+			g.seq, g.progressAt, g.resent = old.seq, old.progressAt, old.resent
 			l.groups[g.id] = g
 			if q := g.q.Load(); q != nil && g.rn != nil {
 				q.QuorumLead(g.leading, g.st.entries())
@@ -487,12 +497,15 @@ func (l *loop) proposeGroups() {
 		if ops.count == 0 {
 			continue
 		}
-		if l.groups[g.id] != g || g.rn == nil {
+		if l.groups[g.id] != g || g.rn == nil && g.isMember() {
 			g.release(ops.bytes, ops.dones, amqp.Errorf(amqp.NotFound, "no queue '%s' in vhost '%s'", g.name, g.vhost))
 			continue
 		}
-		id := n.nextID.Add(1)
-		b := &qbatch{id: id, data: ops.entry(n.id, id), dones: ops.dones, bytes: ops.bytes, deadline: now.Add(n.cfg.ProposeTimeout)}
+		b := l.newBatch(g, ops, now) // qseq.go
+		if !g.isMember() {
+			l.forwardBatch(g, b) // qforward.go
+			continue
+		}
 		st := g.rn.BasicStatus()
 		l.catchUp(g, st.Lead, st.HardState.GetTerm())
 		if len(g.dropped) > 0 {
@@ -535,6 +548,11 @@ func (l *loop) catchUp(g *qgroup, lead, term uint64) {
 }
 
 func (l *loop) proposeGroup(g *qgroup, b *qbatch) {
+	if !g.isMember() {
+		l.forwardBatch(g, b) // qforward.go
+		return
+	}
+	b.proposedAt = time.Now()
 	err := g.rn.Propose(b.data)
 	switch {
 	case err == nil:
@@ -558,44 +576,26 @@ func (l *loop) tickGroups() {
 	now := time.Now()
 	for _, g := range l.groups {
 		if g.rn == nil {
+			if !g.isMember() { // qremote.go, qforward.go
+				l.feedTick(g)
+				l.forwardTick(g, now)
+			}
 			continue
 		}
 		g.rn.Tick()
 		st := g.rn.BasicStatus()
 		lead := st.Lead
 		for id, b := range g.inflight {
-			if now.After(b.deadline) {
+			if now.After(b.deadline) && !g.expire(b, l.n.queueTimeout(g)) {
 				delete(g.inflight, id)
-				g.release(b.bytes, b.dones, l.n.queueTimeout(g))
 			}
 		}
 		g.dropped = slices.DeleteFunc(g.dropped, func(b *qbatch) bool {
-			if now.After(b.deadline) {
-				g.release(b.bytes, b.dones, l.n.queueTimeout(g))
-				return true
-			}
-			return false
+			return now.After(b.deadline) && !g.expire(b, l.n.queueTimeout(g))
 		})
-		l.pullLeadership(g, lead)
+		l.feedTick(g) // qremote.go: consumers here fed by the leader
 		l.catchUp(g, lead, st.HardState.GetTerm())
-	}
-}
-
-// pullLeadership asks, from a follower whose queue has consumers, that
-// the leadership move here (raft forwards MsgTransferLeader to the
-// leader), at most once per election timeout: only a leader delivers,
-// and consumers on a follower are not fed over the peer link. A leader
-// whose own queue has consumers refuses (stepGroup), so consumers on two
-// nodes do not pull the group back and forth: the second waits.
-func (l *loop) pullLeadership(g *qgroup, lead uint64) {
-	g.ticks++
-	if g.leading || lead == raft.None || g.ticks%uint64(l.n.cfg.ElectionTicks) != 0 {
-		return
-	}
-	if q := g.q.Load(); q != nil {
-		if _, consumers := q.Counts(); consumers > 0 {
-			g.rn.TransferLeader(l.n.id)
-		}
+		l.resendStalled(g, now) // qseq.go
 	}
 }
 
@@ -616,7 +616,7 @@ func (l *loop) stepGroup(m groupMsg) {
 	if m.msg.GetType() == pb.MessageType_MsgTransferLeader && g.leading {
 		if q := g.q.Load(); q != nil {
 			if _, consumers := q.Counts(); consumers > 0 {
-				return // this leader's consumers keep it (pullLeadership)
+				return // this leader's consumers keep it
 			}
 		}
 	}

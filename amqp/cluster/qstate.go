@@ -17,6 +17,8 @@ import (
 type qstate struct {
 	next uint64 // the last message id given: ids are 1, 2, ... in log order
 	msgs map[uint64]*qmsg
+	// procs: the last seq applied of each proposer (qseq.go).
+	procs map[qproc]uint64
 }
 
 type qmsg struct {
@@ -115,7 +117,8 @@ func (s *qstate) entries() []queue.Entry {
 // encode is the snapshot's data:
 //
 //	version u8 (1) | next id uvarint | count uvarint |
-//	count x ( id uvarint | deliveries uvarint | message (qcodec.go) )
+//	count x ( id uvarint | deliveries uvarint | message (qcodec.go) ) |
+//	proposers (version 2: qseq.go appendProcs)
 func (s *qstate) encode() []byte {
 	b := []byte{qSnapVersion}
 	b = binary.AppendUvarint(b, s.next)
@@ -126,7 +129,7 @@ func (s *qstate) encode() []byte {
 		b = binary.AppendUvarint(b, uint64(m.deliveries))
 		b = appendMessage(b, m.msg)
 	}
-	return b
+	return s.appendProcs(b)
 }
 
 func decodeQState(b []byte) (qstate, error) {
@@ -135,7 +138,8 @@ func decodeQState(b []byte) (qstate, error) {
 		return s, nil // no snapshot: empty
 	}
 	r := reader{b: b}
-	if r.byte() != qSnapVersion {
+	v := r.byte()
+	if v != qSnapVersion && v != 1 {
 		return s, errors.New("cluster: a quorum queue snapshot of an unknown version")
 	}
 	s.next = r.uvarint()
@@ -151,6 +155,11 @@ func decodeQState(b []byte) (qstate, error) {
 			return s, errors.New("cluster: a malformed quorum queue snapshot")
 		}
 		s.msgs[id] = &qmsg{msg: m, deliveries: d}
+	}
+	if v >= 2 {
+		if s.readProcs(&r); r.err {
+			return s, errors.New("cluster: a malformed quorum queue snapshot")
+		}
 	}
 	if len(r.b) != 0 {
 		return s, errors.New("cluster: trailing bytes in a quorum queue snapshot")

@@ -224,26 +224,6 @@ func TestQuorumDeleteAndRedeclare(t *testing.T) {
 	}
 }
 
-// TestQuorumConsumerOnFollowerPullsLeadership: a consumer on a follower
-// node, the leader's queue having none, moves the group's leadership to
-// its node and gets the messages published on the old leader.
-func TestQuorumConsumerOnFollowerPullsLeadership(t *testing.T) {
-	c := newCluster(t, three, nil, three...)
-	c.waitLeader()
-	leader := c.declareQuorum("a", "pull", nil)
-	follower := c.other(leader)
-	if acked, _ := publishConfirmed(t, c.mustDial(leader), "pull", 0, 20); acked != 20 {
-		t.Fatalf("%d of 20 confirmed", acked)
-	}
-	bodies, _, _ := consume(t, c.mustDial(follower), "pull", 10, 20, true)
-	if len(bodies) != 20 {
-		t.Fatalf("got %d", len(bodies))
-	}
-	if now := c.queueLeader("pull", ""); now != follower {
-		t.Fatalf("leader %s, want the consumer's node %s", now, follower)
-	}
-}
-
 // TestQuorumPublisherBackpressure: on a node cut off from the other
 // members, publishes are neither confirmed nor buffered without bound:
 // past QueuePendingBytes the publisher's connection waits, until the

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -52,6 +53,10 @@ type transport struct {
 	// report tells the Raft loop about a peer it could not reach and the
 	// fate of a snapshot sent.
 	report func(r report)
+
+	// drop, if set (tests), loses the messages it returns true for, as
+	// a broken link would (transport_drop.go).
+	drop atomic.Pointer[func(group uint64, m *pb.Message) bool]
 
 	wg   sync.WaitGroup
 	stop chan struct{}
@@ -154,7 +159,7 @@ func (t *transport) close(ln net.Listener) {
 func (t *transport) send(group uint64, msgs []*pb.Message) {
 	for _, m := range msgs {
 		p := t.peers[m.GetTo()]
-		if p == nil {
+		if p == nil || t.dropped(group, m) {
 			continue
 		}
 		p.mu.Lock()

@@ -75,7 +75,8 @@ func (ch *channel) basicConsume(m *amqp.BasicConsume) error {
 		return amqp.Errorf(amqp.PreconditionFailed, "invalid arg 'x-priority' for queue '%s' in vhost '%s': \"expected integer, got %s\"", q.Name, ch.c.vhost.name, amqp.FieldTypeName(prio))
 	}
 	cs := &consumer{
-		Consumer: queue.Consumer{Tag: tag, Exclusive: m.Exclusive, NoAck: m.NoAck, Priority: int(intArg(prio)), Conn: ch.c.id},
+		Consumer: queue.Consumer{Tag: tag, Exclusive: m.Exclusive, NoAck: m.NoAck, Priority: int(intArg(prio)), Conn: ch.c.id,
+			Prefetch: ch.consumerPrefetch},
 		ch:       ch,
 		q:        q,
 		noAck:    m.NoAck,

@@ -1,0 +1,167 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+)
+
+// proxyOwed is how many messages the leader's proxies of remote
+// consumers of queue have out, unsettled, and how many proxies there are.
+func (c *testCluster) proxyOwed(leader, queue string) (owed, proxies int) {
+	done := make(chan struct{})
+	n := c.nodes[leader].node
+	select {
+	case n.ctlc <- func(l *loop) {
+		defer close(done)
+		g := l.groups[QueueGroupID("/", queue)]
+		if g == nil {
+			return
+		}
+		g.fd.fmu.Lock()
+		for _, p := range g.fd.proxies {
+			owed += p.owed
+			proxies++
+		}
+		g.fd.fmu.Unlock()
+	}:
+		<-done
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("the loop does not answer")
+	}
+	return owed, proxies
+}
+
+// TestQuorumConsumerOnFollowerFedRemotely: a consumer on a follower is
+// fed by the leader over the peer link (the leadership stays where it
+// is), within its prefetch: with 5 unacknowledged, the leader holds every
+// other message ready; acked one by one, all 40 arrive once, in order.
+func TestQuorumConsumerOnFollowerFedRemotely(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "remote", nil)
+	follower := c.other(leader)
+	const n, prefetch = 40, 5
+	if acked, _ := publishConfirmed(t, c.mustDial(leader), "remote", 0, n); acked != n {
+		t.Fatalf("%d of %d confirmed", acked, n)
+	}
+	ch, err := c.mustDial(follower).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Qos(prefetch, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := ch.Consume("remote", "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []amqp091.Delivery
+	recv := func() amqp091.Delivery {
+		t.Helper()
+		select {
+		case d := <-ds:
+			return d
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no delivery after %d", len(got))
+		}
+		return amqp091.Delivery{}
+	}
+	for range prefetch {
+		got = append(got, recv())
+	}
+	// The window is full: the leader holds the rest ready and has
+	// exactly prefetch out to the remote consumer.
+	eventually(t, 10*time.Second, func() error {
+		owed, proxies := c.proxyOwed(leader, "remote")
+		if ready := c.msgCount(leader, "remote"); ready != n-prefetch || owed != prefetch || proxies != 1 {
+			return fmt.Errorf("leader: %d ready, %d out to %d proxies; want %d, %d, 1", ready, owed, proxies, n-prefetch, prefetch)
+		}
+		return nil
+	})
+	select {
+	case d := <-ds:
+		t.Fatalf("a delivery past the prefetch window: %q", d.Body)
+	default:
+	}
+	for len(got) < n {
+		if err := got[len(got)-prefetch].Ack(false); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, recv())
+	}
+	for _, d := range got[n-prefetch:] {
+		if err := d.Ack(false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, d := range got {
+		if string(d.Body) != strconv.Itoa(i) || d.Redelivered {
+			t.Fatalf("delivery %d: %q (redelivered %v)", i, d.Body, d.Redelivered)
+		}
+	}
+	c.groupMessages("remote", 0)
+	if now := c.queueLeader("remote", ""); now != leader {
+		t.Fatalf("the leadership moved from %s to %s", leader, now)
+	}
+}
+
+// TestQuorumRemoteConsumerCancelAndLoss: messages out to a remote
+// consumer come back when it is cancelled without acking (its channel
+// requeues them), and when its node is lost (the leader returns them);
+// a consumer on the leader then gets them all, redelivered.
+func TestQuorumRemoteConsumerCancelAndLoss(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "rc", nil)
+	follower := c.other(leader)
+	const n = 10
+	if acked, _ := publishConfirmed(t, c.mustDial(leader), "rc", 0, n); acked != n {
+		t.Fatalf("%d of %d confirmed", acked, n)
+	}
+	// Cancelled: the channel closes with 3 unacknowledged.
+	_, _, ch := consume(t, c.mustDial(follower), "rc", 3, 3, false)
+	if err := ch.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if owed, proxies := c.proxyOwed(leader, "rc"); proxies != 0 || owed != 0 || c.msgCount(leader, "rc") != n {
+			return fmt.Errorf("leader: %d ready, %d out to %d proxies", c.msgCount(leader, "rc"), owed, proxies)
+		}
+		return nil
+	})
+	// Lost: the consumer's node goes silent on the peer link with 4
+	// unacknowledged; its AMQP connection stays open (nothing requeued
+	// by the channel): the leader returns them.
+	out, _, _ := consume(t, c.mustDial(follower), "rc", 4, 4, false)
+	tn := c.nodes[follower]
+	delete(c.nodes, follower)
+	if err := tn.node.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tn.srv.Shutdown(ctx)
+		<-tn.served
+		tn.srv.Broker().Stop()
+		tn.st.Close()
+	}()
+	bodies, redelivered, _ := consume(t, c.mustDial(leader), "rc", 0, n, true)
+	seen := map[string]bool{}
+	for _, b := range bodies {
+		seen[b] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("after the loss: %v", bodies)
+	}
+	for _, b := range out {
+		if !redelivered[b] {
+			t.Fatalf("%q, out to the lost consumer, came back not redelivered: %v", b, redelivered)
+		}
+	}
+}

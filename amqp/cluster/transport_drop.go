@@ -1,0 +1,21 @@
+package cluster
+
+import pb "go.etcd.io/raft/v3/raftpb"
+
+// dropped reports whether the test hook loses m (a message of group).
+func (t *transport) dropped(group uint64, m *pb.Message) bool {
+	f := t.drop.Load()
+	return f != nil && (*f)(group, m)
+}
+
+// setDrop makes the transport lose the messages f returns true for (nil:
+// none), as a link that breaks between two frames does: raft resends
+// its own messages, but a proposal forwarded to the leader is lost.
+// For tests.
+func (t *transport) setDrop(f func(group uint64, m *pb.Message) bool) {
+	if f == nil {
+		t.drop.Store(nil)
+		return
+	}
+	t.drop.Store(&f)
+}

@@ -74,6 +74,12 @@ type Consumer struct {
 	// quorum queue led on another node feeds it at most that many
 	// unsettled messages (quorum_feed.go).
 	Prefetch int
+	// Remote marks a stand-in for a consumer on another node (the
+	// leader's proxy of a remote consumer, amqp/cluster qremote.go): its
+	// deliveries are counted where the consumer is, which also counts
+	// their acks, so the leader's figures do not show them unacknowledged
+	// forever.
+	Remote bool
 }
 
 // Config describes a queue at declaration.
@@ -401,7 +407,9 @@ func (q *Queue) offerLocked(e Entry) bool {
 // deliveredLocked accounts for e handed to c: a no-ack delivery is settled
 // at once (it leaves the store), any other waits for its ack.
 func (q *Queue) deliveredLocked(c *Consumer, e Entry) {
-	q.deliveredStatsLocked(&e, c.NoAck, false)
+	if !c.Remote {
+		q.deliveredStatsLocked(&e, c.NoAck, false)
+	}
 	switch {
 	case c.NoAck:
 		q.settleLocked(e)

@@ -296,7 +296,7 @@ func (l *loop) feedControl(group uint64, k proxyKey, consume bool, window int) {
 			window = feedWindow
 		}
 		p = &rproxy{g: g, key: k, window: window}
-		p.c = &queue.Consumer{Tag: fmt.Sprintf("remote:%s:%d", l.n.names[k.node], k.cid), Sink: p}
+		p.c = &queue.Consumer{Tag: fmt.Sprintf("remote:%s:%d", l.n.names[k.node], k.cid), Sink: p, Remote: true}
 		if g.fd.proxies == nil {
 			g.fd.proxies = map[proxyKey]*rproxy{}
 		}

@@ -105,6 +105,17 @@ func TestQuorumConsumerOnFollowerFedRemotely(t *testing.T) {
 		}
 	}
 	c.groupMessages("remote", 0)
+	// The deliveries and their acks are counted where the consumer is:
+	// neither node shows any unacknowledged (the leader showed every
+	// message it fed unacknowledged forever).
+	eventually(t, 10*time.Second, func() error {
+		for _, node := range []string{leader, follower} {
+			if s := c.nodes[node].srv.Broker().Vhost("/").Queue("remote").Snapshot(); s.Unacked != 0 {
+				return fmt.Errorf("%s: %d unacknowledged after every ack", node, s.Unacked)
+			}
+		}
+		return nil
+	})
 	if now := c.queueLeader("remote", ""); now != leader {
 		t.Fatalf("the leadership moved from %s to %s", leader, now)
 	}

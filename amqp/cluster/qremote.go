@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/warrenmq/warren/queue"
@@ -89,6 +90,7 @@ type feeds struct {
 	proxies map[proxyKey]*rproxy // on the leader
 	reg     map[*queue.Consumer]uint64
 	regLead uint64 // the leader the registrations went to
+	regTerm uint64 // and its term
 	regTick uint64 // when they last went
 	nextCID uint64
 
@@ -371,7 +373,7 @@ func (l *loop) feedLead(g *qgroup, leading bool) {
 			q.QuorumUnfeed(c)
 		}
 	}
-	g.fd.reg, g.fd.regLead = nil, 0
+	g.fd.reg, g.fd.regLead, g.fd.regTerm = nil, 0, 0
 	g.fd.fmu.Lock()
 	g.fd.fmu.byID = nil
 	g.fd.fmu.Unlock()
@@ -397,15 +399,20 @@ func (l *loop) feedTick(g *qgroup) {
 	if len(cs) == 0 && len(g.fd.reg) == 0 {
 		return
 	}
-	lead := g.lead
-	newLead := lead != g.fd.regLead
+	// A new leader, or the same one in a newer term (it stopped leading
+	// in between), delivers every message again: drop what was sent
+	// before and the consumers have not taken. A leader not known for a
+	// moment (a follower that missed heartbeats under load stands as a
+	// pre-candidate: no leader, the term unchanged) is not a change: the
+	// leader's proxy still counts what it sent, so dropping it here left
+	// that credit owed for good and the queue's last messages undelivered.
+	lead, term := g.lead, g.hard.GetTerm()
+	newLead := lead != raft.None && (lead != g.fd.regLead || term != g.fd.regTerm)
 	if newLead {
-		// A new leader delivers every message again: drop what the old
-		// one sent and the consumers have not taken.
 		for c := range g.fd.reg {
 			q.QuorumUnfeed(c)
 		}
-		g.fd.regLead = lead
+		g.fd.regLead, g.fd.regTerm = lead, term
 	}
 	keepalive := newLead || l.ticks-g.fd.regTick >= et
 	if g.fd.reg == nil {

@@ -176,3 +176,70 @@ func TestQuorumRemoteConsumerCancelAndLoss(t *testing.T) {
 		}
 	}
 }
+
+// TestQuorumRemoteBacklogKeptWhileLeaderUnknown: a follower that loses
+// sight of its leader for a moment (a pre-candidate under load has no
+// leader, its term unchanged) and then sees the same one again keeps the
+// deliveries waiting for its consumer: the leader still counts them out.
+// Dropping them left them owed on the leader for good: 'got 2 of 10'.
+func TestQuorumRemoteBacklogKeptWhileLeaderUnknown(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "flicker", nil)
+	follower := c.other(leader)
+	const n = 10
+	if acked, _ := publishConfirmed(t, c.mustDial(leader), "flicker", 0, n); acked != n {
+		t.Fatalf("%d of %d confirmed", acked, n)
+	}
+	ch, err := c.mustDial(follower).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A channel-wide limit of 2 and no consumer limit: the leader sends
+	// all 10 (its window is the consumer's own prefetch), 8 wait here.
+	if err := ch.Qos(2, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := ch.Consume("flicker", "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := func(got int) amqp091.Delivery {
+		t.Helper()
+		select {
+		case d := <-ds:
+			return d
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got %d of %d", got, n)
+		}
+		return amqp091.Delivery{}
+	}
+	first := []amqp091.Delivery{recv(0), recv(1)}
+	eventually(t, 10*time.Second, func() error {
+		if owed, _ := c.proxyOwed(leader, "flicker"); owed != n {
+			return fmt.Errorf("the leader has %d out, want %d", owed, n)
+		}
+		return nil
+	})
+	// The leader unknown for a tick, then the same one again.
+	done := make(chan struct{})
+	c.nodes[follower].node.ctlc <- func(l *loop) {
+		defer close(done)
+		g := l.groups[QueueGroupID("/", "flicker")]
+		lead := g.lead
+		g.lead = 0
+		l.feedTick(g)
+		g.lead = lead
+		l.feedTick(g)
+	}
+	<-done
+	got := len(first)
+	for _, d := range first {
+		d.Ack(false)
+	}
+	for got < n {
+		d := recv(got)
+		got++
+		d.Ack(false)
+	}
+}

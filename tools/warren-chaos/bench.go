@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type benchOptions struct {
 	killNode                   string
 	leaderAPI                  string
 	warrenArgs                 []string // more flags for every node
+	dumpDir                    string
 }
 
 func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
@@ -65,6 +67,7 @@ func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.StringSliceVar(&o.publishNodes, "publish-node", []string{"n1"}, "with --warren: the nodes the publisher uses")
 	fs.StringSliceVar(&o.consumeNodes, "consume-node", nil, "with --warren: the nodes the consumer uses (default as --publish-node)")
 	fs.StringVar(&o.killNode, "kill-node", "", "with --warren: the fault is kill -9 of this node (or \"leader\": the queue's leader, from the API) at --fault-after, restarted at --heal-after")
+	fs.StringVar(&o.dumpDir, "dump-dir", "", "with --warren: nodes run with --pprof, and when messages are still missing after the drain, each node's goroutines and log are copied here")
 	fs.StringVar(&o.leaderAPI, "leader-api", "", "a management API (http://guest:guest@127.0.0.1:15672) polled every 100 ms for the queue's leader: its changes go on the timeline (with --warren: the first --publish-node's)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -88,6 +91,12 @@ func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
 	}
 	if o.queueType != "classic" && o.queueType != "quorum" {
 		return o, fmt.Errorf("--queue-type %q: want classic or quorum", o.queueType)
+	}
+	if o.dumpDir != "" {
+		if err := os.MkdirAll(o.dumpDir, 0o755); err != nil {
+			return o, err
+		}
+		o.warrenArgs = append(o.warrenArgs, "--pprof", "127.0.0.1:0", "--log-level", "debug")
 	}
 	return o, nil
 }
@@ -216,6 +225,26 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	_, confirmed, consumed := w.History.Counts()
 	<-faulted // a heal command must run before the drain
 	missing := w.Drain(ctx, o.drain)
+	if missing > 0 && o.dumpDir != "" {
+		if f, err := os.Create(filepath.Join(o.dumpDir, "client-goroutines.txt")); err == nil {
+			pprof.Lookup("goroutine").WriteTo(f, 2)
+			f.Close()
+		}
+	}
+	if missing > 0 && o.warren > 0 {
+		// Where the missing messages are, as each node sees the queue.
+		for _, n := range c0.Names() {
+			fmt.Fprintf(stdout, "  %s sees %s\n", n, queueView(ctx, c0.APIURL(n), o.queue))
+			if o.dumpDir != "" {
+				if err := fetchPprof(ctx, c0.LogPath(n), "goroutine?debug=2", filepath.Join(o.dumpDir, n+"-goroutines.txt")); err != nil {
+					fmt.Fprintf(stderr, "warren-chaos: %s's goroutines: %v\n", n, err)
+				}
+				if data, err := os.ReadFile(c0.LogPath(n)); err == nil {
+					os.WriteFile(filepath.Join(o.dumpDir, n+".log"), data, 0o644)
+				}
+			}
+		}
+	}
 	stopCon()
 	wg.Wait()
 	r := chaos.Check(w.History, chaos.CheckOptions{Order: true, Faults: []time.Time{faultAt, faultDone}})
@@ -398,4 +427,29 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// queueView is a node's view of queue (GET /api/queues/%2F/queue) on one
+// line: leader, ready, unacknowledged, consumers.
+func queueView(ctx context.Context, apiURL, queue string) string {
+	req, err := http.NewRequestWithContext(ctx, "GET", apiURL+"/api/queues/%2F/"+url.PathEscape(queue), nil)
+	if err != nil {
+		return err.Error()
+	}
+	req.SetBasicAuth("guest", "guest")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	var q struct {
+		Leader    string `json:"leader"`
+		Ready     int    `json:"messages_ready"`
+		Unacked   int    `json:"messages_unacknowledged"`
+		Consumers int    `json:"consumers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&q); err != nil {
+		return resp.Status + ": " + err.Error()
+	}
+	return fmt.Sprintf("leader %s, ready %d, unacknowledged %d, consumers %d", q.Leader, q.Ready, q.Unacked, q.Consumers)
 }

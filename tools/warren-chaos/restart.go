@@ -286,8 +286,14 @@ func getOne(u, queue string) (bool, error) {
 }
 
 // cpuProfile fetches a CPU profile of d from the node whose log is at
-// logPath (the address of its last "pprof listening" line) into file.
+// logPath into file.
 func cpuProfile(ctx context.Context, logPath, file string, d time.Duration) error {
+	return fetchPprof(ctx, logPath, fmt.Sprintf("profile?seconds=%d", int(d.Seconds())), file)
+}
+
+// fetchPprof fetches /debug/pprof/<what> from the node whose log is at
+// logPath (the address of its last "pprof listening" line) into file.
+func fetchPprof(ctx context.Context, logPath, what, file string) error {
 	data, err := os.ReadFile(logPath)
 	if err != nil {
 		return err
@@ -306,7 +312,7 @@ func cpuProfile(ctx context.Context, logPath, file string, d time.Duration) erro
 	if addr == "" {
 		return fmt.Errorf("no pprof address in %s", logPath)
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/debug/pprof/%s", addr, what), nil)
 	if err != nil {
 		return err
 	}

@@ -45,14 +45,23 @@ func TestQuorumLargeBodiesIntact(t *testing.T) {
 			t.Fatalf("publish %d: confirmed %v, %v", i, ok, err)
 		}
 	}
-	cch, err := c.mustDial(leader).Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// basic.get answers on the group's leader only (a follower's queue
+	// delivers nothing): on a loaded machine the leadership may move
+	// while the test runs, so each get goes to the leader of the moment.
+	chans := map[string]*amqp091.Channel{}
 	for i := 0; i < n; i++ {
 		var d amqp091.Delivery
 		var ok bool
 		eventually(t, 30*time.Second, func() error {
+			l := c.queueLeader("big", "")
+			cch := chans[l]
+			if cch == nil {
+				var err error
+				if cch, err = c.mustDial(l).Channel(); err != nil {
+					return err
+				}
+				chans[l] = cch
+			}
 			var err error
 			d, ok, err = cch.Get("big", true)
 			if err == nil && !ok {

@@ -208,6 +208,8 @@ func (ch *channel) queueDelete(m *amqp.QueueDelete) error {
 			return err
 		}
 		delete(ch.c.exclusive, q)
+	} else if n, err = v.deleteMissingQueue(name, m.IfUnused, m.IfEmpty); err != nil {
+		return err
 	}
 	// rabbitmq: deleting a missing queue succeeds with a count of 0.
 	if !m.NoWait {

@@ -82,6 +82,17 @@ func (v *vhost) declareQueue(cfg queue.Config) (*queue.Queue, error) {
 	return r.Queue, err
 }
 
+// deleteMissingQueue deletes the queue name this node does not know:
+// through the core all the same, so that on a cluster node, whose view may
+// lag behind the log, the delete is ordered after a declaration committed
+// but not applied here yet (it deletes that queue, everywhere) instead of
+// answering delete-ok from a stale view. Missing at the apply too, it
+// succeeds with a count of 0.
+func (v *vhost) deleteMissingQueue(name string, ifUnused, ifEmpty bool) (int, error) {
+	r, err := v.core.Apply(broker.DeleteQueue{Name: name, IfUnused: ifUnused, IfEmpty: ifEmpty})
+	return r.Messages, err
+}
+
 // deleteQueue deletes q, its bindings and its consumers (the core tells
 // them: consumer.Cancelled), and returns how many ready messages it had.
 func (v *vhost) deleteQueue(q *queue.Queue, ifUnused, ifEmpty bool) (int, error) {

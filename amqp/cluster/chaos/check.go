@@ -21,7 +21,13 @@ type Result struct {
 	Duplicated  int // deliveries after a message's first
 	Unexplained int // duplicates with no redelivered flag, broken session or fault between
 	Invented    int // consumed, never published (or unreadable)
-	Disordered  int // first deliveries out of their publisher's order
+	Disordered  int // first deliveries out of their publisher's order, not marked redelivered
+	// Requeued counts first deliveries out of order that are marked
+	// redelivered: the broker had handed them out before (to a consumer
+	// whose connection, or the peer link to whose node, failed before the
+	// client read them) and requeued them; rabbitmq keeps order except for
+	// requeued messages, so these are explained, not failures.
+	Requeued int
 
 	Samples []string // a few of the failures, for the reader
 }
@@ -83,8 +89,12 @@ func Check(h *History, opt CheckOptions) Result {
 		first[d.Key] = d
 		if opt.Order {
 			if l, ok := last[d.Key.Pub]; ok && d.Key.Seq < l {
-				r.Disordered++
-				sample("order: publisher %d's %d first delivered after its %d", d.Key.Pub, d.Key.Seq, l)
+				if d.Redelivered {
+					r.Requeued++
+				} else {
+					r.Disordered++
+					sample("order: publisher %d's %d first delivered after its %d", d.Key.Pub, d.Key.Seq, l)
+				}
 			}
 			if d.Key.Seq > last[d.Key.Pub] {
 				last[d.Key.Pub] = d.Key.Seq

@@ -66,6 +66,18 @@ func TestCheckFinds(t *testing.T) {
 	}
 }
 
+// TestCheckExplainsRequeuedOrder: a message first delivered after a later
+// one of its publisher is out of order, unless marked redelivered (it was
+// handed out and requeued: rabbitmq's order excludes requeued messages).
+func TestCheckExplainsRequeuedOrder(t *testing.T) {
+	h := history(3)
+	deliver(h, 1, false, 2, 3)
+	deliver(h, 1, true, 1)
+	if r := Check(h, CheckOptions{Order: true}); r.Err() != nil || r.Disordered != 0 || r.Requeued != 1 {
+		t.Errorf("requeued: %+v, %v", r, r.Err())
+	}
+}
+
 func TestCheckExplainsDuplicates(t *testing.T) {
 	// Redelivered flag.
 	h := history(2)

@@ -214,7 +214,7 @@ func (s Summary) String() string {
 	fmt.Fprintf(&b, "  lost          %d\n", s.Lost)
 	fmt.Fprintf(&b, "  duplicated    %d (unexplained %d)\n", s.Duplicated, s.Unexplained)
 	fmt.Fprintf(&b, "  invented      %d\n", s.Invented)
-	fmt.Fprintf(&b, "  out of order  %d\n", s.Disordered)
+	fmt.Fprintf(&b, "  out of order  %d (and %d requeued: first delivered late, marked redelivered)\n", s.Disordered, s.Requeued)
 	fmt.Fprintf(&b, "  definitions   %d operations ok, %d failed; disagreements %d\n", s.DefsOK, s.DefsFailed, s.Disagreements)
 	for _, fo := range s.Failovers {
 		if fo.OK {

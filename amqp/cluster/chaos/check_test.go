@@ -174,3 +174,32 @@ func TestDefsModelIndeterminate(t *testing.T) {
 		t.Fatalf("counts ok %d failed %d, want 4 and 2", ok, failed)
 	}
 }
+
+// TestHistoryMissing: confirmed and not consumed, kept as they come: a
+// message consumed before its confirm arrives, a duplicate and a nack
+// count as they should.
+func TestHistoryMissing(t *testing.T) {
+	h := NewHistory()
+	k := func(i uint64) Key { return Key{1, i} }
+	now := time.Now()
+	for i := uint64(1); i <= 4; i++ {
+		h.Sent(k(i), now)
+	}
+	h.Confirmed(k(1), true, now)
+	h.Confirmed(k(2), true, now)
+	h.Confirmed(k(4), false, now) // nacked: never missing
+	h.Delivered(Delivery{Key: k(3), Valid: true})
+	if m := h.Missing(); m != 2 {
+		t.Fatalf("missing %d, want 2", m)
+	}
+	h.Confirmed(k(3), true, now) // consumed before its confirm
+	h.Delivered(Delivery{Key: k(1), Valid: true})
+	h.Delivered(Delivery{Key: k(1), Valid: true, Redelivered: true})
+	if m := h.Missing(); m != 1 {
+		t.Fatalf("missing %d, want 1", m)
+	}
+	h.Delivered(Delivery{Key: k(2), Valid: true})
+	if m := h.Missing(); m != 0 {
+		t.Fatalf("missing %d, want 0", m)
+	}
+}

@@ -350,29 +350,35 @@ func (c *benchCluster) Close() {
 	os.RemoveAll(c.dir)
 }
 
-// queueLeader is the node named by GET /api/queues/%2F/NAME: its leader
-// (RabbitMQ's field for a quorum queue), else its node.
-func queueLeader(ctx context.Context, apiURL, queue string) (string, error) {
+// getQueue decodes GET /api/queues/%2F/NAME at apiURL (as guest, unless
+// the URL names a user) into q.
+func getQueue(ctx context.Context, apiURL, queue string, q any) error {
 	req, err := http.NewRequestWithContext(ctx, "GET", apiURL+"/api/queues/%2F/"+url.PathEscape(queue), nil)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if req.URL.User == nil {
 		req.SetBasicAuth("guest", "guest")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET queue %s: %s", queue, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(q)
+}
+
+// queueLeader is the node named by GET /api/queues/%2F/NAME: its leader
+// (RabbitMQ's field for a quorum queue), else its node.
+func queueLeader(ctx context.Context, apiURL, queue string) (string, error) {
 	var q struct {
 		Leader string `json:"leader"`
 		Node   string `json:"node"`
 	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET queue %s: %s", queue, resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&q); err != nil {
+	if err := getQueue(ctx, apiURL, queue, &q); err != nil {
 		return "", err
 	}
 	if q.Leader != "" {
@@ -432,24 +438,14 @@ func dirSize(dir string) int64 {
 // queueView is a node's view of queue (GET /api/queues/%2F/queue) on one
 // line: leader, ready, unacknowledged, consumers.
 func queueView(ctx context.Context, apiURL, queue string) string {
-	req, err := http.NewRequestWithContext(ctx, "GET", apiURL+"/api/queues/%2F/"+url.PathEscape(queue), nil)
-	if err != nil {
-		return err.Error()
-	}
-	req.SetBasicAuth("guest", "guest")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err.Error()
-	}
-	defer resp.Body.Close()
 	var q struct {
 		Leader    string `json:"leader"`
 		Ready     int    `json:"messages_ready"`
 		Unacked   int    `json:"messages_unacknowledged"`
 		Consumers int    `json:"consumers"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&q); err != nil {
-		return resp.Status + ": " + err.Error()
+	if err := getQueue(ctx, apiURL, queue, &q); err != nil {
+		return err.Error()
 	}
 	return fmt.Sprintf("leader %s, ready %d, unacknowledged %d, consumers %d", q.Leader, q.Ready, q.Unacked, q.Consumers)
 }

@@ -430,8 +430,7 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 		q.touchLocked()
 		if q.quorumPassiveLocked() {
 			q.unlock()
-			q.free.getEmpty.Add(1)
-			return Entry{}, Entry{}, 0, false // gets are served by the leader
+			return q.remoteGet(noAck) // the leader serves it (quorum_feed.go)
 		}
 		var head *Entry
 		for q.mu.ready.len() > 0 {

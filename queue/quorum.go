@@ -7,7 +7,8 @@ package queue
 // every member applies the committed operations to its own Queue, in log
 // order, through the Quorum* methods below. Only the group's leader
 // delivers (QuorumLead makes a queue active); a follower's queue holds
-// the ready messages it applied and delivers nothing, Get included.
+// the ready messages it applied and delivers nothing itself: its Get asks
+// the leader (RemoteGetter, quorum_feed.go).
 // A consumer's ack, requeue and reject on the leader are proposed too
 // (Quorum.Settle, Return, Discard) and take effect when applied: the
 // delivery count and x-delivery-limit follow from the replicated

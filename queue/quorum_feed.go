@@ -89,3 +89,58 @@ func (q *Queue) feedAllLocked() {
 		q.feedLocked(c)
 	}
 }
+
+// RemoteGetter is implemented by a Quorum whose group's leader can serve
+// a basic.get for a node that does not lead it (amqp/cluster qget.go).
+type RemoteGetter interface {
+	// RemoteGet asks the leader for the head of the queue; with noAck
+	// the leader settles it, else it waits for its settle, return or
+	// discard like a remote consumer's delivery. It returns how many
+	// were left, and false when there was none or no answer.
+	RemoteGet(noAck bool) (e Entry, remaining int, ok bool)
+}
+
+// QuorumTake takes the head of a leading quorum queue's ready messages
+// for a basic.get on another node (expired ones at the head are
+// dead-lettered first); false when there is none or q does not lead.
+// The asking node counts the get.
+func (q *Queue) QuorumTake() (e Entry, remaining int, ok bool) {
+	q.mu.Lock()
+	defer q.unlock()
+	if !q.mu.quorumLead || q.mu.deleted {
+		return Entry{}, 0, false
+	}
+	for q.mu.ready.len() > 0 {
+		if head := q.mu.ready.peek(); head.Expires == 0 || !q.expiredLocked(head, q.now()) {
+			e = q.mu.ready.pop()
+			return e, q.mu.ready.len(), true
+		}
+		q.deadLetterLocked(q.mu.ready.pop(), ReasonExpired)
+	}
+	return Entry{}, 0, false
+}
+
+// remoteGet is Get on a passive quorum queue: the leader serves it.
+func (q *Queue) remoteGet(noAck bool) (e, kept Entry, remaining int, ok bool) {
+	rg, _ := q.Quorum.(RemoteGetter)
+	if rg == nil {
+		q.free.getEmpty.Add(1)
+		return Entry{}, Entry{}, 0, false
+	}
+	e, remaining, ok = rg.RemoteGet(noAck)
+	if !ok {
+		q.free.getEmpty.Add(1)
+		return Entry{}, Entry{}, 0, false
+	}
+	e.Stored = true
+	q.mu.Lock()
+	q.deliveredStatsLocked(&e, noAck, true)
+	if !noAck {
+		q.mu.outstanding++
+	}
+	q.mu.Unlock()
+	if !noAck {
+		kept = e
+	}
+	return e, kept, remaining, true
+}

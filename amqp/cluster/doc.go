@@ -57,6 +57,7 @@
 //	qseq.go        per-proposer sequences: dedupe, gaps, resends
 //	qremote.go     consumers fed by a leader on another node, with credit
 //	qforward.go    batches of a node outside a group, forwarded to a member
+//	qget.go        basic.get on a node that does not lead, served by the leader
 //	DESIGN.md      how the design scales past three nodes and one machine
 //
 // Quorum queues, one node's view:
@@ -214,8 +215,9 @@
 //
 // Every member applies every entry to its qstate and to its own
 // queue.Queue instance (queue/quorum.go); only the leader's instance
-// delivers (the followers' hold the ready messages and deliver nothing,
-// basic.get included). Deliveries are not in the log (one entry per
+// delivers (the followers' hold the ready messages and deliver nothing;
+// their consumers are fed by the leader, qremote.go, and a basic.get on
+// them is served by the leader, qget.go). Deliveries are not in the log (one entry per
 // delivery would double the log): a new leader cannot tell which
 // messages the old one handed out, so it makes every message ready again
 // and marks them all redelivered; the old leader's consumers stay (as

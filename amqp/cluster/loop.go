@@ -45,6 +45,8 @@ type loop struct {
 	rn *raft.RawNode
 	b  *broker.Broker
 
+	parked []parkedGet // qget.go: gets waiting for their node's earlier operations
+
 	applied, snapIndex uint64
 	savedApplied       uint64        // the applied index on disk
 	hard, savedHard    *pb.HardState // the latest; the one on disk
@@ -153,6 +155,7 @@ func (l *loop) run() {
 				return
 			}
 		}
+		l.serveParked()   // qget.go
 		l.feedSend()      // qremote.go
 		l.afterFailover() // failover.go
 		if l.anyReady() {

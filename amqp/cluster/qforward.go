@@ -105,5 +105,6 @@ func (l *loop) forwardedApplied(group, from, inc, seq uint64, v verdict) {
 		return
 	}
 	g.fwdTo = from
+	g.leadSeen.Store(from)
 	l.mineApplied(g, seq, v)
 }

@@ -83,8 +83,11 @@ type qgroup struct {
 	progressAt time.Time
 	resent     uint64
 
-	fd    feeds  // remote consumers (qremote.go)
-	fwdTo uint64 // outside the group: the member to forward to (qforward.go)
+	fd feeds // remote consumers (qremote.go)
+	// leadSeen is the leader this node last knew of (the loop writes
+	// it; a get on a passive queue reads it: qget.go).
+	leadSeen atomic.Uint64
+	fwdTo    uint64 // outside the group: the member to forward to (qforward.go)
 }
 
 // qbatch is one proposal of a group: a round's operations, and the

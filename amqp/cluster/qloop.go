@@ -185,6 +185,7 @@ func (l *loop) readyGroup(g *qgroup, rd raft.Ready, applied bool) {
 	}
 	if ss := rd.SoftState; ss != nil {
 		g.lead = ss.Lead
+		g.leadSeen.Store(ss.Lead)
 		if leading := ss.RaftState == raft.StateLeader; leading != g.leading {
 			g.leading = leading
 			if q := g.q.Load(); q != nil {

@@ -98,7 +98,8 @@ type feeds struct {
 		sync.Mutex
 		owner map[uint64]*rproxy // message id -> the proxy it went to
 		byID  map[uint64]*queue.Consumer
-		dirty bool // some proxy has entries to send
+		dirty bool                     // some proxy has entries to send
+		gets  map[uint64]chan getReply // qget.go: gets waiting for the leader
 	}
 }
 
@@ -214,6 +215,18 @@ func (n *Node) feedReceive(m *pb.Message) bool {
 		}
 	case feedDeliver:
 		n.feedDeliver(group, &r)
+	case feedGot: // qget.go
+		n.gotReply(group, &r)
+	case feedGet:
+		pg := parkedGet{group: group, from: from, req: r.u64(), noAck: r.byte() == 1, inc: r.u64(), seq: r.u64(), until: time.Now().Add(getWait)}
+		if r.err {
+			return true
+		}
+		select {
+		case n.ctlc <- func(l *loop) { l.serveGet(pg) }:
+		case <-n.stop:
+		case <-n.done:
+		}
 	case feedConsume, feedCancel:
 		cid := r.u64()
 		window := 0
@@ -236,20 +249,10 @@ func (n *Node) feedReceive(m *pb.Message) bool {
 // those for a consumer gone are returned.
 func (n *Node) feedDeliver(group uint64, r *reader) {
 	cid := r.u64()
-	count := r.uvarint()
-	if r.err || count > uint64(len(r.b)) {
+	es, ok := readEntries(r)
+	if !ok {
+		n.log.Debug("cluster: a malformed remote delivery")
 		return
-	}
-	es := make([]queue.Entry, 0, count)
-	for range count {
-		e := queue.Entry{Seq: r.uvarint(), Deliveries: uint32(r.uvarint())}
-		e.Redelivered = r.byte() == 1
-		e.Msg = r.message()
-		if r.err {
-			n.log.Debug("cluster: a malformed remote delivery")
-			return
-		}
-		es = append(es, e)
 	}
 	n.qmu.Lock()
 	g := n.qmu.groups[group]
@@ -265,6 +268,25 @@ func (n *Node) feedDeliver(group uint64, r *reader) {
 		return
 	}
 	g.Return(entrySeqs(es))
+}
+
+// readEntries decodes a deliver body's entries (after its cid).
+func readEntries(r *reader) ([]queue.Entry, bool) {
+	count := r.uvarint()
+	if r.err || count > uint64(len(r.b)) {
+		return nil, false
+	}
+	es := make([]queue.Entry, 0, count)
+	for range count {
+		e := queue.Entry{Seq: r.uvarint(), Deliveries: uint32(r.uvarint())}
+		e.Redelivered = r.byte() == 1
+		e.Msg = r.message()
+		if r.err {
+			return nil, false
+		}
+		es = append(es, e)
+	}
+	return es, true
 }
 
 func entrySeqs(es []queue.Entry) []uint64 {
@@ -324,7 +346,7 @@ func (l *loop) dropProxy(g *qgroup, p *rproxy, giveBack bool) {
 	}
 	p.out = nil
 	g.fd.fmu.Unlock()
-	if q := g.q.Load(); q != nil {
+	if q := g.q.Load(); q != nil && p.c != nil { // a get proxy is no consumer (qget.go)
 		q.RemoveConsumer(p.c)
 	}
 	if giveBack && len(seqs) > 0 {

@@ -1,0 +1,98 @@
+package cluster
+
+import (
+	"strconv"
+	"testing"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+)
+
+// TestQuorumGetOnFollower: basic.get on a node that does not lead the
+// queue is served by the leader, as RabbitMQ serves it on any node: in
+// order, with the count left; an acked get settles, a requeued one comes
+// back redelivered at the next get of the same channel (its requeue
+// applied first), a no-ack get is settled at once, and an empty queue
+// answers get-empty. Before, a follower answered get-empty with 4
+// messages in the queue.
+func TestQuorumGetOnFollower(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "got", nil)
+	follower := c.other(leader)
+	const n = 4
+	if acked, _ := publishConfirmed(t, c.mustDial(leader), "got", 0, n); acked != n {
+		t.Fatalf("%d of %d confirmed", acked, n)
+	}
+	ch, err := c.mustDial(follower).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(noAck bool, want string, left int) {
+		t.Helper()
+		d, ok, err := ch.Get("got", noAck)
+		if err != nil || !ok {
+			t.Fatalf("get on %s (leader %s): ok %v, %v", follower, leader, ok, err)
+		}
+		if string(d.Body) != want || int(d.MessageCount) != left {
+			t.Fatalf("get: %q with %d left, want %q with %d", d.Body, d.MessageCount, want, left)
+		}
+		if !noAck {
+			if err := d.Ack(false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	get(false, "0", 3)
+	get(true, "1", 2)
+	d, ok, err := ch.Get("got", false)
+	if err != nil || !ok || string(d.Body) != "2" {
+		t.Fatalf("third get: %q %v %v", d.Body, ok, err)
+	}
+	if err := d.Nack(false, true); err != nil {
+		t.Fatal(err)
+	}
+	// The requeue, sent before the next get on the same channel, is
+	// applied before the leader serves that get.
+	d, ok, err = ch.Get("got", false)
+	if err != nil || !ok || string(d.Body) != "2" || !d.Redelivered {
+		t.Fatalf("the get after the requeue: %q redelivered %v (ok %v, %v), want \"2\" redelivered", d.Body, d.Redelivered, ok, err)
+	}
+	if err := d.Ack(false); err != nil {
+		t.Fatal(err)
+	}
+	get(false, "3", 0)
+	c.groupMessages("got", 0)
+	if _, ok, err := ch.Get("got", false); err != nil || ok {
+		t.Fatalf("get on an empty queue: ok %v, %v", ok, err)
+	}
+	if now := c.queueLeader("got", ""); now != leader {
+		t.Fatalf("the leadership moved from %s to %s", leader, now)
+	}
+}
+
+// TestQuorumGetOutsideTheGroup: a get on a node outside the group (group
+// size 2 of 3), which has never heard who leads it, asks every member;
+// the leader answers.
+func TestQuorumGetOutsideTheGroup(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "outget", amqp091.Table{"x-quorum-initial-group-size": 2})
+	out := c.outsider("outget")
+	if acked, _ := publishConfirmed(t, c.mustDial(leader), "outget", 0, 2); acked != 2 {
+		t.Fatalf("%d of 2 confirmed", acked)
+	}
+	ch, err := c.mustDial(out).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, noAck := range []bool{false, true} {
+		d, ok, err := ch.Get("outget", noAck)
+		if err != nil || !ok || string(d.Body) != strconv.Itoa(i) {
+			t.Fatalf("get %d on %s: %q, ok %v, %v", i, out, d.Body, ok, err)
+		}
+		if !noAck {
+			d.Ack(false)
+		}
+	}
+	c.groupMessages("outget", 0)
+}

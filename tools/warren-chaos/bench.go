@@ -67,7 +67,7 @@ func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.StringSliceVar(&o.publishNodes, "publish-node", []string{"n1"}, "with --warren: the nodes the publisher uses")
 	fs.StringSliceVar(&o.consumeNodes, "consume-node", nil, "with --warren: the nodes the consumer uses (default as --publish-node)")
 	fs.StringVar(&o.killNode, "kill-node", "", "with --warren: the fault is kill -9 of this node (or \"leader\": the queue's leader, from the API) at --fault-after, restarted at --heal-after")
-	fs.StringVar(&o.dumpDir, "dump-dir", "", "with --warren: nodes run with --pprof, and when messages are still missing after the drain, each node's goroutines and log are copied here")
+	fs.StringVar(&o.dumpDir, "dump-dir", "", "with --warren: nodes run with --pprof and --log-level debug, their logs are copied here at the end, and when messages are still missing after the drain, each node's goroutines and the client's too")
 	fs.StringVar(&o.leaderAPI, "leader-api", "", "a management API (http://guest:guest@127.0.0.1:15672) polled every 100 ms for the queue's leader: its changes go on the timeline (with --warren: the first --publish-node's)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -239,9 +239,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				if err := fetchPprof(ctx, c0.LogPath(n), "goroutine?debug=2", filepath.Join(o.dumpDir, n+"-goroutines.txt")); err != nil {
 					fmt.Fprintf(stderr, "warren-chaos: %s's goroutines: %v\n", n, err)
 				}
-				if data, err := os.ReadFile(c0.LogPath(n)); err == nil {
-					os.WriteFile(filepath.Join(o.dumpDir, n+".log"), data, 0o644)
-				}
+			}
+		}
+	}
+	if o.dumpDir != "" && o.warren > 0 {
+		for _, n := range c0.Names() { // the logs always: the run's events by time
+			if data, err := os.ReadFile(c0.LogPath(n)); err == nil {
+				os.WriteFile(filepath.Join(o.dumpDir, n+".log"), data, 0o644)
 			}
 		}
 	}

@@ -60,6 +60,16 @@ type Workload struct {
 	URL      func(node string) string
 	History  *History
 	Timeline *Timeline
+
+	pubOnce sync.Once
+	pubDone chan struct{} // closed once every publisher has returned
+}
+
+// publishersDone is closed once Run's publishers have all returned: no
+// confirm is recorded after it.
+func (w *Workload) publishersDone() chan struct{} {
+	w.pubOnce.Do(func() { w.pubDone = make(chan struct{}) })
+	return w.pubDone
 }
 
 func (w *Workload) defaults() {
@@ -145,11 +155,13 @@ func (w *Workload) Declare(ctx context.Context, within time.Duration) error {
 // conCtx ends, then returns.
 func (w *Workload) Run(pubCtx, conCtx context.Context) {
 	w.defaults()
-	var wg sync.WaitGroup
+	var wg, pubs sync.WaitGroup
 	for i := range w.Publishers {
 		wg.Add(1)
-		go func() { defer wg.Done(); w.publisher(pubCtx, i+1) }()
+		pubs.Add(1)
+		go func() { defer wg.Done(); defer pubs.Done(); w.publisher(pubCtx, i+1) }()
 	}
+	go func() { pubs.Wait(); close(w.publishersDone()) }()
 	for i := range w.Consumers {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.consumer(conCtx, i) }()
@@ -297,6 +309,16 @@ func parse(d amqp091.Delivery, s int) Delivery {
 func (w *Workload) Drain(ctx context.Context, within time.Duration) int {
 	deadline := time.NewTimer(within)
 	defer deadline.Stop()
+	// A confirm that comes as the publishers stop is recorded before
+	// they return: counting before that could find nothing missing and
+	// then the checker a message 'lost' (Run's confirms recorded last).
+	select {
+	case <-w.publishersDone():
+	case <-deadline.C:
+		return w.History.Missing()
+	case <-ctx.Done():
+		return w.History.Missing()
+	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {

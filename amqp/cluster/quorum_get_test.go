@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 )
@@ -95,4 +97,46 @@ func TestQuorumGetOutsideTheGroup(t *testing.T) {
 		}
 	}
 	c.groupMessages("outget", 0)
+}
+
+// TestQuorumGetOfALostNodeReturned: what an acked get on a follower took
+// stays out to that node until settled; the node lost, the leader
+// returns it, redelivered.
+func TestQuorumGetOfALostNodeReturned(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "getlost", nil)
+	follower := c.other(leader)
+	if acked, _ := publishConfirmed(t, c.mustDial(leader), "getlost", 0, 2); acked != 2 {
+		t.Fatalf("%d of 2 confirmed", acked)
+	}
+	ch, err := c.mustDial(follower).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok, err := ch.Get("getlost", false); err != nil || !ok || string(d.Body) != "0" {
+		t.Fatalf("get on %s: %q, ok %v, %v", follower, d.Body, ok, err)
+	}
+	if owed, _ := c.proxyOwed(leader, "getlost"); owed != 1 {
+		t.Fatalf("the leader has %d out to %s's gets, want 1", owed, follower)
+	}
+	tn := c.nodes[follower]
+	delete(c.nodes, follower)
+	if err := tn.node.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tn.srv.Shutdown(ctx)
+		<-tn.served
+		tn.srv.Broker().Stop()
+		tn.st.Close()
+	}()
+	// "1" was ready all along; "0" comes back once the leader gives up
+	// on the node.
+	bodies, redelivered, _ := consume(t, c.mustDial(leader), "getlost", 0, 2, true)
+	if len(bodies) != 2 || bodies[0] != "1" || bodies[1] != "0" || !redelivered["0"] {
+		t.Fatalf("after the loss: %v (redelivered %v), want 1, then 0 redelivered", bodies, redelivered)
+	}
 }

@@ -187,9 +187,7 @@ func (n *Node) gotReply(group uint64, r *reader) {
 	if !ok || len(es) > 1 {
 		return
 	}
-	n.qmu.Lock()
-	g := n.qmu.groups[group]
-	n.qmu.Unlock()
+	g := n.qgroupOf(group)
 	if g == nil {
 		return
 	}

@@ -299,11 +299,16 @@ func (n *Node) QueueConfig(vhost string, cfg *queue.Config) {
 	n.kickLoop()
 }
 
+// qgroupOf is this node's quorum queue group id (nil: none).
+func (n *Node) qgroupOf(id uint64) *qgroup {
+	n.qmu.Lock()
+	defer n.qmu.Unlock()
+	return n.qmu.groups[id]
+}
+
 // QueueStatus returns this node's view of quorum queue name's group.
 func (n *Node) QueueStatus(vhost, name string) (QueueStatus, bool) {
-	n.qmu.Lock()
-	g := n.qmu.groups[QueueGroupID(vhost, name)]
-	n.qmu.Unlock()
+	g := n.qgroupOf(QueueGroupID(vhost, name))
 	if g == nil {
 		return QueueStatus{}, false
 	}

@@ -254,9 +254,7 @@ func (n *Node) feedDeliver(group uint64, r *reader) {
 		n.log.Debug("cluster: a malformed remote delivery")
 		return
 	}
-	n.qmu.Lock()
-	g := n.qmu.groups[group]
-	n.qmu.Unlock()
+	g := n.qgroupOf(group)
 	if g == nil {
 		return
 	}

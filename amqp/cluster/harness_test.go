@@ -131,6 +131,25 @@ func (c *testCluster) stop(name string) {
 	}
 }
 
+// lose stops a node's Raft node alone, as a node lost to the others would
+// be, its AMQP server still serving its clients (so their channels do not
+// close and settle anything); the rest stops at the test's end.
+func (c *testCluster) lose(name string) {
+	tn := c.nodes[name]
+	delete(c.nodes, name)
+	if err := tn.node.Stop(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tn.srv.Shutdown(ctx)
+		<-tn.served
+		tn.srv.Broker().Stop()
+		tn.st.Close()
+	})
+}
+
 // api starts the management HTTP API of a node.
 func (c *testCluster) api(name string) string {
 	tn := c.nodes[name]

@@ -299,7 +299,7 @@ func (n *Node) QueueConfig(vhost string, cfg *queue.Config) {
 	n.kickLoop()
 }
 
-// qgroupOf is this node's quorum queue group id (nil: none).
+// qgroupOf is this node's group of the quorum queue group id (nil: none).
 func (n *Node) qgroupOf(id uint64) *qgroup {
 	n.qmu.Lock()
 	defer n.qmu.Unlock()

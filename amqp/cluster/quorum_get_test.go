@@ -1,10 +1,8 @@
 package cluster
 
 import (
-	"context"
 	"strconv"
 	"testing"
-	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 )
@@ -120,19 +118,7 @@ func TestQuorumGetOfALostNodeReturned(t *testing.T) {
 	if owed, _ := c.proxyOwed(leader, "getlost"); owed != 1 {
 		t.Fatalf("the leader has %d out to %s's gets, want 1", owed, follower)
 	}
-	tn := c.nodes[follower]
-	delete(c.nodes, follower)
-	if err := tn.node.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		tn.srv.Shutdown(ctx)
-		<-tn.served
-		tn.srv.Broker().Stop()
-		tn.st.Close()
-	}()
+	c.lose(follower)
 	// "1" was ready all along; "0" comes back once the leader gives up
 	// on the node.
 	bodies, redelivered, _ := consume(t, c.mustDial(leader), "getlost", 0, 2, true)

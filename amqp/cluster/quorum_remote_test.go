@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"testing"
@@ -149,19 +148,7 @@ func TestQuorumRemoteConsumerCancelAndLoss(t *testing.T) {
 	// unacknowledged; its AMQP connection stays open (nothing requeued
 	// by the channel): the leader returns them.
 	out, _, _ := consume(t, c.mustDial(follower), "rc", 4, 4, false)
-	tn := c.nodes[follower]
-	delete(c.nodes, follower)
-	if err := tn.node.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		tn.srv.Shutdown(ctx)
-		<-tn.served
-		tn.srv.Broker().Stop()
-		tn.st.Close()
-	}()
+	c.lose(follower)
 	bodies, redelivered, _ := consume(t, c.mustDial(leader), "rc", 0, n, true)
 	seen := map[string]bool{}
 	for _, b := range bodies {

@@ -81,6 +81,14 @@ func (g *qgroup) RemoteGet(noAck bool) (e queue.Entry, remaining int, ok bool) {
 	case <-t.C:
 	case <-g.n.done:
 	}
+	g.fd.fmu.Lock()
+	delete(g.fd.fmu.gets, req) // from now on gotReply gives a late answer back itself
+	g.fd.fmu.Unlock()
+	select {
+	case r := <-ch: // handed over just before the delete
+		return r.e, r.remaining, r.found
+	default:
+	}
 	return queue.Entry{}, 0, false
 }
 

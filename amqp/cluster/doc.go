@@ -344,7 +344,8 @@
 // purge or an expiry settled by a leader that loses its leadership
 // before the settle commits is lost (the messages stay, expire again
 // under the next leader, a purge must be repeated); a purge on a node
-// outside the group fails (541); a re-declare after a delete reuses the group id,
+// outside the group whose answer from the leader is lost on the link is
+// reported failed (541) after ProposeTimeout though it was applied; a re-declare after a delete reuses the group id,
 // so a member still running the old group's log could mix the two (the
 // log is deleted with the queue on every member that applies the delete);
 // a metadata snapshot that deletes and imports a quorum queue again

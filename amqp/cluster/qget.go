@@ -35,6 +35,7 @@ import (
 const (
 	feedGet = 32 + iota
 	feedGot
+	feedPurged // qpurge.go
 )
 
 // getWait is how long a get waits for the leader's answer.

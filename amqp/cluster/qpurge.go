@@ -1,7 +1,11 @@
 package cluster
 
 import (
+	"encoding/binary"
+	"slices"
 	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/warrenmq/warren/amqp"
 	"github.com/warrenmq/warren/queue"
@@ -20,14 +24,17 @@ import (
 // RabbitMQ. The proposer answers queue.purge-ok once the purge is
 // applied on its node: the leader with the ready messages it removed, a
 // follower with the messages the group held up to the purge (it cannot
-// tell which of them the leader had delivered).
+// tell which of them the leader had delivered). A node outside the group
+// proposes it in a forwarded batch (qforward.go) and applies nothing: the
+// leader answers it over the peer link with the count it removed.
+//
+// On the link (controlGroup, qremote.go's framing):
+//
+//	purged  token u64 BE | count uvarint
 
 // Purge implements the broker's replicated purge: it proposes the purge
 // and waits until this node applied it.
 func (g *qgroup) Purge() (int, error) {
-	if !g.isMember() {
-		return 0, amqp.Errorf(amqp.InternalError, "cluster: quorum queue '%s' in vhost '%s' cannot be purged from node '%s', which is not one of its members", g.name, g.vhost, g.n.cfg.Name)
-	}
 	token := g.n.nextID.Add(1)
 	ch := make(chan int, 1)
 	g.mu.Lock()
@@ -63,11 +70,24 @@ func (g *qgroup) applyPurge(q *queue.Queue, f effect) {
 	if n < 0 {
 		n = f.count
 	}
-	if len(f.purge) != 2 || f.purge[0] != g.n.id {
+	if len(f.purge) != 2 {
 		return
 	}
+	if from := f.purge[0]; from != g.n.id {
+		if g.leading && !slices.Contains(g.conf.GetVoters(), from) && !slices.Contains(g.conf.GetLearners(), from) {
+			body := binary.BigEndian.AppendUint64(nil, f.purge[1])
+			body = binary.AppendUvarint(body, uint64(n))
+			g.n.tr.send(controlGroup, []*pb.Message{feedMsg(g.n.id, from, feedPurged, g.id, body)})
+		}
+		return
+	}
+	g.purged(f.purge[1], n)
+}
+
+// purged answers this node's purge token with n messages.
+func (g *qgroup) purged(token uint64, n int) {
 	g.mu.Lock()
-	ch := g.mu.purges[f.purge[1]]
+	ch := g.mu.purges[token]
 	g.mu.Unlock()
 	if ch != nil {
 		select {

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
 )
 
 // TestQuorumPurgeOnFollower: a purge on a follower goes through the log:
@@ -75,4 +77,26 @@ func TestQuorumPurgeOnLeader(t *testing.T) {
 	if bodies[0] != strconv.Itoa(7) {
 		t.Fatalf("after the purge: %v", bodies)
 	}
+}
+
+// TestQuorumPurgeOutsideTheGroup: a purge on a node outside the group
+// (size 2 of 3) goes in its forwarded batch; the leader purges and
+// answers it the count. Before, it was refused with 541.
+func TestQuorumPurgeOutsideTheGroup(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "outpg", amqp091.Table{"x-quorum-initial-group-size": 2})
+	out := c.outsider("outpg")
+	if acked, _ := publishConfirmed(t, c.mustDial(leader), "outpg", 0, 5); acked != 5 {
+		t.Fatalf("%d of 5 confirmed", acked)
+	}
+	ch, err := c.mustDial(out).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := ch.QueuePurge("outpg", false)
+	if err != nil || n != 5 {
+		t.Fatalf("purge on %s: %d, %v; want 5", out, n, err)
+	}
+	c.groupMessages("outpg", 0)
 }

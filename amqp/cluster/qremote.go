@@ -217,6 +217,11 @@ func (n *Node) feedReceive(m *pb.Message) bool {
 		n.feedDeliver(group, &r)
 	case feedGot: // qget.go
 		n.gotReply(group, &r)
+	case feedPurged: // qpurge.go
+		token, count := r.u64(), r.uvarint()
+		if g := n.qgroupOf(group); g != nil && !r.err {
+			g.purged(token, int(min(count, 1<<31)))
+		}
 	case feedGet:
 		pg := parkedGet{group: group, from: from, req: r.u64(), noAck: r.byte() == 1, inc: r.u64(), seq: r.u64(), until: time.Now().Add(getWait)}
 		if r.err {

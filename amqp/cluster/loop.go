@@ -207,6 +207,7 @@ func (l *loop) reportAny(r report) {
 		return
 	}
 	l.rn.ReportUnreachable(r.to)
+	l.feedLinkFailed(r.to) // qremote.go
 	for _, g := range l.groups {
 		if g.rn != nil {
 			g.rn.ReportUnreachable(r.to)

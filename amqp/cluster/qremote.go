@@ -358,6 +358,26 @@ func (l *loop) dropProxy(g *qgroup, p *rproxy, giveBack bool) {
 	}
 }
 
+// feedLinkFailed follows a write (or dial) to node that failed: what
+// the link was carrying is lost, deliveries to node's consumers among it
+// perhaps, which nothing would send again while the node stays heard
+// from and this node leads. So every proxy of node's consumers here is
+// dropped and what it had out is returned (a copy the node did receive
+// comes again marked redelivered); the node registers them again at its
+// next keepalive (feedTick). On the loop.
+func (l *loop) feedLinkFailed(node uint64) {
+	for _, g := range l.groups {
+		if !g.leading {
+			continue
+		}
+		for k, p := range g.fd.proxies {
+			if k.node == node {
+				l.dropProxy(g, p, true)
+			}
+		}
+	}
+}
+
 // feedSettled gives the credit of settled, returned and discarded
 // messages back to the proxies they went to (on the loop, after apply),
 // and reports whether any got some.

@@ -57,6 +57,7 @@ type transport struct {
 	// drop, if set (tests), loses the messages it returns true for, as
 	// a broken link would (transport_drop.go).
 	drop atomic.Pointer[func(group uint64, m *pb.Message) bool]
+	fail atomic.Pointer[func(group uint64, m *pb.Message) bool] // transport_drop.go
 
 	wg   sync.WaitGroup
 	stop chan struct{}
@@ -160,6 +161,10 @@ func (t *transport) send(group uint64, msgs []*pb.Message) {
 	for _, m := range msgs {
 		p := t.peers[m.GetTo()]
 		if p == nil || t.dropped(group, m) {
+			continue
+		}
+		if t.failing(group, m) {
+			t.failed(p.id, []groupMsg{{group, m}})
 			continue
 		}
 		p.mu.Lock()

@@ -19,3 +19,20 @@ func (t *transport) setDrop(f func(group uint64, m *pb.Message) bool) {
 	}
 	t.drop.Store(&f)
 }
+
+// failing reports whether the test hook fails m (a message of group) as
+// a write that failed would: not sent, and reported (failed).
+func (t *transport) failing(group uint64, m *pb.Message) bool {
+	f := t.fail.Load()
+	return f != nil && (*f)(group, m)
+}
+
+// setFail makes the transport fail the messages f returns true for (nil:
+// none), as a connection that breaks under a write. For tests.
+func (t *transport) setFail(f func(group uint64, m *pb.Message) bool) {
+	if f == nil {
+		t.fail.Store(nil)
+		return
+	}
+	t.fail.Store(&f)
+}

@@ -141,11 +141,7 @@ func (l *loop) serveGet(pg parkedGet) {
 			} else {
 				p := l.getProxy(g, pg.from)
 				g.fd.fmu.Lock()
-				if g.fd.fmu.owner == nil {
-					g.fd.fmu.owner = map[uint64]*rproxy{}
-				}
-				g.fd.fmu.owner[e.Seq] = p
-				p.owed++
+				p.takeLocked(e.Seq)
 				g.fd.fmu.Unlock()
 			}
 		}

@@ -111,16 +111,23 @@ func (p *rproxy) TryDeliver(q *queue.Queue, e queue.Entry) bool {
 		g.fd.fmu.Unlock()
 		return false
 	}
-	p.owed++
-	if g.fd.fmu.owner == nil {
-		g.fd.fmu.owner = map[uint64]*rproxy{}
-	}
-	g.fd.fmu.owner[e.Seq] = p
+	p.takeLocked(e.Seq)
 	p.out = append(p.out, e)
 	g.fd.fmu.dirty = true
 	g.fd.fmu.Unlock()
 	g.n.kickLoop()
 	return true
+}
+
+// takeLocked records message seq as out to p until it is settled,
+// returned or discarded (g.fd.fmu held).
+func (p *rproxy) takeLocked(seq uint64) {
+	fd := &p.g.fd
+	if fd.fmu.owner == nil {
+		fd.fmu.owner = map[uint64]*rproxy{}
+	}
+	fd.fmu.owner[seq] = p
+	p.owed++
 }
 
 // feedSend sends what every leading group's proxies took since the last

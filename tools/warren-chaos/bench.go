@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -354,27 +352,6 @@ func (c *benchCluster) Close() {
 	os.RemoveAll(c.dir)
 }
 
-// getQueue decodes GET /api/queues/%2F/NAME at apiURL (as guest, unless
-// the URL names a user) into q.
-func getQueue(ctx context.Context, apiURL, queue string, q any) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", apiURL+"/api/queues/%2F/"+url.PathEscape(queue), nil)
-	if err != nil {
-		return err
-	}
-	if req.URL.User == nil {
-		req.SetBasicAuth("guest", "guest")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET queue %s: %s", queue, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(q)
-}
-
 // queueLeader is the node named by GET /api/queues/%2F/NAME: its leader
 // (RabbitMQ's field for a quorum queue), else its node.
 func queueLeader(ctx context.Context, apiURL, queue string) (string, error) {
@@ -382,7 +359,7 @@ func queueLeader(ctx context.Context, apiURL, queue string) (string, error) {
 		Leader string `json:"leader"`
 		Node   string `json:"node"`
 	}
-	if err := getQueue(ctx, apiURL, queue, &q); err != nil {
+	if err := chaos.GetQueue(ctx, apiURL, queue, &q); err != nil {
 		return "", err
 	}
 	if q.Leader != "" {
@@ -448,7 +425,7 @@ func queueView(ctx context.Context, apiURL, queue string) string {
 		Unacked   int    `json:"messages_unacknowledged"`
 		Consumers int    `json:"consumers"`
 	}
-	if err := getQueue(ctx, apiURL, queue, &q); err != nil {
+	if err := chaos.GetQueue(ctx, apiURL, queue, &q); err != nil {
 		return err.Error()
 	}
 	return fmt.Sprintf("leader %s, ready %d, unacknowledged %d, consumers %d", q.Leader, q.Ready, q.Unacked, q.Consumers)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -201,6 +202,27 @@ func defKinds() []defKind {
 
 // Definitions are one node's objects: "queues /|q" -> canonical JSON.
 type Definitions map[string]string
+
+// GetQueue decodes GET /api/queues/%2F/NAME at apiURL (as guest, unless
+// the URL names a user) into q.
+func GetQueue(ctx context.Context, apiURL, queue string, q any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", apiURL+"/api/queues/%2F/"+url.PathEscape(queue), nil)
+	if err != nil {
+		return err
+	}
+	if req.URL.User == nil {
+		req.SetBasicAuth("guest", "guest")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET queue %s at %s: %s", queue, apiURL, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(q)
+}
 
 // FetchDefinitions reads a node's GET /api/definitions (as guest).
 func FetchDefinitions(ctx context.Context, apiURL string) (Definitions, error) {

@@ -1,10 +1,9 @@
 package chaos
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -12,29 +11,18 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 )
 
-// queueInfo reads GET /api/queues/%2F/<name> on node n (as guest).
+// queueInfo reads GET /api/queues/%2F/<name> on node n.
 func queueInfo(c *Cluster, n, name string) (map[string]any, error) {
-	req, err := http.NewRequest(http.MethodGet, c.APIURL(n)+"/api/queues/%2F/"+name, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.SetBasicAuth("guest", "guest")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET queue %s on %s: %s", name, n, resp.Status)
-	}
 	var q map[string]any
-	return q, json.NewDecoder(resp.Body).Decode(&q)
+	return q, GetQueue(context.Background(), c.APIURL(n), name, &q)
 }
 
-// poll calls cond until it returns nil or within has passed.
+// poll calls cond every 50 ms until it returns nil or within has passed.
 func poll(t *testing.T, within time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(within)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		err := cond()
 		if err == nil {
@@ -43,7 +31,7 @@ func poll(t *testing.T, within time.Duration, cond func() error) {
 		if time.Now().After(deadline) {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond) // polling, not synchronising
+		<-tick.C
 	}
 }
 

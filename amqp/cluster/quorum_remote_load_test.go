@@ -14,7 +14,9 @@ import (
 // consumer fed by the leader over the peer link): every message arrives,
 // the last ones too.
 func TestQuorumRemoteConsumerUnderLoad(t *testing.T) {
-	c := newCluster(t, three, nil, three...)
+	// A long propose timeout: this test is about deliveries, not latency
+	// on a loaded machine (a nack at 10 s under -race in CI).
+	c := newCluster(t, three, func(cfg *Config) { cfg.ProposeTimeout = 30 * time.Second }, three...)
 	c.waitLeader()
 	leader := c.declareQuorum("a", "load", nil)
 	follower := c.other(leader)
@@ -52,22 +54,28 @@ func TestQuorumRemoteConsumerUnderLoad(t *testing.T) {
 	}
 	confirms := pch.NotifyPublish(make(chan amqp091.Confirmation, window))
 	acked := 0
+	confirm := func() {
+		t.Helper()
+		select {
+		case cf := <-confirms:
+			if !cf.Ack {
+				t.Fatalf("publish %d was nacked", cf.DeliveryTag)
+			}
+			acked++
+		case <-time.After(60 * time.Second):
+			t.Fatalf("%d of %d confirmed, then none for 60 s", acked, n)
+		}
+	}
 	for i := 0; i < n; i++ {
 		if i >= window {
-			if cf := <-confirms; cf.Ack {
-				acked++
-			}
+			confirm()
 		}
 		if err := pch.Publish("", "load", false, false, amqp091.Publishing{DeliveryMode: amqp091.Persistent, Headers: amqp091.Table{"i": strconv.Itoa(i)}, Body: body}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for acked < n {
-		if cf := <-confirms; cf.Ack {
-			acked++
-		} else {
-			t.Fatal("a publish was nacked")
-		}
+		confirm()
 	}
 	select {
 	case k := <-got:

@@ -33,11 +33,12 @@ import (
 // Metrics: ms-to-list is a reload of the queues page until its table
 // shows queues; ms/keystroke-mean and -max are from the input event of a
 // filter keystroke to the filtered table painted (Warren filters as you
-// type; RabbitMQ's UI filters on Enter: its figure is per Enter);
-// ms/keystroke-update is the console's own table update in that time
-// (its first screenful); ms/keystroke-full-mean and -max are to every row
-// of the page painted (Warren paints the first 30 rows, then the rest in
-// the next frame).
+// type, from its index of the names, the figures last seen; RabbitMQ's
+// UI filters on Enter: its figure is per Enter); ms/keystroke-update is
+// the console's table update with the API's answer; ms/keystroke-full-mean
+// and -max are to every row of the page painted with the API's answer
+// (the figures of rows not seen before; Warren paints the first 30 rows,
+// then the rest in the next frame).
 // Run: go test -run '^$' -bench . -benchtime 5x ./amqp/management/console/
 
 const benchQueues = 10000

@@ -280,3 +280,67 @@ func TestFilterCancelsStaleRequests(t *testing.T) {
 		waitJS(`document.querySelector('#queue-filter').value === 'alp'`),
 		waitJS(`document.querySelector('.err[role=alert]').textContent === ''`)))
 }
+
+// TestFilterFromIndex: a keystroke shows its matches from the page's
+// index of names before the API answers (the answers are held back
+// here): case-insensitive, in the API's order, with the figures last
+// seen for a row, none (dimmed) for a row never shown; the API's answer
+// then fills them in, and a regular expression waits for the API.
+func TestFilterFromIndex(t *testing.T) {
+	w := startWarren(t)
+	_, ch := w.channel(t)
+	for i := range 120 {
+		if _, err := ch.QueueDeclare(fmt.Sprintf("q-%03d", i), false, false, false, false, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{"alpha-2", "Alpha", "Beta"} {
+		if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if err := ch.Publish("", "alpha-2", false, false, amqp091.Publishing{Body: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMessages(t, ch, "alpha-2", 3)
+	ctx := browser(t, 60*time.Second)
+	rows := `[...document.querySelectorAll('#queues-table tbody tr')].map((r) => r.children[1].textContent + (r.classList.contains('pending') ? '?' : '') + ':' + r.children[9].textContent).join(' ')`
+	do(t, "queues", chromedp.Do(ctx, login(w, "guest", "guest"),
+		chromedp.Navigate(w.url+"/#/queues"),
+		waitJS(textHas(`#queue-count`, "123 of 123 queues")),
+		waitJS(`document.querySelector('#queues-table').dataset.index === '123'`),
+		// From now on the listing's answers wait until released.
+		eval(`(() => {
+			const orig = window.fetch, held = window.__held = [];
+			window.__release = () => { window.fetch = orig; held.splice(0).forEach((go) => go()); };
+			window.fetch = (url, opts) => String(url).includes('page=')
+				? new Promise((ok, no) => held.push(() => orig(url, opts).then(ok, no)))
+				: orig(url, opts);
+		})()`)))
+	typeFilter := func(v string) chromedp.Action[chromedp.Void] {
+		return eval(`(() => { const f = document.querySelector('#queue-filter'); f.value = ` + fmt.Sprintf("%q", v) + `; f.dispatchEvent(new Event('input')); })()`)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const f = document.querySelector('#queue-filter');
+		f.value = 'ALP'; f.dispatchEvent(new Event('input'));
+		return document.querySelector('#queue-count').textContent + ' | ' + `+rows+`;
+	})()`))
+	do(t, "ALP", err)
+	if want := "2 of 123 queues · page 1 of 1 | Alpha:0 alpha-2:3"; got != want {
+		t.Errorf("ALP before any answer: %q, want %q", got, want)
+	}
+	do(t, "q-11", chromedp.Do(ctx, typeFilter("q-11"),
+		waitJS(textHas(`#queue-count`, "10 of 123 queues")),
+		waitJS(rows+` === 'q-110?: q-111?: q-112?: q-113?: q-114?: q-115?: q-116?: q-117?: q-118?: q-119?:'`),
+		waitJS(`window.__held.length > 0 && document.querySelector('#queues-table').dataset.complete !== 'q-11'`),
+		eval(`window.__release()`),
+		waitJS(`document.querySelector('#queues-table').dataset.complete === 'q-11'`),
+		waitJS(rows+` === 'q-110:0 q-111:0 q-112:0 q-113:0 q-114:0 q-115:0 q-116:0 q-117:0 q-118:0 q-119:0'`)))
+	do(t, "regex", chromedp.Do(ctx,
+		eval(`document.querySelector('#queues-table input[type=checkbox], .row input[type=checkbox]').click()`),
+		typeFilter("^q-11[89]$"),
+		waitJS(`document.querySelector('#queues-table').dataset.complete === '^q-11[89]$'`),
+		waitJS(rows+` === 'q-118:0 q-119:0'`)))
+}

@@ -64,7 +64,8 @@ export function link(text, ...parts) {
 // cell only when what it shows changed. onSort(col) is called when a
 // sortable header is activated. opts.grid: the CSS lays the table out as
 // a grid (app.css, table.queues), so its parts carry their table roles
-// explicitly.
+// explicitly. opts.pending(row): the row has no figures yet (class
+// pending: dimmed until an update gives them).
 export function table(cols, key, opts = {}) {
   const role = (r) => (opts.grid ? r : null);
   const thead = h('thead', { role: role('rowgroup') }, h('tr', { role: role('row') }, cols.map((c) => {
@@ -139,6 +140,10 @@ export function table(cols, key, opts = {}) {
           if (td._sig !== s) { td._sig = s; td.textContent = s; }
         }
       });
+      if (opts.pending) {
+        const p = !!opts.pending(item);
+        if (tr._pending !== p) { tr._pending = p; tr.classList.toggle('pending', p); }
+      }
       if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
       i++;
     }

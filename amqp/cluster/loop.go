@@ -145,6 +145,7 @@ func (l *loop) run() {
 				break more
 			}
 		}
+		l.takeLinkFails() // node.go
 		l.adoptGroups()
 		l.proposeGroups()
 		for range 8 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net"
 	"slices"
 	"sort"
@@ -78,6 +79,15 @@ type Node struct {
 	propc   chan proposal
 	recvc   chan groupMsg
 	reportc chan report
+	// linkFails are the peers whose link failed while reportc was full:
+	// the loop takes them at its next round (takeLinkFails), for a
+	// remote consumer's deliveries that failure may have lost are owed
+	// whatever raft does.
+	linkFails struct {
+		sync.Mutex
+		peers map[uint64]bool
+		any   atomic.Bool
+	}
 	ctlc    chan func(*loop) // run on the loop (inLoop)
 	stop    chan struct{}
 	done    chan struct{}
@@ -380,5 +390,34 @@ func (n *Node) report(r report) {
 	select {
 	case n.reportc <- r:
 	default: // the loop is behind; raft finds out on its own
+		if r.snapshot || r.lost || r.down {
+			return
+		}
+		// but a link failure's lost deliveries are not raft's.
+		n.linkFails.Lock()
+		if n.linkFails.peers == nil {
+			n.linkFails.peers = map[uint64]bool{}
+		}
+		n.linkFails.peers[r.to] = true
+		n.linkFails.any.Store(true)
+		n.linkFails.Unlock()
+		n.kickLoop()
+	}
+}
+
+// takeLinkFails reports to the loop the link failures report could not
+// hand it.
+func (l *loop) takeLinkFails() {
+	n := l.n
+	if !n.linkFails.any.Load() {
+		return
+	}
+	n.linkFails.Lock()
+	peers := n.linkFails.peers
+	n.linkFails.peers = nil
+	n.linkFails.any.Store(false)
+	n.linkFails.Unlock()
+	for _, id := range slices.Sorted(maps.Keys(peers)) {
+		l.reportAny(report{to: id})
 	}
 }

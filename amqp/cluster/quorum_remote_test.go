@@ -265,3 +265,51 @@ func TestQuorumRemoteDeliveryLostOnFailedLink(t *testing.T) {
 		t.Fatalf("got %v", bodies)
 	}
 }
+
+// TestQuorumRemoteDeliveryLostBeforeAPing: a delivery to a remote
+// consumer's node is taken by the kernel, then the connection breaks and
+// the first write to notice it is a ping (the link carries nothing else:
+// the group, of one, is led by a node that leads no other group and the
+// consumer's node follows no group of it). The leader returns what that
+// node's proxies had out at the ping's failure, so the lost delivery
+// comes again; before, a failed ping was not reported, the next frame
+// went on a new connection, and the consumer waited forever.
+func TestQuorumRemoteDeliveryLostBeforeAPing(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	meta := c.waitLeader()
+	var q, leader string
+	for i := 0; leader == "" || leader == meta; i++ {
+		if i == 12 {
+			t.Fatalf("12 groups of one, all on the metadata leader %s", meta)
+		}
+		q = "ping" + strconv.Itoa(i)
+		leader = c.declareQuorum(meta, q, amqp091.Table{"x-quorum-initial-group-size": 1})
+	}
+	consumer := c.other(leader, meta)
+	const n = 10
+	if acked, _ := publishConfirmed(t, c.mustDial(leader), q, 0, n); acked != n {
+		t.Fatalf("%d of %d confirmed", acked, n)
+	}
+	tr := c.nodes[leader].node.tr
+	to := c.nodes[consumer].node.id
+	var dropped, broken atomic.Bool
+	tr.setDrop(func(group uint64, m *pb.Message) bool {
+		ctx := m.GetContext()
+		return m.GetTo() == to && group == controlGroup && len(ctx) > len(feedMagic) && string(ctx[:len(feedMagic)]) == feedMagic &&
+			ctx[len(feedMagic)] == feedDeliver && dropped.CompareAndSwap(false, true)
+	})
+	tr.setBreak(func(peer uint64, batch []groupMsg) bool {
+		return peer == to && len(batch) == 0 && dropped.Load() && broken.CompareAndSwap(false, true)
+	})
+	bodies, _, _ := consume(t, c.mustDial(consumer), q, 5, n, true)
+	if !dropped.Load() || !broken.Load() {
+		t.Fatalf("dropped a delivery %v, broke a ping %v", dropped.Load(), broken.Load())
+	}
+	seen := map[string]bool{}
+	for _, b := range bodies {
+		seen[b] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("got %v", bodies)
+	}
+}

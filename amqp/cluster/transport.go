@@ -58,6 +58,7 @@ type transport struct {
 	// a broken link would (transport_drop.go).
 	drop atomic.Pointer[func(group uint64, m *pb.Message) bool]
 	fail atomic.Pointer[func(group uint64, m *pb.Message) bool] // transport_drop.go
+	brk  atomic.Pointer[func(to uint64, batch []groupMsg) bool] // transport_drop.go
 
 	wg   sync.WaitGroup
 	stop chan struct{}
@@ -189,6 +190,15 @@ func (t *transport) failed(id uint64, msgs []groupMsg) {
 	if len(msgs) == 0 {
 		return
 	}
+	t.broke(id, msgs)
+}
+
+// broke reports a connection to peer id that failed under a write, with
+// the messages of that write: even a ping's failure (no messages) is
+// reported, for the frames written before it on that connection, which
+// the kernel took and the peer may never have read (a remote consumer's
+// deliveries among them: qremote.go feedLinkFailed).
+func (t *transport) broke(id uint64, msgs []groupMsg) {
 	t.report(report{to: id})
 	for _, m := range msgs {
 		if m.msg.GetType() == pb.MessageType_MsgSnap {
@@ -248,7 +258,10 @@ func (p *peer) run() {
 			w.Write(binary.BigEndian.AppendUint64(nil, p.t.self))
 		}
 		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-		err := writeBatch(w, batch)
+		err := p.t.breaking(p.id, batch) // transport_drop.go
+		if err == nil {
+			err = writeBatch(w, batch)
+		}
 		if err == nil {
 			err = w.Flush()
 		}
@@ -256,7 +269,7 @@ func (p *peer) run() {
 			p.t.log.Debug("cluster: peer link failed", zap.String("addr", addr), zap.Error(err))
 			conn.Close()
 			conn, w = nil, nil
-			p.t.failed(p.id, batch)
+			p.t.broke(p.id, batch)
 			continue
 		}
 		for _, m := range batch {

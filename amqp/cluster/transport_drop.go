@@ -1,6 +1,10 @@
 package cluster
 
-import pb "go.etcd.io/raft/v3/raftpb"
+import (
+	"errors"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+)
 
 // dropped reports whether the test hook loses m (a message of group).
 func (t *transport) dropped(group uint64, m *pb.Message) bool {
@@ -35,4 +39,27 @@ func (t *transport) setFail(f func(group uint64, m *pb.Message) bool) {
 		return
 	}
 	t.fail.Store(&f)
+}
+
+// errBroken is the write error of a connection setBreak breaks.
+var errBroken = errors.New("cluster: a link broken by a test")
+
+// breaking is errBroken when the test hook breaks the connection to peer
+// to under batch (its next write): nil when there is no hook.
+func (t *transport) breaking(to uint64, batch []groupMsg) error {
+	if f := t.brk.Load(); f != nil && (*f)(to, batch) {
+		return errBroken
+	}
+	return nil
+}
+
+// setBreak makes a write to a peer fail, its connection closed, when f
+// returns true for it (nil: none): a connection that broke after the
+// frames before it were taken by the kernel. For tests.
+func (t *transport) setBreak(f func(to uint64, batch []groupMsg) bool) {
+	if f == nil {
+		t.brk.Store(nil)
+		return
+	}
+	t.brk.Store(&f)
 }

@@ -76,3 +76,27 @@ func TestPeerLinkRefusesStrangers(t *testing.T) {
 	declareQueues(t, c, "a", "still", 1)
 	waitQueues(t, c, "b", "still", 1)
 }
+
+// TestLinkFailureKeptWhenLoopBehind: a link failure reported while the
+// loop's report channel is full is kept for the loop's next round (its
+// remote consumers' deliveries are owed); a snapshot's fate, a lost
+// inbound link and a refused dial are raft's and failover's to redo.
+func TestLinkFailureKeptWhenLoopBehind(t *testing.T) {
+	n := &Node{reportc: make(chan report), kick: make(chan struct{}, 1)}
+	n.report(report{to: 3, group: 9, snapshot: true})
+	n.report(report{to: 4, lost: true})
+	n.report(report{to: 5, down: true})
+	if n.linkFails.any.Load() {
+		t.Fatalf("kept %v, want none", n.linkFails.peers)
+	}
+	n.report(report{to: 7})
+	n.report(report{to: 7})
+	if !n.linkFails.any.Load() || len(n.linkFails.peers) != 1 || !n.linkFails.peers[7] {
+		t.Fatalf("kept %v, want peer 7", n.linkFails.peers)
+	}
+	select {
+	case <-n.kick:
+	default:
+		t.Fatal("the loop was not woken")
+	}
+}

@@ -20,7 +20,12 @@ type Message struct {
 	// store under ID (see hollowOf); size is then the body's size (the
 	// store's entries hold 32 bits of it too).
 	hollow bool
-	size   uint32
+	// borrowed: Props and Body slice a buffer that other messages share
+	// (amqp/cluster decodes a quorum queue's snapshot in place): a copy
+	// of the message that may outlive its entry takes them with Owned,
+	// or it would keep the whole buffer alive.
+	borrowed bool
+	size     uint32
 	// pooled: Body lies in a pooled buffer, reference counted (body.go);
 	// nil for any other body.
 	pooled *BodyBuf
@@ -29,6 +34,38 @@ type Message struct {
 // Size is what the message counts for in byte limits and the memory
 // budget: its body, in memory or, for a hollow stand-in, in the store.
 func (m *Message) Size() int { return len(m.Body) + int(m.size) }
+
+// SetBorrowed marks m's properties and body as slices of a buffer that
+// other messages share (Message.borrowed).
+func (m *Message) SetBorrowed() { m.borrowed = true }
+
+// Borrowed reports whether m's properties and body slice a shared buffer.
+func (m *Message) Borrowed() bool { return m.borrowed }
+
+// Owned returns m's properties and body, copied (one allocation) if
+// they are borrowed: what a copy of m that may outlive its entry (a
+// dead-lettered or moved message) takes.
+func (m *Message) Owned() (props, body []byte) {
+	if !m.borrowed {
+		return m.Props, m.Body
+	}
+	b := make([]byte, len(m.Props)+len(m.Body))
+	n := copy(b, m.Props)
+	copy(b[n:], m.Body)
+	return b[:n:n], b[n:]
+}
+
+// Unborrowed returns m itself, or if its properties and body are
+// borrowed, a copy of m that owns them (Owned).
+func (m *Message) Unborrowed() *Message {
+	if !m.borrowed {
+		return m
+	}
+	c := *m
+	c.Props, c.Body = m.Owned()
+	c.borrowed = false
+	return &c
+}
 
 // hollowOf is a stand-in for m, whose body is stored under id: what a
 // queue keeps of a message it holds past the memory budget. It has no

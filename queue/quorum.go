@@ -162,6 +162,26 @@ func (q *Queue) QuorumLead(lead bool, ready []Entry) {
 	}
 }
 
+// Rehome is a message of a quorum queue whose bytes moved: entry Seq's
+// message Old is now New (amqp/cluster copies the messages of a
+// snapshot out of its buffer, queue.Message.Borrowed).
+type Rehome struct {
+	Seq      uint64
+	Old, New *Message
+}
+
+// QuorumRehome gives each ready entry rs[i].Seq whose message is
+// rs[i].Old the message rs[i].New: the same message, its bytes elsewhere.
+// An entry not ready (delivered: its ack or return comes through the log
+// with the new message) or with another message is left alone.
+func (q *Queue) QuorumRehome(rs []Rehome) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, r := range rs {
+		q.mu.ready.replace(r.Seq, r.Old, r.New)
+	}
+}
+
 // QuorumLeads reports whether this node's queue delivers.
 func (q *Queue) QuorumLeads() bool {
 	q.mu.Lock()

@@ -269,6 +269,15 @@ func (r *readyList) drain() []Entry {
 	return out
 }
 
+// replace gives the entry with seq whose message is old the message m,
+// which has old's priority and size (Queue.QuorumRehome).
+func (r *readyList) replace(seq uint64, old, m *Message) {
+	l := r.levelOf(old.Priority)
+	if i := l.find(seq); i >= 0 && l.items[i].Msg == old {
+		l.items[i].Msg = m
+	}
+}
+
 // hollowAhead returns the hollow entries among the next max entries in
 // delivery order, up to maxBytes of bodies: what one read-back fills.
 func (r *readyList) hollowAhead(max int, maxBytes int64) []Entry {

@@ -62,11 +62,12 @@ func (v *Vhost) deadLetter(q *queue.Queue, e queue.Entry, reason queue.Reason) {
 		v.b.log.Error("cannot dead-letter a message", zap.String("queue", q.Name), zap.Error(err))
 		return
 	}
+	_, body := m.Owned() // a body borrowed from a snapshot's buffer would pin it
 	out := &queue.Message{
 		Exchange:   dlx,
 		RoutingKey: key,
 		Props:      raw,
-		Body:       m.Body,
+		Body:       body,
 		Persistent: m.Persistent,
 		Priority:   m.Priority,
 	}

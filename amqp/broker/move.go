@@ -159,8 +159,9 @@ const (
 
 // moveOne publishes a copy of msg to the destination.
 func (v *Vhost) moveOne(msg *queue.Message, to MoveTo, conf *moveConfirm) moveOutcome {
-	msg.Pin() // out shares the body, uncounted (queue/body.go)
-	out := &queue.Message{Props: msg.Props, Body: msg.Body, Persistent: msg.Persistent,
+	msg.Pin()                // out shares the body, uncounted (queue/body.go)
+	raw, body := msg.Owned() // but not a snapshot's buffer (queue.Message.borrowed)
+	out := &queue.Message{Props: raw, Body: body, Persistent: msg.Persistent,
 		Priority: msg.Priority, TTL: msg.TTL, HasTTL: msg.HasTTL}
 	var props amqp.Properties
 	headers := func() map[string]any {

@@ -48,6 +48,7 @@
 //	qloop.go       the loop's side of those groups: adopt, propose, tick, one
 //	               Ready round for every group, apply, snapshot, leadership
 //	qstate.go      a quorum queue's replicated state machine and its snapshot
+//	qrehome.go     a snapshot's messages borrow its buffer; the few left are copied out
 //	qcodec.go      the quorum queues' entries and messages on the log
 //	qttl.go        quorum queues' message TTL and x-expires, acted on by the leader
 //	qpurge.go      a quorum queue's purge as an operation in its log
@@ -207,6 +208,10 @@
 //	count uvarint | count x ( proposer u64BE | incarnation u64BE | last seq uvarint )
 //
 // (version 1, read still, has no proposers' table.)
+//
+// A member that reads a snapshot (at start, or one received) does not
+// copy its messages out: their properties and bodies slice the
+// snapshot's buffer, until few of them are left (qrehome.go).
 //
 // so a message left unacknowledged is in every snapshot and never keeps
 // the log from being compacted (TestQuorumCompactionWithStuckMessage).

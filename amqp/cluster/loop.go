@@ -167,6 +167,7 @@ func (l *loop) run() {
 		}
 		l.maybeSnapshot()
 		l.snapshotGroups()
+		l.rehomeGroups() // qrehome.go
 		l.updateStatus()
 		if l.removed { // membership.go: this node applied its own removal
 			l.persist(nil, true)

@@ -55,7 +55,16 @@ func appendMessage(b []byte, m *queue.Message) []byte {
 type reader struct {
 	b   []byte
 	err bool
+	// alias: bytes slices b instead of copying (a snapshot's buffer,
+	// decodeQState); names then interns the exchanges and routing keys.
+	alias bool
+	names map[string]string
+	last  [2]string // the last exchange and routing key interned
 }
+
+// maxInterned bounds reader.names: a snapshot's messages name few
+// exchanges and routing keys, but nothing says they must.
+const maxInterned = 1024
 
 func (r *reader) byte() byte {
 	if len(r.b) < 1 {
@@ -97,16 +106,54 @@ func (r *reader) varint() int64 {
 	return v
 }
 
-// bytes returns the next n bytes, copied (the entry's buffer is raft's).
+// bytes returns the next n bytes: copied (an entry's buffer is raft's),
+// or with alias a slice of the buffer, its capacity cut at n so that an
+// append cannot write over the next message.
 func (r *reader) bytes(n uint64) []byte {
 	if n > uint64(len(r.b)) {
 		r.err = true
 		r.b = nil
 		return nil
 	}
-	out := slices.Clone(r.b[:n])
+	var out []byte
+	switch {
+	case !r.alias:
+		out = slices.Clone(r.b[:n])
+	case n == 0:
+		out = []byte{} // not a slice of the buffer: it would keep it alive
+	default:
+		out = r.b[:n:n]
+	}
 	r.b = r.b[n:]
 	return out
+}
+
+// name returns the next exchange (slot 0) or routing key (slot 1): u8
+// length, bytes.
+func (r *reader) name(slot int) string {
+	n := uint64(r.byte())
+	if n > uint64(len(r.b)) {
+		r.err = true
+		r.b = nil
+		return ""
+	}
+	b := r.b[:n]
+	r.b = r.b[n:]
+	if r.names == nil {
+		return string(b)
+	}
+	if string(b) == r.last[slot] {
+		return r.last[slot] // the common case: as the message before
+	}
+	s, ok := r.names[string(b)]
+	if !ok {
+		s = string(b)
+		if len(r.names) < maxInterned {
+			r.names[s] = s
+		}
+	}
+	r.last[slot] = s
+	return s
 }
 
 func (r *reader) message() *queue.Message {
@@ -115,8 +162,8 @@ func (r *reader) message() *queue.Message {
 	m.Persistent, m.HasTTL = flags&1 != 0, flags&2 != 0
 	m.Priority = r.byte()
 	m.TTL = r.varint()
-	m.Exchange = string(r.bytes(uint64(r.byte())))
-	m.RoutingKey = string(r.bytes(uint64(r.byte())))
+	m.Exchange = r.name(0)
+	m.RoutingKey = r.name(1)
 	m.Props = r.bytes(r.uvarint())
 	m.Body = r.bytes(r.uvarint())
 	if r.err {

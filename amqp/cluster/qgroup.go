@@ -118,6 +118,9 @@ type QueueStatus struct {
 	// PendingBytes are the messages published here and not committed and
 	// applied yet; MaxPendingBytes its high-water mark.
 	PendingBytes, MaxPendingBytes int64
+	// SnapshotBorrowed is the size of the snapshot buffer the messages
+	// decoded from it still borrow (qrehome.go); 0 once none does.
+	SnapshotBorrowed int64
 }
 
 // QueueGroupID is the Raft group id of quorum queue name in vhost: an

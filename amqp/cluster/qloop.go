@@ -201,16 +201,17 @@ func (l *loop) readyGroup(g *qgroup, rd raft.Ready, applied bool) {
 
 // installGroup makes a received snapshot g's state.
 func (l *loop) installGroup(g *qgroup, s *pb.Snapshot) {
-	st, err := decodeQState(s.GetData())
+	st, ready, err := decodeQState(s.GetData()) // the messages borrow s's data: nothing writes to it
 	if err != nil {
 		l.n.log.Error("cluster: a quorum queue snapshot", zap.String("queue", g.name), zap.Error(err))
+		ready = st.entries()
 	}
 	md := s.GetMetadata()
 	g.st, g.applied, g.snapIndex = st, md.GetIndex(), md.GetIndex()
 	g.snapBytes, g.logBytes = int64(len(s.GetData())), 0
 	g.conf = proto.Clone(md.GetConfState()).(*pb.ConfState)
 	if q := g.q.Load(); q != nil {
-		q.QuorumLead(g.leading, g.st.entries())
+		q.QuorumLead(g.leading, ready)
 	}
 }
 
@@ -373,8 +374,11 @@ func (l *loop) startGroup(g *qgroup) {
 		delete(l.groups, g.id)
 		return
 	}
+	var ready []queue.Entry
 	if !raft.IsEmptySnap(snap) {
-		if g.st, err = decodeQState(snap.GetData()); err != nil {
+		// The messages borrow the snapshot's data (decodeQState), a
+		// buffer of its own read from its file.
+		if g.st, ready, err = decodeQState(snap.GetData()); err != nil {
 			// Started on a state it cannot read, this member would
 			// serve the queue without the snapshot's messages: it stays
 			// out, and the group goes on with the others.
@@ -419,7 +423,7 @@ func (l *loop) startGroup(g *qgroup) {
 	// an election timeout.
 	g.campaign = last == 0 && g.members[0] == n.id && !g.joined.Load()
 	if q := g.q.Load(); q != nil {
-		q.QuorumLead(false, g.st.entries())
+		q.QuorumLead(false, ready)
 	}
 }
 
@@ -664,7 +668,7 @@ func (l *loop) snapshotGroups() {
 		g.setStatus(QueueStatus{Group: g.id, Leader: l.n.names[st.Lead], Members: l.n.nameList(g.conf.GetVoters()), Member: true,
 			Term: st.HardState.GetTerm(), Commit: st.HardState.GetCommit(), Applied: g.applied,
 			SnapshotIndex: g.snapIndex, FirstIndex: first, Messages: len(g.st.msgs),
-			PendingBytes: g.pending.Load(), MaxPendingBytes: g.maxPending.Load()})
+			PendingBytes: g.pending.Load(), MaxPendingBytes: g.maxPending.Load(), SnapshotBorrowed: g.st.borrowed()})
 	}
 }
 

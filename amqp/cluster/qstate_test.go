@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/warrenmq/warren/queue"
@@ -75,9 +76,12 @@ func TestQStateSnapshotRoundTrip(t *testing.T) {
 	if !bytes.Equal(a.encode(), b.encode()) {
 		t.Fatal("two members applying the same entry hold different snapshots")
 	}
-	c, err := decodeQState(a.encode())
+	c, ready, err := decodeQState(a.encode())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := c.entries(); !slices.Equal(ready, want) {
+		t.Fatalf("decoded entries %+v, want %+v", ready, want)
 	}
 	if !bytes.Equal(c.encode(), a.encode()) || c.next != 20 || len(c.msgs) != 16 || c.msgs[7].deliveries != 2 {
 		t.Fatalf("decoded: next %d, %d messages, deliveries of 7: %d", c.next, len(c.msgs), c.msgs[7].deliveries)
@@ -114,7 +118,7 @@ func TestQEntryMalformed(t *testing.T) {
 	s.apply(ops[0], -1, nil)
 	snap := s.encode()
 	for i := 1; i < len(snap); i++ {
-		if _, err := decodeQState(snap[:i]); err == nil {
+		if _, _, err := decodeQState(snap[:i]); err == nil {
 			t.Fatalf("a truncated snapshot (%d of %d bytes) decoded", i, len(snap))
 		}
 	}
@@ -129,4 +133,31 @@ func FuzzQEntry(f *testing.F) {
 		decodeQEntry(b)
 		decodeQState(b)
 	})
+}
+
+// benchSnapshot is the snapshot of n messages of size bytes each, as
+// restart-time fills its queue: the default exchange, the queue's name
+// as the routing key, persistent.
+func benchSnapshot(n, size int) []byte {
+	var s qstate
+	body := make([]byte, size)
+	for range n {
+		m := &queue.Message{RoutingKey: "restart-q", Props: []byte{0x10, 0, 2}, Body: body, Persistent: true}
+		s.apply(qop{kind: opEnqueue, msg: m}, -1, nil)
+	}
+	return s.encode()
+}
+
+// BenchmarkDecodeQState decodes a snapshot of 100k 1 KiB messages, as a
+// restarted member does before it serves (issue 20: 1M of them).
+func BenchmarkDecodeQState(b *testing.B) {
+	snap := benchSnapshot(100_000, 1024)
+	b.SetBytes(int64(len(snap)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s, es, err := decodeQState(snap)
+		if err != nil || len(s.msgs) != 100_000 || len(es) != 100_000 {
+			b.Fatal(len(s.msgs), len(es), err)
+		}
+	}
 }

@@ -115,7 +115,7 @@ func TestQStateAdmitSequence(t *testing.T) {
 			t.Fatalf("step %d %+v: verdict %d, want %d", i, st.h, got, st.want)
 		}
 	}
-	d, err := decodeQState(s.encode())
+	d, _, err := decodeQState(s.encode())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -451,6 +451,9 @@ func (q *Queue) Get(noAck bool) (e, kept Entry, remaining int, ok bool) {
 		if head != nil {
 			e = q.mu.ready.pop()
 			q.deliveredStatsLocked(&e, noAck, true)
+			if noAck && q.Quorum != nil && e.Stored && q.mu.quorumLead {
+				return q.quorumGetNoAck(e)
+			}
 			if noAck {
 				q.settleLocked(e)
 			} else {

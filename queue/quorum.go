@@ -35,6 +35,9 @@ type Quorum interface {
 	Settle(seqs []uint64)
 	Return(seqs []uint64)
 	Discard(seqs []uint64)
+	// SettleDone is Settle with done, run as Enqueue's: once the settle
+	// is committed and applied on this node (nil), or has failed.
+	SettleDone(seqs []uint64, done func(error))
 	// Deleted is called once the queue is deleted (its group goes too).
 	Deleted()
 }
@@ -84,6 +87,41 @@ func (q *Queue) QuorumEnqueue(seq uint64, m *Message) (expires int64) {
 	q.trackExpiryLocked(e)
 	q.dispatchLocked()
 	return e.Expires
+}
+
+// quorumGetNoAck answers a no-ack basic.get of entry e, taken from a
+// quorum queue this node leads (q.mu locked; unlocked here), once its
+// settle is committed and applied, as RabbitMQ's quorum queue answers
+// only once the dequeue is in its log: answered at once, a leader change
+// before the settle committed would let the new leader deliver e again.
+// A settle that fails puts e back (a leader's queue; a follower's is
+// rebuilt by QuorumLead) and the get answers empty.
+func (q *Queue) quorumGetNoAck(e Entry) (Entry, Entry, int, bool) {
+	settled := make(chan error, 1)
+	q.Quorum.SettleDone([]uint64{e.Seq}, func(err error) { settled <- err })
+	q.maybeLoadLocked()
+	q.unlock()
+	if err := <-settled; err != nil {
+		q.QuorumUntake(e)
+		q.free.getEmpty.Add(1)
+		return Entry{}, Entry{}, 0, false
+	}
+	q.mu.Lock()
+	remaining := q.mu.ready.len() + q.mu.paged.count
+	q.unlock()
+	return e, Entry{}, remaining, true
+}
+
+// QuorumUntake puts back e, taken (QuorumTake) for a no-ack get whose
+// settle then failed: ready again on the leader (a follower's queue is
+// rebuilt by QuorumLead).
+func (q *Queue) QuorumUntake(e Entry) {
+	q.mu.Lock()
+	defer q.unlock()
+	if q.mu.quorumLead && !q.mu.deleted {
+		q.mu.ready.insertBatch([]Entry{e})
+		q.dispatchLocked()
+	}
 }
 
 // QuorumSettle applies a committed settle (or discard without

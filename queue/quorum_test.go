@@ -8,12 +8,13 @@ import (
 // nopQuorum replicates nothing: a quorum queue driven by hand.
 type nopQuorum struct{}
 
-func (nopQuorum) Attach(*Queue)                 {}
-func (nopQuorum) Enqueue(*Message, func(error)) {}
-func (nopQuorum) Settle([]uint64)               {}
-func (nopQuorum) Return([]uint64)               {}
-func (nopQuorum) Discard([]uint64)              {}
-func (nopQuorum) Deleted()                      {}
+func (nopQuorum) Attach(*Queue)                    {}
+func (nopQuorum) Enqueue(*Message, func(error))    {}
+func (nopQuorum) Settle([]uint64)                  {}
+func (nopQuorum) Return([]uint64)                  {}
+func (nopQuorum) Discard([]uint64)                 {}
+func (nopQuorum) SettleDone([]uint64, func(error)) {}
+func (nopQuorum) Deleted()                         {}
 
 // TestQuorumRehome: a ready entry takes the re-homed message; one whose
 // message is another is left alone; a delivered one is not ready.

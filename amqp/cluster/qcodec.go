@@ -184,7 +184,7 @@ type qop struct {
 type pendingOps struct {
 	buf   []byte
 	count int
-	dones []func(error) // the enqueues' confirms
+	dones []func(error) // the enqueues' confirms, and SettleDone's
 	bytes int64         // the enqueues' (qgroup.pending)
 }
 

@@ -137,15 +137,29 @@ func (l *loop) serveGet(pg parkedGet) {
 		if e, left, ok := q.QuorumTake(); ok {
 			es, remaining = []queue.Entry{e}, left
 			if pg.noAck {
-				g.Settle([]uint64{e.Seq})
-			} else {
-				p := l.getProxy(g, pg.from)
-				g.fd.fmu.Lock()
-				p.takeLocked(e.Seq)
-				g.fd.fmu.Unlock()
+				// Answered once the settle is committed (queue.Queue's
+				// quorumGetNoAck): on the loop, from the batch's fate.
+				g.SettleDone([]uint64{e.Seq}, func(err error) {
+					if err != nil {
+						q.QuorumUntake(e)
+						l.sendGot(pg, 0, nil)
+						return
+					}
+					l.sendGot(pg, remaining, es)
+				})
+				return
 			}
+			p := l.getProxy(g, pg.from)
+			g.fd.fmu.Lock()
+			p.takeLocked(e.Seq)
+			g.fd.fmu.Unlock()
 		}
 	}
+	l.sendGot(pg, remaining, es)
+}
+
+// sendGot answers get pg with es (none: empty).
+func (l *loop) sendGot(pg parkedGet, remaining int, es []queue.Entry) {
 	body := binary.BigEndian.AppendUint64(nil, pg.req)
 	body = append(body, boolByte(pg.noAck))
 	body = binary.AppendUvarint(body, uint64(remaining))

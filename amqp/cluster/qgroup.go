@@ -225,12 +225,17 @@ func (g *qgroup) release(bytes int64, dones []func(error), err error) {
 	}
 }
 
-func (g *qgroup) seqOp(kind byte, seqs []uint64) {
+func (g *qgroup) seqOp(kind byte, seqs []uint64) { g.seqOpDone(kind, seqs, nil) }
+
+func (g *qgroup) seqOpDone(kind byte, seqs []uint64, done func(error)) {
 	if len(seqs) == 0 {
 		return
 	}
 	g.mu.Lock()
 	g.mu.ops.seqs(kind, seqs)
+	if done != nil {
+		g.mu.ops.dones = append(g.mu.ops.dones, done)
+	}
 	g.queueLocked()
 	g.mu.Unlock()
 	g.n.kickLoop()
@@ -240,6 +245,10 @@ func (g *qgroup) seqOp(kind byte, seqs []uint64) {
 func (g *qgroup) Settle(seqs []uint64)  { g.seqOp(opSettle, seqs) }
 func (g *qgroup) Return(seqs []uint64)  { g.seqOp(opReturn, seqs) }
 func (g *qgroup) Discard(seqs []uint64) { g.seqOp(opDiscard, seqs) }
+
+// SettleDone implements queue.Quorum: done runs with the batch's fate,
+// as a publish's confirm does.
+func (g *qgroup) SettleDone(seqs []uint64, done func(error)) { g.seqOpDone(opSettle, seqs, done) }
 
 // Deleted implements queue.Quorum: the loop drops the group and its log.
 func (g *qgroup) Deleted() {

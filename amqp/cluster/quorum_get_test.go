@@ -1,10 +1,13 @@
 package cluster
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
+	pb "go.etcd.io/raft/v3/raftpb"
 )
 
 // TestQuorumGetOnFollower: basic.get on a node that does not lead the
@@ -124,5 +127,68 @@ func TestQuorumGetOfALostNodeReturned(t *testing.T) {
 	bodies, redelivered, _ := consume(t, c.mustDial(leader), "getlost", 0, 2, true)
 	if len(bodies) != 2 || bodies[0] != "1" || bodies[1] != "0" || !redelivered["0"] {
 		t.Fatalf("after the loss: %v (redelivered %v), want 1, then 0 redelivered", bodies, redelivered)
+	}
+}
+
+// TestQuorumNoAckGetCommittedFirst: a no-ack basic.get on the leader is
+// answered once its settle is committed, as RabbitMQ answers once the
+// dequeue is in its log. Here the leader's appends to the others are
+// lost, so nothing commits; the leader is then lost, and the new leader
+// still has the message: it must come out once, from the new leader.
+// Before, the first get answered at once with it, and the new leader
+// gave it again.
+func TestQuorumNoAckGetCommittedFirst(t *testing.T) {
+	c := newCluster(t, three, nil, three...)
+	c.waitLeader()
+	leader := c.declareQuorum("a", "nag", nil)
+	if acked, _ := publishConfirmed(t, c.mustDial(leader), "nag", 0, 2); acked != 2 {
+		t.Fatalf("%d of 2 confirmed", acked)
+	}
+	st, _ := c.nodes[leader].node.QueueStatus("/", "nag")
+	c.nodes[leader].node.tr.setDrop(func(group uint64, m *pb.Message) bool {
+		return group == st.Group && m.GetType() == pb.MessageType_MsgApp
+	})
+	ch, err := c.mustDial(leader).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		body string
+		ok   bool
+	}
+	first := make(chan got, 1)
+	go func() {
+		d, ok, _ := ch.Get("nag", true)
+		first <- got{string(d.Body), ok}
+	}()
+	// The get has taken the head message on the leader.
+	eventually(t, 10*time.Second, func() error {
+		if info, _ := c.nodes[leader].srv.Broker().Vhost("/").QueueInfo("nag"); info.Ready != 1 {
+			return fmt.Errorf("%d ready on the leader", info.Ready)
+		}
+		return nil
+	})
+	c.lose(leader)
+	next := c.queueLeader("nag", leader)
+	bodies := map[string]int{}
+	if g := <-first; g.ok {
+		bodies[g.body]++
+	}
+	ch2, err := c.mustDial(next).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		d, ok, err := ch2.Get("nag", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		bodies[string(d.Body)]++
+	}
+	if bodies["0"] != 1 || bodies["1"] != 1 || len(bodies) != 2 {
+		t.Fatalf("bodies got: %v, want 0 and 1 once each", bodies)
 	}
 }

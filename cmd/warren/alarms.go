@@ -30,11 +30,12 @@ func (v *watermarkValue) Type() string   { return "watermark" }
 
 // newMonitor is the resource monitor: the memory watermark, and the disk
 // alarm on the store's free space and --disk-free-limit. It also starts
-// the GC tuner (gctune.go), whose floor follows the watermark; stop ends
-// it.
+// the GC tuner (gctune.go), whose floor follows the watermark, and the
+// processor tuner (proctune.go); stop ends them.
 func newMonitor(c *config, store *storage.Store, log *zap.Logger) (m *alarm.Monitor, stop func()) {
 	cfg := alarm.Config{Logger: log, MemoryHighWatermark: c.memoryWatermark.w, Reclaim: debug.FreeOSMemory}
 	gc := startGCTuner(c.memoryWatermark.w.Bytes(alarm.MemoryLimit()))
+	procs := startProcTuner()
 	_, limitSet := os.LookupEnv("GOMEMLIMIT")
 	cfg.WatermarkSet = func(n int64) {
 		if !limitSet {
@@ -51,7 +52,7 @@ func newMonitor(c *config, store *storage.Store, log *zap.Logger) (m *alarm.Moni
 	m = alarm.New(cfg)
 	log.Info("resource alarms", zap.Stringer("memory_high_watermark", c.memoryWatermark.w),
 		zap.Int64("memory_limit", alarm.MemoryLimit()), zap.Int64("disk_free_limit", int64(c.diskFreeLimit)))
-	return m, gc.Stop
+	return m, func() { procs.Stop(); gc.Stop() }
 }
 
 // sizeForWatermark sizes what the server keeps in memory by the memory

@@ -51,6 +51,12 @@ func appendMessage(b []byte, m *queue.Message) []byte {
 	return append(b, m.Body...)
 }
 
+// messageSize is at least what appendMessage appends for m.
+func messageSize(m *queue.Message) int {
+	return 2 + binary.MaxVarintLen64 + 2 + len(m.Exchange) + len(m.RoutingKey) +
+		2*binary.MaxVarintLen64 + len(m.Props) + len(m.Body)
+}
+
 // reader is a sticky-error decoder over one entry or snapshot.
 type reader struct {
 	b   []byte

@@ -3,7 +3,9 @@ package cluster
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/warrenmq/warren/queue"
@@ -159,5 +161,44 @@ func BenchmarkDecodeQState(b *testing.B) {
 		if err != nil || len(s.msgs) != 100_000 || len(es) != 100_000 {
 			b.Fatal(len(s.msgs), len(es), err)
 		}
+	}
+}
+
+// BenchmarkEncodeQState encodes the state of 100k 1 KiB messages, as the
+// loop does when it takes a quorum queue's snapshot (issue 20: the loop
+// waits for it, every group with it).
+func BenchmarkEncodeQState(b *testing.B) {
+	s, _, err := decodeQState(benchSnapshot(100_000, 1024))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		n = len(s.encode())
+	}
+	b.SetBytes(int64(n))
+}
+
+// TestQStateEncodedBound: encode is made in one allocation of
+// encodedBound bytes, which holds every field at its largest: names of
+// 255 bytes, a TTL and delivery counts with the longest varints, many
+// proposers.
+func TestQStateEncodedBound(t *testing.T) {
+	s := qstate{procs: map[qproc]uint64{}}
+	long := strings.Repeat("x", 255)
+	for i := range 50 {
+		m := &queue.Message{Exchange: long, RoutingKey: long, TTL: math.MinInt64, Props: make([]byte, i*300), Body: make([]byte, i*1000), HasTTL: true, Persistent: true, Priority: 9}
+		s.apply(qop{kind: opEnqueue, msg: m}, -1, nil)
+		s.msgs[s.next].deliveries = math.MaxUint32
+		s.procs[qproc{node: math.MaxUint64 - uint64(i), inc: math.MaxUint64}] = math.MaxUint64
+	}
+	s.next = math.MaxUint64
+	data := s.encode()
+	if bound := s.encodedBound(s.ids()); len(data) > bound || cap(data) != bound {
+		t.Fatalf("encoded %d bytes in a buffer of %d, bound %d", len(data), cap(data), bound)
+	}
+	if _, _, err := decodeQState(data); err != nil {
+		t.Fatal(err)
 	}
 }

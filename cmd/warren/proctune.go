@@ -40,7 +40,15 @@ func startProcTuner() *procTuner {
 	if _, set := os.LookupEnv("GOMAXPROCS"); set {
 		return nil
 	}
-	t := newProcTuner(runtime.GOMAXPROCS(0), processCPU, func(n int) { runtime.GOMAXPROCS(n) })
+	t := newProcTuner(runtime.GOMAXPROCS(0), processCPU, func(n int) {
+		if n == 1 {
+			runtime.GOMAXPROCS(1)
+			return
+		}
+		// The runtime's own choice again, which follows the cgroup's CPU
+		// limit as it changes (an explicit GOMAXPROCS stops that).
+		runtime.SetDefaultGOMAXPROCS()
+	})
 	if t == nil {
 		return nil
 	}

@@ -33,8 +33,7 @@ func TestQuorumPublishAndConsumeOutsideTheGroup(t *testing.T) {
 	out := c.outsider("outq")
 	var fwd, lost atomic.Int64
 	c.nodes[out].node.tr.setDrop(func(group uint64, m *pb.Message) bool {
-		ctx := m.GetContext()
-		if group != controlGroup || len(ctx) < 5 || string(ctx[:4]) != feedMagic || ctx[4] != feedPropose {
+		if !isFeed(group, m, feedPropose) {
 			return false
 		}
 		if fwd.Add(1)%3 == 0 {

@@ -7,9 +7,17 @@ import (
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
+	pb "go.etcd.io/raft/v3/raftpb"
 )
 
 var quorumArgs = amqp091.Table{"x-queue-type": "quorum"}
+
+// isFeed reports whether m, of group, is a feed message of kind
+// (qremote.go feedMsg).
+func isFeed(group uint64, m *pb.Message, kind byte) bool {
+	ctx := m.GetContext()
+	return group == controlGroup && len(ctx) > len(feedMagic) && string(ctx[:len(feedMagic)]) == feedMagic && ctx[len(feedMagic)] == kind
+}
 
 // declareQuorum declares quorum queue name on node (with extra
 // arguments) and waits until every running member node sees one leader

@@ -249,9 +249,7 @@ func TestQuorumRemoteDeliveryLostOnFailedLink(t *testing.T) {
 	}
 	var failed atomic.Bool
 	c.nodes[leader].node.tr.setFail(func(group uint64, m *pb.Message) bool {
-		ctx := m.GetContext()
-		return group == controlGroup && len(ctx) > len(feedMagic) && string(ctx[:len(feedMagic)]) == feedMagic &&
-			ctx[len(feedMagic)] == feedDeliver && failed.CompareAndSwap(false, true)
+		return isFeed(group, m, feedDeliver) && failed.CompareAndSwap(false, true)
 	})
 	bodies, _, _ := consume(t, c.mustDial(follower), "lostlink", 5, n, true)
 	if !failed.Load() {
@@ -294,9 +292,7 @@ func TestQuorumRemoteDeliveryLostBeforeAPing(t *testing.T) {
 	to := c.nodes[consumer].node.id
 	var dropped, broken atomic.Bool
 	tr.setDrop(func(group uint64, m *pb.Message) bool {
-		ctx := m.GetContext()
-		return m.GetTo() == to && group == controlGroup && len(ctx) > len(feedMagic) && string(ctx[:len(feedMagic)]) == feedMagic &&
-			ctx[len(feedMagic)] == feedDeliver && dropped.CompareAndSwap(false, true)
+		return m.GetTo() == to && isFeed(group, m, feedDeliver) && dropped.CompareAndSwap(false, true)
 	})
 	tr.setBreak(func(peer uint64, batch []groupMsg) bool {
 		return peer == to && len(batch) == 0 && dropped.Load() && broken.CompareAndSwap(false, true)

@@ -57,11 +57,11 @@ func startProcTuner() *procTuner {
 	return t
 }
 
-func newProcTuner(max int, cpu func() time.Duration, set func(int)) *procTuner {
-	if max <= 1 {
+func newProcTuner(procs int, cpu func() time.Duration, set func(int)) *procTuner {
+	if procs <= 1 {
 		return nil
 	}
-	return &procTuner{max: max, every: 250 * time.Millisecond, low: 0.5, high: 0.8, downAfter: 4,
+	return &procTuner{max: procs, every: 250 * time.Millisecond, low: 0.5, high: 0.8, downAfter: 4,
 		cpu: cpu, set: set, stop: make(chan struct{})}
 }
 

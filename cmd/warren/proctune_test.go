@@ -1,6 +1,7 @@
 package main
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -31,15 +32,12 @@ func TestProcTunerSteps(t *testing.T) {
 // and all of them again when stopped.
 func TestProcTunerRuns(t *testing.T) {
 	sets := make(chan int, 16)
-	busy := make(chan bool, 1)
-	busy <- false
-	var cpu time.Duration
+	var busy atomic.Bool
+	var cpu time.Duration // read and moved by the tuner's goroutine only
 	last := time.Now()
 	tu := newProcTuner(2, func() time.Duration {
-		b := <-busy
-		busy <- b
 		now := time.Now()
-		if b {
+		if busy.Load() {
 			cpu += now.Sub(last) // one whole core
 		}
 		last = now
@@ -51,8 +49,7 @@ func TestProcTunerRuns(t *testing.T) {
 	if n := <-sets; n != 1 {
 		t.Fatalf("idle: %d processors, want 1", n)
 	}
-	<-busy
-	busy <- true
+	busy.Store(true)
 	if n := <-sets; n != 2 {
 		t.Fatalf("busy: %d processors, want 2", n)
 	}

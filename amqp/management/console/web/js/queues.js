@@ -36,6 +36,7 @@ export function queues(ctx) {
     load();
   };
   const ms = (q) => q.message_stats || {};
+  const key = (q) => q.vhost + '\u0000' + q.name;
   const rate = (q, k) => (q.pending ? '' : fmtRate(ms(q)[k]));
   const t = table([
     { label: 'Vhost', cell: (q) => q.vhost, sort: 'vhost' },
@@ -52,7 +53,7 @@ export function queues(ctx) {
     { label: 'Incoming', cell: (q) => rate(q, 'publish_details'), num: true, sort: 'message_stats.publish_details.rate' },
     { label: 'Deliver/get', cell: (q) => rate(q, 'deliver_get_details'), num: true, sort: 'message_stats.deliver_get_details.rate' },
     { label: 'Ack', cell: (q) => rate(q, 'ack_details'), num: true, sort: 'message_stats.ack_details.rate' },
-  ], (q) => q.vhost + '\u0000' + q.name, { onSort, empty: 'No queues match.', class: 'queues', grid: true, first: () => inView(), pending: (q) => q.pending });
+  ], key, { onSort, empty: 'No queues match.', class: 'queues', grid: true, first: () => inView(), pending: (q) => q.pending });
   t.el.id = 'queues-table';
   // inView is how many rows, from the first, reach down to the bottom of
   // the window (the rows have one fixed height: app.css), at most
@@ -119,7 +120,6 @@ export function queues(ctx) {
   // orders it (vhost, then name), each with its lower case.
   const seen = new Map();
   let index = null;
-  const key = (q) => q.vhost + '\u0000' + q.name;
   async function loadIndex() {
     const vhost = st.vhost;
     let names;

@@ -114,7 +114,11 @@ func (c *conn) serve() {
 	c.wg.Add(1)
 	go c.writer()
 	c.nc.SetReadDeadline(c.s.cfg.Now().Add(c.s.cfg.HandshakeTimeout))
-	br := bufio.NewReaderSize(countingReader{c.nc, &c.bytesIn}, 64<<10)
+	cr := countingReader{r: c.nc, n: &c.bytesIn}
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		cr.rc, _ = tc.SyscallConn()
+	}
+	br := bufio.NewReaderSize(cr, 64<<10)
 	var buf []byte
 	for {
 		f, err := readFrame(br, buf, c.frameMax)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"sort"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -78,12 +79,19 @@ type subCounts struct {
 
 // countingReader counts the bytes read from a connection.
 type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
+	r  io.Reader
+	n  *atomic.Int64
+	rc syscall.RawConn // if not nil: raw reads of r's socket
 }
 
 func (cr countingReader) Read(p []byte) (int, error) {
-	n, err := cr.r.Read(p)
+	var n int
+	var err error
+	if cr.rc != nil {
+		n, err = rawRead(cr.rc, p)
+	} else {
+		n, err = cr.r.Read(p)
+	}
 	cr.n.Add(int64(n))
 	return n, err
 }

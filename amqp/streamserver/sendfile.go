@@ -40,9 +40,8 @@ func (c *conn) writeOut(w io.Writer, rc syscall.RawConn, bufs net.Buffers, regs 
 	for i := range regs {
 		q := &regs[i]
 		if err == nil && q.at > from {
-			part := bufs[from:q.at]
 			var n int64
-			n, err = part.WriteTo(w)
+			n, err = writeBufs(w, rc, bufs[from:q.at])
 			c.bytesOut.Add(n)
 		}
 		if err == nil {
@@ -58,8 +57,7 @@ func (c *conn) writeOut(w io.Writer, rc syscall.RawConn, bufs net.Buffers, regs 
 		from = max(from, q.at)
 	}
 	if err == nil && from < len(bufs) {
-		part := bufs[from:]
-		n, err := part.WriteTo(w)
+		n, err := writeBufs(w, rc, bufs[from:])
 		c.bytesOut.Add(n)
 		return err
 	}
@@ -67,15 +65,18 @@ func (c *conn) writeOut(w io.Writer, rc syscall.RawConn, bufs net.Buffers, regs 
 }
 
 // sendRegion writes rg to the socket behind rc with sendfile(2), waiting
-// for room in the socket's buffer as a write does.
+// for room in the socket's buffer as a write does. The call is raw
+// (rawio.go) when the range is in the page cache: then it cannot wait
+// for the disk.
 func sendRegion(rc syscall.RawConn, rg *streamlog.Region) (int64, error) {
 	var written int64
 	var serr error
+	raw := rg.Cached()
 	cerr := rg.Control(func(src uintptr) {
 		off, remain := rg.Off, rg.Len
 		werr := rc.Write(func(dst uintptr) bool {
 			for remain > 0 {
-				n, err := syscall.Sendfile(int(dst), int(src), &off, int(min(remain, 1<<30)))
+				n, err := sendfile(int(dst), int(src), &off, int(min(remain, 1<<30)), raw)
 				if n > 0 {
 					written += int64(n)
 					remain -= int64(n)
@@ -105,17 +106,6 @@ func sendRegion(rc syscall.RawConn, rg *streamlog.Region) (int64, error) {
 		return written, &net.OpError{Op: "sendfile", Net: "tcp", Err: serr}
 	}
 	return written, nil
-}
-
-// cork sets TCP_CORK on the socket behind rc.
-func cork(rc syscall.RawConn, on bool) {
-	v := 0
-	if on {
-		v = 1
-	}
-	rc.Control(func(fd uintptr) {
-		syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, v)
-	})
 }
 
 // defaultSendfileMin is Config.SendfileMin's default.

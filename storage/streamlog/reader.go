@@ -297,7 +297,7 @@ func (r *Reader) readRaw(spare []byte, prefix, minFile int) (c RawChunk, ok bool
 			continue
 		}
 		var hb [headerSize]byte
-		if _, err := f.ReadAt(hb[:], r.pos); err != nil {
+		if _, err := r.f.readAt(hb[:], r.pos); err != nil { // cached.go
 			return RawChunk{}, false, fmt.Errorf("streamlog: reading %s at %d: %w", path, r.pos, err)
 		}
 		h, err := decodeHeader(hb[:])

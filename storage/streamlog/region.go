@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
+	"syscall"
 )
 
 // segFile is a segment file open for reading, shared by the Reader that
@@ -17,6 +18,7 @@ import (
 // chunk it was handed out for.
 type segFile struct {
 	f    *os.File
+	rc   syscall.RawConn // f's, for readAt and Region.Cached (cached.go)
 	refs atomic.Int32
 }
 
@@ -26,6 +28,7 @@ func openSegFile(path string) (*segFile, error) {
 		return nil, err
 	}
 	sf := &segFile{f: f}
+	sf.rc, _ = f.SyscallConn()
 	sf.refs.Store(1) // the Reader's
 	return sf, nil
 }
@@ -55,11 +58,10 @@ func (rg *Region) Control(fn func(fd uintptr)) error {
 	if rg.sf == nil {
 		return errReleased
 	}
-	rc, err := rg.sf.f.SyscallConn()
-	if err != nil {
-		return err
+	if rg.sf.rc == nil {
+		return errors.New("streamlog: no descriptor")
 	}
-	return rc.Control(fn)
+	return rg.sf.rc.Control(fn)
 }
 
 // WriteTo writes the range to w through memory: the fallback where the

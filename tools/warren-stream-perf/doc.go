@@ -29,7 +29,10 @@
 //	         time when one of 3 is killed (SIGKILL) while a publisher runs:
 //	         from the kill to the first delivery of each of its partitions
 //	         to a survivor, which resumes from the group's stored offset
-//	         (Warren only)
+//	         (Warren only); --member-rate N holds each member to N msg/s,
+//	         as a consumer whose work waits on something else: the load
+//	         a group scales, where members reading flat out share the
+//	         machine's cores with the client's decoding
 //
 // The client's socket buffers are raised to 4 MiB (its 8 KB default caps it
 // near 10k msg/s). Client and brokers share the machine: the client's CPU is

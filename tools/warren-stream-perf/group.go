@@ -38,7 +38,9 @@ import (
 //	{"ev":"progress","n":[6],"last":[6],"t":ns}    every 50 ms: messages and last offset
 //	                                               per partition (last -1: none)
 //
-// and stores its offset on a partition every 1,000 messages.
+// and stores its offset on a partition every 1,000 messages. With
+// --member-rate, each member handles at most that many messages a second
+// (pacer).
 
 // memberEvent is one line of a member's report.
 type memberEvent struct {
@@ -53,7 +55,7 @@ type memberEvent struct {
 
 // runMember is --group-member: one member of group on super stream
 // super, until SIGTERM, SIGINT or stdin's end.
-func runMember(url, super, group string) error {
+func runMember(url, super, group string, rate int) error {
 	e, err := env(url)
 	if err != nil {
 		return err
@@ -67,6 +69,7 @@ func runMember(url, super, group string) error {
 		enc.Encode(ev)
 		outMu.Unlock()
 	}
+	pace := newPacer(rate)
 	var n, last [6]atomic.Int64
 	var fresh [6]atomic.Bool // activated, no delivery yet
 	for j := range last {
@@ -97,6 +100,7 @@ func runMember(url, super, group string) error {
 		if n[j].Add(1)%1000 == 0 {
 			ctx.Consumer.StoreOffset()
 		}
+		pace.take()
 	}, stream.NewSuperStreamConsumerOptions().SetConsumerName(group).SetSingleActiveConsumer(sac).SetManualCommit())
 	if err != nil {
 		return err
@@ -124,6 +128,48 @@ func runMember(url, super, group string) error {
 	}
 }
 
+// pacer holds a member to a rate: a consumer whose work on each message
+// waits on something else (a database write, a call to a service) and
+// costs little CPU, the load a consumer group scales out. On a machine of
+// 2 cores, 3 members that read as fast as they can share the 2 cores
+// (the Go client decodes every message), so only paced members show
+// what a third member adds.
+type pacer struct {
+	rate float64 // messages a second
+	mu   struct {
+		sync.Mutex
+		start time.Time
+		n     int64
+	}
+}
+
+// newPacer is a pacer at rate messages a second; nil (no pacing) for 0.
+func newPacer(rate int) *pacer {
+	if rate <= 0 {
+		return nil
+	}
+	return &pacer{rate: float64(rate)}
+}
+
+// take counts a message and waits until the rate allows it, from the
+// first message on (in whole milliseconds: shorter waits are let run
+// ahead and made up by the next).
+func (p *pacer) take() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.mu.n == 0 {
+		p.mu.start = time.Now()
+	}
+	p.mu.n++
+	due := p.mu.start.Add(time.Duration(float64(p.mu.n) / p.rate * float64(time.Second)))
+	p.mu.Unlock()
+	if d := time.Until(due); d >= time.Millisecond {
+		time.Sleep(d) // the simulated work's wait
+	}
+}
+
 // member is a running member process, as the driver sees it.
 type member struct {
 	cmd    *exec.Cmd
@@ -139,8 +185,8 @@ type member struct {
 }
 
 // startMember starts this program as a member of group.
-func startMember(url, super, group string) (*member, error) {
-	cmd := exec.Command(os.Args[0], "--group-member", "--url", url, "--super", super, "--group", group)
+func startMember(url, super, group string, rate int) (*member, error) {
+	cmd := exec.Command(os.Args[0], "--group-member", "--url", url, "--super", super, "--group", group, "--member-rate", strconv.Itoa(rate))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -252,11 +298,19 @@ func superProcs(e *stream.Environment, t target, name string, o options) ([]resu
 		var ms []*member
 		r, err := measure(t, fmt.Sprintf("super-procs-%d", k), func() (int, string, error) {
 			for range k {
-				m, err := startMember(t.url, name, group)
+				m, err := startMember(t.url, name, group, o.memberRate)
 				if err != nil {
 					return 0, "", err
 				}
 				ms = append(ms, m)
+				// The next member starts once this one has subscribed to
+				// every partition: a partition's active member is the
+				// (j mod n)th to join it, so members whose subscriptions
+				// interleave can own 3, 2 and 1 partitions instead of 2
+				// each (in RabbitMQ too).
+				if _, err := m.waitEvent("ready", 30*time.Second); err != nil {
+					return 0, "", err
+				}
 			}
 			deadline := time.Now().Add(o.timeout)
 			for {
@@ -272,8 +326,12 @@ func superProcs(e *stream.Environment, t target, name string, o options) ([]resu
 					for _, m := range ms {
 						cpu += cpuTime(m.cmd.Process.Pid)
 					}
-					return o.messages, fmt.Sprintf("%d member process(es), one group; members' CPU %.2f s (from their start); load avg %s",
-						k, cpu.Seconds(), loadAvg()), nil
+					paced := ""
+					if o.memberRate > 0 {
+						paced = fmt.Sprintf(", each paced to %d msg/s", o.memberRate)
+					}
+					return o.messages, fmt.Sprintf("%d member process(es), one group%s; members' CPU %.2f s (from their start); load avg %s",
+						k, paced, cpu.Seconds(), loadAvg()), nil
 				}
 				if time.Now().After(deadline) {
 					return 0, "", errors.New("the group did not read the backlog in time")

@@ -25,6 +25,9 @@ type options struct {
 	batch    int
 	inflight int
 	timeout  time.Duration
+	// memberRate holds each super-procs member to this many messages a
+	// second (0: as fast as it reads); group.go's pacer.
+	memberRate int
 }
 
 // result is one scenario's figures against one broker.
@@ -66,6 +69,7 @@ func main() {
 	fs.IntVar(&o.batch, "batch", 1000, "messages per publish batch")
 	fs.IntVar(&o.inflight, "inflight", 50_000, "unconfirmed messages at most")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up a scenario after")
+	fs.IntVar(&o.memberRate, "member-rate", 0, "super-procs: each member handles at most this many messages a second, as a consumer whose work waits on something else (0: as fast as it can)")
 	var groupMember bool
 	var super, group string
 	fs.BoolVar(&groupMember, "group-member", false, "run as one member of --group on --super (the super-procs scenario starts these)")
@@ -77,7 +81,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "warren-stream-perf: --group-member needs one --url, --super and --group")
 			os.Exit(2)
 		}
-		if err := runMember(urls[0], super, group); err != nil { // group.go
+		if err := runMember(urls[0], super, group, o.memberRate); err != nil { // group.go
 			fmt.Fprintln(os.Stderr, "warren-stream-perf member:", err)
 			os.Exit(1)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"testing"
+	"time"
 )
 
 // The /proc readers see this process: some CPU, some RSS; nothing
@@ -33,5 +34,20 @@ func TestPartitionIndex(t *testing.T) {
 		if got := partitionIndex(in); got != want {
 			t.Errorf("partitionIndex(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// TestPacerHoldsRate: a paced member never runs ahead of its rate by more
+// than the millisecond it lets pass (a lower bound only: a slow machine
+// may take longer); no rate, no pacing.
+func TestPacerHoldsRate(t *testing.T) {
+	newPacer(0).take() // nil: returns at once
+	p := newPacer(10_000)
+	start := time.Now()
+	for range 300 {
+		p.take()
+	}
+	if el := time.Since(start); el < 28*time.Millisecond {
+		t.Fatalf("300 messages at 10,000 msg/s in %v: ran ahead", el)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -116,7 +115,9 @@ func (c *conn) serve() {
 	c.nc.SetReadDeadline(c.s.cfg.Now().Add(c.s.cfg.HandshakeTimeout))
 	cr := countingReader{r: c.nc, n: &c.bytesIn}
 	if tc, ok := c.nc.(*net.TCPConn); ok {
-		cr.rc, _ = tc.SyscallConn()
+		if rc, err := tc.SyscallConn(); err == nil {
+			cr.rs = newRawSock(rc) // rawio.go
+		}
 	}
 	br := bufio.NewReaderSize(cr, 64<<10)
 	var buf []byte
@@ -277,9 +278,11 @@ func (c *conn) writer() {
 		bw = bufio.NewWriterSize(c.nc, 64<<10)
 		w = bw
 	}
-	var rc syscall.RawConn // sendfile's socket
+	var rs *rawSock // the socket for raw calls (rawio.go); nil: TLS
 	if tc, ok := c.nc.(*net.TCPConn); ok {
-		rc, _ = tc.SyscallConn()
+		if rc, err := tc.SyscallConn(); err == nil {
+			rs = newRawSock(rc)
+		}
 	}
 	for {
 		c.out.Lock()
@@ -312,7 +315,7 @@ func (c *conn) writer() {
 		c.room.Broadcast()
 		c.out.Unlock()
 		if len(bufs) > 0 {
-			err := c.writeOut(w, rc, bufs, regs) // sendfile.go
+			err := c.writeOut(w, rs, bufs, regs) // sendfile.go
 			clear(regs)
 			if err == nil && bw != nil {
 				err = bw.Flush()

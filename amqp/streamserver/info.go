@@ -7,7 +7,6 @@ import (
 	"maps"
 	"sort"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -81,14 +80,14 @@ type subCounts struct {
 type countingReader struct {
 	r  io.Reader
 	n  *atomic.Int64
-	rc syscall.RawConn // if not nil: raw reads of r's socket
+	rs *rawSock // if not nil: raw reads of r's socket (rawio.go)
 }
 
 func (cr countingReader) Read(p []byte) (int, error) {
 	var n int
 	var err error
-	if cr.rc != nil {
-		n, err = rawRead(cr.rc, p)
+	if cr.rs != nil {
+		n, err = cr.rs.read(p)
 	} else {
 		n, err = cr.r.Read(p)
 	}

@@ -14,6 +14,10 @@ package streamserver
 // are made raw: on the connection's non-blocking socket, and sendfile
 // from pages in the page cache (streamlog.Region.Cached); the socket
 // waits (EAGAIN) go to the network poller as before.
+//
+// A rawSock is the socket as one goroutine (the reader, or the writer)
+// uses it: the call in progress is in its fields and its steps are bound
+// once, so that a call allocates nothing.
 
 import (
 	"io"
@@ -22,123 +26,174 @@ import (
 	"unsafe"
 )
 
-// rawRead reads from the non-blocking socket behind rc with a raw
-// read(2), waiting for data as a read does.
-func rawRead(rc syscall.RawConn, p []byte) (int, error) {
+type rawSock struct {
+	rc syscall.RawConn
+
+	// The call in progress.
+	p           []byte      // read: the buffer
+	bufs        net.Buffers // writev: what is left to write
+	iov         [64]syscall.Iovec
+	src         uintptr // sendfile: the file
+	off, remain int64   // sendfile: the range left
+	raw         bool    // sendfile: raw (the range is cached)
+	n           int64
+	errno       syscall.Errno
+	short       bool // sendfile: the file ended before the range
+
+	readStep, writevStep, sendfileStep func(fd uintptr) bool
+	corkOn, corkOff                    func(fd uintptr)
+}
+
+func newRawSock(rc syscall.RawConn) *rawSock {
+	s := &rawSock{rc: rc}
+	s.readStep, s.writevStep, s.sendfileStep = s.readOnce, s.writevAll, s.sendfileAll
+	s.corkOn = func(fd uintptr) { setCork(fd, 1) }
+	s.corkOff = func(fd uintptr) { setCork(fd, 0) }
+	return s
+}
+
+// read reads from the socket with a raw read(2), waiting for data as a
+// read does (deadlines included).
+func (s *rawSock) read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		}
-	})
-	if err != nil {
+	s.p, s.n, s.errno = p, 0, 0
+	err := s.rc.Read(s.readStep)
+	s.p = nil
+	switch {
+	case err != nil:
 		return 0, err
-	}
-	if errno != 0 {
-		return 0, &net.OpError{Op: "read", Net: "tcp", Err: errno}
-	}
-	if n == 0 {
+	case s.errno != 0:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: s.errno}
+	case s.n == 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return int(s.n), nil
 }
 
-// writeBufs writes bufs to w, with raw writev calls on rc if not nil.
-func writeBufs(w io.Writer, rc syscall.RawConn, bufs net.Buffers) (int64, error) {
-	if rc != nil {
-		return rawWritev(rc, bufs)
+func (s *rawSock) readOnce(fd uintptr) bool {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&s.p[0])), uintptr(len(s.p)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		s.n, s.errno = int64(r), e
+		return true
 	}
-	return bufs.WriteTo(w)
 }
 
-// rawWritev writes bufs to the non-blocking socket behind rc with raw
-// writev(2) calls, waiting for room as a write does.
-func rawWritev(rc syscall.RawConn, bufs net.Buffers) (int64, error) {
-	var iov [64]syscall.Iovec
-	var total int64
-	var errno syscall.Errno
-	err := rc.Write(func(fd uintptr) bool {
-		for len(bufs) > 0 {
-			k := 0
-			for _, b := range bufs {
-				if k == len(iov) {
-					break
-				}
-				if len(b) == 0 {
-					continue
-				}
-				iov[k].Base = &b[0]
-				iov[k].SetLen(len(b))
+// writev writes bufs with raw writev(2) calls, waiting for room as a
+// write does.
+func (s *rawSock) writev(bufs net.Buffers) (int64, error) {
+	s.bufs, s.n, s.errno = bufs, 0, 0
+	err := s.rc.Write(s.writevStep)
+	s.bufs = nil
+	clear(s.iov[:])
+	if err == nil && s.errno != 0 {
+		err = &net.OpError{Op: "writev", Net: "tcp", Err: s.errno}
+	}
+	return s.n, err
+}
+
+func (s *rawSock) writevAll(fd uintptr) bool {
+	for len(s.bufs) > 0 {
+		k := 0
+		for _, b := range s.bufs {
+			if k == len(s.iov) {
+				break
+			}
+			if len(b) > 0 {
+				s.iov[k].Base = &b[0]
+				s.iov[k].SetLen(len(b))
 				k++
 			}
-			if k == 0 {
-				bufs = nil
-				return true
-			}
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
-			if e == syscall.EINTR {
-				continue
-			}
-			if e == syscall.EAGAIN {
-				return false
-			}
-			if e != 0 {
-				errno = e
-				return true
-			}
-			total += int64(r)
-			for n := int(r); n > 0 && len(bufs) > 0; {
-				if len(bufs[0]) > n {
-					bufs[0] = bufs[0][n:]
-					break
-				}
-				n -= len(bufs[0])
-				bufs = bufs[1:]
-			}
-			for len(bufs) > 0 && len(bufs[0]) == 0 {
-				bufs = bufs[1:]
-			}
 		}
-		return true
-	})
-	clear(iov[:])
-	if err == nil && errno != 0 {
-		err = &net.OpError{Op: "writev", Net: "tcp", Err: errno}
+		if k == 0 {
+			break
+		}
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(k))
+		switch e {
+		case 0:
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			s.errno = e
+			return true
+		}
+		s.n += int64(r)
+		for n := int(r); n > 0; {
+			if n < len(s.bufs[0]) {
+				s.bufs[0] = s.bufs[0][n:]
+				break
+			}
+			n -= len(s.bufs[0])
+			s.bufs = s.bufs[1:]
+		}
 	}
-	return total, err
+	return true
 }
 
-// sendfile is sendfile(2), raw if raw.
-func sendfile(dst, src int, off *int64, n int, raw bool) (int, error) {
-	if !raw {
-		return syscall.Sendfile(dst, src, off, n)
+// sendfile sends n bytes at off of the file src with sendfile(2), raw if
+// raw, waiting for room as a write does.
+func (s *rawSock) sendfile(src uintptr, off, n int64, raw bool) (int64, error) {
+	s.src, s.off, s.remain, s.raw, s.n, s.errno, s.short = src, off, n, raw, 0, 0, false
+	err := s.rc.Write(s.sendfileStep)
+	switch {
+	case err != nil:
+	case s.errno != 0:
+		err = s.errno
+	case s.short:
+		err = io.ErrUnexpectedEOF
 	}
-	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDFILE, uintptr(dst), uintptr(src), uintptr(unsafe.Pointer(off)), uintptr(n), 0, 0)
-	if e != 0 {
-		return 0, e
+	if err != nil {
+		return s.n, &net.OpError{Op: "sendfile", Net: "tcp", Err: err}
 	}
-	return int(r), nil
+	return s.n, nil
 }
 
-// cork sets TCP_CORK on the socket behind rc.
-func cork(rc syscall.RawConn, on bool) {
-	var v int32
+func (s *rawSock) sendfileAll(dst uintptr) bool {
+	for s.remain > 0 {
+		var r uintptr
+		var e syscall.Errno
+		n := uintptr(min(s.remain, 1<<30))
+		if s.raw {
+			r, _, e = syscall.RawSyscall6(syscall.SYS_SENDFILE, dst, s.src, uintptr(unsafe.Pointer(&s.off)), n, 0, 0)
+		} else {
+			r, _, e = syscall.Syscall6(syscall.SYS_SENDFILE, dst, s.src, uintptr(unsafe.Pointer(&s.off)), n, 0, 0)
+		}
+		switch {
+		case e == syscall.EAGAIN:
+			return false // the socket's buffer is full: wait until writable
+		case e == syscall.EINTR:
+		case e != 0:
+			s.errno = e
+			return true
+		case r == 0:
+			s.short = true
+			return true
+		default:
+			s.n += int64(r)
+			s.remain -= int64(r)
+		}
+	}
+	return true
+}
+
+// cork sets TCP_CORK on the socket.
+func (s *rawSock) cork(on bool) {
 	if on {
-		v = 1
+		s.rc.Control(s.corkOn)
+	} else {
+		s.rc.Control(s.corkOff)
 	}
-	rc.Control(func(fd uintptr) {
-		syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_CORK, uintptr(unsafe.Pointer(&v)), 4, 0)
-	})
+}
+
+func setCork(fd uintptr, v int32) {
+	syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_CORK, uintptr(unsafe.Pointer(&v)), 4, 0)
 }

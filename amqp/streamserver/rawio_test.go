@@ -48,7 +48,7 @@ func rawConn(t *testing.T, c *net.TCPConn) syscall.RawConn {
 // TestRawWritevWaitsForRoom: 200 buffers of odd sizes, 24 MiB in all,
 // more than the socket buffers hold, written with raw writev calls
 // while the other end reads slowly: every byte arrives, in order, and
-// rawRead reads them.
+// a rawSock's read reads them.
 func TestRawWritevWaitsForRoom(t *testing.T) {
 	a, b := tcpPair(t)
 	a.SetWriteBuffer(64 << 10)
@@ -67,10 +67,11 @@ func TestRawWritevWaitsForRoom(t *testing.T) {
 			got <- nil
 			return
 		}
+		rs := newRawSock(rc)
 		var all []byte
 		p := make([]byte, 7000)
 		for {
-			n, err := rawRead(rc, p)
+			n, err := rs.read(p)
 			all = append(all, p[:n]...)
 			if err != nil {
 				got <- all
@@ -78,7 +79,7 @@ func TestRawWritevWaitsForRoom(t *testing.T) {
 			}
 		}
 	}()
-	n, err := rawWritev(rawConn(t, a), bufs)
+	n, err := newRawSock(rawConn(t, a)).writev(bufs)
 	if err != nil || n != int64(len(want)) {
 		t.Fatalf("rawWritev: %d of %d bytes, %v", n, len(want), err)
 	}
@@ -89,29 +90,65 @@ func TestRawWritevWaitsForRoom(t *testing.T) {
 	}
 }
 
-// TestRawReadEnds: rawRead returns io.EOF at the peer's close, the
+// TestRawReadEnds: a rawSock's read returns io.EOF at the peer's close, the
 // deadline's error at a read deadline, and an error after the
 // connection is closed, as a read does.
 func TestRawReadEnds(t *testing.T) {
 	a, b := tcpPair(t)
-	rc := rawConn(t, b)
+	rs := newRawSock(rawConn(t, b))
 	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	if _, err := rawRead(rc, make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
+	if _, err := rs.read(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("at the deadline: %v", err)
 	}
 	b.SetReadDeadline(time.Time{})
 	a.Write([]byte("hello"))
 	a.Close()
 	p := make([]byte, 10)
-	n, err := rawRead(rc, p)
+	n, err := rs.read(p)
 	if err != nil || string(p[:n]) != "hello" {
 		t.Fatalf("read %q, %v", p[:n], err)
 	}
-	if _, err := rawRead(rc, p); err != io.EOF {
+	if _, err := rs.read(p); err != io.EOF {
 		t.Fatalf("at the peer's close: %v, want io.EOF", err)
 	}
 	b.Close()
-	if _, err := rawRead(rc, p); !errors.Is(err, net.ErrClosed) {
+	if _, err := rs.read(p); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("after close: %v", err)
+	}
+}
+
+// TestRawSendfile: a rawSock sends a file's range, raw or not, waiting
+// for room; a range past the file's end is an error, not a hang.
+func TestRawSendfile(t *testing.T) {
+	a, b := tcpPair(t)
+	a.SetWriteBuffer(64 << 10)
+	data := bytes.Repeat([]byte("0123456789"), 300_000) // 3 MB
+	f, err := os.CreateTemp(t.TempDir(), "seg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Write(data)
+	got := make(chan []byte, 1)
+	go func() {
+		all, _ := io.ReadAll(b)
+		got <- all
+	}()
+	rs := newRawSock(rawConn(t, a))
+	rs.cork(true)
+	for _, raw := range []bool{true, false} {
+		if n, err := rs.sendfile(f.Fd(), 7, int64(len(data))-7, raw); err != nil || n != int64(len(data))-7 {
+			t.Fatalf("sendfile (raw %v): %d, %v", raw, n, err)
+		}
+	}
+	if n, err := rs.sendfile(f.Fd(), int64(len(data))-5, 10, true); err == nil || n != 5 {
+		t.Fatalf("sendfile past the end: %d, %v; want 5 and an error", n, err)
+	}
+	rs.cork(false)
+	a.CloseWrite()
+	all := <-got
+	want := append(append(append([]byte{}, data[7:]...), data[7:]...), data[len(data)-5:]...)
+	if !bytes.Equal(all, want) {
+		t.Fatalf("received %d bytes, not the %d sent", len(all), len(want))
 	}
 }

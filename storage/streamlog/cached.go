@@ -50,37 +50,21 @@ func pageCached(fd uintptr, off, n int64) bool {
 
 // readAt is sf.f.ReadAt, with a raw pread(2) where the range is cached.
 func (sf *segFile) readAt(b []byte, off int64) (int, error) {
-	var n int
-	var errno syscall.Errno
-	raw := false
-	if sf.rc != nil {
-		sf.rc.Control(func(fd uintptr) {
-			if !pageCached(fd, off, int64(len(b))) {
-				return
-			}
-			raw = true
-			for n < len(b) {
-				r, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n), uintptr(off+int64(n)), 0, 0)
-				switch {
-				case e == syscall.EINTR:
-					continue
-				case e != 0:
-					errno = e
-					return
-				case r == 0:
-					return
-				}
-				n += int(r)
-			}
-		})
-	}
-	switch {
-	case !raw:
+	if !pageCached(sf.fd, off, int64(len(b))) {
 		return sf.f.ReadAt(b, off)
-	case errno != 0:
-		return n, &os.PathError{Op: "read", Path: sf.f.Name(), Err: errno}
-	case n < len(b):
-		return n, io.EOF
+	}
+	n := 0
+	for n < len(b) {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, sf.fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n), uintptr(off+int64(n)), 0, 0)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e != 0:
+			return n, &os.PathError{Op: "read", Path: sf.f.Name(), Err: e}
+		case r == 0:
+			return n, io.EOF
+		}
+		n += int(r)
 	}
 	return n, nil
 }
@@ -88,10 +72,5 @@ func (sf *segFile) readAt(b []byte, off int64) (int, error) {
 // Cached reports whether the range is all in the page cache, so that
 // sending it cannot wait for the disk.
 func (rg *Region) Cached() bool {
-	if rg.sf == nil || rg.sf.rc == nil {
-		return false
-	}
-	cached := false
-	rg.sf.rc.Control(func(fd uintptr) { cached = pageCached(fd, rg.Off, rg.Len) })
-	return cached
+	return rg.sf != nil && pageCached(rg.sf.fd, rg.Off, rg.Len)
 }

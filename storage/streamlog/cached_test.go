@@ -25,10 +25,7 @@ func TestPageCachedAndReadAt(t *testing.T) {
 	if err := sf.f.Sync(); err != nil { // clean pages, which the drop below can drop
 		t.Fatal(err)
 	}
-	cached := func(off, n int64) (c bool) {
-		sf.rc.Control(func(fd uintptr) { c = pageCached(fd, off, n) })
-		return c
-	}
+	cached := func(off, n int64) bool { return pageCached(sf.fd, off, n) }
 	if noCachestat.Load() || !cached(0, int64(len(data))) {
 		if noCachestat.Load() {
 			t.Fatal("cachestat(2) is not available on this kernel: every read goes the ordinary way")

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
-	"syscall"
 )
 
 // segFile is a segment file open for reading, shared by the Reader that
@@ -17,8 +16,10 @@ import (
 // committed byte never changes, so an open descriptor always reads the
 // chunk it was handed out for.
 type segFile struct {
-	f    *os.File
-	rc   syscall.RawConn // f's, for readAt and Region.Cached (cached.go)
+	f *os.File
+	// fd is f's descriptor, for raw calls (cached.go) and sendfile: f
+	// stays open, so fd stays f's, while refs is above zero.
+	fd   uintptr
 	refs atomic.Int32
 }
 
@@ -27,8 +28,7 @@ func openSegFile(path string) (*segFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	sf := &segFile{f: f}
-	sf.rc, _ = f.SyscallConn()
+	sf := &segFile{f: f, fd: f.Fd()}
 	sf.refs.Store(1) // the Reader's
 	return sf, nil
 }
@@ -52,16 +52,12 @@ type Region struct {
 	Len int64 // its length
 }
 
-// Control runs fn with the file's descriptor, which stays valid while
-// fn runs (fn must not keep it).
-func (rg *Region) Control(fn func(fd uintptr)) error {
+// Fd is the file's descriptor, valid until Release.
+func (rg *Region) Fd() uintptr {
 	if rg.sf == nil {
-		return errReleased
+		return ^uintptr(0) // not a descriptor: a call with it fails (EBADF)
 	}
-	if rg.sf.rc == nil {
-		return errors.New("streamlog: no descriptor")
-	}
-	return rg.sf.rc.Control(fn)
+	return rg.sf.fd
 }
 
 // WriteTo writes the range to w through memory: the fallback where the

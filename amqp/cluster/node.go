@@ -88,10 +88,16 @@ type Node struct {
 		peers map[uint64]bool
 		any   atomic.Bool
 	}
-	ctlc    chan func(*loop) // run on the loop (inLoop)
-	stop    chan struct{}
-	done    chan struct{}
-	started atomic.Bool
+	ctlc chan func(*loop) // run on the loop (inLoop)
+	// snaps counts the quorum queue snapshots being written off the loop
+	// (qsnap.go): Stop waits for them before it closes the store.
+	snaps sync.WaitGroup
+	// snapHook, if set (tests), runs before such a snapshot is written,
+	// with the queue's name.
+	snapHook atomic.Pointer[func(queue string)]
+	stop     chan struct{}
+	done     chan struct{}
+	started  atomic.Bool
 
 	// kick wakes the loop for the quorum queues' proposals (qgroup.go).
 	kick chan struct{}
@@ -282,6 +288,7 @@ func (n *Node) Stop() error {
 	if n.started.Load() {
 		close(n.stop)
 		<-n.done
+		n.snaps.Wait()
 		n.tr.close(n.cfg.Listener)
 	} else {
 		n.cfg.Listener.Close()

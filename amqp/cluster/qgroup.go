@@ -67,6 +67,7 @@ type qgroup struct {
 	// logBytes is the entry data applied since the last snapshot,
 	// snapBytes that snapshot's size (qloop.go snapshotGroups).
 	logBytes, snapBytes int64
+	snapping            bool // a snapshot is being written off the loop (qsnap.go)
 
 	failover *failover // failover.go: an election after the leader's node went down
 

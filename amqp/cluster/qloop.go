@@ -342,6 +342,7 @@ func (l *loop) adoptGroups() {
 			g.hard, g.savedHard, g.conf, g.lead, g.leading = old.hard, old.savedHard, old.conf, old.lead, old.leading
 			g.inflight, g.dropped, g.seen = old.inflight, old.dropped, old.seen
 			g.seq, g.progressAt, g.resent = old.seq, old.progressAt, old.resent
+			g.snapping, g.logBytes, g.snapBytes = old.snapping, old.logBytes, old.snapBytes
 			l.groups[g.id] = g
 			if q := g.q.Load(); q != nil && g.rn != nil {
 				q.QuorumLead(g.leading, g.st.entries())
@@ -630,37 +631,25 @@ func (l *loop) stepGroup(m groupMsg) {
 	}
 }
 
-// snapshotGroups snapshots each group's state once QueueSnapshotEntries
-// entries were applied since its last snapshot, and drops its log up to
-// CatchUpEntries behind: the snapshot holds every message not settled,
-// so a message left unacknowledged does not keep the log from being
-// compacted. Then it publishes each group's status.
+// snapshotGroups starts a snapshot of each group's state once
+// QueueSnapshotEntries entries were applied since its last snapshot
+// (qsnap.go), which drops its log up to CatchUpEntries behind: the
+// snapshot holds every message not settled, so a message left
+// unacknowledged does not keep the log from being compacted. Then it
+// publishes each group's status.
 //
-// A snapshot is the whole state (1 GB for a million 1 KiB messages,
-// written by the loop): it waits also until the entries applied since
-// the last one hold half its bytes, so snapshots cost at most twice
-// what the log takes in, and the log at most half the state besides.
+// A snapshot is the whole state (1 GB for a million 1 KiB messages): it
+// waits also until the entries applied since the last one hold half its
+// bytes, so snapshots cost at most twice what the log takes in, and the
+// log at most half the state besides.
 func (l *loop) snapshotGroups() {
-	keep := uint64(max(l.n.cfg.CatchUpEntries, 0))
 	for _, g := range l.groups {
 		if g.rn == nil {
 			continue
 		}
-		if g.applied-g.snapIndex >= l.n.cfg.QueueSnapshotEntries && g.logBytes >= g.snapBytes/2 || g.snapNow && g.applied > g.snapIndex { // qmove.go: snapNow
+		if !g.snapping && (g.applied-g.snapIndex >= l.n.cfg.QueueSnapshotEntries && g.logBytes >= g.snapBytes/2 || g.snapNow && g.applied > g.snapIndex) { // qmove.go: snapNow
 			g.snapNow = false
-			data := g.st.encode()
-			b := l.n.store.NewBatch()
-			b.CreateSnapshot(g.g, g.applied, g.conf, data)
-			if first, _ := g.g.FirstIndex(); g.applied > keep && g.applied-keep >= first {
-				b.Compact(g.g, g.applied-keep)
-			}
-			b.SetHardState(g.g, g.hard) // the commit index never behind the snapshot
-			if err := b.Commit(); err != nil {
-				l.n.log.Error("cluster: a quorum queue snapshot", zap.String("queue", g.name), zap.Error(err))
-			} else {
-				g.snapIndex, g.savedHard = g.applied, g.hard
-				g.snapBytes, g.logBytes = int64(len(data)), 0
-			}
+			l.startSnapshot(g) // qsnap.go
 		}
 		st := g.rn.BasicStatus()
 		l.logStuck(g, st)

@@ -131,21 +131,61 @@ func (s *qstate) entries() []queue.Entry {
 //	count x ( id uvarint | deliveries uvarint | message (qcodec.go) ) |
 //	proposers (version 2: qseq.go appendProcs)
 func (s *qstate) encode() []byte {
+	v := s.view()
+	return v.encode()
+}
+
+// qview is a state frozen for a snapshot, taken on the loop and encoded
+// off it (qsnap.go): what encode writes, in order. A message does not
+// change once applied (one re-homed is replaced, not changed:
+// qrehome.go), so the view holds the messages themselves, and the state
+// goes on applying meanwhile.
+type qview struct {
+	next  uint64
+	msgs  []qviewMsg // in id order
+	procs []byte     // the proposers, encoded (appendProcs)
+}
+
+type qviewMsg struct {
+	id         uint64
+	deliveries uint32
+	msg        *queue.Message
+}
+
+// view freezes s (about 30 ns a message: a million take the loop 30 ms,
+// against a second to encode them).
+func (s *qstate) view() qview {
+	v := qview{next: s.next, msgs: make([]qviewMsg, 0, len(s.msgs)), procs: s.appendProcs(nil)}
+	for id, m := range s.msgs {
+		v.msgs = append(v.msgs, qviewMsg{id, m.deliveries, m.msg})
+	}
+	slices.SortFunc(v.msgs, func(a, b qviewMsg) int { return cmpUint64(a.id, b.id) })
+	return v
+}
+
+func (v *qview) encode() []byte {
 	// Sized first: a snapshot is as large as the queue (a gigabyte for a
-	// million 1 KiB messages), and the loop waits while it is made, so
-	// it is written once into one allocation, not grown by doubling.
-	ids := s.ids()
-	b := make([]byte, 0, s.encodedBound(ids))
+	// million 1 KiB messages), so it is written once into one
+	// allocation, not grown by doubling.
+	b := make([]byte, 0, v.bound())
 	b = append(b, qSnapVersion)
-	b = binary.AppendUvarint(b, s.next)
-	b = binary.AppendUvarint(b, uint64(len(s.msgs)))
-	for _, id := range ids {
-		m := s.msgs[id]
-		b = binary.AppendUvarint(b, id)
+	b = binary.AppendUvarint(b, v.next)
+	b = binary.AppendUvarint(b, uint64(len(v.msgs)))
+	for _, m := range v.msgs {
+		b = binary.AppendUvarint(b, m.id)
 		b = binary.AppendUvarint(b, uint64(m.deliveries))
 		b = appendMessage(b, m.msg)
 	}
-	return s.appendProcs(b)
+	return append(b, v.procs...)
+}
+
+// bound is at least the size of encode's answer.
+func (v *qview) bound() int {
+	size := 1 + 2*binary.MaxVarintLen64 + len(v.procs)
+	for _, m := range v.msgs {
+		size += 2*binary.MaxVarintLen64 + messageSize(m.msg)
+	}
+	return size
 }
 
 // minSnapMessage is the fewest bytes a message takes in a snapshot: id,
@@ -159,16 +199,6 @@ const minSnapMessage = 9
 // and stays alive while any of them does. A restarted member decodes a
 // million messages before it serves (issue 20): copying them was half
 // its CPU, most of it in page faults on the fresh gigabyte.
-// encodedBound is at least the size of encode's answer (ids: every
-// message's).
-func (s *qstate) encodedBound(ids []uint64) int {
-	size := 1 + 3*binary.MaxVarintLen64 + len(s.procs)*(16+binary.MaxVarintLen64)
-	for _, id := range ids {
-		size += 2*binary.MaxVarintLen64 + messageSize(s.msgs[id].msg)
-	}
-	return size
-}
-
 func decodeQState(b []byte) (qstate, []queue.Entry, error) {
 	s := qstate{msgs: map[uint64]*qmsg{}}
 	if len(b) == 0 {

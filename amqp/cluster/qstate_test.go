@@ -181,7 +181,7 @@ func BenchmarkEncodeQState(b *testing.B) {
 }
 
 // TestQStateEncodedBound: encode is made in one allocation of
-// encodedBound bytes, which holds every field at its largest: names of
+// bound bytes, which holds every field at its largest: names of
 // 255 bytes, a TTL and delivery counts with the longest varints, many
 // proposers.
 func TestQStateEncodedBound(t *testing.T) {
@@ -194,8 +194,9 @@ func TestQStateEncodedBound(t *testing.T) {
 		s.procs[qproc{node: math.MaxUint64 - uint64(i), inc: math.MaxUint64}] = math.MaxUint64
 	}
 	s.next = math.MaxUint64
-	data := s.encode()
-	if bound := s.encodedBound(s.ids()); len(data) > bound || cap(data) != bound {
+	v := s.view()
+	data := v.encode()
+	if bound := v.bound(); len(data) > bound || cap(data) != bound || !bytes.Equal(data, s.encode()) {
 		t.Fatalf("encoded %d bytes in a buffer of %d, bound %d", len(data), cap(data), bound)
 	}
 	if _, _, err := decodeQState(data); err != nil {

@@ -37,9 +37,10 @@ type bstate struct {
 
 // snapWrite is a snapshot file Commit writes before the records.
 type snapWrite struct {
-	g     *Group
-	index uint64
-	data  []byte
+	g       *Group
+	index   uint64
+	data    []byte
+	written bool // its file is written already (WriteSnapshotFile)
 }
 
 // NewBatch returns an empty batch.
@@ -182,8 +183,12 @@ func (b *Batch) CreateSnapshot(g *Group, i uint64, cs *pb.ConfState, data []byte
 }
 
 func (b *Batch) addSnapshot(g *Group, st *bstate, i, term uint64, cs *pb.ConfState, data []byte) {
-	if data == nil {
-		data = []byte{}
+	b.addSnapshotFile(g, st, i, term, cs, snapWrite{g: g, index: i, data: data})
+}
+
+func (b *Batch) addSnapshotFile(g *Group, st *bstate, i, term uint64, cs *pb.ConfState, sw snapWrite) {
+	if sw.data == nil {
+		sw.data = []byte{}
 	}
 	var err error
 	if b.buf, err = appendProtoRecord(b.buf, recSnap, g.id, []uint64{i, term}, cs); err != nil {
@@ -191,8 +196,25 @@ func (b *Batch) addSnapshot(g *Group, st *bstate, i, term uint64, cs *pb.ConfSta
 		return
 	}
 	b.n++
-	b.snaps = append(b.snaps, snapWrite{g: g, index: i, data: data})
+	b.snaps = append(b.snaps, sw)
 	st.snap = i
+}
+
+// CreateSnapshotWritten records a snapshot of g at index i whose file
+// WriteSnapshotFile wrote (snapshot.go): CreateSnapshot without the
+// data.
+func (b *Batch) CreateSnapshotWritten(g *Group, i uint64, cs *pb.ConfState) {
+	st := b.state(g)
+	if st.snap != 0 && i <= st.snap {
+		b.fail(raft.ErrSnapOutOfDate)
+		return
+	}
+	term, err := b.term(g, st, i)
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	b.addSnapshotFile(g, st, i, term, cs, snapWrite{g: g, index: i, written: true})
 }
 
 // Compact drops g's entries up to and including i (which a snapshot must

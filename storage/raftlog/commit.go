@@ -26,12 +26,17 @@ func (b *Batch) Commit() error {
 	if s.w.f == nil {
 		return errClosed
 	}
+	wrote := false
 	for _, sw := range b.snaps {
-		if err := writeFileSynced(s.snapPath(sw.g.id, sw.index), sw.data); err != nil {
+		if sw.written {
+			continue // by WriteSnapshotFile, synced with its directory
+		}
+		if err := writeFileSynced(s.snapPath(sw.g.id, sw.index), ".tmp", sw.data); err != nil {
 			return fmt.Errorf("raftlog: group %d: writing a snapshot: %w", sw.g.id, err)
 		}
+		wrote = true
 	}
-	if len(b.snaps) > 0 {
+	if wrote {
 		if err := syncDir(s.dir); err != nil {
 			return fmt.Errorf("raftlog: %w", err)
 		}
@@ -198,10 +203,10 @@ func (s *Store) reclaim() {
 	}
 }
 
-// writeFileSynced writes data to path through a temporary file, synced
-// before the rename.
-func writeFileSynced(path string, data []byte) error {
-	tmp := path + ".tmp"
+// writeFileSynced writes data to path through a temporary file (path
+// and suffix, which ends in .tmp), synced before the rename.
+func writeFileSynced(path, suffix string, data []byte) error {
+	tmp := path + suffix
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err

@@ -87,12 +87,13 @@ func restartCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	start := time.Now()
-	if err := fill(ctx, c.AMQPURL("n1"), o); err != nil {
+	gap, err := fill(ctx, c.AMQPURL("n1"), o)
+	if err != nil {
 		return err
 	}
 	took := time.Since(start)
-	fmt.Fprintf(stdout, "restart-time: %d x %d B confirmed into quorum queue %s on n1 in %.1f s (%.0f msg/s)\n",
-		o.messages, o.size, o.queue, took.Seconds(), float64(o.messages)/took.Seconds())
+	fmt.Fprintf(stdout, "restart-time: %d x %d B confirmed into quorum queue %s on n1 in %.1f s (%.0f msg/s); longest wait for a confirm %d ms at %.1f s\n",
+		o.messages, o.size, o.queue, took.Seconds(), float64(o.messages)/took.Seconds(), gap.longest.Milliseconds(), gap.at.Sub(start).Seconds())
 	for _, n := range names {
 		if _, err := waitCount(ctx, c.Cluster, n, o.queue, o.messages, o.timeout); err != nil {
 			return fmt.Errorf("before the restart: %w", err)
@@ -164,47 +165,60 @@ func restartCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func (c *benchCluster) dataDir(n string) string { return c.dir + "/" + n + "/data" }
 
+// confirmGap is the longest a fill waited for a confirm with messages
+// outstanding (a stalled leader shows here), and when it ended.
+type confirmGap struct {
+	longest time.Duration
+	at      time.Time
+}
+
 // fill publishes o.messages persistent messages to o.queue at u with
 // confirms, o.window outstanding; a nack fails it.
-func fill(ctx context.Context, u string, o restartOptions) error {
+func fill(ctx context.Context, u string, o restartOptions) (gap confirmGap, _ error) {
 	conn, err := amqp091.Dial(u)
 	if err != nil {
-		return err
+		return gap, err
 	}
 	defer conn.Close()
 	ch, err := conn.Channel()
 	if err != nil {
-		return err
+		return gap, err
 	}
 	if err := ch.Confirm(false); err != nil {
-		return err
+		return gap, err
 	}
 	confirms := ch.NotifyPublish(make(chan amqp091.Confirmation, o.window))
 	closed := ch.NotifyClose(make(chan *amqp091.Error, 1))
 	body := make([]byte, o.size)
 	acked, sent := 0, 0
+	last := time.Now()
 	for acked < o.messages {
 		for sent < o.messages && sent-acked < o.window {
 			if err := ch.PublishWithContext(ctx, "", o.queue, false, false,
 				amqp091.Publishing{DeliveryMode: amqp091.Persistent, Body: body}); err != nil {
-				return err
+				return gap, err
 			}
 			sent++
 		}
 		select {
 		case cf, ok := <-confirms:
 			if !ok {
-				return fmt.Errorf("the channel closed while filling, after %d confirms: %v", acked, <-closed)
+				return gap, fmt.Errorf("the channel closed while filling, after %d confirms: %v", acked, <-closed)
 			}
 			if !cf.Ack {
-				return fmt.Errorf("message %d nacked", cf.DeliveryTag)
+				return gap, fmt.Errorf("message %d nacked", cf.DeliveryTag)
 			}
 			acked++
+			now := time.Now()
+			if d := now.Sub(last); d > gap.longest {
+				gap = confirmGap{d, now}
+			}
+			last = now
 		case <-ctx.Done():
-			return ctx.Err()
+			return gap, ctx.Err()
 		}
 	}
-	return nil
+	return gap, nil
 }
 
 // waitCount polls a passive declare of queue on node n until it shows

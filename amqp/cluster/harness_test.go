@@ -111,6 +111,19 @@ func (c *testCluster) start(name string) *testNode {
 	return tn
 }
 
+// restartAll stops the nodes named, then starts them all again, and
+// waits for a metadata leader.
+func (c *testCluster) restartAll(names ...string) {
+	c.t.Helper()
+	for _, n := range names {
+		c.stop(n)
+	}
+	for _, n := range names {
+		c.start(n)
+	}
+	c.waitLeader()
+}
+
 // stop shuts a node down: its AMQP server, HTTP API, Raft node and store.
 func (c *testCluster) stop(name string) {
 	tn := c.nodes[name]

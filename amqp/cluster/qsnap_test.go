@@ -73,13 +73,7 @@ func TestQuorumSnapshotOffTheLoop(t *testing.T) {
 		return nil
 	})
 	conn.Close()
-	for _, n := range three {
-		c.stop(n)
-	}
-	for _, n := range three {
-		c.start(n)
-	}
-	c.waitLeader()
+	c.restartAll(three...)
 	conn = c.mustDial("a")
 	bodies, _, _ := consume(t, conn, "held", 100, sent, true)
 	for i, b := range bodies {

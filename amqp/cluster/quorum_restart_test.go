@@ -147,13 +147,7 @@ func TestQuorumRestartServesFromSnapshot(t *testing.T) {
 		}
 	}
 	conn.Close()
-	for _, nd := range three {
-		c.stop(nd)
-	}
-	for _, nd := range three {
-		c.start(nd)
-	}
-	c.waitLeader()
+	c.restartAll(three...)
 	borrowed := func(want bool) func() error {
 		return func() error {
 			for _, nd := range three {

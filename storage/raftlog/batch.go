@@ -169,6 +169,17 @@ func (b *Batch) ApplySnapshot(g *Group, snap *pb.Snapshot) {
 // CreateSnapshot records a snapshot of g's applied state at index i with
 // its configuration cs and the state machine's data.
 func (b *Batch) CreateSnapshot(g *Group, i uint64, cs *pb.ConfState, data []byte) {
+	b.createSnapshot(g, i, cs, snapWrite{g: g, index: i, data: data})
+}
+
+// CreateSnapshotWritten records a snapshot of g at index i whose file
+// WriteSnapshotFile wrote (snapshot.go): CreateSnapshot without the
+// data.
+func (b *Batch) CreateSnapshotWritten(g *Group, i uint64, cs *pb.ConfState) {
+	b.createSnapshot(g, i, cs, snapWrite{g: g, index: i, written: true})
+}
+
+func (b *Batch) createSnapshot(g *Group, i uint64, cs *pb.ConfState, sw snapWrite) {
 	st := b.state(g)
 	if st.snap != 0 && i <= st.snap {
 		b.fail(raft.ErrSnapOutOfDate)
@@ -179,7 +190,7 @@ func (b *Batch) CreateSnapshot(g *Group, i uint64, cs *pb.ConfState, data []byte
 		b.fail(err)
 		return
 	}
-	b.addSnapshot(g, st, i, term, cs, data)
+	b.addSnapshotFile(g, st, i, term, cs, sw)
 }
 
 func (b *Batch) addSnapshot(g *Group, st *bstate, i, term uint64, cs *pb.ConfState, data []byte) {
@@ -198,23 +209,6 @@ func (b *Batch) addSnapshotFile(g *Group, st *bstate, i, term uint64, cs *pb.Con
 	b.n++
 	b.snaps = append(b.snaps, sw)
 	st.snap = i
-}
-
-// CreateSnapshotWritten records a snapshot of g at index i whose file
-// WriteSnapshotFile wrote (snapshot.go): CreateSnapshot without the
-// data.
-func (b *Batch) CreateSnapshotWritten(g *Group, i uint64, cs *pb.ConfState) {
-	st := b.state(g)
-	if st.snap != 0 && i <= st.snap {
-		b.fail(raft.ErrSnapOutOfDate)
-		return
-	}
-	term, err := b.term(g, st, i)
-	if err != nil {
-		b.fail(err)
-		return
-	}
-	b.addSnapshotFile(g, st, i, term, cs, snapWrite{g: g, index: i, written: true})
 }
 
 // Compact drops g's entries up to and including i (which a snapshot must

@@ -9,10 +9,12 @@ import (
 )
 
 // A quorum queue's snapshot is encoded and written off the loop. The
-// loop freezes the state (qstate.view: the messages in order, about 30 ms
-// for a million) and goes on; a goroutine encodes the view and writes its
-// file (raftlog.Store.WriteSnapshotFile, synced), then hands back to the
-// loop, which records it and compacts the log in its next round. Before,
+// loop freezes the state (qstate.view: a copy of the messages' entries,
+// 17 ms for 100,000 against 158 ms to encode them: BenchmarkQStateView,
+// BenchmarkEncodeQState) and goes on; a goroutine sorts and encodes the
+// view and writes its file (raftlog.Store.WriteSnapshotFile, synced),
+// then hands back to the loop, which records it and compacts the log in
+// its next round. Before,
 // the loop encoded and wrote the whole state itself (a gigabyte for a
 // million 1 KiB messages, seconds with its fdatasync, under the store's
 // write lock), and every group on the node waited: publishes past the

@@ -180,6 +180,19 @@ func BenchmarkEncodeQState(b *testing.B) {
 	b.SetBytes(int64(n))
 }
 
+// BenchmarkQStateView is what a snapshot costs the loop (qsnap.go): the
+// view; the encode is off it.
+func BenchmarkQStateView(b *testing.B) {
+	s, _, err := decodeQState(benchSnapshot(100_000, 1024))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.view()
+	}
+}
+
 // TestQStateEncodedBound: encode is made in one allocation of
 // bound bytes, which holds every field at its largest: names of
 // 255 bytes, a TTL and delivery counts with the longest varints, many

@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare bench-sweep bench-stream-replay conformance conformance-rabbitmq chaos restart-time
+.PHONY: help run build generate check-generate fmt vet lint test fuzz bench bench-compare bench-sweep bench-stream-replay bench-stream bench-stream-group conformance conformance-rabbitmq chaos restart-time
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -107,6 +107,41 @@ REPLAY_ROUNDS ?= 3
 
 bench-stream-replay: ## issue 17's 10M-message stream replay, Warren vs the local RabbitMQ (long)
 	$(call perf-vs-rabbitmq,compare,--rounds $(REPLAY_ROUNDS) --scenario stream-replay-10m $(PERF_ARGS_REPLAY))
+
+# bench-stream is issue 19's stream protocol comparison: tools/warren-stream-perf (the official Go
+# stream client) against a freshly built Warren on PERF_WARREN_STREAM_ADDR and the local
+# RabbitMQ's stream plugin on 127.0.0.1:5552, both broker PIDs given: msg/s, broker CPU and msg
+# per broker CPU-second, client CPU, broker RSS. STREAM_ARGS go to warren-stream-perf.
+# bench-stream-group is its super stream scenario, Warren only (3.10 has no super streams):
+# 6 partitions read by 1, 2 and 3 member processes of one group, each paced to GROUP_RATE msg/s
+# (0: flat out), then a member killed and the rebalance timed.
+STREAM_ARGS ?= --scenario publish,replay,e2e --messages 10000000
+GROUP_RATE  ?= 100000
+
+# perf-stream runs warren-stream-perf against a freshly built Warren (and, with $(1) = rabbitmq,
+# the local RabbitMQ too) with the arguments $(2); Warren is killed at the end, also on failure.
+define perf-stream
+	@set -e; \
+	rpid=$$(pgrep -o -f 'beam.smp.*rabbit' || true); \
+	if [ "$(1)" = rabbitmq ] && [ -z "$$rpid" ]; then echo "bench-stream: RabbitMQ is not running; start it with: rabbitmq-server -detached" >&2; exit 1; fi; \
+	dir=$$(mktemp -d); \
+	stop() { if [ -n "$$wpid" ]; then kill $$wpid 2>/dev/null || true; wait $$wpid 2>/dev/null || true; fi; rm -rf "$$dir"; }; \
+	trap stop EXIT; trap 'exit 130' INT TERM; \
+	$(GO) build -o $$dir/warren ./cmd/warren; \
+	$(GO) build -o $$dir/warren-stream-perf ./tools/warren-stream-perf; \
+	$$dir/warren --listen 127.0.0.1:0 --management-listen off --prometheus-listen off \
+		--stream-listen $(PERF_WARREN_STREAM_ADDR) --data-dir $$dir/data --log-level warn & wpid=$$!; \
+	$$dir/warren-stream-perf --wait 10s \
+		--url rabbitmq-stream://guest:guest@$(PERF_WARREN_STREAM_ADDR)/ --name warren --pid $$wpid \
+		$$(if [ "$(1)" = rabbitmq ]; then echo --url rabbitmq-stream://guest:guest@127.0.0.1:5552/ --name rabbitmq --pid $$rpid; fi) \
+		$(2)
+endef
+
+bench-stream: ## the stream protocol, Warren vs the local RabbitMQ: publish, replay, end to end (STREAM_ARGS)
+	$(call perf-stream,rabbitmq,$(STREAM_ARGS))
+
+bench-stream-group: ## a super stream's consumer group of 1, 2 and 3 member processes, then a rebalance (Warren only)
+	$(call perf-stream,warren,--scenario super-procs --messages 3000000 --member-rate $(GROUP_RATE) --timeout 4m)
 
 conformance: ## the conformance suites (AMQP, management API, stream protocol) against an in-process Warren
 	$(GO) test -race -count=1 ./conformance/ ./conformance/api/ ./conformance/stream/

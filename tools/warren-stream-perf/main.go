@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -69,6 +71,8 @@ func main() {
 	fs.IntVar(&o.batch, "batch", 1000, "messages per publish batch")
 	fs.IntVar(&o.inflight, "inflight", 50_000, "unconfirmed messages at most")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up a scenario after")
+	var wait time.Duration
+	fs.DurationVar(&wait, "wait", 0, "first wait up to this long until each --url's port takes connections (a broker just started)")
 	fs.IntVar(&o.memberRate, "member-rate", 0, "super-procs: each member handles at most this many messages a second, as a consumer whose work waits on something else (0: as fast as it can)")
 	var groupMember bool
 	var super, group string
@@ -102,6 +106,12 @@ func main() {
 		}
 		ts = append(ts, t)
 	}
+	for _, t := range ts {
+		if err := waitListening(t.url, wait); err != nil {
+			fmt.Fprintln(os.Stderr, "warren-stream-perf:", err)
+			os.Exit(1)
+		}
+	}
 	var results []result
 	for _, sc := range scenarios {
 		for _, t := range ts {
@@ -126,5 +136,29 @@ func printTable(rs []result) {
 	for _, r := range rs {
 		fmt.Printf("| %s | %s | %d | %.0f | %.2f | %s | %.2f | %s / %s / %s | %s |\n", r.scenario, r.broker, r.messages, r.rate(),
 			r.brokerCPU.Seconds(), r.perCPU(), r.clientCPU.Seconds(), mib(r.rssBefore), mib(r.rssMax), mib(r.rssAfter), strings.TrimSpace(r.note))
+	}
+}
+
+// waitListening waits up to d until u's host and port take a TCP
+// connection (at once for d 0).
+func waitListening(u string, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(d)
+	for {
+		c, err := net.DialTimeout("tcp", pu.Host, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not listening after %v: %w", pu.Host, d, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a port
 	}
 }

@@ -190,8 +190,8 @@ func (c *conn) read(p []byte) (int, error) {
 			c.checkAckTimeouts()
 			continue
 		}
-		n, err := c.readSocket(p) // rawio.go
-		c.noteRead(n)             // alarm.go
+		n, err := c.readSocket(p)
+		c.noteRead(n) // alarm.go
 		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && (deadline.IsZero() || time.Now().Before(deadline)) {
 			continue // woken, not timed out
 		}

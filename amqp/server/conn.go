@@ -12,12 +12,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp"
+	"github.com/warrenmq/warren/amqp/rawsock"
 	"github.com/warrenmq/warren/queue"
 )
 
@@ -75,14 +75,14 @@ type conn struct {
 
 	writerDone chan struct{}
 
-	// raw is the socket for inline writes (nil: none); deferred are the
-	// connections whose output this reader's deliveries left for it to
-	// write before it blocks (inline.go). deferred is the reader's own.
-	raw      syscall.RawConn
-	rawWrite func(fd uintptr) bool // writeRaw, made once: no closure per inline write
-	rawRead  func(fd uintptr) bool // readRaw, likewise (rawio.go)
-	rd       rawIO                 // the reader's raw read
-	deferred []*conn
+	// rsock is the socket for the reader's raw reads, wsock for inline
+	// writes by whoever holds out.mu.writing (amqp/rawsock; nil when the
+	// connection is not a plain TCP socket: reads go through nc, and
+	// inline writes are off). deferred are the connections whose output
+	// this reader's deliveries left for it to write before it blocks
+	// (inline.go); deferred is the reader's own.
+	rsock, wsock *rawsock.Sock
+	deferred     []*conn
 
 	dirtyStats []*exStats // publish counters to flush (stats.go), the reader's
 	pruneStats []*channel // channels with queue counters to prune, the reader's
@@ -104,8 +104,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		frameMax:   amqp.FrameMinSize,
 	}
 	c.reg.init(c)
-	c.raw = rawConn(nc)
-	c.rawWrite, c.rawRead = c.writeRaw, c.readRaw
+	c.rsock, c.wsock = rawsock.Of(nc), rawsock.Of(nc)
 	c.log = s.log.With(zap.Uint64("conn", c.id), zap.String("peer", nc.RemoteAddr().String()))
 	c.br = bufio.NewReaderSize(deadlineReader{c}, smallReadBuf)
 	c.fr = amqp.NewFrameReader(c.br, amqp.FrameMinSize)

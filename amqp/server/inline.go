@@ -1,10 +1,5 @@
 package server
 
-import (
-	"net"
-	"syscall"
-)
-
 // Inline writes: at moderate rates a delivery is one small batch, and
 // waking the consumer connection's writer goroutine for it costs more than
 // the write (a futex wake-up, a thread switch, and often an idle thread
@@ -30,23 +25,6 @@ import (
 // woken instead of waiting for the reader to flush.
 const inlineMax = 16 << 10
 
-// rawConn is the socket's raw descriptor for non-blocking writes, or nil
-// when the connection is not a plain TCP socket (inline writes are off).
-func rawConn(nc net.Conn) syscall.RawConn {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	if _, tcp := nc.(*net.TCPConn); !tcp {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
-}
-
 // Flush implements queue.Flusher: it writes out the output the reader's
 // deliveries left pending on other connections. Only c's reader calls it.
 func (c *conn) Flush() {
@@ -70,7 +48,7 @@ func (o *outbound) deferLocked(wasIdle bool, f *conn, d *conn) (wake bool) {
 		o.mu.deferred = false // too much to wait: the writer takes it
 		return true
 	}
-	if wasIdle && f != nil && d.raw != nil {
+	if wasIdle && f != nil && d.wsock != nil {
 		o.mu.deferred = true
 		f.deferred = append(f.deferred, d)
 		return false
@@ -124,10 +102,7 @@ func (c *conn) flushInline() {
 	o.mu.writing = true
 	o.mu.Unlock()
 
-	o.inlineBatch = batch
-	c.raw.Write(c.rawWrite)
-	n := max(o.inlineN, 0)
-	o.inlineBatch = nil
+	n := c.wsock.WriteOnce(batch) // never waits: a rest goes to the writer
 	c.reg.bytesOut.Add(uint64(n))
 	if n < len(batch) {
 		o.carry = batch[n:]

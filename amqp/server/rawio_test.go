@@ -12,7 +12,7 @@ import (
 	"github.com/warrenmq/warren/amqp"
 )
 
-// The raw reads of a TCP connection (rawio.go) keep the net package's
+// The raw reads of a TCP connection (rawio.go, amqp/rawsock) keep the net package's
 // read semantics: a client silent for two heartbeat intervals is
 // disconnected (the read deadline, through the netpoller), frames split
 // across many small writes are assembled, and a client that closes its

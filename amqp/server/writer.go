@@ -45,12 +45,8 @@ type outbound struct {
 		// socket did not take whole (for tests and debugging).
 		inlined, inlinedShort uint64
 	}
-	spare []byte // owned by who is writing
-	// inlineBatch and inlineN are an inline flusher's write (inline.go):
-	// the batch and what write(2) took; owned by who is writing.
-	inlineBatch []byte
-	inlineN     int
-	spareSegs   [][]byte // owned by who is writing
+	spare     []byte   // owned by who is writing
+	spareSegs [][]byte // owned by who is writing
 	// writing is the refs of the batch being written, owned by who is
 	// writing; spareRefs its emptied array for reuse.
 	writingRefs, spareRefs []*queue.Message

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/amqp/broker"
+	"github.com/warrenmq/warren/amqp/rawsock"
 	"github.com/warrenmq/warren/storage/streamlog"
 )
 
@@ -113,13 +114,7 @@ func (c *conn) serve() {
 	c.wg.Add(1)
 	go c.writer()
 	c.nc.SetReadDeadline(c.s.cfg.Now().Add(c.s.cfg.HandshakeTimeout))
-	cr := countingReader{r: c.nc, n: &c.bytesIn}
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		if rc, err := tc.SyscallConn(); err == nil {
-			cr.rs = newRawSock(rc) // rawio.go
-		}
-	}
-	br := bufio.NewReaderSize(cr, 64<<10)
+	br := bufio.NewReaderSize(countingReader{r: c.nc, n: &c.bytesIn, rs: rawsock.Of(c.nc)}, 64<<10)
 	var buf []byte
 	for {
 		f, err := readFrame(br, buf, c.frameMax)
@@ -278,12 +273,7 @@ func (c *conn) writer() {
 		bw = bufio.NewWriterSize(c.nc, 64<<10)
 		w = bw
 	}
-	var rs *rawSock // the socket for raw calls (rawio.go); nil: TLS
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		if rc, err := tc.SyscallConn(); err == nil {
-			rs = newRawSock(rc)
-		}
-	}
+	rs := rawsock.Of(c.nc) // raw writes; nil: TLS
 	for {
 		c.out.Lock()
 		for len(c.out.bufs) == 0 && len(c.out.confirms) == 0 && !c.out.closing {

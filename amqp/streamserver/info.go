@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/amqp/rawsock"
 )
 
 // What the management API lists (rabbitmq_stream_management): the open
@@ -80,14 +82,14 @@ type subCounts struct {
 type countingReader struct {
 	r  io.Reader
 	n  *atomic.Int64
-	rs *rawSock // if not nil: raw reads of r's socket (rawio.go)
+	rs *rawsock.Sock // if not nil: raw reads of r's socket
 }
 
 func (cr countingReader) Read(p []byte) (int, error) {
 	var n int
 	var err error
 	if cr.rs != nil {
-		n, err = cr.rs.read(p)
+		n, err = cr.rs.Read(p)
 	} else {
 		n, err = cr.r.Read(p)
 	}

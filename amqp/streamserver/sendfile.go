@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 
+	"github.com/warrenmq/warren/amqp/rawsock"
 	"github.com/warrenmq/warren/storage/streamlog"
 )
 
@@ -25,19 +26,19 @@ type queuedRegion struct {
 }
 
 // writeOut writes a batch: bufs, with each region after the frame it
-// follows, on rs (the socket, raw: rawio.go) or, if rs is nil, on w
+// follows, on rs (the socket, raw calls) or, if rs is nil, on w
 // (TLS). Every region is released, sent or not.
-func (c *conn) writeOut(w io.Writer, rs *rawSock, bufs net.Buffers, regs []queuedRegion) error {
+func (c *conn) writeOut(w io.Writer, rs *rawsock.Sock, bufs net.Buffers, regs []queuedRegion) error {
 	if rs != nil && len(regs) > 0 {
 		// Each write and each sendfile would push its bytes as a packet
 		// of its own: a Deliver's header alone, then its records. Corked,
 		// the batch goes out in full-size packets, the rest when uncorked.
-		rs.cork(true)
-		defer rs.cork(false)
+		rs.Cork(true)
+		defer rs.Cork(false)
 	}
 	write := func(bufs net.Buffers) (int64, error) {
 		if rs != nil {
-			return rs.writev(bufs)
+			return rs.Writev(bufs)
 		}
 		tls := bufs // on the heap (WriteTo's pointer receiver): declared here, the raw path allocates nothing
 		return tls.WriteTo(w)
@@ -56,7 +57,7 @@ func (c *conn) writeOut(w io.Writer, rs *rawSock, bufs net.Buffers, regs []queue
 			if rs != nil {
 				// Raw when the range is in the page cache: then the
 				// call cannot wait for the disk.
-				n, err = rs.sendfile(q.rg.Fd(), q.rg.Off, q.rg.Len, q.rg.Cached())
+				n, err = rs.Sendfile(q.rg.Fd(), q.rg.Off, q.rg.Len, q.rg.Cached())
 			} else {
 				n, err = q.rg.WriteTo(w)
 			}

@@ -1,4 +1,4 @@
-package streamserver
+package rawsock
 
 import (
 	"bytes"
@@ -48,7 +48,7 @@ func rawConn(t *testing.T, c *net.TCPConn) syscall.RawConn {
 // TestRawWritevWaitsForRoom: 200 buffers of odd sizes, 24 MiB in all,
 // more than the socket buffers hold, written with raw writev calls
 // while the other end reads slowly: every byte arrives, in order, and
-// a rawSock's read reads them.
+// a Sock's Read reads them.
 func TestRawWritevWaitsForRoom(t *testing.T) {
 	a, b := tcpPair(t)
 	a.SetWriteBuffer(64 << 10)
@@ -67,11 +67,11 @@ func TestRawWritevWaitsForRoom(t *testing.T) {
 			got <- nil
 			return
 		}
-		rs := newRawSock(rc)
+		rs := New(rc)
 		var all []byte
 		p := make([]byte, 7000)
 		for {
-			n, err := rs.read(p)
+			n, err := rs.Read(p)
 			all = append(all, p[:n]...)
 			if err != nil {
 				got <- all
@@ -79,7 +79,7 @@ func TestRawWritevWaitsForRoom(t *testing.T) {
 			}
 		}
 	}()
-	n, err := newRawSock(rawConn(t, a)).writev(bufs)
+	n, err := New(rawConn(t, a)).Writev(bufs)
 	if err != nil || n != int64(len(want)) {
 		t.Fatalf("rawWritev: %d of %d bytes, %v", n, len(want), err)
 	}
@@ -90,29 +90,29 @@ func TestRawWritevWaitsForRoom(t *testing.T) {
 	}
 }
 
-// TestRawReadEnds: a rawSock's read returns io.EOF at the peer's close, the
+// TestRawReadEnds: a Sock's Read returns io.EOF at the peer's close, the
 // deadline's error at a read deadline, and an error after the
 // connection is closed, as a read does.
 func TestRawReadEnds(t *testing.T) {
 	a, b := tcpPair(t)
-	rs := newRawSock(rawConn(t, b))
+	rs := New(rawConn(t, b))
 	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	if _, err := rs.read(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
+	if _, err := rs.Read(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("at the deadline: %v", err)
 	}
 	b.SetReadDeadline(time.Time{})
 	a.Write([]byte("hello"))
 	a.Close()
 	p := make([]byte, 10)
-	n, err := rs.read(p)
+	n, err := rs.Read(p)
 	if err != nil || string(p[:n]) != "hello" {
 		t.Fatalf("read %q, %v", p[:n], err)
 	}
-	if _, err := rs.read(p); err != io.EOF {
+	if _, err := rs.Read(p); err != io.EOF {
 		t.Fatalf("at the peer's close: %v, want io.EOF", err)
 	}
 	b.Close()
-	if _, err := rs.read(p); !errors.Is(err, net.ErrClosed) {
+	if _, err := rs.Read(p); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("after close: %v", err)
 	}
 }
@@ -134,17 +134,17 @@ func TestRawSendfile(t *testing.T) {
 		all, _ := io.ReadAll(b)
 		got <- all
 	}()
-	rs := newRawSock(rawConn(t, a))
-	rs.cork(true)
+	rs := New(rawConn(t, a))
+	rs.Cork(true)
 	for _, raw := range []bool{true, false} {
-		if n, err := rs.sendfile(f.Fd(), 7, int64(len(data))-7, raw); err != nil || n != int64(len(data))-7 {
+		if n, err := rs.Sendfile(f.Fd(), 7, int64(len(data))-7, raw); err != nil || n != int64(len(data))-7 {
 			t.Fatalf("sendfile (raw %v): %d, %v", raw, n, err)
 		}
 	}
-	if n, err := rs.sendfile(f.Fd(), int64(len(data))-5, 10, true); err == nil || n != 5 {
+	if n, err := rs.Sendfile(f.Fd(), int64(len(data))-5, 10, true); err == nil || n != 5 {
 		t.Fatalf("sendfile past the end: %d, %v; want 5 and an error", n, err)
 	}
-	rs.cork(false)
+	rs.Cork(false)
 	a.CloseWrite()
 	all := <-got
 	want := append(append(append([]byte{}, data[7:]...), data[7:]...), data[len(data)-5:]...)

@@ -42,7 +42,6 @@ func (l *loop) startSnapshot(g *qgroup) {
 		data := v.encode()
 		size := int64(len(data))
 		err := n.store.WriteSnapshotFile(rg, index, data)
-		data = nil
 		select {
 		case n.ctlc <- func(l *loop) { l.snapshotWritten(id, rg, index, conf, size, logBytes, err) }:
 		case <-n.done:

@@ -125,18 +125,8 @@ func (s *qstate) entries() []queue.Entry {
 	return out
 }
 
-// encode is the snapshot's data:
-//
-//	version u8 (1) | next id uvarint | count uvarint |
-//	count x ( id uvarint | deliveries uvarint | message (qcodec.go) ) |
-//	proposers (version 2: qseq.go appendProcs)
-func (s *qstate) encode() []byte {
-	v := s.view()
-	return v.encode()
-}
-
 // qview is a state frozen for a snapshot, taken on the loop and encoded
-// off it (qsnap.go): what encode writes, in order. A message does not
+// off it (qsnap.go). A message does not
 // change once applied (one re-homed is replaced, not changed:
 // qrehome.go), so the view holds the messages themselves, and the state
 // goes on applying meanwhile.
@@ -162,6 +152,11 @@ func (s *qstate) view() qview {
 	return v
 }
 
+// encode is the snapshot's data:
+//
+//	version u8 (1) | next id uvarint | count uvarint |
+//	count x ( id uvarint | deliveries uvarint | message (qcodec.go) ) |
+//	proposers (version 2: qseq.go appendProcs)
 func (v *qview) encode() []byte {
 	slices.SortFunc(v.msgs, func(a, b qviewMsg) int { return cmpUint64(a.id, b.id) })
 	// Sized first: a snapshot is as large as the queue (a gigabyte for a

@@ -180,6 +180,12 @@ func BenchmarkEncodeQState(b *testing.B) {
 	b.SetBytes(int64(n))
 }
 
+// encode is the snapshot of s, as qsnap.go makes it (view, then encode).
+func (s *qstate) encode() []byte {
+	v := s.view()
+	return v.encode()
+}
+
 // BenchmarkQStateView is what a snapshot costs the loop (qsnap.go): the
 // view; the encode is off it.
 func BenchmarkQStateView(b *testing.B) {
